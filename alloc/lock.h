@@ -1,0 +1,42 @@
+/*
+ * lock.h - the heap's mutex, with a rank for order checking.
+ * Bottom layer.  Ranks: alloc/lockrank.h (generated from
+ * scripts/lockrank.txt); the order is also in ARCHITECTURE.md.
+ *
+ * With GCH_DEBUG >= 2 every acquisition checks that the thread holds no
+ * lock of an equal or higher rank (so the order can never deadlock), and
+ * lock_assert_held() checks ownership.  Otherwise a lock is a bare
+ * pthread mutex.
+ */
+#ifndef GCHEAP_ALLOC_LOCK_H
+#define GCHEAP_ALLOC_LOCK_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include <pthread.h>
+#include "check.h"
+#include "lockrank.h"
+
+struct lock {
+    pthread_mutex_t mu;
+    enum lockrank rank;  /* [immutable] */
+#if GCH_DEBUG >= 2
+    pthread_t owner;     /* [this lock] valid while held */
+    int held;            /* [this lock] */
+#endif
+};
+
+void lock_init(struct lock *l, enum lockrank rank);
+void lock_destroy(struct lock *l);
+void lock_acquire(struct lock *l);
+void lock_release(struct lock *l);
+
+#if GCH_DEBUG >= 2
+void lock_assert_held(const struct lock *l);
+#else
+#define lock_assert_held(l) ((void)(l))
+#endif
+
+#endif /* GCHEAP_ALLOC_LOCK_H */

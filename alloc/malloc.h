@@ -1,0 +1,28 @@
+/*
+ * malloc.h - the allocator's internal interface for gc/ and tests.
+ * Overview: alloc/malloc.c.
+ */
+#ifndef GCHEAP_ALLOC_MALLOC_H
+#define GCHEAP_ALLOC_MALLOC_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include "gcheap.h"
+#include "mcache.h"
+
+/* gchi_thread_cache: the mcache of t.  struct gch_thread (gc/heap.c)
+ * begins with its mcache; gc/heap.c pins that with a _Static_assert. */
+static inline struct mcache *gchi_thread_cache(gch_thread *t) { return (struct mcache *)(void *)t; }
+
+/* gchi_check_thread: GCH_OK when c is attached and used by its own OS
+ * thread; otherwise sets the error and returns its code. */
+gch_error gchi_check_thread(const struct mcache *c);
+
+/* gchi_free: free the object at p (its start) explicitly.  Not public
+ * API: the collector's sweep frees objects; tests use this until then.
+ * The object's span must not be cached by another thread (fatal). */
+void gchi_free(gch_thread *t, void *p);
+
+#endif

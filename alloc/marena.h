@@ -1,0 +1,83 @@
+/*
+ * marena.h - heap arenas and the address -> arena -> span index.
+ * Go counterpart: runtime/malloc.go (heapArena, arenaIndex, arena hints),
+ * mheap.go (spanOf).  Overview: alloc/malloc.c.
+ *
+ * The heap's address space is reserved in 64 MiB arenas aligned to 64 MiB.
+ * Each arena has off-heap metadata: the span of every 8 KiB page, and the
+ * page allocator's free/released bitmaps (mpagealloc.h).  A two-level
+ * index (2048 x 2048 entries for 48-bit addresses) finds an address's
+ * arena in two loads, which makes "does p belong to this heap" O(1).
+ *
+ * Invariants:
+ *   A1 an index entry is set (release) once the arena's metadata is
+ *      complete and never cleared until the heap is freed;
+ *   A2 spans[i] is the in-use span holding page i, or NULL when page i
+ *      is in no in-use span; entries change under the heap lock and are
+ *      read with acquire loads by any thread;
+ *   A3 pages [0, mapped_pages) are mapped (Prepared or Ready); the rest
+ *      of the arena is Reserved.
+ */
+#ifndef GCHEAP_ALLOC_MARENA_H
+#define GCHEAP_ALLOC_MARENA_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include "mspan.h"
+
+#define ARENA_SHIFT 26
+#define ARENA_SIZE ((uintptr_t)1 << ARENA_SHIFT)
+#define PAGES_PER_ARENA (ARENA_SIZE / PAGE_SIZE)            /* 8192 */
+#define ARENA_WORDS (PAGES_PER_ARENA / 64)                  /* bitmap words */
+#define HEAP_ADDR_BITS 48
+#define ARENA_L2_BITS 11
+#define ARENA_L1_BITS (HEAP_ADDR_BITS - ARENA_SHIFT - ARENA_L2_BITS)
+#define ARENA_L1_ENTRIES ((size_t)1 << ARENA_L1_BITS)
+#define ARENA_L2_ENTRIES ((size_t)1 << ARENA_L2_BITS)
+
+struct heaparena {
+    uintptr_t base;                   /* [immutable] ARENA_SIZE aligned */
+    struct heaparena *next;           /* [heap lock] all arenas in address order */
+    size_t mapped_pages;              /* [heap lock] A3 */
+    size_t zeroed_base;               /* [heap lock] pages at or above it were never used */
+    size_t free_pages;                /* [heap lock] set bits in free_bits */
+    uint64_t free_bits[ARENA_WORDS];  /* [heap lock] 1 = page free (and mapped) */
+    uint64_t scav_bits[ARENA_WORDS];  /* [heap lock] 1 = free page released to the OS */
+    struct atomic_ptr spans[PAGES_PER_ARENA]; /* A2 */
+};
+
+/* struct arena_l2: one second-level table of the index. */
+struct arena_l2 {
+    struct atomic_ptr arena[ARENA_L2_ENTRIES];
+};
+
+struct arena_index {
+    struct atomic_ptr l1[ARENA_L1_ENTRIES]; /* -> struct arena_l2, set once (A1) */
+};
+
+/* arena_of: the arena holding p, or NULL if p is not in this heap's
+ * address space.  Any thread, no lock. */
+static inline struct heaparena *arena_of(const struct arena_index *ix, uintptr_t p)
+{
+    uintptr_t ai = p >> ARENA_SHIFT;
+    if (ai >> (ARENA_L1_BITS + ARENA_L2_BITS))
+        return NULL;
+    const struct arena_l2 *l2 = atomic_ptr_load_acquire(&ix->l1[ai >> ARENA_L2_BITS]);
+    if (l2 == NULL)
+        return NULL;
+    return atomic_ptr_load_acquire(&l2->arena[ai & (ARENA_L2_ENTRIES - 1)]);
+}
+
+/* arena_span_of: the span recorded for the page holding p (A2), or NULL.
+ * The span may be in the middle of being freed: check its state. */
+static inline struct mspan *arena_span_of(const struct arena_index *ix, uintptr_t p)
+{
+    struct heaparena *a = arena_of(ix, p);
+    if (a == NULL)
+        return NULL;
+    return atomic_ptr_load_acquire(&a->spans[(p - a->base) >> PAGE_SHIFT]);
+}
+
+#endif /* GCHEAP_ALLOC_MARENA_H */

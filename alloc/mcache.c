@@ -1,0 +1,69 @@
+/*
+ * mcache.c - per-thread span cache: refill and release.
+ * Go counterpart: runtime/mcache.go.  Contract and invariants K1-K3:
+ * alloc/mcache.h.  Overview: alloc/malloc.c.
+ *
+ * Allocation counts are not kept per object: when a span leaves the cache
+ * the slots it gave out since it arrived (alloc_count minus
+ * alloc_count_before_cache) are added to the heap's per-class counters,
+ * as Go does, so the fast path has no counter to bump.
+ */
+#define GCHI_BUILDING 1
+#include "mcache.h"
+
+void mcache_init(struct mcache *c, struct mheap *h)
+{
+    for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
+        c->alloc[i] = &h->emptyspan;
+    c->tiny = 0;
+    c->tinyoffset = 0;
+    c->tiny_allocs = 0;
+    c->heap = h;
+    atomic_u32_store_relaxed(&c->attached, 0);
+}
+
+/* flush_span: publish the allocations s made while cached and give it
+ * back to its central list. */
+static void flush_span(struct mcache *c, spanclass_t spc, struct mspan *s)
+{
+    struct mheap *h = c->heap;
+    uint32_t n = s->alloc_count - s->alloc_count_before_cache;
+    if (n > 0)
+        atomic_u64_add_relaxed(&h->counters.small_mallocs[spanclass_sizeclass(spc)], n);
+    mcentral_uncache_span(&h->central[spc], s);
+}
+
+bool mcache_refill(struct mcache *c, spanclass_t spc)
+{
+    struct mheap *h = c->heap;
+    struct mspan *s = c->alloc[spc];
+    if (s != &h->emptyspan) {
+        GCH_ASSERT_INTERNAL(s->alloc_count == s->nelems);
+        c->alloc[spc] = &h->emptyspan;
+        flush_span(c, spc, s);
+    }
+    s = mcentral_cache_span(&h->central[spc]);
+    if (s == NULL)
+        return false;
+    s->alloc_count_before_cache = s->alloc_count;
+    c->alloc[spc] = s;
+    return true;
+}
+
+void mcache_release_all(struct mcache *c)
+{
+    struct mheap *h = c->heap;
+    for (size_t i = 0; i < NUM_SPAN_CLASSES; i++) {
+        struct mspan *s = c->alloc[i];
+        if (s != &h->emptyspan) {
+            c->alloc[i] = &h->emptyspan;
+            flush_span(c, (spanclass_t)i, s);
+        }
+    }
+    c->tiny = 0;
+    c->tinyoffset = 0;
+    if (c->tiny_allocs > 0) {
+        atomic_u64_add_relaxed(&h->counters.tiny_allocs, c->tiny_allocs);
+        c->tiny_allocs = 0;
+    }
+}

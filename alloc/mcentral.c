@@ -1,0 +1,172 @@
+/*
+ * mcentral.c - central span lists, one per span class.
+ * Go counterpart: runtime/mcentral.go.  Contract and invariants C1-C4:
+ * alloc/mcentral.h.  Overview: alloc/malloc.c.
+ *
+ * Go keeps these sets in lock-free spanSets; gcheap uses doubly linked
+ * lists under one mutex per class, which also lets a span move between
+ * lists in O(1) when an object in it is freed.  The unswept sets exist
+ * (index 1 - swept) and stay empty until the collector starts flipping
+ * the sweep generation.
+ */
+#define GCHI_BUILDING 1
+#include "mcentral.h"
+#include "mheap.h"
+
+void spanlist_push(struct spanlist *l, struct mspan *s)
+{
+    GCH_ASSERT_INTERNAL(/*C1*/ s->list == NULL);
+    s->prev = NULL;
+    s->next = l->first;
+    if (l->first != NULL)
+        l->first->prev = s;
+    l->first = s;
+    s->list = l;
+    l->n++;
+}
+
+void spanlist_remove(struct spanlist *l, struct mspan *s)
+{
+    GCH_ASSERT_INTERNAL(/*C1*/ s->list == l);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        l->first = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->list = NULL;
+    l->n--;
+}
+
+struct mspan *spanlist_pop(struct spanlist *l)
+{
+    struct mspan *s = l->first;
+    if (s != NULL)
+        spanlist_remove(l, s);
+    return s;
+}
+
+static unsigned swept_index(uint32_t sg) { return (sg / 2) & 1; }
+
+void mcentral_init(struct mcentral *c, spanclass_t spc, struct mheap *h)
+{
+    lock_init(&c->lock, LOCKRANK_MCENTRAL);
+    c->spanclass = spc;
+    c->heap = h;
+    memset(c->partial, 0, sizeof c->partial);
+    memset(c->full, 0, sizeof c->full);
+}
+
+/* mcentral_grow: a fresh span for this class from the heap.  Caller holds
+ * no lock.  Go counterpart: (*mcentral).grow. */
+static struct mspan *mcentral_grow(struct mcentral *c)
+{
+    unsigned sc = spanclass_sizeclass(c->spanclass);
+    GCH_ASSERT_INTERNAL(sc != 0);
+    return mheap_alloc_span(c->heap, gchi_class_to_allocnpages[sc], c->spanclass);
+}
+
+struct mspan *mcentral_cache_span(struct mcentral *c)
+{
+    uint32_t sg = mheap_sweepgen(c->heap);
+    lock_acquire(&c->lock);
+    struct mspan *s = spanlist_pop(&c->partial[swept_index(sg)]);
+    if (s != NULL)
+        atomic_u32_store_release(&s->sweepgen, sg + 3); /* C3, inside the lock */
+    lock_release(&c->lock);
+    if (s == NULL) {
+        s = mcentral_grow(c);
+        if (s == NULL)
+            return NULL;
+        atomic_u32_store_release(&s->sweepgen, sg + 3);
+    }
+    GCH_ASSERT_INTERNAL(/*C2*/ s->alloc_count < s->nelems);
+    span_prepare_cache(s);
+    return s;
+}
+
+void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
+{
+    span_commit_alloc_bits(s); /* M4 */
+    uint32_t sg = mheap_sweepgen(c->heap);
+    if (s->alloc_count == 0) {
+        /* Nothing allocated in it any more: the heap can reuse the pages
+         * for any class at once. */
+        mheap_free_span(c->heap, s);
+        return;
+    }
+    lock_acquire(&c->lock);
+    atomic_u32_store_release(&s->sweepgen, sg);
+    if (s->alloc_count == s->nelems)
+        spanlist_push(&c->full[swept_index(sg)], s);
+    else
+        spanlist_push(&c->partial[swept_index(sg)], s);
+    lock_release(&c->lock);
+}
+
+void mcentral_add_large(struct mcentral *c, struct mspan *s)
+{
+    lock_acquire(&c->lock);
+    spanlist_push(&c->full[swept_index(mheap_sweepgen(c->heap))], s);
+    lock_release(&c->lock);
+}
+
+bool mcentral_free_object(struct mcentral *c, struct mspan *s, uint32_t idx)
+{
+    uint32_t sg = mheap_sweepgen(c->heap);
+    lock_acquire(&c->lock);
+    if (s->list == NULL || atomic_u32_load_relaxed(&s->sweepgen) != sg) {
+        lock_release(&c->lock);
+        gch_fatal("free of an object whose span is cached by a thread (flush it first)",
+                  s->start + idx * s->elemsize, (uintptr_t)s, 0);
+    }
+    if (!bit_is_set(s->alloc_bits, idx)) {
+        lock_release(&c->lock);
+        gch_fatal("double free: object is not allocated", s->start + idx * s->elemsize,
+                  (uintptr_t)s, idx);
+    }
+    bit_clear(s->alloc_bits, idx);
+    s->alloc_count--;
+    s->needzero = true; /* the freed slot holds old data */
+    struct spanlist *from = s->list;
+    if (s->alloc_count == 0) {
+        spanlist_remove(from, s);
+        lock_release(&c->lock);
+        mheap_free_span(c->heap, s);
+        return true;
+    }
+    if (from == &c->full[swept_index(sg)]) {
+        spanlist_remove(from, s);
+        spanlist_push(&c->partial[swept_index(sg)], s);
+    }
+    lock_release(&c->lock);
+    return false;
+}
+
+/* check_list: every span on l is valid, belongs to l, and satisfies C2
+ * for a full (want_full) or partial list. */
+static bool check_list(const struct spanlist *l, bool want_full, spanclass_t spc)
+{
+    size_t n = 0;
+    for (const struct mspan *s = l->first; s != NULL; s = s->next, n++) {
+        if (s->list != l || s->spanclass != spc || !span_is_valid(s))
+            return false;
+        if (want_full ? s->alloc_count != s->nelems
+                      : (s->alloc_count == 0 || s->alloc_count >= s->nelems))
+            return false;
+    }
+    return n == l->n;
+}
+
+bool mcentral_is_valid(struct mcentral *c, uint32_t sweepgen)
+{
+    (void)sweepgen;
+    lock_acquire(&c->lock);
+    bool ok = true;
+    for (int i = 0; i < 2 && ok; i++)
+        ok = check_list(&c->partial[i], false, c->spanclass) &&
+             check_list(&c->full[i], true, c->spanclass);
+    lock_release(&c->lock);
+    return ok;
+}

@@ -1,0 +1,456 @@
+/*
+ * mheap.c - page heap: arena reservation, page search, span alloc/free,
+ * coalescing, growth and releasing memory to the OS.
+ * Go counterpart: runtime/mheap.go, mpagealloc.go, malloc.go (sysAlloc,
+ * arena hints).  Contract and invariants H1-H4, A1-A3: mheap.h, marena.h.
+ * Overview: alloc/malloc.c.
+ *
+ * Free memory has no span record: it is the set bits of the per-arena
+ * free bitmaps, so neighbours coalesce by construction when a span's
+ * pages are freed, and splitting is taking a prefix of a run.  The search
+ * is first fit in address order (Go's policy, which keeps the heap dense
+ * at low addresses and lets the scavenger release the high end), and a run
+ * may cross from one arena into an adjacent one.
+ */
+#define GCHI_BUILDING 1
+#include "mheap.h"
+#include "error.h"
+#include "mpagealloc.h"
+
+/* ---- arenas ------------------------------------------------------------- */
+
+/* arena_register: make arena metadata for [base, base + ARENA_SIZE) and
+ * publish it in the index (A1).  Caller holds h->lock. */
+static struct heaparena *arena_register(struct mheap *h, uintptr_t base)
+{
+    struct heaparena *a = persistent_alloc(&h->pa, sizeof *a, 64);
+    if (a == NULL)
+        return NULL;
+    uintptr_t ai = base >> ARENA_SHIFT;
+    struct atomic_ptr *l1 = &h->index.l1[ai >> ARENA_L2_BITS];
+    struct arena_l2 *l2 = atomic_ptr_load_relaxed(l1);
+    if (l2 == NULL) {
+        l2 = persistent_alloc(&h->pa, sizeof *l2, 64);
+        if (l2 == NULL)
+            return NULL; /* a is lost to the persistent pool; the heap is intact */
+        atomic_ptr_store_release(l1, l2);
+    }
+    a->base = base;
+    /* Keep h->arenas in address order so the first-fit search sees
+     * adjacent arenas one after the other. */
+    struct heaparena **pp = &h->arenas;
+    while (*pp != NULL && (*pp)->base < base)
+        pp = &(*pp)->next;
+    a->next = *pp;
+    *pp = a;
+    atomic_ptr_store_release(&l2->arena[ai & (ARENA_L2_ENTRIES - 1)], a);
+    return a;
+}
+
+static uintptr_t round_up(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
+
+/* reserve_arenas: reserve k adjacent, ARENA_SIZE-aligned arenas, preferring
+ * the address just above the highest arena so the heap stays contiguous.
+ * Returns the first arena's metadata or NULL.  Caller holds h->lock. */
+static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
+{
+    uintptr_t size = k * ARENA_SIZE, hint = 0;
+    for (struct heaparena *a = h->arenas; a != NULL; a = a->next)
+        hint = a->base + ARENA_SIZE;
+    uintptr_t p = (uintptr_t)sys_reserve(&h->sys, (void *)hint, size);
+    if (p != 0 && (p & (ARENA_SIZE - 1)) != 0) {
+        sys_free(&h->sys, (void *)p, size, SYS_RESERVED);
+        p = 0;
+    }
+    if (p == 0) {
+        /* Over-reserve by one arena and trim to alignment. */
+        uintptr_t raw = (uintptr_t)sys_reserve(&h->sys, NULL, size + ARENA_SIZE);
+        if (raw == 0)
+            return NULL;
+        p = round_up(raw, ARENA_SIZE);
+        if (p > raw)
+            sys_free(&h->sys, (void *)raw, p - raw, SYS_RESERVED);
+        uintptr_t tail = raw + size + ARENA_SIZE - (p + size);
+        if (tail > 0)
+            sys_free(&h->sys, (void *)(p + size), tail, SYS_RESERVED);
+    }
+    if ((p >> ARENA_SHIFT) + k > ((uintptr_t)1 << (ARENA_L1_BITS + ARENA_L2_BITS))) {
+        sys_free(&h->sys, (void *)p, size, SYS_RESERVED);
+        return NULL; /* beyond the index's 48-bit address space */
+    }
+    struct heaparena *first = NULL;
+    for (size_t i = 0; i < k; i++) {
+        struct heaparena *a = arena_register(h, p + i * ARENA_SIZE);
+        if (a == NULL) {
+            /* Arenas registered so far stay (empty, Reserved); give back
+             * the address space nobody indexes. */
+            sys_free(&h->sys, (void *)(p + i * ARENA_SIZE), size - i * ARENA_SIZE, SYS_RESERVED);
+            return first;
+        }
+        if (first == NULL)
+            first = a;
+    }
+    return first;
+}
+
+/* arena_map_pages: Reserved -> Prepared for n pages at the arena's mapped
+ * end; they join the free pool as released pages (H2).  Caller holds
+ * h->lock. */
+static bool arena_map_pages(struct mheap *h, struct heaparena *a, size_t n)
+{
+    size_t first = a->mapped_pages;
+    GCH_ASSERT_INTERNAL(first + n <= PAGES_PER_ARENA);
+    if (!sys_map(&h->sys, (void *)(a->base + first * PAGE_SIZE), n * PAGE_SIZE))
+        return false;
+    bits_set_range(a->free_bits, first, n);
+    bits_set_range(a->scav_bits, first, n);
+    a->free_pages += n;
+    a->mapped_pages += n;
+    atomic_u64_add_relaxed(&h->pages_mapped, n);
+    atomic_u64_add_relaxed(&h->pages_released, n);
+    return true;
+}
+
+/* mheap_grow: map at least npages more pages that form one free run.
+ * Caller holds h->lock.  Go counterpart: (*mheap).grow. */
+static bool mheap_grow(struct mheap *h, size_t npages)
+{
+    size_t ask = round_up(npages, HEAP_GROW_PAGES);
+    if (h->heap_limit != 0) {
+        size_t have = atomic_u64_load_relaxed(&h->pages_mapped);
+        size_t cap = h->heap_limit / PAGE_SIZE;
+        if (have + npages > cap)
+            return false; /* H4 */
+        if (have + ask > cap)
+            ask = cap - have;
+    }
+    struct heaparena *a = h->cur;
+    if (a != NULL && PAGES_PER_ARENA - a->mapped_pages >= npages) {
+        size_t room = PAGES_PER_ARENA - a->mapped_pages;
+        return arena_map_pages(h, a, ask < room ? ask : room);
+    }
+    size_t k = (ask + PAGES_PER_ARENA - 1) / PAGES_PER_ARENA;
+    a = reserve_arenas(h, k);
+    if (a == NULL)
+        return false;
+    uintptr_t base = a->base;
+    size_t left = ask;
+    for (size_t i = 0; i < k && left > 0; i++) {
+        /* reserve_arenas may have registered fewer than k arenas (out of
+         * metadata): only adjacent ones extend the run. */
+        a = arena_of(&h->index, base + i * ARENA_SIZE);
+        if (a == NULL)
+            break;
+        size_t n = left < PAGES_PER_ARENA ? left : PAGES_PER_ARENA;
+        if (!arena_map_pages(h, a, n))
+            break; /* what was mapped stays usable */
+        left -= n;
+        h->cur = a;
+    }
+    return left == 0;
+}
+
+/* ---- page search -------------------------------------------------------- */
+
+/* find_pages: the lowest address of a free run of npages, or 0.  Caller
+ * holds h->lock. */
+static uintptr_t find_pages(struct mheap *h, size_t npages)
+{
+    size_t run = 0;            /* free pages carried over from earlier arenas */
+    uintptr_t run_start = 0, prev_end = 0;
+    for (struct heaparena *a = h->arenas; a != NULL; a = a->next) {
+        if (a->base != prev_end)
+            run = 0;
+        prev_end = a->base + ARENA_SIZE;
+        if (a->free_pages == 0) {
+            run = 0;
+            continue;
+        }
+        if (run > 0) {
+            size_t lead = bits_next_clear(a->free_bits, 0, PAGES_PER_ARENA);
+            if (run + lead >= npages)
+                return run_start;
+            if (lead == PAGES_PER_ARENA) {
+                run += lead;
+                continue;
+            }
+        }
+        size_t i = bits_find_run(a->free_bits, 0, PAGES_PER_ARENA, npages);
+        if (i < PAGES_PER_ARENA)
+            return a->base + i * PAGE_SIZE;
+        run = bits_trailing_run(a->free_bits, PAGES_PER_ARENA);
+        run_start = a->base + (PAGES_PER_ARENA - run) * PAGE_SIZE;
+    }
+    return 0;
+}
+
+/* take_pages: mark [base, base + npages pages) in use, making released
+ * pages Ready (H2).  Returns whether any page may hold old data.  Caller
+ * holds h->lock. */
+static bool take_pages(struct mheap *h, uintptr_t base, size_t npages)
+{
+    bool needzero = false;
+    while (npages > 0) {
+        struct heaparena *a = arena_of(&h->index, base);
+        size_t first = (base - a->base) / PAGE_SIZE;
+        size_t n = PAGES_PER_ARENA - first < npages ? PAGES_PER_ARENA - first : npages;
+        /* Released sub-runs go back to Ready, one sys_used per run. */
+        size_t i = first, end = first + n, released = 0;
+        while ((i = bits_next_set(a->scav_bits, i, end)) < end) {
+            size_t j = bits_next_clear(a->scav_bits, i, end);
+            sys_used(&h->sys, (void *)(a->base + i * PAGE_SIZE), (j - i) * PAGE_SIZE);
+            released += j - i;
+            i = j;
+        }
+        GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == n);
+        bits_clear_range(a->scav_bits, first, n);
+        bits_clear_range(a->free_bits, first, n);
+        a->free_pages -= n;
+        atomic_u64_sub_relaxed(&h->pages_released, released);
+        atomic_u64_sub_relaxed(&h->pages_free, n - released);
+        atomic_u64_add_relaxed(&h->pages_inuse, n);
+        if (first < a->zeroed_base)
+            needzero = true;
+        if (end > a->zeroed_base)
+            a->zeroed_base = end;
+        base += n * PAGE_SIZE;
+        npages -= n;
+    }
+    return needzero;
+}
+
+/* give_pages: return in-use pages to the free pool as Ready pages (they
+ * coalesce with free neighbours through the bitmap).  Caller holds
+ * h->lock. */
+static void give_pages(struct mheap *h, uintptr_t base, size_t npages)
+{
+    while (npages > 0) {
+        struct heaparena *a = arena_of(&h->index, base);
+        size_t first = (base - a->base) / PAGE_SIZE;
+        size_t n = PAGES_PER_ARENA - first < npages ? PAGES_PER_ARENA - first : npages;
+        GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
+        bits_set_range(a->free_bits, first, n);
+        a->free_pages += n;
+        atomic_u64_sub_relaxed(&h->pages_inuse, n);
+        atomic_u64_add_relaxed(&h->pages_free, n);
+        base += n * PAGE_SIZE;
+        npages -= n;
+    }
+}
+
+/* set_span_map: point every page of [base, npages) at s (or NULL), A2. */
+static void set_span_map(struct mheap *h, uintptr_t base, size_t npages, struct mspan *s)
+{
+    for (size_t i = 0; i < npages; i++) {
+        uintptr_t p = base + i * PAGE_SIZE;
+        struct heaparena *a = arena_of(&h->index, p);
+        atomic_ptr_store_release(&a->spans[(p - a->base) >> PAGE_SHIFT], s);
+    }
+}
+
+/* ---- spans -------------------------------------------------------------- */
+
+struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
+{
+    GCH_ASSERT(npages > 0);
+    lock_acquire(&h->lock);
+    uintptr_t base = find_pages(h, npages);
+    if (base == 0 && mheap_grow(h, npages))
+        base = find_pages(h, npages);
+    struct mspan *s = base != 0 ? fixalloc_alloc(&h->spanalloc) : NULL;
+    if (s == NULL) {
+        lock_release(&h->lock);
+        if (base == 0 && h->heap_limit != 0)
+            gchi_set_error(GCH_ENOMEM, "heap limit of %zu bytes reached (allocating %zu pages)",
+                           h->heap_limit, npages);
+        else
+            gchi_set_error(GCH_ENOMEM, "out of memory allocating %zu pages", npages);
+        return NULL;
+    }
+    span_init_layout(s, base, npages, spc);
+    size_t nbytes = bitmap_bytes(s->nelems);
+    s->alloc_bits = gcbits_alloc(&h->gcbits, nbytes);
+    s->gcmark_bits = s->alloc_bits ? gcbits_alloc(&h->gcbits, nbytes) : NULL;
+    if (s->gcmark_bits == NULL) {
+        fixalloc_free(&h->spanalloc, s);
+        lock_release(&h->lock);
+        gchi_set_error(GCH_ENOMEM, "out of memory for span bitmaps");
+        return NULL;
+    }
+    s->needzero = take_pages(h, base, npages);
+    atomic_u32_store_relaxed(&s->sweepgen, atomic_u32_load_relaxed(&h->sweepgen));
+    set_span_map(h, base, npages, s);
+    atomic_u64_add_relaxed(&h->spans_inuse, 1);
+    /* Publication: every field above is visible to a thread that loads
+     * IN_USE with acquire (mheap_span_of_heap). */
+    atomic_u8_store_release(&s->state, MSPAN_IN_USE);
+    lock_release(&h->lock);
+    return s;
+}
+
+void mheap_free_span(struct mheap *h, struct mspan *s)
+{
+    lock_acquire(&h->lock);
+    GCH_ASSERT_INTERNAL(s->list == NULL);
+    if (atomic_u8_load_relaxed(&s->state) != MSPAN_IN_USE)
+        gch_fatal("freeing a span that is not in use", (uintptr_t)s, s->start, 0);
+    atomic_u8_store_release(&s->state, MSPAN_DEAD);
+    set_span_map(h, s->start, s->npages, NULL);
+    give_pages(h, s->start, s->npages);
+    atomic_u64_sub_relaxed(&h->spans_inuse, 1);
+    fixalloc_free(&h->spanalloc, s);
+    lock_release(&h->lock);
+}
+
+/* scavenge_arena: release free Ready pages of a, from the top down, up to
+ * `want` pages.  Returns pages released.  Caller holds h->lock. */
+static size_t scavenge_arena(struct mheap *h, struct heaparena *a, size_t want)
+{
+    uint64_t cand[ARENA_WORDS];
+    for (size_t w = 0; w < ARENA_WORDS; w++)
+        cand[w] = a->free_bits[w] & ~a->scav_bits[w];
+    size_t done = 0, end = a->mapped_pages;
+    while (done < want && end > 0) {
+        size_t run = bits_trailing_run(cand, end);
+        if (run == 0) {
+            end--;
+            continue;
+        }
+        if (run > want - done)
+            run = want - done;
+        size_t first = end - run;
+        sys_unused(&h->sys, (void *)(a->base + first * PAGE_SIZE), run * PAGE_SIZE);
+        bits_set_range(a->scav_bits, first, run);
+        done += run;
+        end = first;
+    }
+    atomic_u64_sub_relaxed(&h->pages_free, done);
+    atomic_u64_add_relaxed(&h->pages_released, done);
+    return done;
+}
+
+size_t mheap_scavenge(struct mheap *h, size_t nbytes)
+{
+    size_t want = nbytes / PAGE_SIZE, done = 0;
+    lock_acquire(&h->lock);
+    /* Highest addresses first: collect the arenas, walk them backwards. */
+    size_t n = 0;
+    for (struct heaparena *a = h->arenas; a != NULL; a = a->next)
+        n++;
+    for (size_t i = n; i > 0 && done < want; i--) {
+        struct heaparena *a = h->arenas;
+        for (size_t j = 1; j < i; j++)
+            a = a->next;
+        done += scavenge_arena(h, a, want - done);
+    }
+    lock_release(&h->lock);
+    return done * PAGE_SIZE;
+}
+
+uintptr_t mheap_object_base(const struct mheap *h, uintptr_t p, struct mspan **sp)
+{
+    struct mspan *s = mheap_span_of_heap(h, p);
+    if (s == NULL || p >= s->limit)
+        return 0;
+    if (sp != NULL)
+        *sp = s;
+    if (s->divmagic == 0)
+        return s->start;
+    return s->start + (uintptr_t)span_object_index(s, p) * s->elemsize;
+}
+
+uint32_t mheap_sweepgen(const struct mheap *h) { return atomic_u32_load_acquire(&h->sweepgen); }
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size_t heap_limit)
+{
+    memset(h, 0, sizeof *h);
+    lock_init(&h->lock, LOCKRANK_MHEAP);
+    sysmem_init(&h->sys, ops, madv_free);
+    persistent_init(&h->pa, &h->sys);
+    gcbits_init(&h->gcbits, &h->sys);
+    fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
+    h->heap_limit = heap_limit;
+    /* Go starts its sweep generation at 0 too; uint32 wrap-around is
+     * harmless because only differences are compared. */
+    atomic_u32_store_relaxed(&h->sweepgen, 0);
+    span_init_layout(&h->emptyspan, 0, 0, 0);
+    h->emptyspan.nelems = 0;
+    h->emptyspan.limit = 0;
+    for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
+        mcentral_init(&h->central[i], (spanclass_t)i, h);
+    return true;
+}
+
+void mheap_destroy(struct mheap *h)
+{
+    /* Unmap whole arenas.  The sysmem counters are not adjusted: the
+     * sysmem dies with the heap, and its metadata (persistent, gcbits)
+     * is released last because the arena records live there. */
+    for (struct heaparena *a = h->arenas; a != NULL; a = a->next)
+        h->sys.ops.release(h->sys.ops.ctx, (void *)a->base, ARENA_SIZE);
+    h->arenas = h->cur = NULL;
+    gcbits_release_all(&h->gcbits);
+    persistent_release_all(&h->pa);
+    for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
+        lock_destroy(&h->central[i].lock);
+    lock_destroy(&h->lock);
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+/* arena_is_valid: H2 and A2 for every mapped page of a; adds the arena's
+ * page counts to the totals.  Caller holds h->lock. */
+static bool arena_is_valid(struct heaparena *a, size_t *inuse, size_t *free, size_t *released)
+{
+    size_t nfree = 0;
+    for (size_t i = 0; i < PAGES_PER_ARENA; i++) {
+        bool f = (a->free_bits[i / 64] >> (i % 64)) & 1;
+        bool r = (a->scav_bits[i / 64] >> (i % 64)) & 1;
+        struct mspan *s = atomic_ptr_load_relaxed(&a->spans[i]);
+        uintptr_t p = a->base + i * PAGE_SIZE;
+        if (i >= a->mapped_pages) {
+            if (f || r || s != NULL)
+                return false; /* A3 */
+            continue;
+        }
+        if (r && !f)
+            return false;
+        if (f) {
+            nfree++;
+            *released += r;
+            *free += !r;
+            if (s != NULL)
+                return false;
+        } else {
+            (*inuse)++;
+            if (s == NULL || atomic_u8_load_relaxed(&s->state) != MSPAN_IN_USE ||
+                p < s->start || p >= s->start + s->npages * PAGE_SIZE)
+                return false; /* A2, H3 */
+        }
+    }
+    return nfree == a->free_pages;
+}
+
+bool mheap_is_valid(struct mheap *h)
+{
+    size_t inuse = 0, free = 0, released = 0;
+    lock_acquire(&h->lock);
+    bool ok = true;
+    size_t mapped = 0;
+    for (struct heaparena *a = h->arenas; a != NULL && ok; a = a->next) {
+        ok = arena_is_valid(a, &inuse, &free, &released);
+        mapped += a->mapped_pages;
+    }
+    ok = ok && mapped == atomic_u64_load_relaxed(&h->pages_mapped) &&
+         inuse == atomic_u64_load_relaxed(&h->pages_inuse) &&
+         free == atomic_u64_load_relaxed(&h->pages_free) &&
+         released == atomic_u64_load_relaxed(&h->pages_released) &&
+         mapped == inuse + free + released; /* H1 */
+    ok = ok && (h->heap_limit == 0 || mapped * PAGE_SIZE <= h->heap_limit); /* H4 */
+    lock_release(&h->lock);
+    for (size_t i = 0; i < NUM_SPAN_CLASSES && ok; i++)
+        ok = mcentral_is_valid(&h->central[i], mheap_sweepgen(h));
+    return ok;
+}

@@ -1,0 +1,107 @@
+/*
+ * mheap.h - the page heap: arenas, page allocation, span structs, the
+ * central lists, and the counters behind gch_stats.
+ * Go counterpart: runtime/mheap.go (+ the pageAlloc of mpagealloc.go).
+ * Overview: alloc/malloc.c.
+ *
+ * Invariants (pages counted in PAGE_SIZE units):
+ *   H1 pages_mapped == pages_inuse + pages_free + pages_released;
+ *   H2 a mapped page is in exactly one of: an in-use span (free bit 0),
+ *      free and Ready (free bit 1, scav bit 0), free and released
+ *      (free bit 1, scav bit 1); a page leaving the released state for a
+ *      span is made Ready with sys_used first;
+ *   H3 in-use spans never overlap, and spans[] (A2) covers each exactly;
+ *   H4 pages_mapped * PAGE_SIZE <= heap_limit when a limit is set.
+ * Locking: h->lock (rank MHEAP) guards the arenas, bitmaps, span structs
+ *   and the page counters; the counters are atomics so that stats can be
+ *   read without the lock.  The central lists have their own locks.
+ */
+#ifndef GCHEAP_ALLOC_MHEAP_H
+#define GCHEAP_ALLOC_MHEAP_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include "marena.h"
+#include "mcentral.h"
+#include "mfixalloc.h"
+
+/* Heap growth step in pages: Go's palloc chunk, 4 MiB.  Larger steps
+ * mean fewer mprotect calls and less address-space fragmentation; smaller
+ * ones keep HeapSys closer to what is used.  New memory starts released,
+ * so a large step costs address space, not RSS. */
+#define HEAP_GROW_PAGES ((size_t)512)
+
+/* Object counters, flushed from mcaches in batches (Go: consistentHeapStats). */
+struct heap_counters {
+    struct atomic_u64 small_mallocs[NUM_SIZE_CLASSES]; /* [atomic] per size class */
+    struct atomic_u64 small_frees[NUM_SIZE_CLASSES];   /* [atomic] */
+    struct atomic_u64 large_mallocs, large_frees;      /* [atomic] objects */
+    struct atomic_u64 large_alloc_bytes, large_free_bytes; /* [atomic] */
+    struct atomic_u64 tiny_allocs;                     /* [atomic] */
+};
+
+struct mheap {
+    struct lock lock;
+    struct sysmem sys;              /* OS memory and its state counters */
+    struct persistent pa;           /* off-heap metadata */
+    struct gcbits gcbits;           /* alloc/mark bitmaps */
+    struct fixalloc spanalloc;      /* [lock] struct mspan records */
+    struct arena_index index;       /* A1: written under lock, read by anyone */
+    struct heaparena *arenas;       /* [lock] all arenas, address order */
+    struct heaparena *cur;          /* [lock] arena the heap grows into */
+    size_t heap_limit;              /* [immutable] bytes; 0 = none (H4) */
+    struct atomic_u64 pages_mapped;   /* [write under lock, read atomic] H1 */
+    struct atomic_u64 pages_inuse;    /* [write under lock, read atomic] */
+    struct atomic_u64 pages_free;     /* [write under lock, read atomic] */
+    struct atomic_u64 pages_released; /* [write under lock, read atomic] */
+    struct atomic_u64 spans_inuse;    /* [write under lock, read atomic] */
+    struct atomic_u32 sweepgen;     /* [atomic] +2 per GC cycle (mspan.h table) */
+    struct mspan emptyspan;         /* [immutable] sentinel: no free slot, ever */
+    struct heap_counters counters;
+    struct mcentral central[NUM_SPAN_CLASSES];
+};
+
+/* mheap_init: an empty heap over the given OS operations.  Returns false
+ * (nothing to undo) when the OS refuses the first metadata. */
+bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size_t heap_limit);
+/* mheap_destroy: unmap everything; no thread may use the heap any more. */
+void mheap_destroy(struct mheap *h);
+
+/* mheap_alloc_span: a new in-use span of npages for span class spc, with
+ * fresh zeroed alloc and mark bitmaps, published in the page map.  NULL
+ * with gch_last_error() = GCH_ENOMEM when memory or the limit runs out.
+ * Caller must not hold h->lock or any mcentral lock. */
+struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc);
+/* mheap_free_span: return s's pages to the free pool (they stay Ready).
+ * s must be on no list and held by no mcache. */
+void mheap_free_span(struct mheap *h, struct mspan *s);
+/* mheap_scavenge: release up to nbytes of free, Ready pages to the OS
+ * (highest addresses first); returns the bytes released. */
+size_t mheap_scavenge(struct mheap *h, size_t nbytes);
+
+/* mheap_span_of_heap: the in-use span holding p, or NULL.  Any thread. */
+static inline struct mspan *mheap_span_of_heap(const struct mheap *h, uintptr_t p)
+{
+    struct mspan *s = arena_span_of(&h->index, p);
+    if (s == NULL || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE)
+        return NULL;
+    /* The entry may be stale if s was freed and its record reused since
+     * we loaded it: bounds-check against the span we now see. */
+    if (p < s->start || p >= s->start + s->npages * PAGE_SIZE)
+        return NULL;
+    return s;
+}
+
+/* mheap_object_base: the start of the slot holding p, or 0 when p is in
+ * no in-use span or beyond the span's last slot. */
+uintptr_t mheap_object_base(const struct mheap *h, uintptr_t p, struct mspan **sp);
+
+uint32_t mheap_sweepgen(const struct mheap *h);
+
+/* mheap_is_valid: H1-H3 over every arena and span (O(heap)).  Caller
+ * must make sure no thread allocates concurrently. */
+bool mheap_is_valid(struct mheap *h);
+
+#endif /* GCHEAP_ALLOC_MHEAP_H */

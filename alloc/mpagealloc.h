@@ -1,0 +1,35 @@
+/*
+ * mpagealloc.h - bitmap helpers for the page allocator.
+ * Go counterpart: runtime/mpallocbits.go (bit runs); the search over
+ * arenas lives in mheap.c.  Overview: alloc/malloc.c.
+ *
+ * A bitmap here is an array of 64-bit words, bit i of word i/64 = page i.
+ * All functions are pure: they touch only the words passed in.
+ */
+#ifndef GCHEAP_ALLOC_MPAGEALLOC_H
+#define GCHEAP_ALLOC_MPAGEALLOC_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* bits_set_range / bits_clear_range: set or clear bits [from, from+n). */
+void bits_set_range(uint64_t *w, size_t from, size_t n);
+void bits_clear_range(uint64_t *w, size_t from, size_t n);
+/* bits_count_range: set bits in [from, from+n). */
+size_t bits_count_range(const uint64_t *w, size_t from, size_t n);
+/* bits_next_set / bits_next_clear: the first index in [from, end) whose
+ * bit is set (clear), or end if none. */
+size_t bits_next_set(const uint64_t *w, size_t from, size_t end);
+size_t bits_next_clear(const uint64_t *w, size_t from, size_t end);
+/* bits_find_run: the first index in [from, end) starting a run of at
+ * least n set bits that ends by end, or end if none. */
+size_t bits_find_run(const uint64_t *w, size_t from, size_t end, size_t n);
+/* bits_trailing_run: the run of set bits ending at `end` (exclusive): its
+ * length, 0 if bit end-1 is clear. */
+size_t bits_trailing_run(const uint64_t *w, size_t end);
+
+#endif

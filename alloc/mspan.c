@@ -1,0 +1,200 @@
+/*
+ * mspan.c - span layout, alloc-bit search, and the gcBits arenas.
+ * Go counterparts: runtime/mbitmap.go (nextFreeIndex, refillAllocCache),
+ * mheap.go (initSpan, gcBits arenas).  Contract and invariants M1-M5:
+ * alloc/mspan.h.  Overview: alloc/malloc.c.
+ */
+#define GCHI_BUILDING 1
+#include "mspan.h"
+
+#define GCBITS_CHUNK ((size_t)64 << 10)
+
+struct gcbits_arena {
+    struct gcbits_arena *next;     /* [gcbits lock] epoch list or free list */
+    struct gcbits_arena *all_next; /* [gcbits lock] every arena */
+    size_t used;                   /* [gcbits lock] bytes of bits[] handed out */
+    uint64_t bits[];               /* 8-byte aligned bitmaps */
+};
+
+#define GCBITS_CAPACITY (GCBITS_CHUNK - offsetof(struct gcbits_arena, bits))
+
+uint32_t span_next_free_index(struct mspan *s)
+{
+    uint32_t idx = s->freeindex;
+    const uint32_t n = s->nelems;
+    if (idx == n)
+        return n;
+    uint64_t cache = s->alloc_cache;
+    while (cache == 0) {
+        /* The window is exhausted: move to the next 64-slot window. */
+        idx = (idx + 64) & ~(uint32_t)63;
+        if (idx >= n) {
+            s->freeindex = n;
+            return n;
+        }
+        span_refill_alloc_cache(s, idx / 8);
+        cache = s->alloc_cache;
+    }
+    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    uint32_t found = idx + bit;
+    if (found >= n) {
+        s->freeindex = n;
+        return n;
+    }
+    s->alloc_cache = bit == 63 ? 0 : cache >> (bit + 1);
+    uint32_t next = found + 1;
+    if ((next & 63) == 0 && next != n)
+        span_refill_alloc_cache(s, next / 8);
+    s->freeindex = next;
+    return found;
+}
+
+void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass_t spc)
+{
+    unsigned sc = spanclass_sizeclass(spc);
+    s->start = start;
+    s->npages = npages;
+    s->spanclass = spc;
+    if (sc == 0) {
+        s->elemsize = npages * PAGE_SIZE;
+        s->nelems = 1;
+        s->divmagic = 0;
+    } else {
+        s->elemsize = gchi_class_to_size[sc];
+        s->nelems = gchi_class_to_nelems[sc];
+        s->divmagic = gchi_class_to_divmagic[sc];
+    }
+    s->limit = start + (uintptr_t)s->nelems * s->elemsize;
+    s->freeindex = 0;
+    s->alloc_count = 0;
+    s->alloc_count_before_cache = 0;
+    s->alloc_cache = 0;
+    s->next = s->prev = NULL;
+    s->list = NULL;
+}
+
+void span_prepare_cache(struct mspan *s)
+{
+    uint32_t window = s->freeindex & ~(uint32_t)63;
+    if (window >= s->nelems) {
+        s->alloc_cache = 0;
+        return;
+    }
+    span_refill_alloc_cache(s, window / 8);
+    unsigned shift = s->freeindex & 63;
+    s->alloc_cache = shift == 0 ? s->alloc_cache : s->alloc_cache >> shift;
+}
+
+void span_commit_alloc_bits(struct mspan *s)
+{
+    uint32_t n = s->freeindex;
+    uint32_t full = n / 8;
+    memset(s->alloc_bits, 0xff, full);
+    for (uint32_t i = full * 8; i < n; i++)
+        bit_set(s->alloc_bits, i);
+    s->freeindex = 0;
+    s->alloc_cache = 0;
+}
+
+/* span_is_valid: the checks that hold for any in-use span (M5 and the
+ * layout); used by assertions and the heap verifier. */
+bool span_is_valid(const struct mspan *s)
+{
+    if (atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE)
+        return false;
+    if (s->npages == 0 || (s->start & (PAGE_SIZE - 1)) != 0)
+        return false;
+    if (s->limit > s->start + s->npages * PAGE_SIZE)
+        return false;
+    if (s->alloc_count > s->nelems || s->freeindex > s->nelems)
+        return false;
+    return s->alloc_bits != NULL && s->gcmark_bits != NULL;
+}
+
+/* ---- gcBits arenas ----------------------------------------------------- */
+
+void gcbits_init(struct gcbits *g, struct sysmem *sys)
+{
+    lock_init(&g->lock, LOCKRANK_GCBITS);
+    g->sys = sys;
+    g->next = g->current = g->previous = g->free = g->all = NULL;
+    atomic_u64_store_relaxed(&g->sys_bytes, 0);
+}
+
+/* new_arena: a zeroed arena from the free list or the OS.  Caller holds
+ * g->lock. */
+static struct gcbits_arena *new_arena(struct gcbits *g)
+{
+    struct gcbits_arena *a = g->free;
+    if (a != NULL) {
+        g->free = a->next;
+        memset(a->bits, 0, a->used);
+    } else {
+        a = sys_alloc(g->sys, GCBITS_CHUNK);
+        if (a == NULL)
+            return NULL;
+        a->all_next = g->all;
+        g->all = a;
+        atomic_u64_add_relaxed(&g->sys_bytes, GCBITS_CHUNK);
+    }
+    a->used = 0;
+    a->next = NULL;
+    return a;
+}
+
+uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes)
+{
+    GCH_ASSERT(nbytes % 8 == 0 && nbytes <= 1024);
+    lock_acquire(&g->lock);
+    struct gcbits_arena *a = g->next;
+    if (a == NULL || a->used + nbytes > GCBITS_CAPACITY) {
+        struct gcbits_arena *fresh = new_arena(g);
+        if (fresh == NULL) {
+            lock_release(&g->lock);
+            return NULL;
+        }
+        /* The filled arena stays in this epoch: chain it behind. */
+        fresh->next = a;
+        g->next = a = fresh;
+    }
+    uint8_t *p = (uint8_t *)a->bits + a->used;
+    a->used += nbytes;
+    lock_release(&g->lock);
+    return p;
+}
+
+/* free_chain: move every arena of the chain to the free list. */
+static void free_chain(struct gcbits *g, struct gcbits_arena *a)
+{
+    while (a != NULL) {
+        struct gcbits_arena *next = a->next;
+        a->next = g->free;
+        g->free = a;
+        a = next;
+    }
+}
+
+void gcbits_new_epoch(struct gcbits *g)
+{
+    lock_acquire(&g->lock);
+    free_chain(g, g->previous);
+    g->previous = g->current;
+    g->current = g->next;
+    g->next = NULL;
+    lock_release(&g->lock);
+}
+
+void gcbits_release_all(struct gcbits *g)
+{
+    lock_acquire(&g->lock);
+    struct gcbits_arena *a = g->all;
+    while (a != NULL) {
+        struct gcbits_arena *next = a->all_next;
+        sys_free(g->sys, a, GCBITS_CHUNK, SYS_READY);
+        atomic_u64_sub_relaxed(&g->sys_bytes, GCBITS_CHUNK);
+        a = next;
+    }
+    g->next = g->current = g->previous = g->free = g->all = NULL;
+    lock_release(&g->lock);
+    lock_destroy(&g->lock);
+}

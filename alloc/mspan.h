@@ -1,0 +1,199 @@
+/*
+ * mspan.h - a span: a run of pages holding one large object or many
+ * objects of one size class.
+ * Go counterpart: runtime/mheap.go (type mspan), mbitmap.go (alloc bits).
+ * Overview: alloc/malloc.c.
+ *
+ * Span states (field state, Go's mSpanState):
+ *   MSPAN_DEAD   -> MSPAN_IN_USE  mheap_alloc_span, store-release after every
+ *                                 other field is set (publication point)
+ *   MSPAN_IN_USE -> MSPAN_DEAD    mheap_free_span, under the heap lock
+ * A reader that finds a span through the page map loads state with
+ * acquire first and trusts the other fields only if it reads IN_USE.
+ *
+ * Sweep generations (sg = mheap.sweepgen, +2 per GC cycle; DESIGN.md 9):
+ *   s->sweepgen == sg - 2   the span needs sweeping
+ *   s->sweepgen == sg - 1   the span is being swept
+ *   s->sweepgen == sg       swept, ready for use
+ *   s->sweepgen == sg + 1   cached by an mcache before sweeping began: it
+ *                           must be swept when it leaves the cache
+ *   s->sweepgen == sg + 3   swept, then cached by an mcache
+ *
+ * Allocation state of slot i (Go's freeindex / allocBits / allocCache):
+ *   M1 every slot below freeindex is allocated;
+ *   M2 a slot at or above freeindex is free iff its alloc bit is clear;
+ *   M3 alloc_cache holds the complement of the 64 alloc bits starting at
+ *      freeindex rounded down to 64, shifted right by freeindex % 64
+ *      (a set bit = a free slot), while the span is cached;
+ *   M4 (gcheap) while a span is not cached its alloc bits are exact:
+ *      mcentral_uncache_span() records slots below freeindex in the bits
+ *      and resets freeindex to 0;
+ *   M5 alloc_count == number of allocated slots.
+ *
+ * Locking: alloc_cache/freeindex/alloc_count belong to the mcache that
+ * holds the span, otherwise to the owning mcentral's lock.  start, npages,
+ * spanclass, elemsize, nelems, divmagic are immutable while IN_USE.
+ */
+#ifndef GCHEAP_ALLOC_MSPAN_H
+#define GCHEAP_ALLOC_MSPAN_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "atomic.h"
+#include "check.h"
+#include "lock.h"
+#include "sizeclasses.h"
+#include "sys.h"
+
+#define PAGE_SHIFT 13
+#define PAGE_SIZE ((size_t)1 << PAGE_SHIFT)
+_Static_assert(PAGE_SHIFT == SC_PAGE_SHIFT, "size classes were generated for another page size");
+
+#define NUM_SPAN_CLASSES (NUM_SIZE_CLASSES << 1)
+typedef uint8_t spanclass_t;
+
+static inline spanclass_t make_spanclass(unsigned sizeclass, bool noscan)
+{
+    return (spanclass_t)((sizeclass << 1) | (noscan ? 1u : 0u));
+}
+static inline unsigned spanclass_sizeclass(spanclass_t spc) { return spc >> 1; }
+static inline bool spanclass_noscan(spanclass_t spc) { return (spc & 1) != 0; }
+
+enum mspan_state { MSPAN_DEAD = 0, MSPAN_IN_USE = 1 };
+
+struct spanlist;
+
+struct mspan {
+    /* hot: read by next_free_fast on every small allocation */
+    uint64_t alloc_cache;        /* [owner mcache] M3 */
+    uint32_t freeindex;          /* [owner mcache | mcentral lock] M1, M2 */
+    uint32_t nelems;             /* [immutable while in use] */
+    uintptr_t start;             /* [immutable while in use] first byte */
+    size_t elemsize;             /* [immutable while in use] slot size */
+    uint32_t alloc_count;        /* [owner mcache | mcentral lock] M5 */
+    bool needzero;               /* [owner mcache | mcentral lock] slots may hold old data */
+    spanclass_t spanclass;       /* [immutable while in use] */
+    struct atomic_u8 state;      /* [store-release at publication] enum mspan_state */
+
+    uint32_t divmagic;           /* [immutable while in use] object index by multiply */
+    uint32_t alloc_count_before_cache; /* [owner mcache] for stats at uncache */
+    size_t npages;               /* [immutable while in use] */
+    uintptr_t limit;             /* [immutable while in use] end of the last slot / large object */
+    uint8_t *alloc_bits;         /* [mcentral lock; sweeper] 1 bit per slot, 8-byte multiple */
+    uint8_t *gcmark_bits;        /* [atomic OR while marking; sweeper] */
+    struct atomic_u32 sweepgen;  /* [atomic acq/rel] table above */
+
+    struct mspan *next, *prev;   /* [lock: owning list] */
+    struct spanlist *list;       /* [lock: owning list] the list holding it, or NULL */
+};
+
+/* bitmap_bytes: bytes of an alloc/mark bitmap for n slots, rounded to
+ * whole 64-bit words so the allocCache can always load 8 bytes. */
+static inline size_t bitmap_bytes(uint32_t n) { return ((size_t)n + 63) / 64 * 8; }
+
+static inline bool bit_is_set(const uint8_t *bits, uint32_t i) { return (bits[i / 8] >> (i % 8)) & 1; }
+static inline void bit_set(uint8_t *bits, uint32_t i) { bits[i / 8] |= (uint8_t)(1u << (i % 8)); }
+static inline void bit_clear(uint8_t *bits, uint32_t i) { bits[i / 8] &= (uint8_t)~(1u << (i % 8)); }
+
+/* load_le64: 8 bitmap bytes as one word, bit 0 = the lowest slot. */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+/* span_refill_alloc_cache: set alloc_cache from the 64 alloc bits at
+ * byte whichbyte (a multiple of 8).  Go counterpart: refillAllocCache. */
+static inline void span_refill_alloc_cache(struct mspan *s, uint32_t whichbyte)
+{
+    s->alloc_cache = ~load_le64(s->alloc_bits + whichbyte);
+}
+
+/*
+ * next_free_fast: take the next free slot from the alloc cache, or
+ * return 0 when the cache has nothing usable (empty window, end of span,
+ * or the next slot starts a new 64-slot window that needs a refill).
+ * Caller owns the span through its mcache.  Go counterpart: nextFreeFast.
+ */
+static GCH_ALWAYS_INLINE uintptr_t next_free_fast(struct mspan *s)
+{
+    uint64_t cache = s->alloc_cache;
+    if (cache == 0)
+        return 0;
+    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    uint32_t idx = s->freeindex + bit;
+    if (idx >= s->nelems)
+        return 0;
+    uint32_t next = idx + 1;
+    if ((next & 63) == 0 && next != s->nelems)
+        return 0; /* let next_free_index refill the window */
+    s->alloc_cache = bit == 63 ? 0 : cache >> (bit + 1);
+    s->freeindex = next;
+    s->alloc_count++;
+    return s->start + (uintptr_t)idx * s->elemsize;
+}
+
+/* span_next_free_index: the index of the next free slot at or after
+ * freeindex, advancing freeindex past it; nelems when the span is full.
+ * Caller owns the span.  Go counterpart: nextFreeIndex. */
+uint32_t span_next_free_index(struct mspan *s);
+
+/* span_object_index: slot number of address p, which lies in the span.
+ * Uses a 32x32->64 multiply instead of a division (Go's divMagic). */
+static inline uint32_t span_object_index(const struct mspan *s, uintptr_t p)
+{
+    return (uint32_t)(((uint64_t)(p - s->start) * s->divmagic) >> 32);
+}
+
+/* span_init_class: fill the immutable fields for a span of size class sc
+ * (0 = one large object of npages pages). */
+void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass_t spc);
+
+/* span_prepare_cache: set freeindex/alloc_cache for handing the span to an
+ * mcache (M3). */
+void span_prepare_cache(struct mspan *s);
+/* span_commit_alloc_bits: establish M4 when a span leaves its mcache. */
+void span_commit_alloc_bits(struct mspan *s);
+
+bool span_is_valid(const struct mspan *s);
+
+/* ---- gcBits arenas: storage for alloc and mark bitmaps ------------------ */
+
+/*
+ * Bitmaps are bump-allocated from 64 KiB arenas so that the collector can
+ * retire a whole cycle's mark bits at once (Go's gcBitsArenas).  Arenas
+ * move next -> current -> previous -> free at each gcbits_new_epoch(),
+ * so a bitmap is reused only two epochs after it was last handed out.
+ * Locking: gcbits.lock (rank GCBITS).
+ */
+struct gcbits_arena;
+
+struct gcbits {
+    struct lock lock;
+    struct sysmem *sys;                /* [immutable] */
+    struct gcbits_arena *next;         /* [lock] arena being filled */
+    struct gcbits_arena *current;      /* [lock] previous epoch */
+    struct gcbits_arena *previous;     /* [lock] the epoch before */
+    struct gcbits_arena *free;         /* [lock] reusable arenas */
+    struct gcbits_arena *all;          /* [lock] every arena, for release */
+    struct atomic_u64 sys_bytes;       /* [write under lock] */
+};
+
+void gcbits_init(struct gcbits *g, struct sysmem *sys);
+/* gcbits_alloc: a zeroed bitmap of nbytes (multiple of 8, <= 1024); NULL
+ * when the OS refuses memory. */
+uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes);
+void gcbits_new_epoch(struct gcbits *g);
+void gcbits_release_all(struct gcbits *g);
+
+#endif /* GCHEAP_ALLOC_MSPAN_H */

@@ -1,0 +1,78 @@
+/*
+ * sys.h - OS memory: Go's four states and the calls that move between them.
+ * Go counterpart: runtime/mem.go (+ mem_linux.go).  Overview: alloc/malloc.c.
+ *
+ * A range of address space is in exactly one state:
+ *
+ *   state     | address space | accessible | physical memory | counted in
+ *   ----------+---------------+------------+-----------------+------------
+ *   None      | not ours      | no         | none            | -
+ *   Reserved  | ours          | no (fault) | none            | reserved
+ *   Prepared  | ours          | yes        | none/reclaimable| prepared
+ *   Ready     | ours          | yes        | may be resident | ready
+ *
+ * Legal transitions (the only ones the sys_* calls perform):
+ *   sys_reserve  None -> Reserved          sys_alloc   None -> Ready
+ *   sys_map      Reserved -> Prepared      sys_free    any -> None
+ *   sys_used     Prepared -> Ready         sys_fault   Prepared|Ready -> Reserved
+ *   sys_unused   Ready -> Prepared (MADV_DONTNEED, or MADV_FREE when configured)
+ *
+ * Invariant S1: reserved + prepared + ready == bytes of address space the
+ * heap holds; each counter changes only in the call making the transition.
+ * The counters are atomic because metadata allocation (sys_alloc) happens
+ * under several different locks.
+ *
+ * The OS calls go through struct sys_ops so tests can fail the Nth reserve
+ * or map (tests/test_sys.c); production uses sys_linux_ops.
+ */
+#ifndef GCHEAP_ALLOC_SYS_H
+#define GCHEAP_ALLOC_SYS_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "atomic.h"
+
+/* The raw OS operations.  ctx is passed back unchanged.  Failures return
+ * NULL / false; no operation is allowed to fail half-way. */
+struct sys_ops {
+    void *(*reserve)(void *ctx, void *hint, size_t n); /* PROT_NONE mapping */
+    bool (*map)(void *ctx, void *v, size_t n);          /* make accessible */
+    void (*used)(void *ctx, void *v, size_t n);         /* about to be touched */
+    void (*unused)(void *ctx, void *v, size_t n, bool madv_free);
+    void (*release)(void *ctx, void *v, size_t n);      /* unmap */
+    void (*fault)(void *ctx, void *v, size_t n);        /* back to PROT_NONE */
+    void *ctx;
+};
+
+extern const struct sys_ops sys_linux_ops;
+
+struct sysmem {
+    struct sys_ops ops;        /* [immutable] */
+    bool madv_free;            /* [immutable] sys_unused uses MADV_FREE */
+    struct atomic_u64 reserved;/* [atomic] bytes in state Reserved */
+    struct atomic_u64 prepared;/* [atomic] bytes in state Prepared */
+    struct atomic_u64 ready;   /* [atomic] bytes in state Ready */
+    struct atomic_u64 unused_calls; /* [atomic] sys_unused calls (tests, scavtrace) */
+};
+
+void sysmem_init(struct sysmem *m, const struct sys_ops *ops, bool madv_free);
+
+/* The OS page size, read once (sysconf). */
+size_t sys_phys_page_size(void);
+
+void *sys_reserve(struct sysmem *m, void *hint, size_t n);
+bool sys_map(struct sysmem *m, void *v, size_t n);
+void sys_used(struct sysmem *m, void *v, size_t n);
+void sys_unused(struct sysmem *m, void *v, size_t n);
+void *sys_alloc(struct sysmem *m, size_t n);
+/* sys_free: from_state says which counter the range leaves. */
+enum sys_state { SYS_NONE, SYS_RESERVED, SYS_PREPARED, SYS_READY };
+void sys_free(struct sysmem *m, void *v, size_t n, enum sys_state from_state);
+void sys_fault(struct sysmem *m, void *v, size_t n, enum sys_state from_state);
+
+#endif /* GCHEAP_ALLOC_SYS_H */

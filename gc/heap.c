@@ -1,0 +1,234 @@
+/*
+ * heap.c - gch_heap_new/free, thread attach/detach, statistics, and the
+ * heap-wide queries of the public API.
+ * Go counterpart: the parts of runtime/proc.go that create Ps and of
+ * mstats.go that read MemStats.  Invariants T1-T3: gc/heap.h.
+ * Overview: alloc/malloc.c.
+ */
+#define GCHI_BUILDING 1
+#include "heap.h"
+#include "error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(offsetof(struct gch_thread, mcache) == 0, "malloc.h casts gch_thread to mcache");
+_Static_assert(GCH_NUM_SIZE_CLASSES == NUM_SIZE_CLASSES, "public stats array size");
+
+void gch_config_init(gch_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+}
+
+gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops)
+{
+    gch_config defaults;
+    if (cfg == NULL) {
+        gch_config_init(&defaults);
+        cfg = &defaults;
+    }
+    if (cfg->env_prefix != NULL && strlen(cfg->env_prefix) >= sizeof(((gch_heap *)0)->env_prefix))
+        return gchi_set_error(GCH_EINVAL, "gch_heap_new: env_prefix \"%s\" is longer than %zu bytes",
+                              cfg->env_prefix, sizeof(((gch_heap *)0)->env_prefix) - 1);
+    if (cfg->heap_limit != 0 && cfg->heap_limit < HEAP_GROW_PAGES * PAGE_SIZE)
+        return gchi_set_error(GCH_EINVAL, "gch_heap_new: heap_limit %zu is below the minimum %zu",
+                              cfg->heap_limit, HEAP_GROW_PAGES * PAGE_SIZE);
+    gch_heap *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory");
+    if (!mheap_init(&h->mheap, ops, cfg->madv_free != 0, cfg->heap_limit)) {
+        free(h);
+        return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory for heap metadata");
+    }
+    lock_init(&h->threads_lock, LOCKRANK_THREADS);
+    fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);
+    if (cfg->env_prefix != NULL)
+        strcpy(h->env_prefix, cfg->env_prefix);
+    return h;
+}
+
+gch_heap *gch_heap_new(const gch_config *cfg) { return gchi_heap_new_with_ops(cfg, &sys_linux_ops); }
+
+gch_error gch_heap_free(gch_heap *h)
+{
+    if (h == NULL) {
+        gchi_set_error(GCH_EINVAL, "gch_heap_free: heap is NULL");
+        return GCH_EINVAL;
+    }
+    lock_acquire(&h->threads_lock);
+    size_t n = h->nattached;
+    lock_release(&h->threads_lock);
+    if (n != 0) {
+        gchi_set_error(GCH_EBUSY, "gch_heap_free: %zu thread(s) still attached", n);
+        return GCH_EBUSY;
+    }
+    lock_destroy(&h->threads_lock);
+    mheap_destroy(&h->mheap); /* thread records live in its metadata */
+    free(h);
+    return GCH_OK;
+}
+
+/* find_attached: the calling OS thread's record on h, or NULL.  Caller
+ * holds threads_lock. */
+static struct gch_thread *find_attached(gch_heap *h, pthread_t self)
+{
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
+        if (pthread_equal(t->mcache.owner, self))
+            return t;
+    return NULL;
+}
+
+gch_thread *gch_thread_attach(gch_heap *h)
+{
+    if (h == NULL)
+        return gchi_set_error(GCH_EINVAL, "gch_thread_attach: heap is NULL");
+    pthread_t self = pthread_self();
+    lock_acquire(&h->threads_lock);
+    if (find_attached(h, self) != NULL) {
+        lock_release(&h->threads_lock);
+        return gchi_set_error(GCH_ESTATE, "gch_thread_attach: this OS thread is already attached");
+    }
+    struct gch_thread *t = h->detached;
+    if (t != NULL)
+        h->detached = t->next;
+    else
+        t = fixalloc_alloc(&h->threadalloc);
+    if (t == NULL) {
+        lock_release(&h->threads_lock);
+        return gchi_set_error(GCH_ENOMEM, "gch_thread_attach: out of memory");
+    }
+    mcache_init(&t->mcache, &h->mheap);
+    t->mcache.owner = self;
+    t->heap = h;
+    atomic_u32_store_relaxed(&t->mcache.attached, 1);
+    t->next = h->attached;
+    h->attached = t;
+    h->nattached++;
+    lock_release(&h->threads_lock);
+    return t;
+}
+
+/* unlink_attached: remove t from h->attached.  Caller holds threads_lock. */
+static void unlink_attached(gch_heap *h, struct gch_thread *t)
+{
+    struct gch_thread **pp = &h->attached;
+    while (*pp != NULL && *pp != t)
+        pp = &(*pp)->next;
+    if (*pp == NULL)
+        gch_fatal("gch_thread_detach: thread record not in the registry", (uintptr_t)t, 0, 0);
+    *pp = t->next;
+}
+
+gch_error gch_thread_detach(gch_thread *t)
+{
+    if (t == NULL) {
+        gchi_set_error(GCH_EINVAL, "gch_thread_detach: thread is NULL");
+        return GCH_EINVAL;
+    }
+    gch_error e = gchi_check_thread(&t->mcache);
+    if (e != GCH_OK)
+        return e;
+    gch_heap *h = t->heap;
+    mcache_release_all(&t->mcache); /* takes mcentral/mheap locks: before THREADS */
+    lock_acquire(&h->threads_lock);
+    unlink_attached(h, t);
+    atomic_u32_store_relaxed(&t->mcache.attached, 0);
+    t->next = h->detached;
+    h->detached = t;
+    h->nattached--;
+    lock_release(&h->threads_lock);
+    return GCH_OK;
+}
+
+gch_heap *gch_thread_heap(const gch_thread *t) { return t == NULL ? NULL : t->heap; }
+
+gch_error gch_thread_flush(gch_thread *t)
+{
+    if (t == NULL) {
+        gchi_set_error(GCH_EINVAL, "gch_thread_flush: thread is NULL");
+        return GCH_EINVAL;
+    }
+    gch_error e = gchi_check_thread(&t->mcache);
+    if (e == GCH_OK)
+        mcache_release_all(&t->mcache);
+    return e;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+void *gch_object_base(gch_heap *h, const void *p)
+{
+    if (h == NULL)
+        return NULL;
+    return (void *)mheap_object_base(&h->mheap, (uintptr_t)p, NULL);
+}
+
+int gch_is_heap_pointer(gch_heap *h, const void *p) { return gch_object_base(h, p) != NULL; }
+
+size_t gch_usable_size(gch_heap *h, const void *p)
+{
+    struct mspan *s = NULL;
+    if (h == NULL || mheap_object_base(&h->mheap, (uintptr_t)p, &s) != (uintptr_t)p)
+        return 0;
+    return s->elemsize;
+}
+
+void gch_read_stats(gch_heap *h, gch_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (h == NULL)
+        return;
+    struct mheap *m = &h->mheap;
+    struct heap_counters *k = &m->counters;
+    uint64_t tiny = atomic_u64_load_relaxed(&k->tiny_allocs);
+    uint64_t lm = atomic_u64_load_relaxed(&k->large_mallocs);
+    uint64_t lf = atomic_u64_load_relaxed(&k->large_frees);
+    uint64_t lab = atomic_u64_load_relaxed(&k->large_alloc_bytes);
+    uint64_t lfb = atomic_u64_load_relaxed(&k->large_free_bytes);
+    out->by_size[0].mallocs = lm;
+    out->by_size[0].frees = lf;
+    out->mallocs = lm + tiny;
+    out->frees = lf + tiny; /* Go counts tiny sub-allocations as freed at once */
+    out->total_alloc = lab;
+    out->heap_alloc = lab - lfb;
+    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
+        uint64_t ma = atomic_u64_load_relaxed(&k->small_mallocs[sc]);
+        uint64_t fr = atomic_u64_load_relaxed(&k->small_frees[sc]);
+        uint64_t size = gchi_class_to_size[sc];
+        out->by_size[sc].size = (uint32_t)size;
+        out->by_size[sc].mallocs = ma;
+        out->by_size[sc].frees = fr;
+        out->mallocs += ma;
+        out->frees += fr;
+        out->total_alloc += ma * size;
+        out->heap_alloc += (ma - fr) * size;
+    }
+    out->tiny_allocs = tiny;
+    out->heap_objects = out->mallocs - out->frees;
+    uint64_t inuse = atomic_u64_load_relaxed(&m->pages_inuse);
+    uint64_t free = atomic_u64_load_relaxed(&m->pages_free);
+    uint64_t released = atomic_u64_load_relaxed(&m->pages_released);
+    out->heap_inuse = inuse * PAGE_SIZE;
+    out->heap_idle = (free + released) * PAGE_SIZE;
+    out->heap_released = released * PAGE_SIZE;
+    out->heap_sys = out->heap_inuse + out->heap_idle;
+    out->metadata_sys = atomic_u64_load_relaxed(&m->pa.sys_bytes) +
+                        atomic_u64_load_relaxed(&m->gcbits.sys_bytes);
+    out->sys = out->heap_sys + out->metadata_sys;
+}
+
+int gchi_heap_verify(gch_heap *h)
+{
+    if (!mheap_is_valid(&h->mheap))
+        return 1;
+    lock_acquire(&h->threads_lock);
+    size_t n = 0;
+    bool ok = true;
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next, n++)
+        ok = ok && atomic_u32_load_relaxed(&t->mcache.attached) == 1; /* T1 */
+    for (struct gch_thread *t = h->detached; t != NULL && ok; t = t->next)
+        ok = atomic_u32_load_relaxed(&t->mcache.attached) == 0 && t->mcache.tiny == 0; /* T1, T3 */
+    ok = ok && n == h->nattached;
+    lock_release(&h->threads_lock);
+    return ok ? 0 : 2;
+}

@@ -1,0 +1,49 @@
+/*
+ * heap.h - struct gch_heap and struct gch_thread: the per-heap and
+ * per-thread roots of all state (DESIGN.md decision 1: no globals).
+ * Overview: alloc/malloc.c (allocator); the collector's essay lands in
+ * gc/mgc.c.
+ *
+ * Invariants:
+ *   T1 a gch_thread is on exactly one of h->attached and h->detached;
+ *      mcache.attached == 1 iff it is on h->attached;
+ *   T2 at most one attached gch_thread per (heap, OS thread);
+ *   T3 a record on h->detached satisfies K3 (all caches empty), so a stale
+ *      handle reaches the slow path and gets GCH_EDETACHED.
+ * Locking: threads_lock (rank THREADS) guards both lists and threadalloc.
+ */
+#ifndef GCHEAP_GC_HEAP_H
+#define GCHEAP_GC_HEAP_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include "gcheap.h"
+#include "malloc.h"
+
+struct gch_thread {
+    struct mcache mcache;        /* [owner thread] must stay first (malloc.h) */
+    struct gch_heap *heap;       /* [immutable while attached] */
+    struct gch_thread *next;     /* [threads_lock] T1 */
+};
+
+struct gch_heap {
+    struct mheap mheap;          /* the allocator */
+    struct lock threads_lock;
+    struct fixalloc threadalloc; /* [threads_lock] gch_thread records */
+    struct gch_thread *attached; /* [threads_lock] T1 */
+    struct gch_thread *detached; /* [threads_lock] T1, T3: reused by attach */
+    size_t nattached;            /* [threads_lock] */
+    char env_prefix[32];         /* [immutable] */
+};
+
+/* gchi_heap_new_with_ops: gch_heap_new over replacement OS operations
+ * (fault-injection tests). */
+gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops);
+/* gchi_heap_verify: 0 when every checked invariant holds, else a small
+ * positive number naming the first that failed (1 = mheap, 2 = threads).
+ * No thread may allocate concurrently. */
+int gchi_heap_verify(gch_heap *h);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * gcheap.h - the one header an embedder includes.
+ *
+ * gcheap is a garbage-collected heap for language VMs and interpreters,
+ * built on the Go runtime's allocator (spans, size classes, per-thread
+ * caches) and collector design.  This header declares:
+ *   - the opaque handles gch_heap (one independent heap) and gch_thread
+ *     (one attached mutator thread: Go's P);
+ *   - gch_type, the description of an object's layout that the VM gives;
+ *   - lifecycle, allocation, statistics and error reporting.
+ *
+ * Threading contract:
+ *   - every thread that touches a heap first calls gch_thread_attach() and
+ *     uses the returned gch_thread only from that OS thread;
+ *   - a thread that is not attached must not touch the heap's objects;
+ *   - gch_heap_free() requires every thread to have detached.
+ *
+ * Errors: calls that can fail return NULL (or a negative gch_error) and
+ * leave a code and message in a per-OS-thread slot, like errno, read with
+ * gch_last_error() and gch_last_error_message().  Misuse that would
+ * corrupt the heap if execution went on is a fatal error: a message on
+ * stderr naming what was wrong, a backtrace, then abort().
+ */
+#ifndef GCHEAP_H
+#define GCHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gcheap/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GCH_VERSION_MAJOR 0
+#define GCH_VERSION_MINOR 1
+#define GCH_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------ */
+/* Handles                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct gch_heap gch_heap;     /* one heap; heaps are independent */
+typedef struct gch_thread gch_thread; /* one mutator thread attached to a heap */
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum gch_error {
+    GCH_OK = 0,
+    GCH_EINVAL = -1,      /* a bad argument: size 0, NULL type, bad config */
+    GCH_EOVERFLOW = -2,   /* a size computation overflowed (n * elem size) */
+    GCH_ENOMEM = -3,      /* out of address space, memory, or the heap limit */
+    GCH_EDETACHED = -4,   /* the gch_thread is not attached (detached or bogus) */
+    GCH_EWRONGTHREAD = -5,/* the gch_thread belongs to another OS thread */
+    GCH_EBUSY = -6,       /* the heap still has attached threads */
+    GCH_ESTATE = -7       /* the call is not legal in the current state */
+} gch_error;
+
+/* gch_last_error: the code of the last failed gcheap call on this OS
+ * thread (GCH_OK if none failed since gch_clear_error). */
+gch_error gch_last_error(void);
+/* gch_last_error_message: a readable sentence for the last failure on this
+ * OS thread; never NULL; valid until the next gcheap call on this thread. */
+const char *gch_last_error_message(void);
+void gch_clear_error(void);
+/* gch_strerror: a fixed description of a code. */
+const char *gch_strerror(gch_error e);
+
+/* ------------------------------------------------------------------ */
+/* Types: what the VM tells the heap about an object's layout          */
+/* ------------------------------------------------------------------ */
+
+typedef struct gch_visitor gch_visitor;
+/* gch_trace_fn: report every reference slot of obj with gch_visit().
+ * Used for shapes a pointer mask cannot describe.  Must not allocate. */
+typedef void (*gch_trace_fn)(gch_visitor *v, void *obj, size_t size);
+void gch_visit(gch_visitor *v, void *const *slot);
+
+/*
+ * gch_type: the layout of one kind of object.  Exactly one of these holds:
+ *   - ptrmask == NULL and trace == NULL: the object holds no references
+ *     (a "noscan" object: never scanned; small ones are packed by the tiny
+ *     allocator);
+ *   - ptrmask != NULL: bit i (LSB first in byte i/8) says word i holds a
+ *     reference; the mask covers size/8 words, rounded up to whole bytes;
+ *   - trace != NULL: the callback reports the references.
+ * The descriptor must outlive every object allocated with it.
+ */
+typedef struct gch_type {
+    const char *name;        /* for error messages and profiles; may be NULL */
+    size_t size;             /* bytes of one object; > 0 */
+    const uint8_t *ptrmask;  /* see above */
+    gch_trace_fn trace;      /* see above */
+} gch_type;
+
+/* ------------------------------------------------------------------ */
+/* Heap lifecycle                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * gch_config: construction options.  Initialise with gch_config_init()
+ * and then set what you need; fields added later keep working defaults.
+ */
+typedef struct gch_config {
+    /* Prefix for environment variables: NULL reads GOGC, GODEBUG, ...;
+     * "MYVM_" reads MYVM_GOGC, MYVM_GODEBUG, ... */
+    const char *env_prefix;
+    /* Hard cap on heap memory mapped from the OS (HeapSys), bytes; 0 = no
+     * cap.  Allocation past it returns NULL with GCH_ENOMEM. */
+    size_t heap_limit;
+    /* Release idle memory with MADV_FREE instead of MADV_DONTNEED
+     * (GODEBUG=madvdontneed=0). */
+    int madv_free;
+} gch_config;
+
+void gch_config_init(gch_config *cfg);
+
+/* gch_heap_new: a new, empty heap.  cfg may be NULL (defaults).  Returns
+ * NULL on failure with gch_last_error() set. */
+gch_heap *gch_heap_new(const gch_config *cfg);
+/* gch_heap_free: release everything the heap holds back to the OS.
+ * Returns GCH_EBUSY (and frees nothing) while threads are attached. */
+gch_error gch_heap_free(gch_heap *h);
+
+/* gch_thread_attach: attach the calling OS thread to h.  An OS thread may
+ * be attached to several heaps at once, but to each heap at most once
+ * (a second attach returns NULL with GCH_ESTATE). */
+gch_thread *gch_thread_attach(gch_heap *h);
+/* gch_thread_detach: give the thread's caches back to the heap.  The
+ * handle must not be used afterwards. */
+gch_error gch_thread_detach(gch_thread *t);
+/* gch_thread_heap: the heap t is attached to. */
+gch_heap *gch_thread_heap(const gch_thread *t);
+
+/* ------------------------------------------------------------------ */
+/* Allocation                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * gch_alloc: a new zeroed object of type ty.  Returns NULL with
+ * gch_last_error() set on failure (GCH_EINVAL for a NULL type or size 0,
+ * GCH_ENOMEM, GCH_EDETACHED, GCH_EWRONGTHREAD).  The result is aligned to
+ * at least 8 bytes (16 for objects of 16 bytes or more).
+ */
+void *gch_alloc(gch_thread *t, const gch_type *ty);
+/* gch_alloc_noscan: size bytes that hold no references, zeroed. */
+void *gch_alloc_noscan(gch_thread *t, size_t size);
+/* gch_alloc_array: n objects of type ty in one block, zeroed; the layout
+ * (mask or callback) applies to each element.  n * ty->size overflowing
+ * gives GCH_EOVERFLOW. */
+void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
+
+/* gch_usable_size: the bytes available at p, an address returned by an
+ * allocation (the size-class slot).  0 if p is not the start of an object
+ * in this heap. */
+size_t gch_usable_size(gch_heap *h, const void *p);
+/* gch_is_heap_pointer: true when p points into an allocated object of h
+ * (interior pointers included).  O(1). */
+int gch_is_heap_pointer(gch_heap *h, const void *p);
+/* gch_object_base: the start of the allocated object p points into, or
+ * NULL if p is not in an allocated object of h.  O(1). */
+void *gch_object_base(gch_heap *h, const void *p);
+
+/* ------------------------------------------------------------------ */
+/* Statistics (Go's runtime.MemStats heap fields, same meanings)       */
+/* ------------------------------------------------------------------ */
+
+#define GCH_NUM_SIZE_CLASSES 68
+
+typedef struct gch_size_class_stats {
+    uint32_t size;    /* bytes per object of the class (0 for large) */
+    uint64_t mallocs; /* objects allocated in this class */
+    uint64_t frees;   /* objects freed in this class */
+} gch_size_class_stats;
+
+typedef struct gch_stats {
+    uint64_t heap_alloc;    /* HeapAlloc: bytes in allocated objects */
+    uint64_t total_alloc;   /* TotalAlloc: cumulative bytes allocated */
+    uint64_t heap_sys;      /* HeapSys: heap bytes obtained from the OS */
+    uint64_t heap_idle;     /* HeapIdle: bytes in no span (free + released) */
+    uint64_t heap_inuse;    /* HeapInuse: bytes in in-use spans */
+    uint64_t heap_released; /* HeapReleased: idle bytes returned to the OS */
+    uint64_t heap_objects;  /* HeapObjects: allocated objects (Mallocs - Frees) */
+    uint64_t mallocs;       /* Mallocs: cumulative objects allocated */
+    uint64_t frees;         /* Frees: cumulative objects freed */
+    uint64_t tiny_allocs;   /* sub-allocations packed into tiny blocks */
+    uint64_t sys;           /* Sys: all memory mapped (heap + metadata) */
+    uint64_t metadata_sys;  /* bytes of off-heap metadata (spans, bitmaps, arenas) */
+    /* BySize[0] gathers large objects; [1..67] the small size classes. */
+    gch_size_class_stats by_size[GCH_NUM_SIZE_CLASSES];
+} gch_stats;
+
+/*
+ * gch_read_stats: fill *out.  Page-level fields (HeapSys, HeapIdle,
+ * HeapInuse, HeapReleased) are exact at any time.  Object counts are
+ * flushed from a thread's cache when it refills a span, detaches, or
+ * calls gch_thread_flush(); until then a thread's latest allocations may
+ * be missing.  The collector brings stop-the-world snapshots.
+ */
+void gch_read_stats(gch_heap *h, gch_stats *out);
+/* gch_thread_flush: return t's cached spans to the heap and publish its
+ * counts, so that gch_read_stats is exact for this thread. */
+gch_error gch_thread_flush(gch_thread *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GCHEAP_H */
