@@ -1,0 +1,107 @@
+/*
+ * testutil.h - shared pieces of gcheap's cmocka tests.
+ *
+ * Tests are white-box: they are compiled with GCHI_BUILDING and the alloc/
+ * and gc/ include paths, so they may call internal functions (mheap_*,
+ * span_*, ...) as well as the public API.
+ *
+ *   struct fixture      a heap and one attached thread (heap_setup /
+ *                       heap_teardown); teardown detaches, asserts
+ *                       gchi_heap_verify(h) == 0 and frees the heap.
+ *   rng_next()          deterministic xorshift64* generator.
+ *   expect_fatal()      runs a function in a forked child and asserts it
+ *                       died by abort() with a message containing a
+ *                       given substring on stderr (gch_fatal's path).
+ */
+#ifndef GCHEAP_TESTUTIL_H
+#define GCHEAP_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef GCHI_BUILDING
+#define GCHI_BUILDING 1
+#endif
+#include "gcheap.h"
+#include "heap.h"
+
+struct fixture {
+    gch_heap *h;
+    gch_thread *t;
+};
+
+static inline int heap_setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    f->h = gch_heap_new(NULL);
+    f->t = f->h ? gch_thread_attach(f->h) : NULL;
+    if (f->t == NULL)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static inline int heap_teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->t != NULL)
+        assert_int_equal(gch_thread_detach(f->t), GCH_OK);
+    assert_int_equal(gchi_heap_verify(f->h), 0);
+    assert_int_equal(gch_heap_free(f->h), GCH_OK);
+    free(f);
+    return 0;
+}
+
+static inline uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* expect_fatal: fn(arg) must abort with `needle` in its stderr output. */
+static inline void expect_fatal(void (*fn)(void *), void *arg, const char *needle)
+{
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[0]);
+        dup2(pipefd[1], 2);
+        signal(SIGABRT, SIG_DFL);
+        fn(arg);
+        _exit(0); /* reaching here means no fatal error: the parent fails */
+    }
+    close(pipefd[1]);
+    char buf[8192];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(pipefd[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(pipefd[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) || strstr(buf, needle) == NULL)
+        fail_msg("expected a fatal error containing \"%s\"; child status %d, stderr:\n%s", needle,
+                 status, buf);
+}
+
+#endif
