@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""check_style.py - mechanical checks of gcheap's STYLE.md habits.
+
+Checks every .c/.h under alloc/, gc/ and include/:
+  1. the file opens with a comment block (habit 1);
+  2. include layering: include/ <- alloc/ <- gc/; alloc/ may include from
+     gc/ only gc/gchooks.h (habit 8 layout rule);
+  3. no raw `_Atomic` outside alloc/atomic.h (habit 6);
+  4. no file-scope mutable variables: file-scope data must be const, or
+     _Thread_local in the files allowed to hold thread-local state
+     (habit 3; ARCHITECTURE.md lists the exceptions);
+  5. file length: warn over 800 lines, fail over 1200 (habit 10);
+  6. function length: warn over 60 lines, fail over 100 (habit 9).
+Exit status 1 when any check fails; warnings are printed but pass.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DIRS = ["alloc", "gc", "include"]
+TLS_ALLOWED = {"alloc/error.c", "alloc/lock.c"}
+ATOMIC_ALLOWED = {"alloc/atomic.h"}
+GENERATED = {"alloc/sizeclasses.c", "alloc/sizeclasses.h", "alloc/lockrank.h"}
+
+
+def sources():
+    for d in DIRS:
+        for dirpath, _, files in os.walk(os.path.join(ROOT, d)):
+            for name in sorted(files):
+                if name.endswith((".c", ".h")):
+                    full = os.path.join(dirpath, name)
+                    yield os.path.relpath(full, ROOT), full
+
+
+def strip_comments(text):
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    return re.sub(r"//[^\n]*", "", text)
+
+
+def check_opening(rel, text, errors):
+    if not text.lstrip().startswith("/*"):
+        errors.append("%s: must open with a comment block saying what it owns" % rel)
+
+
+def check_layering(rel, text, errors):
+    layer = rel.split("/")[0]
+    for m in re.finditer(r'#\s*include\s+"([^"]+)"', text):
+        inc = m.group(1)
+        if layer == "include" and not inc.startswith("gcheap"):
+            errors.append("%s: public header includes internal %s" % (rel, inc))
+        if layer == "alloc" and os.path.exists(os.path.join(ROOT, "gc", inc)) and inc != "gchooks.h":
+            errors.append("%s: alloc/ may not include gc/%s (only gc/gchooks.h)" % (rel, inc))
+
+
+def check_atomics(rel, code, errors):
+    if rel not in ATOMIC_ALLOWED and "_Atomic" in code:
+        errors.append("%s: raw _Atomic outside alloc/atomic.h; use the wrappers" % rel)
+
+
+FILE_SCOPE_DECL = re.compile(
+    r"^(?!\s)(?!typedef|struct\s+\w+\s*\{|enum|union|#|extern|static\s+inline|inline)"
+    r"([^;{}()]*?)\b(\w+)\s*(\[[^\]]*\])*\s*(=[^;]*)?;", re.M)
+
+
+def check_globals(rel, code, errors):
+    depth = 0
+    cleaned = []
+    for ch in code:  # keep only text at brace depth 0
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            cleaned.append(";" if depth == 0 else "")
+            continue
+        cleaned.append(ch if depth == 0 else ("\n" if ch == "\n" else ""))
+    top = "".join(cleaned)
+    for m in FILE_SCOPE_DECL.finditer(top):
+        decl = m.group(0)
+        if "(" in decl or "const" in m.group(1) and "*" not in m.group(1).split("const")[-1]:
+            continue
+        if re.match(r"\s*(struct|enum|union)\s+\w+\s*;", decl):
+            continue
+        if "_Thread_local" in decl and rel in TLS_ALLOWED:
+            continue
+        errors.append("%s: file-scope mutable variable: %s" % (rel, " ".join(decl.split())))
+
+
+def check_lengths(rel, text, errors, warnings):
+    n = text.count("\n")
+    if n > 1200:
+        errors.append("%s: %d lines (cap 1200; split along a concept boundary)" % (rel, n))
+    elif n > 800:
+        warnings.append("%s: %d lines (soft cap 800)" % (rel, n))
+    # Function bodies: a line starting with '{' after a signature, to the
+    # matching '}' at column 0.
+    lines = text.split("\n")
+    start = None
+    for i, line in enumerate(lines):
+        if line == "{" and i > 0 and "(" in "".join(lines[max(0, i - 3):i]):
+            start = i
+        elif line == "}" and start is not None:
+            length = i - start - 1
+            name = re.search(r"(\w+)\s*\(", "".join(lines[max(0, start - 3):start]))
+            fname = name.group(1) if name else "?"
+            if length > 100:
+                errors.append("%s:%d: %s is %d lines (hard cap 100)" % (rel, start, fname, length))
+            elif length > 60:
+                warnings.append("%s:%d: %s is %d lines (soft cap 60)" % (rel, start, fname, length))
+            start = None
+
+
+def main():
+    errors, warnings = [], []
+    for rel, full in sources():
+        with open(full, encoding="utf-8") as f:
+            text = f.read()
+        check_opening(rel, text, errors)
+        code = strip_comments(text)
+        check_layering(rel, code, errors)
+        check_atomics(rel, code, errors)
+        if rel not in GENERATED:
+            check_globals(rel, code, errors)
+            check_lengths(rel, text, errors, warnings)
+    for w in warnings:
+        print("warning: " + w)
+    for e in errors:
+        print("error: " + e)
+    print("check_style: %d error(s), %d warning(s)" % (len(errors), len(warnings)))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
