@@ -68,4 +68,11 @@ static inline void atomic_ptr_store_relaxed(struct atomic_ptr *a, void *x)
 static inline void atomic_ptr_store_release(struct atomic_ptr *a, void *x)
 { atomic_store_explicit(&a->v, x, memory_order_release); }
 
+/* Plain fields that lock-free readers copy and then validate with a
+ * sequence counter (a seqlock: the mspan layout, see mheap_alloc_span).
+ * The field keeps its plain type for the code that owns it; only the
+ * racing writer and the racing readers use these. */
+#define GCHI_SEQ_STORE(p, x) __atomic_store_n((p), (x), __ATOMIC_RELEASE)
+#define GCHI_SEQ_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+
 #endif /* GCHEAP_ALLOC_ATOMIC_H */

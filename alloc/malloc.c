@@ -186,6 +186,10 @@ void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
 {
     if (t == NULL || ty == NULL)
         return gchi_set_error(GCH_EINVAL, "gch_alloc_array: %s is NULL", t == NULL ? "thread" : "type");
+    if (GCH_UNLIKELY(ty->ptrmask != NULL && ty->trace != NULL))
+        return gchi_set_error(GCH_EINVAL,
+                              "gch_alloc_array: type %s has both a mask and a trace callback",
+                              ty->name ? ty->name : "(unnamed)");
     size_t bytes;
     if (__builtin_mul_overflow(ty->size, n, &bytes))
         return gchi_set_error(GCH_EOVERFLOW, "gch_alloc_array: %zu elements of %zu bytes overflow",

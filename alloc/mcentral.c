@@ -144,13 +144,15 @@ bool mcentral_free_object(struct mcentral *c, struct mspan *s, uint32_t idx)
     return false;
 }
 
-/* check_list: every span on l is valid, belongs to l, and satisfies C2
- * for a full (want_full) or partial list. */
-static bool check_list(const struct spanlist *l, bool want_full, spanclass_t spc)
+/* check_list: every span on l is valid, belongs to l, satisfies C2 for
+ * a full (want_full) or partial list, and has sweepgen want_sg (C4). */
+static bool check_list(const struct spanlist *l, bool want_full, spanclass_t spc, uint32_t want_sg)
 {
     size_t n = 0;
     for (const struct mspan *s = l->first; s != NULL; s = s->next, n++) {
         if (s->list != l || s->spanclass != spc || !span_is_valid(s))
+            return false;
+        if (atomic_u32_load_relaxed(&s->sweepgen) != want_sg)
             return false;
         if (want_full ? s->alloc_count != s->nelems
                       : (s->alloc_count == 0 || s->alloc_count >= s->nelems))
@@ -161,12 +163,14 @@ static bool check_list(const struct spanlist *l, bool want_full, spanclass_t spc
 
 bool mcentral_is_valid(struct mcentral *c, uint32_t sweepgen)
 {
-    (void)sweepgen;
     lock_acquire(&c->lock);
     bool ok = true;
-    for (int i = 0; i < 2 && ok; i++)
-        ok = check_list(&c->partial[i], false, c->spanclass) &&
-             check_list(&c->full[i], true, c->spanclass);
+    for (unsigned i = 0; i < 2 && ok; i++) {
+        /* C4: the swept set holds sg, the unswept set sg - 2 */
+        uint32_t want = i == swept_index(sweepgen) ? sweepgen : sweepgen - 2;
+        ok = check_list(&c->partial[i], false, c->spanclass, want) &&
+             check_list(&c->full[i], true, c->spanclass, want);
+    }
     lock_release(&c->lock);
     return ok;
 }

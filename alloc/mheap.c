@@ -20,8 +20,11 @@
 /* ---- arenas ------------------------------------------------------------- */
 
 /* arena_register: make arena metadata for [base, base + ARENA_SIZE) and
- * publish it in the index (A1).  Caller holds h->lock. */
-static struct heaparena *arena_register(struct mheap *h, uintptr_t base)
+ * publish it in the index (A1).  prev, when not NULL, is a registered
+ * arena below base: the address-ordered insertion starts there, so that
+ * registering k adjacent arenas is O(k), not O(k^2).  Caller holds
+ * h->lock. */
+static struct heaparena *arena_register(struct mheap *h, uintptr_t base, struct heaparena *prev)
 {
     struct heaparena *a = persistent_alloc(&h->pa, sizeof *a, 64);
     if (a == NULL)
@@ -38,7 +41,7 @@ static struct heaparena *arena_register(struct mheap *h, uintptr_t base)
     a->base = base;
     /* Keep h->arenas in address order so the first-fit search sees
      * adjacent arenas one after the other. */
-    struct heaparena **pp = &h->arenas;
+    struct heaparena **pp = prev != NULL ? &prev->next : &h->arenas;
     while (*pp != NULL && (*pp)->base < base)
         pp = &(*pp)->next;
     a->next = *pp;
@@ -78,9 +81,9 @@ static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
         sys_free(&h->sys, (void *)p, size, SYS_RESERVED);
         return NULL; /* beyond the index's 48-bit address space */
     }
-    struct heaparena *first = NULL;
+    struct heaparena *first = NULL, *prev = NULL;
     for (size_t i = 0; i < k; i++) {
-        struct heaparena *a = arena_register(h, p + i * ARENA_SIZE);
+        struct heaparena *a = arena_register(h, p + i * ARENA_SIZE, prev);
         if (a == NULL) {
             /* Arenas registered so far stay (empty, Reserved); give back
              * the address space nobody indexes. */
@@ -89,6 +92,7 @@ static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
         }
         if (first == NULL)
             first = a;
+        prev = a;
     }
     return first;
 }
@@ -267,7 +271,14 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
             gchi_set_error(GCH_ENOMEM, "out of memory allocating %zu pages", npages);
         return NULL;
     }
-    span_init_layout(s, base, npages, spc);
+    /* Seqlock writer: a lock-free reader still holding this record from
+     * its previous life sees an odd or changed layout_seq and drops what
+     * it copied (span_read_layout).  Only this function rewrites the
+     * layout of a record, under h->lock. */
+    uint32_t seq = atomic_u32_load_relaxed(&s->layout_seq);
+    atomic_u32_store_relaxed(&s->layout_seq, seq + 1);
+    span_init_layout(s, base, npages, spc); /* release stores, after the odd seq */
+    atomic_u32_store_release(&s->layout_seq, seq + 2);
     size_t nbytes = bitmap_bytes(s->nelems);
     s->alloc_bits = gcbits_alloc(&h->gcbits, nbytes);
     s->gcmark_bits = s->alloc_bits ? gcbits_alloc(&h->gcbits, nbytes) : NULL;
@@ -349,14 +360,16 @@ size_t mheap_scavenge(struct mheap *h, size_t nbytes)
 
 uintptr_t mheap_object_base(const struct mheap *h, uintptr_t p, struct mspan **sp)
 {
-    struct mspan *s = mheap_span_of_heap(h, p);
-    if (s == NULL || p >= s->limit)
+    struct mspan *s = arena_span_of(&h->index, p);
+    struct span_layout l;
+    if (s == NULL || !span_read_layout(s, &l) || p < l.start || p >= l.limit)
         return 0;
     if (sp != NULL)
         *sp = s;
-    if (s->divmagic == 0)
-        return s->start;
-    return s->start + (uintptr_t)span_object_index(s, p) * s->elemsize;
+    if (l.divmagic == 0)
+        return l.start;
+    uint32_t idx = (uint32_t)(((uint64_t)(p - l.start) * l.divmagic) >> 32);
+    return l.start + (uintptr_t)idx * l.elemsize;
 }
 
 uint32_t mheap_sweepgen(const struct mheap *h) { return atomic_u32_load_acquire(&h->sweepgen); }

@@ -85,11 +85,13 @@ size_t mheap_scavenge(struct mheap *h, size_t nbytes);
 static inline struct mspan *mheap_span_of_heap(const struct mheap *h, uintptr_t p)
 {
     struct mspan *s = arena_span_of(&h->index, p);
-    if (s == NULL || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE)
-        return NULL;
+    struct span_layout l;
     /* The entry may be stale if s was freed and its record reused since
-     * we loaded it: bounds-check against the span we now see. */
-    if (p < s->start || p >= s->start + s->npages * PAGE_SIZE)
+     * we loaded it: bounds-check against a validated copy of the span we
+     * now see (span_read_layout). */
+    if (s == NULL || !span_read_layout(s, &l))
+        return NULL;
+    if (p < l.start || p >= l.start + l.npages * PAGE_SIZE)
         return NULL;
     return s;
 }

@@ -52,19 +52,17 @@ uint32_t span_next_free_index(struct mspan *s)
 void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass_t spc)
 {
     unsigned sc = spanclass_sizeclass(spc);
-    s->start = start;
-    s->npages = npages;
+    size_t elemsize = sc == 0 ? npages * PAGE_SIZE : gchi_class_to_size[sc];
+    /* Release stores: a lock-free reader of a reused record may be
+     * copying these (span_read_layout); they order after the odd
+     * layout_seq store in mheap_alloc_span. */
+    GCHI_SEQ_STORE(&s->start, start);
+    GCHI_SEQ_STORE(&s->npages, npages);
+    GCHI_SEQ_STORE(&s->elemsize, elemsize);
+    GCHI_SEQ_STORE(&s->divmagic, sc == 0 ? 0 : gchi_class_to_divmagic[sc]);
     s->spanclass = spc;
-    if (sc == 0) {
-        s->elemsize = npages * PAGE_SIZE;
-        s->nelems = 1;
-        s->divmagic = 0;
-    } else {
-        s->elemsize = gchi_class_to_size[sc];
-        s->nelems = gchi_class_to_nelems[sc];
-        s->divmagic = gchi_class_to_divmagic[sc];
-    }
-    s->limit = start + (uintptr_t)s->nelems * s->elemsize;
+    s->nelems = sc == 0 ? 1 : gchi_class_to_nelems[sc];
+    GCHI_SEQ_STORE(&s->limit, start + (uintptr_t)s->nelems * elemsize);
     s->freeindex = 0;
     s->alloc_count = 0;
     s->alloc_count_before_cache = 0;

@@ -33,6 +33,10 @@
  * Locking: alloc_cache/freeindex/alloc_count belong to the mcache that
  * holds the span, otherwise to the owning mcentral's lock.  start, npages,
  * spanclass, elemsize, nelems, divmagic are immutable while IN_USE.
+ * Span records are reused as soon as a span is freed, so a lock-free
+ * lookup (mheap_object_base, any thread) may read a record while
+ * mheap_alloc_span rewrites it: such readers copy the layout with
+ * span_read_layout(), which validates the copy with layout_seq.
  */
 #ifndef GCHEAP_ALLOC_MSPAN_H
 #define GCHEAP_ALLOC_MSPAN_H
@@ -80,6 +84,8 @@ struct mspan {
     bool needzero;               /* [owner mcache | mcentral lock] slots may hold old data */
     spanclass_t spanclass;       /* [immutable while in use] */
     struct atomic_u8 state;      /* [store-release at publication] enum mspan_state */
+    struct atomic_u32 layout_seq; /* [write under heap lock, read atomic] odd while
+                                   * mheap_alloc_span rewrites the layout (seqlock) */
 
     uint32_t divmagic;           /* [immutable while in use] object index by multiply */
     uint32_t alloc_count_before_cache; /* [owner mcache] for stats at uncache */
@@ -166,6 +172,30 @@ void span_prepare_cache(struct mspan *s);
 void span_commit_alloc_bits(struct mspan *s);
 
 bool span_is_valid(const struct mspan *s);
+
+/* struct span_layout: the fields a lock-free lookup needs, copied. */
+struct span_layout {
+    uintptr_t start, limit;
+    size_t npages, elemsize;
+    uint32_t divmagic;
+};
+
+/* span_read_layout: copy s's layout if s is in use and its record was not
+ * rewritten while we read (seqlock reader; the writer is
+ * mheap_alloc_span).  Any thread, no lock.  Acquire loads of the fields
+ * keep the second read of layout_seq after them. */
+static inline bool span_read_layout(const struct mspan *s, struct span_layout *l)
+{
+    uint32_t seq = atomic_u32_load_acquire(&s->layout_seq);
+    if ((seq & 1) != 0 || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE)
+        return false;
+    l->start = GCHI_SEQ_LOAD(&s->start);
+    l->npages = GCHI_SEQ_LOAD(&s->npages);
+    l->limit = GCHI_SEQ_LOAD(&s->limit);
+    l->elemsize = GCHI_SEQ_LOAD(&s->elemsize);
+    l->divmagic = GCHI_SEQ_LOAD(&s->divmagic);
+    return atomic_u32_load_relaxed(&s->layout_seq) == seq;
+}
 
 /* ---- gcBits arenas: storage for alloc and mark bitmaps ------------------ */
 

@@ -168,7 +168,9 @@ int gch_is_heap_pointer(gch_heap *h, const void *p) { return gch_object_base(h, 
 size_t gch_usable_size(gch_heap *h, const void *p)
 {
     struct mspan *s = NULL;
-    if (h == NULL || mheap_object_base(&h->mheap, (uintptr_t)p, &s) != (uintptr_t)p)
+    /* mheap_object_base answers 0 for "no object": p == NULL must not
+     * compare equal to it. */
+    if (h == NULL || p == NULL || mheap_object_base(&h->mheap, (uintptr_t)p, &s) != (uintptr_t)p)
         return 0;
     return s->elemsize;
 }

@@ -143,7 +143,9 @@ gch_heap *gch_thread_heap(const gch_thread *t);
  * gch_alloc: a new zeroed object of type ty.  Returns NULL with
  * gch_last_error() set on failure (GCH_EINVAL for a NULL type or size 0,
  * GCH_ENOMEM, GCH_EDETACHED, GCH_EWRONGTHREAD).  The result is aligned to
- * at least 8 bytes (16 for objects of 16 bytes or more).
+ * at least 8 bytes, and to 16 bytes for objects of 16 bytes and of 25
+ * bytes or more (requests of 17..24 bytes share Go's 24-byte size class,
+ * whose slots are only 8-byte aligned).
  */
 void *gch_alloc(gch_thread *t, const gch_type *ty);
 /* gch_alloc_noscan: size bytes that hold no references, zeroed. */

@@ -1,0 +1,811 @@
+/*
+ * test_alloc.c - the object allocation paths of alloc/malloc.c.
+ * Subject: gch_alloc / gch_alloc_noscan / gch_alloc_array, the address
+ * queries (gch_object_base, gch_is_heap_pointer, gch_usable_size) and the
+ * object counters behind gch_read_stats.  Go counterpart: mallocgc and
+ * its per-size helpers (spec section 9.3-9.4), MemStats (section 10.1).
+ *
+ * What it proves:
+ *   - small path, every size class, scan and noscan: 8-byte alignment (and
+ *     the alignment of the class's slot size), usable size == class size,
+ *     the right span class, zeroed memory, writable to the full usable size
+ *     without disturbing any other object;
+ *   - the header's promise "16-byte aligned for objects of 16 bytes or
+ *     more" (test_alignment_16_for_requests_of_16_or_more);
+ *   - tiny allocator (Go's rules): 1..15-byte noscan requests share
+ *     16-byte blocks with alignment 8/4/2/1 by size, a new block replaces
+ *     the current one only if it leaves more room; typed (scan) objects and
+ *     16-byte requests never take the tiny path;
+ *   - large objects (> 32 KiB up to 100 MiB): own span, zeroed, whole
+ *     pages usable, every interior address maps to the base;
+ *   - address -> object base for every byte of sampled objects of several
+ *     classes, NULL in span tail waste, freed spans and memory outside the
+ *     heap (stack, static, malloc, absurd addresses);
+ *   - zeroing on reuse of freed slots, freed spans and freed large objects;
+ *   - MemStats identities after gch_thread_flush, including Go's tiny
+ *     accounting (sub-allocations count in Mallocs and Frees).
+ */
+#include "testutil.h"
+#include "msize.h"
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A mask of no reference words that still makes a type "scan": the
+ * allocator only separates mask/trace types from noscan ones. */
+static const uint8_t scan_mask[MAX_SMALL_SIZE / 64] = {0};
+
+static struct mspan *span_of(gch_heap *h, const void *p)
+{
+    return mheap_span_of_heap(&h->mheap, (uintptr_t)p);
+}
+
+static size_t class_size_of(size_t size) { return gchi_class_to_size[size_to_class(size)]; }
+
+/* brute_class: the smallest class holding size, found without the lookup
+ * tables under test in msize.h. */
+static unsigned brute_class(size_t size)
+{
+    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++)
+        if (gchi_class_to_size[sc] >= size)
+            return sc;
+    return 0;
+}
+
+/* all_bytes: every one of the n bytes at p equals byte (memcmp of the
+ * range against itself shifted by one: fast also under sanitizers). */
+static bool all_bytes(const void *p, int byte, size_t n)
+{
+    const unsigned char *b = p;
+    return n == 0 || (b[0] == (unsigned char)byte && memcmp(b, b + 1, n - 1) == 0);
+}
+
+static void *alloc_kind(gch_thread *t, size_t size, bool scan)
+{
+    if (!scan)
+        return gch_alloc_noscan(t, size);
+    gch_type ty = {"scan", size, scan_mask, NULL};
+    return gch_alloc(t, &ty);
+}
+
+/* ---- small path, every size class ----------------------------------------- */
+
+struct filled {
+    unsigned char *p;
+    size_t n;
+    unsigned char byte;
+};
+
+struct filled_vec {
+    struct filled *v;
+    size_t n, cap;
+};
+
+static void filled_push(struct filled_vec *fv, void *p, size_t n, unsigned char byte)
+{
+    if (fv->n == fv->cap) {
+        fv->cap = fv->cap ? fv->cap * 2 : 1024;
+        fv->v = realloc(fv->v, fv->cap * sizeof *fv->v);
+        assert_non_null(fv->v);
+    }
+    fv->v[fv->n++] = (struct filled){p, n, byte};
+}
+
+/* check_small_object: the checks every small object must pass; fills it
+ * with `byte` over its whole usable size and records it. */
+static void check_small_object(struct fixture *f, struct filled_vec *fv, size_t size, bool scan,
+                               unsigned char byte)
+{
+    unsigned char *p = alloc_kind(f->t, size, scan);
+    assert_non_null(p);
+    unsigned sc = brute_class(size);
+    size_t usable = gchi_class_to_size[sc];
+    assert_int_equal((uintptr_t)p % 8, 0);
+    /* A slot's address is start + i * size: aligned as far as both allow. */
+    size_t natural = usable & -usable;
+    assert_int_equal((uintptr_t)p % (natural < 8192 ? natural : 8192), 0);
+    assert_int_equal(gch_usable_size(f->h, p), usable);
+    struct mspan *s = span_of(f->h, p);
+    assert_non_null(s);
+    assert_int_equal(s->spanclass, make_spanclass(sc, !scan));
+    assert_int_equal(s->elemsize, usable);
+    assert_true(all_bytes(p, 0, usable));
+    memset(p, byte, usable);
+    filled_push(fv, p, usable, byte);
+}
+
+static void verify_filled(const struct filled_vec *fv)
+{
+    for (size_t i = 0; i < fv->n; i++)
+        if (!all_bytes(fv->v[i].p, fv->v[i].byte, fv->v[i].n))
+            fail_msg("object %zu at %p (%zu bytes) was overwritten", i, (void *)fv->v[i].p,
+                     fv->v[i].n);
+}
+
+static size_t next_size(size_t s)
+{
+    if (s < 1024)
+        return s + 1;
+    if (s < 4096)
+        return s + 8;
+    return s + 72;
+}
+
+static void test_small_every_size_class(void **state)
+{
+    struct fixture *f = *state;
+    struct filled_vec fv = {0};
+    unsigned byte = 1;
+    bool seen[NUM_SIZE_CLASSES] = {false};
+    for (int scan = 0; scan <= 1; scan++) {
+        /* noscan requests below 16 bytes are tiny: tested separately */
+        for (size_t size = scan ? 1 : 16; size <= MAX_SMALL_SIZE; size = next_size(size)) {
+            check_small_object(f, &fv, size, scan, (unsigned char)(byte++ | 1));
+            check_small_object(f, &fv, size, scan, (unsigned char)(byte++ | 1));
+            seen[brute_class(size)] = true;
+        }
+        /* Both edges of every class. */
+        for (unsigned sc = 2; sc < NUM_SIZE_CLASSES; sc++) {
+            size_t lo = gchi_class_to_size[sc - 1] + 1, hi = gchi_class_to_size[sc];
+            if (!scan && lo < TINY_SIZE)
+                continue;
+            check_small_object(f, &fv, lo, scan, (unsigned char)(byte++ | 1));
+            check_small_object(f, &fv, hi, scan, (unsigned char)(byte++ | 1));
+        }
+    }
+    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++)
+        assert_true(seen[sc]);
+    verify_filled(&fv);
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    verify_filled(&fv);
+    free(fv.v);
+}
+
+/* The class lookup the allocator uses must agree with brute force. */
+static void test_small_class_lookup_matches_brute_force(void **state)
+{
+    (void)state;
+    for (size_t size = 1; size <= MAX_SMALL_SIZE; size++)
+        if (size_to_class(size) != brute_class(size))
+            fail_msg("size %zu: class %u, expected %u", size, size_to_class(size),
+                     brute_class(size));
+}
+
+/* gcheap.h: "aligned to at least 8 bytes, and to 16 bytes for objects of
+ * 16 bytes and of 25 bytes or more" (the 24-byte class is 8-aligned). */
+static void test_alignment_16_for_requests_of_16_or_more(void **state)
+{
+    struct fixture *f = *state;
+    for (int scan = 0; scan <= 1; scan++) {
+        for (size_t size = 16; size <= 4096; size += (size < 1024 ? 1 : 8)) {
+            size_t align = size > 16 && size <= 24 ? 8 : 16;
+            for (int k = 0; k < 4; k++) {
+                void *p = alloc_kind(f->t, size, scan);
+                assert_non_null(p);
+                if ((uintptr_t)p % align != 0)
+                    fail_msg("%s request of %zu bytes got %p, not %zu-byte aligned",
+                             scan ? "scan" : "noscan", size, p, align);
+            }
+        }
+    }
+}
+
+static void test_alloc_array(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t pair_mask[1] = {0x3};
+    const gch_type pair = {"pair", 16, pair_mask, NULL};
+    const gch_type bytes = {"bytes", 1, NULL, NULL};
+    void **v = gch_alloc_array(f->t, &pair, 10);
+    assert_non_null(v);
+    assert_int_equal(gch_usable_size(f->h, v), class_size_of(160));
+    assert_int_equal(span_of(f->h, v)->spanclass, make_spanclass(size_to_class(160), false));
+    assert_true(all_bytes(v, 0, 160));
+    /* 1-byte noscan elements: 3 of them is a tiny object, 16 is not. */
+    char *t3 = gch_alloc_array(f->t, &bytes, 3);
+    assert_non_null(t3);
+    assert_int_equal(span_of(f->h, t3)->spanclass, TINY_SPANCLASS);
+    char *b16 = gch_alloc_array(f->t, &bytes, 16);
+    assert_int_equal(gch_usable_size(f->h, b16), 16);
+    /* Exactly the largest small size, and one element more. */
+    void *small = gch_alloc_array(f->t, &pair, MAX_SMALL_SIZE / 16);
+    assert_int_equal(spanclass_sizeclass(span_of(f->h, small)->spanclass), NUM_SIZE_CLASSES - 1);
+    void *large = gch_alloc_array(f->t, &pair, MAX_SMALL_SIZE / 16 + 1);
+    assert_int_equal(spanclass_sizeclass(span_of(f->h, large)->spanclass), 0);
+    assert_int_equal(gch_usable_size(f->h, large), MAX_SMALL_SIZE + PAGE_SIZE);
+}
+
+/* ---- tiny allocator ----------------------------------------------------- */
+
+/* Go's offset rule: 8 for multiples of 8, 4 for multiples of 4, 2 for even
+ * sizes, else unaligned. */
+static size_t tiny_align(size_t off, size_t size)
+{
+    size_t a = (size & 7) == 0 ? 8 : (size & 3) == 0 ? 4 : (size & 1) == 0 ? 2 : 1;
+    return (off + a - 1) & ~(a - 1);
+}
+
+static void test_tiny_packing_follows_go_rules(void **state)
+{
+    struct fixture *f = *state;
+    struct mcache *c = gchi_thread_cache(f->t);
+    /* A model of the tiny allocator run side by side with the real one. */
+    uintptr_t block = 0;
+    size_t off = 0;
+    uint64_t rng = 0x1234567;
+    size_t subs = 0, blocks = 0, calls = 0;
+    const size_t script[] = {1, 2, 4, 8, 1, 3, 12, 15, 2, 15, 1, 5, 7, 6, 9, 10, 11, 13, 14, 8, 8};
+    for (size_t i = 0; i < 20000; i++, calls++) {
+        size_t size = i < COUNT_OF(script) ? script[i] : 1 + rng_next(&rng) % 15;
+        unsigned char *p = gch_alloc_noscan(f->t, size);
+        assert_non_null(p);
+        size_t o = tiny_align(off, size);
+        if (block != 0 && o + size <= TINY_SIZE) {
+            assert_ptr_equal(p, (void *)(block + o));
+            off = o + size;
+            subs++;
+        } else {
+            /* a fresh block: 16-byte aligned slot of the tiny span class */
+            assert_int_equal((uintptr_t)p % 16, 0);
+            assert_int_equal(gch_usable_size(f->h, p), 16);
+            assert_int_equal(span_of(f->h, p)->spanclass, TINY_SPANCLASS);
+            assert_true(all_bytes(p, 0, 16));
+            if (block == 0 || size < off) {
+                block = (uintptr_t)p;
+                off = size;
+            }
+            blocks++;
+        }
+        assert_int_equal(c->tiny, block);
+        assert_int_equal(c->tinyoffset, off);
+        assert_true(all_bytes(p, 0, size));
+        memset(p, 0xEE, size);
+        /* inner objects answer for their block */
+        assert_ptr_equal(gch_object_base(f->h, p + size - 1), (void *)((uintptr_t)p & ~(uintptr_t)15));
+    }
+    if (subs < blocks / 2) /* packing actually happened */
+        fail_msg("only %zu sub-allocations for %zu blocks", subs, blocks);
+    assert_int_equal(c->tiny_allocs, subs);
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    assert_int_equal(c->tiny, 0); /* releaseAll drops the current block */
+    gch_stats st;
+    gch_read_stats(f->h, &st);
+    assert_int_equal(st.tiny_allocs, subs);
+    assert_int_equal(st.by_size[2].mallocs, blocks);
+    assert_int_equal(st.mallocs, calls);
+    assert_int_equal(st.frees, subs);
+    assert_int_equal(st.heap_objects, blocks);
+    assert_int_equal(st.heap_alloc, blocks * 16);
+}
+
+/* Several tiny objects of the documented alignments land in one block. */
+static void test_tiny_several_objects_share_a_block(void **state)
+{
+    struct fixture *f = *state;
+    char *a = gch_alloc_noscan(f->t, 1); /* offset 0 */
+    char *b = gch_alloc_noscan(f->t, 2); /* offset 2 (even) */
+    char *c = gch_alloc_noscan(f->t, 4); /* offset 4 */
+    char *d = gch_alloc_noscan(f->t, 8); /* offset 8 */
+    assert_int_equal((uintptr_t)a % 16, 0);
+    assert_ptr_equal(b, a + 2);
+    assert_ptr_equal(c, a + 4);
+    assert_ptr_equal(d, a + 8);
+    char *e = gch_alloc_noscan(f->t, 1); /* the block is full: a new one */
+    char *g = gch_alloc_noscan(f->t, 3); /* odd: unaligned, offset 1 */
+    char *i = gch_alloc_noscan(f->t, 12); /* multiple of 4: offset 4 */
+    assert_int_equal((uintptr_t)e % 16, 0);
+    assert_ptr_equal(g, e + 1);
+    assert_ptr_equal(i, e + 4);
+    assert_true(e < a || e >= a + 16);
+    assert_int_equal(gch_usable_size(f->h, b), 0); /* not the start of a slot */
+    assert_ptr_equal(gch_object_base(f->h, d + 7), a);
+}
+
+static void trace_nothing(gch_visitor *v, void *obj, size_t size)
+{
+    (void)v;
+    (void)obj;
+    (void)size;
+}
+
+/* Objects with references, and noscan requests of 16 bytes, never share
+ * a block. */
+static void test_tiny_never_for_scan_or_16_bytes(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t one[1] = {1};
+    const gch_type masked = {"masked", 8, one, NULL};
+    const gch_type traced = {"traced", 12, NULL, trace_nothing};
+    const gch_type plain = {"plain", 8, NULL, NULL};
+    for (int i = 0; i < 100; i++) {
+        void *m = gch_alloc(f->t, &masked);
+        void *t = gch_alloc(f->t, &traced);
+        void *n16 = gch_alloc_noscan(f->t, 16);
+        assert_int_equal(span_of(f->h, m)->spanclass, make_spanclass(1, false));
+        assert_int_equal(gch_usable_size(f->h, m), 8);
+        assert_int_equal(span_of(f->h, t)->spanclass, make_spanclass(2, false));
+        assert_int_equal(gch_usable_size(f->h, t), 16);
+        assert_int_equal(span_of(f->h, n16)->spanclass, TINY_SPANCLASS);
+        assert_int_equal(gch_usable_size(f->h, n16), 16);
+    }
+    assert_int_equal(gchi_thread_cache(f->t)->tiny_allocs, 0);
+    /* A noscan gch_type below 16 bytes is tiny, like gch_alloc_noscan. */
+    void *p1 = gch_alloc(f->t, &plain);
+    void *p2 = gch_alloc(f->t, &plain);
+    assert_ptr_equal((char *)p2, (char *)p1 + 8);
+    assert_int_equal(gchi_thread_cache(f->t)->tiny_allocs, 1);
+}
+
+/* ---- large objects ------------------------------------------------------ */
+
+static void check_large(struct fixture *f, size_t size, bool scan)
+{
+    gch_stats before, after;
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    gch_read_stats(f->h, &before);
+    unsigned char *p = alloc_kind(f->t, size, scan);
+    assert_non_null(p);
+    size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
+    struct mspan *s = span_of(f->h, p);
+    assert_non_null(s);
+    assert_int_equal(s->start, (uintptr_t)p); /* own span, object at its start */
+    assert_int_equal(s->npages, npages);
+    assert_int_equal(s->nelems, 1);
+    assert_int_equal(s->spanclass, make_spanclass(0, !scan));
+    assert_int_equal((uintptr_t)p % PAGE_SIZE, 0);
+    size_t usable = npages * PAGE_SIZE;
+    assert_int_equal(gch_usable_size(f->h, p), usable);
+    assert_true(all_bytes(p, 0, usable));
+    memset(p, 0x5A, usable);
+    /* interior pointers, sampled every 4 KiB and at the edges */
+    for (size_t off = 0; off < usable; off += 4093)
+        assert_ptr_equal(gch_object_base(f->h, p + off), p);
+    assert_ptr_equal(gch_object_base(f->h, p + size - 1), p);
+    assert_ptr_equal(gch_object_base(f->h, p + usable - 1), p);
+    assert_ptr_not_equal(gch_object_base(f->h, p + usable), p);
+    assert_ptr_not_equal(gch_object_base(f->h, p - 1), p);
+    assert_int_equal(gch_usable_size(f->h, p + 8), 0);
+    /* on class 0's full list: never cached (M4) */
+    struct mcentral *c = &f->h->mheap.central[s->spanclass];
+    unsigned si = (mheap_sweepgen(&f->h->mheap) / 2) & 1;
+    assert_ptr_equal(s->list, &c->full[si]);
+    gch_read_stats(f->h, &after); /* large objects count at once */
+    assert_int_equal(after.by_size[0].mallocs, before.by_size[0].mallocs + 1);
+    assert_int_equal(after.mallocs, before.mallocs + 1);
+    assert_int_equal(after.heap_alloc, before.heap_alloc + usable);
+    assert_int_equal(after.total_alloc, before.total_alloc + usable);
+    assert_true(after.heap_inuse >= before.heap_inuse + usable);
+    assert_true(all_bytes(p, 0x5A, usable));
+    /* freed at once (large spans are never cached); the next one of the
+     * same size takes the same pages and must see zeros */
+    gchi_free(f->t, p);
+    gch_read_stats(f->h, &after);
+    assert_int_equal(after.heap_alloc, before.heap_alloc);
+    assert_int_equal(after.heap_inuse, before.heap_inuse);
+    assert_int_equal(after.by_size[0].frees, before.by_size[0].frees + 1);
+    assert_null(gch_object_base(f->h, p));
+}
+
+static void test_large_objects(void **state)
+{
+    struct fixture *f = *state;
+    const size_t sizes[] = {MAX_SMALL_SIZE + 1, 40000, 65536, 1 << 20, (1 << 20) + 1,
+                            (size_t)100 << 20};
+    for (size_t i = 0; i < COUNT_OF(sizes); i++) {
+        check_large(f, sizes[i], false);
+        check_large(f, sizes[i], true);
+    }
+}
+
+/* ---- address -> object ------------------------------------------------------- */
+
+static void test_interior_pointers_every_byte(void **state)
+{
+    struct fixture *f = *state;
+    /* classes with and without tail waste, one to several pages per span */
+    const size_t sizes[] = {8, 24, 48, 144, 1408, 3072, 3200, 6784, 9472, 32768};
+    for (size_t i = 0; i < COUNT_OF(sizes); i++) {
+        unsigned sc = brute_class(sizes[i]);
+        uint32_t nelems = gchi_class_to_nelems[sc];
+        /* fill a whole span so first, middle and last slots exist */
+        unsigned char *first = NULL, *last = NULL;
+        for (uint32_t k = 0; k < nelems; k++) {
+            unsigned char *p = alloc_kind(f->t, sizes[i], true);
+            assert_non_null(p);
+            if (k == 0)
+                first = p;
+            last = p;
+        }
+        struct mspan *s = span_of(f->h, first);
+        assert_ptr_equal(span_of(f->h, last), s);
+        unsigned char *samples[3] = {first, first + (nelems / 2) * s->elemsize, last};
+        for (int k = 0; k < 3; k++) {
+            for (size_t off = 0; off < s->elemsize; off++) {
+                void *base = gch_object_base(f->h, samples[k] + off);
+                if (base != samples[k])
+                    fail_msg("class %u: %p + %zu -> %p", sc, (void *)samples[k], off, base);
+                assert_true(gch_is_heap_pointer(f->h, samples[k] + off));
+            }
+        }
+        /* tail waste: past the last slot, inside the span's pages */
+        uintptr_t end = s->start + s->npages * PAGE_SIZE;
+        assert_int_equal(s->limit, s->start + (uintptr_t)nelems * gchi_class_to_size[sc]);
+        assert_int_equal(end - s->limit,
+                         gchi_class_to_allocnpages[sc] * PAGE_SIZE - nelems * gchi_class_to_size[sc]);
+        for (uintptr_t a = s->limit; a < end; a++) {
+            assert_null(gch_object_base(f->h, (void *)a));
+            assert_false(gch_is_heap_pointer(f->h, (void *)a));
+            assert_int_equal(gch_usable_size(f->h, (void *)a), 0);
+        }
+    }
+}
+
+static int a_static_object;
+
+static void test_addresses_outside_the_heap(void **state)
+{
+    struct fixture *f = *state;
+    int on_stack = 0;
+    char *from_malloc = malloc(4096);
+    assert_non_null(from_malloc);
+    assert_non_null(gch_alloc_noscan(f->t, 100)); /* the heap has an arena */
+    const void *outside[] = {
+        NULL, (void *)1, (void *)4096, &on_stack, &a_static_object, from_malloc,
+        from_malloc + 4095, (void *)(uintptr_t)test_addresses_outside_the_heap,
+        (void *)((uintptr_t)1 << 47), (void *)((uintptr_t)1 << 48), (void *)UINTPTR_MAX,
+        (void *)(UINTPTR_MAX - 4095), (void *)0xffff800000000000ULL, (void *)0x8000000000000000ULL,
+    };
+    for (size_t i = 0; i < COUNT_OF(outside); i++) {
+        assert_null(gch_object_base(f->h, outside[i]));
+        assert_false(gch_is_heap_pointer(f->h, outside[i]));
+        if (outside[i] != NULL) /* NULL: test_usable_size_of_null */
+            assert_int_equal(gch_usable_size(f->h, outside[i]), 0);
+    }
+    /* another heap's objects are outside this one */
+    gch_heap *h2 = gch_heap_new(NULL);
+    assert_non_null(h2);
+    gch_thread *t2 = gch_thread_attach(h2);
+    assert_non_null(t2);
+    void *other = gch_alloc_noscan(t2, 64);
+    void *other_large = gch_alloc_noscan(t2, 100000);
+    assert_ptr_equal(gch_object_base(h2, other), other);
+    assert_null(gch_object_base(f->h, other));
+    assert_null(gch_object_base(f->h, other_large));
+    assert_int_equal(gch_thread_detach(t2), GCH_OK);
+    assert_int_equal(gch_heap_free(h2), GCH_OK);
+    free(from_malloc);
+}
+
+/* gch_usable_size: "0 if p is not the start of an object in this heap";
+ * NULL is no object, also in a heap that has objects.  Probed in a child
+ * process so that a crash fails this test only, in every build. */
+static int usable_size_of_null_in_child(gch_heap *h)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* cmocka's handlers would longjmp back into the test runner */
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGBUS, SIG_DFL);
+        signal(SIGABRT, SIG_DFL);
+        _exit(gch_usable_size(h, NULL) == 0 ? 0 : 3);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static void test_usable_size_of_null(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(gch_usable_size(NULL, NULL), 0);
+    int empty = usable_size_of_null_in_child(f->h);
+    assert_non_null(gch_alloc_noscan(f->t, 100));
+    int used = usable_size_of_null_in_child(f->h);
+    if (empty != 0 || used != 0)
+        fail_msg("gch_usable_size(h, NULL) crashed or was non-zero: child status %#x (empty "
+                 "heap), %#x (heap in use)", empty, used);
+}
+
+/* Memory of a freed object, and pages mapped but in no span, are no
+ * object. */
+static void test_freed_and_free_pages_are_not_objects(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char *big = gch_alloc_noscan(f->t, 1 << 20);
+    assert_non_null(big);
+    gchi_free(f->t, big);
+    for (size_t off = 0; off < (1 << 20); off += 512) {
+        assert_null(gch_object_base(f->h, big + off));
+        assert_int_equal(gch_usable_size(f->h, big + off), 0);
+    }
+    /* a whole small span freed */
+    void *objs[128];
+    for (int i = 0; i < 128; i++)
+        objs[i] = gch_alloc_noscan(f->t, 64);
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    struct mspan *s = span_of(f->h, objs[0]);
+    uintptr_t start = s->start;
+    for (int i = 0; i < 128; i++)
+        gchi_free(f->t, objs[i]);
+    for (uintptr_t a = start; a < start + PAGE_SIZE; a += 8)
+        assert_null(gch_object_base(f->h, (void *)a));
+}
+
+/* ---- zeroing on reuse ----------------------------------------------------- */
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool in_sorted(const uintptr_t *v, size_t n, uintptr_t p)
+{
+    return bsearch(&p, v, n, sizeof *v, cmp_ptr) != NULL;
+}
+
+/* reuse_slots: fill n objects of size with 0xAA, free every other one,
+ * allocate n/2 again: each must be one of the freed slots, and zeroed;
+ * the survivors keep their bytes. */
+static void reuse_slots(struct fixture *f, size_t size, bool scan, size_t n)
+{
+    unsigned char **objs = calloc(n, sizeof *objs);
+    uintptr_t *freed = calloc(n, sizeof *freed);
+    size_t nfreed = 0;
+    for (size_t i = 0; i < n; i++) {
+        objs[i] = alloc_kind(f->t, size, scan);
+        assert_non_null(objs[i]);
+        memset(objs[i], 0xAA, gch_usable_size(f->h, objs[i]));
+    }
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    for (size_t i = 0; i < n; i += 2) {
+        gchi_free(f->t, objs[i]);
+        freed[nfreed++] = (uintptr_t)objs[i];
+    }
+    qsort(freed, nfreed, sizeof *freed, cmp_ptr);
+    size_t usable = class_size_of(size);
+    for (size_t i = 0; i < nfreed; i++) {
+        unsigned char *p = alloc_kind(f->t, size, scan);
+        assert_non_null(p);
+        if (!in_sorted(freed, nfreed, (uintptr_t)p))
+            fail_msg("size %zu: %p is not a freed slot (partial spans come first)", size, (void *)p);
+        if (!all_bytes(p, 0, usable))
+            fail_msg("size %zu: reused slot %p is not zeroed", size, (void *)p);
+    }
+    for (size_t i = 1; i < n; i += 2)
+        assert_true(all_bytes(objs[i], 0xAA, usable));
+    free(objs);
+    free(freed);
+}
+
+static void test_zero_on_reuse_of_freed_slots(void **state)
+{
+    struct fixture *f = *state;
+    reuse_slots(f, 64, false, 1000);
+    reuse_slots(f, 48, true, 1000);
+    reuse_slots(f, 16, false, 2000); /* the tiny span class */
+    reuse_slots(f, 8, true, 3000);
+    reuse_slots(f, 1408, false, 100);
+    reuse_slots(f, 32768, true, 8);
+}
+
+/* A tiny block freed at its base comes back zeroed to the tiny allocator. */
+static void test_zero_on_reuse_of_tiny_blocks(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 2000 };
+    unsigned char **objs = calloc(N, sizeof *objs);
+    for (size_t i = 0; i < N; i++) {
+        objs[i] = gch_alloc_noscan(f->t, 8); /* two per block */
+        memset(objs[i], 0xAA, 8);
+    }
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    uintptr_t *freed = calloc(N, sizeof *freed);
+    size_t nfreed = 0;
+    for (size_t i = 0; i < N; i++)
+        if ((uintptr_t)objs[i] % 16 == 0 && (i / 2) % 2 == 0) {
+            gchi_free(f->t, objs[i]);
+            freed[nfreed++] = (uintptr_t)objs[i];
+        }
+    assert_true(nfreed > N / 8);
+    qsort(freed, nfreed, sizeof *freed, cmp_ptr);
+    for (size_t i = 0; i < 2 * nfreed; i++) {
+        unsigned char *p = gch_alloc_noscan(f->t, 8);
+        uintptr_t block = (uintptr_t)p & ~(uintptr_t)15;
+        if (!in_sorted(freed, nfreed, block))
+            fail_msg("tiny object %p is not in a freed block", (void *)p);
+        assert_true(all_bytes(p, 0, 8));
+        memset(p, 0xBB, 8);
+    }
+    free(freed);
+    free(objs);
+}
+
+/* A whole span returned to the heap, and a freed large object: their
+ * pages come back zeroed to whatever takes them next. */
+static void test_zero_on_reuse_of_freed_pages(void **state)
+{
+    struct fixture *f = *state;
+    void *objs[128];
+    for (int i = 0; i < 128; i++) {
+        objs[i] = gch_alloc_noscan(f->t, 64);
+        memset(objs[i], 0xAA, 64);
+    }
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    uintptr_t start = span_of(f->h, objs[0])->start;
+    for (int i = 0; i < 128; i++)
+        gchi_free(f->t, objs[i]);
+    /* first fit: the next span of any class takes the lowest free pages */
+    unsigned char *p = alloc_kind(f->t, 256, true);
+    assert_int_equal(span_of(f->h, p)->start, start);
+    for (int i = 0; i < 32; i++, p = alloc_kind(f->t, 256, true))
+        assert_true(all_bytes(p, 0, 256));
+
+    unsigned char *big = gch_alloc_noscan(f->t, 1 << 20);
+    memset(big, 0xAA, 1 << 20);
+    gchi_free(f->t, big);
+    unsigned char *again = gch_alloc_noscan(f->t, 1 << 20);
+    assert_ptr_equal(again, big);
+    assert_true(all_bytes(again, 0, 1 << 20));
+    memset(again, 0xAA, 1 << 20);
+    gchi_free(f->t, again);
+    /* small spans carved out of the freed large object's pages */
+    size_t hits = 0;
+    for (int i = 0; i < 64; i++) {
+        unsigned char *q = gch_alloc_noscan(f->t, 32768);
+        assert_true(all_bytes(q, 0, 32768));
+        hits += q >= big && q < big + (1 << 20);
+    }
+    assert_true(hits > 0);
+}
+
+/* ---- statistics ------------------------------------------------------ */
+
+static void check_identities(const gch_stats *st)
+{
+    assert_int_equal(st->heap_objects, st->mallocs - st->frees);
+    assert_true(st->total_alloc >= st->heap_alloc);
+    assert_int_equal(st->heap_sys, st->heap_inuse + st->heap_idle);
+    assert_true(st->heap_alloc <= st->heap_inuse);
+    assert_true(st->heap_released <= st->heap_idle);
+    assert_true(st->sys >= st->heap_sys);
+    uint64_t m = st->tiny_allocs, fr = st->tiny_allocs;
+    for (unsigned sc = 0; sc < NUM_SIZE_CLASSES; sc++) {
+        m += st->by_size[sc].mallocs;
+        fr += st->by_size[sc].frees;
+        if (sc > 0)
+            assert_int_equal(st->by_size[sc].size, gchi_class_to_size[sc]);
+    }
+    assert_int_equal(st->mallocs, m);
+    assert_int_equal(st->frees, fr);
+}
+
+struct live {
+    void *p;
+    size_t usable;
+    unsigned sc;
+};
+
+static void test_stats_identities(void **state)
+{
+    struct fixture *f = *state;
+    gch_stats st;
+    gch_read_stats(f->h, &st);
+    assert_int_equal(st.mallocs, 0);
+    assert_int_equal(st.heap_alloc, 0);
+    check_identities(&st);
+
+    enum { N = 50000 };
+    struct live *objs = calloc(N, sizeof *objs);
+    uint64_t per_class[NUM_SIZE_CLASSES] = {0};
+    uint64_t tiny_calls = 0, bytes = 0, nobj = 0;
+    uint64_t rng = 42;
+    for (size_t i = 0; i < N; i++) {
+        uint64_t r = rng_next(&rng);
+        size_t size;
+        bool scan = (r >> 8) & 1;
+        if (r % 1000 == 0)
+            size = MAX_SMALL_SIZE + 1 + (r >> 20) % 300000;
+        else if (r % 3 == 0)
+            size = 1 + (r >> 16) % 15;
+        else
+            size = 1 + (r >> 16) % ((r >> 40) % 8 == 0 ? 4000 : 256);
+        void *p = alloc_kind(f->t, size, scan);
+        assert_non_null(p);
+        if (!scan && size < TINY_SIZE) {
+            tiny_calls++;
+            continue;
+        }
+        unsigned sc = size > MAX_SMALL_SIZE ? 0 : brute_class(size);
+        size_t usable = gch_usable_size(f->h, p);
+        assert_int_equal(usable, sc ? gchi_class_to_size[sc] : (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
+        per_class[sc]++;
+        bytes += usable;
+        objs[nobj++] = (struct live){p, usable, sc};
+    }
+    /* Before the flush, the cached spans' counts may be missing. */
+    gch_read_stats(f->h, &st);
+    assert_true(st.mallocs <= N);
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    gch_read_stats(f->h, &st);
+    check_identities(&st);
+    uint64_t tiny_blocks = tiny_calls - st.tiny_allocs;
+    assert_true(st.tiny_allocs > 0 && st.tiny_allocs < tiny_calls);
+    assert_int_equal(st.mallocs, N); /* Go: tiny sub-allocations count */
+    assert_int_equal(st.frees, st.tiny_allocs); /* ... and count as freed */
+    assert_int_equal(st.heap_objects, nobj + tiny_blocks);
+    for (unsigned sc = 0; sc < NUM_SIZE_CLASSES; sc++)
+        assert_int_equal(st.by_size[sc].mallocs, per_class[sc] + (sc == 2 ? tiny_blocks : 0));
+    assert_int_equal(st.heap_alloc, bytes + 16 * tiny_blocks);
+    assert_int_equal(st.total_alloc, st.heap_alloc);
+
+    /* Free a third of the non-tiny objects: Frees and HeapAlloc follow. */
+    gch_stats after;
+    uint64_t freed = 0, freed_bytes = 0, freed_class[NUM_SIZE_CLASSES] = {0};
+    for (size_t i = 0; i < nobj; i += 3) {
+        gchi_free(f->t, objs[i].p);
+        freed++;
+        freed_bytes += objs[i].usable;
+        freed_class[objs[i].sc]++;
+    }
+    gch_read_stats(f->h, &after);
+    check_identities(&after);
+    assert_int_equal(after.mallocs, st.mallocs);
+    assert_int_equal(after.frees, st.frees + freed);
+    assert_int_equal(after.heap_objects, st.heap_objects - freed);
+    assert_int_equal(after.heap_alloc, st.heap_alloc - freed_bytes);
+    assert_int_equal(after.total_alloc, st.total_alloc);
+    assert_true(after.heap_inuse <= st.heap_inuse);
+    for (unsigned sc = 0; sc < NUM_SIZE_CLASSES; sc++)
+        assert_int_equal(after.by_size[sc].frees, freed_class[sc]);
+    free(objs);
+}
+
+/* Go's worked example: 1000 one-byte objects are 63 blocks. */
+static void test_stats_tiny_accounting(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 1000; i++)
+        assert_non_null(gch_alloc_noscan(f->t, 1));
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    gch_stats st;
+    gch_read_stats(f->h, &st);
+    check_identities(&st);
+    assert_int_equal(st.by_size[2].mallocs, 63);
+    assert_int_equal(st.tiny_allocs, 1000 - 63);
+    assert_int_equal(st.mallocs, 1000);
+    assert_int_equal(st.frees, 1000 - 63);
+    assert_int_equal(st.heap_objects, 63);
+    assert_int_equal(st.heap_alloc, 63 * 16);
+    assert_int_equal(st.total_alloc, 63 * 16);
+    assert_int_equal(st.heap_inuse, PAGE_SIZE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_small_every_size_class, heap_setup, heap_teardown),
+        cmocka_unit_test(test_small_class_lookup_matches_brute_force),
+        cmocka_unit_test_setup_teardown(test_alignment_16_for_requests_of_16_or_more, heap_setup,
+                                        heap_teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_array, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_tiny_packing_follows_go_rules, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_tiny_several_objects_share_a_block, heap_setup,
+                                        heap_teardown),
+        cmocka_unit_test_setup_teardown(test_tiny_never_for_scan_or_16_bytes, heap_setup,
+                                        heap_teardown),
+        cmocka_unit_test_setup_teardown(test_large_objects, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_interior_pointers_every_byte, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_addresses_outside_the_heap, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_usable_size_of_null, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_freed_and_free_pages_are_not_objects, heap_setup,
+                                        heap_teardown),
+        cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_freed_slots, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_tiny_blocks, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_freed_pages, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_identities, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_tiny_accounting, heap_setup, heap_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
