@@ -21,4 +21,12 @@
 GCH_COLD void *gchi_set_error(gch_error e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* gchi_thread_tag_byte: one byte per OS thread whose address identifies
+ * the thread in O(1) without a call (pthread_self is a call).  The
+ * allocation fast path compares it with mcache.owner_tag.  initial-exec:
+ * an address computation from the thread pointer, no __tls_get_addr. */
+extern _Thread_local char gchi_thread_tag_byte __attribute__((tls_model("initial-exec")));
+
+static inline uintptr_t gchi_thread_tag(void) { return (uintptr_t)&gchi_thread_tag_byte; }
+
 #endif

@@ -55,13 +55,22 @@ gch_error gchi_check_thread(const struct mcache *c)
         gchi_set_error(GCH_EDETACHED, "gch_thread %p is not attached to a heap", (const void *)c);
         return GCH_EDETACHED;
     }
-    if (!pthread_equal(c->owner, pthread_self())) {
+    if (atomic_uptr_load_relaxed(&c->owner_tag) != gchi_thread_tag()) {
         gchi_set_error(GCH_EWRONGTHREAD,
                        "gch_thread %p belongs to another OS thread; attach this thread first",
                        (const void *)c);
         return GCH_EWRONGTHREAD;
     }
     return GCH_OK;
+}
+
+/* bad_thread: the error for a handle that failed the owner check. */
+static GCH_NOINLINE GCH_COLD void *bad_thread(const struct mcache *c)
+{
+    if (gchi_check_thread(c) == GCH_OK)
+        gch_fatal("thread tag mismatch on an attached thread", (uintptr_t)c,
+                  atomic_uptr_load_relaxed(&c->owner_tag), 0);
+    return NULL;
 }
 
 /* next_free: the slow half of next_free_fast: search the rest of the
@@ -72,7 +81,7 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
     struct mspan *s = c->alloc[spc];
     uint32_t idx = span_next_free_index(s);
     if (idx == s->nelems) {
-        if (gchi_check_thread(c) != GCH_OK || !mcache_refill(c, spc))
+        if (!mcache_refill(c, spc))
             return 0;
         s = c->alloc[spc];
         idx = span_next_free_index(s);
@@ -82,17 +91,27 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
     return s->start + (uintptr_t)idx * s->elemsize;
 }
 
+/* alloc_slot_slow: alloc_slot when the cache window has no free slot.
+ * A separate function so that the fast path makes only tail calls and
+ * needs no stack frame. */
+static GCH_NOINLINE void *alloc_slot_slow(struct mcache *c, spanclass_t spc)
+{
+    uintptr_t v = next_free(c, spc);
+    if (v == 0)
+        return NULL;
+    struct mspan *s = c->alloc[spc];
+    if (s->needzero)
+        memset((void *)v, 0, s->elemsize);
+    return (void *)v;
+}
+
 /* alloc_slot: one slot of span class spc, zeroed when needed. */
 static GCH_ALWAYS_INLINE void *alloc_slot(struct mcache *c, spanclass_t spc)
 {
     struct mspan *s = c->alloc[spc];
     uintptr_t v = next_free_fast(s);
-    if (GCH_UNLIKELY(v == 0)) {
-        v = next_free(c, spc);
-        if (v == 0)
-            return NULL;
-        s = c->alloc[spc];
-    }
+    if (GCH_UNLIKELY(v == 0))
+        return alloc_slot_slow(c, spc);
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
     return (void *)v;
@@ -128,8 +147,6 @@ static void *malloc_tiny(struct mcache *c, size_t size)
 /* malloc_large: an object of its own span.  Go counterpart: mallocgcLarge. */
 static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool noscan)
 {
-    if (gchi_check_thread(c) != GCH_OK)
-        return NULL;
     if (size > ((size_t)1 << HEAP_ADDR_BITS))
         return gchi_set_error(GCH_ENOMEM, "allocation of %zu bytes exceeds the address space", size);
     size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
@@ -153,6 +170,11 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
 static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan)
 {
     struct mcache *c = gchi_thread_cache(t);
+    /* K3: a detached handle, or one used from another OS thread, must not
+     * reach its spans; one compare against the thread-pointer-relative
+     * tag keeps that off the common path's cost. */
+    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&c->owner_tag) != gchi_thread_tag()))
+        return bad_thread(c);
     if (GCH_LIKELY(size - 1 < MAX_SMALL_SIZE)) { /* 1 <= size <= 32 KiB */
         if (noscan && size < TINY_SIZE)
             return malloc_tiny(c, size);
@@ -207,6 +229,14 @@ void gchi_free(gch_thread *t, void *p)
     uintptr_t base = mheap_object_base(h, (uintptr_t)p, &s);
     if (base == 0 || base != (uintptr_t)p)
         gch_fatal("gchi_free: not the start of a heap object", (uintptr_t)p, (uintptr_t)s, 0);
+    /* A freed block must not stay this thread's tiny block, or the next
+     * tiny request would hand out memory the heap may reuse (K2).  Other
+     * threads' tiny blocks cannot be seen from here: tests free only
+     * what no other thread packs into. */
+    if (base == c->tiny) {
+        c->tiny = 0;
+        c->tinyoffset = 0;
+    }
     uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, base);
     spanclass_t spc = s->spanclass;
     size_t elemsize = s->elemsize;

@@ -19,6 +19,7 @@ void mcache_init(struct mcache *c, struct mheap *h)
     c->tinyoffset = 0;
     c->tiny_allocs = 0;
     c->heap = h;
+    atomic_uptr_store_relaxed(&c->owner_tag, 0);
     atomic_u32_store_relaxed(&c->attached, 0);
 }
 

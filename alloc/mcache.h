@@ -8,10 +8,13 @@
  * Invariants:
  *   K1 alloc[spc] is a span of class spc held only by this cache (C3), or
  *      the heap's emptyspan sentinel, which never has a free slot;
- *   K2 tiny is 0 or the address of a 16-byte noscan block allocated from
- *      alloc[tiny span class], with tinyoffset bytes of it handed out;
- *   K3 while not attached every alloc[] is the sentinel and tiny is 0, so
- *      every allocation reaches the slow path, which checks attachment.
+ *   K2 tiny is 0 or the address of a 16-byte noscan block of the tiny span
+ *      class (not necessarily in the span cached now: a refill keeps the
+ *      old block when it has more room), with tinyoffset bytes handed out;
+ *   K3 while not attached every alloc[] is the sentinel, tiny is 0 and
+ *      owner_tag is 0; every allocation first compares owner_tag with the
+ *      calling thread's tag, so a detached or foreign handle never touches
+ *      a span.
  * Locking: [owner thread] for everything but `attached`, which the heap's
  *   thread registry also reads.
  */
@@ -33,7 +36,10 @@ struct mcache {
     size_t tinyoffset;                     /* [owner thread] K2 */
     uint64_t tiny_allocs;                  /* [owner thread] flushed to heap counters */
     struct mheap *heap;                    /* [immutable] */
-    pthread_t owner;                       /* [immutable while attached] */
+    struct atomic_uptr owner_tag;          /* [written under registry lock, read relaxed
+                                            * by any thread] gchi_thread_tag() of the
+                                            * owner while attached, else 0 (K3) */
+    pthread_t owner;                       /* [registry lock] read by misuse checks */
     struct atomic_u32 attached;            /* [owner writes; registry reads] K3 */
 };
 

@@ -146,10 +146,12 @@ static bool mheap_grow(struct mheap *h, size_t npages)
         if (a == NULL)
             break;
         size_t n = left < PAGES_PER_ARENA ? left : PAGES_PER_ARENA;
+        /* Grow into this arena from now on, even if mapping fails: the
+         * next attempt retries it instead of reserving yet another. */
+        h->cur = a;
         if (!arena_map_pages(h, a, n))
             break; /* what was mapped stays usable */
         left -= n;
-        h->cur = a;
     }
     return left == 0;
 }
@@ -259,12 +261,18 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
     GCH_ASSERT(npages > 0);
     lock_acquire(&h->lock);
     uintptr_t base = find_pages(h, npages);
-    if (base == 0 && mheap_grow(h, npages))
+    if (base == 0) {
+        /* Search again even when growth fell short: what it mapped may
+         * complete a run with free pages already there. */
+        mheap_grow(h, npages);
         base = find_pages(h, npages);
+    }
     struct mspan *s = base != 0 ? fixalloc_alloc(&h->spanalloc) : NULL;
     if (s == NULL) {
+        bool limited = h->heap_limit != 0 &&
+                       (atomic_u64_load_relaxed(&h->pages_mapped) + npages) * PAGE_SIZE > h->heap_limit;
         lock_release(&h->lock);
-        if (base == 0 && h->heap_limit != 0)
+        if (base == 0 && limited)
             gchi_set_error(GCH_ENOMEM, "heap limit of %zu bytes reached (allocating %zu pages)",
                            h->heap_limit, npages);
         else

@@ -41,7 +41,7 @@ uint32_t span_next_free_index(struct mspan *s)
         s->freeindex = n;
         return n;
     }
-    s->alloc_cache = bit == 63 ? 0 : cache >> (bit + 1);
+    s->alloc_cache = (cache >> bit) >> 1;
     uint32_t next = found + 1;
     if ((next & 63) == 0 && next != n)
         span_refill_alloc_cache(s, next / 8);

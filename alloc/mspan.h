@@ -143,7 +143,7 @@ static GCH_ALWAYS_INLINE uintptr_t next_free_fast(struct mspan *s)
     uint32_t next = idx + 1;
     if ((next & 63) == 0 && next != s->nelems)
         return 0; /* let next_free_index refill the window */
-    s->alloc_cache = bit == 63 ? 0 : cache >> (bit + 1);
+    s->alloc_cache = (cache >> bit) >> 1; /* two shifts: bit + 1 may be 64 */
     s->freeindex = next;
     s->alloc_count++;
     return s->start + (uintptr_t)idx * s->elemsize;

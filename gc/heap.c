@@ -99,6 +99,7 @@ gch_thread *gch_thread_attach(gch_heap *h)
     }
     mcache_init(&t->mcache, &h->mheap);
     t->mcache.owner = self;
+    atomic_uptr_store_relaxed(&t->mcache.owner_tag, gchi_thread_tag());
     t->heap = h;
     atomic_u32_store_relaxed(&t->mcache.attached, 1);
     t->next = h->attached;
@@ -129,10 +130,13 @@ gch_error gch_thread_detach(gch_thread *t)
     if (e != GCH_OK)
         return e;
     gch_heap *h = t->heap;
-    mcache_release_all(&t->mcache); /* takes mcentral/mheap locks: before THREADS */
+    /* Released before taking threads_lock: nothing needs both, and the
+     * registry lock stays short. */
+    mcache_release_all(&t->mcache);
     lock_acquire(&h->threads_lock);
     unlink_attached(h, t);
     atomic_u32_store_relaxed(&t->mcache.attached, 0);
+    atomic_uptr_store_relaxed(&t->mcache.owner_tag, 0); /* K3 */
     t->next = h->detached;
     h->detached = t;
     h->nattached--;
@@ -175,6 +179,10 @@ size_t gch_usable_size(gch_heap *h, const void *p)
     return s->elemsize;
 }
 
+/* sub_floor0: a - b, or 0 when a counter pair was read mid-update (the
+ * two loads are not one snapshot; a flush may land between them). */
+static uint64_t sub_floor0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
 void gch_read_stats(gch_heap *h, gch_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -192,7 +200,7 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->mallocs = lm + tiny;
     out->frees = lf + tiny; /* Go counts tiny sub-allocations as freed at once */
     out->total_alloc = lab;
-    out->heap_alloc = lab - lfb;
+    out->heap_alloc = sub_floor0(lab, lfb);
     for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
         uint64_t ma = atomic_u64_load_relaxed(&k->small_mallocs[sc]);
         uint64_t fr = atomic_u64_load_relaxed(&k->small_frees[sc]);
@@ -203,13 +211,17 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
         out->mallocs += ma;
         out->frees += fr;
         out->total_alloc += ma * size;
-        out->heap_alloc += (ma - fr) * size;
+        out->heap_alloc += sub_floor0(ma, fr) * size;
     }
     out->tiny_allocs = tiny;
-    out->heap_objects = out->mallocs - out->frees;
+    out->heap_objects = sub_floor0(out->mallocs, out->frees);
+    /* The page counters change together under the heap lock: read them
+     * under it so HeapSys == HeapInuse + HeapIdle holds exactly (H1). */
+    lock_acquire(&m->lock);
     uint64_t inuse = atomic_u64_load_relaxed(&m->pages_inuse);
     uint64_t free = atomic_u64_load_relaxed(&m->pages_free);
     uint64_t released = atomic_u64_load_relaxed(&m->pages_released);
+    lock_release(&m->lock);
     out->heap_inuse = inuse * PAGE_SIZE;
     out->heap_idle = (free + released) * PAGE_SIZE;
     out->heap_released = released * PAGE_SIZE;

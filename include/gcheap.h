@@ -33,6 +33,14 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility; the API is what this
+ * marks (and scripts/gcheap.map exports). */
+#if defined(__GNUC__)
+#define GCH_API __attribute__((visibility("default")))
+#else
+#define GCH_API
+#endif
+
 #define GCH_VERSION_MAJOR 0
 #define GCH_VERSION_MINOR 1
 #define GCH_VERSION_PATCH 0
@@ -61,13 +69,13 @@ typedef enum gch_error {
 
 /* gch_last_error: the code of the last failed gcheap call on this OS
  * thread (GCH_OK if none failed since gch_clear_error). */
-gch_error gch_last_error(void);
+GCH_API gch_error gch_last_error(void);
 /* gch_last_error_message: a readable sentence for the last failure on this
  * OS thread; never NULL; valid until the next gcheap call on this thread. */
-const char *gch_last_error_message(void);
-void gch_clear_error(void);
+GCH_API const char *gch_last_error_message(void);
+GCH_API void gch_clear_error(void);
 /* gch_strerror: a fixed description of a code. */
-const char *gch_strerror(gch_error e);
+GCH_API const char *gch_strerror(gch_error e);
 
 /* ------------------------------------------------------------------ */
 /* Types: what the VM tells the heap about an object's layout          */
@@ -77,7 +85,7 @@ typedef struct gch_visitor gch_visitor;
 /* gch_trace_fn: report every reference slot of obj with gch_visit().
  * Used for shapes a pointer mask cannot describe.  Must not allocate. */
 typedef void (*gch_trace_fn)(gch_visitor *v, void *obj, size_t size);
-void gch_visit(gch_visitor *v, void *const *slot);
+GCH_API void gch_visit(gch_visitor *v, void *const *slot);
 
 /*
  * gch_type: the layout of one kind of object.  Exactly one of these holds:
@@ -116,24 +124,24 @@ typedef struct gch_config {
     int madv_free;
 } gch_config;
 
-void gch_config_init(gch_config *cfg);
+GCH_API void gch_config_init(gch_config *cfg);
 
 /* gch_heap_new: a new, empty heap.  cfg may be NULL (defaults).  Returns
  * NULL on failure with gch_last_error() set. */
-gch_heap *gch_heap_new(const gch_config *cfg);
+GCH_API gch_heap *gch_heap_new(const gch_config *cfg);
 /* gch_heap_free: release everything the heap holds back to the OS.
  * Returns GCH_EBUSY (and frees nothing) while threads are attached. */
-gch_error gch_heap_free(gch_heap *h);
+GCH_API gch_error gch_heap_free(gch_heap *h);
 
 /* gch_thread_attach: attach the calling OS thread to h.  An OS thread may
  * be attached to several heaps at once, but to each heap at most once
  * (a second attach returns NULL with GCH_ESTATE). */
-gch_thread *gch_thread_attach(gch_heap *h);
+GCH_API gch_thread *gch_thread_attach(gch_heap *h);
 /* gch_thread_detach: give the thread's caches back to the heap.  The
  * handle must not be used afterwards. */
-gch_error gch_thread_detach(gch_thread *t);
+GCH_API gch_error gch_thread_detach(gch_thread *t);
 /* gch_thread_heap: the heap t is attached to. */
-gch_heap *gch_thread_heap(const gch_thread *t);
+GCH_API gch_heap *gch_thread_heap(const gch_thread *t);
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                          */
@@ -147,24 +155,26 @@ gch_heap *gch_thread_heap(const gch_thread *t);
  * bytes or more (requests of 17..24 bytes share Go's 24-byte size class,
  * whose slots are only 8-byte aligned).
  */
-void *gch_alloc(gch_thread *t, const gch_type *ty);
+GCH_API void *gch_alloc(gch_thread *t, const gch_type *ty);
 /* gch_alloc_noscan: size bytes that hold no references, zeroed. */
-void *gch_alloc_noscan(gch_thread *t, size_t size);
+GCH_API void *gch_alloc_noscan(gch_thread *t, size_t size);
 /* gch_alloc_array: n objects of type ty in one block, zeroed; the layout
  * (mask or callback) applies to each element.  n * ty->size overflowing
  * gives GCH_EOVERFLOW. */
-void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
+GCH_API void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
 
 /* gch_usable_size: the bytes available at p, an address returned by an
  * allocation (the size-class slot).  0 if p is not the start of an object
  * in this heap. */
-size_t gch_usable_size(gch_heap *h, const void *p);
-/* gch_is_heap_pointer: true when p points into an allocated object of h
- * (interior pointers included).  O(1). */
-int gch_is_heap_pointer(gch_heap *h, const void *p);
-/* gch_object_base: the start of the allocated object p points into, or
- * NULL if p is not in an allocated object of h.  O(1). */
-void *gch_object_base(gch_heap *h, const void *p);
+GCH_API size_t gch_usable_size(gch_heap *h, const void *p);
+/* gch_is_heap_pointer: true when p points into an object slot of one of
+ * h's in-use spans (interior pointers included).  The slot may be free at
+ * this moment: whether a slot is allocated is known exactly only to the
+ * thread allocating from it, as in Go's findObject.  O(1), any thread. */
+GCH_API int gch_is_heap_pointer(gch_heap *h, const void *p);
+/* gch_object_base: the start of the object slot p points into (same
+ * meaning as gch_is_heap_pointer), or NULL.  O(1), any thread. */
+GCH_API void *gch_object_base(gch_heap *h, const void *p);
 
 /* ------------------------------------------------------------------ */
 /* Statistics (Go's runtime.MemStats heap fields, same meanings)       */
@@ -196,16 +206,18 @@ typedef struct gch_stats {
 } gch_stats;
 
 /*
- * gch_read_stats: fill *out.  Page-level fields (HeapSys, HeapIdle,
- * HeapInuse, HeapReleased) are exact at any time.  Object counts are
- * flushed from a thread's cache when it refills a span, detaches, or
+ * gch_read_stats: fill *out.  The page-level fields (HeapSys, HeapIdle,
+ * HeapInuse, HeapReleased) are one consistent snapshot.  Object counts
+ * are flushed from a thread's cache when it refills a span, detaches, or
  * calls gch_thread_flush(); until then a thread's latest allocations may
- * be missing.  The collector brings stop-the-world snapshots.
+ * be missing, and while other threads allocate the object fields are
+ * read counter by counter (never negative, but not one snapshot).  When
+ * every thread has flushed and none is allocating they are exact.
  */
-void gch_read_stats(gch_heap *h, gch_stats *out);
+GCH_API void gch_read_stats(gch_heap *h, gch_stats *out);
 /* gch_thread_flush: return t's cached spans to the heap and publish its
  * counts, so that gch_read_stats is exact for this thread. */
-gch_error gch_thread_flush(gch_thread *t);
+GCH_API gch_error gch_thread_flush(gch_thread *t);
 
 #ifdef __cplusplus
 }
