@@ -297,6 +297,8 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
         return NULL;
     }
     s->needzero = take_pages(h, base, npages);
+    /* Relaxed: published together with the other fields by the state
+     * store-release below. */
     atomic_u32_store_relaxed(&s->sweepgen, atomic_u32_load_relaxed(&h->sweepgen));
     set_span_map(h, base, npages, s);
     atomic_u64_add_relaxed(&h->spans_inuse, 1);

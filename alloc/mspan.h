@@ -91,7 +91,8 @@ struct mspan {
     uint32_t alloc_count_before_cache; /* [owner mcache] for stats at uncache */
     size_t npages;               /* [immutable while in use] */
     uintptr_t limit;             /* [immutable while in use] end of the last slot / large object */
-    uint8_t *alloc_bits;         /* [mcentral lock; sweeper] 1 bit per slot, 8-byte multiple */
+    uint8_t *alloc_bits;         /* [mcentral lock, or the owning mcache at uncache (M4), or
+                                  * the allocator before publication] 1 bit per slot */
     uint8_t *gcmark_bits;        /* [atomic OR while marking; sweeper] */
     struct atomic_u32 sweepgen;  /* [atomic acq/rel] table above */
 
