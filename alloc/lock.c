@@ -82,6 +82,19 @@ void lock_acquire(struct lock *l)
 #endif
 }
 
+void lock_wait(struct lock *l, pthread_cond_t *cond)
+{
+#if GCH_DEBUG >= 2
+    l->held = 0;
+#endif
+    if (pthread_cond_wait(cond, &l->mu) != 0)
+        gch_fatal("pthread_cond_wait failed", (uintptr_t)l, 0, 0);
+#if GCH_DEBUG >= 2
+    l->owner = pthread_self();
+    l->held = 1;
+#endif
+}
+
 void lock_release(struct lock *l)
 {
 #if GCH_DEBUG >= 2

@@ -32,6 +32,9 @@ void lock_init(struct lock *l, enum lockrank rank);
 void lock_destroy(struct lock *l);
 void lock_acquire(struct lock *l);
 void lock_release(struct lock *l);
+/* lock_wait: wait on cond, releasing l meanwhile (pthread_cond_wait);
+ * l counts as held throughout for rank checking. */
+void lock_wait(struct lock *l, pthread_cond_t *cond);
 
 #if GCH_DEBUG >= 2
 void lock_assert_held(const struct lock *l);

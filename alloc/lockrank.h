@@ -9,16 +9,18 @@
 
 enum lockrank {
     LOCKRANK_NONE = 0,
-    LOCKRANK_THREADS = 1, /* heap's registry of attached threads (gc/heap.c) */
-    LOCKRANK_MCENTRAL = 2, /* one per span class: its span lists (alloc/mcentral.c) */
-    LOCKRANK_MHEAP = 3, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
-    LOCKRANK_GCBITS = 4, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
-    LOCKRANK_PERSISTENT = 5, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_WORLD = 1, /* stop-the-world state and thread run states (gc/stw.c) */
+    LOCKRANK_THREADS = 2, /* heap's registry of attached threads (gc/heap.c) */
+    LOCKRANK_MCENTRAL = 3, /* one per span class: its span lists (alloc/mcentral.c) */
+    LOCKRANK_MHEAP = 4, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
+    LOCKRANK_GCBITS = 5, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
+    LOCKRANK_PERSISTENT = 6, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
     LOCKRANK_COUNT
 };
 
 static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "none",
+    "world",
     "threads",
     "mcentral",
     "mheap",

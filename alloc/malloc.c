@@ -48,6 +48,7 @@
 #include "malloc.h"
 #include "error.h"
 #include "msize.h"
+#include "gchooks.h"
 
 gch_error gchi_check_thread(const struct mcache *c)
 {
@@ -81,6 +82,7 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
     struct mspan *s = c->alloc[spc];
     uint32_t idx = span_next_free_index(s);
     if (idx == s->nelems) {
+        gchi_hook_alloc_slow(c); /* allocation is a safepoint */
         if (!mcache_refill(c, spc))
             return 0;
         s = c->alloc[spc];
@@ -147,6 +149,7 @@ static void *malloc_tiny(struct mcache *c, size_t size)
 /* malloc_large: an object of its own span.  Go counterpart: mallocgcLarge. */
 static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool noscan)
 {
+    gchi_hook_alloc_slow(c); /* allocation is a safepoint */
     if (size > ((size_t)1 << HEAP_ADDR_BITS))
         return gchi_set_error(GCH_ENOMEM, "allocation of %zu bytes exceeds the address space", size);
     size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;

@@ -12,9 +12,12 @@
 #include "gcheap.h"
 #include "mcache.h"
 
-/* gchi_thread_cache: the mcache of t.  struct gch_thread (gc/heap.c)
- * begins with its mcache; gc/heap.c pins that with a _Static_assert. */
-static inline struct mcache *gchi_thread_cache(gch_thread *t) { return (struct mcache *)(void *)t; }
+/* gchi_thread_cache: the mcache of t, at a fixed offset in struct
+ * gch_thread (gc/heap.h); gc/heap.c pins it with a _Static_assert. */
+static inline struct mcache *gchi_thread_cache(gch_thread *t)
+{
+    return (struct mcache *)(void *)((char *)t + GCHI_THREAD_MCACHE_OFFSET);
+}
 
 /* gchi_check_thread: GCH_OK when c is attached and used by its own OS
  * thread; otherwise sets the error and returns its code. */

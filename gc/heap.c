@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Static_assert(offsetof(struct gch_thread, mcache) == 0, "malloc.h casts gch_thread to mcache");
+_Static_assert(offsetof(struct gch_thread, head) == 0, "gcheap/attrs.h: head comes first");
+_Static_assert(offsetof(struct gch_thread, mcache) == GCHI_THREAD_MCACHE_OFFSET,
+               "gcheap/attrs.h: GCHI_THREAD_MCACHE_OFFSET");
 _Static_assert(GCH_NUM_SIZE_CLASSES == NUM_SIZE_CLASSES, "public stats array size");
 
 void gch_config_init(gch_config *cfg)
@@ -40,6 +42,7 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
         free(h);
         return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory for heap metadata");
     }
+    stw_init(&h->stw);
     lock_init(&h->threads_lock, LOCKRANK_THREADS);
     fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);
     if (cfg->env_prefix != NULL)
@@ -63,6 +66,7 @@ gch_error gch_heap_free(gch_heap *h)
         return GCH_EBUSY;
     }
     lock_destroy(&h->threads_lock);
+    stw_destroy(&h->stw);
     mheap_destroy(&h->mheap); /* thread records live in its metadata */
     free(h);
     return GCH_OK;
@@ -83,9 +87,14 @@ gch_thread *gch_thread_attach(gch_heap *h)
     if (h == NULL)
         return gchi_set_error(GCH_EINVAL, "gch_thread_attach: heap is NULL");
     pthread_t self = pthread_self();
+    /* A thread may not join a stopped world: wait for the restart. */
+    lock_acquire(&h->stw.lock);
+    while (h->stw.active)
+        lock_wait(&h->stw.lock, &h->stw.resume);
     lock_acquire(&h->threads_lock);
     if (find_attached(h, self) != NULL) {
         lock_release(&h->threads_lock);
+        lock_release(&h->stw.lock);
         return gchi_set_error(GCH_ESTATE, "gch_thread_attach: this OS thread is already attached");
     }
     struct gch_thread *t = h->detached;
@@ -95,17 +104,23 @@ gch_thread *gch_thread_attach(gch_heap *h)
         t = fixalloc_alloc(&h->threadalloc);
     if (t == NULL) {
         lock_release(&h->threads_lock);
+        lock_release(&h->stw.lock);
         return gchi_set_error(GCH_ENOMEM, "gch_thread_attach: out of memory");
     }
     mcache_init(&t->mcache, &h->mheap);
     t->mcache.owner = self;
     atomic_uptr_store_relaxed(&t->mcache.owner_tag, gchi_thread_tag());
     t->heap = h;
+    t->head.preempt = 0;
+    t->head.wb_enabled = 0;
+    t->head.frames = NULL;
+    t->run = RUN_RUNNING;
     atomic_u32_store_relaxed(&t->mcache.attached, 1);
     t->next = h->attached;
     h->attached = t;
     h->nattached++;
     lock_release(&h->threads_lock);
+    lock_release(&h->stw.lock);
     return t;
 }
 
@@ -130,8 +145,15 @@ gch_error gch_thread_detach(gch_thread *t)
     if (e != GCH_OK)
         return e;
     gch_heap *h = t->heap;
-    /* Released before taking threads_lock: nothing needs both, and the
-     * registry lock stays short. */
+    /* Detaching touches the heap (cache release): not while the world is
+     * stopped.  stw.lock stays held so no stop can begin meanwhile. */
+    lock_acquire(&h->stw.lock);
+    stw_wait_running(h, t);
+    if (t->head.frames != NULL) {
+        lock_release(&h->stw.lock);
+        gch_fatal("gch_thread_detach: handle frames still pushed", (uintptr_t)t,
+                  (uintptr_t)t->head.frames, 0);
+    }
     mcache_release_all(&t->mcache);
     lock_acquire(&h->threads_lock);
     unlink_attached(h, t);
@@ -141,6 +163,8 @@ gch_error gch_thread_detach(gch_thread *t)
     h->detached = t;
     h->nattached--;
     lock_release(&h->threads_lock);
+    pthread_cond_broadcast(&h->stw.changed); /* a stopper may wait on t */
+    lock_release(&h->stw.lock);
     return GCH_OK;
 }
 

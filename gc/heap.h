@@ -21,15 +21,19 @@
 
 #include "gcheap.h"
 #include "malloc.h"
+#include "stw.h"
 
 struct gch_thread {
-    struct mcache mcache;        /* [owner thread] must stay first (malloc.h) */
+    gchi_thread_head head;       /* read by the inline fast paths (gcheap/attrs.h) */
+    struct mcache mcache;        /* [owner thread] at GCHI_THREAD_MCACHE_OFFSET (malloc.h) */
     struct gch_heap *heap;       /* [immutable while attached] */
     struct gch_thread *next;     /* [threads_lock] T1 */
+    enum run_state run;          /* [stw.lock] stw.h */
 };
 
 struct gch_heap {
     struct mheap mheap;          /* the allocator */
+    struct stw stw;              /* stop-the-world state */
     struct lock threads_lock;
     struct fixalloc threadalloc; /* [threads_lock] gch_thread records */
     struct gch_thread *attached; /* [threads_lock] T1 */

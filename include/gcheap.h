@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "gcheap/config.h"
+#include "gcheap/attrs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -218,6 +219,26 @@ GCH_API void gch_read_stats(gch_heap *h, gch_stats *out);
 /* gch_thread_flush: return t's cached spans to the heap and publish its
  * counts, so that gch_read_stats is exact for this thread. */
 GCH_API gch_error gch_thread_flush(gch_thread *t);
+
+/* ------------------------------------------------------------------ */
+/* Safepoints, blocking sections, handle frames                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The embedder's contract: at every safepoint (gch_safepoint, any
+ * allocation, gch_blocking_enter) every reference the thread will still
+ * use must sit in a registered root (a handle frame, a global root, a
+ * scan callback) or be reachable from one.  Between safepoints, raw
+ * pointers in C locals are safe.
+ *
+ * gch_blocking_enter/leave bracket code that touches no heap object
+ * (system calls, long native work): the world may stop without waiting
+ * for the thread.  Leaving waits while the world is stopped.
+ */
+GCH_API void gch_blocking_enter(gch_thread *t);
+GCH_API void gch_blocking_leave(gch_thread *t);
+
+#include "gcheap/safepoint.h"
 
 #ifdef __cplusplus
 }

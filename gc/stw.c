@@ -1,0 +1,150 @@
+/*
+ * stw.c - stop the world, safepoints, blocking sections, frame checks.
+ * Go counterpart: runtime/proc.go (stopTheWorldWithSema, startTheWorld,
+ * entersyscall/exitsyscall).  States and invariants W1-W3: gc/stw.h.
+ *
+ * Everything runs under one mutex, stw.lock, with two condition
+ * variables: `changed` wakes the stopper when a thread parks, blocks or
+ * detaches; `resume` wakes parked threads when the world restarts.  The
+ * preempt flag in each thread's head is the only thing read without the
+ * lock (gch_safepoint's inline poll).  Stops are rare and short; a mutex
+ * keeps the protocol simple to reason about and clean under TSan.
+ */
+#define GCHI_BUILDING 1
+#include "stw.h"
+#include "gchooks.h"
+#include "heap.h"
+
+void stw_init(struct stw *w)
+{
+    lock_init(&w->lock, LOCKRANK_WORLD);
+    if (pthread_cond_init(&w->changed, NULL) != 0 || pthread_cond_init(&w->resume, NULL) != 0)
+        gch_fatal("pthread_cond_init failed", (uintptr_t)w, 0, 0);
+    w->active = false;
+    w->stopper = NULL;
+    w->nstops = 0;
+}
+
+void stw_destroy(struct stw *w)
+{
+    pthread_cond_destroy(&w->changed);
+    pthread_cond_destroy(&w->resume);
+    lock_destroy(&w->lock);
+}
+
+static void set_preempt(struct gch_thread *t, uint32_t v)
+{
+    __atomic_store_n(&t->head.preempt, v, __ATOMIC_RELAXED);
+}
+
+void stw_wait_running(struct gch_heap *h, struct gch_thread *t)
+{
+    struct stw *w = &h->stw;
+    lock_assert_held(&w->lock);
+    while (w->active && w->stopper != t) {
+        t->run = RUN_PARKED;
+        pthread_cond_broadcast(&w->changed);
+        lock_wait(&w->lock, &w->resume);
+    }
+    t->run = RUN_RUNNING;
+}
+
+/* others_running: some attached thread other than self is RUNNING.
+ * Caller holds stw.lock. */
+static bool others_running(struct gch_heap *h, struct gch_thread *self)
+{
+    bool any = false;
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL && !any; t = t->next)
+        any = t != self && t->run == RUN_RUNNING;
+    lock_release(&h->threads_lock);
+    return any;
+}
+
+static void preempt_all(struct gch_heap *h, uint32_t v)
+{
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
+        set_preempt(t, v);
+    lock_release(&h->threads_lock);
+}
+
+void stop_the_world(struct gch_heap *h, struct gch_thread *self)
+{
+    struct stw *w = &h->stw;
+    lock_acquire(&w->lock);
+    /* Another stopper first: wait for its world to restart, parked. */
+    while (w->active) {
+        if (self != NULL)
+            self->run = RUN_PARKED;
+        pthread_cond_broadcast(&w->changed);
+        lock_wait(&w->lock, &w->resume);
+    }
+    if (self != NULL)
+        self->run = RUN_RUNNING;
+    w->active = true;
+    w->stopper = self;
+    preempt_all(h, 1);
+    while (others_running(h, self))
+        lock_wait(&w->lock, &w->changed);
+    w->nstops++;
+    lock_release(&w->lock); /* W1 holds: others wait for `resume` */
+}
+
+void start_the_world(struct gch_heap *h)
+{
+    struct stw *w = &h->stw;
+    lock_acquire(&w->lock);
+    GCH_ASSERT(w->active);
+    preempt_all(h, 0);
+    w->active = false;
+    w->stopper = NULL;
+    pthread_cond_broadcast(&w->resume);
+    lock_release(&w->lock);
+}
+
+void gch_safepoint_slow(gch_thread *t)
+{
+    struct stw *w = &t->heap->stw;
+    lock_acquire(&w->lock);
+    stw_wait_running(t->heap, t);
+    lock_release(&w->lock);
+}
+
+void gchi_hook_alloc_slow(struct mcache *c)
+{
+    gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
+    gch_safepoint(t);
+}
+
+void gch_blocking_enter(gch_thread *t)
+{
+    if (t == NULL || gchi_check_thread(&t->mcache) != GCH_OK)
+        gch_fatal("gch_blocking_enter: thread not attached to this OS thread", (uintptr_t)t, 0, 0);
+    struct stw *w = &t->heap->stw;
+    lock_acquire(&w->lock);
+    t->run = RUN_BLOCKING;
+    pthread_cond_broadcast(&w->changed);
+    lock_release(&w->lock);
+}
+
+void gch_blocking_leave(gch_thread *t)
+{
+    if (t == NULL || gchi_check_thread(&t->mcache) != GCH_OK)
+        gch_fatal("gch_blocking_leave: thread not attached to this OS thread", (uintptr_t)t, 0, 0);
+    struct stw *w = &t->heap->stw;
+    lock_acquire(&w->lock);
+    if (t->run != RUN_BLOCKING) {
+        lock_release(&w->lock);
+        gch_fatal("gch_blocking_leave without gch_blocking_enter", (uintptr_t)t, 0, 0);
+    }
+    stw_wait_running(t->heap, t);
+    lock_release(&w->lock);
+}
+
+void gchi_frame_pop_mismatch(gch_thread *t, gch_frame *f)
+{
+    gch_fatal("gch_frame_pop: frame is not the top of the thread's handle stack "
+              "(popped out of order or twice)", (uintptr_t)f, (uintptr_t)t->head.frames,
+              (uintptr_t)t);
+}

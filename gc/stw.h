@@ -1,0 +1,70 @@
+/*
+ * stw.h - stopping the world, safepoints and blocking sections.
+ * Go counterpart: runtime/proc.go (stopTheWorldWithSema, the P states
+ * _Prunning / _Psyscall / _Pgcstop).  Overview: gc/mgc.c once the
+ * collector lands; ARCHITECTURE.md "Concurrency".
+ *
+ * Thread run states (struct gch_thread.run, guarded by stw.lock):
+ *   RUN_RUNNING  may touch the heap; must reach a safepoint when asked
+ *   RUN_PARKED   waiting at a safepoint (or in attach/detach) for the
+ *                world to restart; touches nothing
+ *   RUN_BLOCKING between gch_blocking_enter and _leave; touches nothing
+ * Transitions: RUNNING -> PARKED (safepoint while stopping), PARKED ->
+ * RUNNING (world restarted), RUNNING <-> BLOCKING (enter / leave; leave
+ * waits while the world is stopped).
+ *
+ * Invariants:
+ *   W1 while stw.active, every attached thread other than stw.stopper is
+ *      PARKED or BLOCKING once stop_the_world() has returned, and stays
+ *      so until start_the_world();
+ *   W2 preempt is set on every attached thread while a stop is pending or
+ *      active and cleared when the world restarts (a stale set flag only
+ *      costs one trip through the slow path);
+ *   W3 a thread's heap-visible state (handle frames, caches) is written
+ *      only while it is RUNNING, so the stopper may read it after W1 holds;
+ *      the stw.lock hand-off orders those accesses (no atomics needed).
+ * Locking: stw.lock (rank WORLD) is the lowest rank: it may be held while
+ * taking threads_lock and the allocator's locks, never the other way.
+ */
+#ifndef GCHEAP_GC_STW_H
+#define GCHEAP_GC_STW_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "lock.h"
+
+enum run_state { RUN_RUNNING = 0, RUN_PARKED = 1, RUN_BLOCKING = 2 };
+
+struct gch_heap;
+struct gch_thread;
+
+struct stw {
+    struct lock lock;             /* rank WORLD */
+    pthread_cond_t changed;       /* a thread parked, blocked or detached */
+    pthread_cond_t resume;        /* the world restarted */
+    bool active;                  /* [lock] a stop is pending or in force */
+    struct gch_thread *stopper;   /* [lock] the attached thread stopping it, or NULL */
+    uint64_t nstops;              /* [lock] completed stops (tests, stats) */
+};
+
+void stw_init(struct stw *w);
+void stw_destroy(struct stw *w);
+
+/* stop_the_world: bring every attached thread except self (which may be
+ * NULL: the caller is not attached) to PARKED or BLOCKING (W1).  Returns
+ * with the world stopped; concurrent stoppers are serialised.  Caller
+ * holds no gcheap lock. */
+void stop_the_world(struct gch_heap *h, struct gch_thread *self);
+/* start_the_world: undo stop_the_world (W2). */
+void start_the_world(struct gch_heap *h);
+
+/* stw_wait_running: called by t with stw.lock held: park while the world
+ * is stopped by someone else, then mark t RUNNING. */
+void stw_wait_running(struct gch_heap *h, struct gch_thread *t);
+
+#endif
