@@ -16,7 +16,6 @@ struct error_slot {
 };
 
 static _Thread_local struct error_slot tls_error;
-_Thread_local char gchi_thread_tag_byte;
 
 void *gchi_set_error(gch_error e, const char *fmt, ...)
 {

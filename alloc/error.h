@@ -21,12 +21,12 @@
 GCH_COLD void *gchi_set_error(gch_error e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* gchi_thread_tag_byte: one byte per OS thread whose address identifies
- * the thread in O(1) without a call (pthread_self is a call).  The
- * allocation fast path compares it with mcache.owner_tag.  initial-exec:
- * an address computation from the thread pointer, no __tls_get_addr. */
-extern _Thread_local char gchi_thread_tag_byte __attribute__((tls_model("initial-exec")));
-
-static inline uintptr_t gchi_thread_tag(void) { return (uintptr_t)&gchi_thread_tag_byte; }
+/* gchi_thread_tag: a non-zero word unique to each live OS thread: its
+ * thread pointer (%fs base on x86-64, tpidr_el0 on arm64), one
+ * instruction and no TLS variable, so the library needs no static TLS
+ * when dlopen'ed.  The allocation fast path compares it with
+ * mcache.owner_tag.  A thread that exits while attached may see its tag
+ * reused by a later thread: detach before a thread exits (gcheap.h). */
+static inline uintptr_t gchi_thread_tag(void) { return (uintptr_t)__builtin_thread_pointer(); }
 
 #endif

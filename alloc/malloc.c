@@ -227,6 +227,8 @@ void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
 void gchi_free(gch_thread *t, void *p)
 {
     struct mcache *c = gchi_thread_cache(t);
+    if (gchi_check_thread(c) != GCH_OK)
+        gch_fatal("gchi_free: thread not attached to this OS thread", (uintptr_t)t, 0, 0);
     struct mheap *h = c->heap;
     struct mspan *s = NULL;
     uintptr_t base = mheap_object_base(h, (uintptr_t)p, &s);

@@ -370,12 +370,20 @@ size_t mheap_scavenge(struct mheap *h, size_t nbytes)
 
 uintptr_t mheap_object_base(const struct mheap *h, uintptr_t p, struct mspan **sp)
 {
+    struct span_layout l;
+    return mheap_object_lookup(h, p, sp, &l);
+}
+
+uintptr_t mheap_object_lookup(const struct mheap *h, uintptr_t p, struct mspan **sp,
+                              struct span_layout *out)
+{
     struct mspan *s = arena_span_of(&h->index, p);
     struct span_layout l;
     if (s == NULL || !span_read_layout(s, &l) || p < l.start || p >= l.limit)
         return 0;
     if (sp != NULL)
         *sp = s;
+    *out = l;
     if (l.divmagic == 0)
         return l.start;
     uint32_t idx = (uint32_t)(((uint64_t)(p - l.start) * l.divmagic) >> 32);
@@ -393,6 +401,12 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     sysmem_init(&h->sys, ops, madv_free);
     persistent_init(&h->pa, &h->sys);
     gcbits_init(&h->gcbits, &h->sys);
+    /* Never zero reused span records: layout_seq must survive reuse for
+     * the seqlock (mspan.h), and fixalloc's free link overlaps only
+     * alloc_cache, which no lock-free reader reads. */
+    _Static_assert(offsetof(struct mspan, alloc_cache) == 0 &&
+                       sizeof(struct fixlink) <= sizeof(uint64_t),
+                   "fixlink overlaps only alloc_cache");
     fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
     h->heap_limit = heap_limit;
     /* Go starts its sweep generation at 0 too; uint32 wrap-around is

@@ -81,7 +81,9 @@ void mheap_free_span(struct mheap *h, struct mspan *s);
  * (highest addresses first); returns the bytes released. */
 size_t mheap_scavenge(struct mheap *h, size_t nbytes);
 
-/* mheap_span_of_heap: the in-use span holding p, or NULL.  Any thread. */
+/* mheap_span_of_heap: the in-use span holding p, or NULL.  Any thread;
+ * unless the caller owns an object in it, read its fields only through
+ * span_read_layout (the record may be reused meanwhile). */
 static inline struct mspan *mheap_span_of_heap(const struct mheap *h, uintptr_t p)
 {
     struct mspan *s = arena_span_of(&h->index, p);
@@ -99,6 +101,12 @@ static inline struct mspan *mheap_span_of_heap(const struct mheap *h, uintptr_t 
 /* mheap_object_base: the start of the slot holding p, or 0 when p is in
  * no in-use span or beyond the span's last slot. */
 uintptr_t mheap_object_base(const struct mheap *h, uintptr_t p, struct mspan **sp);
+/* mheap_object_lookup: as mheap_object_base, also copying the span's
+ * validated layout into *out.  A caller that does not own an object in
+ * the span must read span fields only from that copy: the record may be
+ * reused by another span at any moment. */
+uintptr_t mheap_object_lookup(const struct mheap *h, uintptr_t p, struct mspan **sp,
+                              struct span_layout *out);
 
 uint32_t mheap_sweepgen(const struct mheap *h);
 

@@ -195,12 +195,13 @@ int gch_is_heap_pointer(gch_heap *h, const void *p) { return gch_object_base(h, 
 
 size_t gch_usable_size(gch_heap *h, const void *p)
 {
-    struct mspan *s = NULL;
-    /* mheap_object_base answers 0 for "no object": p == NULL must not
-     * compare equal to it. */
-    if (h == NULL || p == NULL || mheap_object_base(&h->mheap, (uintptr_t)p, &s) != (uintptr_t)p)
+    struct span_layout l;
+    /* mheap_object_lookup answers 0 for "no object": p == NULL must not
+     * compare equal to it.  The size comes from the validated copy: the
+     * caller need not own p, so the span may be freed and reused. */
+    if (h == NULL || p == NULL || mheap_object_lookup(&h->mheap, (uintptr_t)p, NULL, &l) != (uintptr_t)p)
         return 0;
-    return s->elemsize;
+    return l.elemsize;
 }
 
 /* sub_floor0: a - b, or 0 when a counter pair was read mid-update (the
