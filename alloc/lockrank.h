@@ -11,10 +11,11 @@ enum lockrank {
     LOCKRANK_NONE = 0,
     LOCKRANK_WORLD = 1, /* stop-the-world state and thread run states (gc/stw.c) */
     LOCKRANK_THREADS = 2, /* heap's registry of attached threads (gc/heap.c) */
-    LOCKRANK_MCENTRAL = 3, /* one per span class: its span lists (alloc/mcentral.c) */
-    LOCKRANK_MHEAP = 4, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
-    LOCKRANK_GCBITS = 5, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
-    LOCKRANK_PERSISTENT = 6, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_ROOTS = 3, /* global root ranges and heap-wide scanners (gc/roots.c) */
+    LOCKRANK_MCENTRAL = 4, /* one per span class: its span lists (alloc/mcentral.c) */
+    LOCKRANK_MHEAP = 5, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
+    LOCKRANK_GCBITS = 6, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
+    LOCKRANK_PERSISTENT = 7, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
     LOCKRANK_COUNT
 };
 
@@ -22,6 +23,7 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "none",
     "world",
     "threads",
+    "roots",
     "mcentral",
     "mheap",
     "gcbits",

@@ -43,6 +43,7 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
         return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory for heap metadata");
     }
     stw_init(&h->stw);
+    roots_init(&h->roots);
     lock_init(&h->threads_lock, LOCKRANK_THREADS);
     fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);
     if (cfg->env_prefix != NULL)
@@ -67,6 +68,7 @@ gch_error gch_heap_free(gch_heap *h)
     }
     lock_destroy(&h->threads_lock);
     stw_destroy(&h->stw);
+    roots_destroy(&h->roots);
     mheap_destroy(&h->mheap); /* thread records live in its metadata */
     free(h);
     return GCH_OK;
@@ -115,6 +117,7 @@ gch_thread *gch_thread_attach(gch_heap *h)
     t->head.wb_enabled = 0;
     t->head.frames = NULL;
     t->run = RUN_RUNNING;
+    t->scanners = (struct thread_scanners){NULL, 0, 0};
     atomic_u32_store_relaxed(&t->mcache.attached, 1);
     t->next = h->attached;
     h->attached = t;
@@ -155,6 +158,7 @@ gch_error gch_thread_detach(gch_thread *t)
                   (uintptr_t)t->head.frames, 0);
     }
     mcache_release_all(&t->mcache);
+    thread_scanners_free(&t->scanners);
     lock_acquire(&h->threads_lock);
     unlink_attached(h, t);
     atomic_u32_store_relaxed(&t->mcache.attached, 0);

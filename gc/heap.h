@@ -22,6 +22,7 @@
 #include "gcheap.h"
 #include "malloc.h"
 #include "stw.h"
+#include "roots.h"
 
 struct gch_thread {
     gchi_thread_head head;       /* read by the inline fast paths (gcheap/attrs.h) */
@@ -29,11 +30,13 @@ struct gch_thread {
     struct gch_heap *heap;       /* [immutable while attached] */
     struct gch_thread *next;     /* [threads_lock] T1 */
     enum run_state run;          /* [stw.lock] stw.h */
+    struct thread_scanners scanners; /* [owner thread] roots.h */
 };
 
 struct gch_heap {
     struct mheap mheap;          /* the allocator */
     struct stw stw;              /* stop-the-world state */
+    struct root_table roots;     /* global roots and heap-wide scanners */
     struct lock threads_lock;
     struct fixalloc threadalloc; /* [threads_lock] gch_thread records */
     struct gch_thread *attached; /* [threads_lock] T1 */

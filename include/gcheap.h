@@ -11,7 +11,8 @@
  *
  * Threading contract:
  *   - every thread that touches a heap first calls gch_thread_attach() and
- *     uses the returned gch_thread only from that OS thread;
+ *     uses the returned gch_thread only from that OS thread, and detaches
+ *     before the OS thread exits;
  *   - a thread that is not attached must not touch the heap's objects;
  *   - gch_heap_free() requires every thread to have detached.
  *
@@ -237,6 +238,33 @@ GCH_API gch_error gch_thread_flush(gch_thread *t);
  */
 GCH_API void gch_blocking_enter(gch_thread *t);
 GCH_API void gch_blocking_leave(gch_thread *t);
+
+/* ------------------------------------------------------------------ */
+/* Roots                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Global roots: slots (or ranges of slots) outside the heap holding NULL
+ * or references, scanned every cycle.  Stores into them go through the
+ * write barrier once the collector is concurrent.  Adding the same slot
+ * twice is GCH_EINVAL; removing a slot that is not registered is
+ * GCH_EINVAL.  Any thread, attached or not.
+ */
+GCH_API gch_error gch_root_add(gch_heap *h, void **slot);
+GCH_API gch_error gch_root_remove(gch_heap *h, void **slot);
+GCH_API gch_error gch_root_range_add(gch_heap *h, void **start, size_t count);
+GCH_API gch_error gch_root_range_remove(gch_heap *h, void **start);
+
+/* gch_scan_fn: report every reference the embedder holds in its own
+ * structures with gch_visit(v, &slot).  Must not allocate. */
+typedef void (*gch_scan_fn)(gch_visitor *v, void *ctx);
+/* Heap-wide scanners (embedder tables), called once per cycle. */
+GCH_API gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx);
+GCH_API gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx);
+/* Per-thread scanners (a VM's value stack), called for t's roots only,
+ * while t is at a safepoint or blocking.  Owner thread only. */
+GCH_API gch_error gch_thread_scanner_add(gch_thread *t, gch_scan_fn fn, void *ctx);
+GCH_API gch_error gch_thread_scanner_remove(gch_thread *t, gch_scan_fn fn, void *ctx);
 
 #include "gcheap/safepoint.h"
 

@@ -1,0 +1,66 @@
+/*
+ * roots.h - the registered roots of a heap and the visitor that reports
+ * references to the collector.  Go counterpart: the root jobs of
+ * runtime/mgcmark.go (markroot: data/BSS, stacks, finalizers) — here the
+ * embedder registers what Go finds in its binary and goroutine stacks.
+ * DESIGN.md decision 3.
+ *
+ * Three kinds of roots:
+ *   global ranges    (slots outside the heap)       struct roots.ranges
+ *   heap scanners    (callbacks for embedder tables) struct roots.scanners
+ *   thread roots     (handle frames + per-thread scanners, in gch_thread)
+ *
+ * Invariants:
+ *   R1 registered ranges never overlap;
+ *   R2 a root is scanned by roots_scan_* only while the roots lock is
+ *      held, so removal never races a scan of the same root.
+ * Locking: roots.lock (rank ROOTS) guards the global tables.  Thread
+ * roots belong to their thread (W3 in stw.h decides when others read).
+ */
+#ifndef GCHEAP_GC_ROOTS_H
+#define GCHEAP_GC_ROOTS_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include "gcheap.h"
+#include "lock.h"
+
+/* struct gch_visitor: what scan callbacks report to.  The marker embeds
+ * one; visit is called once per reported slot. */
+struct gch_visitor {
+    void (*visit)(struct gch_visitor *v, void *const *slot);
+    uint64_t slots;  /* slots reported so far (root bytes = slots * 8) */
+};
+
+struct root_range { void **start; size_t count; };
+struct root_scanner { gch_scan_fn fn; void *ctx; };
+
+struct root_table {
+    struct lock lock;               /* rank ROOTS */
+    struct root_range *ranges;      /* [lock] sorted by start (R1) */
+    size_t nranges, capranges;      /* [lock] */
+    struct root_scanner *scanners;  /* [lock] */
+    size_t nscanners, capscanners;  /* [lock] */
+};
+
+/* Per-thread scanners live in gch_thread as a small growable array. */
+struct thread_scanners {
+    struct root_scanner *v;         /* [owner thread] */
+    size_t n, cap;                  /* [owner thread] */
+};
+
+void roots_init(struct root_table *r);
+void roots_destroy(struct root_table *r);
+/* roots_scan_globals: report every global slot and run every heap-wide
+ * scanner into v.  Returns the bytes of global slots reported. */
+uint64_t roots_scan_globals(struct root_table *r, struct gch_visitor *v);
+/* roots_scan_thread: report t's handle frames and run its scanners.
+ * Caller is t, or t is stopped or blocking (stw.h W1/W3).  Returns bytes. */
+uint64_t roots_scan_thread(gch_thread *t, struct gch_visitor *v);
+void thread_scanners_free(struct thread_scanners *s);
+
+#endif
