@@ -20,6 +20,27 @@ _Static_assert(GCH_NUM_SIZE_CLASSES == NUM_SIZE_CLASSES, "public stats array siz
 void gch_config_init(gch_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->gc_percent = GCH_UNSET;
+    cfg->memory_limit = GCH_UNSET;
+    cfg->gomaxprocs = GCH_UNSET;
+    cfg->read_env = 1;
+}
+
+/* settings: Go's defaults, then the embedder's config, then the
+ * environment (read once, here: DESIGN.md decision 1). */
+static void settings(const gch_config *cfg, struct gcenv *env)
+{
+    gcenv_defaults(env);
+    if (cfg->gc_percent != GCH_UNSET)
+        env->gc_percent = cfg->gc_percent < 0 ? -1 : cfg->gc_percent;
+    if (cfg->memory_limit != GCH_UNSET && cfg->memory_limit >= 0)
+        env->memory_limit = cfg->memory_limit;
+    if (cfg->gomaxprocs != GCH_UNSET && cfg->gomaxprocs >= 1)
+        env->gomaxprocs = cfg->gomaxprocs;
+    if (cfg->madv_free)
+        env->debug.madvdontneed = 0;
+    if (cfg->read_env)
+        gcenv_read(env, cfg->env_prefix, NULL, NULL, stderr);
 }
 
 gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops)
@@ -35,10 +56,13 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
     if (cfg->heap_limit != 0 && cfg->heap_limit < HEAP_GROW_PAGES * PAGE_SIZE)
         return gchi_set_error(GCH_EINVAL, "gch_heap_new: heap_limit %zu is below the minimum %zu",
                               cfg->heap_limit, HEAP_GROW_PAGES * PAGE_SIZE);
+    struct gcenv env;
+    settings(cfg, &env);
     gch_heap *h = calloc(1, sizeof *h);
     if (h == NULL)
         return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory");
-    if (!mheap_init(&h->mheap, ops, cfg->madv_free != 0, cfg->heap_limit)) {
+    h->env = env;
+    if (!mheap_init(&h->mheap, ops, env.debug.madvdontneed == 0, cfg->heap_limit)) {
         free(h);
         return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory for heap metadata");
     }

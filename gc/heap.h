@@ -23,6 +23,7 @@
 #include "malloc.h"
 #include "stw.h"
 #include "roots.h"
+#include "debugvars.h"
 
 struct gch_thread {
     gchi_thread_head head;       /* read by the inline fast paths (gcheap/attrs.h) */
@@ -37,6 +38,7 @@ struct gch_heap {
     struct mheap mheap;          /* the allocator */
     struct stw stw;              /* stop-the-world state */
     struct root_table roots;     /* global roots and heap-wide scanners */
+    struct gcenv env;            /* [immutable after gch_heap_new] GOGC, GODEBUG, ... */
     struct lock threads_lock;
     struct fixalloc threadalloc; /* [threads_lock] gch_thread records */
     struct gch_thread *attached; /* [threads_lock] T1 */

@@ -124,7 +124,17 @@ typedef struct gch_config {
     /* Release idle memory with MADV_FREE instead of MADV_DONTNEED
      * (GODEBUG=madvdontneed=0). */
     int madv_free;
+    /* Collector knobs; GCH_UNSET keeps Go's default.  The environment
+     * (GOGC, GOMEMLIMIT, GOMAXPROCS, GODEBUG, under env_prefix) overrides
+     * these when set and valid; an invalid variable prints one line on
+     * stderr and the configured value stays. */
+    int gc_percent;        /* GOGC: -1 = off; default 100 */
+    int64_t memory_limit;  /* GOMEMLIMIT in bytes; default none */
+    int gomaxprocs;        /* GOMAXPROCS: mark workers; default online CPUs */
+    int read_env;          /* 0: ignore the environment entirely; default 1 */
 } gch_config;
+
+#define GCH_UNSET (-2147483647 - 1)
 
 GCH_API void gch_config_init(gch_config *cfg);
 
