@@ -235,6 +235,7 @@ size_t gch_usable_size(gch_heap *h, const void *p)
 /* sub_floor0: a - b, or 0 when a counter pair was read mid-update (the
  * two loads are not one snapshot; a flush may land between them). */
 static uint64_t sub_floor0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 void gch_read_stats(gch_heap *h, gch_stats *out)
 {
@@ -248,6 +249,11 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     uint64_t lf = atomic_u64_load_relaxed(&k->large_frees);
     uint64_t lab = atomic_u64_load_relaxed(&k->large_alloc_bytes);
     uint64_t lfb = atomic_u64_load_relaxed(&k->large_free_bytes);
+    /* A free counter is read after its malloc counter; a flush and frees
+     * may land in between.  Report no more frees than the mallocs read,
+     * so Frees <= Mallocs in every class of every snapshot. */
+    lf = min_u64(lf, lm);
+    lfb = min_u64(lfb, lab);
     out->by_size[0].mallocs = lm;
     out->by_size[0].frees = lf;
     out->mallocs = lm + tiny;
@@ -256,7 +262,7 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->heap_alloc = sub_floor0(lab, lfb);
     for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
         uint64_t ma = atomic_u64_load_relaxed(&k->small_mallocs[sc]);
-        uint64_t fr = atomic_u64_load_relaxed(&k->small_frees[sc]);
+        uint64_t fr = min_u64(atomic_u64_load_relaxed(&k->small_frees[sc]), ma);
         uint64_t size = gchi_class_to_size[sc];
         out->by_size[sc].size = (uint32_t)size;
         out->by_size[sc].mallocs = ma;

@@ -22,6 +22,8 @@
  *     classes, NULL in span tail waste, freed spans and memory outside the
  *     heap (stack, static, malloc, absurd addresses);
  *   - zeroing on reuse of freed slots, freed spans and freed large objects;
+ *   - freeing the thread's current tiny block drops it: no later tiny
+ *     object is carved from it while the heap hands it out again;
  *   - MemStats identities after gch_thread_flush, including Go's tiny
  *     accounting (sub-allocations count in Mallocs and Frees).
  */
@@ -622,6 +624,80 @@ static void test_zero_on_reuse_of_tiny_blocks(void **state)
     free(objs);
 }
 
+/* Freeing the block the thread is packing tiny objects into must drop it
+ * from the cache (gchi_free), or the next tiny request is carved from
+ * memory the heap hands out again.  x's block stays the current tiny
+ * block while 16-byte requests fill the tiny span class until it refills
+ * (the old block has more room than a new one would): x's span is then
+ * no longer cached, so freeing x is legal.  After that no live object may
+ * overlap another, and x's block, handed out again whole, must not hold
+ * the later 8-byte object. */
+struct range {
+    uintptr_t lo, hi;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+    const struct range *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static void test_free_of_current_tiny_block_drops_it(void **state)
+{
+    struct fixture *f = *state;
+    enum { MAX = 4096 };
+    struct range *live = calloc(MAX, sizeof *live);
+    size_t n = 0;
+    char *x = gch_alloc_noscan(f->t, 8);
+    assert_non_null(x);
+    assert_int_equal((uintptr_t)x % 16, 0); /* a fresh block: x is its start */
+    struct mspan *s0 = span_of(f->h, x);
+    assert_int_equal(s0->spanclass, TINY_SPANCLASS);
+    assert_int_equal(gchi_thread_cache(f->t)->tiny, (uintptr_t)x);
+    size_t filled = 0;
+    for (;;) {
+        char *o = gch_alloc_noscan(f->t, 16);
+        assert_non_null(o);
+        assert_true(n < MAX);
+        live[n++] = (struct range){(uintptr_t)o, (uintptr_t)o + 16};
+        filled++;
+        if (span_of(f->h, o) != s0)
+            break;
+    }
+    assert_true(filled > 500); /* the rest of x's span (1 page, 512 blocks), then one more */
+    assert_int_equal(gchi_thread_cache(f->t)->tiny, (uintptr_t)x); /* still x's block */
+    assert_ptr_not_equal(gchi_thread_cache(f->t)->alloc[TINY_SPANCLASS], s0);
+    gchi_free(f->t, x);
+    assert_int_equal(gchi_thread_cache(f->t)->tiny, 0);
+    char *y = gch_alloc_noscan(f->t, 8);
+    assert_non_null(y);
+    if ((uintptr_t)y >= (uintptr_t)x && (uintptr_t)y < (uintptr_t)x + 16)
+        fail_msg("8-byte object %p was carved from the freed tiny block %p", (void *)y, (void *)x);
+    live[n++] = (struct range){(uintptr_t)y, (uintptr_t)y + 8};
+    memset(y, 0x77, 8);
+
+    /* x's block is the only free slot of its span: once the spans go back
+     * to mcentral, 16-byte requests reach it. */
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    bool reused = false;
+    for (int i = 0; i < 2048 && !reused; i++) {
+        char *z = gch_alloc_noscan(f->t, 16);
+        assert_non_null(z);
+        assert_true(n < MAX);
+        live[n++] = (struct range){(uintptr_t)z, (uintptr_t)z + 16};
+        reused = z == x;
+    }
+    assert_true(reused);
+    assert_true(all_bytes(y, 0x77, 8));
+    qsort(live, n, sizeof *live, cmp_range);
+    for (size_t i = 1; i < n; i++)
+        if (live[i].lo < live[i - 1].hi)
+            fail_msg("live objects [%#lx, %#lx) and [%#lx, %#lx) overlap",
+                     (unsigned long)live[i - 1].lo, (unsigned long)live[i - 1].hi,
+                     (unsigned long)live[i].lo, (unsigned long)live[i].hi);
+    free(live);
+}
+
 /* A whole span returned to the heap, and a freed large object: their
  * pages come back zeroed to whatever takes them next. */
 static void test_zero_on_reuse_of_freed_pages(void **state)
@@ -803,6 +879,8 @@ int main(void)
                                         heap_teardown),
         cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_freed_slots, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_tiny_blocks, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_free_of_current_tiny_block_drops_it, heap_setup,
+                                        heap_teardown),
         cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_freed_pages, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_stats_identities, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_stats_tiny_accounting, heap_setup, heap_teardown),

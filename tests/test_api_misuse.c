@@ -11,7 +11,11 @@
  *     n * size overflow -> GCH_EOVERFLOW; absurd sizes and an exhausted
  *     heap_limit -> GCH_ENOMEM with the heap unchanged and still usable;
  *   - a detached handle -> GCH_EDETACHED on every path; another OS
- *     thread's handle -> GCH_EWRONGTHREAD on refill, large, flush, detach;
+ *     thread's handle -> GCH_EWRONGTHREAD on refill, large, flush, detach,
+ *     and on the fast paths too (a cached span with free slots, a tiny
+ *     block with room), leaving the owner's cache untouched; a record
+ *     reused by another thread's attach (LIFO) gives GCH_EWRONGTHREAD to
+ *     any third thread holding the old value;
  *     attaching twice -> GCH_ESTATE; gch_heap_free with threads attached
  *     -> GCH_EBUSY; bad gch_config -> gch_heap_new NULL + GCH_EINVAL;
  *   - every failure leaves a non-empty message, the slot is per OS thread,
@@ -383,8 +387,13 @@ struct owner {
     gch_thread *t;  /* [mu] published once attached */
     int go;         /* [mu] set by main when it is done with t */
     int prealloc;   /* allocate one object before parking */
+    int pretiny;    /* and a 5-byte tiny object (its block has room left) */
     void *obj;      /* that object; its span stays in t's cache */
+    char *tiny;     /* that tiny object */
+    void *obj_after;  /* the owner's first allocation after main is done */
+    char *tiny_after; /* its first tiny allocation after that (pretiny) */
     gch_error alloc_after, detach;
+    gch_error use_after_detach; /* the owner's own gch_alloc on t after detaching */
 };
 
 static void *owner_main(void *arg)
@@ -392,8 +401,10 @@ static void *owner_main(void *arg)
     struct owner *o = arg;
     gch_thread *t = gch_thread_attach(o->h);
     void *obj = t != NULL && o->prealloc ? gch_alloc(t, &obj48_type) : NULL;
+    char *tiny = t != NULL && o->pretiny ? gch_alloc_noscan(t, 5) : NULL;
     pthread_mutex_lock(&o->mu);
     o->obj = obj;
+    o->tiny = tiny;
     o->t = t;
     pthread_cond_broadcast(&o->cv);
     while (!o->go)
@@ -402,18 +413,26 @@ static void *owner_main(void *arg)
     if (t != NULL) {
         gch_clear_error();
         void *p = gch_alloc(t, &obj48_type);
+        o->obj_after = p;
         o->alloc_after = p != NULL ? gch_last_error() : GCH_ENOMEM;
+        if (o->pretiny)
+            o->tiny_after = gch_alloc_noscan(t, 5);
         o->detach = gch_thread_detach(t);
+        gch_clear_error();
+        o->use_after_detach = gch_alloc(t, &obj48_type) == NULL ? gch_last_error() : GCH_OK;
     }
     return NULL;
 }
+
+enum { PRE_OBJ = 1, PRE_TINY = 2 }; /* owner_start's prealloc flags */
 
 static void owner_start(struct owner *o, gch_heap *h, int prealloc, pthread_t *th)
 {
     memset(o, 0, sizeof *o);
     o->h = h;
-    o->prealloc = prealloc;
-    o->alloc_after = o->detach = -100;
+    o->prealloc = (prealloc & PRE_OBJ) != 0;
+    o->pretiny = (prealloc & PRE_TINY) != 0;
+    o->alloc_after = o->detach = o->use_after_detach = -100;
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
     assert_int_equal(pthread_create(th, NULL, owner_main, o), 0);
@@ -460,6 +479,128 @@ static void test_wrong_thread(void **state)
     gch_stats st;
     gch_read_stats(f->h, &st);
     assert_int_equal(st.mallocs, 4); /* heap_works' three + the owner's one */
+}
+
+/* What the allocation fast paths of a cache look at: the span of the
+ * owner's object (still cached) and the tiny block. */
+struct cache_snapshot {
+    struct mspan *span;
+    uint64_t alloc_cache;
+    uint32_t freeindex, alloc_count;
+    uintptr_t tiny;
+    size_t tinyoffset;
+    uint64_t tiny_allocs;
+};
+
+static void snapshot_cache(gch_heap *h, gch_thread *t, const void *obj, struct cache_snapshot *cs)
+{
+    struct mcache *c = gchi_thread_cache(t);
+    struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)obj);
+    assert_non_null(s);
+    assert_ptr_equal(c->alloc[s->spanclass], s); /* cached: the fast path would serve it */
+    memset(cs, 0, sizeof *cs);                   /* padding too: compared with memcmp */
+    cs->span = s;
+    cs->alloc_cache = s->alloc_cache;
+    cs->freeindex = s->freeindex;
+    cs->alloc_count = s->alloc_count;
+    cs->tiny = c->tiny;
+    cs->tinyoffset = c->tinyoffset;
+    cs->tiny_allocs = c->tiny_allocs;
+}
+
+struct stale_use {
+    gch_thread *t;
+    void *small, *tiny, *large;
+    gch_error e_small, e_tiny, e_large;
+};
+
+/* stale_main: an OS thread that never attached uses a handle value. */
+static void *stale_main(void *arg)
+{
+    struct stale_use *u = arg;
+    gch_clear_error();
+    u->small = gch_alloc(u->t, &obj48_type);
+    u->e_small = gch_last_error();
+    gch_clear_error();
+    u->tiny = gch_alloc_noscan(u->t, 5);
+    u->e_tiny = gch_last_error();
+    gch_clear_error();
+    u->large = gch_alloc_noscan(u->t, 100 * 1024);
+    u->e_large = gch_last_error();
+    return NULL;
+}
+
+/* The owner Y parks with a warm cache: its 48-byte span has free slots
+ * and its tiny block has room, so none of the requests below needs a
+ * refill.  The owner check must still come first on every path
+ * (malloc_gc compares mcache.owner_tag with the caller's tag) and refuse
+ * without touching Y's cache.  Then Y detaches, Z attaches from another
+ * OS thread and gets the same record back (the detached list is LIFO):
+ * the old handle value now names Z's live record, so a third thread using
+ * it gets GCH_EWRONGTHREAD, while Y using it after its detach got
+ * GCH_EDETACHED. */
+static void test_wrong_thread_warm_cache_and_reused_record(void **state)
+{
+    struct fixture *f = *state;
+    struct owner y;
+    pthread_t th;
+    owner_start(&y, f->h, PRE_OBJ | PRE_TINY, &th);
+    gch_thread *ty = y.t;
+    assert_non_null(y.obj);
+    assert_non_null(y.tiny);
+    struct cache_snapshot before, after;
+    snapshot_cache(f->h, ty, y.obj, &before);
+    assert_int_equal(before.tiny, (uintptr_t)y.tiny);
+    assert_int_equal(before.tinyoffset, 5);
+    assert_int_not_equal(before.alloc_cache, 0); /* a free slot right in the window */
+
+    expect_error(gch_alloc(ty, &obj48_type), GCH_EWRONGTHREAD);         /* small, cached */
+    expect_error(gch_alloc_array(ty, &pair_type, 3), GCH_EWRONGTHREAD); /* 48 B: same span */
+    expect_error(gch_alloc_noscan(ty, 5), GCH_EWRONGTHREAD);            /* fits the tiny block */
+    expect_error(gch_alloc_noscan(ty, 100 * 1024), GCH_EWRONGTHREAD);   /* large */
+    snapshot_cache(f->h, ty, y.obj, &after);
+    assert_memory_equal(&before, &after, sizeof before);
+    heap_works(f->t);
+
+    owner_finish(&y, th);
+    assert_int_equal(y.alloc_after, GCH_OK);
+    assert_ptr_equal(y.obj_after, (char *)y.obj + 48); /* the slot right after */
+    assert_ptr_equal(y.tiny_after, y.tiny + 5);        /* the same tiny block */
+    assert_int_equal(y.detach, GCH_OK);
+    assert_int_equal(y.use_after_detach, GCH_EDETACHED);
+    expect_error(gch_alloc(ty, &obj48_type), GCH_EDETACHED);
+
+    struct owner z;
+    owner_start(&z, f->h, PRE_OBJ, &th);
+    assert_ptr_equal(z.t, ty); /* Y's record, reused */
+    assert_non_null(z.obj);
+    snapshot_cache(f->h, z.t, z.obj, &before);
+    expect_error(gch_alloc(ty, &obj48_type), GCH_EWRONGTHREAD); /* from this thread */
+    struct stale_use u = {.t = ty};
+    pthread_t th2;
+    assert_int_equal(pthread_create(&th2, NULL, stale_main, &u), 0);
+    assert_int_equal(pthread_join(th2, NULL), 0);
+    assert_null(u.small);
+    assert_null(u.tiny);
+    assert_null(u.large);
+    assert_int_equal(u.e_small, GCH_EWRONGTHREAD);
+    assert_int_equal(u.e_tiny, GCH_EWRONGTHREAD);
+    assert_int_equal(u.e_large, GCH_EWRONGTHREAD);
+    snapshot_cache(f->h, z.t, z.obj, &after);
+    assert_memory_equal(&before, &after, sizeof before);
+    owner_finish(&z, th);
+    assert_int_equal(z.alloc_after, GCH_OK);
+    assert_ptr_equal(z.obj_after, (char *)z.obj + 48);
+    assert_int_equal(z.detach, GCH_OK);
+    assert_int_equal(z.use_after_detach, GCH_EDETACHED);
+
+    /* The refused calls counted nothing: heap_works' three; Y's object,
+     * tiny block, second object and tiny sub-allocation; Z's two. */
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    gch_stats st;
+    gch_read_stats(f->h, &st);
+    assert_int_equal(st.mallocs, 3 + 4 + 2);
+    assert_int_equal(st.tiny_allocs, 1);
 }
 
 /* The owner detached: its handle is stale for everyone. */
@@ -627,6 +768,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heap_free_while_attached_ebusy, heap_setup,
                                         heap_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_thread, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_thread_warm_cache_and_reused_record, heap_setup,
+                                        heap_teardown),
         cmocka_unit_test_setup_teardown(test_heap_free_busy_with_other_thread, heap_setup,
                                         heap_teardown),
         cmocka_unit_test_setup_teardown(test_fatal_not_an_object, heap_setup, heap_teardown),

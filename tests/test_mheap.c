@@ -743,16 +743,12 @@ static void test_random_first_fit(void **state)
 
 /* ---- lock-free lookups racing with span reuse ---------------------------
  *
- * KNOWN LIBRARY BUG (reported to the lead with a patch): mheap.h says
- * mheap_span_of_heap may be called by any thread and that a stale page-map
- * entry is caught by bounds-checking "the span we now see".  But span
- * records are recycled at once (fixalloc LIFO), and mheap_alloc_span
- * rewrites start / npages / limit / elemsize / divmagic with plain stores
- * while such a reader reads them with plain loads: a C11 data race
- * (ThreadSanitizer reports it in span_init_layout vs mheap_span_of_heap),
- * and a reader can combine fields of the old and the new span.  This test
- * fails under -DGCH_SANITIZE=thread until the seqlock patch is applied;
- * in other builds it checks that every answer is self-consistent.
+ * Regression test for the span-record reuse race: span records are
+ * recycled at once (fixalloc LIFO) and mheap_alloc_span rewrites their
+ * layout while lock-free readers may be reading it.  Readers copy the
+ * layout under the span seqlock (span_read_layout, mspan.h); under
+ * -DGCH_SANITIZE=thread any plain access on that path is reported, and in
+ * every build each answer must be self-consistent.
  */
 struct race_ctx {
     struct mheap *h;
@@ -872,7 +868,7 @@ int main(void)
         cmocka_unit_test(test_free_dead_span_is_fatal),
         cmocka_unit_test(test_random_first_fit),
         cmocka_unit_test_setup_teardown(test_stats_and_scavenge, heap_setup, heap_teardown),
-        cmocka_unit_test(test_lookup_races_with_span_reuse), /* KNOWN BUG: fails under TSAN */
+        cmocka_unit_test(test_lookup_races_with_span_reuse), /* span seqlock (mspan.h); TSan-checked */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,9 @@
  * leaves the heap consistent (gchi_heap_verify, H1, S1 against the
  * arenas and metadata), and that the heap allocates normally once the OS
  * cooperates again: out of memory loses nothing.  Every reserve and map
- * point of a fixed workload is failed in turn.
+ * point of a fixed workload is failed in turn.  Repeatedly refused
+ * mappings of a new arena are retried in that arena: the heap does not
+ * reserve another 64 MiB per failed attempt.
  *
  * Part 3 is the configured heap_limit (H4): allocations past it fail with
  * GCH_ENOMEM, smaller ones still succeed, HeapSys never exceeds it.
@@ -208,10 +210,28 @@ static void test_reserved_is_inaccessible(void **state)
 struct fake {
     bool fail_reserve_all, fail_map_all;
     int fail_reserve_at, fail_map_at;
+    int fail_arena_maps; /* refuse this many maps at an arena base (below) */
     int reserves, maps; /* calls since arming */
+    int big_reserves;   /* reservations of ARENA_SIZE or more, since arming */
     int refused;
     uint64_t live;      /* bytes reserved through us and not yet released */
+    /* the last reservations of ARENA_SIZE or more: [lo, hi) */
+    uintptr_t big_lo[16], big_hi[16];
 };
+
+/* at_arena_base: v is ARENA_SIZE-aligned and inside one of our big
+ * reservations, so it is an arena's first page (not metadata that
+ * happens to be aligned). */
+static bool at_arena_base(const struct fake *f, const void *v)
+{
+    uintptr_t a = (uintptr_t)v;
+    if ((a & (ARENA_SIZE - 1)) != 0)
+        return false;
+    for (int i = 0; i < 16; i++)
+        if (a >= f->big_lo[i] && a < f->big_hi[i])
+            return true;
+    return false;
+}
 
 static void *fake_reserve(void *ctx, void *hint, size_t n)
 {
@@ -224,6 +244,11 @@ static void *fake_reserve(void *ctx, void *hint, size_t n)
     void *p = sys_linux_ops.reserve(NULL, hint, n);
     if (p != NULL)
         f->live += n;
+    if (p != NULL && n >= ARENA_SIZE) {
+        int i = f->big_reserves++ % 16;
+        f->big_lo[i] = (uintptr_t)p;
+        f->big_hi[i] = (uintptr_t)p + n;
+    }
     return p;
 }
 
@@ -232,6 +257,11 @@ static bool fake_map(void *ctx, void *v, size_t n)
     struct fake *f = ctx;
     f->maps++;
     if (f->fail_map_all || f->maps == f->fail_map_at) {
+        f->refused++;
+        return false;
+    }
+    if (f->fail_arena_maps > 0 && at_arena_base(f, v)) {
+        f->fail_arena_maps--;
         f->refused++;
         return false;
     }
@@ -510,6 +540,70 @@ static void test_fail_every_point(void **state)
     assert_true(surfaced > 0);
 }
 
+static uint64_t narenas_of(const struct mheap *m)
+{
+    uint64_t n = 0;
+    for (const struct heaparena *a = m->arenas; a != NULL; a = a->next)
+        n++;
+    return n;
+}
+
+/* A refused mapping of a fresh arena must not cost an arena per attempt:
+ * mheap_grow keeps growing into the arena it reserved (h->cur) and the
+ * next attempt maps it again.  The OS here refuses the first five
+ * mappings at a 64 MiB-aligned address inside an arena reservation (an
+ * arena's first pages); each attempt fails with GCH_ENOMEM, the sixth
+ * succeeds, and the heap holds one arena's worth of address space, not
+ * six. */
+static void test_map_failure_retries_the_same_arena(void **state)
+{
+    (void)state;
+    struct fake f = {0};
+    fake_arm(&f, 0, 0);
+    gch_heap *h = fake_heap(&f, NULL);
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    struct mheap *m = &h->mheap;
+    fake_arm(&f, 0, 0);
+    f.fail_arena_maps = 5;
+    int attempt = 0;
+    void *p = NULL;
+    static const size_t sizes[] = {64, 5, 100 * 1024}; /* small, tiny, large */
+    for (; attempt < 20 && p == NULL; attempt++) {
+        gch_clear_error();
+        p = gch_alloc_noscan(t, sizes[attempt % 3]);
+        if (p == NULL) {
+            assert_int_equal(gch_last_error(), GCH_ENOMEM);
+            check_heap(h);
+        }
+        if (ld(&m->sys.reserved) > 128 * MIB)
+            fail_msg("attempt %d: %llu MiB reserved after %d big reservations", attempt,
+                     (unsigned long long)(ld(&m->sys.reserved) / MIB), f.big_reserves);
+    }
+    assert_non_null(p);
+    assert_int_equal(f.fail_arena_maps, 0);
+    assert_int_equal(f.refused, 5);
+    assert_int_equal(attempt, 6); /* one refused mapping per failed attempt */
+    /* An arena is one 64 MiB reservation, or two when the first was not
+     * aligned (over-reserve and trim). */
+    assert_true(f.big_reserves >= 1 && f.big_reserves <= 2);
+    assert_int_equal(narenas_of(m), 1);
+    assert_true(ld(&m->sys.reserved) <= 128 * MIB);
+    check_heap(h);
+    /* every path works from the same arena */
+    assert_non_null(gch_alloc_noscan(t, 64));
+    assert_non_null(gch_alloc_noscan(t, 5));
+    char *big = gch_alloc_noscan(t, 100 * 1024);
+    assert_non_null(big);
+    big[100 * 1024 - 1] = 1;
+    assert_true(f.big_reserves <= 2 && narenas_of(m) == 1);
+    check_heap(h);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    assert_int_equal(gchi_heap_verify(h), 0);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    assert_int_equal(f.live, 0);
+}
+
 /* ---- part 3: heap_limit ---------------------------------------------- */
 
 static void test_heap_limit(void **state)
@@ -585,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_map_failure_loses_nothing),
         cmocka_unit_test(test_attach_failure),
         cmocka_unit_test(test_fail_every_point),
+        cmocka_unit_test(test_map_failure_retries_the_same_arena),
         cmocka_unit_test(test_heap_limit),
         cmocka_unit_test(test_heap_limit_too_small),
     };
