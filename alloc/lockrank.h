@@ -15,7 +15,8 @@ enum lockrank {
     LOCKRANK_MCENTRAL = 4, /* one per span class: its span lists (alloc/mcentral.c) */
     LOCKRANK_MHEAP = 5, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
     LOCKRANK_GCBITS = 6, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
-    LOCKRANK_PERSISTENT = 7, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_WORKBUFS = 7, /* global full/empty workbuf lists (gc/mgcwork.c) */
+    LOCKRANK_PERSISTENT = 8, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
     LOCKRANK_COUNT
 };
 
@@ -27,6 +28,7 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "mcentral",
     "mheap",
     "gcbits",
+    "workbufs",
     "persistent",
 };
 
