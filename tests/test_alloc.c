@@ -53,14 +53,6 @@ static unsigned brute_class(size_t size)
     return 0;
 }
 
-/* all_bytes: every one of the n bytes at p equals byte (memcmp of the
- * range against itself shifted by one: fast also under sanitizers). */
-static bool all_bytes(const void *p, int byte, size_t n)
-{
-    const unsigned char *b = p;
-    return n == 0 || (b[0] == (unsigned char)byte && memcmp(b, b + 1, n - 1) == 0);
-}
-
 static void *alloc_kind(gch_thread *t, size_t size, bool scan)
 {
     if (!scan)
@@ -110,7 +102,7 @@ static void check_small_object(struct fixture *f, struct filled_vec *fv, size_t 
     assert_non_null(s);
     assert_int_equal(s->spanclass, make_spanclass(sc, !scan));
     assert_int_equal(s->elemsize, usable);
-    assert_true(all_bytes(p, 0, usable));
+    assert_true(mem_all(p, 0, usable));
     memset(p, byte, usable);
     filled_push(fv, p, usable, byte);
 }
@@ -118,7 +110,7 @@ static void check_small_object(struct fixture *f, struct filled_vec *fv, size_t 
 static void verify_filled(const struct filled_vec *fv)
 {
     for (size_t i = 0; i < fv->n; i++)
-        if (!all_bytes(fv->v[i].p, fv->v[i].byte, fv->v[i].n))
+        if (!mem_all(fv->v[i].p, fv->v[i].byte, fv->v[i].n))
             fail_msg("object %zu at %p (%zu bytes) was overwritten", i, (void *)fv->v[i].p,
                      fv->v[i].n);
 }
@@ -201,7 +193,7 @@ static void test_alloc_array(void **state)
     assert_non_null(v);
     assert_int_equal(gch_usable_size(f->h, v), class_size_of(160));
     assert_int_equal(span_of(f->h, v)->spanclass, make_spanclass(size_to_class(160), false));
-    assert_true(all_bytes(v, 0, 160));
+    assert_true(mem_all(v, 0, 160));
     /* 1-byte noscan elements: 3 of them is a tiny object, 16 is not. */
     char *t3 = gch_alloc_array(f->t, &bytes, 3);
     assert_non_null(t3);
@@ -250,7 +242,7 @@ static void test_tiny_packing_follows_go_rules(void **state)
             assert_int_equal((uintptr_t)p % 16, 0);
             assert_int_equal(gch_usable_size(f->h, p), 16);
             assert_int_equal(span_of(f->h, p)->spanclass, TINY_SPANCLASS);
-            assert_true(all_bytes(p, 0, 16));
+            assert_true(mem_all(p, 0, 16));
             if (block == 0 || size < off) {
                 block = (uintptr_t)p;
                 off = size;
@@ -259,7 +251,7 @@ static void test_tiny_packing_follows_go_rules(void **state)
         }
         assert_int_equal(c->tiny, block);
         assert_int_equal(c->tinyoffset, off);
-        assert_true(all_bytes(p, 0, size));
+        assert_true(mem_all(p, 0, size));
         memset(p, 0xEE, size);
         /* inner objects answer for their block */
         assert_ptr_equal(gch_object_base(f->h, p + size - 1), (void *)((uintptr_t)p & ~(uintptr_t)15));
@@ -356,7 +348,7 @@ static void check_large(struct fixture *f, size_t size, bool scan)
     assert_int_equal((uintptr_t)p % PAGE_SIZE, 0);
     size_t usable = npages * PAGE_SIZE;
     assert_int_equal(gch_usable_size(f->h, p), usable);
-    assert_true(all_bytes(p, 0, usable));
+    assert_true(mem_all(p, 0, usable));
     memset(p, 0x5A, usable);
     /* interior pointers, sampled every 4 KiB and at the edges */
     for (size_t off = 0; off < usable; off += 4093)
@@ -376,7 +368,7 @@ static void check_large(struct fixture *f, size_t size, bool scan)
     assert_int_equal(after.heap_alloc, before.heap_alloc + usable);
     assert_int_equal(after.total_alloc, before.total_alloc + usable);
     assert_true(after.heap_inuse >= before.heap_inuse + usable);
-    assert_true(all_bytes(p, 0x5A, usable));
+    assert_true(mem_all(p, 0x5A, usable));
     /* freed at once (large spans are never cached); the next one of the
      * same size takes the same pages and must see zeros */
     gchi_free(f->t, p);
@@ -572,11 +564,11 @@ static void reuse_slots(struct fixture *f, size_t size, bool scan, size_t n)
         assert_non_null(p);
         if (!in_sorted(freed, nfreed, (uintptr_t)p))
             fail_msg("size %zu: %p is not a freed slot (partial spans come first)", size, (void *)p);
-        if (!all_bytes(p, 0, usable))
+        if (!mem_all(p, 0, usable))
             fail_msg("size %zu: reused slot %p is not zeroed", size, (void *)p);
     }
     for (size_t i = 1; i < n; i += 2)
-        assert_true(all_bytes(objs[i], 0xAA, usable));
+        assert_true(mem_all(objs[i], 0xAA, usable));
     free(objs);
     free(freed);
 }
@@ -617,7 +609,7 @@ static void test_zero_on_reuse_of_tiny_blocks(void **state)
         uintptr_t block = (uintptr_t)p & ~(uintptr_t)15;
         if (!in_sorted(freed, nfreed, block))
             fail_msg("tiny object %p is not in a freed block", (void *)p);
-        assert_true(all_bytes(p, 0, 8));
+        assert_true(mem_all(p, 0, 8));
         memset(p, 0xBB, 8);
     }
     free(freed);
@@ -688,7 +680,7 @@ static void test_free_of_current_tiny_block_drops_it(void **state)
         reused = z == x;
     }
     assert_true(reused);
-    assert_true(all_bytes(y, 0x77, 8));
+    assert_true(mem_all(y, 0x77, 8));
     qsort(live, n, sizeof *live, cmp_range);
     for (size_t i = 1; i < n; i++)
         if (live[i].lo < live[i - 1].hi)
@@ -716,21 +708,21 @@ static void test_zero_on_reuse_of_freed_pages(void **state)
     unsigned char *p = alloc_kind(f->t, 256, true);
     assert_int_equal(span_of(f->h, p)->start, start);
     for (int i = 0; i < 32; i++, p = alloc_kind(f->t, 256, true))
-        assert_true(all_bytes(p, 0, 256));
+        assert_true(mem_all(p, 0, 256));
 
     unsigned char *big = gch_alloc_noscan(f->t, 1 << 20);
     memset(big, 0xAA, 1 << 20);
     gchi_free(f->t, big);
     unsigned char *again = gch_alloc_noscan(f->t, 1 << 20);
     assert_ptr_equal(again, big);
-    assert_true(all_bytes(again, 0, 1 << 20));
+    assert_true(mem_all(again, 0, 1 << 20));
     memset(again, 0xAA, 1 << 20);
     gchi_free(f->t, again);
     /* small spans carved out of the freed large object's pages */
     size_t hits = 0;
     for (int i = 0; i < 64; i++) {
         unsigned char *q = gch_alloc_noscan(f->t, 32768);
-        assert_true(all_bytes(q, 0, 32768));
+        assert_true(mem_all(q, 0, 32768));
         hits += q >= big && q < big + (1 << 20);
     }
     assert_true(hits > 0);

@@ -44,15 +44,6 @@ static int meta_teardown(void **state)
     return 0;
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        if (c[i] != 0)
-            return false;
-    return true;
-}
-
 /* The persistent allocator's bytes are exactly what the sysmem holds
  * Ready (it is the only user of this sysmem). */
 static void check_accounting(struct meta *m)
@@ -89,7 +80,7 @@ static void test_persistent_align_zero_disjoint(void **state)
         b[i].tag = (unsigned char)(1 + i % 251);
         if ((uintptr_t)b[i].p % align != 0)
             fail_msg("block %d: %p is not %zu-aligned", i, (void *)b[i].p, align);
-        assert_true(all_zero(b[i].p, n));
+        assert_true(mem_is_zero(b[i].p, n));
         memset(b[i].p, b[i].tag, n);
     }
     for (int i = 0; i < N; i++)
@@ -129,7 +120,7 @@ static void test_persistent_large(void **state)
         unsigned char *p = persistent_alloc(&m->pa, n, 4096);
         assert_non_null(p);
         assert_int_equal((uintptr_t)p % 4096, 0);
-        assert_true(all_zero(p, n));
+        assert_true(mem_is_zero(p, n));
         memset(p, 0x5a, n);
         assert_int_equal(p[n - 1], 0x5a);
         uint64_t now = atomic_u64_load_relaxed(&m->pa.sys_bytes);
@@ -158,7 +149,7 @@ static void test_persistent_release_all(void **state)
     persistent_init(&m->pa, &m->sys);
     unsigned char *p = persistent_alloc(&m->pa, 64, 16);
     assert_non_null(p);
-    assert_true(all_zero(p, 64));
+    assert_true(mem_is_zero(p, 64));
     check_accounting(m);
 }
 
@@ -185,7 +176,7 @@ static void test_fixalloc_distinct(void **state)
         v[i] = fixalloc_alloc(&f);
         assert_non_null(v[i]);
         assert_int_equal((uintptr_t)v[i] % 16, 0);
-        assert_true(all_zero(v[i], f.size));
+        assert_true(mem_is_zero(v[i], f.size));
         memset(v[i], 0xee, f.size);
         assert_int_equal(f.inuse, i + 1);
     }
@@ -249,7 +240,7 @@ static void test_fixalloc_zero_flag(void **state)
     fixalloc_free(&fz, a);
     fixalloc_free(&fn, b);
     assert_ptr_equal(fixalloc_alloc(&fz), a);
-    assert_true(all_zero(a, fz.size));
+    assert_true(mem_is_zero(a, fz.size));
     assert_ptr_equal(fixalloc_alloc(&fn), b);
     for (size_t i = sizeof(struct fixlink); i < fn.size; i++)
         assert_int_equal(b[i], 0x77);
@@ -266,7 +257,7 @@ static void test_fixalloc_large_records(void **state)
     for (int i = 0; i < 5; i++) {
         v[i] = fixalloc_alloc(&f);
         assert_non_null(v[i]);
-        assert_true(all_zero(v[i], f.size));
+        assert_true(mem_is_zero(v[i], f.size));
         memset(v[i], i + 1, f.size);
     }
     for (int i = 0; i < 5; i++) {
@@ -292,7 +283,7 @@ static void test_fixalloc_random_model(void **state)
         if (live[i] == NULL) {
             live[i] = fixalloc_alloc(&f);
             assert_non_null(live[i]);
-            assert_true(all_zero(live[i], f.size));
+            assert_true(mem_is_zero(live[i], f.size));
             memset(live[i], (int)(i % 255 + 1), f.size);
             nlive++;
         } else {

@@ -90,15 +90,6 @@ static void unspan(struct mheap *h, struct mspan *s)
     check(h);
 }
 
-static bool all_zero(uintptr_t p, size_t n)
-{
-    const unsigned char *c = (const unsigned char *)p;
-    for (size_t i = 0; i < n; i++)
-        if (c[i] != 0)
-            return false;
-    return true;
-}
-
 /* page_is_free / page_is_released: the bitmaps, for white-box checks. */
 static bool page_bit(const struct mheap *h, uintptr_t p, bool released)
 {
@@ -155,7 +146,7 @@ static void test_alloc_free_basic(void **state)
     assert_int_equal(s->nelems, 1);
     assert_int_equal(s->limit, s->start + PAGE_SIZE);
     assert_false(s->needzero);
-    assert_true(all_zero(s->start, PAGE_SIZE));
+    assert_true(addr_is_zero(s->start, PAGE_SIZE));
     memset((void *)s->start, 0x11, PAGE_SIZE); /* Ready: writable */
     assert_non_null(s->alloc_bits);
     assert_non_null(s->gcmark_bits);
@@ -536,7 +527,7 @@ static void test_scavenge_release_and_reuse(void **state)
     assert_int_equal(b->start, base);
     assert_int_equal(ld(&h->pages_released), rel0);
     assert_true(b->needzero); /* reused pages */
-    assert_true(all_zero(base, 4 * PAGE_SIZE)); /* MADV_DONTNEED'd */
+    assert_true(addr_is_zero(base, 4 * PAGE_SIZE)); /* MADV_DONTNEED'd */
     memset((void *)base, 1, 4 * PAGE_SIZE); /* Ready again */
     for (int i = 0; i < 4; i++)
         assert_false(page_bit(h, base + i * PAGE_SIZE, true));

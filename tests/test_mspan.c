@@ -394,14 +394,6 @@ struct bitsenv {
     struct gcbits g;
 };
 
-static bool is_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != 0)
-            return false;
-    return true;
-}
-
 /* Zeroed, 8-byte aligned, disjoint bitmaps of every legal size. */
 static void test_gcbits_alloc(void **state)
 {
@@ -419,7 +411,7 @@ static void test_gcbits_alloc(void **state)
         p[i] = gcbits_alloc(&e->g, n[i]);
         assert_non_null(p[i]);
         assert_int_equal((uintptr_t)p[i] % 8, 0);
-        assert_true(is_zero(p[i], n[i]));
+        assert_true(mem_is_zero(p[i], n[i]));
         memset(p[i], i % 255 + 1, n[i]);
     }
     for (int i = 0; i < N; i++)
@@ -488,7 +480,7 @@ static void test_gcbits_epochs(void **state)
         uint8_t *c = gcbits_alloc(&e->g, 1024);
         assert_non_null(c);
         assert_true(in_ranges(r, nr, c));
-        assert_true(is_zero(c, 1024));
+        assert_true(mem_is_zero(c, 1024));
     }
     assert_int_equal(ld(&e->g.sys_bytes), s2); /* all reuse, no new memory */
     gcbits_release_all(&e->g);
@@ -506,7 +498,7 @@ static void test_span_bitmaps(void **state)
     assert_int_equal(nb, 128);
     const uint8_t *bm[4] = {s1->alloc_bits, s1->gcmark_bits, s2->alloc_bits, s2->gcmark_bits};
     for (int i = 0; i < 4; i++) {
-        assert_true(is_zero(bm[i], nb));
+        assert_true(mem_is_zero(bm[i], nb));
         for (int j = 0; j < i; j++)
             assert_true(bm[i] + nb <= bm[j] || bm[j] + nb <= bm[i]);
     }

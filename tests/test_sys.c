@@ -43,15 +43,6 @@ static void expect_counters(struct sysmem *m, uint64_t reserved, uint64_t prepar
                  (unsigned long long)prepared, (unsigned long long)ready);
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        if (c[i] != 0)
-            return false;
-    return true;
-}
-
 /* ---- part 1: the transitions ----------------------------------------- */
 
 /* None -> Reserved -> Prepared -> Ready -> Prepared -> Ready -> Reserved
@@ -83,7 +74,7 @@ static void test_state_transitions(void **state)
     expect_counters(&m, total - MIB, MIB / 2 + 4 * pg, MIB / 2 - 4 * pg);
     assert_int_equal(ld(&m.unused_calls), calls + 1);
     /* MADV_DONTNEED: the next touch sees zero pages; the rest is kept. */
-    assert_true(all_zero(base, 4 * pg));
+    assert_true(mem_is_zero(base, 4 * pg));
     assert_int_equal((unsigned char)base[4 * pg], 0xab);
 
     sys_used(&m, base, 4 * pg);
@@ -99,7 +90,7 @@ static void test_state_transitions(void **state)
 
     /* Mapping a faulted range again gives fresh zero pages. */
     assert_true(sys_map(&m, base, pg));
-    assert_true(all_zero(base, pg));
+    assert_true(mem_is_zero(base, pg));
     expect_counters(&m, total - pg, pg, 0);
     sys_free(&m, base, pg, SYS_PREPARED);
     sys_free(&m, base + pg, total - pg, SYS_RESERVED);
@@ -140,11 +131,11 @@ static void test_sys_alloc_ready_zeroed(void **state)
     assert_non_null(p);
     assert_int_equal((uintptr_t)p % sys_phys_page_size(), 0);
     expect_counters(&m, 0, 0, n);
-    assert_true(all_zero(p, n));
+    assert_true(mem_is_zero(p, n));
     memset(p, 0xcd, n);
     unsigned char *q = sys_alloc(&m, n);
     assert_non_null(q);
-    assert_true(all_zero(q, n));
+    assert_true(mem_is_zero(q, n));
     expect_counters(&m, 0, 0, 2 * n);
     sys_free(&m, p, n, SYS_READY);
     sys_free(&m, q, n, SYS_READY);
@@ -478,7 +469,7 @@ static void run_workload(gch_heap *h, gch_thread *t, struct workload_result *r)
     for (int round = 0; round < 40; round++) {
         for (size_t w = 0; w < 2; w++) {
             char *p = alloc_checked(h, t, do_scan, w, r);
-            assert_true(all_zero(p, w ? 1000 : 48));
+            assert_true(mem_is_zero(p, w ? 1000 : 48));
         }
         size_t n = noscan_sizes[round % 8];
         if (n < MIB || round < 8) {

@@ -94,13 +94,6 @@ static void fill(unsigned char *p, size_t size, uint32_t tid, uint32_t seq)
     }
 }
 
-/* all_bytes: the n bytes at p all equal b (the range compared with
- * itself shifted by one). */
-static bool all_bytes(const unsigned char *p, unsigned char b, size_t n)
-{
-    return n == 0 || (p[0] == b && memcmp(p, p + 1, n - 1) == 0);
-}
-
 static bool intact(const struct sample *s)
 {
     size_t from = 0;
@@ -111,10 +104,10 @@ static bool intact(const struct sample *s)
             return false;
         from = 8;
     }
-    return all_bytes(s->p + from, pattern_byte(s->tid, s->seq), s->size - from);
+    return mem_all(s->p + from, pattern_byte(s->tid, s->seq), s->size - from);
 }
 
-static bool zeroed(const unsigned char *p, size_t n) { return all_bytes(p, 0, n); }
+static bool zeroed(const unsigned char *p, size_t n) { return mem_all(p, 0, n); }
 
 static size_t usable_of(size_t size)
 {

@@ -9,6 +9,7 @@
  *                       heap_teardown); teardown detaches, asserts
  *                       gchi_heap_verify(h) == 0 and frees the heap.
  *   rng_next()          deterministic xorshift64* generator.
+ *   mem_all(), mem_is_zero(), addr_is_zero()   byte-range checks.
  *   expect_fatal()      runs a function in a forked child and asserts it
  *                       died by abort() with a message containing a
  *                       given substring on stderr (gch_fatal's path).
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,17 @@ static inline uint64_t rng_next(uint64_t *s)
     *s = x;
     return x * 0x2545F4914F6CDD1DULL;
 }
+
+/* mem_all: every one of the n bytes at p equals byte (memcmp of the range
+ * against itself shifted by one: fast, also under sanitizers). */
+static inline bool mem_all(const void *p, int byte, size_t n)
+{
+    const unsigned char *b = p;
+    return n == 0 || (b[0] == (unsigned char)byte && memcmp(b, b + 1, n - 1) == 0);
+}
+
+static inline bool mem_is_zero(const void *p, size_t n) { return mem_all(p, 0, n); }
+static inline bool addr_is_zero(uintptr_t p, size_t n) { return mem_all((const void *)p, 0, n); }
 
 /* expect_fatal: fn(arg) must abort with `needle` in its stderr output. */
 static inline void expect_fatal(void (*fn)(void *), void *arg, const char *needle)
