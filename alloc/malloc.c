@@ -190,13 +190,25 @@ static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan
 
 static bool type_is_noscan(const gch_type *ty) { return ty->ptrmask == NULL && ty->trace == NULL; }
 
+/* bad_args: the error for a NULL thread or type, or a type with both a
+ * mask and a callback; NULL when the arguments are usable.  Cold. */
+static GCH_NOINLINE GCH_COLD void *bad_args(const char *who, gch_thread *t, const gch_type *ty)
+{
+    if (t == NULL || ty == NULL)
+        return gchi_set_error(GCH_EINVAL, "%s: %s is NULL", who, t == NULL ? "thread" : "type");
+    return gchi_set_error(GCH_EINVAL, "%s: type %s has both a mask and a trace callback", who,
+                          ty->name ? ty->name : "(unnamed)");
+}
+
+static inline bool args_ok(gch_thread *t, const gch_type *ty)
+{
+    return t != NULL && ty != NULL && (ty->ptrmask == NULL || ty->trace == NULL);
+}
+
 void *gch_alloc(gch_thread *t, const gch_type *ty)
 {
-    if (GCH_UNLIKELY(t == NULL || ty == NULL))
-        return gchi_set_error(GCH_EINVAL, "gch_alloc: %s is NULL", t == NULL ? "thread" : "type");
-    if (GCH_UNLIKELY(ty->ptrmask != NULL && ty->trace != NULL))
-        return gchi_set_error(GCH_EINVAL, "gch_alloc: type %s has both a mask and a trace callback",
-                              ty->name ? ty->name : "(unnamed)");
+    if (GCH_UNLIKELY(!args_ok(t, ty)))
+        return bad_args("gch_alloc", t, ty);
     return malloc_gc(t, ty->size, type_is_noscan(ty));
 }
 
@@ -209,12 +221,8 @@ void *gch_alloc_noscan(gch_thread *t, size_t size)
 
 void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
 {
-    if (t == NULL || ty == NULL)
-        return gchi_set_error(GCH_EINVAL, "gch_alloc_array: %s is NULL", t == NULL ? "thread" : "type");
-    if (GCH_UNLIKELY(ty->ptrmask != NULL && ty->trace != NULL))
-        return gchi_set_error(GCH_EINVAL,
-                              "gch_alloc_array: type %s has both a mask and a trace callback",
-                              ty->name ? ty->name : "(unnamed)");
+    if (GCH_UNLIKELY(!args_ok(t, ty)))
+        return bad_args("gch_alloc_array", t, ty);
     size_t bytes;
     if (__builtin_mul_overflow(ty->size, n, &bytes))
         return gchi_set_error(GCH_EOVERFLOW, "gch_alloc_array: %zu elements of %zu bytes overflow",
