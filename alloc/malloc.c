@@ -190,6 +190,90 @@ static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan
 
 static bool type_is_noscan(const gch_type *ty) { return ty->ptrmask == NULL && ty->trace == NULL; }
 
+/* mask_bits: the pointer bits of an object of `size` bytes made of
+ * elements of type ty (one element for gch_alloc), for its first `words`
+ * words (<= 64); bits past the object stay clear. */
+static uint64_t mask_bits(const gch_type *ty, size_t size, size_t words)
+{
+    size_t obj_words = size / 8, elem_words = ty->size / 8;
+    if (elem_words == 0)
+        return 0; /* an element smaller than a word holds no aligned reference */
+    if (obj_words < words)
+        words = obj_words;
+    uint64_t bits = 0;
+    if (elem_words >= words) { /* one element covers it: copy the mask */
+        size_t nbytes = (words + 7) / 8;
+        memcpy(&bits, ty->ptrmask, nbytes);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        bits = __builtin_bswap64(bits) >> (64 - 8 * nbytes);
+#endif
+        return words == 64 ? bits : bits & (((uint64_t)1 << words) - 1);
+    }
+    for (size_t w = 0; w < words; w++) { /* an array: repeat the element mask */
+        size_t e = w % elem_words;
+        if ((ty->ptrmask[e / 8] >> (e % 8)) & 1)
+            bits |= (uint64_t)1 << w;
+    }
+    return bits;
+}
+
+/* write_heap_bits: record the pointer words of the object at v (Y1): its
+ * slot's word bits from the mask, its header bit clear. */
+static void write_heap_bits(struct mspan *s, uintptr_t v, const gch_type *ty, size_t size)
+{
+    struct span_typebits *tb = s->typebits;
+    size_t w0 = (v - s->start) / 8, nwords = s->elemsize / 8;
+    uint64_t bits = mask_bits(ty, size, nwords);
+    uint64_t m = nwords == 64 ? ~(uint64_t)0 : (((uint64_t)1 << nwords) - 1);
+    size_t i = w0 / 64, sh = w0 % 64;
+    tb->words[i] = (tb->words[i] & ~(m << sh)) | (bits << sh);
+    if (sh + nwords > 64) /* the slot straddles two bitmap words */
+        tb->words[i + 1] = (tb->words[i + 1] & ~(m >> (64 - sh))) | (bits >> (64 - sh));
+    uint32_t idx = span_object_index(s, v);
+    tb->hdr[idx / 64] &= ~((uint64_t)1 << (idx % 64));
+}
+
+/* write_header: give the object at v a type header (Y2). */
+static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty)
+{
+    *(const gch_type **)(v + s->elemsize - MALLOC_HEADER) = ty;
+    if (s->typebits != NULL) {
+        uint32_t idx = span_object_index(s, v);
+        s->typebits->hdr[idx / 64] |= (uint64_t)1 << (idx % 64);
+    }
+}
+
+/* malloc_typed: a scan object of `size` bytes whose elements have type
+ * ty, with its type information recorded.  Go counterpart: the heapSetType
+ * calls of mallocgcSmallScanNoHeader / ...Header / mallocgcLarge. */
+static void *malloc_typed(gch_thread *t, const gch_type *ty, size_t size)
+{
+    struct mcache *c = gchi_thread_cache(t);
+    if (ty->trace == NULL && size <= HEAPBITS_MAX_SIZE && size > 0) {
+        void *p = malloc_gc(t, size, false);
+        if (p != NULL)
+            write_heap_bits(c->alloc[make_spanclass(size_to_class(size), false)], (uintptr_t)p, ty, size);
+        return p;
+    }
+    if (size > 0 && size <= MAX_SMALL_SIZE - MALLOC_HEADER) {
+        void *p = malloc_gc(t, size + MALLOC_HEADER, false);
+        if (p != NULL)
+            write_header(c->alloc[make_spanclass(size_to_class(size + MALLOC_HEADER), false)],
+                         (uintptr_t)p, ty);
+        return p;
+    }
+    if (size == 0)
+        return gchi_set_error(GCH_EINVAL, "allocation of size 0");
+    /* Too big for a slot with a header (Go's 32760-byte limit for scan
+     * objects): a large object, whose span holds the type. */
+    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&c->owner_tag) != gchi_thread_tag()))
+        return bad_thread(c);
+    void *p = malloc_large(c, size, false);
+    if (p != NULL)
+        mheap_span_of_heap(c->heap, (uintptr_t)p)->largetype = ty;
+    return p;
+}
+
 /* bad_args: the error for a NULL thread or type, or a type with both a
  * mask and a callback; NULL when the arguments are usable.  Cold. */
 static GCH_NOINLINE GCH_COLD void *bad_args(const char *who, gch_thread *t, const gch_type *ty)
@@ -209,7 +293,9 @@ void *gch_alloc(gch_thread *t, const gch_type *ty)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc", t, ty);
-    return malloc_gc(t, ty->size, type_is_noscan(ty));
+    if (type_is_noscan(ty))
+        return malloc_gc(t, ty->size, true);
+    return malloc_typed(t, ty, ty->size);
 }
 
 void *gch_alloc_noscan(gch_thread *t, size_t size)
@@ -223,13 +309,20 @@ void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc_array", t, ty);
+    if (ty->ptrmask != NULL && n > 1 && ty->size % 8 != 0)
+        return gchi_set_error(GCH_EINVAL,
+                              "gch_alloc_array: masked type %s has size %zu, not a multiple of 8: "
+                              "its elements' references would not be word-aligned",
+                              ty->name ? ty->name : "(unnamed)", ty->size);
     size_t bytes;
     if (__builtin_mul_overflow(ty->size, n, &bytes))
         return gchi_set_error(GCH_EOVERFLOW, "gch_alloc_array: %zu elements of %zu bytes overflow",
                               n, ty->size);
     if (bytes == 0)
         return gchi_set_error(GCH_EINVAL, "gch_alloc_array: zero-size array");
-    return malloc_gc(t, bytes, type_is_noscan(ty));
+    if (type_is_noscan(ty))
+        return malloc_gc(t, bytes, true);
+    return malloc_typed(t, ty, bytes);
 }
 
 void gchi_free(gch_thread *t, void *p)

@@ -290,6 +290,12 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
     size_t nbytes = bitmap_bytes(s->nelems);
     s->alloc_bits = gcbits_alloc(&h->gcbits, nbytes);
     s->gcmark_bits = s->alloc_bits ? gcbits_alloc(&h->gcbits, nbytes) : NULL;
+    if (s->gcmark_bits != NULL && span_needs_typebits(spc)) {
+        GCH_ASSERT_INTERNAL(npages == 1);
+        s->typebits = fixalloc_alloc(&h->typebitsalloc); /* zeroed */
+        if (s->typebits == NULL)
+            s->gcmark_bits = NULL;
+    }
     if (s->gcmark_bits == NULL) {
         fixalloc_free(&h->spanalloc, s);
         lock_release(&h->lock);
@@ -319,6 +325,9 @@ void mheap_free_span(struct mheap *h, struct mspan *s)
     set_span_map(h, s->start, s->npages, NULL);
     give_pages(h, s->start, s->npages);
     atomic_u64_sub_relaxed(&h->spans_inuse, 1);
+    if (s->typebits != NULL)
+        fixalloc_free(&h->typebitsalloc, s->typebits);
+    s->typebits = NULL;
     fixalloc_free(&h->spanalloc, s);
     lock_release(&h->lock);
 }
@@ -408,6 +417,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
                        sizeof(struct fixlink) <= sizeof(uint64_t),
                    "fixlink overlaps only alloc_cache");
     fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
+    fixalloc_init(&h->typebitsalloc, sizeof(struct span_typebits), &h->pa, true);
     h->heap_limit = heap_limit;
     /* Go starts its sweep generation at 0 too; uint32 wrap-around is
      * harmless because only differences are compared. */

@@ -48,6 +48,7 @@ struct mheap {
     struct persistent pa;           /* off-heap metadata */
     struct gcbits gcbits;           /* alloc/mark bitmaps */
     struct fixalloc spanalloc;      /* [lock] struct mspan records */
+    struct fixalloc typebitsalloc;  /* [lock] struct span_typebits records */
     struct arena_index index;       /* A1: written under lock, read by anyone */
     struct heaparena *arenas;       /* [lock] all arenas, address order */
     struct heaparena *cur;          /* [lock] arena the heap grows into */

@@ -60,7 +60,7 @@ void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass
     GCHI_SEQ_STORE(&s->npages, npages);
     GCHI_SEQ_STORE(&s->elemsize, elemsize);
     GCHI_SEQ_STORE(&s->divmagic, sc == 0 ? 0 : gchi_class_to_divmagic[sc]);
-    s->spanclass = spc;
+    GCHI_SEQ_STORE(&s->spanclass, spc);
     s->nelems = sc == 0 ? 1 : gchi_class_to_nelems[sc];
     GCHI_SEQ_STORE(&s->limit, start + (uintptr_t)s->nelems * elemsize);
     s->freeindex = 0;
@@ -69,6 +69,8 @@ void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass
     s->alloc_cache = 0;
     s->next = s->prev = NULL;
     s->list = NULL;
+    s->typebits = NULL;
+    s->largetype = NULL;
 }
 
 void span_prepare_cache(struct mspan *s)

@@ -94,11 +94,64 @@ struct mspan {
     uint8_t *alloc_bits;         /* [mcentral lock, or the owning mcache at uncache (M4), or
                                   * the allocator before publication] 1 bit per slot */
     uint8_t *gcmark_bits;        /* [atomic OR while marking; sweeper] */
+    struct span_typebits *typebits; /* [allocating mcache writes a slot's bits;
+                                     * read for marked objects] scan spans with
+                                     * slots <= HEAPBITS_MAX_SIZE, else NULL */
+    const struct gch_type *largetype; /* [set before the large object is returned]
+                                  * the gch_type of a large scan object */
     struct atomic_u32 sweepgen;  /* [atomic acq/rel] table above */
 
     struct mspan *next, *prev;   /* [lock: owning list] */
     struct spanlist *list;       /* [lock: owning list] the list holding it, or NULL */
 };
+
+/*
+ * Type information of scan objects (ARCHITECTURE.md, "collector" step 1):
+ *   - slots <= HEAPBITS_MAX_SIZE: a heap bitmap with one bit per word of
+ *     the span (1 = the word holds a reference), written at allocation
+ *     from the type's mask; and a header bitmap with one bit per slot,
+ *     set when the object carries a type header instead (trace-callback
+ *     types);
+ *   - slots > HEAPBITS_MAX_SIZE: every object carries a type header;
+ *   - large objects: the type is span->largetype.
+ * A type header is the object's gch_type pointer in the LAST word of its
+ * slot (the size class is chosen for size + MALLOC_HEADER), so the object
+ * always starts at its slot: interior-pointer lookup and alignment do not
+ * depend on the type.  Go counterpart: mbitmap.go (heapBitsInSpan, malloc
+ * headers at the slot start; ours sit at the end).
+ *   Y1 the mcache that allocates a scan object writes, before returning
+ *      it, the slot's header bit, and for an object without a header its
+ *      word bits (a headered slot's word bits are stale and never read:
+ *      readers test the header bit first);
+ *   Y2 a slot with its header bit set (or any slot of a > 512-byte scan
+ *      span) holds its gch_type pointer at slot + elemsize - 8.
+ */
+#define HEAPBITS_MAX_SIZE 512
+#define MALLOC_HEADER 8
+
+struct span_typebits {
+    uint64_t words[PAGE_SIZE / 8 / 64]; /* 1 bit per word of the (1-page) span */
+    uint64_t hdr[1024 / 64];           /* 1 bit per slot: has a type header */
+};
+
+/* span_needs_typebits: spans of class spc carry a struct span_typebits. */
+static inline bool span_needs_typebits(spanclass_t spc)
+{
+    unsigned sc = spanclass_sizeclass(spc);
+    return !spanclass_noscan(spc) && sc != 0 && gchi_class_to_size[sc] <= HEAPBITS_MAX_SIZE;
+}
+
+/* span_slot_has_header: the slot holding the object at v carries a type
+ * header (Y2).  Caller owns the object (its span cannot be reused). */
+static inline bool span_slot_has_header(const struct mspan *s, uintptr_t v)
+{
+    if (spanclass_noscan(s->spanclass) || spanclass_sizeclass(s->spanclass) == 0)
+        return false;
+    if (s->typebits == NULL)
+        return true; /* slots > HEAPBITS_MAX_SIZE: always */
+    uint32_t idx = (uint32_t)(((uint64_t)(v - s->start) * s->divmagic) >> 32);
+    return (s->typebits->hdr[idx / 64] >> (idx % 64)) & 1;
+}
 
 /* bitmap_bytes: bytes of an alloc/mark bitmap for n slots, rounded to
  * whole 64-bit words so the allocCache can always load 8 bytes. */
@@ -179,6 +232,7 @@ struct span_layout {
     uintptr_t start, limit;
     size_t npages, elemsize;
     uint32_t divmagic;
+    spanclass_t spanclass;
 };
 
 /* span_read_layout: copy s's layout if s is in use and its record was not
@@ -195,6 +249,7 @@ static inline bool span_read_layout(const struct mspan *s, struct span_layout *l
     l->limit = GCHI_SEQ_LOAD(&s->limit);
     l->elemsize = GCHI_SEQ_LOAD(&s->elemsize);
     l->divmagic = GCHI_SEQ_LOAD(&s->divmagic);
+    l->spanclass = GCHI_SEQ_LOAD(&s->spanclass);
     return atomic_u32_load_relaxed(&s->layout_seq) == seq;
 }
 

@@ -224,12 +224,14 @@ int gch_is_heap_pointer(gch_heap *h, const void *p) { return gch_object_base(h, 
 size_t gch_usable_size(gch_heap *h, const void *p)
 {
     struct span_layout l;
+    struct mspan *s = NULL;
     /* mheap_object_lookup answers 0 for "no object": p == NULL must not
-     * compare equal to it.  The size comes from the validated copy: the
-     * caller need not own p, so the span may be freed and reused. */
-    if (h == NULL || p == NULL || mheap_object_lookup(&h->mheap, (uintptr_t)p, NULL, &l) != (uintptr_t)p)
+     * compare equal to it.  The size comes from the validated copy; the
+     * header check reads the span itself, which is safe because the
+     * caller owns p (gcheap.h), so its span cannot be reused. */
+    if (h == NULL || p == NULL || mheap_object_lookup(&h->mheap, (uintptr_t)p, &s, &l) != (uintptr_t)p)
         return 0;
-    return l.elemsize;
+    return span_slot_has_header(s, (uintptr_t)p) ? l.elemsize - MALLOC_HEADER : l.elemsize;
 }
 
 /* sub_floor0: a - b, or 0 when a counter pair was read mid-update (the

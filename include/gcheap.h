@@ -172,12 +172,14 @@ GCH_API void *gch_alloc(gch_thread *t, const gch_type *ty);
 GCH_API void *gch_alloc_noscan(gch_thread *t, size_t size);
 /* gch_alloc_array: n objects of type ty in one block, zeroed; the layout
  * (mask or callback) applies to each element.  n * ty->size overflowing
- * gives GCH_EOVERFLOW. */
+ * gives GCH_EOVERFLOW; a masked type whose size is not a multiple of 8
+ * gives GCH_EINVAL for n > 1 (its elements' words would not align). */
 GCH_API void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
 
-/* gch_usable_size: the bytes available at p, an address returned by an
- * allocation (the size-class slot).  0 if p is not the start of an object
- * in this heap. */
+/* gch_usable_size: the bytes available at p, an object the caller owns:
+ * its size-class slot, less the 8-byte type header that objects of
+ * trace-callback types and scan objects over 512 bytes carry at the end
+ * of their slot.  0 if p is not the start of an object in this heap. */
 GCH_API size_t gch_usable_size(gch_heap *h, const void *p);
 /* gch_is_heap_pointer: true when p points into an object slot of one of
  * h's in-use spans (interior pointers included).  The slot may be free at

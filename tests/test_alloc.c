@@ -7,9 +7,14 @@
  *
  * What it proves:
  *   - small path, every size class, scan and noscan: 8-byte alignment (and
- *     the alignment of the class's slot size), usable size == class size,
- *     the right span class, zeroed memory, writable to the full usable size
- *     without disturbing any other object;
+ *     the alignment of the class's slot size), the right span class by the
+ *     type-information rule (mspan.h, "Type information of scan objects":
+ *     scan objects of trace types or over 512 bytes take the class of
+ *     size + 8 and keep their gch_type pointer in the slot's last word;
+ *     scan objects over 32760 bytes are large), usable size == class size
+ *     (less the 8-byte header when there is one), zeroed memory, writable
+ *     to the full usable size without disturbing any other object or
+ *     header;
  *   - the header's promise "16-byte aligned for objects of 16 bytes or
  *     more" (test_alignment_16_for_requests_of_16_or_more);
  *   - tiny allocator (Go's rules): 1..15-byte noscan requests share
@@ -53,12 +58,68 @@ static unsigned brute_class(size_t size)
     return 0;
 }
 
+/* The scan types alloc_kind uses, one per small size, kept for the life
+ * of the program: a header names its type (mspan.h, Y2). */
+static gch_type scan_types[MAX_SMALL_SIZE + 1];
+
+static const gch_type *scan_type_of(size_t size)
+{
+    if (size > MAX_SMALL_SIZE)
+        return NULL;
+    scan_types[size] = (gch_type){"scan", size, scan_mask, NULL};
+    return &scan_types[size];
+}
+
 static void *alloc_kind(gch_thread *t, size_t size, bool scan)
 {
     if (!scan)
         return gch_alloc_noscan(t, size);
+    const gch_type *st = scan_type_of(size);
+    if (st != NULL)
+        return gch_alloc(t, st);
+    /* large: the mask is not read at allocation (the span holds the type) */
     gch_type ty = {"scan", size, scan_mask, NULL};
     return gch_alloc(t, &ty);
+}
+
+/* The type-information rule (mspan.h, "Type information of scan
+ * objects"), restated without the allocator's code: */
+/* expected_header: a scan object of a trace type, or over 512 bytes,
+ * carries its gch_type pointer in the last word of a slot. */
+static bool expected_header(size_t size, bool scan, bool has_trace)
+{
+    return scan && (has_trace || size > 512) && size <= MAX_SMALL_SIZE - 8;
+}
+
+/* expected_class: the size class of the object, 0 for a large one. */
+static unsigned expected_class(size_t size, bool scan, bool has_trace)
+{
+    if (expected_header(size, scan, has_trace))
+        return brute_class(size + 8);
+    if (size > MAX_SMALL_SIZE || (scan && (has_trace || size > 512)))
+        return 0;
+    return brute_class(size);
+}
+
+/* expected_slot: the bytes the object occupies (its slot, or its pages). */
+static size_t expected_slot(size_t size, bool scan, bool has_trace)
+{
+    unsigned sc = expected_class(size, scan, has_trace);
+    return sc != 0 ? gchi_class_to_size[sc] : (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+}
+
+/* expected_usable: what gch_usable_size must answer. */
+static size_t expected_usable(size_t size, bool scan, bool has_trace)
+{
+    return expected_slot(size, scan, has_trace) - (expected_header(size, scan, has_trace) ? 8 : 0);
+}
+
+/* header_of: the type header of a slot (its last word). */
+static const gch_type *header_of(const void *p, size_t slot)
+{
+    const gch_type *ty;
+    memcpy(&ty, (const char *)p + slot - 8, sizeof ty);
+    return ty;
 }
 
 /* ---- small path, every size class ----------------------------------------- */
@@ -67,6 +128,7 @@ struct filled {
     unsigned char *p;
     size_t n;
     unsigned char byte;
+    const gch_type *hdr; /* expected at p + n, or NULL: no header */
 };
 
 struct filled_vec {
@@ -74,45 +136,59 @@ struct filled_vec {
     size_t n, cap;
 };
 
-static void filled_push(struct filled_vec *fv, void *p, size_t n, unsigned char byte)
+static void filled_push(struct filled_vec *fv, void *p, size_t n, unsigned char byte,
+                        const gch_type *hdr)
 {
     if (fv->n == fv->cap) {
         fv->cap = fv->cap ? fv->cap * 2 : 1024;
         fv->v = realloc(fv->v, fv->cap * sizeof *fv->v);
         assert_non_null(fv->v);
     }
-    fv->v[fv->n++] = (struct filled){p, n, byte};
+    fv->v[fv->n++] = (struct filled){p, n, byte, hdr};
 }
 
-/* check_small_object: the checks every small object must pass; fills it
- * with `byte` over its whole usable size and records it. */
+/* check_small_object: the checks every object of the small-size range
+ * must pass (a scan object over 32760 bytes is large); fills it with
+ * `byte` over its whole usable size and records it. */
 static void check_small_object(struct fixture *f, struct filled_vec *fv, size_t size, bool scan,
                                unsigned char byte)
 {
     unsigned char *p = alloc_kind(f->t, size, scan);
     assert_non_null(p);
-    unsigned sc = brute_class(size);
-    size_t usable = gchi_class_to_size[sc];
+    unsigned sc = expected_class(size, scan, false);
+    bool hdr = expected_header(size, scan, false);
+    size_t slot = expected_slot(size, scan, false);
+    size_t usable = expected_usable(size, scan, false);
+    assert_true(usable >= size);
     assert_int_equal((uintptr_t)p % 8, 0);
     /* A slot's address is start + i * size: aligned as far as both allow. */
-    size_t natural = usable & -usable;
+    size_t natural = slot & -slot;
     assert_int_equal((uintptr_t)p % (natural < 8192 ? natural : 8192), 0);
     assert_int_equal(gch_usable_size(f->h, p), usable);
     struct mspan *s = span_of(f->h, p);
     assert_non_null(s);
     assert_int_equal(s->spanclass, make_spanclass(sc, !scan));
-    assert_int_equal(s->elemsize, usable);
+    assert_int_equal(s->elemsize, slot);
+    if (sc == 0)
+        assert_int_equal(s->start, (uintptr_t)p);
     assert_true(mem_all(p, 0, usable));
+    if (hdr)
+        assert_ptr_equal(header_of(p, slot), scan_type_of(size));
+    else if (scan && sc != 0 && slot > usable)
+        fail_msg("size %zu: slot %zu, usable %zu without a header", size, slot, usable);
     memset(p, byte, usable);
-    filled_push(fv, p, usable, byte);
+    filled_push(fv, p, usable, byte, hdr ? header_of(p, slot) : NULL);
 }
 
 static void verify_filled(const struct filled_vec *fv)
 {
-    for (size_t i = 0; i < fv->n; i++)
+    for (size_t i = 0; i < fv->n; i++) {
         if (!mem_all(fv->v[i].p, fv->v[i].byte, fv->v[i].n))
             fail_msg("object %zu at %p (%zu bytes) was overwritten", i, (void *)fv->v[i].p,
                      fv->v[i].n);
+        if (fv->v[i].hdr != NULL && header_of(fv->v[i].p, fv->v[i].n + 8) != fv->v[i].hdr)
+            fail_msg("object %zu at %p: type header overwritten", i, (void *)fv->v[i].p);
+    }
 }
 
 static size_t next_size(size_t s)
@@ -135,7 +211,7 @@ static void test_small_every_size_class(void **state)
         for (size_t size = scan ? 1 : 16; size <= MAX_SMALL_SIZE; size = next_size(size)) {
             check_small_object(f, &fv, size, scan, (unsigned char)(byte++ | 1));
             check_small_object(f, &fv, size, scan, (unsigned char)(byte++ | 1));
-            seen[brute_class(size)] = true;
+            seen[expected_class(size, scan, false)] = true;
         }
         /* Both edges of every class. */
         for (unsigned sc = 2; sc < NUM_SIZE_CLASSES; sc++) {
@@ -144,10 +220,22 @@ static void test_small_every_size_class(void **state)
                 continue;
             check_small_object(f, &fv, lo, scan, (unsigned char)(byte++ | 1));
             check_small_object(f, &fv, hi, scan, (unsigned char)(byte++ | 1));
+            /* scan objects with a header: both edges of the class too */
+            if (scan && hi > 512 + 8) {
+                check_small_object(f, &fv, lo - 8, scan, (unsigned char)(byte++ | 1));
+                check_small_object(f, &fv, hi - 8, scan, (unsigned char)(byte++ | 1));
+            }
         }
     }
     for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++)
         assert_true(seen[sc]);
+    /* Scan objects reach every class too, and the largest ones are large. */
+    bool seen_scan[NUM_SIZE_CLASSES] = {false};
+    for (size_t size = 1; size <= MAX_SMALL_SIZE; size++)
+        seen_scan[expected_class(size, true, false)] = true;
+    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++)
+        assert_true(seen_scan[sc]);
+    assert_true(seen_scan[0]);
     verify_filled(&fv);
     assert_int_equal(gch_thread_flush(f->t), GCH_OK);
     verify_filled(&fv);
@@ -200,12 +288,34 @@ static void test_alloc_array(void **state)
     assert_int_equal(span_of(f->h, t3)->spanclass, TINY_SPANCLASS);
     char *b16 = gch_alloc_array(f->t, &bytes, 16);
     assert_int_equal(gch_usable_size(f->h, b16), 16);
-    /* Exactly the largest small size, and one element more. */
-    void *small = gch_alloc_array(f->t, &pair, MAX_SMALL_SIZE / 16);
-    assert_int_equal(spanclass_sizeclass(span_of(f->h, small)->spanclass), NUM_SIZE_CLASSES - 1);
-    void *large = gch_alloc_array(f->t, &pair, MAX_SMALL_SIZE / 16 + 1);
-    assert_int_equal(spanclass_sizeclass(span_of(f->h, large)->spanclass), 0);
-    assert_int_equal(gch_usable_size(f->h, large), MAX_SMALL_SIZE + PAGE_SIZE);
+    /* 32 pairs (512 bytes) still take their class's word bits; 33 carry
+     * a header in the class of 528 + 8 bytes. */
+    void *b32 = gch_alloc_array(f->t, &pair, 32);
+    assert_int_equal(span_of(f->h, b32)->spanclass, make_spanclass(expected_class(512, true, false), false));
+    assert_int_equal(gch_usable_size(f->h, b32), 512);
+    void *b33 = gch_alloc_array(f->t, &pair, 33);
+    assert_int_equal(span_of(f->h, b33)->spanclass, make_spanclass(brute_class(536), false));
+    assert_int_equal(gch_usable_size(f->h, b33), class_size_of(536) - 8);
+    assert_ptr_equal(header_of(b33, class_size_of(536)), &pair);
+    assert_true(mem_all(b33, 0, class_size_of(536) - 8));
+    /* The largest array with a header (32752 + 8 bytes: the last class),
+     * and one element more: a large object, whose span holds the type. */
+    size_t nmax = (MAX_SMALL_SIZE - 8) / 16;
+    void *small = gch_alloc_array(f->t, &pair, nmax);
+    assert_non_null(small);
+    assert_int_equal(span_of(f->h, small)->spanclass, make_spanclass(NUM_SIZE_CLASSES - 1, false));
+    assert_int_equal(gch_usable_size(f->h, small), MAX_SMALL_SIZE - 8);
+    assert_ptr_equal(header_of(small, MAX_SMALL_SIZE), &pair);
+    assert_true(mem_all(small, 0, MAX_SMALL_SIZE - 8));
+    void *large = gch_alloc_array(f->t, &pair, nmax + 1);
+    assert_non_null(large);
+    assert_int_equal(span_of(f->h, large)->spanclass, make_spanclass(0, false));
+    assert_ptr_equal(span_of(f->h, large)->largetype, &pair);
+    assert_int_equal(gch_usable_size(f->h, large), MAX_SMALL_SIZE);
+    assert_true(mem_all(large, 0, MAX_SMALL_SIZE));
+    void *larger = gch_alloc_array(f->t, &pair, MAX_SMALL_SIZE / 16 + 1);
+    assert_int_equal(spanclass_sizeclass(span_of(f->h, larger)->spanclass), 0);
+    assert_int_equal(gch_usable_size(f->h, larger), MAX_SMALL_SIZE + PAGE_SIZE);
 }
 
 /* ---- tiny allocator ----------------------------------------------------- */
@@ -316,8 +426,11 @@ static void test_tiny_never_for_scan_or_16_bytes(void **state)
         void *n16 = gch_alloc_noscan(f->t, 16);
         assert_int_equal(span_of(f->h, m)->spanclass, make_spanclass(1, false));
         assert_int_equal(gch_usable_size(f->h, m), 8);
-        assert_int_equal(span_of(f->h, t)->spanclass, make_spanclass(2, false));
+        /* a trace type: 12 bytes + the 8-byte header, in the 24-byte class */
+        assert_int_equal(expected_class(12, true, true), 3);
+        assert_int_equal(span_of(f->h, t)->spanclass, make_spanclass(3, false));
         assert_int_equal(gch_usable_size(f->h, t), 16);
+        assert_ptr_equal(header_of(t, 24), &traced);
         assert_int_equal(span_of(f->h, n16)->spanclass, TINY_SPANCLASS);
         assert_int_equal(gch_usable_size(f->h, n16), 16);
     }
@@ -399,11 +512,15 @@ static void test_interior_pointers_every_byte(void **state)
     const size_t sizes[] = {8, 24, 48, 144, 1408, 3072, 3200, 6784, 9472, 32768};
     for (size_t i = 0; i < COUNT_OF(sizes); i++) {
         unsigned sc = brute_class(sizes[i]);
+        /* scan objects over 512 bytes carry an 8-byte header: ask for
+         * 8 bytes less to land in the class of sizes[i] */
+        size_t request = sizes[i] > 512 ? sizes[i] - 8 : sizes[i];
+        assert_int_equal(expected_class(request, true, false), sc);
         uint32_t nelems = gchi_class_to_nelems[sc];
         /* fill a whole span so first, middle and last slots exist */
         unsigned char *first = NULL, *last = NULL;
         for (uint32_t k = 0; k < nelems; k++) {
-            unsigned char *p = alloc_kind(f->t, sizes[i], true);
+            unsigned char *p = alloc_kind(f->t, request, true);
             assert_non_null(p);
             if (k == 0)
                 first = p;
@@ -411,6 +528,7 @@ static void test_interior_pointers_every_byte(void **state)
         }
         struct mspan *s = span_of(f->h, first);
         assert_ptr_equal(span_of(f->h, last), s);
+        assert_int_equal(s->spanclass, make_spanclass(sc, false));
         unsigned char *samples[3] = {first, first + (nelems / 2) * s->elemsize, last};
         for (int k = 0; k < 3; k++) {
             for (size_t off = 0; off < s->elemsize; off++) {
@@ -558,7 +676,8 @@ static void reuse_slots(struct fixture *f, size_t size, bool scan, size_t n)
         freed[nfreed++] = (uintptr_t)objs[i];
     }
     qsort(freed, nfreed, sizeof *freed, cmp_ptr);
-    size_t usable = class_size_of(size);
+    size_t usable = expected_usable(size, scan, false);
+    assert_int_equal(gch_usable_size(f->h, objs[1]), usable);
     for (size_t i = 0; i < nfreed; i++) {
         unsigned char *p = alloc_kind(f->t, size, scan);
         assert_non_null(p);
@@ -566,6 +685,9 @@ static void reuse_slots(struct fixture *f, size_t size, bool scan, size_t n)
             fail_msg("size %zu: %p is not a freed slot (partial spans come first)", size, (void *)p);
         if (!mem_all(p, 0, usable))
             fail_msg("size %zu: reused slot %p is not zeroed", size, (void *)p);
+        if (expected_header(size, scan, false) &&
+            header_of(p, expected_slot(size, scan, false)) != scan_type_of(size))
+            fail_msg("size %zu: reused slot %p has no type header", size, (void *)p);
     }
     for (size_t i = 1; i < n; i += 2)
         assert_true(mem_all(objs[i], 0xAA, usable));
@@ -581,7 +703,7 @@ static void test_zero_on_reuse_of_freed_slots(void **state)
     reuse_slots(f, 16, false, 2000); /* the tiny span class */
     reuse_slots(f, 8, true, 3000);
     reuse_slots(f, 1408, false, 100);
-    reuse_slots(f, 32768, true, 8);
+    reuse_slots(f, 32760, true, 8); /* + its 8-byte header: the 32 KiB class */
 }
 
 /* A tiny block freed at its base comes back zeroed to the tiny allocator. */
@@ -751,7 +873,7 @@ static void check_identities(const gch_stats *st)
 
 struct live {
     void *p;
-    size_t usable;
+    size_t slot; /* what HeapAlloc counts: the slot, header included */
     unsigned sc;
 };
 
@@ -785,12 +907,13 @@ static void test_stats_identities(void **state)
             tiny_calls++;
             continue;
         }
-        unsigned sc = size > MAX_SMALL_SIZE ? 0 : brute_class(size);
-        size_t usable = gch_usable_size(f->h, p);
-        assert_int_equal(usable, sc ? gchi_class_to_size[sc] : (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
+        unsigned sc = expected_class(size, scan, false);
+        size_t slot = expected_slot(size, scan, false);
+        assert_int_equal(spanclass_sizeclass(span_of(f->h, p)->spanclass), sc);
+        assert_int_equal(gch_usable_size(f->h, p), expected_usable(size, scan, false));
         per_class[sc]++;
-        bytes += usable;
-        objs[nobj++] = (struct live){p, usable, sc};
+        bytes += slot;
+        objs[nobj++] = (struct live){p, slot, sc};
     }
     /* Before the flush, the cached spans' counts may be missing. */
     gch_read_stats(f->h, &st);
@@ -814,7 +937,7 @@ static void test_stats_identities(void **state)
     for (size_t i = 0; i < nobj; i += 3) {
         gchi_free(f->t, objs[i].p);
         freed++;
-        freed_bytes += objs[i].usable;
+        freed_bytes += objs[i].slot;
         freed_class[objs[i].sc]++;
     }
     gch_read_stats(f->h, &after);

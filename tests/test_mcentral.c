@@ -112,7 +112,9 @@ static void test_refill_many_spans_multi_page_class(void **state)
     const unsigned sc = 35; /* 1408 B, 2 pages, 11 objects */
     const spanclass_t spc = make_spanclass(sc, false);
     static const uint8_t mask[176] = {0};
-    const gch_type ty = {"t1408", 1408, mask, NULL};
+    /* A scan object over 512 bytes carries an 8-byte type header at the
+     * end of its slot: 1400 bytes fill the 1408-byte class. */
+    const gch_type ty = {"t1400", 1400, mask, NULL};
     const uint32_t nelems = gchi_class_to_nelems[sc];
     const size_t nspans = 20;
     gch_stats before, after;
@@ -123,6 +125,10 @@ static void test_refill_many_spans_multi_page_class(void **state)
         assert_non_null(p);
         if (i % nelems != 0) /* consecutive slots of one span */
             assert_ptr_equal(p, (char *)prev + 1408);
+        assert_int_equal(span_of(f->h, p)->spanclass, spc);
+        const gch_type *hdr;
+        memcpy(&hdr, p + 1408 - 8, sizeof hdr);
+        assert_ptr_equal(hdr, &ty);
         prev = p;
     }
     struct mcentral *c = central(f->h, spc);
@@ -169,13 +175,19 @@ static void free_walk(struct fixture *f, unsigned sc, bool noscan)
     const uint32_t nelems = gchi_class_to_nelems[sc];
     const size_t span_bytes = gchi_class_to_allocnpages[sc] * PAGE_SIZE;
     static const uint8_t mask[MAX_SMALL_SIZE / 64] = {0};
-    const gch_type ty = {"t", gchi_class_to_size[sc], noscan ? NULL : mask, NULL};
+    /* scan objects over 512 bytes take the class of size + 8 (the type
+     * header): ask for 8 bytes less than the slot to fill class sc */
+    size_t size = gchi_class_to_size[sc];
+    if (!noscan && size > 512)
+        size -= 8;
+    const gch_type ty = {"t", size, noscan ? NULL : mask, NULL};
     void **objs = calloc(nelems, sizeof *objs);
     for (uint32_t i = 0; i < nelems; i++) {
         objs[i] = gch_alloc(f->t, &ty);
         assert_non_null(objs[i]);
     }
     struct mspan *s = span_of(f->h, objs[0]);
+    assert_int_equal(s->spanclass, spc);
     assert_int_equal(s->alloc_count, nelems);
     assert_int_equal(gch_thread_flush(f->t), GCH_OK);
     struct mcentral *c = central(f->h, spc);
@@ -223,6 +235,7 @@ static void test_free_moves_full_to_partial_then_to_heap(void **state)
     free_walk(f, 1, false);   /* 8 B, 1024 objects */
     free_walk(f, 35, true);   /* 1408 B, 2 pages */
     free_walk(f, 66, false);  /* 28 KiB, 7 pages, two objects */
+    free_walk(f, 35, false);  /* 1408 B scan: 1400 + the type header */
 }
 
 /* The next allocation takes the partial span's free slots before any
