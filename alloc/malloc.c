@@ -193,7 +193,7 @@ static bool type_is_noscan(const gch_type *ty) { return ty->ptrmask == NULL && t
 /* mask_bits: the pointer bits of an object of `size` bytes made of
  * elements of type ty (one element for gch_alloc), for its first `words`
  * words (<= 64); bits past the object stay clear. */
-static uint64_t mask_bits(const gch_type *ty, size_t size, size_t words)
+static GCH_ALWAYS_INLINE uint64_t mask_bits(const gch_type *ty, size_t size, size_t words)
 {
     size_t obj_words = size / 8, elem_words = ty->size / 8;
     if (elem_words == 0)
@@ -201,12 +201,9 @@ static uint64_t mask_bits(const gch_type *ty, size_t size, size_t words)
     if (obj_words < words)
         words = obj_words;
     uint64_t bits = 0;
-    if (elem_words >= words) { /* one element covers it: copy the mask */
-        size_t nbytes = (words + 7) / 8;
-        memcpy(&bits, ty->ptrmask, nbytes);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        bits = __builtin_bswap64(bits) >> (64 - 8 * nbytes);
-#endif
+    if (elem_words >= words) { /* one element covers it: read the mask */
+        for (size_t i = 0; i < (words + 7) / 8; i++)
+            bits |= (uint64_t)ty->ptrmask[i] << (8 * i);
         return words == 64 ? bits : bits & (((uint64_t)1 << words) - 1);
     }
     for (size_t w = 0; w < words; w++) { /* an array: repeat the element mask */
@@ -219,7 +216,8 @@ static uint64_t mask_bits(const gch_type *ty, size_t size, size_t words)
 
 /* write_heap_bits: record the pointer words of the object at v (Y1): its
  * slot's word bits from the mask, its header bit clear. */
-static void write_heap_bits(struct mspan *s, uintptr_t v, const gch_type *ty, size_t size)
+static GCH_ALWAYS_INLINE void write_heap_bits(struct mspan *s, uintptr_t v, const gch_type *ty,
+                                              size_t size)
 {
     struct span_typebits *tb = s->typebits;
     size_t w0 = (v - s->start) / 8, nwords = s->elemsize / 8;
@@ -229,8 +227,10 @@ static void write_heap_bits(struct mspan *s, uintptr_t v, const gch_type *ty, si
     tb->words[i] = (tb->words[i] & ~(m << sh)) | (bits << sh);
     if (sh + nwords > 64) /* the slot straddles two bitmap words */
         tb->words[i + 1] = (tb->words[i + 1] & ~(m >> (64 - sh))) | (bits >> (64 - sh));
-    uint32_t idx = span_object_index(s, v);
-    tb->hdr[idx / 64] &= ~((uint64_t)1 << (idx % 64));
+    if (GCH_UNLIKELY(s->has_headers)) { /* only then can the slot's bit be set */
+        uint32_t idx = span_object_index(s, v);
+        tb->hdr[idx / 64] &= ~((uint64_t)1 << (idx % 64));
+    }
 }
 
 /* write_header: give the object at v a type header (Y2). */
@@ -240,7 +240,38 @@ static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty)
     if (s->typebits != NULL) {
         uint32_t idx = span_object_index(s, v);
         s->typebits->hdr[idx / 64] |= (uint64_t)1 << (idx % 64);
+        s->has_headers = true;
     }
+}
+
+/* malloc_bits_slow: malloc_bits when the cache window is empty. */
+static GCH_NOINLINE void *malloc_bits_slow(struct mcache *c, spanclass_t spc, const gch_type *ty,
+                                           size_t size)
+{
+    void *p = alloc_slot_slow(c, spc);
+    if (p != NULL)
+        write_heap_bits(c->alloc[spc], (uintptr_t)p, ty, size);
+    return p;
+}
+
+/* malloc_bits: a masked scan object of 1..512 bytes, its pointer words
+ * recorded in the span's heap bitmap.  The common typed allocation: kept
+ * inline, slow half tail-called.  Go counterpart:
+ * mallocgcSmallScanNoHeader. */
+static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, size_t size)
+{
+    struct mcache *c = gchi_thread_cache(t);
+    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&c->owner_tag) != gchi_thread_tag()))
+        return bad_thread(c);
+    spanclass_t spc = make_spanclass(size_to_class(size), false);
+    struct mspan *s = c->alloc[spc];
+    uintptr_t v = next_free_fast(s);
+    if (GCH_UNLIKELY(v == 0))
+        return malloc_bits_slow(c, spc, ty, size);
+    if (s->needzero)
+        memset((void *)v, 0, s->elemsize);
+    write_heap_bits(s, v, ty, size);
+    return (void *)v;
 }
 
 /* malloc_typed: a scan object of `size` bytes whose elements have type
@@ -249,12 +280,8 @@ static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty)
 static void *malloc_typed(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
-    if (ty->trace == NULL && size <= HEAPBITS_MAX_SIZE && size > 0) {
-        void *p = malloc_gc(t, size, false);
-        if (p != NULL)
-            write_heap_bits(c->alloc[make_spanclass(size_to_class(size), false)], (uintptr_t)p, ty, size);
-        return p;
-    }
+    if (ty->trace == NULL && size - 1 < HEAPBITS_MAX_SIZE) /* 1 <= size <= 512 */
+        return malloc_bits(t, ty, size);
     if (size > 0 && size <= MAX_SMALL_SIZE - MALLOC_HEADER) {
         void *p = malloc_gc(t, size + MALLOC_HEADER, false);
         if (p != NULL)
@@ -295,6 +322,8 @@ void *gch_alloc(gch_thread *t, const gch_type *ty)
         return bad_args("gch_alloc", t, ty);
     if (type_is_noscan(ty))
         return malloc_gc(t, ty->size, true);
+    if (ty->trace == NULL && ty->size - 1 < HEAPBITS_MAX_SIZE)
+        return malloc_bits(t, ty, ty->size);
     return malloc_typed(t, ty, ty->size);
 }
 

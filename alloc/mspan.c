@@ -70,6 +70,7 @@ void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass
     s->next = s->prev = NULL;
     s->list = NULL;
     s->typebits = NULL;
+    s->has_headers = false;
     s->largetype = NULL;
 }
 

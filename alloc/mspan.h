@@ -82,6 +82,8 @@ struct mspan {
     size_t elemsize;             /* [immutable while in use] slot size */
     uint32_t alloc_count;        /* [owner mcache | mcentral lock] M5 */
     bool needzero;               /* [owner mcache | mcentral lock] slots may hold old data */
+    bool has_headers;            /* [owner mcache | mcentral lock] some slot's header bit
+                                  * may be set (typebits spans) */
     spanclass_t spanclass;       /* [immutable while in use] */
     struct atomic_u8 state;      /* [store-release at publication] enum mspan_state */
     struct atomic_u32 layout_seq; /* [write under heap lock, read atomic] odd while
