@@ -165,6 +165,7 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
         memset((void *)s->start, 0, s->elemsize);
     atomic_u64_add_relaxed(&h->counters.large_mallocs, 1);
     atomic_u64_add_relaxed(&h->counters.large_alloc_bytes, s->elemsize);
+    atomic_u64_add_relaxed(&h->counters.alloc_since_gc, s->elemsize);
     mcentral_add_large(&h->central[spc], s);
     return (void *)s->start;
 }

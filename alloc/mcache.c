@@ -47,6 +47,8 @@ bool mcache_refill(struct mcache *c, spanclass_t spc)
     if (s == NULL)
         return false;
     s->alloc_count_before_cache = s->alloc_count;
+    atomic_u64_add_relaxed(&h->counters.alloc_since_gc,
+                           (uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
     c->alloc[spc] = s;
     return true;
 }

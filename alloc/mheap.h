@@ -40,6 +40,11 @@ struct heap_counters {
     struct atomic_u64 large_mallocs, large_frees;      /* [atomic] objects */
     struct atomic_u64 large_alloc_bytes, large_free_bytes; /* [atomic] */
     struct atomic_u64 tiny_allocs;                     /* [atomic] */
+    /* Bytes handed to mcaches (free slots of each span cached, counted as
+     * if allocated) and large objects since the last GC cycle; with the
+     * bytes marked by that cycle it estimates the live heap for the GC
+     * trigger (Go's heapLive).  Reset by the cycle, world stopped. */
+    struct atomic_u64 alloc_since_gc;                  /* [atomic] */
 };
 
 struct mheap {

@@ -5,10 +5,12 @@
  * The workload mimics what a Lisp-like VM allocates: cons cells (two
  * references), boxed numbers and short strings (pointer-free, tiny
  * allocator), vectors (arrays of references) and a few large buffers.
- * Two interpreter threads run at once, each attached to the same heap.
- * Until the collector lands nothing is reclaimed, so the figures show the
- * allocator's footprint: HeapAlloc vs HeapInuse (size-class waste) and
- * HeapSys (arena growth in 4 MiB steps).
+ * Two interpreter threads run at once, each attached to the same heap,
+ * keeping the values they still use in handle frames (GCH_LOCALS), as an
+ * interpreter keeps them on its value stack.  Each round's data becomes
+ * garbage at the end of the round, so the collector runs whenever the
+ * heap reaches its GOGC goal; with GODEBUG=gctrace=1 (scripts/demo.sh
+ * sets it) every cycle prints Go's gctrace line on stderr.
  *
  * Usage: demo [scale]   (scale 1 = about 22 MiB of objects, default 4)
  */
@@ -47,19 +49,23 @@ static void *check(void *p, const char *what)
     return p;
 }
 
-/* make_list: a list of n boxed integers (noscan 8-byte boxes). */
-static Cons *make_list(gch_thread *t, long n)
+/* make_list: a list of n boxed integers (noscan 8-byte boxes), built in
+ * the caller's root slot *out: every allocation is a safepoint, so the
+ * partial list and the new box live in roots across it. */
+static void make_list(gch_thread *t, long n, void **out)
 {
-    Cons *head = NULL;
+    GCH_LOCALS(t, r, 1);
+    *out = NULL;
     for (long i = 0; i < n; i++) {
         int64_t *box = check(gch_alloc_noscan(t, sizeof *box), "box");
         *box = i;
+        r[0] = box;
         Cons *c = check(gch_alloc(t, &cons_type), "cons");
-        c->car = box;
-        c->cdr = head;
-        head = c;
+        c->car = r[0];
+        c->cdr = *out;
+        *out = c;
     }
-    return head;
+    GCH_LOCALS_END(t, r);
 }
 
 /* make_string: a short pointer-free string, as a VM's symbol or literal. */
@@ -76,15 +82,20 @@ static void *interpreter(void *arg)
 {
     struct worker *w = arg;
     gch_thread *t = check(gch_thread_attach(w->heap), "attach");
+    GCH_LOCALS(t, roots, 2); /* [0] the round's list, [1] its vector */
     for (long round = 0; round < 20 * w->scale; round++) {
-        Cons *l = make_list(t, 20000);
-        for (Cons *c = l; c != NULL; c = c->cdr)
+        make_list(t, 20000, &roots[0]);
+        for (Cons *c = roots[0]; c != NULL; c = c->cdr)
             w->checksum += (uint64_t)*(int64_t *)c->car;
         size_t n = 1000;
-        Vector *v = check(gch_alloc_array(t, &ref_type, n + 1), "vector");
-        v->len = n;
-        for (size_t i = 0; i < n; i++)
-            v->items[i] = make_string(t, &w->seed);
+        roots[1] = check(gch_alloc_array(t, &ref_type, n + 1), "vector");
+        Vector *v = roots[1];
+        v->len = n; /* word 0: not a heap address, ignored by the marker */
+        for (size_t i = 0; i < n; i++) {
+            char *s = make_string(t, &w->seed);
+            v = roots[1];
+            v->items[i] = s;
+        }
         w->checksum += (uint64_t)strlen(v->items[n - 1]);
         if (round % 5 == 0) {
             char *buf = check(gch_alloc_noscan(t, 256 << 10), "buffer"); /* large object */
@@ -92,6 +103,7 @@ static void *interpreter(void *arg)
             w->checksum += (uint64_t)buf[0];
         }
     }
+    GCH_LOCALS_END(t, roots);
     gch_thread_detach(t);
     return NULL;
 }
@@ -102,10 +114,10 @@ static void print_stats(gch_heap *h, const char *phase, double secs)
     gch_read_stats(h, &st);
     printf("%-10s %6.3fs  HeapAlloc %7.1f MiB  HeapInuse %7.1f MiB  HeapSys %7.1f MiB  "
            "HeapIdle %6.1f MiB  Released %6.1f MiB  Objects %9" PRIu64 "  Mallocs %9" PRIu64
-           "  tiny %8" PRIu64 "\n",
+           "  tiny %8" PRIu64 "  NumGC %u\n",
            phase, secs, st.heap_alloc / 1048576.0, st.heap_inuse / 1048576.0,
            st.heap_sys / 1048576.0, st.heap_idle / 1048576.0, st.heap_released / 1048576.0,
-           st.heap_objects, st.mallocs, st.tiny_allocs);
+           st.heap_objects, st.mallocs, st.tiny_allocs, st.num_gc);
 }
 
 static double now(void)
@@ -134,6 +146,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     print_stats(h, "allocated", now() - t0);
+    gch_collect(h); /* everything is garbage now: a forced cycle frees it */
+    print_stats(h, "collected", now() - t0);
 
     gch_stats st;
     gch_read_stats(h, &st);

@@ -68,6 +68,8 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
     }
     stw_init(&h->stw);
     roots_init(&h->roots);
+    h->decode = cfg->decode;
+    gc_init(h);
     lock_init(&h->threads_lock, LOCKRANK_THREADS);
     fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);
     if (cfg->env_prefix != NULL)
@@ -93,6 +95,7 @@ gch_error gch_heap_free(gch_heap *h)
     lock_destroy(&h->threads_lock);
     stw_destroy(&h->stw);
     roots_destroy(&h->roots);
+    workbuf_pool_destroy(&h->gc.workbufs);
     mheap_destroy(&h->mheap); /* thread records live in its metadata */
     free(h);
     return GCH_OK;
@@ -287,6 +290,14 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->heap_idle = (free + released) * PAGE_SIZE;
     out->heap_released = released * PAGE_SIZE;
     out->heap_sys = out->heap_inuse + out->heap_idle;
+    lock_acquire(&h->stw.lock); /* cycle statistics (gc/mgc.h) */
+    out->num_gc = h->gc.num_gc;
+    out->num_forced_gc = h->gc.num_forced_gc;
+    out->pause_total_ns = h->gc.pause_total_ns;
+    memcpy(out->pause_ns, h->gc.pause_ns, sizeof out->pause_ns);
+    out->last_gc = h->gc.last_gc_unix_ns;
+    lock_release(&h->stw.lock);
+    out->next_gc = atomic_u64_load_relaxed(&h->gc.next_gc);
     out->metadata_sys = atomic_u64_load_relaxed(&m->pa.sys_bytes) +
                         atomic_u64_load_relaxed(&m->gcbits.sys_bytes);
     out->sys = out->heap_sys + out->metadata_sys;

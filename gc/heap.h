@@ -24,6 +24,7 @@
 #include "stw.h"
 #include "roots.h"
 #include "debugvars.h"
+#include "mgc.h"
 
 struct gch_thread {
     gchi_thread_head head;       /* read by the inline fast paths (gcheap/attrs.h) */
@@ -39,6 +40,8 @@ struct gch_heap {
     struct stw stw;              /* stop-the-world state */
     struct root_table roots;     /* global roots and heap-wide scanners */
     struct gcenv env;            /* [immutable after gch_heap_new] GOGC, GODEBUG, ... */
+    void *(*decode)(uintptr_t);  /* [immutable] tagged-word decoder, or NULL */
+    struct gcstate gc;           /* the collector (gc/mgc.h) */
     struct lock threads_lock;
     struct fixalloc threadalloc; /* [threads_lock] gch_thread records */
     struct gch_thread *attached; /* [threads_lock] T1 */

@@ -115,6 +115,7 @@ void gchi_hook_alloc_slow(struct mcache *c)
 {
     gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
     gch_safepoint(t);
+    gc_maybe_trigger(t->heap);
 }
 
 void gch_blocking_enter(gch_thread *t)

@@ -85,7 +85,11 @@ GCH_API const char *gch_strerror(gch_error e);
 
 typedef struct gch_visitor gch_visitor;
 /* gch_trace_fn: report every reference slot of obj with gch_visit().
- * Used for shapes a pointer mask cannot describe.  Must not allocate. */
+ * Used for shapes a pointer mask cannot describe.  Called once per element
+ * (size = the type's size); the unused tail of an object's slot is zero
+ * and may be passed as extra elements, so a callback must accept an
+ * all-zero element.  Must not allocate or touch other heap objects'
+ * type-dependent fields. */
 typedef void (*gch_trace_fn)(gch_visitor *v, void *obj, size_t size);
 GCH_API void gch_visit(gch_visitor *v, void *const *slot);
 
@@ -132,6 +136,11 @@ typedef struct gch_config {
     int64_t memory_limit;  /* GOMEMLIMIT in bytes; default none */
     int gomaxprocs;        /* GOMAXPROCS: mark workers; default online CPUs */
     int read_env;          /* 0: ignore the environment entirely; default 1 */
+    /* Optional decoder for tagged values (NaN-boxing, small-int tags):
+     * given the word in a reference slot, return the heap pointer it
+     * holds, or NULL.  Applied to every reference slot the collector
+     * reads (masks, callbacks, roots).  NULL: slots hold plain pointers. */
+    void *(*decode)(uintptr_t word);
 } gch_config;
 
 #define GCH_UNSET (-2147483647 - 1)
@@ -202,6 +211,8 @@ typedef struct gch_size_class_stats {
     uint64_t frees;   /* objects freed in this class */
 } gch_size_class_stats;
 
+#define GCH_PAUSE_RING 256
+
 typedef struct gch_stats {
     uint64_t heap_alloc;    /* HeapAlloc: bytes in allocated objects */
     uint64_t total_alloc;   /* TotalAlloc: cumulative bytes allocated */
@@ -215,6 +226,12 @@ typedef struct gch_stats {
     uint64_t tiny_allocs;   /* sub-allocations packed into tiny blocks */
     uint64_t sys;           /* Sys: all memory mapped (heap + metadata) */
     uint64_t metadata_sys;  /* bytes of off-heap metadata (spans, bitmaps, arenas) */
+    uint64_t next_gc;        /* NextGC: heap goal of the next cycle, bytes */
+    uint64_t last_gc;        /* LastGC: end of the last cycle, ns since the Unix epoch */
+    uint64_t pause_total_ns; /* PauseTotalNs */
+    uint64_t pause_ns[GCH_PAUSE_RING]; /* PauseNs: [(num_gc + 255) % 256] is the latest */
+    uint32_t num_gc;         /* NumGC: completed cycles */
+    uint32_t num_forced_gc;  /* NumForcedGC: cycles run by gch_collect */
     /* BySize[0] gathers large objects; [1..67] the small size classes. */
     gch_size_class_stats by_size[GCH_NUM_SIZE_CLASSES];
 } gch_stats;
@@ -229,6 +246,16 @@ typedef struct gch_stats {
  * every thread has flushed and none is allocating they are exact.
  */
 GCH_API void gch_read_stats(gch_heap *h, gch_stats *out);
+/*
+ * gch_collect: run a whole collection cycle now, sweep included, like
+ * Go's runtime.GC: every object not reachable from the roots (global
+ * roots, heap scanners, and every attached thread's handle frames and
+ * thread scanners) is freed.  Callable from an attached thread (its
+ * roots count; it must keep what it uses in them) or from any other
+ * thread.  Returns GCH_EINVAL for a NULL heap.
+ */
+GCH_API gch_error gch_collect(gch_heap *h);
+
 /* gch_thread_flush: return t's cached spans to the heap and publish its
  * counts, so that gch_read_stats is exact for this thread. */
 GCH_API gch_error gch_thread_flush(gch_thread *t);

@@ -5,7 +5,8 @@
  * and gc/ include paths, so they may call internal functions (mheap_*,
  * span_*, ...) as well as the public API.
  *
- *   struct fixture      a heap and one attached thread (heap_setup /
+ *   test_heap_new_nogc  a heap with automatic collection off.
+ *   struct fixture      a heap (GC off) and one attached thread (heap_setup /
  *                       heap_teardown); teardown detaches, asserts
  *                       gchi_heap_verify(h) == 0 and frees the heap.
  *   rng_next()          deterministic xorshift64* generator.
@@ -42,12 +43,24 @@ struct fixture {
     gch_thread *t;
 };
 
+/* test_heap_new_nogc: a heap whose collector never starts by itself
+ * (GOGC off, environment ignored): for tests of the allocator, which keep
+ * objects in C variables that are not roots. */
+static inline gch_heap *test_heap_new_nogc(void)
+{
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.gc_percent = -1;
+    cfg.read_env = 0;
+    return gch_heap_new(&cfg);
+}
+
 static inline int heap_setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     if (f == NULL)
         return -1;
-    f->h = gch_heap_new(NULL);
+    f->h = test_heap_new_nogc();
     f->t = f->h ? gch_thread_attach(f->h) : NULL;
     if (f->t == NULL)
         return -1;

@@ -1,0 +1,206 @@
+/*
+ * mgc.c - the collector: overview, the cycle, triggering, gctrace.
+ * Go counterpart: runtime/mgc.go (gcStart, gcMarkDone,
+ * gcMarkTermination), mgcpacer.go (heap goal).
+ *
+ * ==== How gcheap collects (read this first) ====
+ *
+ * Glossary
+ *   root        a slot outside the heap the embedder registered (gc/roots.h)
+ *   mark bit    one bit per object slot, set when the object is reachable
+ *   grey        marked but not yet scanned: on a gcwork queue (gc/mgcwork.h)
+ *   sweep       turn mark bits into alloc bits: unmarked objects become free
+ *   sweepgen    the heap's sweep generation, +2 per cycle (alloc/mspan.h)
+ *   heap goal   heap size at which the next cycle starts (GOGC)
+ *
+ * A cycle (this first collector stops the world for all of it; the
+ * concurrent collector keeps the same steps and shortens the stops):
+ *   1. [STW] stop the world (gc/stw.c); flush every thread's mcache, so no
+ *      span is cached and every alloc bit is exact (X2);
+ *   2. [STW] mark: scan the global roots, heap scanners, and each thread's
+ *      handle frames and thread scanners; drain the grey queue, scanning
+ *      each object by its type (heap bits, header type or large type);
+ *   3. [STW] sweep every span: mark bits become alloc bits, fresh mark
+ *      bits, empty spans back to the heap, sweepgen += 2 (X1);
+ *   4. set the next heap goal from the marked bytes and GOGC, record the
+ *      cycle (stats, gctrace), start the world.
+ * Cycles start from gch_collect (forced) or from an allocation slow path
+ * when the heap in use reaches the goal (gc_maybe_trigger).
+ */
+#define GCHI_BUILDING 1
+#include "mgc.h"
+#include "heap.h"
+#include "trace.h"
+#include "error.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* 4 MiB at GOGC=100: Go's minimum heap goal (heapMinimum). */
+#define HEAP_MINIMUM ((uint64_t)4 << 20)
+
+int64_t gc_nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t unix_nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots)
+{
+    if (gc_percent < 0)
+        return UINT64_MAX; /* GOGC=off */
+    uint64_t goal = marked + (marked + roots) * (uint64_t)gc_percent / 100;
+    uint64_t floor = HEAP_MINIMUM * (uint64_t)gc_percent / 100;
+    return goal > floor ? goal : floor;
+}
+
+void gc_init(struct gch_heap *h)
+{
+    struct gcstate *g = &h->gc;
+    memset(g, 0, sizeof *g);
+    workbuf_pool_init(&g->workbufs, &h->mheap.pa);
+    atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, 0, 0));
+    g->start_ns = gc_nanotime();
+}
+
+/* self_thread: the calling OS thread's record on h, or NULL. */
+static struct gch_thread *self_thread(struct gch_heap *h)
+{
+    struct gch_thread *self = NULL;
+    uintptr_t tag = gchi_thread_tag();
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL && self == NULL; t = t->next)
+        if (atomic_uptr_load_relaxed(&t->mcache.owner_tag) == tag)
+            self = t;
+    lock_release(&h->threads_lock);
+    return self;
+}
+
+/* flush_all: release every attached thread's cache (X2).  World stopped:
+ * the other threads are PARKED or BLOCKING and touch nothing (W1, W3). */
+static void flush_all(struct gch_heap *h)
+{
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
+        mcache_release_all(&t->mcache);
+    lock_release(&h->threads_lock);
+}
+
+/* heap_live: the trigger's estimate of the live heap: marked by the last
+ * cycle plus handed out since (Go's heapLive). */
+static uint64_t heap_live(struct gch_heap *h)
+{
+    return atomic_u64_load_relaxed(&h->gc.heap_marked_live) +
+           atomic_u64_load_relaxed(&h->mheap.counters.alloc_since_gc);
+}
+
+/* print_gctrace: the cycle's line on stderr (GODEBUG=gctrace=1). */
+static void print_gctrace(const struct gccycle_record *r)
+{
+    char line[GC_TRACE_LINE_MAX];
+    size_t n = gc_format_gctrace(line, sizeof line, r);
+    if (n >= sizeof line)
+        n = sizeof line - 1;
+    ssize_t w = write(2, line, n);
+    (void)w;
+}
+
+/* finish_cycle: goal, stats and the cycle record.  World stopped. */
+static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t0, int64_t t_end)
+{
+    struct gcstate *g = &h->gc;
+    lock_acquire(&h->stw.lock); /* readers: gch_read_stats, gc_maybe_trigger */
+    g->heap_marked = r->heap_marked;
+    atomic_u64_store_relaxed(&g->heap_marked_live, r->heap_marked);
+    atomic_u64_store_relaxed(&h->mheap.counters.alloc_since_gc, 0);
+    r->heap_goal = atomic_u64_load_relaxed(&g->next_gc);
+    atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, r->heap_marked,
+                                                      r->stack_scan + r->globals_scan));
+    g->num_gc++;
+    if (r->forced)
+        g->num_forced_gc++;
+    r->num = g->num_gc;
+    uint64_t pause = (uint64_t)(t_end - t0);
+    g->pause_total_ns += pause;
+    g->pause_ns[(g->num_gc + 255) % 256] = pause;
+    g->last_gc_unix_ns = unix_nanotime();
+    int stwprocs = h->env.gomaxprocs;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu > 0 && stwprocs > ncpu)
+        stwprocs = (int)ncpu;
+    r->cpu_sweepterm_ns = r->clock_sweepterm_ns * stwprocs;
+    r->cpu_background_ns = r->clock_mark_ns;
+    r->cpu_markterm_ns = r->clock_markterm_ns * stwprocs;
+    g->gc_cpu_ns += r->cpu_sweepterm_ns + r->cpu_background_ns + r->cpu_markterm_ns;
+    int64_t elapsed = t_end - g->start_ns;
+    r->procs = h->env.gomaxprocs;
+    r->gc_cpu_fraction = elapsed > 0 ? (double)g->gc_cpu_ns / ((double)elapsed * h->env.gomaxprocs) : 0;
+    g->last = *r;
+    lock_release(&h->stw.lock);
+}
+
+/* run_cycle: one whole cycle.  trigger_gen: for a triggered (not forced)
+ * cycle, the num_gc the trigger saw; if another cycle ran meanwhile the
+ * world is started again at once. */
+static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
+{
+    struct gcstate *g = &h->gc;
+    struct gch_thread *self = self_thread(h);
+    int64_t t0 = gc_nanotime();
+    stop_the_world(h, self);
+    if (!forced && g->num_gc != trigger_gen) { /* stopper: no cycle can write it now */
+        start_the_world(h); /* someone else collected while we waited */
+        return;
+    }
+    struct gccycle_record r;
+    memset(&r, 0, sizeof r);
+    r.forced = forced;
+    r.start_ns = t0 - g->start_ns;
+    flush_all(h);
+    r.heap_start = heap_live(h);
+    r.heap_end_mark = r.heap_start;
+    int64_t t_mark = gc_nanotime();
+    g->phase = GCPHASE_MARK;
+    r.heap_marked = gc_mark(h, &r);
+    int64_t t_markterm = gc_nanotime();
+    g->phase = GCPHASE_MARKTERM;
+    gc_sweep_all(h);
+    g->phase = GCPHASE_OFF;
+    int64_t t_end = gc_nanotime();
+    r.clock_sweepterm_ns = t_mark - t0;
+    r.clock_mark_ns = t_markterm - t_mark;
+    r.clock_markterm_ns = t_end - t_markterm;
+    finish_cycle(h, &r, t0, t_end);
+    start_the_world(h);
+    if (h->env.debug.gctrace > 0)
+        print_gctrace(&r);
+}
+
+gch_error gch_collect(gch_heap *h)
+{
+    if (h == NULL) {
+        gchi_set_error(GCH_EINVAL, "gch_collect: heap is NULL");
+        return GCH_EINVAL;
+    }
+    run_cycle(h, true, 0);
+    return GCH_OK;
+}
+
+void gc_maybe_trigger(struct gch_heap *h)
+{
+    if (heap_live(h) < atomic_u64_load_relaxed(&h->gc.next_gc))
+        return;
+    lock_acquire(&h->stw.lock);
+    uint32_t gen = h->gc.num_gc; /* written under stw.lock by finish_cycle */
+    lock_release(&h->stw.lock);
+    run_cycle(h, false, gen);
+}

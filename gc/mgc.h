@@ -1,0 +1,71 @@
+/*
+ * mgc.h - collector state and the functions the cycle is built from.
+ * Overview essay: gc/mgc.c.  Go counterpart: runtime/mgc.go (work,
+ * gcphase), mgcmark.go, mgcsweep.go.
+ *
+ * Phases (gc_phase):
+ *   GCPHASE_OFF       mutators run; allocation is white; barrier off
+ *   GCPHASE_MARK      (world stopped in this first, stop-the-world
+ *                     collector) roots and heap are marked
+ *   GCPHASE_MARKTERM  marking done; sweeping runs with the world stopped
+ *
+ * Invariants:
+ *   X1 outside a cycle every in-use span has sweepgen == mheap.sweepgen
+ *      and all-zero mark bits (sweeping leaves them so);
+ *   X2 during marking no span is cached by an mcache (the cycle flushes
+ *      every cache first), so alloc bits are exact (M4) and the marker can
+ *      tell a free slot from an allocated one;
+ *   X3 a marked object of a scan span is put on the grey queue exactly
+ *      once (the mark bit is tested and set before queueing).
+ * Locking: gc.lock is not a mutex: cycles are serialised by the
+ * stop-the-world lock (only the stopper runs a cycle).
+ */
+#ifndef GCHEAP_GC_MGC_H
+#define GCHEAP_GC_MGC_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include <stdint.h>
+#include "mgcwork.h"
+#include "mstats.h"
+
+struct gch_heap;
+
+enum gcphase { GCPHASE_OFF = 0, GCPHASE_MARK = 1, GCPHASE_MARKTERM = 2 };
+
+/* struct gcstate: per heap (Go's `work` and parts of `memstats`). */
+struct gcstate {
+    enum gcphase phase;             /* [STW] */
+    struct workbuf_pool workbufs;   /* grey objects */
+    struct atomic_u64 next_gc;      /* [written by the stopper; read by allocators] heap goal */
+    uint64_t heap_marked;           /* [stw.lock] live bytes marked by the last cycle */
+    struct atomic_u64 heap_marked_live; /* [atomic] the same, for the trigger */
+    /* Cycle statistics: written by the stopper under stw.lock (finish_cycle),
+     * read under it by gch_read_stats and gc_maybe_trigger. */
+    uint32_t num_gc, num_forced_gc; /* [stw.lock] */
+    uint64_t pause_total_ns;        /* [stw.lock] */
+    uint64_t pause_ns[256];         /* [stw.lock] ring */
+    uint64_t last_gc_unix_ns;       /* [stw.lock] */
+    int64_t start_ns;               /* [immutable] heap creation, monotonic ns */
+    int64_t gc_cpu_ns;              /* [STW] GC CPU time so far, for gc_cpu_fraction */
+    struct gccycle_record last;     /* [STW] the last cycle, for gctrace */
+};
+
+void gc_init(struct gch_heap *h);
+/* gc_mark: mark from every root with the world stopped; returns the bytes
+ * marked and fills the root byte counts of *rec.  Caller stopped the
+ * world and flushed every mcache (X2). */
+uint64_t gc_mark(struct gch_heap *h, struct gccycle_record *rec);
+/* gc_sweep_all: sweep every span with the world stopped, advancing
+ * mheap.sweepgen by 2 (X1). */
+void gc_sweep_all(struct gch_heap *h);
+/* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots. */
+uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
+int64_t gc_nanotime(void);
+/* gc_maybe_trigger: start a cycle if the live-heap estimate reached the
+ * goal.  Called from allocation slow paths holding no lock. */
+void gc_maybe_trigger(struct gch_heap *h);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * mgcmark.c - marking: roots, grey objects, scanning by type, draining.
+ * Go counterpart: runtime/mgcmark.go (markroot, scanobject, greyobject,
+ * gcDrain) and mbitmap.go (findObject).  Invariants X2, X3: gc/mgc.h.
+ * Overview: gc/mgc.c.
+ *
+ * Marking never recurses: a newly marked object of a scan span goes on
+ * the gcwork queue and is scanned when drained, so a million-long list
+ * needs a few work buffers, not a million stack frames.
+ *
+ * This first collector marks with the world stopped on one thread, so
+ * mark bits are set with plain stores; the concurrent collector (issue 4)
+ * turns them into atomic ORs.
+ */
+#define GCHI_BUILDING 1
+#include "mgc.h"
+#include "heap.h"
+
+struct marker {
+    struct gch_visitor v;         /* first: gch_visit hands it back */
+    struct gcwork work;
+    gch_heap *h;
+    void *(*decode)(uintptr_t);
+    bool invalidptr;
+    uintptr_t scanning;           /* the object being scanned (0: a root), for errors */
+    uint64_t marked;              /* bytes */
+};
+
+/* bad_pointer: GODEBUG=invalidptr=1 found a reference into the heap that
+ * points at no allocated object. */
+static GCH_NOINLINE GCH_COLD void bad_pointer(const struct marker *m, const char *why, uintptr_t p,
+                                                 const void *slot, const struct mspan *s)
+{
+    gch_fatalf("bad pointer in heap: %s: value %#lx in slot %p of %s %#lx (span %p); "
+               "the object was freed or never allocated (set GODEBUG=invalidptr=0 to ignore)",
+               why, (unsigned long)p, slot, m->scanning ? "object" : "root",
+               (unsigned long)m->scanning, (const void *)s);
+}
+
+/* grey: mark the object holding address p (X3), queueing it for scanning
+ * if it has references.  Addresses outside the heap are ignored. */
+static void grey(struct marker *m, uintptr_t p, const void *slot)
+{
+    if (m->decode != NULL && p != 0)
+        p = (uintptr_t)m->decode(p);
+    if (p == 0)
+        return;
+    struct mheap *mh = &m->h->mheap;
+    struct heaparena *a = arena_of(&mh->index, p);
+    if (a == NULL)
+        return; /* not this heap's address space */
+    struct mspan *s = atomic_ptr_load_relaxed(&a->spans[(p - a->base) >> PAGE_SHIFT]);
+    if (s == NULL || atomic_u8_load_relaxed(&s->state) != MSPAN_IN_USE) {
+        if (m->invalidptr)
+            bad_pointer(m, "points to a free page", p, slot, s);
+        return;
+    }
+    if (p >= s->limit) {
+        if (m->invalidptr)
+            bad_pointer(m, "points past the last object of its span", p, slot, s);
+        return;
+    }
+    uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, p);
+    if (!bit_is_set(s->alloc_bits, idx)) { /* exact by X2 */
+        if (m->invalidptr)
+            bad_pointer(m, "points to a free object", p, slot, s);
+        return;
+    }
+    if (bit_is_set(s->gcmark_bits, idx))
+        return;
+    bit_set(s->gcmark_bits, idx);
+    m->marked += s->elemsize;
+    if (spanclass_noscan(s->spanclass))
+        return;
+    if (!gcwork_put(&m->work, s->start + (uintptr_t)idx * s->elemsize))
+        gch_fatal("out of memory for mark work buffers", p, (uintptr_t)s, 0);
+}
+
+static void visit_slot(struct gch_visitor *v, void *const *slot)
+{
+    grey((struct marker *)v, (uintptr_t)*slot, slot);
+}
+
+/* scan_typed: the references of `size` bytes at obj made of elements of
+ * type ty: a trace callback, or the mask repeated per element. */
+static void scan_typed(struct marker *m, uintptr_t obj, size_t size, const gch_type *ty)
+{
+    size_t elem = ty->size;
+    if (ty->trace != NULL) {
+        /* Once per element; slot slack past the array is zero and may be
+         * passed as extra zeroed elements (gcheap.h, gch_trace_fn). */
+        size_t count = size / elem ? size / elem : 1;
+        for (size_t e = 0; e < count; e++)
+            ty->trace(&m->v, (void *)(obj + e * elem), elem);
+        return;
+    }
+    size_t words = elem / 8;
+    size_t count = elem % 8 == 0 ? size / elem : 1;
+    for (size_t e = 0; e < count; e++) {
+        uintptr_t base = obj + e * elem;
+        for (size_t w = 0; w < words; w++)
+            if ((ty->ptrmask[w / 8] >> (w % 8)) & 1)
+                gch_visit(&m->v, (void *const *)(base + w * 8));
+    }
+}
+
+/* scan_bits: the references of the object at obj in a heap-bitmap span. */
+static void scan_bits(struct marker *m, const struct mspan *s, uintptr_t obj)
+{
+    size_t w0 = (obj - s->start) / 8, n = s->elemsize / 8;
+    for (size_t w = 0; w < n; w++) {
+        size_t i = w0 + w;
+        if ((s->typebits->words[i / 64] >> (i % 64)) & 1)
+            gch_visit(&m->v, (void *const *)(obj + w * 8));
+    }
+}
+
+/* scan_object: find obj's type information (mspan.h Y1, Y2) and scan it.
+ * Go counterpart: scanobject. */
+static void scan_object(struct marker *m, uintptr_t obj)
+{
+    struct mspan *s = mheap_span_of_heap(&m->h->mheap, obj);
+    m->scanning = obj;
+    if (spanclass_sizeclass(s->spanclass) == 0) {
+        if (s->largetype != NULL)
+            scan_typed(m, obj, s->elemsize, s->largetype);
+    } else if (span_slot_has_header(s, obj)) {
+        const gch_type *ty = *(const gch_type *const *)(obj + s->elemsize - MALLOC_HEADER);
+        scan_typed(m, obj, s->elemsize - MALLOC_HEADER, ty);
+    } else {
+        scan_bits(m, s, obj);
+    }
+    m->scanning = 0;
+}
+
+uint64_t gc_mark(struct gch_heap *h, struct gccycle_record *rec)
+{
+    struct marker m = {{visit_slot, 0}, {0}, h, h->decode, h->env.debug.invalidptr != 0, 0, 0};
+    gcwork_init(&m.work, &h->gc.workbufs);
+    rec->globals_scan = roots_scan_globals(&h->roots, &m.v);
+    rec->stack_scan = 0;
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
+        rec->stack_scan += roots_scan_thread(t, &m.v); /* W1: t is stopped or is us */
+    lock_release(&h->threads_lock);
+    uintptr_t obj;
+    while ((obj = gcwork_tryget(&m.work)) != 0)
+        scan_object(&m, obj);
+    gcwork_dispose(&m.work);
+    return m.marked;
+}
