@@ -31,6 +31,14 @@ static void flush_span(struct mcache *c, spanclass_t spc, struct mspan *s)
     uint32_t n = s->alloc_count - s->alloc_count_before_cache;
     if (n > 0)
         atomic_u64_add_relaxed(&h->counters.small_mallocs[spanclass_sizeclass(spc)], n);
+    /* The refill counted every free slot as allocated (alloc_since_gc);
+     * take back the ones left unused, never below zero (a cycle may have
+     * reset the counter since). */
+    uint64_t unused = (uint64_t)(s->nelems - s->alloc_count) * s->elemsize;
+    uint64_t cur = atomic_u64_load_relaxed(&h->counters.alloc_since_gc);
+    while (cur > 0 && !atomic_u64_cas_acq_rel(&h->counters.alloc_since_gc, &cur,
+                                              cur > unused ? cur - unused : 0)) {
+    }
     mcentral_uncache_span(&h->central[spc], s);
 }
 

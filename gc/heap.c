@@ -208,8 +208,10 @@ gch_error gch_thread_flush(gch_thread *t)
         return GCH_EINVAL;
     }
     gch_error e = gchi_check_thread(&t->mcache);
-    if (e == GCH_OK)
+    if (e == GCH_OK) {
+        stw_check_not_blocking(t, "gch_thread_flush");
         mcache_release_all(&t->mcache);
+    }
     return e;
 }
 

@@ -157,24 +157,29 @@ static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
     struct gch_thread *self = self_thread(h);
     int64_t t0 = gc_nanotime();
     stop_the_world(h, self);
-    if (!forced && g->num_gc != trigger_gen) { /* stopper: no cycle can write it now */
-        start_the_world(h); /* someone else collected while we waited */
+    /* A triggered cycle is still needed only if no other cycle ran since
+     * the trigger fired and the heap is still at its goal. */
+    if (!forced && (g->num_gc != trigger_gen ||
+                    heap_live(h) < atomic_u64_load_relaxed(&g->next_gc))) {
+        start_the_world(h);
         return;
     }
     struct gccycle_record r;
     memset(&r, 0, sizeof r);
     r.forced = forced;
     r.start_ns = t0 - g->start_ns;
+    atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
     flush_all(h);
     r.heap_start = heap_live(h);
     r.heap_end_mark = r.heap_start;
     int64_t t_mark = gc_nanotime();
-    g->phase = GCPHASE_MARK;
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
     r.heap_marked = gc_mark(h, &r);
     int64_t t_markterm = gc_nanotime();
-    g->phase = GCPHASE_MARKTERM;
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
     gc_sweep_all(h);
-    g->phase = GCPHASE_OFF;
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
+    atomic_uptr_store_relaxed(&g->collector, 0);
     int64_t t_end = gc_nanotime();
     r.clock_sweepterm_ns = t_mark - t0;
     r.clock_mark_ns = t_markterm - t_mark;
@@ -185,12 +190,20 @@ static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
         print_gctrace(&r);
 }
 
+void gc_check_not_in_cycle(struct gch_heap *h, const char *what)
+{
+    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&h->gc.collector) == gchi_thread_tag()))
+        gch_fatalf("%s inside a collection: scan and trace callbacks may only call "
+                   "gch_visit", what);
+}
+
 gch_error gch_collect(gch_heap *h)
 {
     if (h == NULL) {
         gchi_set_error(GCH_EINVAL, "gch_collect: heap is NULL");
         return GCH_EINVAL;
     }
+    gc_check_not_in_cycle(h, "gch_collect");
     run_cycle(h, true, 0);
     return GCH_OK;
 }

@@ -37,7 +37,9 @@ enum gcphase { GCPHASE_OFF = 0, GCPHASE_MARK = 1, GCPHASE_MARKTERM = 2 };
 
 /* struct gcstate: per heap (Go's `work` and parts of `memstats`). */
 struct gcstate {
-    enum gcphase phase;             /* [STW] */
+    struct atomic_u32 phase;        /* [written by the stopper; read by any thread] enum gcphase */
+    struct atomic_uptr collector;   /* [written by the stopper] gchi_thread_tag() of the
+                                     * thread running the cycle, 0 outside one */
     struct workbuf_pool workbufs;   /* grey objects */
     struct atomic_u64 next_gc;      /* [written by the stopper; read by allocators] heap goal */
     uint64_t heap_marked;           /* [stw.lock] live bytes marked by the last cycle */
@@ -67,5 +69,8 @@ int64_t gc_nanotime(void);
 /* gc_maybe_trigger: start a cycle if the live-heap estimate reached the
  * goal.  Called from allocation slow paths holding no lock. */
 void gc_maybe_trigger(struct gch_heap *h);
+/* gc_check_not_in_cycle: fatal if the calling thread is the one running
+ * a cycle: it can get here only from a scan or trace callback. */
+void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
 
 #endif

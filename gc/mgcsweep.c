@@ -52,10 +52,9 @@ static uint32_t sweep_span(struct gch_heap *h, struct mspan *s, uint32_t newsg)
     uint8_t *old = s->alloc_bits;
     s->alloc_bits = s->gcmark_bits;
     uint8_t *fresh = gcbits_alloc(&mh->gcbits, nbytes);
-    if (fresh == NULL) { /* no memory for new bits: reuse the old array */
-        memset(old, 0, nbytes);
-        fresh = old;
-    }
+    if (fresh == NULL) /* reusing `old` would outlive its epoch (mspan.h) */
+        gch_fatal("out of memory for mark bits while sweeping", (uintptr_t)s, nbytes, 0);
+    (void)old;
     s->gcmark_bits = fresh;
     s->alloc_count = live;
     s->freeindex = 0;

@@ -192,6 +192,7 @@ gch_error gch_thread_scanner_add(gch_thread *t, gch_scan_fn fn, void *ctx)
     gch_error e = gchi_check_thread(&t->mcache);
     if (e != GCH_OK)
         return e;
+    stw_check_not_blocking(t, "gch_thread_scanner_add");
     struct thread_scanners *s = &t->scanners;
     return scanner_add(&s->v, &s->n, &s->cap, fn, ctx, "gch_thread_scanner_add");
 }
@@ -205,6 +206,7 @@ gch_error gch_thread_scanner_remove(gch_thread *t, gch_scan_fn fn, void *ctx)
     gch_error e = gchi_check_thread(&t->mcache);
     if (e != GCH_OK)
         return e;
+    stw_check_not_blocking(t, "gch_thread_scanner_remove");
     return scanner_remove(t->scanners.v, &t->scanners.n, fn, ctx, "gch_thread_scanner_remove");
 }
 

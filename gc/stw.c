@@ -114,8 +114,19 @@ void gch_safepoint_slow(gch_thread *t)
 void gchi_hook_alloc_slow(struct mcache *c)
 {
     gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
+    stw_check_not_blocking(t, "allocation");
+    gc_check_not_in_cycle(t->heap, "allocation"); /* before the safepoint's lock */
     gch_safepoint(t);
     gc_maybe_trigger(t->heap);
+}
+
+void stw_check_not_blocking(struct gch_thread *t, const char *what)
+{
+    /* t->run is written only by t itself (stop_the_world writes only its
+     * own record), so its owner may read it without the lock. */
+    if (GCH_UNLIKELY(t->run == RUN_BLOCKING))
+        gch_fatalf("%s inside a blocking section (between gch_blocking_enter and "
+                   "gch_blocking_leave): the collector may be using this thread's state", what);
 }
 
 void gch_blocking_enter(gch_thread *t)

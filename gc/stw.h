@@ -66,5 +66,9 @@ void start_the_world(struct gch_heap *h);
 /* stw_wait_running: called by t with stw.lock held: park while the world
  * is stopped by someone else, then mark t RUNNING. */
 void stw_wait_running(struct gch_heap *h, struct gch_thread *t);
+/* stw_check_not_blocking: fatal if t (the caller's own thread) is in a
+ * blocking section, where the collector may be scanning or flushing its
+ * state: `what` names the offending call. */
+void stw_check_not_blocking(struct gch_thread *t, const char *what);
 
 #endif

@@ -273,7 +273,10 @@ GCH_API gch_error gch_thread_flush(gch_thread *t);
  *
  * gch_blocking_enter/leave bracket code that touches no heap object
  * (system calls, long native work): the world may stop without waiting
- * for the thread.  Leaving waits while the world is stopped.
+ * for the thread, and the collector may scan the thread's frames and
+ * flush its caches meanwhile.  Inside the section the thread must not
+ * allocate, push or pop frames, flush, or change its scanners (fatal
+ * where detected).  Leaving waits while the world is stopped.
  */
 GCH_API void gch_blocking_enter(gch_thread *t);
 GCH_API void gch_blocking_leave(gch_thread *t);
@@ -295,7 +298,9 @@ GCH_API gch_error gch_root_range_add(gch_heap *h, void **start, size_t count);
 GCH_API gch_error gch_root_range_remove(gch_heap *h, void **start);
 
 /* gch_scan_fn: report every reference the embedder holds in its own
- * structures with gch_visit(v, &slot).  Must not allocate. */
+ * structures with gch_visit(v, &slot).  It runs inside a collection and
+ * may call only gch_visit: allocating or collecting there is a fatal
+ * error (as in trace callbacks). */
 typedef void (*gch_scan_fn)(gch_visitor *v, void *ctx);
 /* Heap-wide scanners (embedder tables), called once per cycle. */
 GCH_API gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx);
