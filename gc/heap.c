@@ -69,6 +69,8 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
     stw_init(&h->stw);
     roots_init(&h->roots);
     h->decode = cfg->decode;
+    h->trace = cfg->trace;
+    h->trace_ctx = cfg->trace_ctx;
     gc_init(h);
     lock_init(&h->threads_lock, LOCKRANK_THREADS);
     fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);

@@ -41,6 +41,8 @@ struct gch_heap {
     struct root_table roots;     /* global roots and heap-wide scanners */
     struct gcenv env;            /* [immutable after gch_heap_new] GOGC, GODEBUG, ... */
     void *(*decode)(uintptr_t);  /* [immutable] tagged-word decoder, or NULL */
+    void (*trace)(const char *, void *); /* [immutable] trace sink, NULL = stderr */
+    void *trace_ctx;             /* [immutable] */
     struct gcstate gc;           /* the collector (gc/mgc.h) */
     struct lock threads_lock;
     struct fixalloc threadalloc; /* [threads_lock] gch_thread records */

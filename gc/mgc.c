@@ -103,13 +103,18 @@ static uint64_t heap_live(struct gch_heap *h)
            atomic_u64_load_relaxed(&h->mheap.counters.alloc_since_gc);
 }
 
-/* print_gctrace: the cycle's line on stderr (GODEBUG=gctrace=1). */
-static void print_gctrace(const struct gccycle_record *r)
+/* print_gctrace: the cycle's line (GODEBUG=gctrace=1) to the embedder's
+ * trace sink, or stderr in one write(2) so lines never interleave. */
+static void print_gctrace(struct gch_heap *h, const struct gccycle_record *r)
 {
     char line[GC_TRACE_LINE_MAX];
     size_t n = gc_format_gctrace(line, sizeof line, r);
     if (n >= sizeof line)
         n = sizeof line - 1;
+    if (h->trace != NULL) {
+        h->trace(line, h->trace_ctx);
+        return;
+    }
     ssize_t w = write(2, line, n);
     (void)w;
 }
@@ -187,7 +192,7 @@ static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
     finish_cycle(h, &r, t0, t_end);
     start_the_world(h);
     if (h->env.debug.gctrace > 0)
-        print_gctrace(&r);
+        print_gctrace(h, &r);
 }
 
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what)

@@ -141,6 +141,12 @@ typedef struct gch_config {
      * holds, or NULL.  Applied to every reference slot the collector
      * reads (masks, callbacks, roots).  NULL: slots hold plain pointers. */
     void *(*decode)(uintptr_t word);
+    /* Where trace lines (GODEBUG=gctrace=1 ...) go: NULL writes them to
+     * stderr; otherwise trace(line, trace_ctx) receives each line, '\n'
+     * included.  Called after the world restarts, on the collecting
+     * thread; it may not call back into the heap's collector. */
+    void (*trace)(const char *line, void *trace_ctx);
+    void *trace_ctx;
 } gch_config;
 
 #define GCH_UNSET (-2147483647 - 1)

@@ -145,6 +145,42 @@ static void test_stats_read_during_cycles(void **state)
     assert_int_equal(st.num_forced_gc, 200);
 }
 
+struct lines { int n; char last[512]; };
+
+static void capture(const char *line, void *ctx)
+{
+    struct lines *l = ctx;
+    l->n++;
+    snprintf(l->last, sizeof l->last, "%s", line);
+}
+
+/* gctrace goes to the configured sink in Go's format, one line a cycle. */
+static void test_gctrace_sink(void **state)
+{
+    (void)state;
+    struct lines l = {0, ""};
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "GCMISUSE_";
+    setenv("GCMISUSE_GODEBUG", "gctrace=1", 1);
+    cfg.trace = capture;
+    cfg.trace_ctx = &l;
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    unsetenv("GCMISUSE_GODEBUG");
+    gch_thread *t = gch_thread_attach(h);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gch_collect(h), GCH_OK);
+    assert_int_equal(l.n, 3);
+    assert_true(strncmp(l.last, "gc 3 @", 6) == 0);
+    assert_non_null(strstr(l.last, " ms clock, "));
+    assert_non_null(strstr(l.last, " MB goal, 0 MB stacks, 0 MB globals, "));
+    size_t len = strlen(l.last);
+    assert_true(len > 10 && strcmp(l.last + len - 10, " (forced)\n") == 0);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +189,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blocking_thread_may_not_touch_its_state, heap_setup,
                                         heap_teardown),
         cmocka_unit_test_setup_teardown(test_stats_read_during_cycles, heap_setup, heap_teardown),
+        cmocka_unit_test(test_gctrace_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
