@@ -51,15 +51,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "benchutil.h"
+#include "gcbench_harness.h"
 
 #define NOINLINE __attribute__((noinline))
-#define MAX_REPS 100
 
 enum { MIN_DEPTH = 4 };
 
-enum alloc_kind { K_GCH, K_BOEHM, NUM_KINDS };
-static const char *const kind_names[NUM_KINDS] = {"gcheap", "boehm"};
 
 typedef struct node {
     struct node *left, *right;
@@ -121,23 +118,7 @@ static NOINLINE node *gch_make_tree(int d)
     return n;
 }
 
-struct child_result {
-    uint64_t wall_ns, cpu_ns;
-    uint64_t num_gc;
-    uint64_t max_pause_ns, pause_total_ns;
-    uint64_t heap_bytes; /* gcheap HeapSys; Boehm GC_get_heap_size */
-    uint64_t checksum;   /* sum of all checks */
-    int ok;
-};
-
-static uint64_t cpu_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void run_gcheap(int maxd, struct child_result *res)
+static void run_gcheap(long maxd, struct child_result *res)
 {
     gch_config cfg;
     gch_config_init(&cfg);
@@ -187,20 +168,6 @@ static void run_gcheap(int maxd, struct child_result *res)
 /* Boehm                                                               */
 /* ------------------------------------------------------------------ */
 
-static uint64_t bw_start, bw_max, bw_total;
-
-static void boehm_event(GC_EventType e)
-{
-    if (e == GC_EVENT_START) {
-        bw_start = bench_now_ns();
-    } else if (e == GC_EVENT_END && bw_start != 0) {
-        uint64_t d = bench_now_ns() - bw_start;
-        bw_max = d > bw_max ? d : bw_max;
-        bw_total += d;
-        bw_start = 0;
-    }
-}
-
 static node *bw_new_node(void)
 {
     node *n = GC_MALLOC(sizeof(node));
@@ -223,10 +190,10 @@ static NOINLINE node *bw_make_tree(int d)
     return n;
 }
 
-static void run_boehm(int maxd, struct child_result *res)
+static void run_boehm(long maxd, struct child_result *res)
 {
     GC_INIT();
-    GC_set_on_collection_event(boehm_event);
+    GC_set_on_collection_event(gcb_boehm_event);
     uint64_t w0 = bench_now_ns(), c0 = cpu_now_ns();
     uint64_t sum = 0;
     sum += check_tree(bw_make_tree(maxd + 1));
@@ -251,182 +218,8 @@ static void run_boehm(int maxd, struct child_result *res)
 /* Driver: one forked child per (allocator, repetition)                */
 /* ------------------------------------------------------------------ */
 
-struct sample {
-    struct child_result r;
-    double maxrss_kib;
-    bool failed;
-};
-
-static void run_child(enum alloc_kind k, int maxd, struct sample *s)
-{
-    int fd[2];
-    memset(s, 0, sizeof *s);
-    if (pipe(fd) != 0) {
-        perror("bench_binarytrees: pipe");
-        exit(1);
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("bench_binarytrees: fork");
-        exit(1);
-    }
-    if (pid == 0) {
-        close(fd[0]);
-        struct child_result r;
-        memset(&r, 0, sizeof r);
-        if (k == K_GCH)
-            run_gcheap(maxd, &r);
-        else
-            run_boehm(maxd, &r);
-        ssize_t w = write(fd[1], &r, sizeof r);
-        _exit(w == (ssize_t)sizeof r ? 0 : 4);
-    }
-    close(fd[1]);
-    ssize_t got = 0;
-    while (got < (ssize_t)sizeof s->r) {
-        ssize_t n = read(fd[0], (char *)&s->r + got, sizeof s->r - (size_t)got);
-        if (n <= 0)
-            break;
-        got += n;
-    }
-    close(fd[0]);
-    int status = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
-    }
-    s->maxrss_kib = (double)ru.ru_maxrss;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof s->r || !s->r.ok) {
-        if (WIFSIGNALED(status))
-            fprintf(stderr, "bench_binarytrees: %s child killed by signal %d (%s)\n", kind_names[k],
-                    WTERMSIG(status), strsignal(WTERMSIG(status)));
-        else
-            fprintf(stderr, "bench_binarytrees: %s child failed: exit %d, result %s, check %s\n",
-                    kind_names[k], WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                    got == (ssize_t)sizeof s->r ? "read" : "missing", s->r.ok ? "ok" : "FAILED");
-        s->failed = true;
-    }
-}
-
-static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
-
-static void usage(void)
-{
-    fprintf(stderr, "usage: bench_binarytrees [-r reps] [-d max_depth] [-a gcheap,boehm]\n");
-    exit(2);
-}
-
 int main(int argc, char **argv)
 {
-    unsigned reps = (unsigned)bench_env_long("BENCH_REPS", 3, 1, MAX_REPS);
-    int maxd = 21;
-    bool kinds[NUM_KINDS] = {true, true};
-    int c;
-    while ((c = getopt(argc, argv, "r:d:a:h")) != -1) {
-        switch (c) {
-        case 'r': reps = (unsigned)bench_parse_long("-r", optarg, 1, MAX_REPS); break;
-        case 'd': maxd = (int)bench_parse_long("-d", optarg, 6, 26); break;
-        case 'a': {
-            char buf[128];
-            snprintf(buf, sizeof buf, "%s", optarg);
-            kinds[K_GCH] = kinds[K_BOEHM] = false;
-            for (char *sv = NULL, *tok = strtok_r(buf, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv)) {
-                if (strcmp(tok, "gcheap") == 0)
-                    kinds[K_GCH] = true;
-                else if (strcmp(tok, "boehm") == 0)
-                    kinds[K_BOEHM] = true;
-                else
-                    usage();
-            }
-            break;
-        }
-        default: usage();
-        }
-    }
-    if (optind != argc)
-        usage();
-
-    static struct sample samples[NUM_KINDS][MAX_REPS];
-    enum alloc_kind order[NUM_KINDS];
-    unsigned nk = 0;
-    for (unsigned k = 0; k < NUM_KINDS; k++)
-        if (kinds[k])
-            order[nk++] = (enum alloc_kind)k;
-    bool ok = true;
-    for (unsigned rep = 0; rep < reps; rep++)
-        for (unsigned j = 0; j < nk; j++) {
-            enum alloc_kind k = order[(j + rep) % nk];
-            struct sample *s = &samples[k][rep];
-            run_child(k, maxd, s);
-            ok &= !s->failed;
-            fprintf(stderr, "  rep %u %-6s wall %8.1f ms  cpu %8.1f ms  rss %7.1f MiB  gcs %5" PRIu64
-                            "  max pause %7.2f ms%s\n",
-                    rep, kind_names[k], (double)s->r.wall_ns / 1e6, (double)s->r.cpu_ns / 1e6,
-                    s->maxrss_kib / 1024, s->r.num_gc, (double)s->r.max_pause_ns / 1e6,
-                    s->failed ? "  FAILED" : "");
-        }
-
-    enum { F_WALL, F_CPU, F_RSS, F_GC, F_MAXP, F_TOTP, F_HEAP, NF };
-    double med[NUM_KINDS][NF];
-    for (unsigned j = 0; j < nk; j++) {
-        enum alloc_kind k = order[j];
-        double v[NF][MAX_REPS];
-        for (unsigned rep = 0; rep < reps; rep++) {
-            const struct sample *s = &samples[k][rep];
-            v[F_WALL][rep] = (double)s->r.wall_ns / 1e6;
-            v[F_CPU][rep] = (double)s->r.cpu_ns / 1e6;
-            v[F_RSS][rep] = s->maxrss_kib / 1024;
-            v[F_GC][rep] = (double)s->r.num_gc;
-            v[F_MAXP][rep] = (double)s->r.max_pause_ns / 1e6;
-            v[F_TOTP][rep] = (double)s->r.pause_total_ns / 1e6;
-            v[F_HEAP][rep] = (double)s->r.heap_bytes / (1 << 20);
-        }
-        for (unsigned f = 0; f < NF; f++)
-            med[k][f] = bench_median(v[f], reps);
-    }
-    bool both = kinds[K_GCH] && kinds[K_BOEHM];
-    for (unsigned j = 0; j < nk; j++) {
-        enum alloc_kind k = order[j];
-        bool bad = false;
-        for (unsigned rep = 0; rep < reps; rep++)
-            bad |= samples[k][rep].failed;
-        struct bench_json js;
-        bench_json_begin(&js, "binarytrees");
-        bench_json_str(&js, "alloc", kind_names[k]);
-        bench_json_u64(&js, "max_depth", (uint64_t)maxd);
-        bench_json_num(&js, "median_wall_ms", med[k][F_WALL]);
-        bench_json_num(&js, "median_cpu_ms", med[k][F_CPU]);
-        bench_json_num(&js, "median_maxrss_mib", med[k][F_RSS]);
-        bench_json_num(&js, "median_num_gc", med[k][F_GC]);
-        bench_json_num(&js, "median_max_pause_ms", med[k][F_MAXP]);
-        bench_json_num(&js, "median_total_pause_ms", med[k][F_TOTP]);
-        bench_json_num(&js, "median_heap_mib", med[k][F_HEAP]);
-        bench_json_num(&js, "ratio_wall_vs_boehm", both ? ratio(med[k][F_WALL], med[K_BOEHM][F_WALL]) : NAN);
-        bench_json_num(&js, "ratio_cpu_vs_boehm", both ? ratio(med[k][F_CPU], med[K_BOEHM][F_CPU]) : NAN);
-        bench_json_num(&js, "ratio_rss_vs_boehm", both ? ratio(med[k][F_RSS], med[K_BOEHM][F_RSS]) : NAN);
-        bench_json_u64(&js, "reps", reps);
-        bench_json_u64(&js, "checksum", samples[k][0].r.checksum);
-        bench_json_bool(&js, "checksum_ok", !bad);
-        bench_json_end(&js, stdout);
-    }
-
-    fprintf(stderr, "\nbench_binarytrees: medians over %u reps (max depth %d); git %s; %s\n", reps, maxd,
-            BENCH_GIT_REV, BENCH_BUILD);
-    fprintf(stderr, "%-7s %10s %10s %9s %7s %11s %11s %9s\n", "alloc", "wall ms", "cpu ms", "rss MiB",
-            "GCs", "maxpause ms", "sumpause ms", "heap MiB");
-    for (unsigned j = 0; j < nk; j++) {
-        enum alloc_kind k = order[j];
-        fprintf(stderr, "%-7s %10.1f %10.1f %9.1f %7.0f %11.2f %11.1f %9.1f\n", kind_names[k], med[k][F_WALL],
-                med[k][F_CPU], med[k][F_RSS], med[k][F_GC], med[k][F_MAXP], med[k][F_TOTP], med[k][F_HEAP]);
-    }
-    if (both)
-        fprintf(stderr, "gcheap/boehm: wall %.3f  cpu %.3f  rss %.3f  (< 1: gcheap better)\n",
-                ratio(med[K_GCH][F_WALL], med[K_BOEHM][F_WALL]), ratio(med[K_GCH][F_CPU], med[K_BOEHM][F_CPU]),
-                ratio(med[K_GCH][F_RSS], med[K_BOEHM][F_RSS]));
-    fprintf(stderr, "max pause: gcheap, max of pause_ns (last 256 cycles); boehm, longest "
-                    "GC_EVENT_START..END.  heap: gcheap HeapSys, boehm GC_get_heap_size, at the end.\n");
-    if (!ok)
-        fprintf(stderr, "bench_binarytrees: FAILED (see above)\n");
-    return ok ? 0 : 1;
+    static const struct gcb_spec spec = {"binarytrees", 'd', "max_depth", 21, 6, 26, {run_gcheap, run_boehm}};
+    return gcb_main(&spec, argc, argv);
 }
