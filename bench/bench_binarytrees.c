@@ -120,19 +120,8 @@ static NOINLINE node *gch_make_tree(int d)
 
 static void run_gcheap(long maxd, struct child_result *res)
 {
-    gch_config cfg;
-    gch_config_init(&cfg);
-    cfg.read_env = 1;
-    gch_heap *h = gch_heap_new(&cfg);
-    if (h == NULL) {
-        fprintf(stderr, "bench_binarytrees: gch_heap_new: %s\n", gch_last_error_message());
-        _exit(3);
-    }
-    g_t = gch_thread_attach(h);
-    if (g_t == NULL) {
-        fprintf(stderr, "bench_binarytrees: gch_thread_attach: %s\n", gch_last_error_message());
-        _exit(3);
-    }
+    gch_heap *h;
+    g_t = gcb_gcheap_open("binarytrees", &h);
     uint64_t w0 = bench_now_ns(), c0 = cpu_now_ns();
     uint64_t sum = 0;
     {
@@ -151,17 +140,7 @@ static void run_gcheap(long maxd, struct child_result *res)
     res->wall_ns = bench_now_ns() - w0;
     res->checksum = sum;
     res->ok = sum == expected_checksum(maxd);
-    gch_stats st;
-    gch_read_stats(h, &st);
-    res->num_gc = st.num_gc;
-    res->pause_total_ns = st.pause_total_ns;
-    res->heap_bytes = st.heap_sys;
-    uint64_t mx = 0;
-    for (unsigned i = 0; i < GCH_PAUSE_RING && i < st.num_gc; i++)
-        mx = st.pause_ns[i] > mx ? st.pause_ns[i] : mx;
-    res->max_pause_ns = mx;
-    gch_thread_detach(g_t);
-    gch_heap_free(h);
+    gcb_gcheap_close(h, g_t, res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -208,10 +187,7 @@ static void run_boehm(long maxd, struct child_result *res)
     res->wall_ns = bench_now_ns() - w0;
     res->checksum = sum;
     res->ok = sum == expected_checksum(maxd);
-    res->num_gc = GC_get_gc_no();
-    res->max_pause_ns = bw_max;
-    res->pause_total_ns = bw_total;
-    res->heap_bytes = GC_get_heap_size();
+    gcb_boehm_close(res);
 }
 
 /* ------------------------------------------------------------------ */

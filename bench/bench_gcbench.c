@@ -132,19 +132,8 @@ static NOINLINE node *gch_make_tree(int d)
 
 static void run_gcheap(long scale, struct child_result *res)
 {
-    gch_config cfg;
-    gch_config_init(&cfg);
-    cfg.read_env = 1;
-    gch_heap *h = gch_heap_new(&cfg);
-    if (h == NULL) {
-        fprintf(stderr, "bench_gcbench: gch_heap_new: %s\n", gch_last_error_message());
-        _exit(3);
-    }
-    g_t = gch_thread_attach(h);
-    if (g_t == NULL) {
-        fprintf(stderr, "bench_gcbench: gch_thread_attach: %s\n", gch_last_error_message());
-        _exit(3);
-    }
+    gch_heap *h;
+    g_t = gcb_gcheap_open("gcbench", &h);
     uint64_t w0 = bench_now_ns(), c0 = cpu_now_ns();
     {
         GCH_LOCALS(g_t, r, 3); /* 0: long-lived tree, 1: array, 2: temp tree */
@@ -179,17 +168,7 @@ static void run_gcheap(long scale, struct child_result *res)
     }
     res->cpu_ns = cpu_now_ns() - c0;
     res->wall_ns = bench_now_ns() - w0;
-    gch_stats st;
-    gch_read_stats(h, &st);
-    res->num_gc = st.num_gc;
-    res->pause_total_ns = st.pause_total_ns;
-    res->heap_bytes = st.heap_sys;
-    uint64_t mx = 0;
-    for (unsigned i = 0; i < GCH_PAUSE_RING && i < st.num_gc; i++)
-        mx = st.pause_ns[i] > mx ? st.pause_ns[i] : mx;
-    res->max_pause_ns = mx;
-    gch_thread_detach(g_t);
-    gch_heap_free(h);
+    gcb_gcheap_close(h, g_t, res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -261,10 +240,7 @@ static void run_boehm(long scale, struct child_result *res)
     res->ok = res->checksum == (uint64_t)tree_size(LONG_LIVED_DEPTH) && a[1000] == 1.0 / 1000;
     res->cpu_ns = cpu_now_ns() - c0;
     res->wall_ns = bench_now_ns() - w0;
-    res->num_gc = GC_get_gc_no();
-    res->max_pause_ns = bw_max;
-    res->pause_total_ns = bw_total;
-    res->heap_bytes = GC_get_heap_size();
+    gcb_boehm_close(res);
 }
 
 /* ------------------------------------------------------------------ */

@@ -50,6 +50,41 @@ static uint64_t cpu_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* gcb_gcheap_open: a heap reading GOGC/GODEBUG from the environment and
+ * the calling thread attached to it; exits the child on failure. */
+static gch_thread *gcb_gcheap_open(const char *bench, gch_heap **hp)
+{
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.read_env = 1;
+    gch_heap *h = gch_heap_new(&cfg);
+    gch_thread *t = h != NULL ? gch_thread_attach(h) : NULL;
+    if (t == NULL) {
+        fprintf(stderr, "bench_%s: %s: %s\n", bench, h ? "gch_thread_attach" : "gch_heap_new",
+                gch_last_error_message());
+        _exit(3);
+    }
+    *hp = h;
+    return t;
+}
+
+/* gcb_gcheap_close: collections, pauses and heap size into res; detach
+ * and free the heap.  The longest pause is over the last 256 cycles. */
+static void gcb_gcheap_close(gch_heap *h, gch_thread *t, struct child_result *res)
+{
+    gch_stats st;
+    gch_read_stats(h, &st);
+    res->num_gc = st.num_gc;
+    res->pause_total_ns = st.pause_total_ns;
+    res->heap_bytes = st.heap_sys;
+    uint64_t mx = 0;
+    for (unsigned i = 0; i < GCH_PAUSE_RING && i < st.num_gc; i++)
+        mx = st.pause_ns[i] > mx ? st.pause_ns[i] : mx;
+    res->max_pause_ns = mx;
+    gch_thread_detach(t);
+    gch_heap_free(h);
+}
+
 struct gcb_spec {
     const char *name;        /* "gcbench": JSON bench name and program suffix */
     char param_flag;         /* the option letter of the parameter */
@@ -71,6 +106,15 @@ static void gcb_boehm_event(GC_EventType e)
         bw_total += d;
         bw_start = 0;
     }
+}
+
+/* gcb_boehm_close: Boehm's collections, pauses and heap size into res. */
+static void gcb_boehm_close(struct child_result *res)
+{
+    res->num_gc = GC_get_gc_no();
+    res->max_pause_ns = bw_max;
+    res->pause_total_ns = bw_total;
+    res->heap_bytes = GC_get_heap_size();
 }
 
 struct sample {
