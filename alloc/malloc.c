@@ -50,13 +50,20 @@
 #include "msize.h"
 #include "gchooks.h"
 
+/* owned_by_caller: K3's check, made by every allocation before it touches
+ * the cache: one relaxed load and one compare against the thread tag. */
+static GCH_ALWAYS_INLINE bool owned_by_caller(const struct mcache *c)
+{
+    return atomic_uptr_load_relaxed(&c->owner_tag) == gchi_thread_tag();
+}
+
 gch_error gchi_check_thread(const struct mcache *c)
 {
     if (atomic_u32_load_relaxed(&c->attached) == 0) {
         gchi_set_error(GCH_EDETACHED, "gch_thread %p is not attached to a heap", (const void *)c);
         return GCH_EDETACHED;
     }
-    if (atomic_uptr_load_relaxed(&c->owner_tag) != gchi_thread_tag()) {
+    if (!owned_by_caller(c)) {
         gchi_set_error(GCH_EWRONGTHREAD,
                        "gch_thread %p belongs to another OS thread; attach this thread first",
                        (const void *)c);
@@ -177,7 +184,7 @@ static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan
     /* K3: a detached handle, or one used from another OS thread, must not
      * reach its spans; one compare against the thread-pointer-relative
      * tag keeps that off the common path's cost. */
-    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&c->owner_tag) != gchi_thread_tag()))
+    if (GCH_UNLIKELY(!owned_by_caller(c)))
         return bad_thread(c);
     if (GCH_LIKELY(size - 1 < MAX_SMALL_SIZE)) { /* 1 <= size <= 32 KiB */
         if (noscan && size < TINY_SIZE)
@@ -262,7 +269,7 @@ static GCH_NOINLINE void *malloc_bits_slow(struct mcache *c, spanclass_t spc, co
 static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
-    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&c->owner_tag) != gchi_thread_tag()))
+    if (GCH_UNLIKELY(!owned_by_caller(c)))
         return bad_thread(c);
     spanclass_t spc = make_spanclass(size_to_class(size), false);
     struct mspan *s = c->alloc[spc];
@@ -275,31 +282,37 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
     return (void *)v;
 }
 
-/* malloc_typed: a scan object of `size` bytes whose elements have type
- * ty, with its type information recorded.  Go counterpart: the heapSetType
- * calls of mallocgcSmallScanNoHeader / ...Header / mallocgcLarge. */
-static void *malloc_typed(gch_thread *t, const gch_type *ty, size_t size)
+/* malloc_headered: a scan object that keeps its type in a header word at
+ * the end of its slot (trace-callback types, or masks over 512 bytes), or
+ * above 32760 bytes a large object whose span holds the type.  Go
+ * counterparts: mallocgcSmallScanHeader, mallocgcLarge. */
+static GCH_NOINLINE void *malloc_headered(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
-    if (ty->trace == NULL && size - 1 < HEAPBITS_MAX_SIZE) /* 1 <= size <= 512 */
-        return malloc_bits(t, ty, size);
-    if (size > 0 && size <= MAX_SMALL_SIZE - MALLOC_HEADER) {
-        void *p = malloc_gc(t, size + MALLOC_HEADER, false);
-        if (p != NULL)
-            write_header(c->alloc[make_spanclass(size_to_class(size + MALLOC_HEADER), false)],
-                         (uintptr_t)p, ty);
-        return p;
-    }
+    if (GCH_UNLIKELY(!owned_by_caller(c)))
+        return bad_thread(c);
     if (size == 0)
         return gchi_set_error(GCH_EINVAL, "allocation of size 0");
-    /* Too big for a slot with a header (Go's 32760-byte limit for scan
-     * objects): a large object, whose span holds the type. */
-    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&c->owner_tag) != gchi_thread_tag()))
-        return bad_thread(c);
+    if (size <= MAX_SMALL_SIZE - MALLOC_HEADER) {
+        spanclass_t spc = make_spanclass(size_to_class(size + MALLOC_HEADER), false);
+        void *p = alloc_slot(c, spc);
+        if (p != NULL)
+            write_header(c->alloc[spc], (uintptr_t)p, ty);
+        return p;
+    }
     void *p = malloc_large(c, size, false);
     if (p != NULL)
         mheap_span_of_heap(c->heap, (uintptr_t)p)->largetype = ty;
     return p;
+}
+
+/* malloc_scan: a scan object of `size` bytes whose elements have type ty,
+ * its type information recorded (mspan.h Y1, Y2). */
+static GCH_ALWAYS_INLINE void *malloc_scan(gch_thread *t, const gch_type *ty, size_t size)
+{
+    if (ty->trace == NULL && size - 1 < HEAPBITS_MAX_SIZE) /* 1 <= size <= 512 */
+        return malloc_bits(t, ty, size);
+    return malloc_headered(t, ty, size);
 }
 
 /* bad_args: the error for a NULL thread or type, or a type with both a
@@ -323,9 +336,7 @@ void *gch_alloc(gch_thread *t, const gch_type *ty)
         return bad_args("gch_alloc", t, ty);
     if (type_is_noscan(ty))
         return malloc_gc(t, ty->size, true);
-    if (ty->trace == NULL && ty->size - 1 < HEAPBITS_MAX_SIZE)
-        return malloc_bits(t, ty, ty->size);
-    return malloc_typed(t, ty, ty->size);
+    return malloc_scan(t, ty, ty->size);
 }
 
 void *gch_alloc_noscan(gch_thread *t, size_t size)
@@ -352,7 +363,7 @@ void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
         return gchi_set_error(GCH_EINVAL, "gch_alloc_array: zero-size array");
     if (type_is_noscan(ty))
         return malloc_gc(t, bytes, true);
-    return malloc_typed(t, ty, bytes);
+    return malloc_scan(t, ty, bytes);
 }
 
 void gchi_free(gch_thread *t, void *p)
