@@ -26,7 +26,6 @@
 #error "internal header"
 #endif
 
-#include <pthread.h>
 #include "mheap.h"
 
 #define TINY_SPANCLASS make_spanclass(2, true) /* 16-byte noscan blocks */
@@ -40,7 +39,6 @@ struct mcache {
     struct atomic_uptr owner_tag;          /* [written under registry lock, read relaxed
                                             * by any thread] gchi_thread_tag() of the
                                             * owner while attached, else 0 (K3) */
-    pthread_t owner;                       /* [registry lock] read by misuse checks */
     struct atomic_u32 attached;            /* [owner writes; registry reads] K3 */
 };
 

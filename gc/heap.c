@@ -103,27 +103,36 @@ gch_error gch_heap_free(gch_heap *h)
     return GCH_OK;
 }
 
-/* find_attached: the calling OS thread's record on h, or NULL.  Caller
- * holds threads_lock. */
-static struct gch_thread *find_attached(gch_heap *h, pthread_t self)
+/* find_attached: the calling OS thread's record on h, or NULL, matched by
+ * the same thread tag the allocation fast path checks.  Caller holds
+ * threads_lock. */
+static struct gch_thread *find_attached(gch_heap *h)
 {
+    uintptr_t tag = gchi_thread_tag();
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
-        if (pthread_equal(t->mcache.owner, self))
+        if (atomic_uptr_load_relaxed(&t->mcache.owner_tag) == tag)
             return t;
     return NULL;
+}
+
+struct gch_thread *gchi_heap_self(gch_heap *h)
+{
+    lock_acquire(&h->threads_lock);
+    struct gch_thread *t = find_attached(h);
+    lock_release(&h->threads_lock);
+    return t;
 }
 
 gch_thread *gch_thread_attach(gch_heap *h)
 {
     if (h == NULL)
         return gchi_set_error(GCH_EINVAL, "gch_thread_attach: heap is NULL");
-    pthread_t self = pthread_self();
     /* A thread may not join a stopped world: wait for the restart. */
     lock_acquire(&h->stw.lock);
     while (h->stw.active)
         lock_wait(&h->stw.lock, &h->stw.resume);
     lock_acquire(&h->threads_lock);
-    if (find_attached(h, self) != NULL) {
+    if (find_attached(h) != NULL) {
         lock_release(&h->threads_lock);
         lock_release(&h->stw.lock);
         return gchi_set_error(GCH_ESTATE, "gch_thread_attach: this OS thread is already attached");
@@ -139,7 +148,6 @@ gch_thread *gch_thread_attach(gch_heap *h)
         return gchi_set_error(GCH_ENOMEM, "gch_thread_attach: out of memory");
     }
     mcache_init(&t->mcache, &h->mheap);
-    t->mcache.owner = self;
     atomic_uptr_store_relaxed(&t->mcache.owner_tag, gchi_thread_tag());
     t->heap = h;
     t->head.preempt = 0;

@@ -55,6 +55,8 @@ struct gch_heap {
 /* gchi_heap_new_with_ops: gch_heap_new over replacement OS operations
  * (fault-injection tests). */
 gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops);
+/* gchi_heap_self: the calling OS thread's attached record on h, or NULL. */
+struct gch_thread *gchi_heap_self(gch_heap *h);
 /* gchi_heap_verify: 0 when every checked invariant holds, else a small
  * positive number naming the first that failed (1 = mheap, 2 = threads).
  * No thread may allocate concurrently. */

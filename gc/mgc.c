@@ -72,19 +72,6 @@ void gc_init(struct gch_heap *h)
     g->start_ns = gc_nanotime();
 }
 
-/* self_thread: the calling OS thread's record on h, or NULL. */
-static struct gch_thread *self_thread(struct gch_heap *h)
-{
-    struct gch_thread *self = NULL;
-    uintptr_t tag = gchi_thread_tag();
-    lock_acquire(&h->threads_lock);
-    for (struct gch_thread *t = h->attached; t != NULL && self == NULL; t = t->next)
-        if (atomic_uptr_load_relaxed(&t->mcache.owner_tag) == tag)
-            self = t;
-    lock_release(&h->threads_lock);
-    return self;
-}
-
 /* flush_all: release every attached thread's cache (X2).  World stopped:
  * the other threads are PARKED or BLOCKING and touch nothing (W1, W3). */
 static void flush_all(struct gch_heap *h)
@@ -159,7 +146,7 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t
 static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
 {
     struct gcstate *g = &h->gc;
-    struct gch_thread *self = self_thread(h);
+    struct gch_thread *self = gchi_heap_self(h);
     int64_t t0 = gc_nanotime();
     stop_the_world(h, self);
     /* A triggered cycle is still needed only if no other cycle ran since
