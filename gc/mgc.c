@@ -70,6 +70,8 @@ void gc_init(struct gch_heap *h)
     workbuf_pool_init(&g->workbufs, &h->mheap.pa);
     atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, 0, 0));
     g->start_ns = gc_nanotime();
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    g->stwprocs = ncpu > 0 && ncpu < h->env.gomaxprocs ? (int)ncpu : h->env.gomaxprocs;
 }
 
 /* flush_all: release every attached thread's cache (X2).  World stopped:
@@ -111,7 +113,6 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t
 {
     struct gcstate *g = &h->gc;
     lock_acquire(&h->stw.lock); /* readers: gch_read_stats, gc_maybe_trigger */
-    g->heap_marked = r->heap_marked;
     atomic_u64_store_relaxed(&g->heap_marked_live, r->heap_marked);
     atomic_u64_store_relaxed(&h->mheap.counters.alloc_since_gc, 0);
     r->heap_goal = atomic_u64_load_relaxed(&g->next_gc);
@@ -125,18 +126,13 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t
     g->pause_total_ns += pause;
     g->pause_ns[(g->num_gc + 255) % 256] = pause;
     g->last_gc_unix_ns = unix_nanotime();
-    int stwprocs = h->env.gomaxprocs;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu > 0 && stwprocs > ncpu)
-        stwprocs = (int)ncpu;
-    r->cpu_sweepterm_ns = r->clock_sweepterm_ns * stwprocs;
+    r->cpu_sweepterm_ns = r->clock_sweepterm_ns * g->stwprocs;
     r->cpu_background_ns = r->clock_mark_ns;
-    r->cpu_markterm_ns = r->clock_markterm_ns * stwprocs;
+    r->cpu_markterm_ns = r->clock_markterm_ns * g->stwprocs;
     g->gc_cpu_ns += r->cpu_sweepterm_ns + r->cpu_background_ns + r->cpu_markterm_ns;
     int64_t elapsed = t_end - g->start_ns;
     r->procs = h->env.gomaxprocs;
     r->gc_cpu_fraction = elapsed > 0 ? (double)g->gc_cpu_ns / ((double)elapsed * h->env.gomaxprocs) : 0;
-    g->last = *r;
     lock_release(&h->stw.lock);
 }
 

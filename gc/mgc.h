@@ -42,8 +42,7 @@ struct gcstate {
                                      * thread running the cycle, 0 outside one */
     struct workbuf_pool workbufs;   /* grey objects */
     struct atomic_u64 next_gc;      /* [written by the stopper; read by allocators] heap goal */
-    uint64_t heap_marked;           /* [stw.lock] live bytes marked by the last cycle */
-    struct atomic_u64 heap_marked_live; /* [atomic] the same, for the trigger */
+    struct atomic_u64 heap_marked_live; /* [atomic] live bytes marked by the last cycle */
     /* Cycle statistics: written by the stopper under stw.lock (finish_cycle),
      * read under it by gch_read_stats and gc_maybe_trigger. */
     uint32_t num_gc, num_forced_gc; /* [stw.lock] */
@@ -51,8 +50,9 @@ struct gcstate {
     uint64_t pause_ns[256];         /* [stw.lock] ring */
     uint64_t last_gc_unix_ns;       /* [stw.lock] */
     int64_t start_ns;               /* [immutable] heap creation, monotonic ns */
+    int stwprocs;                   /* [immutable] min(GOMAXPROCS, online CPUs): CPU
+                                     * charged per ns of stop-the-world (Go stwprocs) */
     int64_t gc_cpu_ns;              /* [STW] GC CPU time so far, for gc_cpu_fraction */
-    struct gccycle_record last;     /* [STW] the last cycle, for gctrace */
 };
 
 void gc_init(struct gch_heap *h);
