@@ -96,13 +96,32 @@ void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
         mheap_free_span(c->heap, s);
         return;
     }
+    mcentral_push_swept(c, s, sg);
+}
+
+void mcentral_push_swept(struct mcentral *c, struct mspan *s, uint32_t sg)
+{
+    GCH_ASSERT_INTERNAL(/*C2*/ s->alloc_count > 0);
     lock_acquire(&c->lock);
-    atomic_u32_store_release(&s->sweepgen, sg);
-    if (s->alloc_count == s->nelems)
-        spanlist_push(&c->full[swept_index(sg)], s);
-    else
-        spanlist_push(&c->partial[swept_index(sg)], s);
+    atomic_u32_store_release(&s->sweepgen, sg); /* C3/C4: inside the lock */
+    unsigned i = swept_index(sg);
+    spanlist_push(s->alloc_count == s->nelems ? &c->full[i] : &c->partial[i], s);
     lock_release(&c->lock);
+}
+
+struct mspan *mcentral_take_all(struct mcentral *c)
+{
+    struct mspan *chain = NULL, *s;
+    struct spanlist *lists[4] = {&c->partial[0], &c->partial[1], &c->full[0], &c->full[1]};
+    lock_acquire(&c->lock);
+    for (int i = 0; i < 4; i++) {
+        while ((s = spanlist_pop(lists[i])) != NULL) {
+            s->next = chain;
+            chain = s;
+        }
+    }
+    lock_release(&c->lock);
+    return chain;
 }
 
 void mcentral_add_large(struct mcentral *c, struct mspan *s)

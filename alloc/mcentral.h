@@ -48,6 +48,12 @@ struct mspan *mcentral_cache_span(struct mcentral *c);
 /* mcentral_uncache_span: take back a span from an mcache (M4, C1-C4);
  * an empty span goes straight back to the heap. */
 void mcentral_uncache_span(struct mcentral *c, struct mspan *s);
+/* mcentral_push_swept: put a swept, non-empty span that no mcache holds on
+ * the swept set's full or partial list, publishing sweepgen sg (C2-C4). */
+void mcentral_push_swept(struct mcentral *c, struct mspan *s, uint32_t sg);
+/* mcentral_take_all: unlink every span from c's lists and return them
+ * chained through next (the collector's sweep, world stopped). */
+struct mspan *mcentral_take_all(struct mcentral *c);
 /* mcentral_add_large: record a new large object's span on the full list. */
 void mcentral_add_large(struct mcentral *c, struct mspan *s);
 /* mcentral_free_object: free slot idx of s, which must be on one of c's

@@ -25,8 +25,9 @@ static void clobber(uintptr_t obj, size_t size)
 }
 
 /* sweep_span: apply the marks to s; returns the live object count.  The
- * span is on no list; the caller places or frees it.  World stopped. */
-static uint32_t sweep_span(struct gch_heap *h, struct mspan *s, uint32_t newsg)
+ * span is on no list; the caller frees it or lists it, publishing the new
+ * sweepgen (mcentral_push_swept).  World stopped. */
+static uint32_t sweep_span(struct gch_heap *h, struct mspan *s)
 {
     struct mheap *mh = &h->mheap;
     size_t nbytes = bitmap_bytes(s->nelems);
@@ -49,40 +50,17 @@ static uint32_t sweep_span(struct gch_heap *h, struct mspan *s, uint32_t newsg)
     /* The mark bits are the new alloc bits; fresh zeroed mark bits come
      * from this epoch's gcBits arena (the old alloc bits die with their
      * arena two epochs later). */
-    uint8_t *old = s->alloc_bits;
-    s->alloc_bits = s->gcmark_bits;
     uint8_t *fresh = gcbits_alloc(&mh->gcbits, nbytes);
-    if (fresh == NULL) /* reusing `old` would outlive its epoch (mspan.h) */
+    if (fresh == NULL) /* reusing the old alloc bits would outlive their epoch */
         gch_fatal("out of memory for mark bits while sweeping", (uintptr_t)s, nbytes, 0);
-    (void)old;
+    s->alloc_bits = s->gcmark_bits;
     s->gcmark_bits = fresh;
     s->alloc_count = live;
     s->freeindex = 0;
     s->alloc_cache = 0;
     if (freed > 0)
         s->needzero = true;
-    atomic_u32_store_release(&s->sweepgen, newsg);
     return live;
-}
-
-/* take_all: move every span of c's lists onto one chain (via next). */
-static struct mspan *take_all(struct mcentral *c)
-{
-    struct mspan *chain = NULL;
-    lock_acquire(&c->lock);
-    for (int i = 0; i < 2; i++) {
-        struct mspan *s;
-        while ((s = spanlist_pop(&c->partial[i])) != NULL) {
-            s->next = chain;
-            chain = s;
-        }
-        while ((s = spanlist_pop(&c->full[i])) != NULL) {
-            s->next = chain;
-            chain = s;
-        }
-    }
-    lock_release(&c->lock);
-    return chain;
 }
 
 void gc_sweep_all(struct gch_heap *h)
@@ -91,21 +69,16 @@ void gc_sweep_all(struct gch_heap *h)
     uint32_t newsg = mheap_sweepgen(mh) + 2;
     gcbits_new_epoch(&mh->gcbits); /* before any new mark bits (mspan.h) */
     atomic_u32_store_release(&mh->sweepgen, newsg);
-    unsigned swept = (newsg / 2) & 1;
     for (size_t spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
         struct mcentral *c = &mh->central[spc];
-        struct mspan *s = take_all(c);
+        struct mspan *s = mcentral_take_all(c);
         while (s != NULL) {
             struct mspan *next = s->next;
             s->next = NULL;
-            uint32_t live = sweep_span(h, s, newsg);
-            if (live == 0) {
+            if (sweep_span(h, s) == 0)
                 mheap_free_span(mh, s);
-            } else {
-                lock_acquire(&c->lock);
-                spanlist_push(live == s->nelems ? &c->full[swept] : &c->partial[swept], s);
-                lock_release(&c->lock);
-            }
+            else
+                mcentral_push_swept(c, s, newsg);
             s = next;
         }
     }
