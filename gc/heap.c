@@ -129,8 +129,7 @@ gch_thread *gch_thread_attach(gch_heap *h)
         return gchi_set_error(GCH_EINVAL, "gch_thread_attach: heap is NULL");
     /* A thread may not join a stopped world: wait for the restart. */
     lock_acquire(&h->stw.lock);
-    while (h->stw.active)
-        lock_wait(&h->stw.lock, &h->stw.resume);
+    stw_wait_running(h, NULL);
     lock_acquire(&h->threads_lock);
     if (find_attached(h) != NULL) {
         lock_release(&h->threads_lock);

@@ -41,12 +41,15 @@ void stw_wait_running(struct gch_heap *h, struct gch_thread *t)
 {
     struct stw *w = &h->stw;
     lock_assert_held(&w->lock);
-    while (w->active && w->stopper != t) {
-        t->run = RUN_PARKED;
-        pthread_cond_broadcast(&w->changed);
+    while (w->active && (t == NULL || w->stopper != t)) {
+        if (t != NULL) {
+            t->run = RUN_PARKED;
+            pthread_cond_broadcast(&w->changed);
+        }
         lock_wait(&w->lock, &w->resume);
     }
-    t->run = RUN_RUNNING;
+    if (t != NULL)
+        t->run = RUN_RUNNING;
 }
 
 /* others_running: some attached thread other than self is RUNNING.
@@ -73,15 +76,7 @@ void stop_the_world(struct gch_heap *h, struct gch_thread *self)
 {
     struct stw *w = &h->stw;
     lock_acquire(&w->lock);
-    /* Another stopper first: wait for its world to restart, parked. */
-    while (w->active) {
-        if (self != NULL)
-            self->run = RUN_PARKED;
-        pthread_cond_broadcast(&w->changed);
-        lock_wait(&w->lock, &w->resume);
-    }
-    if (self != NULL)
-        self->run = RUN_RUNNING;
+    stw_wait_running(h, self); /* another stopper first: wait, parked */
     w->active = true;
     w->stopper = self;
     preempt_all(h, 1);

@@ -64,7 +64,8 @@ void stop_the_world(struct gch_heap *h, struct gch_thread *self);
 void start_the_world(struct gch_heap *h);
 
 /* stw_wait_running: called by t with stw.lock held: park while the world
- * is stopped by someone else, then mark t RUNNING. */
+ * is stopped by someone else, then mark t RUNNING.  t may be NULL for a
+ * caller with no attached record (it just waits for the restart). */
 void stw_wait_running(struct gch_heap *h, struct gch_thread *t);
 /* stw_check_not_blocking: fatal if t (the caller's own thread) is in a
  * blocking section, where the collector may be scanning or flushing its
