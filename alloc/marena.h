@@ -39,7 +39,7 @@
 
 struct heaparena {
     uintptr_t base;                   /* [immutable] ARENA_SIZE aligned */
-    struct heaparena *next;           /* [heap lock] all arenas in address order */
+    struct heaparena *next, *prev;    /* [heap lock] all arenas in address order */
     size_t mapped_pages;              /* [heap lock] A3 */
     size_t zeroed_base;               /* [heap lock] pages at or above it were never used */
     size_t free_pages;                /* [heap lock] set bits in free_bits */

@@ -42,9 +42,17 @@ static struct heaparena *arena_register(struct mheap *h, uintptr_t base, struct 
     /* Keep h->arenas in address order so the first-fit search sees
      * adjacent arenas one after the other. */
     struct heaparena **pp = prev != NULL ? &prev->next : &h->arenas;
-    while (*pp != NULL && (*pp)->base < base)
+    struct heaparena *before = prev;
+    while (*pp != NULL && (*pp)->base < base) {
+        before = *pp;
         pp = &(*pp)->next;
+    }
     a->next = *pp;
+    a->prev = before;
+    if (a->next != NULL)
+        a->next->prev = a;
+    else
+        h->last_arena = a;
     *pp = a;
     atomic_ptr_store_release(&l2->arena[ai & (ARENA_L2_ENTRIES - 1)], a);
     return a;
@@ -57,9 +65,8 @@ static uintptr_t round_up(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a -
  * Returns the first arena's metadata or NULL.  Caller holds h->lock. */
 static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
 {
-    uintptr_t size = k * ARENA_SIZE, hint = 0;
-    for (struct heaparena *a = h->arenas; a != NULL; a = a->next)
-        hint = a->base + ARENA_SIZE;
+    uintptr_t size = k * ARENA_SIZE;
+    uintptr_t hint = h->last_arena != NULL ? h->last_arena->base + ARENA_SIZE : 0;
     uintptr_t p = (uintptr_t)sys_reserve(&h->sys, (void *)hint, size);
     if (p != 0 && (p & (ARENA_SIZE - 1)) != 0) {
         sys_free(&h->sys, (void *)p, size, SYS_RESERVED);
@@ -363,16 +370,9 @@ size_t mheap_scavenge(struct mheap *h, size_t nbytes)
 {
     size_t want = nbytes / PAGE_SIZE, done = 0;
     lock_acquire(&h->lock);
-    /* Highest addresses first: collect the arenas, walk them backwards. */
-    size_t n = 0;
-    for (struct heaparena *a = h->arenas; a != NULL; a = a->next)
-        n++;
-    for (size_t i = n; i > 0 && done < want; i--) {
-        struct heaparena *a = h->arenas;
-        for (size_t j = 1; j < i; j++)
-            a = a->next;
+    /* Highest addresses first. */
+    for (struct heaparena *a = h->last_arena; a != NULL && done < want; a = a->prev)
         done += scavenge_arena(h, a, want - done);
-    }
     lock_release(&h->lock);
     return done * PAGE_SIZE;
 }
@@ -437,7 +437,7 @@ void mheap_destroy(struct mheap *h)
      * is released last because the arena records live there. */
     for (struct heaparena *a = h->arenas; a != NULL; a = a->next)
         h->sys.ops.release(h->sys.ops.ctx, (void *)a->base, ARENA_SIZE);
-    h->arenas = h->cur = NULL;
+    h->arenas = h->cur = h->last_arena = NULL;
     gcbits_release_all(&h->gcbits);
     persistent_release_all(&h->pa);
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
@@ -486,10 +486,13 @@ bool mheap_is_valid(struct mheap *h)
     lock_acquire(&h->lock);
     bool ok = true;
     size_t mapped = 0;
-    for (struct heaparena *a = h->arenas; a != NULL && ok; a = a->next) {
-        ok = arena_is_valid(a, &inuse, &free, &released);
+    struct heaparena *before = NULL;
+    for (struct heaparena *a = h->arenas; a != NULL && ok; before = a, a = a->next) {
+        ok = a->prev == before && (before == NULL || before->base < a->base) &&
+             arena_is_valid(a, &inuse, &free, &released);
         mapped += a->mapped_pages;
     }
+    ok = ok && h->last_arena == before; /* the list's tail */
     ok = ok && mapped == atomic_u64_load_relaxed(&h->pages_mapped) &&
          inuse == atomic_u64_load_relaxed(&h->pages_inuse) &&
          free == atomic_u64_load_relaxed(&h->pages_free) &&

@@ -56,6 +56,7 @@ struct mheap {
     struct fixalloc typebitsalloc;  /* [lock] struct span_typebits records */
     struct arena_index index;       /* A1: written under lock, read by anyone */
     struct heaparena *arenas;       /* [lock] all arenas, address order */
+    struct heaparena *last_arena;   /* [lock] the highest arena (list tail) */
     struct heaparena *cur;          /* [lock] arena the heap grows into */
     size_t heap_limit;              /* [immutable] bytes; 0 = none (H4) */
     struct atomic_u64 pages_mapped;   /* [write under lock, read atomic] H1 */
