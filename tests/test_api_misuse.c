@@ -33,18 +33,6 @@ static const uint8_t pair_mask[1] = {0x3};
 static const gch_type pair_type = {"pair", 16, pair_mask, NULL};
 static const gch_type obj48_type = {"obj48", 48, pair_mask, NULL};
 
-/* expect_error: the call returned NULL and left code e with a message. */
-#define expect_error(call, e)                                           \
-    do {                                                                \
-        gch_clear_error();                                              \
-        assert_null(call);                                              \
-        assert_int_equal(gch_last_error(), (e));                        \
-        const char *msg_ = gch_last_error_message();                    \
-        assert_non_null(msg_);                                          \
-        assert_true(msg_[0] != '\0');                                   \
-        assert_string_not_equal(msg_, "no error");                      \
-    } while (0)
-
 #define expect_code(call, e)                                            \
     do {                                                                \
         gch_clear_error();                                              \

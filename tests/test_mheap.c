@@ -637,15 +637,11 @@ static void test_heap_limit(void **state)
 {
     (void)state;
     struct mheap *h = mh_new(HEAP_GROW_PAGES * PAGE_SIZE);
-    gch_clear_error();
-    assert_null(mheap_alloc_span(h, HEAP_GROW_PAGES + 1, LARGE));
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
+    expect_error(mheap_alloc_span(h, HEAP_GROW_PAGES + 1, LARGE), GCH_ENOMEM);
     check(h);
     struct mspan *s = span(h, HEAP_GROW_PAGES - 1);
     struct mspan *t = span(h, 1);
-    gch_clear_error();
-    assert_null(mheap_alloc_span(h, 1, LARGE));
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
+    expect_error(mheap_alloc_span(h, 1, LARGE), GCH_ENOMEM);
     check(h);
     unspan(h, t);
     t = span(h, 1); /* room again */

@@ -340,18 +340,10 @@ static void test_reserve_failure_loses_nothing(void **state)
     gch_read_stats(h, &before);
 
     f.fail_reserve_all = true;
-    gch_clear_error();
-    assert_null(gch_alloc(t, &small_type));
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
-    gch_clear_error();
-    assert_null(gch_alloc_noscan(t, 100));
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
-    gch_clear_error();
-    assert_null(gch_alloc_noscan(t, 5)); /* tiny path */
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
-    gch_clear_error();
-    assert_null(gch_alloc_noscan(t, 200000)); /* large path */
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
+    expect_error(gch_alloc(t, &small_type), GCH_ENOMEM);
+    expect_error(gch_alloc_noscan(t, 100), GCH_ENOMEM);
+    expect_error(gch_alloc_noscan(t, 5), GCH_ENOMEM); /* tiny path */
+    expect_error(gch_alloc_noscan(t, 200000), GCH_ENOMEM); /* large path */
     assert_true(f.refused >= 4);
     check_heap(h);
     gch_read_stats(h, &after);
@@ -388,12 +380,8 @@ static void test_map_failure_loses_nothing(void **state)
 
     f.fail_map_all = true;
     for (int i = 0; i < 3; i++) {
-        gch_clear_error();
-        assert_null(gch_alloc(t, &mid_type));
-        assert_int_equal(gch_last_error(), GCH_ENOMEM);
-        gch_clear_error();
-        assert_null(gch_alloc_noscan(t, 70 * MIB)); /* would span two arenas */
-        assert_int_equal(gch_last_error(), GCH_ENOMEM);
+        expect_error(gch_alloc(t, &mid_type), GCH_ENOMEM);
+        expect_error(gch_alloc_noscan(t, 70 * MIB), GCH_ENOMEM); /* would span two arenas */
         check_heap(h);
     }
     gch_stats st;
@@ -422,9 +410,7 @@ static void test_attach_failure(void **state)
     fake_arm(&f, 0, 0);
     f.fail_reserve_all = true;
     gch_heap *h = fake_heap(&f, NULL);
-    gch_clear_error();
-    assert_null(gch_thread_attach(h));
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
+    expect_error(gch_thread_attach(h), GCH_ENOMEM);
     assert_int_equal(gchi_heap_verify(h), 0);
     f.fail_reserve_all = false;
     gch_thread *t = gch_thread_attach(h);
@@ -609,13 +595,9 @@ static void test_heap_limit(void **state)
     assert_non_null(t);
     gch_stats st;
 
-    gch_clear_error();
-    assert_null(gch_alloc_noscan(t, 16 * MIB));
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
+    expect_error(gch_alloc_noscan(t, 16 * MIB), GCH_ENOMEM);
     assert_non_null(strstr(gch_last_error_message(), "limit"));
-    gch_clear_error();
-    assert_null(gch_alloc_noscan(t, 8 * MIB + 1));
-    assert_int_equal(gch_last_error(), GCH_ENOMEM);
+    expect_error(gch_alloc_noscan(t, 8 * MIB + 1), GCH_ENOMEM);
     gch_read_stats(h, &st);
     assert_true(st.heap_sys <= 8 * MIB);
 
@@ -654,9 +636,7 @@ static void test_heap_limit_too_small(void **state)
     gch_config cfg;
     gch_config_init(&cfg);
     cfg.heap_limit = 1 * MIB;
-    gch_clear_error();
-    assert_null(gch_heap_new(&cfg));
-    assert_int_equal(gch_last_error(), GCH_EINVAL);
+    expect_error(gch_heap_new(&cfg), GCH_EINVAL);
 }
 
 int main(void)

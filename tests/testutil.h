@@ -11,6 +11,7 @@
  *                       gchi_heap_verify(h) == 0 and frees the heap.
  *   rng_next()          deterministic xorshift64* generator.
  *   mem_all(), mem_is_zero(), addr_is_zero()   byte-range checks.
+ *   expect_error(call, e)  call returns NULL leaving error e and a message.
  *   expect_fatal()      runs a function in a forked child and asserts it
  *                       died by abort() with a message containing a
  *                       given substring on stderr (gch_fatal's path).
@@ -99,6 +100,18 @@ static inline bool mem_all(const void *p, int byte, size_t n)
 
 static inline bool mem_is_zero(const void *p, size_t n) { return mem_all(p, 0, n); }
 static inline bool addr_is_zero(uintptr_t p, size_t n) { return mem_all((const void *)p, 0, n); }
+
+/* expect_error: the call returned NULL and left code e with a message. */
+#define expect_error(call, e)                                           \
+    do {                                                                \
+        gch_clear_error();                                              \
+        assert_null(call);                                              \
+        assert_int_equal(gch_last_error(), (e));                        \
+        const char *msg_ = gch_last_error_message();                    \
+        assert_non_null(msg_);                                          \
+        assert_true(msg_[0] != '\0');                                   \
+        assert_string_not_equal(msg_, "no error");                      \
+    } while (0)
 
 /* expect_fatal: fn(arg) must abort with `needle` in its stderr output. */
 static inline void expect_fatal(void (*fn)(void *), void *arg, const char *needle)
