@@ -51,7 +51,9 @@ GCHI_ATOMIC_OPS(atomic_uptr, uintptr_t)
     static inline T name##_sub_relaxed(struct name *a, T x)                             \
     { return atomic_fetch_sub_explicit(&a->v, x, memory_order_relaxed) - x; }           \
     static inline T name##_or_relaxed(struct name *a, T x)                              \
-    { return atomic_fetch_or_explicit(&a->v, x, memory_order_relaxed); }
+    { return atomic_fetch_or_explicit(&a->v, x, memory_order_relaxed); }              \
+    static inline T name##_sub_release(struct name *a, T x)                             \
+    { return atomic_fetch_sub_explicit(&a->v, x, memory_order_release) - x; }
 
 GCHI_ATOMIC_ARITH(atomic_u8, uint8_t)
 GCHI_ATOMIC_ARITH(atomic_u32, uint32_t)

@@ -17,6 +17,7 @@ enum lockrank {
     LOCKRANK_GCBITS = 6, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
     LOCKRANK_WORKBUFS = 7, /* global full/empty workbuf lists (gc/mgcwork.c) */
     LOCKRANK_PERSISTENT = 8, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_BGSWEEP = 9, /* background sweeper's wake-up state (gc/mgcsweep.c) */
     LOCKRANK_COUNT
 };
 
@@ -30,6 +31,7 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "gcbits",
     "workbufs",
     "persistent",
+    "bgsweep",
 };
 
 #endif /* GCHEAP_ALLOC_LOCKRANK_H */

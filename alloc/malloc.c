@@ -162,6 +162,8 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
     size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
     struct mheap *h = c->heap;
     spanclass_t spc = make_spanclass(0, noscan);
+    mheap_sweep_credit(h, (uint64_t)npages * PAGE_SIZE);
+    mheap_reclaim(h, npages);
     struct mspan *s = mheap_alloc_span(h, npages, spc);
     if (s == NULL)
         return NULL;
@@ -372,6 +374,8 @@ void gchi_free(gch_thread *t, void *p)
     if (gchi_check_thread(c) != GCH_OK)
         gch_fatal("gchi_free: thread not attached to this OS thread", (uintptr_t)t, 0, 0);
     struct mheap *h = c->heap;
+    /* Freeing needs exact alloc bits: no unswept span (test-only path). */
+    mheap_sweep_finish(h);
     struct mspan *s = NULL;
     uintptr_t base = mheap_object_base(h, (uintptr_t)p, &s);
     if (base == 0 || base != (uintptr_t)p)

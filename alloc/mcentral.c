@@ -5,9 +5,10 @@
  *
  * Go keeps these sets in lock-free spanSets; gcheap uses doubly linked
  * lists under one mutex per class, which also lets a span move between
- * lists in O(1) when an object in it is freed.  The unswept sets exist
- * (index 1 - swept) and stay empty until the collector starts flipping
- * the sweep generation.
+ * lists in O(1) when an object in it is freed.  When the collector flips
+ * the sweep generation the swept and unswept sets trade places (index
+ * (sg / 2) & 1 is the swept one), so every listed span becomes unswept
+ * without being touched; a refill sweeps them lazily (sweep_for_cache).
  */
 #define GCHI_BUILDING 1
 #include "mcentral.h"
@@ -67,15 +68,65 @@ static struct mspan *mcentral_grow(struct mcentral *c)
     return mheap_alloc_span(c->heap, gchi_class_to_allocnpages[sc], c->spanclass);
 }
 
+struct mspan *mcentral_take_unswept(struct mcentral *c, uint32_t sg)
+{
+    unsigned u = swept_index(sg) ^ 1;
+    lock_acquire(&c->lock);
+    struct mspan *s = spanlist_pop(&c->partial[u]);
+    if (s == NULL)
+        s = spanlist_pop(&c->full[u]);
+    if (s != NULL && !span_claim_sweep(s, sg)) /* C4 makes the claim certain */
+        gch_fatal("unswept span with a wrong sweepgen", (uintptr_t)s,
+                  atomic_u32_load_relaxed(&s->sweepgen), sg);
+    lock_release(&c->lock);
+    return s;
+}
+
+/* Unswept spans a refill sweeps, looking for free slots, before it grows
+ * the heap instead (Go's spanBudget). */
+#define REFILL_SWEEP_BUDGET 100
+
+/* sweep_for_cache: sweep this class's unswept spans until one has a free
+ * slot, and return it claimed for an mcache (C3).  Full ones go to the
+ * swept full list.  NULL when none has room within the budget. */
+static struct mspan *sweep_for_cache(struct mcentral *c, uint32_t sg)
+{
+    struct mheap *h = c->heap;
+    if (!sweep_begin(h))
+        return NULL;
+    struct mspan *s = NULL;
+    for (int budget = REFILL_SWEEP_BUDGET; budget > 0; budget--) {
+        s = mcentral_take_unswept(c, sg);
+        if (s == NULL)
+            break;
+        span_sweep(h, s);
+        if (s->alloc_count < s->nelems) {
+            /* Even an empty span is kept: the refill wanted this class. */
+            atomic_u32_store_release(&s->sweepgen, sg + 3);
+            break;
+        }
+        mcentral_push_swept(c, s, sg);
+        s = NULL;
+    }
+    sweep_end(h);
+    return s;
+}
+
 struct mspan *mcentral_cache_span(struct mcentral *c)
 {
+    unsigned sc = spanclass_sizeclass(c->spanclass);
+    size_t npages = gchi_class_to_allocnpages[sc];
+    mheap_sweep_credit(c->heap, (uint64_t)npages * PAGE_SIZE);
     uint32_t sg = mheap_sweepgen(c->heap);
     lock_acquire(&c->lock);
     struct mspan *s = spanlist_pop(&c->partial[swept_index(sg)]);
     if (s != NULL)
         atomic_u32_store_release(&s->sweepgen, sg + 3); /* C3, inside the lock */
     lock_release(&c->lock);
+    if (s == NULL)
+        s = sweep_for_cache(c, sg);
     if (s == NULL) {
+        mheap_reclaim(c->heap, npages);
         s = mcentral_grow(c);
         if (s == NULL)
             return NULL;
@@ -90,13 +141,17 @@ void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
 {
     span_commit_alloc_bits(s); /* M4 */
     uint32_t sg = mheap_sweepgen(c->heap);
-    if (s->alloc_count == 0) {
-        /* Nothing allocated in it any more: the heap can reuse the pages
-         * for any class at once. */
-        mheap_free_span(c->heap, s);
-        return;
+    uint32_t was = atomic_u32_load_relaxed(&s->sweepgen);
+    GCH_ASSERT_INTERNAL(/*C3*/ was == sg + 3 || was == sg + 1);
+    if (was == sg + 1) {
+        /* Cached across a flip: its marks belong to the cycle that just
+         * ended and it is on no unswept list, so sweep it here (SW1). */
+        atomic_u32_store_release(&s->sweepgen, sg - 1);
+        span_sweep(c->heap, s);
     }
-    mcentral_push_swept(c, s, sg);
+    /* An empty span goes straight back to the heap: the pages can serve
+     * any class at once. */
+    mheap_sweep_release(c->heap, s, sg);
 }
 
 void mcentral_push_swept(struct mcentral *c, struct mspan *s, uint32_t sg)
@@ -107,21 +162,6 @@ void mcentral_push_swept(struct mcentral *c, struct mspan *s, uint32_t sg)
     unsigned i = swept_index(sg);
     spanlist_push(s->alloc_count == s->nelems ? &c->full[i] : &c->partial[i], s);
     lock_release(&c->lock);
-}
-
-struct mspan *mcentral_take_all(struct mcentral *c)
-{
-    struct mspan *chain = NULL, *s;
-    struct spanlist *lists[4] = {&c->partial[0], &c->partial[1], &c->full[0], &c->full[1]};
-    lock_acquire(&c->lock);
-    for (int i = 0; i < 4; i++) {
-        while ((s = spanlist_pop(lists[i])) != NULL) {
-            s->next = chain;
-            chain = s;
-        }
-    }
-    lock_release(&c->lock);
-    return chain;
 }
 
 void mcentral_add_large(struct mcentral *c, struct mspan *s)

@@ -43,17 +43,21 @@ struct mcentral {
 
 void mcentral_init(struct mcentral *c, spanclass_t spc, struct mheap *h);
 /* mcentral_cache_span: a span with a free slot, prepared for an mcache
- * (C3).  NULL when the heap cannot grow.  Caller holds no heap lock. */
+ * (C3): a swept partial span, else an unswept one it sweeps, else a new
+ * one.  Pays proportional sweep credit first.  NULL when the heap cannot
+ * grow.  Caller holds no lock. */
 struct mspan *mcentral_cache_span(struct mcentral *c);
-/* mcentral_uncache_span: take back a span from an mcache (M4, C1-C4);
- * an empty span goes straight back to the heap. */
+/* mcentral_uncache_span: take back a span from an mcache (M4, C1-C4),
+ * sweeping it first if it was cached across a flip (sg + 1); an empty
+ * span goes straight back to the heap. */
 void mcentral_uncache_span(struct mcentral *c, struct mspan *s);
 /* mcentral_push_swept: put a swept, non-empty span that no mcache holds on
  * the swept set's full or partial list, publishing sweepgen sg (C2-C4). */
 void mcentral_push_swept(struct mcentral *c, struct mspan *s, uint32_t sg);
-/* mcentral_take_all: unlink every span from c's lists and return them
- * chained through next (the collector's sweep, world stopped). */
-struct mspan *mcentral_take_all(struct mcentral *c);
+/* mcentral_take_unswept: unlink an unswept span (partial lists first)
+ * and claim its sweep (SW1, alloc/msweep.h); NULL when none is left.
+ * sg: the sweepgen the caller read after sweep_begin. */
+struct mspan *mcentral_take_unswept(struct mcentral *c, uint32_t sg);
 /* mcentral_add_large: record a new large object's span on the full list. */
 void mcentral_add_large(struct mcentral *c, struct mspan *s);
 /* mcentral_free_object: free slot idx of s, which must be on one of c's

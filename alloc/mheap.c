@@ -410,6 +410,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     sysmem_init(&h->sys, ops, madv_free);
     persistent_init(&h->pa, &h->sys);
     gcbits_init(&h->gcbits, &h->sys);
+    sweepstate_init(&h->sweep, false);
     /* Never zero reused span records: layout_seq must survive reuse for
      * the seqlock (mspan.h), and fixalloc's free link overlaps only
      * alloc_cache, which no lock-free reader reads. */

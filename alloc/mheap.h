@@ -26,6 +26,7 @@
 #include "marena.h"
 #include "mcentral.h"
 #include "mfixalloc.h"
+#include "msweep.h"
 
 /* Heap growth step in pages: Go's palloc chunk, 4 MiB.  Larger steps
  * mean fewer mprotect calls and less address-space fragmentation; smaller
@@ -65,6 +66,7 @@ struct mheap {
     struct atomic_u64 pages_released; /* [write under lock, read atomic] */
     struct atomic_u64 spans_inuse;    /* [write under lock, read atomic] */
     struct atomic_u32 sweepgen;     /* [atomic] +2 per GC cycle (mspan.h table) */
+    struct sweepstate sweep;        /* msweep.h */
     struct mspan emptyspan;         /* [immutable] sentinel: no free slot, ever */
     struct heap_counters counters;
     struct mcentral central[NUM_SPAN_CLASSES];

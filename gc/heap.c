@@ -66,6 +66,7 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
         free(h);
         return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory for heap metadata");
     }
+    h->mheap.sweep.clobberfree = env.debug.clobberfree != 0;
     stw_init(&h->stw);
     roots_init(&h->roots);
     h->decode = cfg->decode;
@@ -94,6 +95,7 @@ gch_error gch_heap_free(gch_heap *h)
         gchi_set_error(GCH_EBUSY, "gch_heap_free: %zu thread(s) still attached", n);
         return GCH_EBUSY;
     }
+    gc_sweep_destroy(h); /* joins the sweeper: it reads the heap */
     lock_destroy(&h->threads_lock);
     stw_destroy(&h->stw);
     roots_destroy(&h->roots);

@@ -13,17 +13,21 @@
  *   sweepgen    the heap's sweep generation, +2 per cycle (alloc/mspan.h)
  *   heap goal   heap size at which the next cycle starts (GOGC)
  *
- * A cycle (this first collector stops the world for all of it; the
+ * A cycle (this first collector marks with the world stopped; the
  * concurrent collector keeps the same steps and shortens the stops):
- *   1. [STW] stop the world (gc/stw.c); flush every thread's mcache, so no
- *      span is cached and every alloc bit is exact (X2);
+ *   1. [STW] stop the world (gc/stw.c); sweep termination: sweep the
+ *      spans the last generation left (X1); flush every thread's mcache,
+ *      so no span is cached and every alloc bit is exact (X2);
  *   2. [STW] mark: scan the global roots, heap scanners, and each thread's
  *      handle frames and thread scanners; drain the grey queue, scanning
  *      each object by its type (heap bits, header type or large type);
- *   3. [STW] sweep every span: mark bits become alloc bits, fresh mark
- *      bits, empty spans back to the heap, sweepgen += 2 (X1);
- *   4. set the next heap goal from the marked bytes and GOGC, record the
- *      cycle (stats, gctrace), start the world.
+ *   3. [STW] flip the sweep generation (sweepgen += 2): every span is now
+ *      unswept; set the next heap goal from the marked bytes and GOGC,
+ *      pace the sweep against it, record the cycle (stats, gctrace);
+ *   4. start the world; spans are swept as the mutators need them, in
+ *      proportion to allocation, and by the background sweeper
+ *      (gc/mgcsweep.c): mark bits become alloc bits, empty spans go back
+ *      to the heap.
  * Cycles start from gch_collect (forced) or from an allocation slow path
  * when the heap in use reaches the goal (gc_maybe_trigger).
  */
@@ -72,6 +76,7 @@ void gc_init(struct gch_heap *h)
     g->start_ns = gc_nanotime();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     g->stwprocs = ncpu > 0 && ncpu < h->env.gomaxprocs ? (int)ncpu : h->env.gomaxprocs;
+    gc_sweep_init(h);
 }
 
 /* flush_all: release every attached thread's cache (X2).  World stopped:
@@ -116,8 +121,9 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t
     atomic_u64_store_relaxed(&g->heap_marked_live, r->heap_marked);
     atomic_u64_store_relaxed(&h->mheap.counters.alloc_since_gc, 0);
     r->heap_goal = atomic_u64_load_relaxed(&g->next_gc);
-    atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, r->heap_marked,
-                                                      r->stack_scan + r->globals_scan));
+    uint64_t goal = gc_heap_goal(h->env.gc_percent, r->heap_marked, r->stack_scan + r->globals_scan);
+    atomic_u64_store_relaxed(&g->next_gc, goal);
+    gc_sweep_pace(h, r->heap_marked, goal);
     g->num_gc++;
     if (r->forced)
         g->num_forced_gc++;
@@ -157,6 +163,7 @@ static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
     r.forced = forced;
     r.start_ns = t0 - g->start_ns;
     atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
+    gc_sweep_termination(h);
     flush_all(h);
     r.heap_start = heap_live(h);
     r.heap_end_mark = r.heap_start;
@@ -165,7 +172,9 @@ static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
     r.heap_marked = gc_mark(h, &r);
     int64_t t_markterm = gc_nanotime();
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
-    gc_sweep_all(h);
+    gc_sweep_flip(h);
+    if (h->env.debug.gcstoptheworld >= 2)
+        gc_sweep_termination(h); /* sweep at once, world still stopped */
     atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
     atomic_uptr_store_relaxed(&g->collector, 0);
     int64_t t_end = gc_nanotime();
@@ -174,6 +183,7 @@ static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
     r.clock_markterm_ns = t_end - t_markterm;
     finish_cycle(h, &r, t0, t_end);
     start_the_world(h);
+    gc_sweep_wake(h);
     if (h->env.debug.gctrace > 0)
         print_gctrace(h, &r);
 }
@@ -193,6 +203,7 @@ gch_error gch_collect(gch_heap *h)
     }
     gc_check_not_in_cycle(h, "gch_collect");
     run_cycle(h, true, 0);
+    gc_sweep_wait(h, gchi_heap_self(h)); /* like runtime.GC: return swept */
     return GCH_OK;
 }
 

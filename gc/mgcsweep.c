@@ -1,85 +1,138 @@
 /*
- * mgcsweep.c - sweeping: mark bits become alloc bits, empty spans go back
- * to the heap.  Go counterpart: runtime/mgcsweep.go (sweepLocked.sweep).
- * Sweep generations: the table in alloc/mspan.h; invariant X1: gc/mgc.h.
- * Overview: gc/mgc.c.
+ * mgcsweep.c - when sweeping happens: the flip at the end of marking,
+ * sweep termination before the next cycle marks, the background sweeper
+ * thread, and the full sweep gch_collect waits for.
+ * Go counterpart: runtime/mgcsweep.go (bgsweep, finishsweep_m, gcSweep),
+ * mgcpacer.go (gcPaceSweeper).  The mechanism (claiming and sweeping a
+ * span, proportional credit): alloc/msweep.h.  Overview: gc/mgc.c.
  *
- * This first collector sweeps every span with the world stopped, at the
- * end of the cycle (Go's gcstoptheworld=2 behaviour).  Sweeping by CAS on
- * the span's sweepgen from the background, on allocation and in
- * proportion to it comes with the concurrent collector (issue 3 cont.).
+ * Who sweeps a generation, in the order it usually happens:
+ *   1. a thread refilling its cache sweeps spans of the class it needs
+ *      (mcentral_cache_span), and pays proportional credit: before
+ *      taking B bytes it sweeps until the pages swept keep pace with the
+ *      allocation budget left before the next goal;
+ *   2. the background sweeper, at idle priority, sweeps the rest one span
+ *      at a time, so it gives way to the mutators;
+ *   3. sweep termination: the next cycle, with the world stopped, sweeps
+ *      whatever is left before it marks (X1).
+ * gch_collect sweeps everything before it returns, like runtime.GC.
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"
 #include "heap.h"
 
-#include <string.h>
+#include <sched.h>
 
-/* clobber: fill a freed object with 0xdeadbeef words (GODEBUG=clobberfree). */
-static void clobber(uintptr_t obj, size_t size)
+/* The background sweeper checks for shutdown and yields the CPU every
+ * this many spans. */
+#define BGSWEEP_BATCH 16
+
+void gc_sweep_termination(struct gch_heap *h) { mheap_sweep_finish(&h->mheap); }
+
+void gc_sweep_flip(struct gch_heap *h)
 {
-    for (size_t i = 0; i + 4 <= size; i += 4) {
-        uint32_t v = 0xdeadbeefu;
-        memcpy((void *)(obj + i), &v, 4);
-    }
+    mheap_sweep_flip(&h->mheap);
 }
 
-/* sweep_span: apply the marks to s; returns the live object count.  The
- * span is on no list; the caller frees it or lists it, publishing the new
- * sweepgen (mcentral_push_swept).  World stopped. */
-static uint32_t sweep_span(struct gch_heap *h, struct mspan *s)
+void gc_sweep_pace(struct gch_heap *h, uint64_t heap_live, uint64_t next_goal)
 {
-    struct mheap *mh = &h->mheap;
-    size_t nbytes = bitmap_bytes(s->nelems);
-    uint32_t live = 0;
-    for (size_t i = 0; i < nbytes / 8; i++)
-        live += (uint32_t)__builtin_popcountll(load_le64(s->gcmark_bits + 8 * i));
-    GCH_ASSERT_INTERNAL(live <= s->alloc_count);
-    uint32_t freed = s->alloc_count - live;
-    if (freed > 0 && h->env.debug.clobberfree)
-        for (uint32_t i = 0; i < s->nelems; i++)
-            if (bit_is_set(s->alloc_bits, i) && !bit_is_set(s->gcmark_bits, i))
-                clobber(s->start + (uintptr_t)i * s->elemsize, s->elemsize);
-    unsigned sc = spanclass_sizeclass(s->spanclass);
-    if (sc == 0 && freed > 0) {
-        atomic_u64_add_relaxed(&mh->counters.large_frees, 1);
-        atomic_u64_add_relaxed(&mh->counters.large_free_bytes, s->elemsize);
-    } else if (freed > 0) {
-        atomic_u64_add_relaxed(&mh->counters.small_frees[sc], freed);
-    }
-    /* The mark bits are the new alloc bits; fresh zeroed mark bits come
-     * from this epoch's gcBits arena (the old alloc bits die with their
-     * arena two epochs later). */
-    uint8_t *fresh = gcbits_alloc(&mh->gcbits, nbytes);
-    if (fresh == NULL) /* reusing the old alloc bits would outlive their epoch */
-        gch_fatal("out of memory for mark bits while sweeping", (uintptr_t)s, nbytes, 0);
-    s->alloc_bits = s->gcmark_bits;
-    s->gcmark_bits = fresh;
-    s->alloc_count = live;
-    s->freeindex = 0;
-    s->alloc_cache = 0;
-    if (freed > 0)
-        s->needzero = true;
-    return live;
+    /* Finish 1 MiB before the goal, as Go does, so that a cycle rarely
+     * begins with spans left to sweep in its stop-the-world phase. */
+    const uint64_t margin = (uint64_t)1 << 20;
+    uint64_t distance = next_goal > heap_live + margin ? next_goal - heap_live - margin : 0;
+    if (distance < PAGE_SIZE)
+        distance = PAGE_SIZE;
+    mheap_sweep_pace(&h->mheap, distance);
 }
 
-void gc_sweep_all(struct gch_heap *h)
+static void lower_priority(void)
 {
-    struct mheap *mh = &h->mheap;
-    uint32_t newsg = mheap_sweepgen(mh) + 2;
-    gcbits_new_epoch(&mh->gcbits); /* before any new mark bits (mspan.h) */
-    atomic_u32_store_release(&mh->sweepgen, newsg);
-    for (size_t spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
-        struct mcentral *c = &mh->central[spc];
-        struct mspan *s = mcentral_take_all(c);
-        while (s != NULL) {
-            struct mspan *next = s->next;
-            s->next = NULL;
-            if (sweep_span(h, s) == 0)
-                mheap_free_span(mh, s);
-            else
-                mcentral_push_swept(c, s, newsg);
-            s = next;
+#ifdef SCHED_IDLE
+    /* Best effort: without it the sweeper competes with the mutators,
+     * which is slower but correct. */
+    struct sched_param p = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &p);
+#endif
+}
+
+static void *bgsweep_main(void *arg)
+{
+    struct gch_heap *h = arg;
+    struct bgsweeper *b = &h->gc.sweeper;
+    lower_priority();
+    lock_acquire(&b->lock);
+    for (;;) {
+        while (!b->wake && atomic_u32_load_relaxed(&b->quit) == 0)
+            lock_wait(&b->lock, &b->cond);
+        if (atomic_u32_load_relaxed(&b->quit) != 0)
+            break;
+        b->wake = false;
+        lock_release(&b->lock);
+        for (unsigned n = 1; mheap_sweep_one(&h->mheap, NULL) != 0; n++) {
+            if (n % BGSWEEP_BATCH == 0) {
+                if (atomic_u32_load_relaxed(&b->quit) != 0)
+                    break;
+                sched_yield();
+            }
         }
+        atomic_u64_add_relaxed(&b->rounds, 1);
+        lock_acquire(&b->lock);
+    }
+    lock_release(&b->lock);
+    return NULL;
+}
+
+void gc_sweep_init(struct gch_heap *h)
+{
+    struct bgsweeper *b = &h->gc.sweeper;
+    lock_init(&b->lock, LOCKRANK_BGSWEEP);
+    pthread_cond_init(&b->cond, NULL);
+    b->started = false;
+    b->wake = false;
+    atomic_u32_store_relaxed(&b->quit, 0);
+    atomic_u64_store_relaxed(&b->rounds, 0);
+}
+
+void gc_sweep_wake(struct gch_heap *h)
+{
+    struct bgsweeper *b = &h->gc.sweeper;
+    if (h->env.debug.gcstoptheworld >= 2)
+        return; /* the cycle swept everything itself */
+    lock_acquire(&b->lock);
+    if (!b->started) {
+        /* Started with the first cycle, so a heap that never collects
+         * has no thread.  If the OS refuses one, allocation and sweep
+         * termination still sweep everything. */
+        b->started = pthread_create(&b->thread, NULL, bgsweep_main, h) == 0;
+    }
+    b->wake = true;
+    pthread_cond_signal(&b->cond);
+    lock_release(&b->lock);
+}
+
+void gc_sweep_destroy(struct gch_heap *h)
+{
+    struct bgsweeper *b = &h->gc.sweeper;
+    lock_acquire(&b->lock);
+    atomic_u32_store_relaxed(&b->quit, 1);
+    pthread_cond_signal(&b->cond);
+    bool started = b->started;
+    lock_release(&b->lock);
+    if (started)
+        pthread_join(b->thread, NULL);
+    pthread_cond_destroy(&b->cond);
+    lock_destroy(&b->lock);
+}
+
+void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self)
+{
+    struct mheap *mh = &h->mheap;
+    /* Sweep alongside the other sweepers, staying a safepoint between
+     * spans so that a cycle another thread starts is not held up. */
+    while (!mheap_sweep_done(mh)) {
+        if (mheap_sweep_one(mh, NULL) == 0)
+            sched_yield(); /* others are finishing their last spans */
+        if (self != NULL)
+            gch_safepoint(self);
     }
 }

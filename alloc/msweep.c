@@ -1,0 +1,211 @@
+/*
+ * msweep.c - sweeping spans: one at a time, from any thread.
+ * Go counterpart: runtime/mgcsweep.go, mheap.go (reclaim).  Contract and
+ * invariants SW1-SW4: alloc/msweep.h.  Overview: gc/mgc.c.
+ *
+ * Unlike Go, which walks lock-free span sets, a sweeper here pops an
+ * unswept span off its class's list under the mcentral lock and then
+ * claims it by compare-and-swap; the lists give the claim its target,
+ * the CAS makes the ownership explicit for every path that sweeps (the
+ * mcentral refill, mheap_sweep_one, the reclaim before a heap
+ * allocation).
+ */
+#define GCHI_BUILDING 1
+#include "msweep.h"
+#include "mheap.h"
+
+#include <sched.h>
+
+void sweepstate_init(struct sweepstate *sw, bool clobberfree)
+{
+    atomic_u32_store_relaxed(&sw->state, SWEEP_DRAINED); /* nothing to sweep yet */
+    atomic_u32_store_relaxed(&sw->cursor, NUM_SPAN_CLASSES);
+    atomic_u64_store_relaxed(&sw->pages_swept, 0);
+    atomic_u64_store_relaxed(&sw->pace_pages, 0);
+    atomic_u64_store_relaxed(&sw->pace_bytes, 0);
+    atomic_u64_store_relaxed(&sw->nflips, 0);
+    sw->clobberfree = clobberfree;
+}
+
+bool span_claim_sweep(struct mspan *s, uint32_t sg)
+{
+    uint32_t want = sg - 2;
+    return atomic_u32_cas_acq_rel(&s->sweepgen, &want, sg - 1);
+}
+
+/* clobber: fill a freed object with 0xdeadbeef words (GODEBUG=clobberfree). */
+static void clobber(uintptr_t obj, size_t size)
+{
+    for (size_t i = 0; i + 4 <= size; i += 4) {
+        uint32_t v = 0xdeadbeefu;
+        memcpy((void *)(obj + i), &v, 4);
+    }
+}
+
+/* count_frees: the statistics for `freed` objects of s. */
+static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
+{
+    unsigned sc = spanclass_sizeclass(s->spanclass);
+    if (sc == 0) {
+        atomic_u64_add_relaxed(&h->counters.large_frees, 1);
+        atomic_u64_add_relaxed(&h->counters.large_free_bytes, s->elemsize);
+    } else {
+        atomic_u64_add_relaxed(&h->counters.small_frees[sc], freed);
+    }
+}
+
+uint32_t span_sweep(struct mheap *h, struct mspan *s)
+{
+    GCH_ASSERT_INTERNAL(s->list == NULL);
+    size_t nbytes = bitmap_bytes(s->nelems);
+    uint32_t live = 0;
+    for (size_t i = 0; i < nbytes / 8; i++)
+        live += (uint32_t)__builtin_popcountll(load_le64(s->gcmark_bits + 8 * i));
+    GCH_ASSERT_INTERNAL(live <= s->alloc_count);
+    uint32_t freed = s->alloc_count - live;
+    if (freed > 0) {
+        if (h->sweep.clobberfree)
+            for (uint32_t i = 0; i < s->nelems; i++)
+                if (bit_is_set(s->alloc_bits, i) && !bit_is_set(s->gcmark_bits, i))
+                    clobber(s->start + (uintptr_t)i * s->elemsize, s->elemsize);
+        count_frees(h, s, freed);
+    }
+    /* The mark bits are the new alloc bits; fresh zeroed mark bits come
+     * from this epoch's gcBits arena (the old alloc bits die with their
+     * arena two epochs later: mspan.h). */
+    uint8_t *fresh = gcbits_alloc(&h->gcbits, nbytes);
+    if (fresh == NULL) /* reusing the old alloc bits would outlive their epoch */
+        gch_fatal("out of memory for mark bits while sweeping", (uintptr_t)s, nbytes, 0);
+    s->alloc_bits = s->gcmark_bits;
+    s->gcmark_bits = fresh;
+    s->alloc_count = live;
+    s->freeindex = 0;
+    s->alloc_cache = 0;
+    if (freed > 0)
+        s->needzero = true;
+    atomic_u64_add_relaxed(&h->sweep.pages_swept, s->npages);
+    return live;
+}
+
+void mheap_sweep_release(struct mheap *h, struct mspan *s, uint32_t sg)
+{
+    if (s->alloc_count == 0)
+        mheap_free_span(h, s);
+    else
+        mcentral_push_swept(&h->central[s->spanclass], s, sg);
+}
+
+/* ---- who is sweeping (SW3) ---------------------------------------------- */
+
+bool sweep_begin(struct mheap *h)
+{
+    uint32_t st = atomic_u32_load_acquire(&h->sweep.state);
+    while ((st & SWEEP_DRAINED) == 0) {
+        if (atomic_u32_cas_acq_rel(&h->sweep.state, &st, st + 1))
+            return true;
+    }
+    return false;
+}
+
+void sweep_end(struct mheap *h)
+{
+    uint32_t st = atomic_u32_sub_release(&h->sweep.state, 1);
+    GCH_ASSERT_INTERNAL((st & ~SWEEP_DRAINED) != ~SWEEP_DRAINED); /* no underflow */
+    (void)st;
+}
+
+/* mark_drained: no unswept span is left on any list (SW2, SW3). */
+static void mark_drained(struct mheap *h)
+{
+    uint32_t st = atomic_u32_load_relaxed(&h->sweep.state);
+    while ((st & SWEEP_DRAINED) == 0 &&
+           !atomic_u32_cas_acq_rel(&h->sweep.state, &st, st | SWEEP_DRAINED)) {
+    }
+}
+
+bool mheap_sweep_done(const struct mheap *h)
+{
+    return atomic_u32_load_acquire(&h->sweep.state) == SWEEP_DRAINED;
+}
+
+/* ---- sweeping any class ------------------------------------------------- */
+
+size_t mheap_sweep_one(struct mheap *h, size_t *freed)
+{
+    if (freed != NULL)
+        *freed = 0;
+    if (!sweep_begin(h))
+        return 0;
+    uint32_t sg = mheap_sweepgen(h); /* after sweep_begin: SW4 */
+    struct mspan *s = NULL;
+    uint32_t cur = atomic_u32_load_relaxed(&h->sweep.cursor);
+    while (cur < NUM_SPAN_CLASSES) {
+        s = mcentral_take_unswept(&h->central[cur], sg);
+        if (s != NULL)
+            break;
+        /* A failed CAS loads where another sweeper moved the cursor. */
+        if (atomic_u32_cas_acq_rel(&h->sweep.cursor, &cur, cur + 1))
+            cur++;
+    }
+    size_t npages = 0;
+    if (s != NULL) {
+        npages = s->npages;
+        if (span_sweep(h, s) == 0 && freed != NULL)
+            *freed = npages;
+        mheap_sweep_release(h, s, sg);
+    } else {
+        mark_drained(h);
+    }
+    sweep_end(h);
+    return npages;
+}
+
+void mheap_sweep_finish(struct mheap *h)
+{
+    while (mheap_sweep_one(h, NULL) != 0) {
+    }
+    /* Others may still be inside a sweep of their own span; they finish
+     * it without waiting for anything, so this wait is short. */
+    while (!mheap_sweep_done(h))
+        sched_yield();
+}
+
+void mheap_sweep_flip(struct mheap *h)
+{
+    GCH_ASSERT(/*SW4*/ mheap_sweep_done(h));
+    gcbits_new_epoch(&h->gcbits); /* before any new mark bits (mspan.h) */
+    atomic_u64_store_relaxed(&h->sweep.pages_swept, 0);
+    atomic_u64_store_relaxed(&h->sweep.pace_bytes, 0);
+    atomic_u32_store_relaxed(&h->sweep.cursor, 0);
+    atomic_u32_store_release(&h->sweepgen, mheap_sweepgen(h) + 2);
+    atomic_u64_add_relaxed(&h->sweep.nflips, 1);
+    atomic_u32_store_release(&h->sweep.state, 0); /* SW4: after the sweepgen */
+}
+
+void mheap_sweep_pace(struct mheap *h, uint64_t bytes)
+{
+    atomic_u64_store_relaxed(&h->sweep.pace_pages, atomic_u64_load_relaxed(&h->pages_inuse));
+    atomic_u64_store_relaxed(&h->sweep.pace_bytes, bytes);
+}
+
+void mheap_sweep_credit(struct mheap *h, uint64_t bytes)
+{
+    uint64_t pace = atomic_u64_load_relaxed(&h->sweep.pace_bytes);
+    if (pace == 0 || (atomic_u32_load_relaxed(&h->sweep.state) & SWEEP_DRAINED) != 0)
+        return;
+    uint64_t spent = atomic_u64_load_relaxed(&h->counters.alloc_since_gc) + bytes;
+    uint64_t pages = atomic_u64_load_relaxed(&h->sweep.pace_pages);
+    /* Pages that must be swept by now: the same fraction of the pages as
+     * of the allocation budget (128-bit product: no overflow). */
+    uint64_t target = spent >= pace ? pages : (uint64_t)((unsigned __int128)pages * spent / pace);
+    while (atomic_u64_load_relaxed(&h->sweep.pages_swept) < target)
+        if (mheap_sweep_one(h, NULL) == 0)
+            break;
+}
+
+void mheap_reclaim(struct mheap *h, size_t npages)
+{
+    size_t got = 0, freed;
+    while (got < npages && mheap_sweep_one(h, &freed) != 0)
+        got += freed;
+}

@@ -1,0 +1,99 @@
+/*
+ * msweep.h - sweeping: applying a cycle's mark bits to the spans, lazily,
+ * in the background and in proportion to allocation.
+ * Go counterpart: runtime/mgcsweep.go (sweepLocked.sweep, sweepone,
+ * activeSweep, deductSweepCredit) and mheap.go (reclaim).  Overview of
+ * the cycle: gc/mgc.c; of the allocator: alloc/malloc.c.
+ *
+ * The mechanism lives in alloc/ because mcentral sweeps the spans it is
+ * about to hand out; the policy (when to flip, the background sweeper
+ * thread, sweep termination) is gc/mgcsweep.c.
+ *
+ * Owns: struct sweepstate (a field of struct mheap).
+ * Invariants (sg = mheap.sweepgen; span states: the table in mspan.h):
+ *   SW1 exactly one thread sweeps a span: the one whose compare-and-swap
+ *       moves its sweepgen from sg - 2 to sg - 1 (span_claim_sweep), or,
+ *       for a span an mcache held across the flip, the thread releasing
+ *       it (sg + 1 -> sg - 1, mcentral_uncache_span);
+ *   SW2 after a flip, spans enter only the swept lists, so a class whose
+ *       unswept lists were once seen empty stays so: every class below
+ *       cursor has empty unswept lists;
+ *   SW3 state = DRAINED | n: n threads are inside a sweep (between
+ *       sweep_begin and sweep_end); no thread enters once DRAINED is set,
+ *       which happens when cursor has passed every class; sweeping is
+ *       done when state == DRAINED exactly;
+ *   SW4 the flip (mheap_sweep_flip) happens only with the world stopped
+ *       and sweeping done, and stores the new sweepgen before it clears
+ *       DRAINED, so a thread that enters a sweep sees the new sweepgen.
+ * Locking: none of its own; sweeping takes the mcentral, heap and gcbits
+ *   locks one at a time.
+ */
+#ifndef GCHEAP_ALLOC_MSWEEP_H
+#define GCHEAP_ALLOC_MSWEEP_H
+
+#ifndef GCHI_BUILDING
+#error "internal header"
+#endif
+
+#include "mspan.h"
+
+struct mheap;
+
+#define SWEEP_DRAINED 0x80000000u
+
+struct sweepstate {
+    struct atomic_u32 state;        /* [atomic acq/rel] SW3 */
+    struct atomic_u32 cursor;       /* [atomic] next span class to sweep from (SW2) */
+    struct atomic_u64 pages_swept;  /* [atomic] pages swept since the flip */
+    /* Proportional sweeping (Go's sweepPagesPerByte, as a ratio): the
+     * pace_pages in use at the flip must be swept over pace_bytes of
+     * allocation.  0 pace_bytes: no pacing. */
+    struct atomic_u64 pace_pages;   /* [written at the flip, world stopped] */
+    struct atomic_u64 pace_bytes;   /* [written at the flip, world stopped] */
+    struct atomic_u64 nflips;       /* [atomic] sweep generations started (tests) */
+    bool clobberfree;               /* [immutable] GODEBUG=clobberfree */
+};
+
+void sweepstate_init(struct sweepstate *sw, bool clobberfree);
+
+/* span_claim_sweep: SW1's claim, sg - 2 -> sg - 1; false if another
+ * thread owns the sweep or the span needs none. */
+bool span_claim_sweep(struct mspan *s, uint32_t sg);
+/* span_sweep: apply the mark bits to s, which the caller claimed (SW1)
+ * and which is on no list: count the marks, make them the alloc bits,
+ * give s fresh zeroed mark bits, reset freeindex.  Returns the number of
+ * live objects; the caller publishes the new sweepgen. */
+uint32_t span_sweep(struct mheap *h, struct mspan *s);
+/* mheap_sweep_release: give a swept span back: to the heap when it is
+ * empty, else to its class's swept lists at sweepgen sg. */
+void mheap_sweep_release(struct mheap *h, struct mspan *s, uint32_t sg);
+
+/* sweep_begin / sweep_end: bracket a sweep (SW3).  sweep_begin returns
+ * false when there is nothing left to sweep. */
+bool sweep_begin(struct mheap *h);
+void sweep_end(struct mheap *h);
+
+/* mheap_sweep_one: sweep one span from any class.  Returns its page
+ * count (the pages it freed in *freed when freed is not NULL), 0 when no
+ * unswept span is left.  Any thread, attached or not. */
+size_t mheap_sweep_one(struct mheap *h, size_t *freed);
+/* mheap_sweep_done: every span of this generation is swept (SW3). */
+bool mheap_sweep_done(const struct mheap *h);
+/* mheap_sweep_finish: sweep whatever is left, then wait for the threads
+ * still sweeping (sweep termination and gch_collect). */
+void mheap_sweep_finish(struct mheap *h);
+/* mheap_sweep_flip: start a new sweep generation: sweepgen += 2, a new
+ * gcbits epoch, every listed span now unswept.  World stopped, sweeping
+ * done, no span cached (SW4). */
+void mheap_sweep_flip(struct mheap *h);
+/* mheap_sweep_pace: sweep the pages in use now over the next `bytes` of
+ * allocation (0: do not pace).  World stopped, right after the flip. */
+void mheap_sweep_pace(struct mheap *h, uint64_t bytes);
+/* mheap_sweep_credit: proportional sweeping before the caller takes
+ * `bytes` more (Go's deductSweepCredit). */
+void mheap_sweep_credit(struct mheap *h, uint64_t bytes);
+/* mheap_reclaim: sweep until npages were freed or nothing is left
+ * unswept, before the caller allocates npages from the heap. */
+void mheap_reclaim(struct mheap *h, size_t npages);
+
+#endif /* GCHEAP_ALLOC_MSWEEP_H */
