@@ -38,6 +38,7 @@ struct child_result {
     uint64_t wall_ns, cpu_ns;
     uint64_t num_gc;
     uint64_t max_pause_ns, pause_total_ns;
+    uint64_t p99_pause_ns;   /* 99th percentile of the recorded pauses */
     uint64_t heap_bytes; /* gcheap HeapSys; Boehm GC_get_heap_size */
     uint64_t checksum;   /* sum of all checks */
     int ok;
@@ -48,6 +49,22 @@ static uint64_t cpu_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* gcb_p99: the 99th percentile (nearest rank) of v[0..n); sorts v. */
+static uint64_t gcb_p99(uint64_t *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_u64);
+    size_t rank = (n * 99 + 99) / 100; /* ceil(0.99 n), 1-based */
+    return v[rank - 1];
 }
 
 /* gcb_gcheap_open: a heap reading GOGC/GODEBUG from the environment and
@@ -77,10 +94,14 @@ static void gcb_gcheap_close(gch_heap *h, gch_thread *t, struct child_result *re
     res->num_gc = st.num_gc;
     res->pause_total_ns = st.pause_total_ns;
     res->heap_bytes = st.heap_sys;
-    uint64_t mx = 0;
-    for (unsigned i = 0; i < GCH_PAUSE_RING && i < st.num_gc; i++)
+    uint64_t mx = 0, v[GCH_PAUSE_RING];
+    size_t n = 0;
+    for (unsigned i = 0; i < GCH_PAUSE_RING && i < st.num_gc; i++) {
         mx = st.pause_ns[i] > mx ? st.pause_ns[i] : mx;
+        v[n++] = st.pause_ns[i];
+    }
     res->max_pause_ns = mx;
+    res->p99_pause_ns = gcb_p99(v, n);
     gch_thread_detach(t);
     gch_heap_free(h);
 }
@@ -93,8 +114,12 @@ struct gcb_spec {
     void (*run[NUM_KINDS])(long param, struct child_result *res);
 };
 
-/* Boehm pause tracking: the longest and total GC_EVENT_START..END span. */
+/* Boehm pause tracking: the longest and total GC_EVENT_START..END span,
+ * and the first BW_MAX_PAUSES spans for the percentile. */
+#define BW_MAX_PAUSES 4096
 static uint64_t bw_start, bw_max, bw_total;
+static uint64_t bw_pauses[BW_MAX_PAUSES];
+static size_t bw_npauses;
 
 static void gcb_boehm_event(GC_EventType e)
 {
@@ -105,6 +130,8 @@ static void gcb_boehm_event(GC_EventType e)
         bw_max = d > bw_max ? d : bw_max;
         bw_total += d;
         bw_start = 0;
+        if (bw_npauses < BW_MAX_PAUSES)
+            bw_pauses[bw_npauses++] = d;
     }
 }
 
@@ -114,6 +141,7 @@ static void gcb_boehm_close(struct child_result *res)
     res->num_gc = GC_get_gc_no();
     res->max_pause_ns = bw_max;
     res->pause_total_ns = bw_total;
+    res->p99_pause_ns = gcb_p99(bw_pauses, bw_npauses);
     res->heap_bytes = GC_get_heap_size();
 }
 
@@ -232,13 +260,13 @@ static int gcb_main(const struct gcb_spec *spec, int argc, char **argv)
             gcb_run_child(spec, k, param, s);
             ok &= !s->failed;
             fprintf(stderr, "  rep %u %-6s wall %8.1f ms  cpu %8.1f ms  rss %7.1f MiB  gcs %5" PRIu64
-                            "  max pause %7.2f ms%s\n",
+                            "  max pause %7.2f ms  p99 %7.2f ms%s\n",
                     rep, kind_names[k], (double)s->r.wall_ns / 1e6, (double)s->r.cpu_ns / 1e6,
                     s->maxrss_kib / 1024, s->r.num_gc, (double)s->r.max_pause_ns / 1e6,
-                    s->failed ? "  FAILED" : "");
+                    (double)s->r.p99_pause_ns / 1e6, s->failed ? "  FAILED" : "");
         }
 
-    enum { F_WALL, F_CPU, F_RSS, F_GC, F_MAXP, F_TOTP, F_HEAP, NF };
+    enum { F_WALL, F_CPU, F_RSS, F_GC, F_MAXP, F_P99, F_TOTP, F_HEAP, NF };
     double med[NUM_KINDS][NF];
     for (unsigned j = 0; j < nk; j++) {
         enum alloc_kind k = order[j];
@@ -250,6 +278,7 @@ static int gcb_main(const struct gcb_spec *spec, int argc, char **argv)
             v[F_RSS][rep] = s->maxrss_kib / 1024;
             v[F_GC][rep] = (double)s->r.num_gc;
             v[F_MAXP][rep] = (double)s->r.max_pause_ns / 1e6;
+            v[F_P99][rep] = (double)s->r.p99_pause_ns / 1e6;
             v[F_TOTP][rep] = (double)s->r.pause_total_ns / 1e6;
             v[F_HEAP][rep] = (double)s->r.heap_bytes / (1 << 20);
         }
@@ -271,6 +300,7 @@ static int gcb_main(const struct gcb_spec *spec, int argc, char **argv)
         bench_json_num(&js, "median_maxrss_mib", med[k][F_RSS]);
         bench_json_num(&js, "median_num_gc", med[k][F_GC]);
         bench_json_num(&js, "median_max_pause_ms", med[k][F_MAXP]);
+        bench_json_num(&js, "median_p99_pause_ms", med[k][F_P99]);
         bench_json_num(&js, "median_total_pause_ms", med[k][F_TOTP]);
         bench_json_num(&js, "median_heap_mib", med[k][F_HEAP]);
         bench_json_num(&js, "ratio_wall_vs_boehm", both ? ratio(med[k][F_WALL], med[K_BOEHM][F_WALL]) : NAN);
@@ -284,12 +314,13 @@ static int gcb_main(const struct gcb_spec *spec, int argc, char **argv)
 
     fprintf(stderr, "\nbench_%s: medians over %u reps (%s %ld); git %s; %s\n", spec->name, reps,
             spec->param_key, param, BENCH_GIT_REV, BENCH_BUILD);
-    fprintf(stderr, "%-7s %10s %10s %9s %7s %11s %11s %9s\n", "alloc", "wall ms", "cpu ms", "rss MiB",
-            "GCs", "maxpause ms", "sumpause ms", "heap MiB");
+    fprintf(stderr, "%-7s %10s %10s %9s %7s %11s %10s %11s %9s\n", "alloc", "wall ms", "cpu ms",
+            "rss MiB", "GCs", "maxpause ms", "p99 ms", "sumpause ms", "heap MiB");
     for (unsigned j = 0; j < nk; j++) {
         enum alloc_kind k = order[j];
-        fprintf(stderr, "%-7s %10.1f %10.1f %9.1f %7.0f %11.2f %11.1f %9.1f\n", kind_names[k], med[k][F_WALL],
-                med[k][F_CPU], med[k][F_RSS], med[k][F_GC], med[k][F_MAXP], med[k][F_TOTP], med[k][F_HEAP]);
+        fprintf(stderr, "%-7s %10.1f %10.1f %9.1f %7.0f %11.2f %10.2f %11.1f %9.1f\n", kind_names[k],
+                med[k][F_WALL], med[k][F_CPU], med[k][F_RSS], med[k][F_GC], med[k][F_MAXP], med[k][F_P99],
+                med[k][F_TOTP], med[k][F_HEAP]);
     }
     if (both)
         fprintf(stderr, "gcheap/boehm: wall %.3f  cpu %.3f  rss %.3f  (< 1: gcheap better)\n",
