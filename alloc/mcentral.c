@@ -112,21 +112,33 @@ static struct mspan *sweep_for_cache(struct mcentral *c, uint32_t sg)
     return s;
 }
 
+/* take_swept_partial: a swept span with room, claimed for an mcache. */
+static struct mspan *take_swept_partial(struct mcentral *c, uint32_t sg)
+{
+    lock_acquire(&c->lock);
+    struct mspan *s = spanlist_pop(&c->partial[swept_index(sg)]);
+    if (s != NULL)
+        atomic_u32_store_release(&s->sweepgen, sg + 3); /* C3, inside the lock */
+    lock_release(&c->lock);
+    return s;
+}
+
 struct mspan *mcentral_cache_span(struct mcentral *c)
 {
     unsigned sc = spanclass_sizeclass(c->spanclass);
     size_t npages = gchi_class_to_allocnpages[sc];
     mheap_sweep_credit(c->heap, (uint64_t)npages * PAGE_SIZE);
     uint32_t sg = mheap_sweepgen(c->heap);
-    lock_acquire(&c->lock);
-    struct mspan *s = spanlist_pop(&c->partial[swept_index(sg)]);
-    if (s != NULL)
-        atomic_u32_store_release(&s->sweepgen, sg + 3); /* C3, inside the lock */
-    lock_release(&c->lock);
+    struct mspan *s = take_swept_partial(c, sg);
     if (s == NULL)
         s = sweep_for_cache(c, sg);
     if (s == NULL) {
+        /* Reclaiming sweeps other classes too, and may sweep spans of
+         * this one that have room: look again before growing. */
         mheap_reclaim(c->heap, npages);
+        s = take_swept_partial(c, sg);
+    }
+    if (s == NULL) {
         s = mcentral_grow(c);
         if (s == NULL)
             return NULL;
