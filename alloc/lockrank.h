@@ -18,6 +18,7 @@ enum lockrank {
     LOCKRANK_WORKBUFS = 7, /* global full/empty workbuf lists (gc/mgcwork.c) */
     LOCKRANK_PERSISTENT = 8, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
     LOCKRANK_BGSWEEP = 9, /* background sweeper's wake-up state (gc/mgcsweep.c) */
+    LOCKRANK_SWEEPDONE = 10, /* sleep until sweeping is done (alloc/msweep.c) */
     LOCKRANK_COUNT
 };
 
@@ -32,6 +33,7 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "workbufs",
     "persistent",
     "bgsweep",
+    "sweepdone",
 };
 
 #endif /* GCHEAP_ALLOC_LOCKRANK_H */

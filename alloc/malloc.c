@@ -165,6 +165,14 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
     mheap_sweep_credit(h, (uint64_t)npages * PAGE_SIZE);
     mheap_reclaim(h, npages);
     struct mspan *s = mheap_alloc_span(h, npages, spc);
+    if (s == NULL && !mheap_sweep_done(h)) {
+        /* At the heap limit: the reclaim stops at its page count, which
+         * need not be a run; sweeping the rest may free one. */
+        mheap_sweep_finish(h);
+        s = mheap_alloc_span(h, npages, spc);
+        if (s != NULL)
+            gch_clear_error();
+    }
     if (s == NULL)
         return NULL;
     bit_set(s->alloc_bits, 0); /* M4: a large span is never cached */

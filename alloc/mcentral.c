@@ -13,6 +13,7 @@
 #define GCHI_BUILDING 1
 #include "mcentral.h"
 #include "mheap.h"
+#include "error.h"
 
 void spanlist_push(struct spanlist *l, struct mspan *s)
 {
@@ -88,12 +89,14 @@ struct mspan *mcentral_take_unswept(struct mcentral *c, uint32_t sg)
 
 /* sweep_for_cache: sweep this class's unswept spans until one has a free
  * slot, and return it claimed for an mcache (C3).  Full ones go to the
- * swept full list.  NULL when none has room within the budget. */
-static struct mspan *sweep_for_cache(struct mcentral *c, uint32_t sg)
+ * swept full list.  NULL when none has room within the budget.  The
+ * caller is a running thread: no flip can happen before it returns. */
+static struct mspan *sweep_for_cache(struct mcentral *c)
 {
     struct mheap *h = c->heap;
     if (!sweep_begin(h))
         return NULL;
+    uint32_t sg = mheap_sweepgen(h); /* after sweep_begin: SW4 */
     struct mspan *s = NULL;
     for (int budget = REFILL_SWEEP_BUDGET; budget > 0; budget--) {
         s = mcentral_take_unswept(c, sg);
@@ -109,6 +112,15 @@ static struct mspan *sweep_for_cache(struct mcentral *c, uint32_t sg)
         s = NULL;
     }
     sweep_end(h);
+    return s;
+}
+
+/* grow_for_cache: a new span from the heap, claimed for an mcache. */
+static struct mspan *grow_for_cache(struct mcentral *c, uint32_t sg)
+{
+    struct mspan *s = mcentral_grow(c);
+    if (s != NULL)
+        atomic_u32_store_release(&s->sweepgen, sg + 3); /* C3 */
     return s;
 }
 
@@ -131,19 +143,27 @@ struct mspan *mcentral_cache_span(struct mcentral *c)
     uint32_t sg = mheap_sweepgen(c->heap);
     struct mspan *s = take_swept_partial(c, sg);
     if (s == NULL)
-        s = sweep_for_cache(c, sg);
+        s = sweep_for_cache(c);
     if (s == NULL) {
         /* Reclaiming sweeps other classes too, and may sweep spans of
          * this one that have room: look again before growing. */
         mheap_reclaim(c->heap, npages);
         s = take_swept_partial(c, sg);
     }
-    if (s == NULL) {
-        s = mcentral_grow(c);
+    if (s == NULL)
+        s = grow_for_cache(c, sg);
+    if (s == NULL && !mheap_sweep_done(c->heap)) {
+        /* At the heap limit: sweeping the rest may free a run or slots
+         * of this class (the reclaim stops at its page count). */
+        mheap_sweep_finish(c->heap);
+        s = take_swept_partial(c, sg);
         if (s == NULL)
-            return NULL;
-        atomic_u32_store_release(&s->sweepgen, sg + 3);
+            s = grow_for_cache(c, sg);
+        if (s != NULL)
+            gch_clear_error();
     }
+    if (s == NULL)
+        return NULL;
     GCH_ASSERT_INTERNAL(/*C2*/ s->alloc_count < s->nelems);
     span_prepare_cache(s);
     return s;
@@ -154,13 +174,9 @@ void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
     span_commit_alloc_bits(s); /* M4 */
     uint32_t sg = mheap_sweepgen(c->heap);
     uint32_t was = atomic_u32_load_relaxed(&s->sweepgen);
-    GCH_ASSERT_INTERNAL(/*C3*/ was == sg + 3 || was == sg + 1);
-    if (was == sg + 1) {
-        /* Cached across a flip: its marks belong to the cycle that just
-         * ended and it is on no unswept list, so sweep it here (SW1). */
-        atomic_u32_store_release(&s->sweepgen, sg - 1);
-        span_sweep(c->heap, s);
-    }
+    if (was != sg + 3) /* C3: a flip with this span cached (sg + 1) */
+        gch_fatal("span cached across a sweep-generation flip: every cache must be flushed "
+                  "before the flip", (uintptr_t)s, was, sg);
     /* An empty span goes straight back to the heap: the pages can serve
      * any class at once. */
     mheap_sweep_release(c->heap, s, sg);

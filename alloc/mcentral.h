@@ -9,7 +9,7 @@
  *      span on a full list has alloc_count == nelems (a large object's
  *      span is always on a full list);
  *   C3 a span held by an mcache is on no list and has sweepgen == sg + 3
- *      (or sg + 1 once a cycle began) until mcentral_uncache_span();
+ *      until mcentral_uncache_span() (no cache holds a span at a flip);
  *   C4 a span on a list has sweepgen == sg (swept set) or sg - 2
  *      (unswept set); index (sg / 2) & 1 is the swept set this cycle.
  * Locking: c->lock guards the lists and the allocation state of the
@@ -47,9 +47,9 @@ void mcentral_init(struct mcentral *c, spanclass_t spc, struct mheap *h);
  * one.  Pays proportional sweep credit first.  NULL when the heap cannot
  * grow.  Caller holds no lock. */
 struct mspan *mcentral_cache_span(struct mcentral *c);
-/* mcentral_uncache_span: take back a span from an mcache (M4, C1-C4),
- * sweeping it first if it was cached across a flip (sg + 1); an empty
- * span goes straight back to the heap. */
+/* mcentral_uncache_span: take back a span from an mcache (M4, C1-C4);
+ * an empty span goes straight back to the heap.  A span cached across a
+ * flip (sg + 1) is a fatal error (C3). */
 void mcentral_uncache_span(struct mcentral *c, struct mspan *s);
 /* mcentral_push_swept: put a swept, non-empty span that no mcache holds on
  * the swept set's full or partial list, publishing sweepgen sg (C2-C4). */

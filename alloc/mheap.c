@@ -443,6 +443,7 @@ void mheap_destroy(struct mheap *h)
     persistent_release_all(&h->pa);
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
         lock_destroy(&h->central[i].lock);
+    sweepstate_destroy(&h->sweep);
     lock_destroy(&h->lock);
 }
 

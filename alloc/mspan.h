@@ -15,8 +15,8 @@
  *   s->sweepgen == sg - 2   the span needs sweeping
  *   s->sweepgen == sg - 1   the span is being swept
  *   s->sweepgen == sg       swept, ready for use
- *   s->sweepgen == sg + 1   cached by an mcache before sweeping began: it
- *                           must be swept when it leaves the cache
+ *   s->sweepgen == sg + 1   (Go: cached before sweeping began) never in
+ *                           gcheap: every cache is flushed before a flip
  *   s->sweepgen == sg + 3   swept, then cached by an mcache
  *
  * Allocation state of slot i (Go's freeindex / allocBits / allocCache):

@@ -14,10 +14,13 @@
 #include "msweep.h"
 #include "mheap.h"
 
-#include <sched.h>
+/* Spans one reclaim may sweep looking for free pages. */
+#define RECLAIM_SWEEP_BUDGET 100
 
 void sweepstate_init(struct sweepstate *sw, bool clobberfree)
 {
+    lock_init(&sw->done_lock, LOCKRANK_SWEEPDONE);
+    pthread_cond_init(&sw->done_cond, NULL);
     atomic_u32_store_relaxed(&sw->state, SWEEP_DRAINED); /* nothing to sweep yet */
     atomic_u32_store_relaxed(&sw->cursor, NUM_SPAN_CLASSES);
     atomic_u64_store_relaxed(&sw->pages_swept, 0);
@@ -25,6 +28,20 @@ void sweepstate_init(struct sweepstate *sw, bool clobberfree)
     atomic_u64_store_relaxed(&sw->pace_bytes, 0);
     atomic_u64_store_relaxed(&sw->nflips, 0);
     sw->clobberfree = clobberfree;
+}
+
+void sweepstate_destroy(struct sweepstate *sw)
+{
+    pthread_cond_destroy(&sw->done_cond);
+    lock_destroy(&sw->done_lock);
+}
+
+/* wake_waiters: sweeping finished or a new generation began. */
+static void wake_waiters(struct sweepstate *sw)
+{
+    lock_acquire(&sw->done_lock);
+    pthread_cond_broadcast(&sw->done_cond);
+    lock_release(&sw->done_lock);
 }
 
 bool span_claim_sweep(struct mspan *s, uint32_t sg)
@@ -111,7 +128,8 @@ void sweep_end(struct mheap *h)
 {
     uint32_t st = atomic_u32_sub_release(&h->sweep.state, 1);
     GCH_ASSERT_INTERNAL((st & ~SWEEP_DRAINED) != ~SWEEP_DRAINED); /* no underflow */
-    (void)st;
+    if (st == SWEEP_DRAINED) /* the last sweeper out: done (SW3) */
+        wake_waiters(&h->sweep);
 }
 
 /* mark_drained: no unswept span is left on any list (SW2, SW3). */
@@ -160,14 +178,23 @@ size_t mheap_sweep_one(struct mheap *h, size_t *freed)
     return npages;
 }
 
+void mheap_sweep_wait(struct mheap *h, uint64_t gen)
+{
+    struct sweepstate *sw = &h->sweep;
+    lock_acquire(&sw->done_lock);
+    while (!mheap_sweep_done(h) && atomic_u64_load_relaxed(&sw->nflips) == gen)
+        lock_wait(&sw->done_lock, &sw->done_cond);
+    lock_release(&sw->done_lock);
+}
+
 void mheap_sweep_finish(struct mheap *h)
 {
+    uint64_t gen = atomic_u64_load_relaxed(&h->sweep.nflips);
     while (mheap_sweep_one(h, NULL) != 0) {
     }
-    /* Others may still be inside a sweep of their own span; they finish
-     * it without waiting for anything, so this wait is short. */
-    while (!mheap_sweep_done(h))
-        sched_yield();
+    /* Others may still be inside a sweep of their own span: sleep until
+     * the last one leaves (it may have been descheduled). */
+    mheap_sweep_wait(h, gen);
 }
 
 void mheap_sweep_flip(struct mheap *h)
@@ -176,15 +203,19 @@ void mheap_sweep_flip(struct mheap *h)
     gcbits_new_epoch(&h->gcbits); /* before any new mark bits (mspan.h) */
     atomic_u64_store_relaxed(&h->sweep.pages_swept, 0);
     atomic_u64_store_relaxed(&h->sweep.pace_bytes, 0);
+    /* Before any sweeper can enter: the pages this generation sweeps. */
+    atomic_u64_store_relaxed(&h->sweep.pace_pages, atomic_u64_load_relaxed(&h->pages_inuse));
     atomic_u32_store_relaxed(&h->sweep.cursor, 0);
     atomic_u32_store_release(&h->sweepgen, mheap_sweepgen(h) + 2);
-    atomic_u64_add_relaxed(&h->sweep.nflips, 1);
     atomic_u32_store_release(&h->sweep.state, 0); /* SW4: after the sweepgen */
+    lock_acquire(&h->sweep.done_lock);
+    atomic_u64_add_relaxed(&h->sweep.nflips, 1); /* releases waiters of the last one */
+    pthread_cond_broadcast(&h->sweep.done_cond);
+    lock_release(&h->sweep.done_lock);
 }
 
 void mheap_sweep_pace(struct mheap *h, uint64_t bytes)
 {
-    atomic_u64_store_relaxed(&h->sweep.pace_pages, atomic_u64_load_relaxed(&h->pages_inuse));
     atomic_u64_store_relaxed(&h->sweep.pace_bytes, bytes);
 }
 
@@ -205,7 +236,13 @@ void mheap_sweep_credit(struct mheap *h, uint64_t bytes)
 
 void mheap_reclaim(struct mheap *h, size_t npages)
 {
+    /* Bounded, so that one allocation does not pay for a whole
+     * generation: proportional credit sweeps the rest, and an allocation
+     * that fails at the heap limit sweeps everything and retries. */
     size_t got = 0, freed;
-    while (got < npages && mheap_sweep_one(h, &freed) != 0)
+    for (unsigned n = 0; got < npages && n < RECLAIM_SWEEP_BUDGET; n++) {
+        if (mheap_sweep_one(h, &freed) == 0)
+            break;
         got += freed;
+    }
 }

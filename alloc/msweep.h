@@ -12,9 +12,10 @@
  * Owns: struct sweepstate (a field of struct mheap).
  * Invariants (sg = mheap.sweepgen; span states: the table in mspan.h):
  *   SW1 exactly one thread sweeps a span: the one whose compare-and-swap
- *       moves its sweepgen from sg - 2 to sg - 1 (span_claim_sweep), or,
- *       for a span an mcache held across the flip, the thread releasing
- *       it (sg + 1 -> sg - 1, mcentral_uncache_span);
+ *       moves its sweepgen from sg - 2 to sg - 1 (span_claim_sweep).  No
+ *       span is cached at a flip (the collector flushes every cache first),
+ *       so Go's sg + 1 state never occurs: mcentral_uncache_span treats it
+ *       as a fatal error;
  *   SW2 after a flip, spans enter only the swept lists, so a class whose
  *       unswept lists were once seen empty stays so: every class below
  *       cursor has empty unswept lists;
@@ -25,8 +26,9 @@
  *   SW4 the flip (mheap_sweep_flip) happens only with the world stopped
  *       and sweeping done, and stores the new sweepgen before it clears
  *       DRAINED, so a thread that enters a sweep sees the new sweepgen.
- * Locking: none of its own; sweeping takes the mcentral, heap and gcbits
- *   locks one at a time.
+ * Locking: sweeping takes the mcentral, heap and gcbits locks one at a
+ *   time and holds none while applying the marks; done_lock (a leaf) only
+ *   guards the sleep of threads waiting for the sweep to end.
  */
 #ifndef GCHEAP_ALLOC_MSWEEP_H
 #define GCHEAP_ALLOC_MSWEEP_H
@@ -35,6 +37,7 @@
 #error "internal header"
 #endif
 
+#include <pthread.h>
 #include "mspan.h"
 
 struct mheap;
@@ -42,6 +45,8 @@ struct mheap;
 #define SWEEP_DRAINED 0x80000000u
 
 struct sweepstate {
+    struct lock done_lock;          /* rank SWEEPDONE: sleeping until done */
+    pthread_cond_t done_cond;       /* sweeping finished or a flip happened */
     struct atomic_u32 state;        /* [atomic acq/rel] SW3 */
     struct atomic_u32 cursor;       /* [atomic] next span class to sweep from (SW2) */
     struct atomic_u64 pages_swept;  /* [atomic] pages swept since the flip */
@@ -50,11 +55,13 @@ struct sweepstate {
      * allocation.  0 pace_bytes: no pacing. */
     struct atomic_u64 pace_pages;   /* [written at the flip, world stopped] */
     struct atomic_u64 pace_bytes;   /* [written at the flip, world stopped] */
-    struct atomic_u64 nflips;       /* [atomic] sweep generations started (tests) */
+    struct atomic_u64 nflips;       /* [written under done_lock, read atomic] sweep
+                                     * generations started */
     bool clobberfree;               /* [immutable] GODEBUG=clobberfree */
 };
 
 void sweepstate_init(struct sweepstate *sw, bool clobberfree);
+void sweepstate_destroy(struct sweepstate *sw);
 
 /* span_claim_sweep: SW1's claim, sg - 2 -> sg - 1; false if another
  * thread owns the sweep or the span needs none. */
@@ -79,9 +86,12 @@ void sweep_end(struct mheap *h);
 size_t mheap_sweep_one(struct mheap *h, size_t *freed);
 /* mheap_sweep_done: every span of this generation is swept (SW3). */
 bool mheap_sweep_done(const struct mheap *h);
-/* mheap_sweep_finish: sweep whatever is left, then wait for the threads
- * still sweeping (sweep termination and gch_collect). */
+/* mheap_sweep_finish: sweep whatever is left, then sleep until the
+ * threads still sweeping are done (sweep termination, the heap limit). */
 void mheap_sweep_finish(struct mheap *h);
+/* mheap_sweep_wait: sleep until sweeping is done or generation gen (a
+ * value of sweep.nflips) has been succeeded by another. */
+void mheap_sweep_wait(struct mheap *h, uint64_t gen);
 /* mheap_sweep_flip: start a new sweep generation: sweepgen += 2, a new
  * gcbits epoch, every listed span now unswept.  World stopped, sweeping
  * done, no span cached (SW4). */

@@ -11,8 +11,10 @@
  *      (mcentral_cache_span), and pays proportional credit: before
  *      taking B bytes it sweeps until the pages swept keep pace with the
  *      allocation budget left before the next goal;
- *   2. the background sweeper, at idle priority, sweeps the rest one span
- *      at a time, so it gives way to the mutators;
+ *   2. the background sweeper sweeps the rest, yielding the CPU every few
+ *      spans.  It runs at normal priority, as Go's does: sweep termination
+ *      may have to wait for the span it is sweeping, and at idle priority
+ *      a busy machine could starve it for as long as it likes;
  *   3. sweep termination: the next cycle, with the world stopped, sweeps
  *      whatever is left before it marks (X1).
  * gch_collect sweeps everything before it returns, like runtime.GC.
@@ -22,6 +24,7 @@
 #include "heap.h"
 
 #include <sched.h>
+#include <signal.h>
 
 /* The background sweeper checks for shutdown and yields the CPU every
  * this many spans. */
@@ -45,21 +48,10 @@ void gc_sweep_pace(struct gch_heap *h, uint64_t heap_live, uint64_t next_goal)
     mheap_sweep_pace(&h->mheap, distance);
 }
 
-static void lower_priority(void)
-{
-#ifdef SCHED_IDLE
-    /* Best effort: without it the sweeper competes with the mutators,
-     * which is slower but correct. */
-    struct sched_param p = {0};
-    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &p);
-#endif
-}
-
 static void *bgsweep_main(void *arg)
 {
     struct gch_heap *h = arg;
     struct bgsweeper *b = &h->gc.sweeper;
-    lower_priority();
     lock_acquire(&b->lock);
     for (;;) {
         while (!b->wake && atomic_u32_load_relaxed(&b->quit) == 0)
@@ -80,6 +72,18 @@ static void *bgsweep_main(void *arg)
     }
     lock_release(&b->lock);
     return NULL;
+}
+
+/* start_thread: a heap thread with every signal blocked, so that the
+ * embedder's process-directed signals never run on it. */
+static bool start_thread(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool ok = pthread_create(th, NULL, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ok;
 }
 
 void gc_sweep_init(struct gch_heap *h)
@@ -103,7 +107,7 @@ void gc_sweep_wake(struct gch_heap *h)
         /* Started with the first cycle, so a heap that never collects
          * has no thread.  If the OS refuses one, allocation and sweep
          * termination still sweep everything. */
-        b->started = pthread_create(&b->thread, NULL, bgsweep_main, h) == 0;
+        b->started = start_thread(&b->thread, bgsweep_main, h);
     }
     b->wake = true;
     pthread_cond_signal(&b->cond);
@@ -127,12 +131,22 @@ void gc_sweep_destroy(struct gch_heap *h)
 void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self)
 {
     struct mheap *mh = &h->mheap;
+    uint64_t gen = atomic_u64_load_relaxed(&mh->sweep.nflips);
     /* Sweep alongside the other sweepers, staying a safepoint between
-     * spans so that a cycle another thread starts is not held up. */
-    while (!mheap_sweep_done(mh)) {
-        if (mheap_sweep_one(mh, NULL) == 0)
-            sched_yield(); /* others are finishing their last spans */
+     * spans so that a cycle another thread starts is not held up; that
+     * cycle's sweep termination finishes this generation (Go's runtime.GC
+     * compares cycle numbers the same way). */
+    while (mheap_sweep_one(mh, NULL) != 0) {
         if (self != NULL)
             gch_safepoint(self);
+        if (atomic_u64_load_relaxed(&mh->sweep.nflips) != gen)
+            return;
     }
+    /* Only sweepers inside their last span are left: sleep, in a blocking
+     * section so that a stop of the world need not wait for this thread. */
+    if (self != NULL)
+        gch_blocking_enter(self);
+    mheap_sweep_wait(mh, gen);
+    if (self != NULL)
+        gch_blocking_leave(self);
 }
