@@ -175,7 +175,7 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
     }
     if (s == NULL)
         return NULL;
-    bit_set(s->alloc_bits, 0); /* M4: a large span is never cached */
+    bit_set_atomic(s->alloc_bits, 0); /* M4: a large span is never cached */
     s->alloc_count = 1;
     s->freeindex = 0;
     if (s->needzero)
@@ -242,12 +242,14 @@ static GCH_ALWAYS_INLINE void write_heap_bits(struct mspan *s, uintptr_t v, cons
     uint64_t bits = mask_bits(ty, size, nwords);
     uint64_t m = nwords == 64 ? ~(uint64_t)0 : (((uint64_t)1 << nwords) - 1);
     size_t i = w0 / 64, sh = w0 % 64;
-    tb->words[i] = (tb->words[i] & ~(m << sh)) | (bits << sh);
+    /* This cache is the words' only writer; a marker may read a
+     * neighbour's bits in them meanwhile (mspan.h: word_store). */
+    word_store(&tb->words[i], (tb->words[i] & ~(m << sh)) | (bits << sh));
     if (sh + nwords > 64) /* the slot straddles two bitmap words */
-        tb->words[i + 1] = (tb->words[i + 1] & ~(m >> (64 - sh))) | (bits >> (64 - sh));
+        word_store(&tb->words[i + 1], (tb->words[i + 1] & ~(m >> (64 - sh))) | (bits >> (64 - sh)));
     if (GCH_UNLIKELY(s->has_headers)) { /* only then can the slot's bit be set */
         uint32_t idx = span_object_index(s, v);
-        tb->hdr[idx / 64] &= ~((uint64_t)1 << (idx % 64));
+        word_store(&tb->hdr[idx / 64], tb->hdr[idx / 64] & ~((uint64_t)1 << (idx % 64)));
     }
 }
 
@@ -257,7 +259,8 @@ static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty)
     *(const gch_type **)(v + s->elemsize - MALLOC_HEADER) = ty;
     if (s->typebits != NULL) {
         uint32_t idx = span_object_index(s, v);
-        s->typebits->hdr[idx / 64] |= (uint64_t)1 << (idx % 64);
+        uint64_t *hw = &s->typebits->hdr[idx / 64];
+        word_store(hw, *hw | (uint64_t)1 << (idx % 64));
         s->has_headers = true;
     }
 }

@@ -177,14 +177,18 @@ void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
     if (was != sg + 3) /* C3: a flip with this span cached (sg + 1) */
         gch_fatal("span cached across a sweep-generation flip: every cache must be flushed "
                   "before the flip", (uintptr_t)s, was, sg);
-    /* An empty span goes straight back to the heap: the pages can serve
-     * any class at once. */
-    mheap_sweep_release(c->heap, s, sg);
+    /* An empty span goes straight back to the heap, where its pages can
+     * serve any class, unless the collector is marking: then no span may
+     * be freed (mheap.h H5), and it waits on the partial list for the
+     * next sweep. */
+    if (s->alloc_count == 0 && !mheap_spans_pinned(c->heap))
+        mheap_free_span(c->heap, s);
+    else
+        mcentral_push_swept(c, s, sg);
 }
 
 void mcentral_push_swept(struct mcentral *c, struct mspan *s, uint32_t sg)
 {
-    GCH_ASSERT_INTERNAL(/*C2*/ s->alloc_count > 0);
     lock_acquire(&c->lock);
     atomic_u32_store_release(&s->sweepgen, sg); /* C3/C4: inside the lock */
     unsigned i = swept_index(sg);
@@ -217,7 +221,7 @@ bool mcentral_free_object(struct mcentral *c, struct mspan *s, uint32_t idx)
     s->alloc_count--;
     s->needzero = true; /* the freed slot holds old data */
     struct spanlist *from = s->list;
-    if (s->alloc_count == 0) {
+    if (s->alloc_count == 0 && !mheap_spans_pinned(c->heap)) {
         spanlist_remove(from, s);
         lock_release(&c->lock);
         mheap_free_span(c->heap, s);
@@ -232,8 +236,10 @@ bool mcentral_free_object(struct mcentral *c, struct mspan *s, uint32_t idx)
 }
 
 /* check_list: every span on l is valid, belongs to l, satisfies C2 for
- * a full (want_full) or partial list, and has sweepgen want_sg (C4). */
-static bool check_list(const struct spanlist *l, bool want_full, spanclass_t spc, uint32_t want_sg)
+ * a full (want_full) or partial list (empty spans only if allow_empty),
+ * and has sweepgen want_sg (C4). */
+static bool check_list(const struct spanlist *l, bool want_full, bool allow_empty, spanclass_t spc,
+                       uint32_t want_sg)
 {
     size_t n = 0;
     for (const struct mspan *s = l->first; s != NULL; s = s->next, n++) {
@@ -242,7 +248,7 @@ static bool check_list(const struct spanlist *l, bool want_full, spanclass_t spc
         if (atomic_u32_load_relaxed(&s->sweepgen) != want_sg)
             return false;
         if (want_full ? s->alloc_count != s->nelems
-                      : (s->alloc_count == 0 || s->alloc_count >= s->nelems))
+                      : s->alloc_count >= s->nelems || (s->alloc_count == 0 && !allow_empty))
             return false;
     }
     return n == l->n;
@@ -250,13 +256,16 @@ static bool check_list(const struct spanlist *l, bool want_full, spanclass_t spc
 
 bool mcentral_is_valid(struct mcentral *c, uint32_t sweepgen)
 {
+    bool pinned = mheap_spans_pinned(c->heap);
     lock_acquire(&c->lock);
     bool ok = true;
     for (unsigned i = 0; i < 2 && ok; i++) {
-        /* C4: the swept set holds sg, the unswept set sg - 2 */
-        uint32_t want = i == swept_index(sweepgen) ? sweepgen : sweepgen - 2;
-        ok = check_list(&c->partial[i], false, c->spanclass, want) &&
-             check_list(&c->full[i], true, c->spanclass, want);
+        /* C4: the swept set holds sg, the unswept set sg - 2; C2: an empty
+         * span stays listed only while pinned, until its next sweep */
+        bool swept = i == swept_index(sweepgen);
+        uint32_t want = swept ? sweepgen : sweepgen - 2;
+        ok = check_list(&c->partial[i], false, pinned || !swept, c->spanclass, want) &&
+             check_list(&c->full[i], true, false, c->spanclass, want);
     }
     lock_release(&c->lock);
     return ok;

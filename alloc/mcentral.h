@@ -5,7 +5,8 @@
  * Owns: struct mcentral (partial/full x swept/unswept span lists).
  * Invariants:
  *   C1 a span is on at most one list, and s->list names it;
- *   C2 every span on a partial list has 0 < alloc_count < nelems, every
+ *   C2 every span on a partial list has alloc_count < nelems (0 only
+ *      while spans are pinned, mheap.h H5, or on the unswept set), every
  *      span on a full list has alloc_count == nelems (a large object's
  *      span is always on a full list);
  *   C3 a span held by an mcache is on no list and has sweepgen == sg + 3
@@ -48,11 +49,11 @@ void mcentral_init(struct mcentral *c, spanclass_t spc, struct mheap *h);
  * grow.  Caller holds no lock. */
 struct mspan *mcentral_cache_span(struct mcentral *c);
 /* mcentral_uncache_span: take back a span from an mcache (M4, C1-C4);
- * an empty span goes straight back to the heap.  A span cached across a
+ * an empty span goes straight back to the heap unless spans are pinned.  A span cached across a
  * flip (sg + 1) is a fatal error (C3). */
 void mcentral_uncache_span(struct mcentral *c, struct mspan *s);
-/* mcentral_push_swept: put a swept, non-empty span that no mcache holds on
- * the swept set's full or partial list, publishing sweepgen sg (C2-C4). */
+/* mcentral_push_swept: put a swept span that no mcache holds on the swept
+ * set's full or partial list, publishing sweepgen sg (C2-C4). */
 void mcentral_push_swept(struct mcentral *c, struct mspan *s, uint32_t sg);
 /* mcentral_take_unswept: unlink an unswept span (partial lists first)
  * and claim its sweep (SW1, alloc/msweep.h); NULL when none is left.

@@ -324,6 +324,8 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
 
 void mheap_free_span(struct mheap *h, struct mspan *s)
 {
+    if (mheap_spans_pinned(h))
+        gch_fatal("freeing a span while the collector marks (H5)", (uintptr_t)s, s->start, 0);
     lock_acquire(&h->lock);
     GCH_ASSERT_INTERNAL(s->list == NULL);
     if (atomic_u8_load_relaxed(&s->state) != MSPAN_IN_USE)

@@ -11,7 +11,10 @@
  *      (free bit 1, scav bit 1); a page leaving the released state for a
  *      span is made Ready with sys_used first;
  *   H3 in-use spans never overlap, and spans[] (A2) covers each exactly;
- *   H4 pages_mapped * PAGE_SIZE <= heap_limit when a limit is set.
+ *   H4 pages_mapped * PAGE_SIZE <= heap_limit when a limit is set;
+ *   H5 while spans_pinned is set (the collector is marking) no span is
+ *      freed, so a concurrent marker may trust the fields of any span it
+ *      finds in use through the page map.
  * Locking: h->lock (rank MHEAP) guards the arenas, bitmaps, span structs
  *   and the page counters; the counters are atomics so that stats can be
  *   read without the lock.  The central lists have their own locks.
@@ -66,6 +69,7 @@ struct mheap {
     struct atomic_u64 pages_released; /* [write under lock, read atomic] */
     struct atomic_u64 spans_inuse;    /* [write under lock, read atomic] */
     struct atomic_u32 sweepgen;     /* [atomic] +2 per GC cycle (mspan.h table) */
+    struct atomic_u32 spans_pinned; /* [written with the world stopped] H5 */
     struct sweepstate sweep;        /* msweep.h */
     struct mspan emptyspan;         /* [immutable] sentinel: no free slot, ever */
     struct heap_counters counters;
@@ -118,6 +122,11 @@ uintptr_t mheap_object_lookup(const struct mheap *h, uintptr_t p, struct mspan *
                               struct span_layout *out);
 
 uint32_t mheap_sweepgen(const struct mheap *h);
+/* mheap_spans_pinned: H5 is in force (no span may be freed). */
+static inline bool mheap_spans_pinned(const struct mheap *h)
+{
+    return atomic_u32_load_relaxed(&h->spans_pinned) != 0;
+}
 
 /* mheap_is_valid: H1-H3 over every arena and span (O(heap)).  Caller
  * must make sure no thread allocates concurrently. */

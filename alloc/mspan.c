@@ -88,11 +88,13 @@ void span_prepare_cache(struct mspan *s)
 
 void span_commit_alloc_bits(struct mspan *s)
 {
+    /* A concurrent marker may be reading these bytes (bit_load). */
     uint32_t n = s->freeindex;
     uint32_t full = n / 8;
-    memset(s->alloc_bits, 0xff, full);
+    for (uint32_t b = 0; b < full; b++)
+        __atomic_store_n(&s->alloc_bits[b], (uint8_t)0xff, __ATOMIC_RELAXED);
     for (uint32_t i = full * 8; i < n; i++)
-        bit_set(s->alloc_bits, i);
+        bit_set_atomic(s->alloc_bits, i);
     s->freeindex = 0;
     s->alloc_cache = 0;
 }

@@ -136,6 +136,30 @@ struct span_typebits {
     uint64_t hdr[1024 / 64];           /* 1 bit per slot: has a type header */
 };
 
+/*
+ * Bitmap access shared with a concurrent marker.  While marking, the
+ * marker reads alloc, mark and heap bits that allocating threads write,
+ * and several markers set mark bits at once; every such byte or word is
+ * accessed with a relaxed atomic (plain code on x86).  Each alloc-bit
+ * and heap-bit word has one writer at a time (the owning mcache, or the
+ * mcentral lock holder), which stores the value it computed from its own
+ * read; mark bits are set by atomic OR because markers race for them.
+ * Ordering comes from elsewhere: an object's bits are written before the
+ * object's address is published (a release store or a lock).
+ */
+static inline bool bit_load(const uint8_t *bits, uint32_t i)
+{
+    return (__atomic_load_n(&bits[i / 8], __ATOMIC_RELAXED) >> (i % 8)) & 1;
+}
+/* bit_set_atomic: set bit i; true if this call set it (it was clear). */
+static inline bool bit_set_atomic(uint8_t *bits, uint32_t i)
+{
+    uint8_t m = (uint8_t)(1u << (i % 8));
+    return (__atomic_fetch_or(&bits[i / 8], m, __ATOMIC_RELAXED) & m) == 0;
+}
+static inline uint64_t word_load(const uint64_t *w) { return __atomic_load_n(w, __ATOMIC_RELAXED); }
+static inline void word_store(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELAXED); }
+
 /* span_needs_typebits: spans of class spc carry a struct span_typebits. */
 static inline bool span_needs_typebits(spanclass_t spc)
 {
@@ -152,7 +176,7 @@ static inline bool span_slot_has_header(const struct mspan *s, uintptr_t v)
     if (s->typebits == NULL)
         return true; /* slots > HEAPBITS_MAX_SIZE: always */
     uint32_t idx = (uint32_t)(((uint64_t)(v - s->start) * s->divmagic) >> 32);
-    return (s->typebits->hdr[idx / 64] >> (idx % 64)) & 1;
+    return (word_load(&s->typebits->hdr[idx / 64]) >> (idx % 64)) & 1;
 }
 
 /* bitmap_bytes: bytes of an alloc/mark bitmap for n slots, rounded to

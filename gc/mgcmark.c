@@ -8,9 +8,9 @@
  * the gcwork queue and is scanned when drained, so a million-long list
  * needs a few work buffers, not a million stack frames.
  *
- * This first collector marks with the world stopped on one thread, so
- * mark bits are set with plain stores; the concurrent collector (issue 4)
- * turns them into atomic ORs.
+ * Mark, alloc and heap bits are read and set with the relaxed atomics of
+ * alloc/mspan.h, and slots are loaded atomically, so that several markers
+ * can run at once and alongside allocating and writing mutators.
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"
@@ -49,8 +49,11 @@ static void grey(struct marker *m, uintptr_t p, const void *slot)
     struct heaparena *a = arena_of(&mh->index, p);
     if (a == NULL)
         return; /* not this heap's address space */
-    struct mspan *s = atomic_ptr_load_relaxed(&a->spans[(p - a->base) >> PAGE_SHIFT]);
-    if (s == NULL || atomic_u8_load_relaxed(&s->state) != MSPAN_IN_USE) {
+    /* No span is freed while marking (sweeping never overlaps it and
+     * uncaching keeps empty spans), so an in-use span's fields are
+     * stable; acquire pairs with the span's publication. */
+    struct mspan *s = atomic_ptr_load_acquire(&a->spans[(p - a->base) >> PAGE_SHIFT]);
+    if (s == NULL || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE) {
         if (m->invalidptr)
             bad_pointer(m, "points to a free page", p, slot, s);
         return;
@@ -61,14 +64,15 @@ static void grey(struct marker *m, uintptr_t p, const void *slot)
         return;
     }
     uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, p);
-    if (!bit_is_set(s->alloc_bits, idx)) { /* exact by X2 */
+    if (bit_load(s->gcmark_bits, idx))
+        return; /* marked already, or allocated black */
+    if (!bit_load(s->alloc_bits, idx)) { /* exact by X2 */
         if (m->invalidptr)
             bad_pointer(m, "points to a free object", p, slot, s);
         return;
     }
-    if (bit_is_set(s->gcmark_bits, idx))
-        return;
-    bit_set(s->gcmark_bits, idx);
+    if (!bit_set_atomic(s->gcmark_bits, idx))
+        return; /* another marker won it (X3) */
     m->marked += s->elemsize;
     if (spanclass_noscan(s->spanclass))
         return;
@@ -78,7 +82,8 @@ static void grey(struct marker *m, uintptr_t p, const void *slot)
 
 static void visit_slot(struct gch_visitor *v, void *const *slot)
 {
-    grey((struct marker *)v, (uintptr_t)*slot, slot);
+    /* Heap and global slots may be written meanwhile through gch_write. */
+    grey((struct marker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), slot);
 }
 
 /* scan_typed: the references of `size` bytes at obj made of elements of
@@ -110,7 +115,7 @@ static void scan_bits(struct marker *m, const struct mspan *s, uintptr_t obj)
     size_t w0 = (obj - s->start) / 8, n = s->elemsize / 8;
     for (size_t w = 0; w < n; w++) {
         size_t i = w0 + w;
-        if ((s->typebits->words[i / 64] >> (i % 64)) & 1)
+        if ((word_load(&s->typebits->words[i / 64]) >> (i % 64)) & 1)
             gch_visit(&m->v, (void *const *)(obj + w * 8));
     }
 }

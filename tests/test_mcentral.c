@@ -168,6 +168,49 @@ static void test_empty_cached_span_returns_to_heap(void **state)
     assert_int_equal(gchi_heap_verify(f->h), 0);
 }
 
+/* H5: while spans are pinned (the collector is marking) an emptied span
+ * stays on its partial list instead of going back to the heap, the
+ * validator accepts it there only while pinned, and freeing any span is
+ * fatal. */
+static void test_pinned_spans_are_kept(void **state)
+{
+    struct fixture *f = *state;
+    struct mcache *mc = gchi_thread_cache(f->t);
+    uint64_t spans = atomic_u64_load_relaxed(&f->h->mheap.spans_inuse);
+    atomic_u32_store_relaxed(&f->h->mheap.spans_pinned, 1);
+    assert_true(mcache_refill(mc, SPC64));
+    struct mspan *s = mc->alloc[SPC64];
+    mcache_release_all(mc);
+    assert_int_equal(atomic_u64_load_relaxed(&f->h->mheap.spans_inuse), spans + 1);
+    assert_ptr_equal(s->list, &central(f->h, SPC64)->partial[swept(f->h)]);
+    assert_int_equal(s->alloc_count, 0);
+    assert_true(mcentral_is_valid(central(f->h, SPC64), sweepgen(f->h)));
+    atomic_u32_store_relaxed(&f->h->mheap.spans_pinned, 0);
+    assert_false(mcentral_is_valid(central(f->h, SPC64), sweepgen(f->h))); /* C2 */
+    /* the next refill takes it again; released unpinned, it is freed */
+    assert_true(mcache_refill(mc, SPC64));
+    assert_ptr_equal(mc->alloc[SPC64], s);
+    mcache_release_all(mc);
+    assert_int_equal(atomic_u64_load_relaxed(&f->h->mheap.spans_inuse), spans);
+}
+
+static void child_free_pinned(void *arg)
+{
+    struct fixture *f = arg;
+    struct mcache *mc = gchi_thread_cache(f->t);
+    assert_true(mcache_refill(mc, SPC64));
+    struct mspan *s = mc->alloc[SPC64];
+    mc->alloc[SPC64] = &f->h->mheap.emptyspan;
+    span_commit_alloc_bits(s);
+    atomic_u32_store_relaxed(&f->h->mheap.spans_pinned, 1);
+    mheap_free_span(&f->h->mheap, s);
+}
+
+static void test_free_while_pinned_is_fatal(void **state)
+{
+    expect_fatal(child_free_pinned, *state, "H5");
+}
+
 /* gchi_free: full -> partial -> back to the heap. */
 static void free_walk(struct fixture *f, unsigned sc, bool noscan)
 {
@@ -473,6 +516,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_validator_rejects_c4_corruption, heap_setup,
                                         heap_teardown),
         cmocka_unit_test_setup_teardown(test_cached_spans_satisfy_c3, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_pinned_spans_are_kept, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_free_while_pinned_is_fatal, heap_setup, heap_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
