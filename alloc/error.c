@@ -16,6 +16,12 @@ struct error_slot {
 };
 
 static _Thread_local struct error_slot tls_error;
+/* Depth of collector scanning on this OS thread (gchi_scan_enter). */
+static _Thread_local int tls_scan_depth;
+
+void gchi_scan_enter(void) { tls_scan_depth++; }
+void gchi_scan_leave(void) { tls_scan_depth--; }
+bool gchi_in_scan(void) { return tls_scan_depth > 0; }
 
 void *gchi_set_error(gch_error e, const char *fmt, ...)
 {

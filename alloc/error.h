@@ -14,12 +14,22 @@
 #endif
 
 #include "gcheap.h"
+#include <stdbool.h>
 #include "check.h"
 
 /* gchi_set_error: record code e with a formatted message.  Returns NULL
  * so that allocation paths can `return gchi_set_error(...)`. */
 GCH_COLD void *gchi_set_error(gch_error e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* gchi_scan_enter / _leave / gchi_in_scan: bracket the collector's
+ * scanning on this OS thread, which runs the embedder's trace and scan
+ * callbacks; an allocation or collection from inside one is a fatal
+ * misuse wherever it happens (a worker thread, or a mutator doing its
+ * root scan or an assist).  Thread-local like the error slot. */
+void gchi_scan_enter(void);
+void gchi_scan_leave(void);
+bool gchi_in_scan(void);
 
 /* gchi_thread_tag: a non-zero word unique to each live OS thread: its
  * thread pointer (%fs base on x86-64, tpidr_el0 on arm64), one

@@ -75,6 +75,9 @@ gch_error gchi_check_thread(const struct mcache *c)
 /* bad_thread: the error for a handle that failed the owner check. */
 static GCH_NOINLINE GCH_COLD void *bad_thread(const struct mcache *c)
 {
+    if (gchi_in_scan()) /* a callback on a mark worker, using a mutator's handle */
+        gch_fatal("allocation inside a collection: scan and trace callbacks may only call "
+                  "gch_visit", (uintptr_t)c, 0, 0);
     if (gchi_check_thread(c) == GCH_OK)
         gch_fatal("thread tag mismatch on an attached thread", (uintptr_t)c,
                   atomic_uptr_load_relaxed(&c->owner_tag), 0);
@@ -89,7 +92,7 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
     struct mspan *s = c->alloc[spc];
     uint32_t idx = span_next_free_index(s);
     if (idx == s->nelems) {
-        gchi_hook_alloc_slow(c); /* allocation is a safepoint */
+        gchi_hook_alloc_slow(c, gchi_class_to_allocnpages[spanclass_sizeclass(spc)] * PAGE_SIZE);
         if (!mcache_refill(c, spc))
             return 0;
         s = c->alloc[spc];
@@ -98,6 +101,14 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
     }
     s->alloc_count++;
     return s->start + (uintptr_t)idx * s->elemsize;
+}
+
+/* alloc_black: mark the object at v of cached span s as it is handed out
+ * (mcache.h).  Only while the collector marks. */
+static GCH_NOINLINE void alloc_black(struct mcache *c, struct mspan *s, uintptr_t v)
+{
+    bit_set_atomic(s->gcmark_bits, span_object_index(s, v));
+    c->black_bytes += s->elemsize;
 }
 
 /* alloc_slot_slow: alloc_slot when the cache window has no free slot.
@@ -109,6 +120,8 @@ static GCH_NOINLINE void *alloc_slot_slow(struct mcache *c, spanclass_t spc)
     if (v == 0)
         return NULL;
     struct mspan *s = c->alloc[spc];
+    if (GCH_UNLIKELY(c->alloc_black))
+        alloc_black(c, s, v);
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
     return (void *)v;
@@ -121,6 +134,8 @@ static GCH_ALWAYS_INLINE void *alloc_slot(struct mcache *c, spanclass_t spc)
     uintptr_t v = next_free_fast(s);
     if (GCH_UNLIKELY(v == 0))
         return alloc_slot_slow(c, spc);
+    if (GCH_UNLIKELY(c->alloc_black))
+        alloc_black(c, s, v);
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
     return (void *)v;
@@ -156,7 +171,7 @@ static void *malloc_tiny(struct mcache *c, size_t size)
 /* malloc_large: an object of its own span.  Go counterpart: mallocgcLarge. */
 static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool noscan)
 {
-    gchi_hook_alloc_slow(c); /* allocation is a safepoint */
+    gchi_hook_alloc_slow(c, size); /* a safepoint, a trigger point, an assist */
     if (size > ((size_t)1 << HEAP_ADDR_BITS))
         return gchi_set_error(GCH_ENOMEM, "allocation of %zu bytes exceeds the address space", size);
     size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
@@ -176,6 +191,8 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
     if (s == NULL)
         return NULL;
     bit_set_atomic(s->alloc_bits, 0); /* M4: a large span is never cached */
+    if (c->alloc_black)
+        alloc_black(c, s, s->start);
     s->alloc_count = 1;
     s->freeindex = 0;
     if (s->needzero)
@@ -289,6 +306,8 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
     uintptr_t v = next_free_fast(s);
     if (GCH_UNLIKELY(v == 0))
         return malloc_bits_slow(c, spc, ty, size);
+    if (GCH_UNLIKELY(c->alloc_black))
+        alloc_black(c, s, v);
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
     write_heap_bits(s, v, ty, size);

@@ -21,6 +21,8 @@ void mcache_init(struct mcache *c, struct mheap *h)
     c->heap = h;
     atomic_uptr_store_relaxed(&c->owner_tag, 0);
     atomic_u32_store_relaxed(&c->attached, 0);
+    c->alloc_black = false;
+    c->black_bytes = 0;
 }
 
 /* flush_span: publish the allocations s made while cached and give it
@@ -76,5 +78,9 @@ void mcache_release_all(struct mcache *c)
     if (c->tiny_allocs > 0) {
         atomic_u64_add_relaxed(&h->counters.tiny_allocs, c->tiny_allocs);
         c->tiny_allocs = 0;
+    }
+    if (c->black_bytes > 0) {
+        atomic_u64_add_relaxed(&h->counters.black_bytes, c->black_bytes);
+        c->black_bytes = 0;
     }
 }

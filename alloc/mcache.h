@@ -40,6 +40,12 @@ struct mcache {
                                             * by any thread] gchi_thread_tag() of the
                                             * owner while attached, else 0 (K3) */
     struct atomic_u32 attached;            /* [owner writes; registry reads] K3 */
+    /* Allocate black (Go's gcmarknewobject): while the collector marks,
+     * each new object's mark bit is set as it is handed out, so it
+     * survives the cycle unscanned. */
+    bool alloc_black;                      /* [written with the world stopped] */
+    uint64_t black_bytes;                  /* [owner thread] allocated black, flushed to
+                                            * the heap's counter by release_all */
 };
 
 void mcache_init(struct mcache *c, struct mheap *h);

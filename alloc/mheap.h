@@ -49,6 +49,9 @@ struct heap_counters {
      * bytes marked by that cycle it estimates the live heap for the GC
      * trigger (Go's heapLive).  Reset by the cycle, world stopped. */
     struct atomic_u64 alloc_since_gc;                  /* [atomic] */
+    /* Bytes allocated black during the current mark (mcache.h), folded
+     * in when a cache is released; read and reset at mark termination. */
+    struct atomic_u64 black_bytes;                     /* [atomic] */
 };
 
 struct mheap {

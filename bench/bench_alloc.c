@@ -92,8 +92,12 @@ static const uint8_t scan_mask[MAX_OBJ_SIZE / 64] = {0x01};
 
 /* Each loop allocates n objects into objs[], writes a link to the previous
  * object into word 0, and returns how many it allocated (n unless the
- * allocator returned NULL).  noinline keeps them apart in profiles. */
-#define DEFINE_ALLOC_LOOP(name, ALLOC_EXPR)                                                    \
+ * allocator returned NULL).  noinline keeps them apart in profiles.  The
+ * link is a reference in a gcheap-scan object, so it is stored through
+ * the write barrier as gcheap's contract requires (gch_write: with the
+ * collector off, one load of the thread's flag and a branch); in a
+ * gcheap-noscan object it is plain data, as in malloc's. */
+#define DEFINE_ALLOC_LOOP(name, ALLOC_EXPR, STORE_LINK)                                        \
     static NOINLINE size_t name(void **objs, size_t n, size_t size, gch_thread *t,            \
                                 const gch_type *ty)                                          \
     {                                                                                          \
@@ -103,7 +107,7 @@ static const uint8_t scan_mask[MAX_OBJ_SIZE / 64] = {0x01};
             void *p = (ALLOC_EXPR);                                                           \
             if (p == NULL)                                                                    \
                 return i;                                                                     \
-            *(void **)p = prev;                                                               \
+            STORE_LINK(t, (void **)p, prev);                                                  \
             objs[i] = p;                                                                      \
             prev = p;                                                                         \
         }                                                                                     \
@@ -111,10 +115,11 @@ static const uint8_t scan_mask[MAX_OBJ_SIZE / 64] = {0x01};
         return n;                                                                             \
     }
 
-DEFINE_ALLOC_LOOP(loop_gch_scan, gch_alloc(t, ty))
-DEFINE_ALLOC_LOOP(loop_gch_noscan, gch_alloc_noscan(t, size))
-DEFINE_ALLOC_LOOP(loop_malloc, malloc(size))
-DEFINE_ALLOC_LOOP(loop_calloc, calloc(1, size))
+#define STORE_PLAIN(t, slot, v) (*(slot) = (v))
+DEFINE_ALLOC_LOOP(loop_gch_scan, gch_alloc(t, ty), gch_write)
+DEFINE_ALLOC_LOOP(loop_gch_noscan, gch_alloc_noscan(t, size), STORE_PLAIN)
+DEFINE_ALLOC_LOOP(loop_malloc, malloc(size), STORE_PLAIN)
+DEFINE_ALLOC_LOOP(loop_calloc, calloc(1, size), STORE_PLAIN)
 
 typedef size_t (*alloc_loop_fn)(void **, size_t, size_t, gch_thread *, const gch_type *);
 static const alloc_loop_fn kind_loops[NUM_KINDS] = {loop_gch_scan, loop_gch_noscan, loop_malloc,

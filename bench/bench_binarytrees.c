@@ -16,7 +16,9 @@
  * gcheap roots: the long-lived tree sits in a handle frame; bottom-up
  * construction keeps both children in a 2-slot frame until the parent is
  * allocated; a fresh tree is checked before the next allocation, so needs
- * no root.  Boehm scans the C stack.
+ * no root.  The children are stored into a node through the write
+ * barrier (gch_write), as gcheap's concurrent collector requires; Boehm's
+ * side stores plainly.  Boehm scans the C stack.
  *
  * Every (allocator, repetition) runs in its own forked child, so each
  * starts cold and its peak RSS (ru_maxrss from wait4) is its own.  The
@@ -112,8 +114,8 @@ static NOINLINE node *gch_make_tree(int d)
     r[0] = gch_make_tree(d - 1);
     r[1] = gch_make_tree(d - 1);
     node *n = gch_new_node();
-    n->left = r[0];
-    n->right = r[1];
+    gch_write(g_t, (void **)&n->left, r[0]);
+    gch_write(g_t, (void **)&n->right, r[1]);
     GCH_LOCALS_END(g_t, r);
     return n;
 }

@@ -18,7 +18,10 @@
  * tree sit in a handle frame; bottom-up construction keeps both children
  * in a 2-slot frame until the parent is allocated; top-down construction
  * needs no frames (the parent is reachable when its children are
- * allocated, and gcheap does not move objects).  Boehm scans the C stack.
+ * allocated, and gcheap does not move objects).  Every store of a child
+ * into a node goes through the write barrier (gch_write), as gcheap's
+ * concurrent collector requires; Boehm's side stores plainly.  Boehm
+ * scans the C stack.
  *
  * Every (allocator, repetition) runs in its own forked child, so each
  * starts cold and its peak RSS (ru_maxrss from wait4) is its own.  The
@@ -108,8 +111,8 @@ static NOINLINE void gch_populate(int d, node *n)
     if (d <= 0)
         return;
     d--;
-    n->left = gch_new_node();
-    n->right = gch_new_node();
+    gch_write(g_t, (void **)&n->left, gch_new_node());
+    gch_write(g_t, (void **)&n->right, gch_new_node());
     gch_populate(d, n->left);
     gch_populate(d, n->right);
 }
@@ -124,8 +127,8 @@ static NOINLINE node *gch_make_tree(int d)
     r[0] = gch_make_tree(d - 1);
     r[1] = gch_make_tree(d - 1);
     node *n = gch_new_node();
-    n->left = r[0];
-    n->right = r[1];
+    gch_write(g_t, (void **)&n->left, r[0]);
+    gch_write(g_t, (void **)&n->right, r[1]);
     GCH_LOCALS_END(g_t, r);
     return n;
 }

@@ -7,7 +7,9 @@
  * allocator), vectors (arrays of references) and a few large buffers.
  * Two interpreter threads run at once, each attached to the same heap,
  * keeping the values they still use in handle frames (GCH_LOCALS), as an
- * interpreter keeps them on its value stack.  Each round's data becomes
+ * interpreter keeps them on its value stack; every reference they store
+ * into a heap object goes through the write barrier (gch_write), so the
+ * collector can mark while they run.  Each round's data becomes
  * garbage at the end of the round, so the collector runs whenever the
  * heap reaches its GOGC goal; with GODEBUG=gctrace=1 (scripts/demo.sh
  * sets it) every cycle prints Go's gctrace line on stderr.
@@ -61,9 +63,10 @@ static void make_list(gch_thread *t, long n, void **out)
         *box = i;
         r[0] = box;
         Cons *c = check(gch_alloc(t, &cons_type), "cons");
-        c->car = r[0];
-        c->cdr = *out;
-        *out = c;
+        /* references into a heap object: through the write barrier */
+        gch_write(t, &c->car, r[0]);
+        gch_write(t, &c->cdr, *out);
+        *out = c; /* a handle-frame slot: no barrier */
     }
     GCH_LOCALS_END(t, r);
 }
@@ -94,7 +97,7 @@ static void *interpreter(void *arg)
         for (size_t i = 0; i < n; i++) {
             char *s = make_string(t, &w->seed);
             v = roots[1];
-            v->items[i] = s;
+            gch_write(t, &v->items[i], s);
         }
         w->checksum += (uint64_t)strlen(v->items[n - 1]);
         if (round % 5 == 0) {

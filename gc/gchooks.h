@@ -10,10 +10,13 @@
 #error "internal header"
 #endif
 
+#include <stddef.h>
+
 struct mcache;
 
 /* gchi_hook_alloc_slow: the allocator entered a slow path (span refill or
- * large object) for cache c, holding no lock: a safepoint. */
-void gchi_hook_alloc_slow(struct mcache *c);
+ * large object) for cache c, about to take `bytes`, holding no lock: a
+ * safepoint, a trigger point, and while marking an assist. */
+void gchi_hook_alloc_slow(struct mcache *c, size_t bytes);
 
 #endif

@@ -95,7 +95,9 @@ gch_error gch_heap_free(gch_heap *h)
         gchi_set_error(GCH_EBUSY, "gch_heap_free: %zu thread(s) still attached", n);
         return GCH_EBUSY;
     }
-    gc_sweep_destroy(h); /* joins the sweeper: it reads the heap */
+    gc_workers_stop(h);  /* join the mark workers and the sweeper: they read the heap */
+    gc_sweep_destroy(h);
+    pthread_cond_destroy(&h->gc.mark_cond);
     lock_destroy(&h->threads_lock);
     stw_destroy(&h->stw);
     roots_destroy(&h->roots);
@@ -152,10 +154,19 @@ gch_thread *gch_thread_attach(gch_heap *h)
     atomic_uptr_store_relaxed(&t->mcache.owner_tag, gchi_thread_tag());
     t->heap = h;
     t->head.preempt = 0;
-    t->head.wb_enabled = 0;
     t->head.frames = NULL;
     t->run = RUN_RUNNING;
     t->scanners = (struct thread_scanners){NULL, 0, 0};
+    /* Attached during a mark: its roots start empty, so they count as
+     * scanned (black), and its stores and allocations join the cycle. */
+    bool marking = atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_MARK;
+    t->head.wb_enabled = marking;
+    t->mcache.alloc_black = marking;
+    t->hs_ops = 0;
+    t->hs_busy = false;
+    t->wbuf_n = 0;
+    gcmarker_init(&t->marker, h);
+    t->assist_debt = 0;
     atomic_u32_store_relaxed(&t->mcache.attached, 1);
     t->next = h->attached;
     h->attached = t;
@@ -195,6 +206,10 @@ gch_error gch_thread_detach(gch_thread *t)
         gch_fatal("gch_thread_detach: handle frames still pushed", (uintptr_t)t,
                   (uintptr_t)t->head.frames, 0);
     }
+    while (t->hs_busy) /* the collector is finishing a handshake for t */
+        lock_wait(&h->stw.lock, &h->stw.changed);
+    t->hs_ops = 0; /* its roots leave with it; its buffers go below */
+    gc_thread_flush(t);
     mcache_release_all(&t->mcache);
     thread_scanners_free(&t->scanners);
     lock_acquire(&h->threads_lock);

@@ -26,6 +26,9 @@
 #include "debugvars.h"
 #include "mgc.h"
 
+/* Entries of a thread's write-barrier buffer (two per barriered store). */
+#define WBUF_ENTRIES 256
+
 struct gch_thread {
     gchi_thread_head head;       /* read by the inline fast paths (gcheap/attrs.h) */
     struct mcache mcache;        /* [owner thread] at GCHI_THREAD_MCACHE_OFFSET (malloc.h) */
@@ -33,6 +36,15 @@ struct gch_thread {
     struct gch_thread *next;     /* [threads_lock] T1 */
     enum run_state run;          /* [stw.lock] stw.h */
     struct thread_scanners scanners; /* [owner thread] roots.h */
+    /* The collector's per-thread state (gc/mbarrier.c, gc/stw.c).  The
+     * owner uses it; the collector only while the owner is stopped or
+     * blocking with hs_busy set (W3). */
+    uint32_t hs_ops;             /* [stw.lock] handshake operations pending (HS_*) */
+    bool hs_busy;                /* [stw.lock] someone is running t's handshake */
+    uint32_t wbuf_n;             /* [owner] entries in wbuf */
+    uintptr_t wbuf[WBUF_ENTRIES];/* [owner] old and new values of barriered stores */
+    struct gcmarker marker;      /* [owner] barrier shading, assists, own root scan */
+    double assist_debt;          /* [owner] scan bytes owed by allocation while marking */
 };
 
 struct gch_heap {

@@ -67,12 +67,17 @@ uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots)
     return goal > floor ? goal : floor;
 }
 
+static void set_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal);
+
 void gc_init(struct gch_heap *h)
 {
     struct gcstate *g = &h->gc;
     memset(g, 0, sizeof *g);
     workbuf_pool_init(&g->workbufs, &h->mheap.pa);
     atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, 0, 0));
+    set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
+    if (pthread_cond_init(&g->mark_cond, NULL) != 0)
+        gch_fatal("pthread_cond_init failed", (uintptr_t)g, 0, 0);
     g->start_ns = gc_nanotime();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     g->stwprocs = ncpu > 0 && ncpu < h->env.gomaxprocs ? (int)ncpu : h->env.gomaxprocs;
@@ -113,8 +118,22 @@ static void print_gctrace(struct gch_heap *h, const struct gccycle_record *r)
     (void)w;
 }
 
-/* finish_cycle: goal, stats and the cycle record.  World stopped. */
-static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t0, int64_t t_end)
+/* set_trigger: the heap_live at which the next cycle starts.  Marking
+ * concurrently needs room to finish before the goal: Go bounds its
+ * trigger between 70% and 95% of the runway from the live heap to the
+ * goal; gcheap uses the middle until it has a pacer with feedback.  A
+ * stop-the-world collector (gcstoptheworld) triggers at the goal. */
+static void set_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal)
+{
+    uint64_t trigger = goal;
+    if (goal != UINT64_MAX && h->env.debug.gcstoptheworld == 0 && goal > marked)
+        trigger = marked + (goal - marked) * 85 / 100;
+    atomic_u64_store_relaxed(&h->gc.trigger, trigger);
+}
+
+/* finish_cycle: goal, trigger, stats and the cycle record.  World
+ * stopped; pause is the cycle's stop-the-world time. */
+static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t pause, int64_t t_end)
 {
     struct gcstate *g = &h->gc;
     lock_acquire(&h->stw.lock); /* readers: gch_read_stats, gc_maybe_trigger */
@@ -123,40 +142,181 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t
     r->heap_goal = atomic_u64_load_relaxed(&g->next_gc);
     uint64_t goal = gc_heap_goal(h->env.gc_percent, r->heap_marked, r->stack_scan + r->globals_scan);
     atomic_u64_store_relaxed(&g->next_gc, goal);
-    gc_sweep_pace(h, r->heap_marked, goal);
+    set_trigger(h, r->heap_marked, goal);
+    gc_sweep_pace(h, r->heap_marked, atomic_u64_load_relaxed(&g->trigger));
     g->num_gc++;
     if (r->forced)
         g->num_forced_gc++;
     r->num = g->num_gc;
-    uint64_t pause = (uint64_t)(t_end - t0);
     g->pause_total_ns += pause;
     g->pause_ns[(g->num_gc + 255) % 256] = pause;
     g->last_gc_unix_ns = unix_nanotime();
     r->cpu_sweepterm_ns = r->clock_sweepterm_ns * g->stwprocs;
-    r->cpu_background_ns = r->clock_mark_ns;
     r->cpu_markterm_ns = r->clock_markterm_ns * g->stwprocs;
-    g->gc_cpu_ns += r->cpu_sweepterm_ns + r->cpu_background_ns + r->cpu_markterm_ns;
+    g->gc_cpu_ns += r->cpu_sweepterm_ns + r->cpu_assist_ns + r->cpu_background_ns + r->cpu_markterm_ns;
     int64_t elapsed = t_end - g->start_ns;
     r->procs = h->env.gomaxprocs;
     r->gc_cpu_fraction = elapsed > 0 ? (double)g->gc_cpu_ns / ((double)elapsed * h->env.gomaxprocs) : 0;
     lock_release(&h->stw.lock);
 }
 
-/* run_cycle: one whole cycle.  trigger_gen: for a triggered (not forced)
- * cycle, the num_gc the trigger saw; if another cycle ran meanwhile the
- * world is started again at once. */
-static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
+/* end_cycle: after the world restarted: let waiters and the sweeper go,
+ * print the trace line. */
+static void end_cycle(struct gch_heap *h, const struct gccycle_record *r)
 {
     struct gcstate *g = &h->gc;
+    if (h->env.debug.gctrace > 0)
+        print_gctrace(h, r); /* before gch_collect may return */
+    gc_sweep_wake(h);
+    lock_acquire(&h->stw.lock);
+    g->cycle_running = false;
+    g->cycles_done++;
+    pthread_cond_broadcast(&g->mark_cond);
+    lock_release(&h->stw.lock);
+}
+
+/* stw_cycle: the whole cycle with the world stopped (GODEBUG=
+ * gcstoptheworld=1 or 2).  The caller stopped the world, ran sweep
+ * termination and flushed every cache. */
+static void stw_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
+{
+    struct gcstate *g = &h->gc;
+    int64_t t_mark = gc_nanotime();
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
+    r->heap_marked = gc_mark(h, r);
+    int64_t t_markterm = gc_nanotime();
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
+    gc_sweep_flip(h);
+    if (h->env.debug.gcstoptheworld >= 2)
+        gc_sweep_termination(h); /* sweep at once, world still stopped */
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
+    atomic_uptr_store_relaxed(&g->collector, 0);
+    int64_t t_end = gc_nanotime();
+    r->clock_sweepterm_ns = t_mark - t0;
+    r->clock_mark_ns = t_markterm - t_mark;
+    r->cpu_background_ns = r->clock_mark_ns;
+    r->clock_markterm_ns = t_end - t_markterm;
+    finish_cycle(h, r, (uint64_t)(t_end - t0), t_end);
+    start_the_world(h);
+    end_cycle(h, r);
+}
+
+/* mark_setup: start a concurrent mark (Go's gcStart after sweep
+ * termination).  World stopped, caches flushed, so no tiny block is
+ * live and every span is uncached (X2 at the start). */
+static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
+{
+    struct gcstate *g = &h->gc;
+    atomic_u64_store_relaxed(&g->marked_bytes, 0);
+    atomic_u64_store_relaxed(&h->mheap.counters.black_bytes, 0);
+    atomic_u64_store_relaxed(&g->stack_scan_bytes, 0);
+    atomic_u64_store_relaxed(&g->globals_scan_bytes, 0);
+    atomic_i64_store_relaxed(&g->bg_cpu_ns, 0);
+    atomic_i64_store_relaxed(&g->assist_cpu_ns, 0);
+    atomic_u32_store_relaxed(&g->globals_todo, 1);
+    /* Assist ratio: the scan work expected (last cycle's live heap) over
+     * the allocation left before the goal. */
+    uint64_t goal = atomic_u64_load_relaxed(&g->next_gc), live = heap_live(h);
+    uint64_t runway = goal > live + ((uint64_t)1 << 20) ? goal - live : (uint64_t)1 << 20;
+    uint64_t expect = atomic_u64_load_relaxed(&g->heap_marked_live);
+    g->assist_ratio = (double)(expect > ((uint64_t)1 << 20) ? expect : (uint64_t)1 << 20) / (double)runway;
+    atomic_u32_store_relaxed(&h->mheap.spans_pinned, 1); /* H5 */
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
+    lock_acquire(&h->stw.lock);
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
+        t->head.wb_enabled = 1; /* W3: t is stopped or blocking */
+        t->mcache.alloc_black = true;
+        t->assist_debt = 0;
+    }
+    lock_release(&h->threads_lock);
+    gc_handshake_request(h, HS_SCAN_ROOTS);
+    g->mark_gen++;
+    g->cur = *r;
+    g->t0 = t0;
+    g->t_mark = gc_nanotime();
+    g->cur.clock_sweepterm_ns = g->t_mark - t0;
+    gc_workers_start(h);
+    pthread_cond_broadcast(&g->mark_cond);
+    lock_release(&h->stw.lock);
+    atomic_uptr_store_relaxed(&g->collector, 0);
+    start_the_world(h); /* preempt stays set: each thread owes its root scan */
+}
+
+void gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
+{
+    struct gcstate *g = &h->gc;
+    int64_t t_mt = gc_nanotime();
+    stop_the_world(h, NULL);
+    atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
+    /* Whatever the mutators shaded since the last handshake: their
+     * buffers and markers, drained here with the world stopped. */
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
+        GCH_ASSERT_INTERNAL((t->hs_ops & HS_SCAN_ROOTS) == 0);
+        gc_wbuf_flush(t, m);
+        gcmarker_flush(&t->marker);
+    }
+    lock_release(&h->threads_lock);
+    gcmarker_drain(m, -1);
+    gcmarker_flush(m);
+    GCH_ASSERT(!workbuf_pool_has_work(&g->workbufs));
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
+        t->head.wb_enabled = 0;
+        t->mcache.alloc_black = false;
+        t->hs_ops &= ~(uint32_t)HS_FLUSH; /* a flush owed from an earlier handshake */
+    }
+    lock_release(&h->threads_lock);
+    flush_all(h); /* no span cached at the flip (C3); folds black_bytes */
+    atomic_u32_store_relaxed(&h->mheap.spans_pinned, 0);
+    gc_sweep_flip(h);
+    struct gccycle_record *r = &g->cur;
+    r->heap_marked = atomic_u64_load_relaxed(&g->marked_bytes) +
+                     atomic_u64_load_relaxed(&h->mheap.counters.black_bytes);
+    r->heap_end_mark = heap_live(h);
+    r->stack_scan = atomic_u64_load_relaxed(&g->stack_scan_bytes);
+    r->globals_scan = atomic_u64_load_relaxed(&g->globals_scan_bytes);
+    r->cpu_assist_ns = atomic_i64_load_relaxed(&g->assist_cpu_ns);
+    r->cpu_background_ns = atomic_i64_load_relaxed(&g->bg_cpu_ns);
+    r->clock_mark_ns = t_mt - g->t_mark;
+    atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
+    atomic_uptr_store_relaxed(&g->collector, 0);
+    int64_t t_end = gc_nanotime();
+    r->clock_markterm_ns = t_end - t_mt;
+    lock_acquire(&h->stw.lock);
+    g->mark_done_gen = g->mark_gen;
+    lock_release(&h->stw.lock);
+    finish_cycle(h, r, (uint64_t)(r->clock_sweepterm_ns + r->clock_markterm_ns), t_end);
+    struct gccycle_record done = *r;
+    start_the_world(h);
+    end_cycle(h, &done);
+}
+
+/* gc_start: begin a cycle unless one is running (false then).  A
+ * triggered (not forced) cycle also gives up if the heap is no longer at
+ * its trigger once the world is stopped. */
+static bool gc_start(struct gch_heap *h, bool forced)
+{
+    struct gcstate *g = &h->gc;
+    lock_acquire(&h->stw.lock);
+    if (g->cycle_running) {
+        lock_release(&h->stw.lock);
+        return false;
+    }
+    g->cycle_running = true;
+    lock_release(&h->stw.lock);
     struct gch_thread *self = gchi_heap_self(h);
     int64_t t0 = gc_nanotime();
     stop_the_world(h, self);
-    /* A triggered cycle is still needed only if no other cycle ran since
-     * the trigger fired and the heap is still at its goal. */
-    if (!forced && (g->num_gc != trigger_gen ||
-                    heap_live(h) < atomic_u64_load_relaxed(&g->next_gc))) {
+    if (!forced && heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
         start_the_world(h);
-        return;
+        lock_acquire(&h->stw.lock);
+        g->cycle_running = false;
+        pthread_cond_broadcast(&g->mark_cond);
+        lock_release(&h->stw.lock);
+        return false;
     }
     struct gccycle_record r;
     memset(&r, 0, sizeof r);
@@ -167,32 +327,41 @@ static void run_cycle(struct gch_heap *h, bool forced, uint32_t trigger_gen)
     flush_all(h);
     r.heap_start = heap_live(h);
     r.heap_end_mark = r.heap_start;
-    int64_t t_mark = gc_nanotime();
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
-    r.heap_marked = gc_mark(h, &r);
-    int64_t t_markterm = gc_nanotime();
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
-    gc_sweep_flip(h);
-    if (h->env.debug.gcstoptheworld >= 2)
-        gc_sweep_termination(h); /* sweep at once, world still stopped */
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
-    atomic_uptr_store_relaxed(&g->collector, 0);
-    int64_t t_end = gc_nanotime();
-    r.clock_sweepterm_ns = t_mark - t0;
-    r.clock_mark_ns = t_markterm - t_mark;
-    r.clock_markterm_ns = t_end - t_markterm;
-    finish_cycle(h, &r, t0, t_end);
-    start_the_world(h);
-    gc_sweep_wake(h);
-    if (h->env.debug.gctrace > 0)
-        print_gctrace(h, &r);
+    if (h->env.debug.gcstoptheworld >= 1)
+        stw_cycle(h, &r, t0);
+    else
+        mark_setup(h, &r, t0);
+    return true;
 }
 
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what)
 {
-    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&h->gc.collector) == gchi_thread_tag()))
+    if (GCH_UNLIKELY(gchi_in_scan() || atomic_uptr_load_relaxed(&h->gc.collector) == gchi_thread_tag()))
         gch_fatalf("%s inside a collection: scan and trace callbacks may only call "
                    "gch_visit", what);
+}
+
+/* wait_cycle: sleep on mark_cond, in a blocking section when attached so
+ * that the collector need not wait for this thread.  stw.lock held. */
+static void wait_cycle(struct gch_heap *h, struct gch_thread *self)
+{
+    if (self == NULL) {
+        lock_wait(&h->stw.lock, &h->gc.mark_cond);
+        return;
+    }
+    /* The lock is dropped to enter the blocking section, and a cycle may
+     * start or end meanwhile: sleep only if nothing changed, or the
+     * broadcast would be missed. */
+    uint64_t done = h->gc.cycles_done;
+    bool running = h->gc.cycle_running;
+    lock_release(&h->stw.lock);
+    gch_blocking_enter(self);
+    lock_acquire(&h->stw.lock);
+    if (h->gc.cycles_done == done && h->gc.cycle_running == running)
+        lock_wait(&h->stw.lock, &h->gc.mark_cond);
+    lock_release(&h->stw.lock);
+    gch_blocking_leave(self);
+    lock_acquire(&h->stw.lock);
 }
 
 gch_error gch_collect(gch_heap *h)
@@ -202,17 +371,36 @@ gch_error gch_collect(gch_heap *h)
         return GCH_EINVAL;
     }
     gc_check_not_in_cycle(h, "gch_collect");
-    run_cycle(h, true, 0);
-    gc_sweep_wait(h, gchi_heap_self(h)); /* like runtime.GC: return swept */
+    struct gch_thread *self = gchi_heap_self(h);
+    if (self != NULL)
+        stw_check_not_blocking(self, "gch_collect");
+    /* Like runtime.GC: a whole cycle that starts after this call, so a
+     * cycle already marking is waited out first. */
+    struct gcstate *g = &h->gc;
+    lock_acquire(&h->stw.lock);
+    for (;;) {
+        while (g->cycle_running)
+            wait_cycle(h, self);
+        uint64_t before = g->cycles_done;
+        lock_release(&h->stw.lock);
+        bool started = gc_start(h, true);
+        lock_acquire(&h->stw.lock);
+        if (!started)
+            continue; /* another thread started one first: wait it out */
+        while (g->cycles_done == before)
+            wait_cycle(h, self);
+        break;
+    }
+    lock_release(&h->stw.lock);
+    gc_sweep_wait(h, self); /* like runtime.GC: return swept */
     return GCH_OK;
 }
 
 void gc_maybe_trigger(struct gch_heap *h)
 {
-    if (heap_live(h) < atomic_u64_load_relaxed(&h->gc.next_gc))
+    if (atomic_u32_load_relaxed(&h->gc.phase) != GCPHASE_OFF)
         return;
-    lock_acquire(&h->stw.lock);
-    uint32_t gen = h->gc.num_gc; /* written under stw.lock by finish_cycle */
-    lock_release(&h->stw.lock);
-    run_cycle(h, false, gen);
+    if (heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
+        return;
+    gc_start(h, false);
 }

@@ -33,12 +33,50 @@
 #include <stdint.h>
 #include "lock.h"
 #include "mgcwork.h"
+#include "roots.h"
 #include "mstats.h"
 
 struct gch_heap;
 struct gch_thread;
 
 enum gcphase { GCPHASE_OFF = 0, GCPHASE_MARK = 1, GCPHASE_MARKTERM = 2 };
+
+/* Background mark workers a heap may run at most. */
+#define GC_MAX_WORKERS 64
+
+/* Handshake operations a thread runs at its next safepoint (gc/stw.c),
+ * or the collector runs for it while it is blocking (Go's forEachP). */
+enum { HS_SCAN_ROOTS = 1u, HS_FLUSH = 2u };
+
+/* struct gcmarker: one marker's state: its grey queue and what it has
+ * blackened.  Each background worker has one, and each attached thread
+ * one for its barrier buffer, assists and root scan.  [owner thread; the
+ * collector while the owner is stopped or blocking] */
+struct gcmarker {
+    struct gch_visitor v;         /* first: gch_visit hands it back */
+    struct gcwork work;
+    struct gch_heap *h;
+    void *(*decode)(uintptr_t);
+    bool invalidptr;
+    uintptr_t scanning;           /* the object being scanned (0: a root), for errors */
+    uint64_t marked;              /* bytes blackened, not yet folded into the cycle */
+};
+
+void gcmarker_init(struct gcmarker *m, struct gch_heap *h);
+/* gcmarker_shade: grey the object holding address (or tagged word) p;
+ * slot is where it was found, for error messages (may be NULL). */
+void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot);
+/* gcmarker_drain: scan grey objects until about budget bytes were
+ * scanned (budget < 0: until none is left).  Returns the bytes scanned. */
+int64_t gcmarker_drain(struct gcmarker *m, int64_t budget);
+/* gcmarker_flush: publish the marker's queued work to the shared lists
+ * and fold its marked bytes into the cycle. */
+void gcmarker_flush(struct gcmarker *m);
+/* gcmarker_scan_thread / _globals: a thread's roots (caller is t, or t
+ * is stopped or blocking) or the global roots and heap scanners; return
+ * the bytes of slots reported. */
+uint64_t gcmarker_scan_thread(struct gcmarker *m, struct gch_thread *t);
+uint64_t gcmarker_scan_globals(struct gcmarker *m);
 
 /* struct bgsweeper: the background sweeper thread (gc/mgcsweep.c). */
 struct bgsweeper {
@@ -59,6 +97,8 @@ struct gcstate {
     struct workbuf_pool workbufs;   /* grey objects */
     struct atomic_u64 next_gc;      /* [written by the stopper; read by allocators] heap goal */
     struct atomic_u64 heap_marked_live; /* [atomic] live bytes marked by the last cycle */
+    struct atomic_u64 marked_bytes; /* [atomic] bytes blackened this cycle, folded in by
+                                     * gcmarker_flush */
     /* Cycle statistics: written by the stopper under stw.lock (finish_cycle),
      * read under it by gch_read_stats and gc_maybe_trigger. */
     uint32_t num_gc, num_forced_gc; /* [stw.lock] */
@@ -70,6 +110,26 @@ struct gcstate {
                                      * charged per ns of stop-the-world (Go stwprocs) */
     int64_t gc_cpu_ns;              /* [STW] GC CPU time so far, for gc_cpu_fraction */
     struct bgsweeper sweeper;
+    struct atomic_u64 trigger;      /* [written by the stopper; read by allocators]
+                                     * heap_live at which the next cycle starts */
+    /* The cycle and the concurrent mark (gc/mgc.c, gc/mgcworker.c), under
+     * stw.lock unless marked otherwise. */
+    pthread_cond_t mark_cond;       /* a mark started, a cycle ended, workers quit */
+    bool cycle_running;             /* [stw.lock] from gc_start to the end of the cycle */
+    uint64_t cycles_done;           /* [stw.lock] */
+    uint64_t mark_gen;              /* [stw.lock] concurrent marks started */
+    uint64_t mark_done_gen;         /* [stw.lock] the last concurrent mark that ended */
+    bool terminating;               /* [stw.lock] a worker runs mark termination (MW2) */
+    int nworkers, nidle;            /* [stw.lock] MW1 */
+    bool workers_quit;              /* [stw.lock] */
+    pthread_t workers[GC_MAX_WORKERS]; /* [stw.lock] */
+    struct atomic_u32 globals_todo; /* [atomic] 1 until a worker claims the global roots */
+    struct atomic_u64 stack_scan_bytes, globals_scan_bytes; /* [atomic] this cycle */
+    struct atomic_i64 bg_cpu_ns, assist_cpu_ns;             /* [atomic] this cycle */
+    double assist_ratio;            /* [written with the world stopped] scan bytes an
+                                     * assist owes per byte allocated */
+    struct gccycle_record cur;      /* [the cycle's stoppers] the concurrent cycle */
+    int64_t t0, t_mark;             /* [the cycle's stoppers] its start, mark start */
 };
 
 void gc_init(struct gch_heap *h);
@@ -94,11 +154,28 @@ void gc_sweep_wake(struct gch_heap *h);
 void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self);
 void gc_sweep_init(struct gch_heap *h);
 void gc_sweep_destroy(struct gch_heap *h);
+/* Concurrent marking (gc/mgcworker.c, gc/mbarrier.c):
+ * gc_wbuf_flush: shade t's barrier buffer into m (t is the caller, or is
+ *   stopped or blocking);
+ * gc_thread_flush: t's buffer into t's own marker, published;
+ * gc_mark_termination: stop the world and end the mark (the terminating
+ *   worker, holding no lock), then restart the world;
+ * gc_workers_start: start the mark workers if none runs (stw.lock held);
+ * gc_workers_stop: stop and join them (heap teardown);
+ * gc_assist: allocation of `bytes` while marking pays scan work;
+ * gc_dedicated_workers: workers for GOMAXPROCS (25% rule). */
+void gc_wbuf_flush(struct gch_thread *t, struct gcmarker *m);
+void gc_thread_flush(struct gch_thread *t);
+void gc_mark_termination(struct gch_heap *h, struct gcmarker *m);
+bool gc_workers_start(struct gch_heap *h);
+void gc_workers_stop(struct gch_heap *h);
+void gc_assist(struct gch_thread *t, size_t bytes);
+int gc_dedicated_workers(int gomaxprocs);
 /* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots. */
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
 int64_t gc_nanotime(void);
 /* gc_maybe_trigger: start a cycle if the live-heap estimate reached the
- * goal.  Called from allocation slow paths holding no lock. */
+ * trigger.  Called from allocation slow paths holding no lock. */
 void gc_maybe_trigger(struct gch_heap *h);
 /* gc_check_not_in_cycle: fatal if the calling thread is the one running
  * a cycle: it can get here only from a scan or trace callback. */

@@ -15,20 +15,11 @@
 #define GCHI_BUILDING 1
 #include "mgc.h"
 #include "heap.h"
-
-struct marker {
-    struct gch_visitor v;         /* first: gch_visit hands it back */
-    struct gcwork work;
-    gch_heap *h;
-    void *(*decode)(uintptr_t);
-    bool invalidptr;
-    uintptr_t scanning;           /* the object being scanned (0: a root), for errors */
-    uint64_t marked;              /* bytes */
-};
+#include "error.h"
 
 /* bad_pointer: GODEBUG=invalidptr=1 found a reference into the heap that
  * points at no allocated object. */
-static GCH_NOINLINE GCH_COLD void bad_pointer(const struct marker *m, const char *why, uintptr_t p,
+static GCH_NOINLINE GCH_COLD void bad_pointer(const struct gcmarker *m, const char *why, uintptr_t p,
                                                  const void *slot, const struct mspan *s)
 {
     gch_fatalf("bad pointer in heap: %s: value %#lx in slot %p of %s %#lx (span %p); "
@@ -37,9 +28,10 @@ static GCH_NOINLINE GCH_COLD void bad_pointer(const struct marker *m, const char
                (unsigned long)m->scanning, (const void *)s);
 }
 
-/* grey: mark the object holding address p (X3), queueing it for scanning
- * if it has references.  Addresses outside the heap are ignored. */
-static void grey(struct marker *m, uintptr_t p, const void *slot)
+/* gcmarker_shade: mark the object holding address p (X3), queueing it for
+ * scanning if it has references.  Addresses outside the heap are ignored.
+ * Go counterpart: greyobject. */
+void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot)
 {
     if (m->decode != NULL && p != 0)
         p = (uintptr_t)m->decode(p);
@@ -83,12 +75,12 @@ static void grey(struct marker *m, uintptr_t p, const void *slot)
 static void visit_slot(struct gch_visitor *v, void *const *slot)
 {
     /* Heap and global slots may be written meanwhile through gch_write. */
-    grey((struct marker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), slot);
+    gcmarker_shade((struct gcmarker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), slot);
 }
 
 /* scan_typed: the references of `size` bytes at obj made of elements of
  * type ty: a trace callback, or the mask repeated per element. */
-static void scan_typed(struct marker *m, uintptr_t obj, size_t size, const gch_type *ty)
+static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch_type *ty)
 {
     size_t elem = ty->size;
     if (ty->trace != NULL) {
@@ -110,7 +102,7 @@ static void scan_typed(struct marker *m, uintptr_t obj, size_t size, const gch_t
 }
 
 /* scan_bits: the references of the object at obj in a heap-bitmap span. */
-static void scan_bits(struct marker *m, const struct mspan *s, uintptr_t obj)
+static void scan_bits(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
 {
     size_t w0 = (obj - s->start) / 8, n = s->elemsize / 8;
     for (size_t w = 0; w < n; w++) {
@@ -122,7 +114,7 @@ static void scan_bits(struct marker *m, const struct mspan *s, uintptr_t obj)
 
 /* scan_object: find obj's type information (mspan.h Y1, Y2) and scan it.
  * Go counterpart: scanobject. */
-static void scan_object(struct marker *m, uintptr_t obj)
+static void scan_object(struct gcmarker *m, uintptr_t obj)
 {
     struct mspan *s = mheap_span_of_heap(&m->h->mheap, obj);
     m->scanning = obj;
@@ -138,19 +130,73 @@ static void scan_object(struct marker *m, uintptr_t obj)
     m->scanning = 0;
 }
 
+void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
+{
+    m->v.visit = visit_slot;
+    m->v.slots = 0;
+    gcwork_init(&m->work, &h->gc.workbufs);
+    m->h = h;
+    m->decode = h->decode;
+    m->invalidptr = h->env.debug.invalidptr != 0;
+    m->scanning = 0;
+    m->marked = 0;
+}
+
+int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
+{
+    int64_t done = 0;
+    uintptr_t obj;
+    gchi_scan_enter();
+    while ((budget < 0 || done < budget) && (obj = gcwork_tryget(&m->work)) != 0) {
+        struct mspan *s = mheap_span_of_heap(&m->h->mheap, obj);
+        scan_object(m, obj);
+        done += (int64_t)s->elemsize;
+        /* Keep idle markers fed: publish some work when none is shared. */
+        if (!workbuf_pool_has_work(m->work.pool))
+            gcwork_balance(&m->work);
+    }
+    gchi_scan_leave();
+    return done;
+}
+
+void gcmarker_flush(struct gcmarker *m)
+{
+    gcwork_dispose(&m->work);
+    if (m->marked != 0) {
+        atomic_u64_add_relaxed(&m->h->gc.marked_bytes, m->marked);
+        m->marked = 0;
+    }
+}
+
+uint64_t gcmarker_scan_thread(struct gcmarker *m, struct gch_thread *t)
+{
+    gchi_scan_enter();
+    uint64_t n = roots_scan_thread(t, &m->v);
+    gchi_scan_leave();
+    return n;
+}
+
+uint64_t gcmarker_scan_globals(struct gcmarker *m)
+{
+    gchi_scan_enter();
+    uint64_t n = roots_scan_globals(&m->h->roots, &m->v);
+    gchi_scan_leave();
+    return n;
+}
+
 uint64_t gc_mark(struct gch_heap *h, struct gccycle_record *rec)
 {
-    struct marker m = {{visit_slot, 0}, {0}, h, h->decode, h->env.debug.invalidptr != 0, 0, 0};
-    gcwork_init(&m.work, &h->gc.workbufs);
-    rec->globals_scan = roots_scan_globals(&h->roots, &m.v);
+    struct gcmarker m;
+    gcmarker_init(&m, h);
+    rec->globals_scan = gcmarker_scan_globals(&m);
     rec->stack_scan = 0;
     lock_acquire(&h->threads_lock);
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
-        rec->stack_scan += roots_scan_thread(t, &m.v); /* W1: t is stopped or is us */
+        rec->stack_scan += gcmarker_scan_thread(&m, t); /* W1: t is stopped or is us */
     lock_release(&h->threads_lock);
-    uintptr_t obj;
-    while ((obj = gcwork_tryget(&m.work)) != 0)
-        scan_object(&m, obj);
+    gcmarker_drain(&m, -1);
+    uint64_t marked = m.marked;
+    m.marked = 0;
     gcwork_dispose(&m.work);
-    return m.marked;
+    return marked;
 }

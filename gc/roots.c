@@ -14,6 +14,7 @@
 #include "heap.h"
 
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 void roots_init(struct root_table *r)
@@ -93,6 +94,33 @@ gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
     return e;
 }
 
+/* marking: the collector is marking, so a removed root's references must
+ * be shaded (the deletion half of the barrier, gc/mbarrier.c).  Called
+ * with the roots lock held.  A read-modify-write reads the newest phase
+ * (a plain load may read an older one): if it says OFF, the store of
+ * MARK comes later, so the workers' scan of the globals, which takes the
+ * roots lock after that store, comes after this removal and the root was
+ * gone before the mark began. */
+static bool marking(gch_heap *h)
+{
+    return atomic_u32_or_relaxed(&h->gc.phase, 0) == GCPHASE_MARK;
+}
+
+/* shade_range: grey the references in n slots (or reported by fn(ctx)
+ * when fn is not NULL) with a marker of our own.  Roots lock held. */
+static void shade_range(gch_heap *h, void **slots, size_t n, const struct root_scanner *fn)
+{
+    struct gcmarker m;
+    gcmarker_init(&m, h);
+    gchi_scan_enter();
+    for (size_t i = 0; i < n; i++)
+        gch_visit(&m.v, &slots[i]);
+    if (fn != NULL)
+        fn->fn(&m.v, fn->ctx);
+    gchi_scan_leave();
+    gcmarker_flush(&m);
+}
+
 gch_error gch_root_range_remove(gch_heap *h, void **start)
 {
     if (h == NULL || start == NULL) {
@@ -107,8 +135,11 @@ gch_error gch_root_range_remove(gch_heap *h, void **start)
         e = GCH_EINVAL;
         gchi_set_error(e, "gch_root_range_remove: %p is not a registered root", (void *)start);
     } else {
+        struct root_range gone = r->ranges[i];
         memmove(&r->ranges[i], &r->ranges[i + 1], (r->nranges - i - 1) * sizeof *r->ranges);
         r->nranges--;
+        if (marking(h)) /* deleting a root is a store of NULL: shade what it held */
+            shade_range(h, gone.start, gone.count, NULL);
     }
     lock_release(&r->lock);
     return e;
@@ -178,6 +209,9 @@ gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx)
     }
     struct root_table *r = &h->roots;
     lock_acquire(&r->lock);
+    struct root_scanner gone = {fn, ctx};
+    if (find_scanner(r->scanners, r->nscanners, fn, ctx) >= 0 && marking(h))
+        shade_range(h, NULL, 0, &gone); /* its table's references, one last time */
     gch_error e = scanner_remove(r->scanners, &r->nscanners, fn, ctx, "gch_heap_scanner_remove");
     lock_release(&r->lock);
     return e;

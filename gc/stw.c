@@ -64,11 +64,13 @@ static bool others_running(struct gch_heap *h, struct gch_thread *self)
     return any;
 }
 
+/* preempt_all: set (stopping) or clear (restarting) every thread's
+ * preempt flag; a thread with a handshake pending keeps it set. */
 static void preempt_all(struct gch_heap *h, uint32_t v)
 {
     lock_acquire(&h->threads_lock);
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
-        set_preempt(t, v);
+        set_preempt(t, v != 0 || t->hs_ops != 0);
     lock_release(&h->threads_lock);
 }
 
@@ -100,19 +102,100 @@ void start_the_world(struct gch_heap *h)
 
 void gch_safepoint_slow(gch_thread *t)
 {
-    struct stw *w = &t->heap->stw;
+    struct gch_heap *h = t->heap;
+    struct stw *w = &h->stw;
     lock_acquire(&w->lock);
-    stw_wait_running(t->heap, t);
+    for (;;) {
+        if (t->hs_ops != 0) {
+            /* A handshake: run it here, on the thread itself. */
+            uint32_t ops = t->hs_ops;
+            t->hs_busy = true;
+            lock_release(&w->lock);
+            gc_handshake_run(h, t, ops, &t->marker);
+            lock_acquire(&w->lock);
+            t->hs_ops &= ~ops;
+            t->hs_busy = false;
+            pthread_cond_broadcast(&w->changed);
+            continue;
+        }
+        if (w->active && w->stopper != t) {
+            stw_wait_running(h, t);
+            continue;
+        }
+        break;
+    }
+    if (!w->active)
+        set_preempt(t, 0);
     lock_release(&w->lock);
 }
 
-void gchi_hook_alloc_slow(struct mcache *c)
+void gc_handshake_request(struct gch_heap *h, uint32_t ops)
+{
+    lock_assert_held(&h->stw.lock);
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
+        t->hs_ops |= ops;
+        set_preempt(t, 1);
+    }
+    lock_release(&h->threads_lock);
+}
+
+bool gc_handshake_pending(struct gch_heap *h, uint32_t ops)
+{
+    lock_assert_held(&h->stw.lock);
+    bool any = false;
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL && !any; t = t->next)
+        any = (t->hs_ops & ops) != 0;
+    lock_release(&h->threads_lock);
+    return any;
+}
+
+/* blocked_with_ops: an attached thread in a blocking section whose
+ * handshake nobody runs yet, or NULL.  Caller holds stw.lock. */
+static struct gch_thread *blocked_with_ops(struct gch_heap *h)
+{
+    struct gch_thread *found = NULL;
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL && found == NULL; t = t->next)
+        if (t->hs_ops != 0 && !t->hs_busy && t->run == RUN_BLOCKING)
+            found = t;
+    lock_release(&h->threads_lock);
+    return found;
+}
+
+bool gc_handshake_help(struct gch_heap *h, struct gcmarker *m)
+{
+    struct stw *w = &h->stw;
+    lock_assert_held(&w->lock);
+    bool ran = false;
+    struct gch_thread *t;
+    while ((t = blocked_with_ops(h)) != NULL) {
+        /* t stays in its blocking section until hs_busy clears
+         * (gch_blocking_leave waits), so its state is ours meanwhile. */
+        uint32_t ops = t->hs_ops;
+        t->hs_busy = true;
+        lock_release(&w->lock);
+        gc_handshake_run(h, t, ops, m);
+        lock_acquire(&w->lock);
+        t->hs_ops &= ~ops;
+        t->hs_busy = false;
+        pthread_cond_broadcast(&w->changed);
+        ran = true;
+    }
+    return ran;
+}
+
+void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
 {
     gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
     stw_check_not_blocking(t, "allocation");
     gc_check_not_in_cycle(t->heap, "allocation"); /* before the safepoint's lock */
     gch_safepoint(t);
-    gc_maybe_trigger(t->heap);
+    if (atomic_u32_load_relaxed(&t->heap->gc.phase) == GCPHASE_MARK)
+        gc_assist(t, bytes);
+    else
+        gc_maybe_trigger(t->heap);
 }
 
 void stw_check_not_blocking(struct gch_thread *t, const char *what)
@@ -145,6 +228,8 @@ void gch_blocking_leave(gch_thread *t)
         lock_release(&w->lock);
         gch_fatal("gch_blocking_leave without gch_blocking_enter", (uintptr_t)t, 0, 0);
     }
+    while (t->hs_busy) /* the collector is running t's handshake */
+        lock_wait(&w->lock, &w->changed);
     stw_wait_running(t->heap, t);
     lock_release(&w->lock);
 }

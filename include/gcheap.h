@@ -317,6 +317,7 @@ GCH_API gch_error gch_thread_scanner_add(gch_thread *t, gch_scan_fn fn, void *ct
 GCH_API gch_error gch_thread_scanner_remove(gch_thread *t, gch_scan_fn fn, void *ctx);
 
 #include "gcheap/safepoint.h"
+#include "gcheap/barrier.h"
 
 #ifdef __cplusplus
 }

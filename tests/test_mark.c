@@ -16,6 +16,14 @@
  * everything it still uses in registered roots at every safepoint all
  * the same (the embedder contract), and the model and thread tests also
  * run with automatic cycles on.
+ *
+ * Write barrier: every store of a reference into a heap object, a global
+ * root or a heap scanner's table goes through gch_write (barrier.h);
+ * stores into handle frames and thread scanners' tables are plain.  The
+ * few plain stores of addresses into heap objects left here are marked:
+ * words that are not references (noscan data, non-mask words, trace
+ * words outside the reported count) and the bad pointers the invalidptr
+ * test plants on purpose.
  */
 #include "testutil.h"
 
@@ -154,14 +162,28 @@ static bool cnode_ok(const struct cnode *n, uint64_t id)
     return n != NULL && n->id == id && n->sum == mix(id);
 }
 
+/* Where a root slot lives: a handle frame or a thread scanner's table
+ * (written without a barrier), or a global root or a heap scanner's
+ * table (written through gch_write). */
+enum root_kind { ROOT_LOCAL, ROOT_GLOBAL };
+
+/* set_root: *slot = v for a root slot of the given kind. */
+static void set_root(gch_thread *t, void **slot, enum root_kind kind, void *v)
+{
+    if (kind == ROOT_GLOBAL)
+        gch_write(t, slot, v);
+    else
+        *slot = v;
+}
+
 /* push_chain: push n checksummed nodes (ids tag+0 .. tag+n-1) onto the
- * list whose head is in *slot, a registered root. */
-static void push_chain(gch_thread *t, void **slot, int n, uint64_t tag)
+ * list whose head is in *slot, a registered root of the given kind. */
+static void push_chain(gch_thread *t, void **slot, enum root_kind kind, int n, uint64_t tag)
 {
     for (int k = 0; k < n; k++) {
         struct cnode *c = new_cnode(t, tag + (uint64_t)k);
-        c->next = *slot;
-        *slot = c; /* rooted before the next allocation */
+        gch_write(t, (void **)&c->next, *slot);
+        set_root(t, slot, kind, c); /* rooted before the next allocation */
     }
 }
 
@@ -220,21 +242,21 @@ static uint64_t make_garbage(gch_thread *t, void *live_target)
     for (int i = 1; i < 1000; i++, n++) {
         struct pair *p = gch_alloc(t, &pair_type);
         assert_non_null(p);
-        p->car = p;
-        ((struct pair *)tmp[1])->cdr = p;
+        gch_write(t, &p->car, p);
+        gch_write(t, &((struct pair *)tmp[1])->cdr, p);
         tmp[1] = p;
     }
-    ((struct pair *)tmp[1])->cdr = tmp[0];
-    ((struct pair *)tmp[0])->car = tmp[0];
+    gch_write(t, &((struct pair *)tmp[1])->cdr, tmp[0]);
+    gch_write(t, &((struct pair *)tmp[0])->car, tmp[0]);
     tmp[0] = tmp[1] = NULL;
     for (int i = 0; i < 100; i++, n++) { /* self-loops through both fields */
         struct cnode *c = new_cnode(t, 2000000 + (uint64_t)i);
-        c->next = c;
-        c->other = c;
+        gch_write(t, (void **)&c->next, c);
+        gch_write(t, (void **)&c->other, c);
     }
     for (int i = 0; i < 100; i++, n++) { /* garbage pointing at live data */
         struct cnode *c = new_cnode(t, 3000000 + (uint64_t)i);
-        c->next = live_target;
+        gch_write(t, (void **)&c->next, live_target);
     }
     GCH_LOCALS_END(t, tmp);
     return n;
@@ -257,11 +279,11 @@ static void test_every_root_kind(void **state)
     assert_int_equal(gch_thread_scanner_add(f->t, scan_table, &thrt), GCH_OK);
     GCH_LOCALS(f->t, fr, 3);
 
-    push_chain(f->t, &g_slot, 10, 100);
-    push_chain(f->t, &g_range[2], 10, 200);
-    push_chain(f->t, &fr[1], 10, 300);
-    push_chain(f->t, &heapt.slots[0], 10, 400);
-    push_chain(f->t, &thrt.slots[2], 10, 500);
+    push_chain(f->t, &g_slot, ROOT_GLOBAL, 10, 100);
+    push_chain(f->t, &g_range[2], ROOT_GLOBAL, 10, 200);
+    push_chain(f->t, &fr[1], ROOT_LOCAL, 10, 300);
+    push_chain(f->t, &heapt.slots[0], ROOT_GLOBAL, 10, 400); /* heap scanner: like a global */
+    push_chain(f->t, &thrt.slots[2], ROOT_LOCAL, 10, 500);   /* thread scanner: no barrier */
     uint64_t garbage = make_garbage(f->t, g_slot);
     uint64_t frees0 = stats(h)->frees;
 
@@ -320,8 +342,8 @@ static void test_collect_from_other_thread(void **state)
     struct table thrt = {{0}, 0};
     assert_int_equal(gch_thread_scanner_add(f->t, scan_table, &thrt), GCH_OK);
     GCH_LOCALS(f->t, fr, 2);
-    push_chain(f->t, &fr[0], 100, 0);
-    push_chain(f->t, &thrt.slots[1], 100, 1000);
+    push_chain(f->t, &fr[0], ROOT_LOCAL, 100, 0);
+    push_chain(f->t, &thrt.slots[1], ROOT_LOCAL, 100, 1000);
     make_garbage(f->t, NULL);
     struct remote_arg a = {f->h, GCH_EINVAL};
     pthread_t th;
@@ -400,7 +422,7 @@ static void test_million_list(void **state)
         if (r[1] == NULL)
             r[0] = n;
         else
-            ((struct lnode *)r[1])->next = n;
+            gch_write(f->t, (void **)&((struct lnode *)r[1])->next, n);
         r[1] = n;
     }
     r[1] = NULL; /* only the head is a root now */
@@ -455,10 +477,10 @@ static void test_interior_pointers(void **state)
     uint64_t *mid = gch_alloc(f->t, &mid_type);
     assert_non_null(mid);
     r[5] = (char *)mid + 8 * 100 + 3;
-    mid[1] = (uint64_t)(uintptr_t)new_cnode(f->t, 3);
-    mid[MID_WORDS - 1] = (uint64_t)(uintptr_t)new_cnode(f->t, 4);
+    gch_write(f->t, (void **)&mid[1], new_cnode(f->t, 3));             /* odd words: references */
+    gch_write(f->t, (void **)&mid[MID_WORDS - 1], new_cnode(f->t, 4));
     struct cnode *ln = new_cnode(f->t, 5);
-    ln->other = (struct cnode *)((char *)new_cnode(f->t, 6) + 16); /* interior in a heap slot */
+    gch_write(f->t, (void **)&ln->other, (char *)new_cnode(f->t, 6) + 16); /* interior in a heap slot */
     r[6] = ln;
     new_cnode(f->t, 99); /* garbage */
     gch_alloc_noscan(f->t, 50000);
@@ -509,6 +531,7 @@ static void test_noscan_keeps_nothing(void **state)
     r[3] = hf;
     for (int i = 0; i < 100; i++) {
         struct cnode *c = new_cnode(f->t, (uint64_t)i);
+        /* plain stores: noscan words and hf->hidden are data, not references */
         buf[i] = (uintptr_t)c + (uintptr_t)(i % 4) * 8; /* base and interior */
         lbuf[i * 7] = (uintptr_t)c;
         if (i < 8)
@@ -516,7 +539,7 @@ static void test_noscan_keeps_nothing(void **state)
         if (i == 0)
             hf->hidden = (uintptr_t)c;
     }
-    hf->ref = new_cnode(f->t, 777);
+    gch_write(f->t, &hf->ref, new_cnode(f->t, 777));
     /* buf, lbuf, blob, hf and the one node hf->ref holds */
     assert_int_equal(live_after_collect(f->h), 5);
     assert_true(cnode_ok(hf->ref, 777));
@@ -592,9 +615,11 @@ static void init_masks(void)
 static void fill_vnode(gch_thread *t, struct vnode *vn, uint64_t n, uint64_t tag)
 {
     for (uint64_t i = 0; i < n; i++) {
-        vn->kid[i] = new_cnode(t, tag + i);
+        gch_write(t, &vn->kid[i], new_cnode(t, tag + i));
         vn->n = i + 1; /* reported before the next allocation */
     }
+    /* Past the count the words are not references (the callback does not
+     * report them): plain stores of stale addresses, on purpose. */
     for (uint64_t i = n; i < VKIDS; i++)
         vn->kid[i] = new_cnode(t, 0xdead); /* not reported: garbage */
 }
@@ -619,13 +644,13 @@ static void test_trace_callbacks(void **state)
     fill_vnode(f->t, vn, 4, 100); /* 4 kids + 11 garbage */
     struct vnode *inner = gch_alloc(f->t, &vnode_type);
     assert_non_null(inner);
-    vn->kid[4] = inner;
+    gch_write(f->t, &vn->kid[4], inner); /* a reference once n covers it */
     vn->n = 5;
     fill_vnode(f->t, inner, VKIDS, 200);
     struct vnode *empty = gch_alloc(f->t, &vnode_type); /* n = 0 */
     assert_non_null(empty);
     r[1] = empty;
-    empty->kid[0] = new_cnode(f->t, 0xdead);
+    empty->kid[0] = new_cnode(f->t, 0xdead); /* past n = 0: not a reference, plain */
     /* vn, 4 kids, inner, 15 kids, empty */
     assert_int_equal(live_after_collect(f->h), 22);
     assert_true(vnode_ok(inner, VKIDS, 200));
@@ -642,10 +667,10 @@ static void test_trace_callbacks(void **state)
 static void fill_elems(gch_thread *t, struct elem *e, size_t n, uint64_t tag)
 {
     for (size_t i = 0; i < n; i++) {
-        e[i].x = (uintptr_t)new_cnode(t, 0xdead); /* not a reference: garbage */
-        e[i].p = new_cnode(t, tag + i);
+        e[i].x = (uintptr_t)new_cnode(t, 0xdead); /* not a reference: garbage, plain */
+        gch_write(t, &e[i].p, new_cnode(t, tag + i));
         if (i % 2)
-            e[i].q = new_cnode(t, tag + 1000 + i);
+            gch_write(t, &e[i].q, new_cnode(t, tag + 1000 + i));
     }
 }
 
@@ -716,24 +741,28 @@ static void test_large_and_mid_objects(void **state)
     r[0] = big;
     for (int w = 0; w < BIG_WORDS; w++) {
         if (w % 10 == 0 || w == BIG_WORDS - 1)
-            big[w] = (uintptr_t)new_cnode(f->t, (uint64_t)w);
+            gch_write(f->t, (void **)&big[w], new_cnode(f->t, (uint64_t)w));
         else if (w % 10 == 5)
-            big[w] = (uintptr_t)new_cnode(f->t, 0xdead); /* not a reference */
+            big[w] = (uintptr_t)new_cnode(f->t, 0xdead); /* not a reference: plain */
     }
     uint64_t *lt = gch_alloc(f->t, &ltrace_type);
     assert_non_null(lt);
     r[1] = lt;
     for (int i = 1; i <= 300; i++) {
-        lt[i] = (uintptr_t)new_cnode(f->t, 50000 + (uint64_t)i);
+        gch_write(f->t, (void **)&lt[i], new_cnode(f->t, 50000 + (uint64_t)i));
         lt[0] = (uint64_t)i;
     }
     for (int i = 301; i < 400; i++)
-        lt[i] = (uintptr_t)new_cnode(f->t, 0xdead); /* past the count */
+        lt[i] = (uintptr_t)new_cnode(f->t, 0xdead); /* past the count: not a reference, plain */
     uint64_t *mid = gch_alloc(f->t, &mid_type);
     assert_non_null(mid);
     r[2] = mid;
-    for (int w = 0; w < MID_WORDS; w++)
-        mid[w] = (uintptr_t)new_cnode(f->t, w % 2 ? 70000 + (uint64_t)w : 0xdead);
+    for (int w = 0; w < MID_WORDS; w++) {
+        if (w % 2)
+            gch_write(f->t, (void **)&mid[w], new_cnode(f->t, 70000 + (uint64_t)w));
+        else
+            mid[w] = (uintptr_t)new_cnode(f->t, 0xdead); /* even words: not references, plain */
+    }
     /* big + 501, lt + 300, mid + 64 */
     assert_int_equal(live_after_collect(f->h), 1 + 501 + 1 + 300 + 1 + 64);
     for (int w = 0; w < BIG_WORDS; w++)
@@ -783,24 +812,27 @@ static void test_decoder(void **state)
     struct cnode *a = new_cnode(t, 1);
     r[0] = TAG(a);                                     /* frame: tagged */
     struct cnode *b = new_cnode(t, 2);
-    a->next = TAG(b);                                  /* mask slot: tagged */
-    a->other = (struct cnode *)(uintptr_t)new_cnode(t, 0xdead); /* raw: ignored */
-    b->next = SMALLINT(12345);
-    b->other = TAG(&on_stack);                         /* outside the heap */
-    dec_global = TAG(new_cnode(t, 3));                 /* global slot */
-    dec_int_global = (void *)((uintptr_t)new_cnode(t, 0xdead) | 3); /* an int tag */
-    dec_raw_global = new_cnode(t, 0xdead);             /* raw pointer */
-    heapt.slots[0] = TAG(new_cnode(t, 4));             /* heap scanner */
-    heapt.slots[1] = SMALLINT(-1);
-    thrt.slots[0] = TAG(new_cnode(t, 5));              /* thread scanner */
+    /* Every word stored into a reference slot goes through the barrier,
+     * whatever its tag: the barrier shades through the decoder as the
+     * marker does, so words it decodes to nothing are ignored there too. */
+    gch_write(t, (void **)&a->next, TAG(b));                    /* mask slot: tagged */
+    gch_write(t, (void **)&a->other, new_cnode(t, 0xdead));     /* raw: ignored */
+    gch_write(t, (void **)&b->next, SMALLINT(12345));
+    gch_write(t, (void **)&b->other, TAG(&on_stack));           /* outside the heap */
+    gch_write(t, &dec_global, TAG(new_cnode(t, 3)));            /* global slot */
+    gch_write(t, &dec_int_global, (void *)((uintptr_t)new_cnode(t, 0xdead) | 3)); /* an int tag */
+    gch_write(t, &dec_raw_global, new_cnode(t, 0xdead));        /* raw pointer */
+    gch_write(t, &heapt.slots[0], TAG(new_cnode(t, 4)));        /* heap scanner */
+    gch_write(t, &heapt.slots[1], SMALLINT(-1));
+    thrt.slots[0] = TAG(new_cnode(t, 5));              /* thread scanner: no barrier */
     thrt.slots[2] = new_cnode(t, 0xdead);              /* raw: ignored */
     struct vnode *vn = gch_alloc(t, &vnode_type);      /* callback slots */
     assert_non_null(vn);
     r[1] = TAG(vn);
-    vn->kid[0] = TAG(new_cnode(t, 6));
-    vn->kid[1] = SMALLINT(7);
-    vn->kid[2] = TAG((char *)new_cnode(t, 7) + 8); /* tagged interior pointer */
-    vn->kid[3] = new_cnode(t, 0xdead);
+    gch_write(t, &vn->kid[0], TAG(new_cnode(t, 6)));
+    gch_write(t, &vn->kid[1], SMALLINT(7));
+    gch_write(t, &vn->kid[2], TAG((char *)new_cnode(t, 7) + 8)); /* tagged interior pointer */
+    gch_write(t, &vn->kid[3], new_cnode(t, 0xdead));
     vn->n = 4;
     r[2] = (void *)(uintptr_t)0x12345679; /* odd, far outside the heap */
 
@@ -815,10 +847,11 @@ static void test_decoder(void **state)
     assert_ptr_equal(b->next, SMALLINT(12345));
 
     r[0] = r[1] = r[2] = NULL;
-    dec_global = NULL;
-    dec_int_global = dec_raw_global = NULL;
+    gch_write(t, &dec_global, NULL);
+    gch_write(t, &dec_int_global, NULL);
+    gch_write(t, &dec_raw_global, NULL);
     thrt.slots[0] = thrt.slots[2] = NULL;
-    heapt.slots[0] = NULL;
+    gch_write(t, &heapt.slots[0], NULL);
     assert_int_equal(live_after_collect(h), 0);
     GCH_LOCALS_END(t, r);
     assert_int_equal(gch_root_remove(h, &dec_global), GCH_OK);
@@ -857,7 +890,7 @@ static void test_slots_reused(void **state)
             if (prev_kept == NULL)
                 r[0] = c;
             else
-                prev_kept->next = c;
+                gch_write(f->t, (void **)&prev_kept->next, c);
             prev_kept = c;
         }
     }
@@ -891,7 +924,7 @@ static void test_memory_stable(void **state)
         for (int i = 0; i < 20000; i++) {
             struct cnode *c = new_cnode(f->t, (uint64_t)cyc);
             if (rng_next(&rng) % 400 == 0)
-                churn_live[rng_next(&rng) % 100] = c; /* replaces a live one */
+                gch_write(f->t, (void **)&churn_live[rng_next(&rng) % 100], c); /* replaces a live one */
         }
         for (int i = 0; i < 2000; i++)
             assert_non_null(gch_alloc_noscan(f->t, 200));
@@ -975,6 +1008,13 @@ static void **root_slot(struct model *m, int r)
     return r < MROOTS / 2 ? &m->frame[r] : &m->globals[r - MROOTS / 2];
 }
 
+/* set_model_root: the frame half is written plainly, the global half
+ * through the barrier. */
+static void set_model_root(struct model *m, int r, void *v)
+{
+    set_root(m->t, root_slot(m, r), r < MROOTS / 2 ? ROOT_LOCAL : ROOT_GLOBAL, v);
+}
+
 /* recompute: the live list = nodes reachable from the model's roots. */
 static void recompute(struct model *m)
 {
@@ -1044,13 +1084,13 @@ static void model_alloc(struct model *m)
         if (m->root[r] >= 0)
             m->dirty = true;
         m->root[r] = id;
-        *root_slot(m, r) = p;
+        set_model_root(m, r, p);
     } else {
         int k = (int)(rng_next(&m->rng) % MK);
         if (m->edge[from][k] >= 0)
             m->dirty = true;
         m->edge[from][k] = id;
-        m->addr[from]->f[k] = p;
+        gch_write(m->t, &m->addr[from]->f[k], p);
     }
     if (!m->dirty)
         m->live[m->nlive++] = id, m->seen[id] = m->epoch;
@@ -1068,7 +1108,7 @@ static void model_garbage(struct model *m)
     struct mnode *g = gch_alloc(m->t, &mtypes[rng_next(&m->rng) % 2]);
     assert_non_null(g);
     for (int k = 0; k < MK; k++)
-        g->f[k] = addr_of(m, pick_live(m));
+        gch_write(m->t, &g->f[k], addr_of(m, pick_live(m)));
 }
 
 /* model_step: one random mutation.  The graph alternates between
@@ -1087,13 +1127,13 @@ static void model_step(struct model *m, int step)
         int k = (int)(rng_next(&m->rng) % MK);
         int32_t b = rng_next(&m->rng) % 100 < drop ? -1 : pick_live(m);
         m->edge[a][k] = b;
-        m->addr[a]->f[k] = addr_of(m, b);
+        gch_write(m->t, &m->addr[a]->f[k], addr_of(m, b));
         m->dirty = true;
     } else if (op < 75) {
         int r = (int)(rng_next(&m->rng) % MROOTS);
         int32_t b = rng_next(&m->rng) % 100 < drop ? -1 : pick_live(m);
         m->root[r] = b;
-        *root_slot(m, r) = addr_of(m, b);
+        set_model_root(m, r, addr_of(m, b));
         m->dirty = true;
     } else if (op < 95) {
         model_garbage(m);
@@ -1174,7 +1214,7 @@ static void run_model(int gc_percent, uint64_t seed, int steps, int every)
                  "by allocation (NumGC %u, NumForcedGC %u)",
                  gc_percent, m->n, st->num_gc, st->num_forced_gc);
     for (int r = 0; r < MROOTS; r++)
-        *root_slot(m, r) = NULL;
+        set_model_root(m, r, NULL);
     assert_int_equal(live_after_collect(m->h), 0);
     GCH_LOCALS_END(m->t, tmp);
     GCH_LOCALS_END(m->t, frame);
@@ -1287,15 +1327,15 @@ static void *mark_worker(void *arg)
         uint64_t r = rng_next(&rng) % 100;
         if (r < 70) {
             struct cnode *c = new_cnode(t, wid(ws->idx, i, top[i]++));
-            c->next = L[i];
-            c->other = anchor[rng_next(&rng) % NLISTS]; /* cross link */
-            L[i] = c;
+            gch_write(t, (void **)&c->next, L[i]);
+            gch_write(t, (void **)&c->other, anchor[rng_next(&rng) % NLISTS]); /* cross link */
+            L[i] = c; /* a frame or a thread scanner's table: no barrier */
         } else if (r < 80 && top[i] - base[i] > 1) {
             uint64_t keep = (top[i] - base[i]) / 2;
             struct cnode *c = L[i];
             for (uint64_t k = 1; k < keep; k++)
                 c = c->next;
-            c->next = NULL; /* the tail becomes garbage (unless cross-linked) */
+            gch_write(t, (void **)&c->next, NULL); /* the tail becomes garbage (unless cross-linked) */
             base[i] = top[i] - keep;
         } else if (r < 82) {
             L[i] = NULL;
@@ -1305,12 +1345,12 @@ static void *mark_worker(void *arg)
         } else if (r < 86) { /* roots registered and removed between cycles */
             if (ws->groot == NULL) {
                 assert_int_equal(gch_root_add(ws->h, &ws->groot), GCH_OK);
-                push_chain(t, &ws->groot, 5, wid(ws->idx, 2 * NLISTS, 0));
+                push_chain(t, &ws->groot, ROOT_GLOBAL, 5, wid(ws->idx, 2 * NLISTS, 0));
             } else {
                 if (!chain_ok(ws->groot, 5, wid(ws->idx, 2 * NLISTS, 0)))
                     fail_msg("thread %d: chain under a global root damaged", ws->idx);
                 assert_int_equal(gch_root_remove(ws->h, &ws->groot), GCH_OK);
-                ws->groot = NULL;
+                ws->groot = NULL; /* no longer a root: a plain store */
             }
         } else if (r < 95) {
             assert_non_null(gch_alloc_noscan(t, 16 + rng_next(&rng) % 500));
@@ -1351,7 +1391,7 @@ static void *blocked_worker(void *arg)
     gch_thread *t = gch_thread_attach(b->h);
     assert_non_null(t);
     GCH_LOCALS(t, fr, 1);
-    push_chain(t, &fr[0], 1000, 77000);
+    push_chain(t, &fr[0], ROOT_LOCAL, 1000, 77000);
     gch_blocking_enter(t);
     b->in_blocking = 1;
     while (!b->release)
@@ -1378,7 +1418,7 @@ static void *churn_worker(void *arg)
         gch_thread *t = gch_thread_attach(c->h);
         assert_non_null(t);
         GCH_LOCALS(t, fr, 1);
-        push_chain(t, &fr[0], 50, round << 8);
+        push_chain(t, &fr[0], ROOT_LOCAL, 50, round << 8);
         for (int i = 0; i < 200; i++)
             assert_non_null(gch_alloc_noscan(t, 48));
         gch_safepoint(t);
@@ -1461,21 +1501,25 @@ enum bad_kind { BAD_ROOT_FREE_SLOT, BAD_HEAP_FREE_SLOT, BAD_ROOT_FREE_PAGE, BAD_
  * memory the heap does not consider allocated; returns the heap. */
 static gch_heap *make_bad(gch_heap *h, gch_thread *t, enum bad_kind kind)
 {
-    bad_root = keep_root = NULL;
+    bad_root = keep_root = NULL; /* neither is registered yet */
     assert_int_equal(gch_root_add(h, &keep_root), GCH_OK);
     struct cnode *a = new_cnode(t, 1); /* same span as b */
     struct cnode *b = new_cnode(t, 2);
-    keep_root = b;
+    gch_write(t, &keep_root, b);
     void *large = gch_alloc_noscan(t, 100000);
     assert_non_null(large);
     collect(h); /* frees a and large */
     assert_int_equal(stats(h)->heap_objects, 1);
+    /* The bad words are planted with plain stores on purpose: bad_root is
+     * not registered until after the switch, and b->next = a puts a
+     * dangling pointer into a heap object, which the barrier must not see
+     * (it would shade a freed object; no cycle is marking here anyway). */
     switch (kind) {
     case BAD_ROOT_FREE_SLOT:
         bad_root = a;
         break;
     case BAD_HEAP_FREE_SLOT:
-        b->next = a;
+        b->next = a; /* deliberate: a dangling pointer, plain store */
         break;
     case BAD_ROOT_FREE_PAGE:
         bad_root = (char *)large + 4096;
@@ -1486,8 +1530,8 @@ static gch_heap *make_bad(gch_heap *h, gch_thread *t, enum bad_kind kind)
         {
             void *c = gch_alloc_noscan(t, 48);
             assert_non_null(c);
-            keep_root = c;
-            b->next = NULL;
+            gch_write(t, &keep_root, c);
+            gch_write(t, (void **)&b->next, NULL);
             bad_root = (void *)(((uintptr_t)c & ~(uintptr_t)8191) + 8190);
         }
         break;
@@ -1558,7 +1602,7 @@ static void test_clobberfree(void **state)
     struct cnode *keep = new_cnode(t, 1);
     r[3] = keep;
     struct cnode *drop = new_cnode(t, 2);
-    keep->next = NULL;
+    gch_write(t, (void **)&keep->next, NULL);
     (void)drop;
     assert_int_equal(live_after_collect(h), 4);
     for (int i = 0; i < 6; i++) {

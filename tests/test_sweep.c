@@ -1037,8 +1037,9 @@ static void lworker_step(struct lworker *w, gch_thread *t, uint64_t *rng)
         }
         c->id = lid(w, w->top++);
         c->sum = mix(c->id);
-        c->next = *w->root;
-        *w->root = c; /* rooted before the next safepoint */
+        /* references through the write barrier: w->root is a global root */
+        gch_write(t, (void **)&c->next, *w->root);
+        gch_write(t, w->root, c); /* rooted before the next safepoint */
         if (r < 10) {
             struct cnode *leaf = gch_alloc(t, &cnode_type); /* c is rooted */
             if (leaf == NULL) {
@@ -1047,13 +1048,13 @@ static void lworker_step(struct lworker *w, gch_thread *t, uint64_t *rng)
             }
             leaf->id = c->id | LEAF_BIT;
             leaf->sum = mix(leaf->id);
-            c->other = leaf;
+            gch_write(t, (void **)&c->other, leaf);
         }
     } else if (r < 31 && w->top - w->base > 400) {
         struct cnode *c = *w->root;
         for (int k = 1; k < 100; k++)
             c = c->next;
-        c->next = NULL; /* the tail becomes garbage: lazy sweeping frees it */
+        gch_write(t, (void **)&c->next, NULL); /* the tail becomes garbage: lazy sweeping frees it */
         w->base = w->top - 100;
     } else {
         void *g = r < 60 ? gch_alloc(t, &cnode_type) : gch_alloc_noscan(t, 16 + rng_next(rng) % 600);

@@ -32,9 +32,11 @@ typedef struct gchi_thread_head {
 #if defined(__GNUC__)
 #define GCHI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GCHI_LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define GCHI_STORE_RELEASE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #else
 #define GCHI_UNLIKELY(x) (x)
 #define GCHI_LOAD_RELAXED(p) (*(volatile __typeof__(*(p)) *)(p))
+#define GCHI_STORE_RELEASE(p, v) (*(volatile __typeof__(*(p)) *)(p) = (v))
 #endif
 
 #endif /* GCHEAP_ATTRS_H */

@@ -1,0 +1,135 @@
+/*
+ * mbarrier.c - the write barrier: slow paths, bulk forms, and the
+ * per-thread barrier buffer.
+ * Go counterpart: runtime/mbarrier.go (the essay on the hybrid barrier),
+ * mwbbuf.go (wbBuf and its flush).  The inline fast path is
+ * include/gcheap/barrier.h.  Overview of the cycle: gc/mgc.c.
+ *
+ * ==== Why the collector needs a barrier (read this first) ====
+ *
+ * While the collector marks, the mutators keep changing the object graph.
+ * Tri-colour marking loses an object when a mutator hides a white object
+ * behind a black one: it stores a reference to W into an object (or root)
+ * already scanned, and removes the last reference to W from everywhere the
+ * marker has yet to look.  gcheap uses Go's hybrid barrier, which breaks
+ * both halves of that pattern at every store made while marking:
+ *   - the old value of the slot is shaded (Yuasa's deletion barrier): a
+ *     reference removed from an unscanned place cannot vanish unseen;
+ *   - the new value is shaded (Dijkstra's insertion barrier): a reference
+ *     stored into a scanned place is marked anyway.
+ * Handle frames and thread scanners have no barrier.  They are scanned
+ * once per cycle, each by its own thread at a safepoint, and are black
+ * afterwards; the deletion half is what makes that enough: a reference a
+ * thread loads into its frames came from the heap or a global, and if it
+ * is later removed from there, that store shades it.  Objects allocated
+ * while marking are black from birth (alloc/mcache.h, allocate black).
+ *
+ * Shading goes through a buffer: a barriered store appends the old and new
+ * values to the thread's wbuf and does the store; a full buffer (and every
+ * handshake flush and mark termination) greys its entries into the
+ * thread's marker and publishes the work for the mark workers.
+ *
+ * Slots are stored with release (also on the inline path) and loaded by
+ * the marker with relaxed atomics, so a concurrent scan reads either
+ * value, never a torn one.
+ */
+#define GCHI_BUILDING 1
+#include "mgc.h"
+#include "heap.h"
+#include "error.h"
+
+#include <string.h>
+
+void gc_wbuf_flush(struct gch_thread *t, struct gcmarker *m)
+{
+    for (uint32_t i = 0; i < t->wbuf_n; i++)
+        gcmarker_shade(m, t->wbuf[i], NULL);
+    t->wbuf_n = 0;
+}
+
+void gc_thread_flush(struct gch_thread *t)
+{
+    gc_wbuf_flush(t, &t->marker);
+    gcmarker_flush(&t->marker);
+}
+
+/* wbuf_put: record two values for shading (0 entries are skipped). */
+static inline void wbuf_put(struct gch_thread *t, uintptr_t a, uintptr_t b)
+{
+    if (GCH_UNLIKELY(t->wbuf_n + 2 > WBUF_ENTRIES)) {
+        gc_thread_flush(t);
+    }
+    if (a != 0)
+        t->wbuf[t->wbuf_n++] = a;
+    if (b != 0)
+        t->wbuf[t->wbuf_n++] = b;
+}
+
+/* barrier_thread: t, checked once per slow path: a barrier used from the
+ * wrong OS thread would corrupt another thread's buffer. */
+static struct gch_thread *barrier_thread(gch_thread *t, const char *what)
+{
+    if (t == NULL || gchi_check_thread(&t->mcache) != GCH_OK)
+        gch_fatalf("%s: thread not attached to this OS thread", what);
+    return t;
+}
+
+void gch_write_slow(gch_thread *t, void **slot, void *value)
+{
+    barrier_thread(t, "gch_write");
+    uintptr_t old = __atomic_load_n((uintptr_t *)slot, __ATOMIC_RELAXED);
+    wbuf_put(t, old, (uintptr_t)value);
+    __atomic_store_n(slot, value, __ATOMIC_RELEASE);
+}
+
+static bool barrier_on(const gch_thread *t)
+{
+    return __atomic_load_n(&t->head.wb_enabled, __ATOMIC_RELAXED) != 0;
+}
+
+/* copy_slots: memmove of n slots, one atomic word at a time: acquire
+ * loads and release stores, so a racing reader or marker never sees a
+ * torn pointer, and a thread that acquires a copied slot sees the object
+ * as its first publisher wrote it (the chain of release and acquire
+ * carries it through the copy). */
+static void copy_slots(void **dst, void *const *src, size_t n)
+{
+    if (dst <= (void **)src) {
+        for (size_t i = 0; i < n; i++)
+            __atomic_store_n(&dst[i], __atomic_load_n(&src[i], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    } else {
+        for (size_t i = n; i-- > 0;)
+            __atomic_store_n(&dst[i], __atomic_load_n(&src[i], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    }
+}
+
+void gch_write_range(gch_thread *t, void **dst, void *const *src, size_t n)
+{
+    /* While marking, shade every value overwritten and every value copied
+     * first.  A src slot another thread changes between the shading and
+     * the copy holds a value that thread's own barrier shaded. */
+    if (barrier_on(barrier_thread(t, "gch_write_range"))) {
+        for (size_t i = 0; i < n; i++)
+            wbuf_put(t, __atomic_load_n((const uintptr_t *)&dst[i], __ATOMIC_RELAXED),
+                     __atomic_load_n((const uintptr_t *)&src[i], __ATOMIC_RELAXED));
+    }
+    copy_slots(dst, src, n);
+}
+
+void gch_write_clear(gch_thread *t, void **dst, size_t n)
+{
+    bool on = barrier_on(barrier_thread(t, "gch_write_clear"));
+    for (size_t i = 0; i < n; i++) {
+        if (on)
+            wbuf_put(t, __atomic_load_n((const uintptr_t *)&dst[i], __ATOMIC_RELAXED), 0);
+        __atomic_store_n(&dst[i], NULL, __ATOMIC_RELEASE);
+    }
+}
+
+int gch_write_cas(gch_thread *t, void **slot, void *expected, void *desired)
+{
+    if (barrier_on(barrier_thread(t, "gch_write_cas")))
+        wbuf_put(t, (uintptr_t)expected, (uintptr_t)desired); /* the old value if it succeeds */
+    return __atomic_compare_exchange_n(slot, &expected, desired, false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,50 @@
+/*
+ * gcheap/barrier.h - the write barrier: every store of a reference into
+ * a heap object or a registered global root goes through it.
+ * Included by gcheap.h (inside its extern "C" block, after GCH_API); the
+ * slow halves live in gc/mbarrier.c, whose opening comment explains the
+ * barrier (Go's hybrid barrier: the old and the new value are shaded).
+ *
+ * With the collector not marking, gch_write is one relaxed load of the
+ * thread's barrier flag, a predictable branch and the store.  The store
+ * is atomic with release order in both paths (a plain move on x86): a
+ * thread that loads the slot with acquire order sees the object's fields
+ * as they were written before the store, and a marker scanning the
+ * object concurrently never reads a torn pointer.  While it
+ * marks, the store takes the out-of-line path, which records both values
+ * in the thread's barrier buffer first.  Handle-frame slots and values
+ * reported by thread scanners are written without a barrier.
+ */
+#ifndef GCHEAP_BARRIER_H
+#define GCHEAP_BARRIER_H
+
+#include <stddef.h>
+#include "gcheap/attrs.h"
+
+typedef struct gch_thread gch_thread;
+
+GCH_API void gch_write_slow(gch_thread *t, void **slot, void *value);
+
+/* gch_write: *slot = value, where slot is a reference field of a heap
+ * object or a registered global root, on behalf of attached thread t. */
+static inline void gch_write(gch_thread *t, void **slot, void *value)
+{
+    const gchi_thread_head *hd = (const gchi_thread_head *)(const void *)t;
+    if (GCHI_UNLIKELY(GCHI_LOAD_RELAXED(&hd->wb_enabled) != 0))
+        gch_write_slow(t, slot, value);
+    else
+        GCHI_STORE_RELEASE(slot, value);
+}
+
+/* gch_write_range: copy n reference slots from src to dst (the regions
+ * may overlap, as memmove), each store through the barrier.  dst lies in
+ * a heap object or a global root range; src may be anywhere. */
+GCH_API void gch_write_range(gch_thread *t, void **dst, void *const *src, size_t n);
+/* gch_write_clear: store NULL into n reference slots, through the barrier. */
+GCH_API void gch_write_clear(gch_thread *t, void **dst, size_t n);
+/* gch_write_cas: atomically replace *slot with desired if it holds
+ * expected (sequentially consistent), through the barrier.  Returns
+ * nonzero on success; on failure *slot is unchanged. */
+GCH_API int gch_write_cas(gch_thread *t, void **slot, void *expected, void *desired);
+
+#endif /* GCHEAP_BARRIER_H */
