@@ -13,23 +13,42 @@
  *   sweepgen    the heap's sweep generation, +2 per cycle (alloc/mspan.h)
  *   heap goal   heap size at which the next cycle starts (GOGC)
  *
- * A cycle (this first collector marks with the world stopped; the
- * concurrent collector keeps the same steps and shortens the stops):
+ * A cycle (Go's, step for step; GODEBUG=gcstoptheworld=1 runs 2-4 with
+ * the world stopped, =2 sweeps with it stopped too):
  *   1. [STW] stop the world (gc/stw.c); sweep termination: sweep the
- *      spans the last generation left (X1); flush every thread's mcache,
- *      so no span is cached and every alloc bit is exact (X2);
- *   2. [STW] mark: scan the global roots, heap scanners, and each thread's
- *      handle frames and thread scanners; drain the grey queue, scanning
- *      each object by its type (heap bits, header type or large type);
- *   3. [STW] flip the sweep generation (sweepgen += 2): every span is now
- *      unswept; set the next heap goal from the marked bytes and GOGC,
- *      pace the sweep against it, record the cycle (stats, gctrace);
- *   4. start the world; spans are swept as the mutators need them, in
+ *      spans the last generation left (X1); flush every thread's mcache
+ *      and tiny block, so every alloc bit is exact for the objects that
+ *      exist at mark start;
+ *   2. [STW] mark setup: pin spans (H5), phase MARK, the write barrier
+ *      and allocate-black on in every thread, ask every thread for its
+ *      root scan (a handshake), wake the mark workers; start the world;
+ *   3. concurrent mark (gc/mgcworker.c): each VM thread scans its own
+ *      handle frames and thread scanners at its next safepoint (the
+ *      collector does it for a thread in a blocking section); a worker
+ *      scans the global roots and heap scanners; workers drain the grey
+ *      set; allocating threads assist in proportion; gch_write shades the
+ *      old and the new value of every store (gc/mbarrier.c) and new
+ *      objects are born marked;
+ *   4. mark termination, found by the last worker to go idle: no grey
+ *      work, no root scan owed, then a handshake that flushes every
+ *      barrier buffer finds nothing more; [STW] drain what the mutators
+ *      shaded since, barrier and allocate-black off, flush the caches,
+ *      unpin, flip the sweep generation (sweepgen += 2: every span is
+ *      unswept), set the next goal and trigger, record the cycle;
+ *   5. start the world; spans are swept as the mutators need them, in
  *      proportion to allocation, and by the background sweeper
  *      (gc/mgcsweep.c): mark bits become alloc bits, empty spans go back
  *      to the heap.
+ * Why nothing reachable is lost: an object reachable at mark start is
+ * reachable from a root or from the heap.  Heap paths are cut only by
+ * stores, and the barrier shades what a store overwrites; a reference
+ * copied into a place already scanned is shaded as the new value; a
+ * thread's handle frames are scanned once, at a handshake, and whatever
+ * it later loads from the heap it loads from a path the barrier keeps
+ * marked.  Objects allocated during the mark are marked at birth.
  * Cycles start from gch_collect (forced) or from an allocation slow path
- * when the heap in use reaches the goal (gc_maybe_trigger).
+ * when the heap in use reaches the trigger (gc_maybe_trigger), set below
+ * the goal so that the mark ends before the goal is reached.
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"

@@ -6,21 +6,28 @@
  * Phases (gc_phase):
  *   GCPHASE_OFF       mutators run; allocation is white; barrier off;
  *                     spans are swept lazily and in the background
- *   GCPHASE_MARK      (world stopped in this first, stop-the-world
- *                     collector) roots and heap are marked
- *   GCPHASE_MARKTERM  marking done; the sweep generation flips
+ *   GCPHASE_MARK      roots and heap are marked concurrently with the
+ *                     mutators: barrier on, allocation black, spans
+ *                     pinned (gc/mgcworker.c)
+ *   GCPHASE_MARKTERM  (world stopped) marking done; the sweep generation
+ *                     flips
  *
  * Invariants:
  *   X1 when marking begins every in-use span has sweepgen ==
  *      mheap.sweepgen and all-zero mark bits (sweep termination sweeps
  *      what the previous generation left, and sweeping leaves them so);
- *   X2 during marking no span is cached by an mcache (the cycle flushes
- *      every cache first), so alloc bits are exact (M4) and the marker can
- *      tell a free slot from an allocated one;
+ *   X2 when marking begins no span is cached and no tiny block is live
+ *      (mark setup flushes every cache), so the alloc bits are exact for
+ *      every object that existed then; every object handed out during
+ *      the mark has its mark bit set first (allocate black).  So a slot
+ *      with neither bit set is free, which is what invalidptr tests;
  *   X3 a marked object of a scan span is put on the grey queue exactly
- *      once (the mark bit is tested and set before queueing).
- * Locking: gc.lock is not a mutex: cycles are serialised by the
- * stop-the-world lock (only the stopper runs a cycle).
+ *      once (the mark bit is tested and set atomically before queueing);
+ *   X4 mark termination begins only when no grey work is queued or held,
+ *      no thread owes its root scan, and a flush handshake of every
+ *      thread produced no work (MW1-MW3 in gc/mgcworker.c).
+ * Locking: cycles are serialised by cycle_running under stw.lock; the
+ * mark's shared state is under stw.lock or atomic, as marked below.
  */
 #ifndef GCHEAP_GC_MGC_H
 #define GCHEAP_GC_MGC_H

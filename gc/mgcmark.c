@@ -74,8 +74,11 @@ void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot)
 
 static void visit_slot(struct gch_visitor *v, void *const *slot)
 {
-    /* Heap and global slots may be written meanwhile through gch_write. */
-    gcmarker_shade((struct gcmarker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), slot);
+    /* Heap and global slots may be written meanwhile through gch_write.
+     * Acquire pairs with its release store: an object allocated black
+     * and then stored is seen with its mark bit set (else invalidptr
+     * would take it for a free slot). */
+    gcmarker_shade((struct gcmarker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_ACQUIRE), slot);
 }
 
 /* scan_typed: the references of `size` bytes at obj made of elements of
