@@ -102,6 +102,7 @@ gch_error gch_heap_free(gch_heap *h)
     stw_destroy(&h->stw);
     roots_destroy(&h->roots);
     workbuf_pool_destroy(&h->gc.workbufs);
+    gc_checkmark_release(h);
     mheap_destroy(&h->mheap); /* thread records live in its metadata */
     free(h);
     return GCH_OK;

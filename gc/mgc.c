@@ -280,6 +280,8 @@ void gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     gcmarker_drain(m, -1);
     gcmarker_flush(m);
     GCH_ASSERT(!workbuf_pool_has_work(&g->workbufs));
+    if (h->env.debug.gccheckmark)
+        gc_checkmark(h); /* fatal if the mark above lost anything */
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
     lock_acquire(&h->threads_lock);
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
@@ -414,6 +416,24 @@ gch_error gch_collect(gch_heap *h)
     gc_sweep_wait(h, self); /* like runtime.GC: return swept */
     return GCH_OK;
 }
+
+#if GCH_TESTING
+bool gchi_test_gc_start(struct gch_heap *h) { return gc_start(h, true); }
+
+void gchi_test_hold_mark(struct gch_heap *h, bool hold)
+{
+    atomic_u32_store_relaxed(&h->gc.test_hold, hold ? 1 : 0);
+}
+
+void gchi_test_gc_wait(struct gch_heap *h)
+{
+    struct gch_thread *self = gchi_heap_self(h);
+    lock_acquire(&h->stw.lock);
+    while (h->gc.cycle_running)
+        wait_cycle(h, self);
+    lock_release(&h->stw.lock);
+}
+#endif
 
 void gc_maybe_trigger(struct gch_heap *h)
 {

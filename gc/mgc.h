@@ -67,6 +67,7 @@ struct gcmarker {
     bool invalidptr;
     uintptr_t scanning;           /* the object being scanned (0: a root), for errors */
     uint64_t marked;              /* bytes blackened, not yet folded into the cycle */
+    struct checkmark *checkmark;  /* non-NULL: a gccheckmark pass (gc/mcheckmark.c) */
 };
 
 void gcmarker_init(struct gcmarker *m, struct gch_heap *h);
@@ -83,6 +84,9 @@ void gcmarker_flush(struct gcmarker *m);
  * is stopped or blocking) or the global roots and heap scanners; return
  * the bytes of slots reported. */
 uint64_t gcmarker_scan_thread(struct gcmarker *m, struct gch_thread *t);
+/* gcmarker_scan_object: report every reference of the allocated object
+ * at obj to m's visitor. */
+void gcmarker_scan_object(struct gcmarker *m, uintptr_t obj);
 uint64_t gcmarker_scan_globals(struct gcmarker *m);
 
 /* struct bgsweeper: the background sweeper thread (gc/mgcsweep.c). */
@@ -136,6 +140,9 @@ struct gcstate {
     double assist_ratio;            /* [written with the world stopped] scan bytes an
                                      * assist owes per byte allocated */
     struct gccycle_record cur;      /* [the cycle's stoppers] the concurrent cycle */
+    struct checkmark *checkmark;    /* [world stopped] gccheckmark bitmaps, or NULL */
+    struct atomic_u32 test_hold;    /* [atomic] tests: workers and assists do no mark work */
+    struct atomic_u64 checkmark_passes; /* [atomic] gccheckmark passes run (tests) */
     int64_t t0, t_mark;             /* [the cycle's stoppers] its start, mark start */
 };
 
@@ -178,6 +185,17 @@ bool gc_workers_start(struct gch_heap *h);
 void gc_workers_stop(struct gch_heap *h);
 void gc_assist(struct gch_thread *t, size_t bytes);
 int gc_dedicated_workers(int gomaxprocs);
+/* GODEBUG=gccheckmark=1 (gc/mcheckmark.c):
+ * gc_checkmark: with the world stopped at mark termination, mark again
+ *   from every root into a separate bitmap; fatal, naming the object and
+ *   a path to it from a root, if a reachable object is not marked;
+ * gc_checkmark_shade: gcmarker_shade's step in that pass (object idx of
+ *   in-use span s, found at slot);
+ * gc_checkmark_release: free the bitmaps (heap teardown). */
+struct mspan;
+void gc_checkmark(struct gch_heap *h);
+void gc_checkmark_shade(struct gcmarker *m, struct mspan *s, uint32_t idx, const void *slot);
+void gc_checkmark_release(struct gch_heap *h);
 /* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots. */
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
 int64_t gc_nanotime(void);
@@ -187,5 +205,23 @@ void gc_maybe_trigger(struct gch_heap *h);
 /* gc_check_not_in_cycle: fatal if the calling thread is the one running
  * a cycle: it can get here only from a scan or trace callback. */
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
+
+/* gc_test_held: a test froze the mark (gchi_test_hold_mark); always
+ * false unless GCH_TESTING. */
+#define gc_test_held(h) (GCH_TESTING && atomic_u32_load_relaxed(&(h)->gc.test_hold) != 0)
+
+#if GCH_TESTING
+/* Test hooks for deterministic interleavings (tests/test_races.c):
+ * gchi_test_gc_start: start a forced cycle; with concurrent marking it
+ *   returns once the mark began and the world restarted (false if a
+ *   cycle was running already);
+ * gchi_test_hold_mark: while held, the workers and assists do no mark
+ *   work at all, so the mark cannot end: the test arranges its stores
+ *   at a known point of the mark, then releases;
+ * gchi_test_gc_wait: wait until no cycle runs. */
+bool gchi_test_gc_start(struct gch_heap *h);
+void gchi_test_hold_mark(struct gch_heap *h, bool hold);
+void gchi_test_gc_wait(struct gch_heap *h);
+#endif
 
 #endif

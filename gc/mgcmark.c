@@ -56,6 +56,10 @@ void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot)
         return;
     }
     uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, p);
+    if (GCH_UNLIKELY(m->checkmark != NULL)) {
+        gc_checkmark_shade(m, s, idx, slot);
+        return;
+    }
     if (bit_load(s->gcmark_bits, idx))
         return; /* marked already, or allocated black */
     if (!bit_load(s->alloc_bits, idx)) { /* exact by X2 */
@@ -117,7 +121,7 @@ static void scan_bits(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
 
 /* scan_object: find obj's type information (mspan.h Y1, Y2) and scan it.
  * Go counterpart: scanobject. */
-static void scan_object(struct gcmarker *m, uintptr_t obj)
+void gcmarker_scan_object(struct gcmarker *m, uintptr_t obj)
 {
     struct mspan *s = mheap_span_of_heap(&m->h->mheap, obj);
     m->scanning = obj;
@@ -143,6 +147,7 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
     m->invalidptr = h->env.debug.invalidptr != 0;
     m->scanning = 0;
     m->marked = 0;
+    m->checkmark = NULL;
 }
 
 int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
@@ -152,7 +157,7 @@ int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
     gchi_scan_enter();
     while ((budget < 0 || done < budget) && (obj = gcwork_tryget(&m->work)) != 0) {
         struct mspan *s = mheap_span_of_heap(&m->h->mheap, obj);
-        scan_object(m, obj);
+        gcmarker_scan_object(m, obj);
         done += (int64_t)s->elemsize;
         /* Keep idle markers fed: publish some work when none is shared. */
         if (!workbuf_pool_has_work(m->work.pool))

@@ -130,6 +130,12 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen)
 {
     struct gcstate *g = &h->gc;
     for (;;) {
+        if (gc_test_held(h)) {
+            lock_acquire(&h->stw.lock);
+            idle_wait(h);
+            lock_release(&h->stw.lock);
+            continue;
+        }
         int64_t cpu0 = thread_cpu_ns();
         bool did = root_jobs(h, m);
         did |= gcmarker_drain(m, WORKER_DRAIN_BUDGET) > 0;
@@ -143,7 +149,11 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen)
         g->nidle++;
         bool over = false;
         while (!over) {
-            if (g->mark_done_gen == gen || try_terminate(h, m)) {
+            if (g->mark_done_gen == gen) {
+                over = true;
+            } else if (gc_test_held(h)) {
+                idle_wait(h);
+            } else if (try_terminate(h, m)) {
                 over = true;
             } else if (!quiet(h) && !g->terminating) {
                 break; /* work appeared: busy again */
@@ -219,7 +229,7 @@ void gc_assist(struct gch_thread *t, size_t bytes)
 {
     struct gch_heap *h = t->heap;
     t->assist_debt += (double)bytes * h->gc.assist_ratio;
-    if (t->assist_debt <= 0)
+    if (t->assist_debt <= 0 || gc_test_held(h))
         return;
     int64_t cpu0 = thread_cpu_ns();
     /* Pay in scan work taken from the shared lists; with none to take the

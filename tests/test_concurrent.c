@@ -13,7 +13,8 @@
  *      node reached is checked (id and checksum; clobberfree fills freed
  *      objects, so a freed node still in the graph fails at once); at the
  *      end, after a full collection, the heap holds exactly the nodes
- *      reachable from the roots;
+ *      reachable from the roots; gccheckmark re-marks after every
+ *      concurrent mark and would abort on a lost node;
  *   2. a thread that blocks for a whole cycle (the collector scans its
  *      frames) keeps what its frames hold;
  *   3. the gctrace line of a concurrent cycle has the three clock phases.
@@ -264,14 +265,18 @@ static void run_stress(int nmut, const char *godebug)
     print_message("%d mutators, %s: %u cycles, %lu nodes made, %lu live\n", nmut, godebug, st.num_gc,
                   (unsigned long)sh->next_id, (unsigned long)reach);
     assert_true(st.num_gc >= 2);
+    /* gccheckmark re-marked after every concurrent mark (and found
+     * nothing lost, or the process would have stopped). */
+    if (strstr(godebug, "gccheckmark=1") != NULL)
+        assert_true(atomic_u64_load_relaxed(&sh->h->gc.checkmark_passes) >= 2);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gch_root_range_remove(sh->h, sh->roots), GCH_OK);
     assert_int_equal(gch_heap_free(sh->h), GCH_OK);
     free(sh);
 }
 
-static void test_stress_2(void **state) { (void)state; run_stress(2, "clobberfree=1"); }
-static void test_stress_4(void **state) { (void)state; run_stress(4, "clobberfree=1"); }
+static void test_stress_2(void **state) { (void)state; run_stress(2, "clobberfree=1,gccheckmark=1"); }
+static void test_stress_4(void **state) { (void)state; run_stress(4, "clobberfree=1,gccheckmark=1"); }
 static void test_stress_stw(void **state) { (void)state; run_stress(2, "clobberfree=1,gcstoptheworld=1"); }
 
 /* ---- a thread blocked through a whole cycle ----------------------------- */

@@ -1,0 +1,344 @@
+/*
+ * test_races.c - the classic lost-object races of a concurrent mark, each
+ * arranged at a known point of the mark, and gccheckmark catching a mark
+ * that loses an object.
+ *
+ * A test freezes the mark with gchi_test_hold_mark (workers and assists
+ * do no mark work), starts a cycle, runs its own root-scan handshake at a
+ * safepoint (its handle frame is then black), makes its stores, and lets
+ * the mark go on.  Every heap runs with gccheckmark=1, which re-marks with
+ * the world stopped at the end of each mark and aborts on a lost object,
+ * and with clobberfree=1, so a freed object fails its magic check.
+ *
+ * What it checks:
+ *   1. a reference moved from the heap into a scanned handle frame and
+ *      deleted from the heap survives (the barrier's old-value half);
+ *   2. a reference moved from an unscanned object into a black one and
+ *      deleted from the first survives (gch_write, gch_write_range with
+ *      gch_write_clear, gch_write_cas);
+ *   3. objects allocated during the mark (tiny ones too), linked only from
+ *      a black object, survive;
+ *   4. a global root removed during the mark, whose object was copied
+ *      into a scanned frame, survives;
+ *   5. a thread leaving its blocking section while a worker may be
+ *      scanning its frames keeps what they hold;
+ *   6. the same moves made with plain stores (no barrier) are lost, and
+ *      gccheckmark stops the process naming the object and its path.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define MAGIC 0x6f626a6563742121ULL
+
+struct obj {
+    uint64_t magic;
+    void *f[3];
+};
+
+static const uint8_t obj_mask[] = {0x0e}; /* words 1..3 */
+static const gch_type obj_type = {"obj", sizeof(struct obj), obj_mask, NULL};
+
+struct env {
+    gch_heap *h;
+    gch_thread *t;
+    void *g[4]; /* registered global roots */
+};
+
+static struct obj *new_obj(gch_thread *t)
+{
+    struct obj *o = gch_alloc(t, &obj_type);
+    assert_non_null(o);
+    o->magic = MAGIC;
+    return o;
+}
+
+static void check_obj(const void *p)
+{
+    assert_non_null(p);
+    if (((const struct obj *)p)->magic != MAGIC)
+        fail_msg("object %p lost: magic %#lx", p, (unsigned long)((const struct obj *)p)->magic);
+}
+
+static void env_open(struct env *e)
+{
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "TRACES_";
+    cfg.gc_percent = -1; /* cycles only when a test starts one */
+    setenv("TRACES_GODEBUG", "clobberfree=1,gccheckmark=1", 1);
+    e->h = gch_heap_new(&cfg);
+    unsetenv("TRACES_GODEBUG");
+    assert_non_null(e->h);
+    assert_int_equal(e->h->env.debug.gccheckmark, 1);
+    e->t = gch_thread_attach(e->h);
+    assert_non_null(e->t);
+    memset(e->g, 0, sizeof e->g);
+    assert_int_equal(gch_root_range_add(e->h, e->g, 4), GCH_OK);
+}
+
+static void env_close(struct env *e)
+{
+    gch_root_range_remove(e->h, e->g); /* may already be gone (test 4) */
+    assert_int_equal(gch_thread_detach(e->t), GCH_OK);
+    assert_int_equal(gch_heap_free(e->h), GCH_OK);
+}
+
+/* mark_frozen: start a cycle with the mark held, and scan our own frames
+ * now (the handshake at our safepoint): from here on they are black. */
+static void mark_frozen(struct env *e)
+{
+    gchi_test_hold_mark(e->h, true);
+    assert_true(gchi_test_gc_start(e->h));
+    assert_int_equal(atomic_u32_load_relaxed(&e->h->gc.phase), GCPHASE_MARK);
+    gch_safepoint(e->t);
+    assert_int_equal(e->t->hs_ops & HS_SCAN_ROOTS, 0);
+}
+
+/* mark_finish: let the mark run to its end (checkmark included). */
+static void mark_finish(struct env *e)
+{
+    uint64_t passes = atomic_u64_load_relaxed(&e->h->gc.checkmark_passes);
+    gchi_test_hold_mark(e->h, false);
+    gchi_test_gc_wait(e->h);
+    assert_int_equal(atomic_u32_load_relaxed(&e->h->gc.phase), GCPHASE_OFF);
+    assert_true(atomic_u64_load_relaxed(&e->h->gc.checkmark_passes) > passes);
+}
+
+/* ---- 1. heap -> black frame ----------------------------------------------- */
+
+static void heap_to_frame(bool barrier)
+{
+    struct env e;
+    env_open(&e);
+    GCH_LOCALS(e.t, locals, 1);
+    struct obj *a = new_obj(e.t);
+    gch_write(e.t, &a->f[0], new_obj(e.t));
+    gch_write(e.t, &e.g[0], a);
+    a = NULL;
+    mark_frozen(&e);
+    struct obj *ga = e.g[0];
+    locals[0] = ga->f[0];
+    if (barrier)
+        gch_write(e.t, &ga->f[0], NULL);
+    else
+        ga->f[0] = NULL; /* the bug the barrier prevents */
+    mark_finish(&e);
+    assert_int_equal(gch_collect(e.h), GCH_OK); /* and one more cycle */
+    check_obj(locals[0]);
+    GCH_LOCALS_END(e.t, locals);
+    env_close(&e);
+}
+
+static void test_heap_to_frame(void **state) { (void)state; heap_to_frame(true); }
+
+/* ---- 2. unscanned object -> black object ------------------------------ */
+
+enum move_kind { MOVE_WRITE, MOVE_RANGE, MOVE_CAS, MOVE_PLAIN };
+
+static void white_to_black(enum move_kind how)
+{
+    struct env e;
+    env_open(&e);
+    struct obj *c = new_obj(e.t);
+    for (int i = 0; i < 3; i++)
+        gch_write(e.t, &c->f[i], new_obj(e.t));
+    gch_write(e.t, &e.g[0], c);
+    c = NULL;
+    mark_frozen(&e);
+    struct obj *gc = e.g[0];
+    struct obj *black = new_obj(e.t); /* allocated during the mark: black */
+    gch_write(e.t, &e.g[1], black);
+    void *moved[3] = {gc->f[0], gc->f[1], gc->f[2]};
+    switch (how) {
+    case MOVE_WRITE:
+        for (int i = 0; i < 3; i++) {
+            gch_write(e.t, &black->f[i], gc->f[i]);
+            gch_write(e.t, &gc->f[i], NULL);
+        }
+        break;
+    case MOVE_RANGE:
+        gch_write_range(e.t, black->f, gc->f, 3);
+        gch_write_clear(e.t, gc->f, 3);
+        break;
+    case MOVE_CAS:
+        for (int i = 0; i < 3; i++) {
+            assert_true(gch_write_cas(e.t, &black->f[i], NULL, moved[i]));
+            assert_false(gch_write_cas(e.t, &gc->f[i], black, NULL)); /* fails: unchanged */
+            assert_true(gch_write_cas(e.t, &gc->f[i], moved[i], NULL));
+        }
+        break;
+    case MOVE_PLAIN:
+        for (int i = 0; i < 3; i++) {
+            black->f[i] = gc->f[i];
+            gc->f[i] = NULL;
+        }
+        break;
+    }
+    black = NULL;
+    gc = NULL;
+    mark_finish(&e);
+    assert_int_equal(gch_collect(e.h), GCH_OK);
+    struct obj *b = e.g[1];
+    for (int i = 0; i < 3; i++) {
+        assert_ptr_equal(b->f[i], moved[i]);
+        check_obj(b->f[i]);
+        assert_null(((struct obj *)e.g[0])->f[i]);
+    }
+    env_close(&e);
+}
+
+static void test_white_to_black_write(void **state) { (void)state; white_to_black(MOVE_WRITE); }
+static void test_white_to_black_range(void **state) { (void)state; white_to_black(MOVE_RANGE); }
+static void test_white_to_black_cas(void **state) { (void)state; white_to_black(MOVE_CAS); }
+
+/* ---- 3. allocated during the mark, linked only from a black object ------- */
+
+static void test_new_object_under_black(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    struct obj *old = new_obj(e.t);
+    gch_write(e.t, &e.g[0], old);
+    old = NULL;
+    mark_frozen(&e);
+    struct obj *black = new_obj(e.t);
+    gch_write(e.t, &e.g[1], black);
+    struct obj *fresh = new_obj(e.t);
+    char *tiny = gch_alloc_noscan(e.t, 8); /* a tiny block made during the mark */
+    assert_non_null(tiny);
+    memcpy(tiny, "tinyblk", 8);
+    gch_write(e.t, &black->f[0], fresh);
+    gch_write(e.t, &black->f[1], tiny);
+    /* and under an object the mark has not scanned yet */
+    gch_write(e.t, &((struct obj *)e.g[0])->f[0], new_obj(e.t));
+    black = NULL;
+    fresh = NULL;
+    tiny = NULL;
+    mark_finish(&e);
+    assert_int_equal(gch_collect(e.h), GCH_OK);
+    struct obj *b = e.g[1];
+    check_obj(b->f[0]);
+    assert_memory_equal(b->f[1], "tinyblk", 8);
+    check_obj(((struct obj *)e.g[0])->f[0]);
+    env_close(&e);
+}
+
+/* ---- 4. a root removed during the mark ------------------------------------ */
+
+static void test_root_removed_during_mark(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    GCH_LOCALS(e.t, locals, 1);
+    gch_write(e.t, &e.g[2], new_obj(e.t));
+    mark_frozen(&e);
+    locals[0] = e.g[2]; /* into a black frame... */
+    assert_int_equal(gch_root_range_remove(e.h, e.g), GCH_OK); /* ...and the root is gone */
+    mark_finish(&e);
+    assert_int_equal(gch_collect(e.h), GCH_OK);
+    check_obj(locals[0]);
+    GCH_LOCALS_END(e.t, locals);
+    assert_int_equal(gch_thread_detach(e.t), GCH_OK);
+    assert_int_equal(gch_heap_free(e.h), GCH_OK);
+}
+
+/* ---- 5. leaving a blocking section mid-mark ------------------------------- */
+
+struct blocker {
+    struct env *e;
+    int state; /* __atomic: 0 start, 1 blocking, 2 may leave, 3 done */
+    int spin;  /* delay before leaving, in loop turns */
+};
+
+static void wait_state(int *s, int want)
+{
+    while (__atomic_load_n(s, __ATOMIC_ACQUIRE) != want) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *blocker_main(void *arg)
+{
+    struct blocker *b = arg;
+    gch_thread *t = gch_thread_attach(b->e->h);
+    assert_non_null(t);
+    GCH_LOCALS(t, locals, 1);
+    locals[0] = new_obj(t); /* held only by this frame */
+    gch_blocking_enter(t);
+    __atomic_store_n(&b->state, 1, __ATOMIC_RELEASE);
+    wait_state(&b->state, 2);
+    for (volatile int i = 0; i < b->spin; i++) {
+    }
+    gch_blocking_leave(t); /* maybe while a worker scans this frame */
+    gch_write(t, &b->e->g[3], locals[0]);
+    locals[0] = NULL;
+    gch_safepoint(t);
+    GCH_LOCALS_END(t, locals);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    __atomic_store_n(&b->state, 3, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_leave_blocking_mid_mark(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    for (int round = 0; round < 60; round++) {
+        gch_write(e.t, &e.g[3], NULL);
+        struct blocker b = {&e, 0, (round % 6) * 2000};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, blocker_main, &b), 0);
+        wait_state(&b.state, 1);
+        gchi_test_hold_mark(e.h, true);
+        assert_true(gchi_test_gc_start(e.h));
+        gch_safepoint(e.t);
+        __atomic_store_n(&b.state, 2, __ATOMIC_RELEASE);
+        gchi_test_hold_mark(e.h, false); /* workers race the thread's leave */
+        gch_blocking_enter(e.t);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        gch_blocking_leave(e.t);
+        gchi_test_gc_wait(e.h);
+        assert_int_equal(gch_collect(e.h), GCH_OK);
+        check_obj(e.g[3]);
+    }
+    env_close(&e);
+}
+
+/* ---- 6. without the barrier the object is lost, and checkmark says so ---- */
+
+static void lost_frame(void *arg) { (void)arg; heap_to_frame(false); }
+static void lost_black(void *arg) { (void)arg; white_to_black(MOVE_PLAIN); }
+
+static void test_checkmark_catches_frame_move(void **state)
+{
+    (void)state;
+    expect_fatal(lost_frame, NULL, "gccheckmark: reachable object");
+}
+
+static void test_checkmark_catches_heap_move(void **state)
+{
+    (void)state;
+    expect_fatal(lost_black, NULL, "path: root slot");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heap_to_frame),
+        cmocka_unit_test(test_white_to_black_write),
+        cmocka_unit_test(test_white_to_black_range),
+        cmocka_unit_test(test_white_to_black_cas),
+        cmocka_unit_test(test_new_object_under_black),
+        cmocka_unit_test(test_root_removed_during_mark),
+        cmocka_unit_test(test_leave_blocking_mid_mark),
+        cmocka_unit_test(test_checkmark_catches_frame_move),
+        cmocka_unit_test(test_checkmark_catches_heap_move),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
