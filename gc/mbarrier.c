@@ -71,6 +71,7 @@ static struct gch_thread *barrier_thread(gch_thread *t, const char *what)
 {
     if (t == NULL || gchi_check_thread(&t->mcache) != GCH_OK)
         gch_fatalf("%s: thread not attached to this OS thread", what);
+    stw_check_not_blocking(t, what); /* a worker may be flushing its buffer */
     return t;
 }
 

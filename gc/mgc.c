@@ -94,6 +94,7 @@ void gc_init(struct gch_heap *h)
     memset(g, 0, sizeof *g);
     workbuf_pool_init(&g->workbufs, &h->mheap.pa);
     atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, 0, 0));
+    pacer_init(h);
     set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
     if (pthread_cond_init(&g->mark_cond, NULL) != 0)
         gch_fatal("pthread_cond_init failed", (uintptr_t)g, 0, 0);
@@ -113,22 +114,14 @@ static void flush_all(struct gch_heap *h)
     lock_release(&h->threads_lock);
 }
 
-/* heap_live: the trigger's estimate of the live heap: marked by the last
- * cycle plus handed out since (Go's heapLive). */
-static uint64_t heap_live(struct gch_heap *h)
+uint64_t gc_heap_live(struct gch_heap *h)
 {
     return atomic_u64_load_relaxed(&h->gc.heap_marked_live) +
            atomic_u64_load_relaxed(&h->mheap.counters.alloc_since_gc);
 }
 
-/* print_gctrace: the cycle's line (GODEBUG=gctrace=1) to the embedder's
- * trace sink, or stderr in one write(2) so lines never interleave. */
-static void print_gctrace(struct gch_heap *h, const struct gccycle_record *r)
+void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
 {
-    char line[GC_TRACE_LINE_MAX];
-    size_t n = gc_format_gctrace(line, sizeof line, r);
-    if (n >= sizeof line)
-        n = sizeof line - 1;
     if (h->trace != NULL) {
         h->trace(line, h->trace_ctx);
         return;
@@ -137,17 +130,19 @@ static void print_gctrace(struct gch_heap *h, const struct gccycle_record *r)
     (void)w;
 }
 
-/* set_trigger: the heap_live at which the next cycle starts.  Marking
- * concurrently needs room to finish before the goal: Go bounds its
- * trigger between 70% and 95% of the runway from the live heap to the
- * goal; gcheap uses the middle until it has a pacer with feedback.  A
- * stop-the-world collector (gcstoptheworld) triggers at the goal. */
+/* print_gctrace: the cycle's line (GODEBUG=gctrace=1). */
+static void print_gctrace(struct gch_heap *h, const struct gccycle_record *r)
+{
+    char line[GC_TRACE_LINE_MAX];
+    size_t n = gc_format_gctrace(line, sizeof line, r);
+    gc_trace_emit(h, line, n < sizeof line ? n : sizeof line - 1);
+}
+
+/* set_trigger: the heap_live at which the next cycle starts (the pacer
+ * decides; a stop-the-world collector triggers at the goal). */
 static void set_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal)
 {
-    uint64_t trigger = goal;
-    if (goal != UINT64_MAX && h->env.debug.gcstoptheworld == 0 && goal > marked)
-        trigger = marked + (goal - marked) * 85 / 100;
-    atomic_u64_store_relaxed(&h->gc.trigger, trigger);
+    atomic_u64_store_relaxed(&h->gc.trigger, pacer_trigger(h, marked, goal));
 }
 
 /* finish_cycle: goal, trigger, stats and the cycle record.  World
@@ -233,12 +228,7 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     atomic_i64_store_relaxed(&g->bg_cpu_ns, 0);
     atomic_i64_store_relaxed(&g->assist_cpu_ns, 0);
     atomic_u32_store_relaxed(&g->globals_todo, 1);
-    /* Assist ratio: the scan work expected (last cycle's live heap) over
-     * the allocation left before the goal. */
-    uint64_t goal = atomic_u64_load_relaxed(&g->next_gc), live = heap_live(h);
-    uint64_t runway = goal > live + ((uint64_t)1 << 20) ? goal - live : (uint64_t)1 << 20;
-    uint64_t expect = atomic_u64_load_relaxed(&g->heap_marked_live);
-    g->assist_ratio = (double)(expect > ((uint64_t)1 << 20) ? expect : (uint64_t)1 << 20) / (double)runway;
+    pacer_start_cycle(h, gc_heap_live(h), atomic_u64_load_relaxed(&g->next_gc));
     atomic_u32_store_relaxed(&h->mheap.spans_pinned, 1); /* H5 */
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
     lock_acquire(&h->stw.lock);
@@ -255,7 +245,6 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     g->t0 = t0;
     g->t_mark = gc_nanotime();
     g->cur.clock_sweepterm_ns = g->t_mark - t0;
-    gc_workers_start(h);
     pthread_cond_broadcast(&g->mark_cond);
     lock_release(&h->stw.lock);
     atomic_uptr_store_relaxed(&g->collector, 0);
@@ -268,6 +257,12 @@ void gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     int64_t t_mt = gc_nanotime();
     stop_the_world(h, NULL);
     atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
+    /* Root edits that began shading before the stop publish first (no new
+     * one starts while the world is stopped). */
+    lock_acquire(&h->stw.lock);
+    while (g->nshading > 0)
+        lock_wait(&h->stw.lock, &h->stw.changed);
+    lock_release(&h->stw.lock);
     /* Whatever the mutators shaded since the last handshake: their
      * buffers and markers, drained here with the world stopped. */
     lock_acquire(&h->threads_lock);
@@ -296,12 +291,13 @@ void gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     struct gccycle_record *r = &g->cur;
     r->heap_marked = atomic_u64_load_relaxed(&g->marked_bytes) +
                      atomic_u64_load_relaxed(&h->mheap.counters.black_bytes);
-    r->heap_end_mark = heap_live(h);
+    r->heap_end_mark = gc_heap_live(h);
     r->stack_scan = atomic_u64_load_relaxed(&g->stack_scan_bytes);
     r->globals_scan = atomic_u64_load_relaxed(&g->globals_scan_bytes);
     r->cpu_assist_ns = atomic_i64_load_relaxed(&g->assist_cpu_ns);
     r->cpu_background_ns = atomic_i64_load_relaxed(&g->bg_cpu_ns);
     r->clock_mark_ns = t_mt - g->t_mark;
+    pacer_end_cycle(h, r->heap_end_mark, r->clock_mark_ns, r->cpu_assist_ns);
     atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
     atomic_uptr_store_relaxed(&g->collector, 0);
     int64_t t_end = gc_nanotime();
@@ -331,7 +327,7 @@ static bool gc_start(struct gch_heap *h, bool forced)
     struct gch_thread *self = gchi_heap_self(h);
     int64_t t0 = gc_nanotime();
     stop_the_world(h, self);
-    if (!forced && heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
+    if (!forced && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
         start_the_world(h);
         lock_acquire(&h->stw.lock);
         g->cycle_running = false;
@@ -346,9 +342,13 @@ static bool gc_start(struct gch_heap *h, bool forced)
     atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
     gc_sweep_termination(h);
     flush_all(h);
-    r.heap_start = heap_live(h);
+    r.heap_start = gc_heap_live(h);
     r.heap_end_mark = r.heap_start;
-    if (h->env.debug.gcstoptheworld >= 1)
+    lock_acquire(&h->stw.lock);
+    bool concurrent = h->env.debug.gcstoptheworld == 0 && gc_workers_start(h);
+    g->forced = forced;
+    lock_release(&h->stw.lock);
+    if (!concurrent) /* asked for, or no thread could be made for a worker */
         stw_cycle(h, &r, t0);
     else
         mark_setup(h, &r, t0);
@@ -425,6 +425,11 @@ void gchi_test_hold_mark(struct gch_heap *h, bool hold)
     atomic_u32_store_relaxed(&h->gc.test_hold, hold ? 1 : 0);
 }
 
+void gchi_test_no_workers(struct gch_heap *h, bool fail)
+{
+    atomic_u32_store_relaxed(&h->gc.test_no_workers, fail ? 1 : 0);
+}
+
 void gchi_test_gc_wait(struct gch_heap *h)
 {
     struct gch_thread *self = gchi_heap_self(h);
@@ -439,7 +444,7 @@ void gc_maybe_trigger(struct gch_heap *h)
 {
     if (atomic_u32_load_relaxed(&h->gc.phase) != GCPHASE_OFF)
         return;
-    if (heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
+    if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
         return;
     gc_start(h, false);
 }

@@ -24,8 +24,10 @@
  *   X3 a marked object of a scan span is put on the grey queue exactly
  *      once (the mark bit is tested and set atomically before queueing);
  *   X4 mark termination begins only when no grey work is queued or held,
- *      no thread owes its root scan, and a flush handshake of every
- *      thread produced no work (MW1-MW3 in gc/mgcworker.c).
+ *      no thread owes its root scan, no root edit is shading, and a flush
+ *      handshake of every thread published no work (MW1-MW3 in
+ *      gc/mgcworker.c); with the world stopped it waits for root edits
+ *      still shading before the last drain.
  * Locking: cycles are serialised by cycle_running under stw.lock; the
  * mark's shared state is under stw.lock or atomic, as marked below.
  */
@@ -100,6 +102,21 @@ struct bgsweeper {
     struct atomic_u64 rounds;    /* [atomic] sweep rounds finished (tests) */
 };
 
+/* struct pacer: the pacer's state (gc/mgcpacer.c).  Fields without a
+ * note are written with the world stopped or at heap creation. */
+struct pacer {
+    int dedicated;                  /* dedicated mark workers (25% rule) */
+    double fractional;              /* CPUs for the one fractional worker, 0: none */
+    double cons_mark;               /* bytes allocated per byte scanned, max of 5 cycles */
+    double last_cons_mark[4];
+    uint64_t last_heap_scan, last_stack_scan, last_globals_scan; /* last mark's work */
+    uint64_t triggered;             /* heap_live when the mark began; UINT64_MAX outside */
+    uint64_t goal;                  /* this mark's heap goal */
+    struct atomic_u64 heap_scan_work;  /* [atomic] heap bytes scanned this mark */
+    struct atomic_i64 bg_credit;    /* [atomic] scan work banked by workers for assists */
+    struct atomic_u64 assist_ratio_fp; /* [atomic] scan bytes owed per byte, x 65536 */
+};
+
 /* struct gcstate: per heap (Go's `work` and parts of `memstats`). */
 struct gcstate {
     struct atomic_u32 phase;        /* [written by the stopper; read by any thread] enum gcphase */
@@ -132,13 +149,19 @@ struct gcstate {
     uint64_t mark_done_gen;         /* [stw.lock] the last concurrent mark that ended */
     bool terminating;               /* [stw.lock] a worker runs mark termination (MW2) */
     int nworkers, nidle;            /* [stw.lock] MW1 */
+    int nnumbered;                  /* [stw.lock] workers that took their number */
+    int nshading;                   /* [stw.lock] root edits shading outside any thread's
+                                     * marker (gc_shade_begin): termination waits (X4) */
+    struct atomic_u32 hs_flushed;   /* [atomic] a flush handshake published work (X4) */
+    struct atomic_u32 test_no_workers; /* [atomic] tests: worker threads cannot start */
     bool workers_quit;              /* [stw.lock] */
-    pthread_t workers[GC_MAX_WORKERS]; /* [stw.lock] */
+    pthread_t workers[GC_MAX_WORKERS]; /* [stw.lock] the last is fractional if the
+                                     * pacer wants one */
+    bool forced;                    /* [stw.lock] the running cycle is gch_collect's */
     struct atomic_u32 globals_todo; /* [atomic] 1 until a worker claims the global roots */
     struct atomic_u64 stack_scan_bytes, globals_scan_bytes; /* [atomic] this cycle */
     struct atomic_i64 bg_cpu_ns, assist_cpu_ns;             /* [atomic] this cycle */
-    double assist_ratio;            /* [written with the world stopped] scan bytes an
-                                     * assist owes per byte allocated */
+    struct pacer pacer;
     struct gccycle_record cur;      /* [the cycle's stoppers] the concurrent cycle */
     struct checkmark *checkmark;    /* [world stopped] gccheckmark bitmaps, or NULL */
     struct atomic_u32 test_hold;    /* [atomic] tests: workers and assists do no mark work */
@@ -175,16 +198,23 @@ void gc_sweep_destroy(struct gch_heap *h);
  * gc_mark_termination: stop the world and end the mark (the terminating
  *   worker, holding no lock), then restart the world;
  * gc_workers_start: start the mark workers if none runs (stw.lock held);
+ *   false if not one could be started;
  * gc_workers_stop: stop and join them (heap teardown);
  * gc_assist: allocation of `bytes` while marking pays scan work;
- * gc_dedicated_workers: workers for GOMAXPROCS (25% rule). */
+ * gc_shade_begin / gc_shade_end: bracket a root edit that shades (root
+ *   added or removed while marking) from any thread, attached or not:
+ *   begin says whether to shade (a mark runs and the world is not
+ *   stopped) and, if so, counts the caller in nshading until end, so
+ *   mark termination cannot begin while its shading is unpublished.
+ *   Called holding no lock. */
 void gc_wbuf_flush(struct gch_thread *t, struct gcmarker *m);
 void gc_thread_flush(struct gch_thread *t);
 void gc_mark_termination(struct gch_heap *h, struct gcmarker *m);
 bool gc_workers_start(struct gch_heap *h);
 void gc_workers_stop(struct gch_heap *h);
 void gc_assist(struct gch_thread *t, size_t bytes);
-int gc_dedicated_workers(int gomaxprocs);
+bool gc_shade_begin(struct gch_heap *h);
+void gc_shade_end(struct gch_heap *h);
 /* GODEBUG=gccheckmark=1 (gc/mcheckmark.c):
  * gc_checkmark: with the world stopped at mark termination, mark again
  *   from every root into a separate bitmap; fatal, naming the object and
@@ -196,6 +226,35 @@ struct mspan;
 void gc_checkmark(struct gch_heap *h);
 void gc_checkmark_shade(struct gcmarker *m, struct mspan *s, uint32_t idx, const void *slot);
 void gc_checkmark_release(struct gch_heap *h);
+/* The pacer (gc/mgcpacer.c):
+ * pacer_init: worker counts from GOMAXPROCS (heap creation);
+ * pacer_workers: threads to start (dedicated + fractional);
+ * pacer_trigger: heap_live at which the next cycle starts, for a heap of
+ *   `marked` live bytes and this goal (world stopped);
+ * pacer_start_cycle / pacer_end_cycle: mark setup / termination (world
+ *   stopped): reset the counters, learn cons/mark, gcpacertrace lines;
+ * pacer_revise: recompute the assist ratio from the work left and the
+ *   heap left (any thread, while marking);
+ * pacer_assist_ratio: scan bytes owed per byte allocated;
+ * pacer_work_done: scan work so far this mark (heap, stacks, globals);
+ * pacer_take_credit: up to `want` bytes of banked credit, taken;
+ * pacer_bank_credit: a worker's scan work, for assists to take. */
+void pacer_init(struct gch_heap *h);
+int pacer_workers(const struct gch_heap *h);
+uint64_t pacer_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal);
+void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal);
+void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns);
+void pacer_revise(struct gch_heap *h);
+double pacer_assist_ratio(const struct gch_heap *h);
+uint64_t pacer_work_done(const struct gch_heap *h);
+int64_t pacer_take_credit(struct gch_heap *h, int64_t want);
+void pacer_bank_credit(struct gch_heap *h, int64_t work);
+/* gc_heap_live: the live-heap estimate the trigger compares (Go's
+ * heapLive): marked by the last cycle plus handed to caches since. */
+uint64_t gc_heap_live(struct gch_heap *h);
+/* gc_trace_emit: one trace line to the embedder's sink, or to stderr in
+ * one write. */
+void gc_trace_emit(struct gch_heap *h, const char *line, size_t n);
 /* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots. */
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
 int64_t gc_nanotime(void);
@@ -218,10 +277,13 @@ void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
  * gchi_test_hold_mark: while held, the workers and assists do no mark
  *   work at all, so the mark cannot end: the test arranges its stores
  *   at a known point of the mark, then releases;
- * gchi_test_gc_wait: wait until no cycle runs. */
+ * gchi_test_gc_wait: wait until no cycle runs;
+ * gchi_test_no_workers: worker threads fail to start (the cycle falls
+ *   back to marking with the world stopped). */
 bool gchi_test_gc_start(struct gch_heap *h);
 void gchi_test_hold_mark(struct gch_heap *h, bool hold);
 void gchi_test_gc_wait(struct gch_heap *h);
+void gchi_test_no_workers(struct gch_heap *h, bool fail);
 #endif
 
 #endif

@@ -164,6 +164,8 @@ int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
             gcwork_balance(&m->work);
     }
     gchi_scan_leave();
+    if (m->checkmark == NULL && done > 0)
+        atomic_u64_add_relaxed(&m->h->gc.pacer.heap_scan_work, (uint64_t)done);
     return done;
 }
 

@@ -28,8 +28,16 @@
 #include <signal.h>
 #include <time.h>
 
-/* Bytes a worker scans between checks for handshakes and root jobs. */
+/* Bytes a worker scans between checks for handshakes and root jobs (a
+ * fractional worker: and for its time share). */
 #define WORKER_DRAIN_BUDGET ((int64_t)256 << 10)
+#define FRACTIONAL_DRAIN_BUDGET ((int64_t)64 << 10)
+/* A fractional worker pauses when over its share by this factor. */
+#define FRACTIONAL_SLACK 1.2
+/* The least scan work an assist does once it has to scan (Go: 64 KiB),
+ * so that assists are not a trickle of tiny drains; the excess is kept as
+ * the thread's credit. */
+#define ASSIST_MIN_WORK ((int64_t)64 << 10)
 /* How long an idle worker sleeps before looking for work again. */
 #define WORKER_IDLE_NS 50000
 
@@ -38,15 +46,6 @@ static int64_t thread_cpu_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int gc_dedicated_workers(int gomaxprocs)
-{
-    /* Go's rule: 25% of GOMAXPROCS, rounded; when rounding is off by
-     * more than 30% Go runs a fractional worker instead.  gcheap runs
-     * whole dedicated workers only, at least one. */
-    int n = (gomaxprocs + 2) / 4;
-    return n < 1 ? 1 : (n > GC_MAX_WORKERS ? GC_MAX_WORKERS : n);
 }
 
 /* ---- root jobs ---------------------------------------------------------- */
@@ -76,6 +75,36 @@ void gc_handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, st
     if (m != &t->marker)
         gcmarker_flush(&t->marker);
     gcmarker_flush(m);
+    if (ops & HS_FLUSH) {
+        /* G7: anything published since the last check, by the thread's
+         * assists, barrier or this flush, sends termination round again:
+         * another marker may have taken it and still hold it. */
+        if (t->marker.work.flushed_since_check || m->work.flushed_since_check)
+            atomic_u32_store_relaxed(&h->gc.hs_flushed, 1);
+        t->marker.work.flushed_since_check = false;
+        m->work.flushed_since_check = false;
+    }
+}
+
+bool gc_shade_begin(struct gch_heap *h)
+{
+    struct gcstate *g = &h->gc;
+    lock_acquire(&h->stw.lock);
+    /* Under stw.lock the phase is exact: it changes only while the world
+     * is stopped, and a stop is announced under this lock. */
+    bool shade = !h->stw.active && atomic_u32_load_relaxed(&g->phase) == GCPHASE_MARK;
+    if (shade)
+        g->nshading++;
+    lock_release(&h->stw.lock);
+    return shade;
+}
+
+void gc_shade_end(struct gch_heap *h)
+{
+    lock_acquire(&h->stw.lock);
+    h->gc.nshading--;
+    pthread_cond_broadcast(&h->stw.changed);
+    lock_release(&h->stw.lock);
 }
 
 /* ---- termination -------------------------------------------------------- */
@@ -84,7 +113,7 @@ void gc_handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, st
 static bool quiet(struct gch_heap *h)
 {
     return !workbuf_pool_has_work(&h->gc.workbufs) && atomic_u32_load_relaxed(&h->gc.globals_todo) == 0 &&
-           !gc_handshake_pending(h, HS_SCAN_ROOTS);
+           h->gc.nshading == 0 && !gc_handshake_pending(h, HS_SCAN_ROOTS);
 }
 
 /* try_terminate: called by an idle worker with stw.lock held.  If every
@@ -98,12 +127,14 @@ static bool try_terminate(struct gch_heap *h, struct gcmarker *m)
     if (g->terminating || g->nidle != g->nworkers || !quiet(h))
         return false;
     g->terminating = true; /* MW2 */
+    atomic_u32_store_relaxed(&g->hs_flushed, 0);
+    m->work.flushed_since_check = false; /* ours was published before going idle */
     gc_handshake_request(h, HS_FLUSH);
     while (gc_handshake_pending(h, HS_FLUSH)) {
         if (!gc_handshake_help(h, m))
             lock_wait(&w->lock, &w->changed);
     }
-    if (!quiet(h)) {
+    if (atomic_u32_load_relaxed(&g->hs_flushed) != 0 || !quiet(h)) {
         g->terminating = false; /* the flush found work: back to marking */
         return false;
     }
@@ -123,12 +154,57 @@ static void idle_wait(struct gch_heap *h)
     lock_acquire(&h->stw.lock);
 }
 
+/* fractional_pause: a fractional worker that used more than its share
+ * of the mark's wall time so far sleeps until it is back within it,
+ * holding no work.  Not for a forced cycle: gch_collect's caller waits. */
+static void fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns)
+{
+    struct gcstate *g = &h->gc;
+    double share = g->pacer.fractional;
+    if (g->forced)
+        return;
+    int64_t elapsed = gc_nanotime() - g->t_mark;
+    if ((double)used_ns <= FRACTIONAL_SLACK * share * (double)elapsed)
+        return;
+    gcmarker_flush(m);
+    double wait = (double)used_ns / share - (double)elapsed;
+    if (wait > 10e6)
+        wait = 10e6; /* look again at least every 10 ms */
+    struct timespec ts = {0, (long)wait};
+    nanosleep(&ts, NULL);
+}
+
+/* work_until_idle: root jobs and draining while there is any; returns
+ * this worker's CPU time spent.  Scan work is banked as assist credit. */
+static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool fractional,
+                               int64_t *frac_used)
+{
+    int64_t cpu0 = thread_cpu_ns();
+    int64_t budget = fractional ? FRACTIONAL_DRAIN_BUDGET : WORKER_DRAIN_BUDGET;
+    bool did = true;
+    while (did) {
+        did = root_jobs(h, m);
+        int64_t done = gcmarker_drain(m, budget);
+        if (done > 0) {
+            did = true;
+            pacer_bank_credit(h, done);
+        }
+        if (fractional)
+            fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0));
+    }
+    gcmarker_flush(m); /* MW1: idle holds nothing */
+    int64_t used = thread_cpu_ns() - cpu0;
+    *frac_used += used;
+    return used;
+}
+
 /* mark_round: one worker's part of one concurrent mark.  Its CPU time is
  * banked each time it goes idle, before it may end the mark (which reads
  * the total for the trace line). */
-static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen)
+static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, bool fractional)
 {
     struct gcstate *g = &h->gc;
+    int64_t frac_used = 0;
     for (;;) {
         if (gc_test_held(h)) {
             lock_acquire(&h->stw.lock);
@@ -136,15 +212,7 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen)
             lock_release(&h->stw.lock);
             continue;
         }
-        int64_t cpu0 = thread_cpu_ns();
-        bool did = root_jobs(h, m);
-        did |= gcmarker_drain(m, WORKER_DRAIN_BUDGET) > 0;
-        while (did) {
-            did = root_jobs(h, m);
-            did |= gcmarker_drain(m, WORKER_DRAIN_BUDGET) > 0;
-        }
-        gcmarker_flush(m); /* MW1: idle holds nothing */
-        atomic_i64_add_relaxed(&g->bg_cpu_ns, thread_cpu_ns() - cpu0);
+        atomic_i64_add_relaxed(&g->bg_cpu_ns, work_until_idle(h, m, fractional, &frac_used));
         lock_acquire(&h->stw.lock);
         g->nidle++;
         bool over = false;
@@ -172,6 +240,11 @@ static void *worker_main(void *arg)
 {
     struct gch_heap *h = arg;
     struct gcstate *g = &h->gc;
+    lock_acquire(&h->stw.lock);
+    /* Workers are numbered in the order they first take the lock; the
+     * last is the fractional one when the pacer wants one. */
+    bool fractional = g->pacer.fractional > 0 && ++g->nnumbered == pacer_workers(h);
+    lock_release(&h->stw.lock);
     struct gcmarker m;
     gcmarker_init(&m, h);
     uint64_t seen = 0;
@@ -185,7 +258,7 @@ static void *worker_main(void *arg)
         if (g->mark_done_gen == seen)
             continue; /* that mark already ended */
         lock_release(&h->stw.lock);
-        mark_round(h, &m, seen);
+        mark_round(h, &m, seen, fractional);
         lock_acquire(&h->stw.lock);
     }
     lock_release(&h->stw.lock);
@@ -198,7 +271,9 @@ bool gc_workers_start(struct gch_heap *h)
     lock_assert_held(&h->stw.lock);
     if (g->nworkers > 0)
         return true;
-    int want = gc_dedicated_workers(h->env.gomaxprocs);
+    if (GCH_TESTING && atomic_u32_load_relaxed(&g->test_no_workers) != 0)
+        return false;
+    int want = pacer_workers(h);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* embedder signals never land here */
@@ -228,16 +303,20 @@ void gc_workers_stop(struct gch_heap *h)
 void gc_assist(struct gch_thread *t, size_t bytes)
 {
     struct gch_heap *h = t->heap;
-    t->assist_debt += (double)bytes * h->gc.assist_ratio;
+    t->assist_debt += (double)bytes * pacer_assist_ratio(h);
     if (t->assist_debt <= 0 || gc_test_held(h))
+        return; /* in credit */
+    pacer_revise(h);
+    /* Work the background workers did first, then our own scanning. */
+    t->assist_debt -= (double)pacer_take_credit(h, (int64_t)t->assist_debt + 1);
+    if (t->assist_debt <= 0)
         return;
     int64_t cpu0 = thread_cpu_ns();
-    /* Pay in scan work taken from the shared lists; with none to take the
-     * debt is forgiven: marking is nearly done. */
-    int64_t done = gcmarker_drain(&t->marker, (int64_t)t->assist_debt + 1);
+    int64_t want = (int64_t)t->assist_debt + 1;
+    int64_t done = gcmarker_drain(&t->marker, want > ASSIST_MIN_WORK ? want : ASSIST_MIN_WORK);
     gcmarker_flush(&t->marker);
-    t->assist_debt = done > 0 ? t->assist_debt - (double)done : 0;
-    if (t->assist_debt < 0)
-        t->assist_debt = 0;
+    t->assist_debt -= (double)done; /* below zero: credit for later allocation */
+    if (done == 0)
+        t->assist_debt = 0; /* no grey work anywhere: marking is nearly done, forgiven */
     atomic_i64_add_relaxed(&h->gc.assist_cpu_ns, thread_cpu_ns() - cpu0);
 }

@@ -65,6 +65,21 @@ static bool ranges_overlap(void **a, size_t na, void **b, size_t nb)
     return (uintptr_t)a < (uintptr_t)(b + nb) && (uintptr_t)b < (uintptr_t)(a + na);
 }
 
+/* shade_range: grey the references in n slots (or reported by fn(ctx)
+ * when fn is not NULL) with a marker of our own.  Roots lock held. */
+static void shade_range(gch_heap *h, void **slots, size_t n, const struct root_scanner *fn)
+{
+    struct gcmarker m;
+    gcmarker_init(&m, h);
+    gchi_scan_enter();
+    for (size_t i = 0; i < n; i++)
+        gch_visit(&m.v, &slots[i]);
+    if (fn != NULL)
+        fn->fn(&m.v, fn->ctx);
+    gchi_scan_leave();
+    gcmarker_flush(&m);
+}
+
 gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
 {
     if (h == NULL || start == NULL || count == 0 || count > SIZE_MAX / sizeof(void *)) {
@@ -72,6 +87,7 @@ gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
+    bool shade = gc_shade_begin(h); /* R3 */
     lock_acquire(&r->lock);
     size_t i = range_index(r, start);
     /* R1: neighbours on either side must not overlap the new range. */
@@ -89,36 +105,13 @@ gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
         memmove(&r->ranges[i + 1], &r->ranges[i], (r->nranges - i) * sizeof *r->ranges);
         r->ranges[i] = (struct root_range){start, count};
         r->nranges++;
+        if (shade) /* the globals may have been scanned already this mark */
+            shade_range(h, start, count, NULL);
     }
     lock_release(&r->lock);
+    if (shade)
+        gc_shade_end(h);
     return e;
-}
-
-/* marking: the collector is marking, so a removed root's references must
- * be shaded (the deletion half of the barrier, gc/mbarrier.c).  Called
- * with the roots lock held.  A read-modify-write reads the newest phase
- * (a plain load may read an older one): if it says OFF, the store of
- * MARK comes later, so the workers' scan of the globals, which takes the
- * roots lock after that store, comes after this removal and the root was
- * gone before the mark began. */
-static bool marking(gch_heap *h)
-{
-    return atomic_u32_or_relaxed(&h->gc.phase, 0) == GCPHASE_MARK;
-}
-
-/* shade_range: grey the references in n slots (or reported by fn(ctx)
- * when fn is not NULL) with a marker of our own.  Roots lock held. */
-static void shade_range(gch_heap *h, void **slots, size_t n, const struct root_scanner *fn)
-{
-    struct gcmarker m;
-    gcmarker_init(&m, h);
-    gchi_scan_enter();
-    for (size_t i = 0; i < n; i++)
-        gch_visit(&m.v, &slots[i]);
-    if (fn != NULL)
-        fn->fn(&m.v, fn->ctx);
-    gchi_scan_leave();
-    gcmarker_flush(&m);
 }
 
 gch_error gch_root_range_remove(gch_heap *h, void **start)
@@ -128,6 +121,7 @@ gch_error gch_root_range_remove(gch_heap *h, void **start)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
+    bool shade = gc_shade_begin(h); /* R3 */
     lock_acquire(&r->lock);
     size_t i = range_index(r, start);
     gch_error e = GCH_OK;
@@ -138,10 +132,12 @@ gch_error gch_root_range_remove(gch_heap *h, void **start)
         struct root_range gone = r->ranges[i];
         memmove(&r->ranges[i], &r->ranges[i + 1], (r->nranges - i - 1) * sizeof *r->ranges);
         r->nranges--;
-        if (marking(h)) /* deleting a root is a store of NULL: shade what it held */
+        if (shade) /* deleting a root is a store of NULL: shade what it held */
             shade_range(h, gone.start, gone.count, NULL);
     }
     lock_release(&r->lock);
+    if (shade)
+        gc_shade_end(h);
     return e;
 }
 
@@ -194,10 +190,16 @@ gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
+    bool shade = gc_shade_begin(h); /* R3 */
     lock_acquire(&r->lock);
     gch_error e = scanner_add(&r->scanners, &r->nscanners, &r->capscanners, fn, ctx,
                               "gch_heap_scanner_add");
+    struct root_scanner added = {fn, ctx};
+    if (e == GCH_OK && shade)
+        shade_range(h, NULL, 0, &added);
     lock_release(&r->lock);
+    if (shade)
+        gc_shade_end(h);
     return e;
 }
 
@@ -208,12 +210,15 @@ gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
+    bool shade = gc_shade_begin(h); /* R3 */
     lock_acquire(&r->lock);
     struct root_scanner gone = {fn, ctx};
-    if (find_scanner(r->scanners, r->nscanners, fn, ctx) >= 0 && marking(h))
+    if (shade && find_scanner(r->scanners, r->nscanners, fn, ctx) >= 0)
         shade_range(h, NULL, 0, &gone); /* its table's references, one last time */
     gch_error e = scanner_remove(r->scanners, &r->nscanners, fn, ctx, "gch_heap_scanner_remove");
     lock_release(&r->lock);
+    if (shade)
+        gc_shade_end(h);
     return e;
 }
 

@@ -13,7 +13,11 @@
  * Invariants:
  *   R1 registered ranges never overlap;
  *   R2 a root is scanned by roots_scan_* only while the roots lock is
- *      held, so removal never races a scan of the same root.
+ *      held, so removal never races a scan of the same root;
+ *   R3 a global range or heap scanner added or removed while a mark runs
+ *      (world not stopped) has its references shaded before the call
+ *      returns, counted in gc.nshading meanwhile (gc_shade_begin), so
+ *      the mark never ends with that shading unpublished.
  * Locking: roots.lock (rank ROOTS) guards the global tables.  Thread
  * roots belong to their thread (W3 in stw.h decides when others read).
  */

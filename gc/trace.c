@@ -347,3 +347,29 @@ size_t gc_format_pacer_start(char *buf, size_t n, double assist_ratio, uint64_t 
     tb_putc(&tb, '\n');
     return tb_finish(&tb);
 }
+
+size_t gc_format_pacer_end(char *buf, size_t n, const struct pacer_end_record *r)
+{
+    struct tracebuf tb;
+    tb_init(&tb, buf, n);
+    tb_puts(&tb, "pacer: ");
+    tb_i64(&tb, r->util_percent);
+    tb_puts(&tb, "% CPU (25 exp.) for ");
+    tb_u64(&tb, r->heap_work);
+    tb_putc(&tb, '+');
+    tb_u64(&tb, r->stack_work);
+    tb_putc(&tb, '+');
+    tb_u64(&tb, r->globals_work);
+    tb_puts(&tb, " B work (");
+    tb_u64(&tb, r->expected_work);
+    tb_puts(&tb, " B exp.) in ");
+    tb_u64(&tb, r->triggered);
+    tb_puts(&tb, " B -> ");
+    tb_u64(&tb, r->live);
+    tb_puts(&tb, " B (\xe2\x88\x86goal ");
+    tb_i64(&tb, r->goal_delta);
+    tb_puts(&tb, ", cons/mark ");
+    tb_float(&tb, r->cons_mark);
+    tb_puts(&tb, ")\n");
+    return tb_finish(&tb);
+}

@@ -86,4 +86,21 @@ size_t gc_format_pacer_start(char *buf, size_t n, double assist_ratio, uint64_t 
                              uint64_t heap_live, uint64_t heap_goal, int dedicated,
                              double fractional);
 
+/* struct pacer_end_record: what gcpacertrace prints as a mark ends. */
+struct pacer_end_record {
+    int util_percent;              /* measured utilisation: 25% + assists */
+    uint64_t heap_work, stack_work, globals_work; /* scan work done, bytes */
+    uint64_t expected_work;
+    uint64_t triggered, live;      /* heap_live at the trigger and now */
+    int64_t goal_delta;            /* live - goal */
+    double cons_mark;              /* the estimate before this cycle */
+};
+
+/* gc_format_pacer_end: gcpacertrace line kind 2, printed as a mark ends:
+ *   pacer: U% CPU (25 exp.) for H+S+G B work (E B exp.) in T B -> L B
+ *   (\u2206goal D, cons/mark C)
+ * on one line, C in gc_format_float's form; '\n' included.
+ * Go counterpart: the gcpacertrace print in (*gcControllerState).endCycle. */
+size_t gc_format_pacer_end(char *buf, size_t n, const struct pacer_end_record *r);
+
 #endif

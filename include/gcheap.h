@@ -281,8 +281,8 @@ GCH_API gch_error gch_thread_flush(gch_thread *t);
  * (system calls, long native work): the world may stop without waiting
  * for the thread, and the collector may scan the thread's frames and
  * flush its caches meanwhile.  Inside the section the thread must not
- * allocate, push or pop frames, flush, or change its scanners (fatal
- * where detected).  Leaving waits while the world is stopped.
+ * allocate, push or pop frames, write its frames' slots, store through
+ * gch_write, flush, or change its scanners (fatal where detected).  Leaving waits while the world is stopped.
  */
 GCH_API void gch_blocking_enter(gch_thread *t);
 GCH_API void gch_blocking_leave(gch_thread *t);
@@ -293,10 +293,12 @@ GCH_API void gch_blocking_leave(gch_thread *t);
 
 /*
  * Global roots: slots (or ranges of slots) outside the heap holding NULL
- * or references, scanned every cycle.  Stores into them go through the
- * write barrier once the collector is concurrent.  Adding the same slot
- * twice is GCH_EINVAL; removing a slot that is not registered is
- * GCH_EINVAL.  Any thread, attached or not.
+ * or references, scanned every cycle.  Every store of a reference into a
+ * registered slot goes through gch_write (the collector marks while the
+ * VM runs, and scans the globals only once per cycle).  Adding the same
+ * slot twice is GCH_EINVAL; removing a slot that is not registered is
+ * GCH_EINVAL.  Any thread, attached or not; a root added or removed
+ * while the collector marks has its contents marked.
  */
 GCH_API gch_error gch_root_add(gch_heap *h, void **slot);
 GCH_API gch_error gch_root_remove(gch_heap *h, void **slot);
@@ -308,7 +310,11 @@ GCH_API gch_error gch_root_range_remove(gch_heap *h, void **start);
  * may call only gch_visit: allocating or collecting there is a fatal
  * error (as in trace callbacks). */
 typedef void (*gch_scan_fn)(gch_visitor *v, void *ctx);
-/* Heap-wide scanners (embedder tables), called once per cycle. */
+/* Heap-wide scanners (embedder tables), called once per cycle by a mark
+ * worker while the VM's threads run.  Like global roots, the slots a
+ * heap scanner reports must be written with gch_write, and the scanner
+ * must tolerate concurrent writers (it runs under the heap's roots lock,
+ * not the embedder's).  Any thread, attached or not. */
 GCH_API gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx);
 /* Per-thread scanners (a VM's value stack), called for t's roots only,

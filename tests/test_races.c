@@ -23,7 +23,13 @@
  *   5. a thread leaving its blocking section while a worker may be
  *      scanning its frames keeps what they hold;
  *   6. the same moves made with plain stores (no barrier) are lost, and
- *      gccheckmark stops the process naming the object and its path.
+ *      gccheckmark stops the process naming the object and its path;
+ *   7. root edits during the mark (R3): an unattached thread removing a
+ *      heap scanner holds mark termination until its shading is
+ *      published; a root range added after the globals were scanned is
+ *      shaded; a scanner table written with gch_write loses nothing;
+ *   8. with no worker thread the cycle falls back to stopping the world;
+ *      gch_write inside a blocking section is fatal.
  */
 #include "testutil.h"
 
@@ -310,6 +316,159 @@ static void test_leave_blocking_mid_mark(void **state)
     env_close(&e);
 }
 
+/* ---- 7. root edits from other threads during the mark ----------------- */
+
+static void *tbl[1];    /* an embedder table reported by tbl_scanner */
+static int scans;       /* __atomic: tbl_scanner calls */
+static int pause_state; /* __atomic: 0 off, 1 armed, 2 paused in the scanner, 3 go on */
+
+static void nap(void)
+{
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+}
+
+static void tbl_scanner(gch_visitor *v, void *ctx)
+{
+    (void)ctx;
+    gch_visit(v, &tbl[0]);
+    int armed = 1;
+    if (__atomic_compare_exchange_n(&pause_state, &armed, 2, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&pause_state, __ATOMIC_ACQUIRE) != 3)
+            nap();
+    }
+    __atomic_add_fetch(&scans, 1, __ATOMIC_ACQ_REL);
+}
+
+/* scanned_once: start a mark and wait until a worker ran tbl_scanner
+ * (the globals job), without reaching a safepoint: our frames stay
+ * unscanned. */
+static void scanned_once(struct env *e)
+{
+    __atomic_store_n(&tbl[0], NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&scans, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pause_state, 0, __ATOMIC_RELAXED);
+    assert_int_equal(gch_heap_scanner_add(e->h, tbl_scanner, NULL), GCH_OK);
+    assert_true(gchi_test_gc_start(e->h));
+    while (__atomic_load_n(&scans, __ATOMIC_ACQUIRE) < 1)
+        nap();
+}
+
+static void *remover_main(void *arg)
+{
+    gch_heap *h = arg; /* this thread is not attached */
+    __atomic_store_n(&pause_state, 1, __ATOMIC_RELEASE);
+    assert_int_equal(gch_heap_scanner_remove(h, tbl_scanner, NULL), GCH_OK);
+    return NULL;
+}
+
+/* An unattached thread removes a heap scanner mid-mark; its last call
+ * marks P, which nothing else marked yet.  The mark must not end before
+ * that shading is published (else P's child is swept). */
+static void test_unattached_remove_holds_termination(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    GCH_LOCALS(e.t, locals, 1);
+    struct obj *p = new_obj(e.t);
+    gch_write(e.t, &p->f[0], new_obj(e.t)); /* C, reachable only through P */
+    locals[0] = p;
+    scanned_once(&e);
+    /* A plain store, white-box: it stands for any way the removal is the
+     * first to mark P (gch_write would have marked it already). */
+    __atomic_store_n(&tbl[0], p, __ATOMIC_RELEASE);
+    p = NULL;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, remover_main, e.h), 0);
+    while (__atomic_load_n(&pause_state, __ATOMIC_ACQUIRE) != 2)
+        nap(); /* the remover marked P and holds it, unpublished */
+    gch_safepoint(e.t); /* our root scan: P is marked already, not queued */
+    /* Blocking, so nothing of ours holds the mark up: only the remover. */
+    gch_blocking_enter(e.t);
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    gch_blocking_leave(e.t);
+    uint32_t phase = atomic_u32_load_relaxed(&e.h->gc.phase);
+    __atomic_store_n(&pause_state, 3, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(phase, GCPHASE_MARK); /* R3, X4: the mark waited for the remover */
+    gchi_test_gc_wait(e.h);
+    assert_false(workbuf_pool_has_work(&e.h->gc.workbufs));
+    assert_int_equal(gch_collect(e.h), GCH_OK);
+    check_obj(((struct obj *)locals[0])->f[0]);
+    GCH_LOCALS_END(e.t, locals);
+    env_close(&e);
+}
+
+/* A root range registered after the globals were scanned, holding the
+ * only reference once our frame lets go of it. */
+static void test_root_added_mid_mark(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    static void *late[1];
+    GCH_LOCALS(e.t, locals, 1);
+    locals[0] = new_obj(e.t);
+    scanned_once(&e);
+    late[0] = locals[0]; /* not a root yet: no barrier */
+    assert_int_equal(gch_root_range_add(e.h, late, 1), GCH_OK); /* R3: shaded here */
+    locals[0] = NULL;
+    gch_safepoint(e.t); /* our frame scan finds nothing */
+    gchi_test_gc_wait(e.h);
+    assert_int_equal(gch_collect(e.h), GCH_OK);
+    check_obj(late[0]);
+    GCH_LOCALS_END(e.t, locals);
+    assert_int_equal(gch_root_range_remove(e.h, late), GCH_OK);
+    assert_int_equal(gch_heap_scanner_remove(e.h, tbl_scanner, NULL), GCH_OK);
+    env_close(&e);
+}
+
+/* A heap scanner's table written after its one scan of the mark: the
+ * contract (gcheap.h) is gch_write, and then nothing is lost. */
+static void test_scanner_table_written_with_barrier(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    GCH_LOCALS(e.t, locals, 1);
+    locals[0] = new_obj(e.t);
+    scanned_once(&e);
+    gch_write(e.t, &tbl[0], locals[0]);
+    locals[0] = NULL;
+    gch_safepoint(e.t);
+    gchi_test_gc_wait(e.h);
+    assert_int_equal(gch_collect(e.h), GCH_OK);
+    check_obj(tbl[0]);
+    GCH_LOCALS_END(e.t, locals);
+    assert_int_equal(gch_heap_scanner_remove(e.h, tbl_scanner, NULL), GCH_OK);
+    env_close(&e);
+}
+
+/* ---- 8. no worker thread can be made: the cycle stops the world ---------- */
+
+static void test_no_workers_falls_back(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    gchi_test_no_workers(e.h, true);
+    gch_write(e.t, &e.g[0], new_obj(e.t));
+    gch_stats st;
+    gch_read_stats(e.h, &st);
+    uint32_t n0 = st.num_gc;
+    assert_int_equal(gch_collect(e.h), GCH_OK); /* returns: no mark waits for a worker */
+    gch_read_stats(e.h, &st);
+    assert_int_equal(st.num_gc, n0 + 1);
+    assert_int_equal(e.h->gc.nworkers, 0);
+    check_obj(e.g[0]);
+    gchi_test_no_workers(e.h, false);
+    assert_int_equal(gch_collect(e.h), GCH_OK); /* and later cycles are concurrent */
+    assert_true(e.h->gc.nworkers > 0);
+    env_close(&e);
+}
+
 /* ---- 6. without the barrier the object is lost, and checkmark says so ---- */
 
 static void lost_frame(void *arg) { (void)arg; heap_to_frame(false); }
@@ -327,6 +486,26 @@ static void test_checkmark_catches_heap_move(void **state)
     expect_fatal(lost_black, NULL, "path: root slot");
 }
 
+/* gch_write inside a blocking section while marking: a worker may be
+ * flushing this thread's buffer, so it is refused. */
+static void write_while_blocking(void *arg)
+{
+    (void)arg;
+    struct env e;
+    env_open(&e);
+    struct obj *o = new_obj(e.t);
+    gch_write(e.t, &e.g[0], o);
+    mark_frozen(&e);
+    gch_blocking_enter(e.t);
+    gch_write(e.t, &o->f[0], o);
+}
+
+static void test_barrier_in_blocking_section_is_fatal(void **state)
+{
+    (void)state;
+    expect_fatal(write_while_blocking, NULL, "inside a blocking section");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +516,11 @@ int main(void)
         cmocka_unit_test(test_new_object_under_black),
         cmocka_unit_test(test_root_removed_during_mark),
         cmocka_unit_test(test_leave_blocking_mid_mark),
+        cmocka_unit_test(test_unattached_remove_holds_termination),
+        cmocka_unit_test(test_root_added_mid_mark),
+        cmocka_unit_test(test_scanner_table_written_with_barrier),
+        cmocka_unit_test(test_no_workers_falls_back),
+        cmocka_unit_test(test_barrier_in_blocking_section_is_fatal),
         cmocka_unit_test(test_checkmark_catches_frame_move),
         cmocka_unit_test(test_checkmark_catches_heap_move),
     };

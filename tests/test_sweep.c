@@ -961,6 +961,7 @@ static void test_free_while_sweeping(void **state)
             assert_non_null(gch_alloc_noscan(t, 1024));
             assert_true(i < 100000);
         }
+        gchi_test_gc_wait(h); /* a worker may still be ending the cycle */
         assert_true(sweeper_started(h));
         sleep_us(delay_us[r]);
         busy += !mheap_sweep_done(mh(h));

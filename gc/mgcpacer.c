@@ -1,0 +1,203 @@
+/*
+ * mgcpacer.c - the pacer: when a cycle starts, how many workers mark,
+ * and how much scan work an allocating thread owes while it marks.
+ * Go counterpart: runtime/mgcpacer.go (gcControllerState: commit,
+ * trigger, startCycle, endCycle, revise).  Overview: gc/mgc.c.
+ *
+ * The goal (GOGC) says how large the heap may grow before the next mark
+ * must be over; the pacer picks the trigger, the heap size at which to
+ * start marking so that it ends near the goal.  It learns from each cycle
+ * a cons/mark ratio: bytes the mutators allocated per byte of scan work
+ * done, at 25% of the CPU given to marking.  The runway, the allocation
+ * expected during the next mark, is that ratio times last cycle's scan
+ * work times 3 (75% mutator / 25% collector), and the trigger is the goal
+ * minus the runway, kept between about 70% and 95% of the way from the
+ * live heap to the goal.
+ *
+ * During the mark, assists keep the promise: a thread that allocates b
+ * bytes owes b x assist_ratio bytes of scan work, where the ratio is the
+ * scan work still expected over the heap left before the goal, revised as
+ * the mark goes.  Background workers bank the work they do as credit,
+ * which assists take before scanning themselves.
+ *
+ * Workers follow the 25% rule: GOMAXPROCS/4 CPUs, as whole dedicated
+ * workers when the rounding is within 30%, else with one fractional
+ * worker that marks only for its share of the wall time.
+ *
+ * Concurrency: the p->* fields without [atomic] are written with the
+ * world stopped (mark setup, mark termination) or at heap creation.
+ */
+#define GCHI_BUILDING 1
+#include "mgc.h"
+#include "heap.h"
+#include "trace.h"
+
+#include <math.h>
+#include <unistd.h>
+
+/* Trigger bounds, in 64ths of the way from the live heap to the goal. */
+#define TRIGGER_MIN_64THS 45
+#define TRIGGER_MAX_64THS 61
+/* Expected scan work never counts as less than this (a new heap). */
+#define MIN_EXPECTED_WORK ((uint64_t)1 << 20)
+/* The fixed-point scale of assist_ratio_fp. */
+#define RATIO_ONE 65536.0
+
+void pacer_init(struct gch_heap *h)
+{
+    struct pacer *p = &h->gc.pacer;
+    double total = h->env.gomaxprocs * 0.25;
+    int dedicated = (int)(total + 0.5);
+    double err = (double)dedicated / total - 1;
+    p->fractional = 0;
+    if (fabs(err) > 0.30) {
+        if (dedicated > total)
+            dedicated--;
+        p->fractional = total - dedicated; /* CPUs: one worker, part time */
+    }
+    if (dedicated > GC_MAX_WORKERS - 1)
+        dedicated = GC_MAX_WORKERS - 1;
+    p->dedicated = dedicated;
+    p->triggered = UINT64_MAX;
+}
+
+int pacer_workers(const struct gch_heap *h)
+{
+    const struct pacer *p = &h->gc.pacer;
+    return p->dedicated + (p->fractional > 0 ? 1 : 0);
+}
+
+static uint64_t expected_work(const struct pacer *p)
+{
+    uint64_t e = p->last_heap_scan + p->last_stack_scan + p->last_globals_scan;
+    return e > MIN_EXPECTED_WORK ? e : MIN_EXPECTED_WORK;
+}
+
+uint64_t pacer_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal)
+{
+    const struct pacer *p = &h->gc.pacer;
+    if (goal == UINT64_MAX || h->env.debug.gcstoptheworld > 0 || marked >= goal)
+        return goal; /* off, or nothing to overlap with */
+    uint64_t step = (goal - marked) / 64;
+    uint64_t lo = marked + step * TRIGGER_MIN_64THS;
+    uint64_t hi = marked + step * TRIGGER_MAX_64THS;
+    uint64_t floor_bytes = (uint64_t)4 << 20;
+    if (goal > floor_bytes && goal - floor_bytes > hi)
+        hi = goal - floor_bytes; /* a large heap starts no earlier than 4 MiB short */
+    if (hi < lo)
+        hi = lo;
+    double runway = p->cons_mark * 3.0 * (double)(p->last_heap_scan + p->last_stack_scan +
+                                                   p->last_globals_scan);
+    uint64_t trigger = runway >= (double)goal ? lo : goal - (uint64_t)runway;
+    return trigger < lo ? lo : trigger > hi ? hi : trigger;
+}
+
+static void set_ratio(struct pacer *p, double ratio)
+{
+    double fp = ratio * RATIO_ONE;
+    atomic_u64_store_relaxed(&p->assist_ratio_fp, fp > 1e18 ? (uint64_t)1e18 : (uint64_t)fp);
+}
+
+double pacer_assist_ratio(const struct gch_heap *h)
+{
+    return (double)atomic_u64_load_relaxed(&h->gc.pacer.assist_ratio_fp) / RATIO_ONE;
+}
+
+uint64_t pacer_work_done(const struct gch_heap *h)
+{
+    const struct gcstate *g = &h->gc;
+    return atomic_u64_load_relaxed(&g->pacer.heap_scan_work) +
+           atomic_u64_load_relaxed(&g->stack_scan_bytes) + atomic_u64_load_relaxed(&g->globals_scan_bytes);
+}
+
+void pacer_revise(struct gch_heap *h)
+{
+    struct pacer *p = &h->gc.pacer;
+    if (p->triggered == UINT64_MAX)
+        return;
+    uint64_t live = gc_heap_live(h), work = pacer_work_done(h);
+    double goal = (double)p->goal, expected = (double)expected_work(p);
+    double max_work = (double)live; /* all of it, if everything live were scannable */
+    if ((double)work > expected) { /* more to scan than last time: stretch the goal */
+        double stretched = (goal - (double)p->triggered) / expected * max_work + (double)p->triggered;
+        double pct = h->env.gc_percent < 0 ? 100000.0 : (double)h->env.gc_percent;
+        double cap = (1 + pct / 100) * goal;
+        goal = stretched < cap ? stretched : cap;
+        expected = max_work;
+    }
+    if ((double)live > goal) { /* over already: aim a little further and scan it all */
+        goal *= 1.1;
+        expected = max_work;
+    }
+    double rem_work = expected - (double)work;
+    double rem_heap = goal - (double)live;
+    set_ratio(p, (rem_work > 1000 ? rem_work : 1000) / (rem_heap > 1 ? rem_heap : 1));
+}
+
+void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal)
+{
+    struct pacer *p = &h->gc.pacer;
+    p->triggered = live;
+    p->goal = goal;
+    atomic_u64_store_relaxed(&p->heap_scan_work, 0);
+    atomic_i64_store_relaxed(&p->bg_credit, 0);
+    pacer_revise(h);
+    if (h->env.debug.gcpacertrace > 0) {
+        char line[256];
+        size_t n = gc_format_pacer_start(line, sizeof line, pacer_assist_ratio(h), p->last_heap_scan,
+                                         live, goal, p->dedicated, p->fractional / h->env.gomaxprocs);
+        gc_trace_emit(h, line, n < sizeof line ? n : sizeof line - 1);
+    }
+}
+
+void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns)
+{
+    struct pacer *p = &h->gc.pacer;
+    const struct gcstate *g = &h->gc;
+    uint64_t heap_work = atomic_u64_load_relaxed(&p->heap_scan_work);
+    uint64_t stack_work = atomic_u64_load_relaxed(&g->stack_scan_bytes);
+    uint64_t globals_work = atomic_u64_load_relaxed(&g->globals_scan_bytes);
+    uint64_t work = heap_work + stack_work + globals_work;
+    double procs = (double)h->env.gomaxprocs;
+    double u = 0.25 + (mark_ns > 0 ? (double)assist_ns / ((double)mark_ns * procs) : 0);
+    double prev = p->cons_mark;
+    if (live > p->triggered && work > 0 && u < 1) {
+        double cur = (double)(live - p->triggered) * u / ((double)work * (1 - u));
+        double m = cur;
+        for (int i = 0; i < 4; i++)
+            m = p->last_cons_mark[i] > m ? p->last_cons_mark[i] : m;
+        for (int i = 3; i > 0; i--)
+            p->last_cons_mark[i] = p->last_cons_mark[i - 1];
+        p->last_cons_mark[0] = cur;
+        p->cons_mark = m;
+    }
+    if (h->env.debug.gcpacertrace > 0) {
+        char line[384];
+        struct pacer_end_record r = {
+            (int)(u * 100), heap_work, stack_work, globals_work, expected_work(p), p->triggered, live,
+            (int64_t)live - (int64_t)p->goal, prev};
+        size_t n = gc_format_pacer_end(line, sizeof line, &r);
+        gc_trace_emit(h, line, n < sizeof line ? n : sizeof line - 1);
+    }
+    p->last_heap_scan = heap_work;
+    p->last_stack_scan = stack_work;
+    p->last_globals_scan = globals_work;
+    p->triggered = UINT64_MAX;
+}
+
+int64_t pacer_take_credit(struct gch_heap *h, int64_t want)
+{
+    struct atomic_i64 *c = &h->gc.pacer.bg_credit;
+    int64_t have = atomic_i64_load_relaxed(c);
+    while (have > 0) {
+        int64_t take = have < want ? have : want;
+        if (atomic_i64_cas_acq_rel(c, &have, have - take))
+            return take;
+    }
+    return 0;
+}
+
+void pacer_bank_credit(struct gch_heap *h, int64_t work)
+{
+    atomic_i64_add_relaxed(&h->gc.pacer.bg_credit, work);
+}
