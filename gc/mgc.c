@@ -228,6 +228,8 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     atomic_i64_store_relaxed(&g->bg_cpu_ns, 0);
     atomic_i64_store_relaxed(&g->assist_cpu_ns, 0);
     atomic_u32_store_relaxed(&g->globals_todo, 1);
+    g->term_restarts = 0;
+    g->term_restart_ns = 0;
     pacer_start_cycle(h, gc_heap_live(h), atomic_u64_load_relaxed(&g->next_gc));
     atomic_u32_store_relaxed(&h->mheap.spans_pinned, 1); /* H5 */
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
@@ -251,20 +253,21 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     start_the_world(h); /* preempt stays set: each thread owes its root scan */
 }
 
-void gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
+/* Times mark termination may find work with the world stopped and go
+ * back to concurrent marking before it drains that work stopped. */
+#define TERM_MAX_RESTARTS 32
+
+/* stopped_has_work: world stopped at mark termination: wait for root
+ * edits still shading (no new one starts while stopped), then gather what
+ * the mutators shaded since the flush handshake (their barrier buffers
+ * and markers) into m.  True if any grey work exists. */
+static bool stopped_has_work(struct gch_heap *h, struct gcmarker *m)
 {
     struct gcstate *g = &h->gc;
-    int64_t t_mt = gc_nanotime();
-    stop_the_world(h, NULL);
-    atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
-    /* Root edits that began shading before the stop publish first (no new
-     * one starts while the world is stopped). */
     lock_acquire(&h->stw.lock);
     while (g->nshading > 0)
         lock_wait(&h->stw.lock, &h->stw.changed);
     lock_release(&h->stw.lock);
-    /* Whatever the mutators shaded since the last handshake: their
-     * buffers and markers, drained here with the world stopped. */
     lock_acquire(&h->threads_lock);
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
         GCH_ASSERT_INTERNAL((t->hs_ops & HS_SCAN_ROOTS) == 0);
@@ -272,7 +275,27 @@ void gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
         gcmarker_flush(&t->marker);
     }
     lock_release(&h->threads_lock);
-    gcmarker_drain(m, -1);
+    return !gcwork_is_empty(&m->work) || workbuf_pool_has_work(&g->workbufs);
+}
+
+bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
+{
+    struct gcstate *g = &h->gc;
+    int64_t t_mt = gc_nanotime();
+    stop_the_world(h, NULL);
+    atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
+    /* Go's gcMarkDone: work found now may be large (a white subtree);
+     * the world goes back to concurrent marking rather than drain it. */
+    if (stopped_has_work(h, m) && g->term_restarts < TERM_MAX_RESTARTS) {
+        g->term_restarts++;
+        atomic_u64_add_relaxed(&g->term_restarts_total, 1);
+        gcmarker_flush(m);
+        atomic_uptr_store_relaxed(&g->collector, 0);
+        g->term_restart_ns += gc_nanotime() - t_mt;
+        start_the_world(h);
+        return false;
+    }
+    atomic_u64_add_relaxed(&g->stw_drained_bytes, (uint64_t)gcmarker_drain(m, -1));
     gcmarker_flush(m);
     GCH_ASSERT(!workbuf_pool_has_work(&g->workbufs));
     if (h->env.debug.gccheckmark)
@@ -305,10 +328,12 @@ void gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     lock_acquire(&h->stw.lock);
     g->mark_done_gen = g->mark_gen;
     lock_release(&h->stw.lock);
-    finish_cycle(h, r, (uint64_t)(r->clock_sweepterm_ns + r->clock_markterm_ns), t_end);
+    finish_cycle(h, r, (uint64_t)(r->clock_sweepterm_ns + r->clock_markterm_ns + g->term_restart_ns),
+                 t_end);
     struct gccycle_record done = *r;
     start_the_world(h);
     end_cycle(h, &done);
+    return true;
 }
 
 /* gc_start: begin a cycle unless one is running (false then).  A

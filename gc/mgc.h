@@ -163,6 +163,11 @@ struct gcstate {
     struct atomic_i64 bg_cpu_ns, assist_cpu_ns;             /* [atomic] this cycle */
     struct pacer pacer;
     struct gccycle_record cur;      /* [the cycle's stoppers] the concurrent cycle */
+    int term_restarts;              /* [the cycle's stoppers] terminations that found work */
+    int64_t term_restart_ns;        /* [the cycle's stoppers] their stopped time */
+    struct atomic_u64 term_restarts_total; /* [atomic] all cycles' (tests) */
+    struct atomic_u64 stw_drained_bytes;   /* [atomic] scanned with the world stopped at
+                                            * mark termination, all cycles (tests) */
     struct checkmark *checkmark;    /* [world stopped] gccheckmark bitmaps, or NULL */
     struct atomic_u32 test_hold;    /* [atomic] tests: workers and assists do no mark work */
     struct atomic_u64 checkmark_passes; /* [atomic] gccheckmark passes run (tests) */
@@ -196,7 +201,10 @@ void gc_sweep_destroy(struct gch_heap *h);
  *   stopped or blocking);
  * gc_thread_flush: t's buffer into t's own marker, published;
  * gc_mark_termination: stop the world and end the mark (the terminating
- *   worker, holding no lock), then restart the world;
+ *   worker, holding no lock), then restart the world; false if, with the
+ *   world stopped, it found work the mutators shaded since the flush
+ *   handshake: it then published it and restarted the world, still
+ *   marking;
  * gc_workers_start: start the mark workers if none runs (stw.lock held);
  *   false if not one could be started;
  * gc_workers_stop: stop and join them (heap teardown);
@@ -209,7 +217,7 @@ void gc_sweep_destroy(struct gch_heap *h);
  *   Called holding no lock. */
 void gc_wbuf_flush(struct gch_thread *t, struct gcmarker *m);
 void gc_thread_flush(struct gch_thread *t);
-void gc_mark_termination(struct gch_heap *h, struct gcmarker *m);
+bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m);
 bool gc_workers_start(struct gch_heap *h);
 void gc_workers_stop(struct gch_heap *h);
 void gc_assist(struct gch_thread *t, size_t bytes);

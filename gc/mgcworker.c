@@ -139,10 +139,10 @@ static bool try_terminate(struct gch_heap *h, struct gcmarker *m)
         return false;
     }
     lock_release(&w->lock);
-    gc_mark_termination(h, m);
+    bool ended = gc_mark_termination(h, m);
     lock_acquire(&w->lock);
     g->terminating = false;
-    return true;
+    return ended;
 }
 
 /* idle_wait: sleep briefly, stw.lock released. */
@@ -312,8 +312,17 @@ void gc_assist(struct gch_thread *t, size_t bytes)
     if (t->assist_debt <= 0)
         return;
     int64_t cpu0 = thread_cpu_ns();
-    int64_t want = (int64_t)t->assist_debt + 1;
-    int64_t done = gcmarker_drain(&t->marker, want > ASSIST_MIN_WORK ? want : ASSIST_MIN_WORK);
+    int64_t want = (int64_t)t->assist_debt + 1, done = 0;
+    if (want < ASSIST_MIN_WORK)
+        want = ASSIST_MIN_WORK;
+    /* In slices, stopping early when the world is to stop: a long assist
+     * would otherwise hold up every pause (the debt stays for later). */
+    while (done < want) {
+        int64_t d = gcmarker_drain(&t->marker, ASSIST_MIN_WORK);
+        done += d;
+        if (d == 0 || __atomic_load_n(&t->head.preempt, __ATOMIC_RELAXED) != 0)
+            break;
+    }
     gcmarker_flush(&t->marker);
     t->assist_debt -= (double)done; /* below zero: credit for later allocation */
     if (done == 0)
