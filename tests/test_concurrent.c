@@ -3,7 +3,7 @@
  * shared object graph through gch_write while cycles run back to back.
  *
  * What it checks:
- *   1. stress: 2-4 threads link, unlink and move references between
+ *   1. stress: 2, 4 and 8 threads link, unlink and move references between
  *      nodes, global roots and their handle frames (the lost-object
  *      patterns: a reference moved from an unscanned object into a
  *      scanned one and deleted from the first; moved from the heap into
@@ -237,7 +237,7 @@ static void run_stress(int nmut, const char *godebug)
     sh->h = stress_heap(godebug);
     sh->seconds = stress_seconds();
     assert_int_equal(gch_root_range_add(sh->h, sh->roots, NROOTS), GCH_OK);
-    pthread_t th[8];
+    pthread_t th[9];
     for (int i = 0; i < nmut; i++)
         assert_int_equal(pthread_create(&th[i], NULL, mutator, sh), 0);
     assert_int_equal(pthread_create(&th[nmut], NULL, collector, sh), 0);
@@ -286,6 +286,7 @@ static void run_stress(int nmut, const char *godebug)
 
 static void test_stress_2(void **state) { (void)state; run_stress(2, "clobberfree=1,gccheckmark=1"); }
 static void test_stress_4(void **state) { (void)state; run_stress(4, "clobberfree=1,gccheckmark=1"); }
+static void test_stress_8(void **state) { (void)state; run_stress(8, "clobberfree=1,gccheckmark=1"); }
 static void test_stress_stw(void **state) { (void)state; run_stress(2, "clobberfree=1,gcstoptheworld=1"); }
 
 /* ---- a thread blocked through a whole cycle ----------------------------- */
@@ -367,6 +368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stress_2),
         cmocka_unit_test(test_stress_4),
+        cmocka_unit_test(test_stress_8),
         cmocka_unit_test(test_stress_stw),
         cmocka_unit_test(test_blocked_thread_keeps_frames),
         cmocka_unit_test(test_gctrace_concurrent),
