@@ -72,7 +72,10 @@ void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot)
     m->marked += s->elemsize;
     if (spanclass_noscan(s->spanclass))
         return;
-    if (!gcwork_put(&m->work, s->start + (uintptr_t)idx * s->elemsize))
+    uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
+    /* The queue is LIFO: obj is scanned soon; start loading it now. */
+    __builtin_prefetch((const void *)obj);
+    if (!gcwork_put(&m->work, obj))
         gch_fatal("out of memory for mark work buffers", p, (uintptr_t)s, 0);
 }
 
