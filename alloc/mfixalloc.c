@@ -125,7 +125,13 @@ void *fixalloc_alloc(struct fixalloc *f)
         }
         f->nchunk = block;
     }
-    void *v = f->chunk; /* never used: zero already */
+    /* Never used, so zero already; but write it anyway, zeroed or not: a
+     * fresh page whose first touch is a read maps the shared zero page,
+     * and the first write then takes a second fault whose TLB flush
+     * interrupts every CPU running one of our threads (the span record's
+     * seqlock is read before it is written; heap bits are read-modified). */
+    void *v = f->chunk;
+    memset(v, 0, f->size);
     f->chunk += f->size;
     f->nchunk -= f->size;
     f->inuse++;

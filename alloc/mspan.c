@@ -163,6 +163,9 @@ uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes)
     uint8_t *p = (uint8_t *)a->bits + a->used;
     a->used += nbytes;
     lock_release(&g->lock);
+    /* Zero already; the write makes the first touch of a fresh arena page
+     * a write (mfixalloc.c: fixalloc_alloc says why). */
+    memset(p, 0, nbytes);
     return p;
 }
 
