@@ -98,6 +98,8 @@ gch_error gch_heap_free(gch_heap *h)
     gc_workers_stop(h);  /* join the mark workers and the sweeper: they read the heap */
     gc_sweep_destroy(h);
     pthread_cond_destroy(&h->gc.mark_cond);
+    pthread_cond_destroy(&h->gc.trace_cv);
+    pthread_mutex_destroy(&h->gc.trace_mu);
     lock_destroy(&h->threads_lock);
     stw_destroy(&h->stw);
     roots_destroy(&h->roots);
@@ -211,6 +213,11 @@ gch_error gch_thread_detach(gch_thread *t)
         lock_wait(&h->stw.lock, &h->stw.changed);
     t->hs_ops = 0; /* its roots leave with it; its buffers go below */
     gc_thread_flush(t);
+    /* G7: it will not answer the flush handshake that would report what
+     * it published since the last termination check: report it now. */
+    if (t->marker.work.flushed_since_check)
+        atomic_u32_store_relaxed(&h->gc.hs_flushed, 1);
+    t->marker.work.flushed_since_check = false;
     mcache_release_all(&t->mcache);
     thread_scanners_free(&t->scanners);
     lock_acquire(&h->threads_lock);

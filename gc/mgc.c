@@ -96,7 +96,8 @@ void gc_init(struct gch_heap *h)
     atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, 0, 0));
     pacer_init(h);
     set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
-    if (pthread_cond_init(&g->mark_cond, NULL) != 0)
+    if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace_cv, NULL) != 0 ||
+        pthread_mutex_init(&g->trace_mu, NULL) != 0)
         gch_fatal("pthread_cond_init failed", (uintptr_t)g, 0, 0);
     g->start_ns = gc_nanotime();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -120,7 +121,8 @@ uint64_t gc_heap_live(struct gch_heap *h)
            atomic_u64_load_relaxed(&h->mheap.counters.alloc_since_gc);
 }
 
-void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
+/* trace_emit_locked: one line to the sink or stderr; trace_mu held. */
+static void trace_emit_locked(struct gch_heap *h, const char *line, size_t n)
 {
     if (h->trace != NULL) {
         h->trace(line, h->trace_ctx);
@@ -128,6 +130,26 @@ void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
     }
     ssize_t w = write(2, line, n);
     (void)w;
+}
+
+void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
+{
+    pthread_mutex_lock(&h->gc.trace_mu);
+    trace_emit_locked(h, line, n);
+    pthread_mutex_unlock(&h->gc.trace_mu);
+}
+
+/* trace_start_line: the starter of mark `gen`, world running again: its
+ * gcpacertrace line, then let the cycle's end lines go. */
+static void trace_start_line(struct gch_heap *h, const struct pacer_line *pline, uint64_t gen)
+{
+    struct gcstate *g = &h->gc;
+    pthread_mutex_lock(&g->trace_mu);
+    if (pline->len > 0)
+        trace_emit_locked(h, pline->text, pline->len);
+    g->trace_start_done = gen;
+    pthread_cond_broadcast(&g->trace_cv);
+    pthread_mutex_unlock(&g->trace_mu);
 }
 
 /* print_gctrace: the cycle's line (GODEBUG=gctrace=1). */
@@ -176,9 +198,15 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
 
 /* end_cycle: after the world restarted: let waiters and the sweeper go,
  * print the trace line. */
-static void end_cycle(struct gch_heap *h, const struct gccycle_record *r)
+static void end_cycle(struct gch_heap *h, const struct gccycle_record *r, const struct pacer_line *pline)
 {
     struct gcstate *g = &h->gc;
+    pthread_mutex_lock(&g->trace_mu); /* after the mark's start line */
+    while (g->trace_start_done < atomic_u64_load_relaxed(&g->trace_start_pending))
+        pthread_cond_wait(&g->trace_cv, &g->trace_mu);
+    pthread_mutex_unlock(&g->trace_mu);
+    if (pline != NULL)
+        pacer_line_emit(h, pline);
     if (h->env.debug.gctrace > 0)
         print_gctrace(h, r); /* before gch_collect may return */
     gc_sweep_wake(h);
@@ -212,7 +240,7 @@ static void stw_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     r->clock_markterm_ns = t_end - t_markterm;
     finish_cycle(h, r, (uint64_t)(t_end - t0), t_end);
     start_the_world(h);
-    end_cycle(h, r);
+    end_cycle(h, r, NULL);
 }
 
 /* mark_setup: start a concurrent mark (Go's gcStart after sweep
@@ -230,7 +258,8 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     atomic_u32_store_relaxed(&g->globals_todo, 1);
     g->term_restarts = 0;
     g->term_restart_ns = 0;
-    pacer_start_cycle(h, gc_heap_live(h), atomic_u64_load_relaxed(&g->next_gc));
+    struct pacer_line pline;
+    pacer_start_cycle(h, gc_heap_live(h), atomic_u64_load_relaxed(&g->next_gc), &pline);
     atomic_u32_store_relaxed(&h->mheap.spans_pinned, 1); /* H5 */
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
     lock_acquire(&h->stw.lock);
@@ -242,7 +271,8 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     }
     lock_release(&h->threads_lock);
     gc_handshake_request(h, HS_SCAN_ROOTS);
-    g->mark_gen++;
+    uint64_t gen = ++g->mark_gen;
+    atomic_u64_store_relaxed(&g->trace_start_pending, gen); /* not trace_mu: a sink may hold it */
     g->cur = *r;
     g->t0 = t0;
     g->t_mark = gc_nanotime();
@@ -251,6 +281,7 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     lock_release(&h->stw.lock);
     atomic_uptr_store_relaxed(&g->collector, 0);
     start_the_world(h); /* preempt stays set: each thread owes its root scan */
+    trace_start_line(h, &pline, gen);
 }
 
 /* Times mark termination may find work with the world stopped and go
@@ -264,10 +295,7 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
 static bool stopped_has_work(struct gch_heap *h, struct gcmarker *m)
 {
     struct gcstate *g = &h->gc;
-    lock_acquire(&h->stw.lock);
-    while (g->nshading > 0)
-        lock_wait(&h->stw.lock, &h->stw.changed);
-    lock_release(&h->stw.lock);
+    gc_wait_root_edits(h);
     lock_acquire(&h->threads_lock);
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
         GCH_ASSERT_INTERNAL((t->hs_ops & HS_SCAN_ROOTS) == 0);
@@ -284,6 +312,10 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     int64_t t_mt = gc_nanotime();
     stop_the_world(h, NULL);
     atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
+#if GCH_TESTING
+    if (gchi_test_term_hook != NULL)
+        gchi_test_term_hook(h);
+#endif
     /* Go's gcMarkDone: work found now may be large (a white subtree);
      * the world goes back to concurrent marking rather than drain it. */
     if (stopped_has_work(h, m) && g->term_restarts < TERM_MAX_RESTARTS) {
@@ -320,7 +352,8 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     r->cpu_assist_ns = atomic_i64_load_relaxed(&g->assist_cpu_ns);
     r->cpu_background_ns = atomic_i64_load_relaxed(&g->bg_cpu_ns);
     r->clock_mark_ns = t_mt - g->t_mark;
-    pacer_end_cycle(h, r->heap_end_mark, r->clock_mark_ns, r->cpu_assist_ns);
+    struct pacer_line pline;
+    pacer_end_cycle(h, r->heap_end_mark, r->clock_mark_ns, r->cpu_assist_ns, &pline);
     atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
     atomic_uptr_store_relaxed(&g->collector, 0);
     int64_t t_end = gc_nanotime();
@@ -332,7 +365,7 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
                  t_end);
     struct gccycle_record done = *r;
     start_the_world(h);
-    end_cycle(h, &done);
+    end_cycle(h, &done, &pline);
     return true;
 }
 
@@ -352,6 +385,7 @@ static bool gc_start(struct gch_heap *h, bool forced)
     struct gch_thread *self = gchi_heap_self(h);
     int64_t t0 = gc_nanotime();
     stop_the_world(h, self);
+    gc_wait_root_edits(h); /* R3: none is in flight when the phase changes */
     if (!forced && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
         start_the_world(h);
         lock_acquire(&h->stw.lock);
@@ -443,6 +477,9 @@ gch_error gch_collect(gch_heap *h)
 }
 
 #if GCH_TESTING
+void (*gchi_test_root_edit_hook)(struct gch_heap *h);
+void (*gchi_test_term_hook)(struct gch_heap *h);
+
 bool gchi_test_gc_start(struct gch_heap *h) { return gc_start(h, true); }
 
 void gchi_test_hold_mark(struct gch_heap *h, bool hold)

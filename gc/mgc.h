@@ -117,6 +117,14 @@ struct pacer {
     struct atomic_u64 assist_ratio_fp; /* [atomic] scan bytes owed per byte, x 65536 */
 };
 
+/* A gcpacertrace line: formatted with the world stopped into a buffer of
+ * the stopper's, printed after it restarts the world (the sink may take
+ * a lock that a stopped thread holds). */
+struct pacer_line {
+    char text[384];
+    size_t len; /* 0: none */
+};
+
 /* struct gcstate: per heap (Go's `work` and parts of `memstats`). */
 struct gcstate {
     struct atomic_u32 phase;        /* [written by the stopper; read by any thread] enum gcphase */
@@ -143,6 +151,15 @@ struct gcstate {
     /* The cycle and the concurrent mark (gc/mgc.c, gc/mgcworker.c), under
      * stw.lock unless marked otherwise. */
     pthread_cond_t mark_cond;       /* a mark started, a cycle ended, workers quit */
+    /* Trace lines: the sink is called by one thread at a time (trace_mu,
+     * a leaf: held only around the sink and the flags below), and a
+     * mark's gcpacertrace start line comes before the cycle's later lines
+     * even when a worker ends a short mark before the starter printed. */
+    pthread_mutex_t trace_mu;
+    pthread_cond_t trace_cv;
+    struct atomic_u64 trace_start_pending; /* [written with the world stopped] mark_gen
+                                     * whose start line is owed */
+    uint64_t trace_start_done;      /* [trace_mu] mark_gen whose start line went out */
     bool cycle_running;             /* [stw.lock] from gc_start to the end of the cycle */
     uint64_t cycles_done;           /* [stw.lock] */
     uint64_t mark_gen;              /* [stw.lock] concurrent marks started */
@@ -209,12 +226,13 @@ void gc_sweep_destroy(struct gch_heap *h);
  *   false if not one could be started;
  * gc_workers_stop: stop and join them (heap teardown);
  * gc_assist: allocation of `bytes` while marking pays scan work;
- * gc_shade_begin / gc_shade_end: bracket a root edit that shades (root
- *   added or removed while marking) from any thread, attached or not:
- *   begin says whether to shade (a mark runs and the world is not
- *   stopped) and, if so, counts the caller in nshading until end, so
- *   mark termination cannot begin while its shading is unpublished.
- *   Called holding no lock. */
+ * gc_shade_begin / gc_shade_end: bracket every root edit (a global range
+ *   or heap scanner added or removed) from any thread, attached or not:
+ *   begin waits out a stopped world, counts the caller in nshading until
+ *   end and says whether to shade (a mark runs); called holding no lock;
+ * gc_wait_root_edits: world stopped: wait until nshading is 0.  A stop
+ *   that changes the phase or ends the mark calls it first, so an edit's
+ *   answer from begin holds for the whole edit (R3). */
 void gc_wbuf_flush(struct gch_thread *t, struct gcmarker *m);
 void gc_thread_flush(struct gch_thread *t);
 bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m);
@@ -223,6 +241,7 @@ void gc_workers_stop(struct gch_heap *h);
 void gc_assist(struct gch_thread *t, size_t bytes);
 bool gc_shade_begin(struct gch_heap *h);
 void gc_shade_end(struct gch_heap *h);
+void gc_wait_root_edits(struct gch_heap *h);
 /* GODEBUG=gccheckmark=1 (gc/mcheckmark.c):
  * gc_checkmark: with the world stopped at mark termination, mark again
  *   from every root into a separate bitmap; fatal, naming the object and
@@ -240,7 +259,9 @@ void gc_checkmark_release(struct gch_heap *h);
  * pacer_trigger: heap_live at which the next cycle starts, for a heap of
  *   `marked` live bytes and this goal (world stopped);
  * pacer_start_cycle / pacer_end_cycle: mark setup / termination (world
- *   stopped): reset the counters, learn cons/mark, gcpacertrace lines;
+ *   stopped): reset the counters, learn cons/mark; the gcpacertrace line
+ *   goes into *line (len 0 when not tracing), printed by the caller with
+ *   pacer_line_emit once the world runs again;
  * pacer_revise: recompute the assist ratio from the work left and the
  *   heap left (any thread, while marking);
  * pacer_assist_ratio: scan bytes owed per byte allocated;
@@ -250,8 +271,10 @@ void gc_checkmark_release(struct gch_heap *h);
 void pacer_init(struct gch_heap *h);
 int pacer_workers(const struct gch_heap *h);
 uint64_t pacer_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal);
-void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal);
-void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns);
+void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal, struct pacer_line *line);
+void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns,
+                     struct pacer_line *line);
+void pacer_line_emit(struct gch_heap *h, const struct pacer_line *line);
 void pacer_revise(struct gch_heap *h);
 double pacer_assist_ratio(const struct gch_heap *h);
 uint64_t pacer_work_done(const struct gch_heap *h);
@@ -287,11 +310,18 @@ void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
  *   at a known point of the mark, then releases;
  * gchi_test_gc_wait: wait until no cycle runs;
  * gchi_test_no_workers: worker threads fail to start (the cycle falls
- *   back to marking with the world stopped). */
+ *   back to marking with the world stopped);
+ * gchi_test_root_edit_hook: when set, every global root edit calls it
+ *   between gc_shade_begin and taking the roots lock (a test holds an
+ *   edit there to see what a stop does meanwhile);
+ * gchi_test_term_hook: when set, mark termination calls it as soon as
+ *   the world is stopped (a test plants grey work there). */
 bool gchi_test_gc_start(struct gch_heap *h);
 void gchi_test_hold_mark(struct gch_heap *h, bool hold);
 void gchi_test_gc_wait(struct gch_heap *h);
 void gchi_test_no_workers(struct gch_heap *h, bool fail);
+extern void (*gchi_test_root_edit_hook)(struct gch_heap *h);
+extern void (*gchi_test_term_hook)(struct gch_heap *h);
 #endif
 
 #endif

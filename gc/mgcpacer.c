@@ -134,7 +134,7 @@ void pacer_revise(struct gch_heap *h)
     set_ratio(p, (rem_work > 1000 ? rem_work : 1000) / (rem_heap > 1 ? rem_heap : 1));
 }
 
-void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal)
+void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal, struct pacer_line *line)
 {
     struct pacer *p = &h->gc.pacer;
     p->triggered = live;
@@ -142,15 +142,17 @@ void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal)
     atomic_u64_store_relaxed(&p->heap_scan_work, 0);
     atomic_i64_store_relaxed(&p->bg_credit, 0);
     pacer_revise(h);
+    line->len = 0;
     if (h->env.debug.gcpacertrace > 0) {
-        char line[256];
-        size_t n = gc_format_pacer_start(line, sizeof line, pacer_assist_ratio(h), p->last_heap_scan,
-                                         live, goal, p->dedicated, p->fractional / h->env.gomaxprocs);
-        gc_trace_emit(h, line, n < sizeof line ? n : sizeof line - 1);
+        size_t n = gc_format_pacer_start(line->text, sizeof line->text, pacer_assist_ratio(h),
+                                         p->last_heap_scan, live, goal, p->dedicated,
+                                         p->fractional / h->env.gomaxprocs);
+        line->len = n < sizeof line->text ? n : sizeof line->text - 1;
     }
 }
 
-void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns)
+void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns,
+                     struct pacer_line *line)
 {
     struct pacer *p = &h->gc.pacer;
     const struct gcstate *g = &h->gc;
@@ -161,6 +163,7 @@ void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t
     double procs = (double)h->env.gomaxprocs;
     double u = 0.25 + (mark_ns > 0 ? (double)assist_ns / ((double)mark_ns * procs) : 0);
     double prev = p->cons_mark;
+    line->len = 0;
     if (live > p->triggered && work > 0 && u < 1) {
         double cur = (double)(live - p->triggered) * u / ((double)work * (1 - u));
         double m = cur;
@@ -172,12 +175,13 @@ void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t
         p->cons_mark = m;
     }
     if (h->env.debug.gcpacertrace > 0) {
-        char line[384];
+        /* With GOGC=off (goal UINT64_MAX) the distance to the goal is 0. */
+        int64_t delta = p->goal == UINT64_MAX ? 0 : (int64_t)live - (int64_t)p->goal;
         struct pacer_end_record r = {
             (int)(u * 100), heap_work, stack_work, globals_work, expected_work(p), p->triggered, live,
-            (int64_t)live - (int64_t)p->goal, prev};
-        size_t n = gc_format_pacer_end(line, sizeof line, &r);
-        gc_trace_emit(h, line, n < sizeof line ? n : sizeof line - 1);
+            delta, prev};
+        size_t n = gc_format_pacer_end(line->text, sizeof line->text, &r);
+        line->len = n < sizeof line->text ? n : sizeof line->text - 1;
     }
     p->last_heap_scan = heap_work;
     p->last_stack_scan = stack_work;
@@ -200,4 +204,10 @@ int64_t pacer_take_credit(struct gch_heap *h, int64_t want)
 void pacer_bank_credit(struct gch_heap *h, int64_t work)
 {
     atomic_i64_add_relaxed(&h->gc.pacer.bg_credit, work);
+}
+
+void pacer_line_emit(struct gch_heap *h, const struct pacer_line *line)
+{
+    if (line->len > 0)
+        gc_trace_emit(h, line->text, line->len);
 }

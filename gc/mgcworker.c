@@ -40,6 +40,9 @@
 #define ASSIST_MIN_WORK ((int64_t)64 << 10)
 /* How long an idle worker sleeps before looking for work again. */
 #define WORKER_IDLE_NS 50000
+/* Most scan work one thread may owe: far beyond any heap, far below
+ * INT64_MAX (the ratio can be huge past the goal or with GOGC=0). */
+#define ASSIST_DEBT_MAX 1e15
 
 static int64_t thread_cpu_ns(void)
 {
@@ -89,12 +92,15 @@ void gc_handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, st
 bool gc_shade_begin(struct gch_heap *h)
 {
     struct gcstate *g = &h->gc;
+    struct gch_thread *self = gchi_heap_self(h);
     lock_acquire(&h->stw.lock);
-    /* Under stw.lock the phase is exact: it changes only while the world
-     * is stopped, and a stop is announced under this lock. */
-    bool shade = !h->stw.active && atomic_u32_load_relaxed(&g->phase) == GCPHASE_MARK;
-    if (shade)
-        g->nshading++;
+    /* R3: no edit begins while the world is stopped (a running attached
+     * caller parks here as at a safepoint; others wait), and a stop that
+     * changes the phase waits for the edits already counted (gc_start,
+     * stopped_has_work).  So the phase read here holds until end. */
+    stw_wait_running(h, self != NULL && self->run == RUN_RUNNING ? self : NULL);
+    g->nshading++;
+    bool shade = atomic_u32_load_relaxed(&g->phase) == GCPHASE_MARK;
     lock_release(&h->stw.lock);
     return shade;
 }
@@ -107,6 +113,15 @@ void gc_shade_end(struct gch_heap *h)
     lock_release(&h->stw.lock);
 }
 
+void gc_wait_root_edits(struct gch_heap *h)
+{
+    lock_acquire(&h->stw.lock);
+    GCH_ASSERT_INTERNAL(h->stw.active);
+    while (h->gc.nshading > 0)
+        lock_wait(&h->stw.lock, &h->stw.changed);
+    lock_release(&h->stw.lock);
+}
+
 /* ---- termination -------------------------------------------------------- */
 
 /* quiet: nothing left to do but termination.  Caller holds stw.lock. */
@@ -114,6 +129,17 @@ static bool quiet(struct gch_heap *h)
 {
     return !workbuf_pool_has_work(&h->gc.workbufs) && atomic_u32_load_relaxed(&h->gc.globals_todo) == 0 &&
            h->gc.nshading == 0 && !gc_handshake_pending(h, HS_SCAN_ROOTS);
+}
+
+/* has_work: something an idle worker can do now: grey objects, the
+ * globals, or a blocking thread's handshake.  Not quiet() alone: a
+ * running thread that owes its root scan, or a root edit shading, keeps
+ * the mark from ending but gives a worker nothing to do but wait.
+ * Caller holds stw.lock. */
+static bool has_work(struct gch_heap *h)
+{
+    return workbuf_pool_has_work(&h->gc.workbufs) || atomic_u32_load_relaxed(&h->gc.globals_todo) != 0 ||
+           gc_handshake_helpable(h);
 }
 
 /* try_terminate: called by an idle worker with stw.lock held.  If every
@@ -223,7 +249,7 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, boo
                 idle_wait(h);
             } else if (try_terminate(h, m)) {
                 over = true;
-            } else if (!quiet(h) && !g->terminating) {
+            } else if (!g->terminating && has_work(h)) {
                 break; /* work appeared: busy again */
             } else {
                 idle_wait(h);
@@ -304,6 +330,8 @@ void gc_assist(struct gch_thread *t, size_t bytes)
 {
     struct gch_heap *h = t->heap;
     t->assist_debt += (double)bytes * pacer_assist_ratio(h);
+    if (t->assist_debt > ASSIST_DEBT_MAX)
+        t->assist_debt = ASSIST_DEBT_MAX; /* converted to int64_t below */
     if (t->assist_debt <= 0 || gc_test_held(h))
         return; /* in credit */
     pacer_revise(h);

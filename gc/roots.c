@@ -80,6 +80,20 @@ static void shade_range(gch_heap *h, void **slots, size_t n, const struct root_s
     gcmarker_flush(&m);
 }
 
+/* edit_begin: the start of an edit of the global roots: not from a
+ * callback of the collector (it may hold the world stopped, which the
+ * edit would wait out forever), then R3's bracket. */
+static bool edit_begin(gch_heap *h, const char *what)
+{
+    gc_check_not_in_cycle(h, what);
+    bool shade = gc_shade_begin(h);
+#if GCH_TESTING
+    if (gchi_test_root_edit_hook != NULL)
+        gchi_test_root_edit_hook(h);
+#endif
+    return shade;
+}
+
 gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
 {
     if (h == NULL || start == NULL || count == 0 || count > SIZE_MAX / sizeof(void *)) {
@@ -87,7 +101,7 @@ gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
-    bool shade = gc_shade_begin(h); /* R3 */
+    bool shade = edit_begin(h, "gch_root_range_add");
     lock_acquire(&r->lock);
     size_t i = range_index(r, start);
     /* R1: neighbours on either side must not overlap the new range. */
@@ -109,8 +123,7 @@ gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
             shade_range(h, start, count, NULL);
     }
     lock_release(&r->lock);
-    if (shade)
-        gc_shade_end(h);
+    gc_shade_end(h);
     return e;
 }
 
@@ -121,7 +134,7 @@ gch_error gch_root_range_remove(gch_heap *h, void **start)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
-    bool shade = gc_shade_begin(h); /* R3 */
+    bool shade = edit_begin(h, "gch_root_range_remove");
     lock_acquire(&r->lock);
     size_t i = range_index(r, start);
     gch_error e = GCH_OK;
@@ -136,8 +149,7 @@ gch_error gch_root_range_remove(gch_heap *h, void **start)
             shade_range(h, gone.start, gone.count, NULL);
     }
     lock_release(&r->lock);
-    if (shade)
-        gc_shade_end(h);
+    gc_shade_end(h);
     return e;
 }
 
@@ -190,7 +202,7 @@ gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
-    bool shade = gc_shade_begin(h); /* R3 */
+    bool shade = edit_begin(h, "gch_heap_scanner_add");
     lock_acquire(&r->lock);
     gch_error e = scanner_add(&r->scanners, &r->nscanners, &r->capscanners, fn, ctx,
                               "gch_heap_scanner_add");
@@ -198,8 +210,7 @@ gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx)
     if (e == GCH_OK && shade)
         shade_range(h, NULL, 0, &added);
     lock_release(&r->lock);
-    if (shade)
-        gc_shade_end(h);
+    gc_shade_end(h);
     return e;
 }
 
@@ -210,15 +221,14 @@ gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
-    bool shade = gc_shade_begin(h); /* R3 */
+    bool shade = edit_begin(h, "gch_heap_scanner_remove");
     lock_acquire(&r->lock);
     struct root_scanner gone = {fn, ctx};
     if (shade && find_scanner(r->scanners, r->nscanners, fn, ctx) >= 0)
         shade_range(h, NULL, 0, &gone); /* its table's references, one last time */
     gch_error e = scanner_remove(r->scanners, &r->nscanners, fn, ctx, "gch_heap_scanner_remove");
     lock_release(&r->lock);
-    if (shade)
-        gc_shade_end(h);
+    gc_shade_end(h);
     return e;
 }
 

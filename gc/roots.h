@@ -14,10 +14,13 @@
  *   R1 registered ranges never overlap;
  *   R2 a root is scanned by roots_scan_* only while the roots lock is
  *      held, so removal never races a scan of the same root;
- *   R3 a global range or heap scanner added or removed while a mark runs
- *      (world not stopped) has its references shaded before the call
- *      returns, counted in gc.nshading meanwhile (gc_shade_begin), so
- *      the mark never ends with that shading unpublished.
+ *   R3 every global root edit is counted in gc.nshading from
+ *      gc_shade_begin to gc_shade_end; none begins while the world is
+ *      stopped, and a stop that changes the phase or ends the mark waits
+ *      for the count to reach 0 (gc_wait_root_edits), so the phase an edit
+ *      saw at its start holds until it ends.  One made while marking has
+ *      its references shaded before the call returns, so the mark never
+ *      ends with that shading unpublished.  Not from scan callbacks.
  * Locking: roots.lock (rank ROOTS) guards the global tables.  Thread
  * roots belong to their thread (W3 in stw.h decides when others read).
  */

@@ -164,6 +164,12 @@ static struct gch_thread *blocked_with_ops(struct gch_heap *h)
     return found;
 }
 
+bool gc_handshake_helpable(struct gch_heap *h)
+{
+    lock_assert_held(&h->stw.lock);
+    return blocked_with_ops(h) != NULL;
+}
+
 bool gc_handshake_help(struct gch_heap *h, struct gcmarker *m)
 {
     struct stw *w = &h->stw;

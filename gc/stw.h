@@ -80,6 +80,9 @@ struct gcmarker;
 void gc_handshake_request(struct gch_heap *h, uint32_t ops);
 bool gc_handshake_pending(struct gch_heap *h, uint32_t ops);
 bool gc_handshake_help(struct gch_heap *h, struct gcmarker *m);
+/* gc_handshake_helpable: gc_handshake_help would find a thread to run
+ * (stw.lock held). */
+bool gc_handshake_helpable(struct gch_heap *h);
 void gc_handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, struct gcmarker *m);
 
 /* stw_check_not_blocking: fatal if t (the caller's own thread) is in a

@@ -143,8 +143,10 @@ typedef struct gch_config {
     void *(*decode)(uintptr_t word);
     /* Where trace lines (GODEBUG=gctrace=1 ...) go: NULL writes them to
      * stderr; otherwise trace(line, trace_ctx) receives each line, '\n'
-     * included.  Called after the world restarts, on the collecting
-     * thread; it may not call back into the heap's collector. */
+     * included.  Called with the world running (never while threads are
+     * stopped), from whichever thread started or ended the cycle (a VM
+     * thread or one of the heap's workers), one call at a time; it may
+     * not call back into the heap's collector. */
     void (*trace)(const char *line, void *trace_ctx);
     void *trace_ctx;
 } gch_config;
@@ -298,7 +300,10 @@ GCH_API void gch_blocking_leave(gch_thread *t);
  * VM runs, and scans the globals only once per cycle).  Adding the same
  * slot twice is GCH_EINVAL; removing a slot that is not registered is
  * GCH_EINVAL.  Any thread, attached or not; a root added or removed
- * while the collector marks has its contents marked.
+ * while the collector marks has its contents marked.  Adding or removing
+ * a root is a safepoint of sorts: while the collector holds the world
+ * stopped it waits (an attached thread parks as at gch_safepoint), and
+ * from a scan or trace callback it is a fatal error.
  */
 GCH_API gch_error gch_root_add(gch_heap *h, void **slot);
 GCH_API gch_error gch_root_remove(gch_heap *h, void **slot);

@@ -29,9 +29,16 @@
  *      published; a root range added after the globals were scanned is
  *      shaded; a scanner table written with gch_write loses nothing;
  *   8. with no worker thread the cycle falls back to stopping the world;
- *      gch_write inside a blocking section is fatal.
+ *      gch_write inside a blocking section is fatal;
+ *   9. a root edit in flight when a cycle stops the world ends before the
+ *      phase changes; idle workers do not spin while an edit holds the
+ *      mark open; gcpacertrace lines reach the sink with the world
+ *      running; grey work planted at mark termination restarts the mark
+ *      (and after 32 restarts is drained stopped), losing nothing; a root
+ *      edit from a scan callback is fatal.
  */
 #include "testutil.h"
+#include "error.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -506,6 +513,240 @@ static void test_barrier_in_blocking_section_is_fatal(void **state)
     expect_fatal(write_while_blocking, NULL, "inside a blocking section");
 }
 
+/* ---- 9. review findings: root edits racing a stop, pacer lines, the
+ * termination restart ------------------------------------------------------ */
+
+static int edit_state; /* __atomic: 0 idle, 1 an edit is held in its bracket, 2 let it go */
+
+static void hold_edit(struct gch_heap *h)
+{
+    (void)h;
+    __atomic_store_n(&edit_state, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&edit_state, __ATOMIC_ACQUIRE) != 2)
+        nap();
+}
+
+struct edit_arg {
+    gch_heap *h;
+    void **slots;
+    uint32_t phase_seen; /* the phase while the edit was held */
+};
+
+static void *range_remover_main(void *arg)
+{
+    struct edit_arg *a = arg; /* not attached: no stop waits for it */
+    assert_int_equal(gch_root_range_remove(a->h, a->slots), GCH_OK);
+    return NULL;
+}
+
+static void *edit_releaser_main(void *arg)
+{
+    struct edit_arg *a = arg;
+    struct timespec ts = {0, 60 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* long enough for a cycle to start, if it could */
+    a->phase_seen = atomic_u32_load_relaxed(&a->h->gc.phase);
+    __atomic_store_n(&edit_state, 2, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* R3: a root edit that began before a cycle's stop ends before the phase
+ * changes.  Otherwise an edit that saw no mark could remove a global
+ * after a thread copied its object into an already scanned frame, and
+ * the workers would then find the global gone. */
+static void test_root_edit_in_flight_at_cycle_start(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    static void *late[1];
+    assert_int_equal(gch_root_range_add(e.h, late, 1), GCH_OK);
+    gch_write(e.t, &late[0], new_obj(e.t));
+    __atomic_store_n(&edit_state, 0, __ATOMIC_RELAXED);
+    gchi_test_root_edit_hook = hold_edit;
+    struct edit_arg a = {e.h, late, 99};
+    pthread_t rm, rel;
+    assert_int_equal(pthread_create(&rm, NULL, range_remover_main, &a), 0);
+    while (__atomic_load_n(&edit_state, __ATOMIC_ACQUIRE) != 1)
+        nap();
+    gchi_test_root_edit_hook = NULL;
+    assert_int_equal(pthread_create(&rel, NULL, edit_releaser_main, &a), 0);
+    gchi_test_hold_mark(e.h, true);
+    assert_true(gchi_test_gc_start(e.h)); /* waits for the held edit */
+    assert_int_equal(pthread_join(rel, NULL), 0);
+    assert_int_equal(pthread_join(rm, NULL), 0);
+    assert_int_equal(a.phase_seen, GCPHASE_OFF); /* the mark did not begin under the edit */
+    assert_int_equal(atomic_u32_load_relaxed(&e.h->gc.phase), GCPHASE_MARK);
+    gch_safepoint(e.t);
+    mark_finish(&e);
+    env_close(&e);
+}
+
+/* F3: while a root edit shades mid-mark and nothing else is left, idle
+ * workers wait; they do not spin on the mark that cannot end yet. */
+static void *scanner_remover_main(void *arg)
+{
+    gch_heap *h = arg; /* unattached */
+    assert_int_equal(gch_heap_scanner_remove(h, tbl_scanner, NULL), GCH_OK);
+    return NULL;
+}
+
+static double cpu_seconds(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_idle_workers_wait_out_a_root_edit(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    scanned_once(&e); /* a forced mark: the fractional worker is not throttled */
+    gch_safepoint(e.t); /* our roots: nothing is left but the edit below */
+    __atomic_store_n(&edit_state, 0, __ATOMIC_RELAXED);
+    gchi_test_root_edit_hook = hold_edit;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, scanner_remover_main, e.h), 0);
+    while (__atomic_load_n(&edit_state, __ATOMIC_ACQUIRE) != 1)
+        nap();
+    gchi_test_root_edit_hook = NULL;
+    gch_blocking_enter(e.t);
+    double wall0 = cpu_seconds(CLOCK_MONOTONIC), cpu0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    double wall = cpu_seconds(CLOCK_MONOTONIC) - wall0, cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    uint32_t phase = atomic_u32_load_relaxed(&e.h->gc.phase);
+    __atomic_store_n(&edit_state, 2, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    gch_blocking_leave(e.t);
+    assert_int_equal(phase, GCPHASE_MARK); /* the edit held the mark open */
+    if (cpu > 0.6 * wall) /* a spinning worker burns a whole CPU */
+        fail_msg("%.0f ms CPU in %.0f ms while the mark waited on a root edit", cpu * 1e3, wall * 1e3);
+    gchi_test_gc_wait(e.h);
+    env_close(&e);
+}
+
+/* F2: gcpacertrace lines reach the sink after the world restarts (the
+ * sink may take a lock that a stopped thread holds). */
+static gch_heap *sink_heap;
+static int sink_lines, sink_stopped;
+
+static void pacer_sink(const char *line, void *ctx)
+{
+    (void)ctx;
+    if (strncmp(line, "pacer:", 6) == 0)
+        sink_lines++;
+    /* The stopper marks itself the collector for as long as it holds the
+     * world stopped. */
+    if (atomic_uptr_load_relaxed(&sink_heap->gc.collector) == gchi_thread_tag())
+        sink_stopped++;
+}
+
+static void test_pacer_trace_after_restart(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "TRACES_";
+    cfg.gc_percent = -1;
+    cfg.trace = pacer_sink;
+    setenv("TRACES_GODEBUG", "gcpacertrace=1,gctrace=1", 1);
+    gch_heap *h = gch_heap_new(&cfg);
+    unsetenv("TRACES_GODEBUG");
+    assert_non_null(h);
+    sink_heap = h;
+    sink_lines = sink_stopped = 0;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(gch_collect(h), GCH_OK); /* unattached caller */
+    assert_int_equal(sink_lines, 8); /* a start and an end line per mark */
+    assert_int_equal(sink_stopped, 0);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
+/* F4: grey work found with the world stopped at mark termination sends
+ * the world back to marking (up to TERM_MAX_RESTARTS times), after which
+ * it is drained stopped.  The hook whitens a reachable chain P -> C and
+ * leaves P in our barrier buffer, as a store after our flush would. */
+static struct env *term_env;
+static int term_plants; /* __atomic: times left to plant */
+
+static void whiten(struct gch_heap *h, const void *p)
+{
+    struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)p);
+    assert_non_null(s);
+    uint32_t idx = span_object_index(s, (uintptr_t)p);
+    __atomic_fetch_and(&s->gcmark_bits[idx / 8], (uint8_t) ~(1u << (idx % 8)), __ATOMIC_RELAXED);
+}
+
+static void plant_grey(struct gch_heap *h)
+{
+    if (__atomic_load_n(&term_plants, __ATOMIC_ACQUIRE) <= 0)
+        return;
+    __atomic_sub_fetch(&term_plants, 1, __ATOMIC_ACQ_REL);
+    struct obj *p = term_env->g[0];
+    whiten(h, p);
+    whiten(h, p->f[0]);
+    gch_thread *t = term_env->t; /* blocking in gch_collect: W3 lets the stopper at it */
+    t->wbuf[t->wbuf_n++] = (uintptr_t)p;
+}
+
+static void term_restart(int plants, bool expect_drained)
+{
+    struct env e;
+    env_open(&e);
+    struct obj *p = new_obj(e.t);
+    gch_write(e.t, &p->f[0], new_obj(e.t));
+    gch_write(e.t, &e.g[0], p);
+    p = NULL;
+    term_env = &e;
+    uint64_t restarts0 = atomic_u64_load_relaxed(&e.h->gc.term_restarts_total);
+    uint64_t drained0 = atomic_u64_load_relaxed(&e.h->gc.stw_drained_bytes);
+    __atomic_store_n(&term_plants, plants, __ATOMIC_RELEASE);
+    gchi_test_term_hook = plant_grey;
+    assert_int_equal(gch_collect(e.h), GCH_OK); /* checkmark runs at its end */
+    gchi_test_term_hook = NULL;
+    assert_int_equal(__atomic_load_n(&term_plants, __ATOMIC_ACQUIRE), 0);
+    uint64_t restarts = atomic_u64_load_relaxed(&e.h->gc.term_restarts_total) - restarts0;
+    uint64_t drained = atomic_u64_load_relaxed(&e.h->gc.stw_drained_bytes) - drained0;
+    assert_int_equal(restarts, plants < 32 ? plants : 32);
+    if (expect_drained)
+        assert_true(drained > 0);
+    else
+        assert_int_equal(drained, 0);
+    assert_int_equal(gch_collect(e.h), GCH_OK);
+    check_obj(e.g[0]);
+    check_obj(((struct obj *)e.g[0])->f[0]);
+    env_close(&e);
+}
+
+static void test_termination_restarts(void **state) { (void)state; term_restart(3, false); }
+static void test_termination_drains_after_restarts(void **state) { (void)state; term_restart(33, true); }
+
+/* A root edit from a scan callback would wait out the stop its own
+ * collector holds: refused by name. */
+static void edit_scanner(gch_visitor *v, void *ctx)
+{
+    (void)v;
+    static void *slot[1];
+    gch_root_range_add(ctx, slot, 1);
+}
+
+static void edit_from_scanner(void *arg)
+{
+    (void)arg;
+    struct env e;
+    env_open(&e);
+    assert_int_equal(gch_heap_scanner_add(e.h, edit_scanner, e.h), GCH_OK);
+    gch_collect(e.h);
+}
+
+static void test_root_edit_from_scanner_is_fatal(void **state)
+{
+    (void)state;
+    expect_fatal(edit_from_scanner, NULL, "gch_root_range_add inside a collection");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +764,12 @@ int main(void)
         cmocka_unit_test(test_barrier_in_blocking_section_is_fatal),
         cmocka_unit_test(test_checkmark_catches_frame_move),
         cmocka_unit_test(test_checkmark_catches_heap_move),
+        cmocka_unit_test(test_root_edit_in_flight_at_cycle_start),
+        cmocka_unit_test(test_idle_workers_wait_out_a_root_edit),
+        cmocka_unit_test(test_pacer_trace_after_restart),
+        cmocka_unit_test(test_termination_restarts),
+        cmocka_unit_test(test_termination_drains_after_restarts),
+        cmocka_unit_test(test_root_edit_from_scanner_is_fatal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
