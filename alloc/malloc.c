@@ -177,8 +177,12 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
     size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
     struct mheap *h = c->heap;
     spanclass_t spc = make_spanclass(0, noscan);
+    int64_t t0 = mheap_sweep_done(h) ? 0 : sys_nanotime();
     mheap_sweep_credit(h, (uint64_t)npages * PAGE_SIZE);
     mheap_reclaim(h, npages);
+    if (t0 != 0)
+        atomic_u64_store_relaxed(&c->sweep_ns,
+                                 atomic_u64_load_relaxed(&c->sweep_ns) + (uint64_t)(sys_nanotime() - t0));
     struct mspan *s = mheap_alloc_span(h, npages, spc);
     if (s == NULL && !mheap_sweep_done(h)) {
         /* At the heap limit: the reclaim stops at its page count, which

@@ -23,6 +23,7 @@ void mcache_init(struct mcache *c, struct mheap *h)
     atomic_u32_store_relaxed(&c->attached, 0);
     c->alloc_black = false;
     c->black_bytes = 0;
+    atomic_u64_store_relaxed(&c->sweep_ns, 0);
 }
 
 /* flush_span: publish the allocations s made while cached and give it
@@ -53,7 +54,9 @@ bool mcache_refill(struct mcache *c, spanclass_t spc)
         c->alloc[spc] = &h->emptyspan;
         flush_span(c, spc, s);
     }
-    s = mcentral_cache_span(&h->central[spc]);
+    uint64_t swept_ns = 0;
+    s = mcentral_cache_span(&h->central[spc], &swept_ns);
+    atomic_u64_store_relaxed(&c->sweep_ns, atomic_u64_load_relaxed(&c->sweep_ns) + swept_ns);
     if (s == NULL)
         return false;
     s->alloc_count_before_cache = s->alloc_count;

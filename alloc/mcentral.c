@@ -135,10 +135,13 @@ static struct mspan *take_swept_partial(struct mcentral *c, uint32_t sg)
     return s;
 }
 
-struct mspan *mcentral_cache_span(struct mcentral *c)
+struct mspan *mcentral_cache_span(struct mcentral *c, uint64_t *sweep_ns)
 {
     unsigned sc = spanclass_sizeclass(c->spanclass);
     size_t npages = gchi_class_to_allocnpages[sc];
+    /* Timed while a sweep is on: the credit, the sweeping and the reclaim
+     * (the caller's GC time; growing the heap is not). */
+    int64_t t0 = mheap_sweep_done(c->heap) ? 0 : sys_nanotime();
     mheap_sweep_credit(c->heap, (uint64_t)npages * PAGE_SIZE);
     uint32_t sg = mheap_sweepgen(c->heap);
     struct mspan *s = take_swept_partial(c, sg);
@@ -150,6 +153,8 @@ struct mspan *mcentral_cache_span(struct mcentral *c)
         mheap_reclaim(c->heap, npages);
         s = take_swept_partial(c, sg);
     }
+    if (t0 != 0)
+        *sweep_ns += (uint64_t)(sys_nanotime() - t0);
     if (s == NULL)
         s = grow_for_cache(c, sg);
     if (s == NULL && !mheap_sweep_done(c->heap)) {

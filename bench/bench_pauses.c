@@ -43,19 +43,26 @@
  * time to bring the threads to a safepoint); A ends before the world is
  * started again.
  *
- * MMU over 10 ms windows: in the steady state each thread records the
- * end time of every unit of work (gaps in a malloc'd array, so neither
- * collector sees it).  A unit normally takes the thread's median gap b;
- * the excess of a longer gap, g - b, is time the thread did not run its
- * own work (a pause, an assist, sweeping, a page fault, the OS giving the
- * core to a GC thread), placed at the end of the gap.  Excess is binned
- * at 20 us; MMU(10 ms) = 1 - (most excess in any window of 500 bins) /
- * 10 ms, per thread.  Reported: the minimum over the two threads, their
- * mean, and the mean utilization 1 - excess / time (the noise floor of
- * the method: ordinary variation of the units counts as excess too).
- * Also reported: the longest stall, the largest excess of any one gap
- * (whatever its cause: a pause, an assist, sweeping, page faults, the OS
- * preempting the thread); the throughput, units of work per second over
+ * Minimum mutator utilization (Go's definition, as its execution-trace
+ * tools compute it): over every window of 10 ms (and 100 ms) in the
+ * steady state, the share of the mutators' capacity (window x the 2
+ * mutator threads, which is also GOMAXPROCS on the 2-CPU machines this
+ * runs on) not taken by the collector; MMU is the least of it.  The
+ * collector's time, binned at 20 us:
+ *   - gcheap: each mutator's own collector time from
+ *     gch_thread_read_gc_time (parked for stops or stopping the world,
+ *     root-scan handshakes, assists, sweeping to allocate), sampled every
+ *     8 units and spread evenly over the sample's interval; plus the mark
+ *     workers' CPU time from each cycle's gctrace line (background + idle
+ *     in "cpu"), spread evenly over the cycle's concurrent mark phase;
+ *   - Boehm: its stop-the-world pauses (from the collection events) count
+ *     whole for both mutators; its lazy sweeping during allocation is not
+ *     seen (so Boehm's MMU is, if anything, flattered).
+ * "util" is the same over the whole steady state.
+ * Also reported: the longest stall, the largest excess of one unit's
+ * time over the thread's median unit (whatever its cause: a pause, an
+ * assist, sweeping, page faults, the OS preempting the thread; each unit's
+ * end is recorded in a malloc'd array, so neither collector sees it); the throughput, units of work per second over
  * both threads; and, to tell those causes apart, the mutators' minor page
  * faults, involuntary context switches and on-CPU fraction (thread CPU
  * time / wall time) in the steady state, from getrusage(RUSAGE_THREAD).
@@ -111,8 +118,8 @@ enum {
     MAX_REPS = 50,
     UNITS_PER_SEC_CAP = 8000000 /* timeline capacity: units shorter than 125 ns end the run */
 };
-#define BIN_NS 20000u       /* MMU excess bins */
-#define WINDOW_NS 10000000u /* MMU window */
+#define BIN_NS 20000u /* MMU bins */
+#define SAMPLE_UNITS 8 /* units between samples of a mutator's collector time */
 #define GARBAGE_BIT ((uint64_t)1 << 55)
 #define MIB ((uint64_t)1 << 20)
 
@@ -183,6 +190,10 @@ struct mut {
     uint64_t rng, next_id;
     uint32_t *gaps;     /* steady state: ns from the previous unit's end to this one's */
     size_t n, cap;
+    uint64_t (*samp)[2]; /* gcheap, steady state: {time, collector ns so far}, every
+                          * SAMPLE_UNITS units */
+    size_t nsamp;
+    gch_gc_time gct0, gct1; /* gcheap: collector time at the steady state's start and end */
     uint64_t t_start;
     /* Steady state, from getrusage(RUSAGE_THREAD): minor page faults,
      * involuntary context switches, CPU time (user + system). */
@@ -213,6 +224,9 @@ static struct {
     size_t n;
     uint64_t cycle_start[MAX_CYCLES];
     size_t ncycles;
+    /* gcheap, concurrent: each cycle's mark phase and its workers' CPU. */
+    uint64_t mark_start[MAX_CYCLES], mark_end[MAX_CYCLES], mark_cpu[MAX_CYCLES];
+    size_t nmarks;
     uint64_t bw_stop0; /* Boehm: time of GC_EVENT_PRE_STOP_WORLD */
     unsigned bad_lines;
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -259,6 +273,18 @@ static void trace_sink(const char *line, void *ctx)
     }
     uint64_t an = ms_to_ns(a), bn = ms_to_ns(b), cn = ms_to_ns(c), start = now - (an + bn + cn);
     log_cycle(start);
+    double cst, cas, cbg, cidle, cmt;
+    const char *cpu = strstr(line, " ms clock, ");
+    if (R.kind != C_STW && cpu != NULL &&
+        sscanf(cpu, " ms clock, %lf+%lf/%lf/%lf+%lf ms cpu", &cst, &cas, &cbg, &cidle, &cmt) == 5) {
+        pthread_mutex_lock(&P.lock);
+        if (P.nmarks < MAX_CYCLES) {
+            P.mark_start[P.nmarks] = start + an;
+            P.mark_end[P.nmarks] = start + an + bn;
+            P.mark_cpu[P.nmarks++] = ms_to_ns(cbg + cidle);
+        }
+        pthread_mutex_unlock(&P.lock);
+    }
     if (R.kind == C_STW) {
         log_pause(start, an + bn + cn);
     } else {
@@ -372,6 +398,19 @@ static void thread_usage(uint64_t *minflt, uint64_t *nivcsw, uint64_t *cpu_ns)
               (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
 }
 
+/* sample_gc_time: gcheap: the thread's collector time so far, at now. */
+static void sample_gc_time(struct mut *m, uint64_t now)
+{
+    gch_gc_time g;
+    if (m->boehm || m->nsamp == m->cap / SAMPLE_UNITS + 2 || gch_thread_read_gc_time(m->t, &g) != GCH_OK)
+        return;
+    if (m->nsamp == 0)
+        m->gct0 = g;
+    m->gct1 = g;
+    m->samp[m->nsamp][0] = now;
+    m->samp[m->nsamp++][1] = g.stop_ns + g.scan_ns + g.assist_ns + g.sweep_ns;
+}
+
 /* measure: units until the deadline, each one's end recorded. */
 static void measure(struct mut *m)
 {
@@ -379,11 +418,14 @@ static void measure(struct mut *m)
     thread_usage(&flt0, &csw0, &cpu0);
     uint64_t prev = bench_now_ns(), end = R.meas_deadline;
     m->t_start = prev;
+    sample_gc_time(m, prev);
     while (m->n < m->cap) {
         unit(m);
         uint64_t now = bench_now_ns(), gap = now - prev;
         m->gaps[m->n++] = gap < UINT32_MAX ? (uint32_t)gap : UINT32_MAX;
         prev = now;
+        if (m->n % SAMPLE_UNITS == 0 || now >= end)
+            sample_gc_time(m, now);
         if (now >= end)
             break;
     }
@@ -449,8 +491,9 @@ struct child_result {
     uint64_t wall_ns, cpu_ns, build_ns, meas_cpu_ns;
     uint64_t num_gc, meas_gc;
     uint64_t max_pause_ns, p99_pause_ns, total_pause_ns, npauses, build_max_pause_ns;
-    double mmu_min, mmu_mean, util_mean, units_per_s, unit_ns, max_stall_ns;
+    double mmu10, mmu100, util_mean, units_per_s, unit_ns, max_stall_ns;
     uint64_t minflt, nivcsw; /* the mutators' minor faults and preemptions in the steady state */
+    double gc_stop_ms, gc_scan_ms, gc_assist_ms, gc_sweep_ms, gc_worker_ms; /* steady state, summed */
     double oncpu;            /* the mutators' mean CPU time / wall time in the steady state */
     uint64_t heap_bytes, live_bytes, nodes;
     unsigned bad_lines;
@@ -515,74 +558,114 @@ static uint32_t gap_median(const uint32_t *g, size_t n)
     return med;
 }
 
-/* add_excess: the interval [a, e) (ns from the thread's start) into bins. */
-static void add_excess(double *bins, size_t nbins, uint64_t a, uint64_t e)
+/* spread: d ns of collector time evenly over [a, e) (ns from the steady
+ * state's start) into the bins. */
+static void spread(double *bins, size_t nbins, uint64_t a, uint64_t e, double d)
 {
+    if (e <= a || d <= 0)
+        return;
+    double rate = d / (double)(e - a);
     while (a < e) {
         size_t i = (size_t)(a / BIN_NS);
         if (i >= nbins)
             return;
         uint64_t bin_end = (uint64_t)(i + 1) * BIN_NS, stop = e < bin_end ? e : bin_end;
-        bins[i] += (double)(stop - a);
+        bins[i] += rate * (double)(stop - a);
         a = stop;
     }
 }
 
-/* mmu_thread: one thread's MMU over WINDOW_NS windows (sliding by one
- * bin), its mean utilization, its median unit duration and its longest
- * stall (the largest excess of one gap). */
-static void mmu_thread(const struct mut *m, double *mmu, double *util, double *base, double *stall)
+/* mmu_window: the least mutator utilization over windows of w bins
+ * (sliding by one bin) of the first `full` bins. */
+static double mmu_window(const double *bins, size_t full, size_t w)
 {
-    uint64_t b = gap_median(m->gaps, m->n), total = 0, excess = 0, longest = 0;
-    for (size_t i = 0; i < m->n; i++) {
-        total += m->gaps[i];
-        longest = m->gaps[i] > longest ? m->gaps[i] : longest;
-    }
-    *stall = longest > b ? (double)(longest - b) : 0;
-    size_t nbins = (size_t)(total / BIN_NS) + 1, w = WINDOW_NS / BIN_NS;
-    double *bins = calloc(nbins, sizeof *bins);
-    if (bins == NULL)
-        die("calloc", "out of memory");
-    uint64_t t = 0;
-    for (size_t i = 0; i < m->n; i++) {
-        t += m->gaps[i];
-        if (m->gaps[i] > b) {
-            add_excess(bins, nbins, t - (m->gaps[i] - b), t);
-            excess += m->gaps[i] - b;
-        }
-    }
-    size_t full = (size_t)(total / BIN_NS); /* bins wholly inside the run */
+    if (full < w)
+        w = full;
+    if (w == 0)
+        return 1;
     double sum = 0, worst = 0;
     for (size_t i = 0; i < full; i++) {
         sum += bins[i] - (i >= w ? bins[i - w] : 0);
         worst = sum > worst ? sum : worst;
     }
-    free(bins);
-    *mmu = full >= w ? 1 - worst / WINDOW_NS : 1 - (double)excess / (double)(total ? total : 1);
-    *util = 1 - (double)excess / (double)(total ? total : 1);
-    *base = (double)b;
+    double u = 1 - worst / ((double)w * BIN_NS * NMUT);
+    return u < 0 ? 0 : u;
 }
 
-static void mmu_summarize(struct child_result *res)
+/* mmu_summarize: MMU(10 ms), MMU(100 ms) and the mean utilization of the
+ * steady state [t0, t1) (the header says what counts as collector time),
+ * then the stall, throughput and CPU figures from the unit timelines. */
+static void mmu_summarize(uint64_t t0, uint64_t t1, struct child_result *res)
 {
-    double units = 0;
-    res->mmu_min = 1;
-    for (int i = 0; i < NMUT; i++) {
-        double mmu, util, base, stall;
-        mmu_thread(&R.mut[i], &mmu, &util, &base, &stall);
-        res->max_stall_ns = stall > res->max_stall_ns ? stall : res->max_stall_ns;
-        res->minflt += R.mut[i].minflt;
-        res->nivcsw += R.mut[i].nivcsw;
-        res->mmu_min = mmu < res->mmu_min ? mmu : res->mmu_min;
-        res->mmu_mean += mmu / NMUT;
-        res->util_mean += util / NMUT;
-        res->unit_ns += base / NMUT;
-        uint64_t total = 0;
+    for (int i = 0; i < NMUT; i++) { /* the steady state ends with the first thread to stop */
+        uint64_t end = R.mut[i].t_start;
         for (size_t j = 0; j < R.mut[i].n; j++)
-            total += R.mut[i].gaps[j];
-        units += total > 0 ? (double)R.mut[i].n * 1e9 / (double)total : 0;
-        res->oncpu += total > 0 ? (double)R.mut[i].cpu_ns / (double)total / NMUT : 0;
-        if (R.mut[i].n == R.mut[i].cap)
+            end += R.mut[i].gaps[j];
+        t1 = end < t1 ? end : t1;
+    }
+    size_t nbins = (size_t)((t1 - t0) / BIN_NS) + 1;
+    double *bins = calloc(nbins, sizeof *bins);
+    if (bins == NULL)
+        die("calloc", "out of memory");
+    pthread_mutex_lock(&P.lock);
+    if (R.kind == C_BOEHM) {
+        for (size_t i = 0; i < P.n; i++) {
+            uint64_t a = P.start[i] > t0 ? P.start[i] : t0, e = P.start[i] + P.dur[i];
+            if (e > a)
+                spread(bins, nbins, a - t0, e - t0, (double)(e - a) * NMUT);
+        }
+    }
+    for (size_t i = 0; i < P.nmarks; i++) {
+        uint64_t a = P.mark_start[i], e = P.mark_end[i];
+        if (e <= a || e <= t0)
+            continue;
+        /* The part inside the steady state, pro rata. */
+        uint64_t ca = a > t0 ? a : t0, ce = e < t1 ? e : t1;
+        if (ce <= ca)
+            continue;
+        double d = (double)P.mark_cpu[i] * (double)(ce - ca) / (double)(e - a);
+        spread(bins, nbins, ca - t0, ce - t0, d);
+        res->gc_worker_ms += d / 1e6;
+    }
+    pthread_mutex_unlock(&P.lock);
+    for (int i = 0; i < NMUT; i++) {
+        const struct mut *m = &R.mut[i];
+        for (size_t j = 1; j < m->nsamp; j++) {
+            uint64_t a = m->samp[j - 1][0], e = m->samp[j][0];
+            double d = (double)(m->samp[j][1] - m->samp[j - 1][1]);
+            if (e > a && a >= t0)
+                spread(bins, nbins, a - t0, e - t0, d < (double)(e - a) ? d : (double)(e - a));
+        }
+    }
+    size_t full = (size_t)((t1 - t0) / BIN_NS); /* bins wholly inside the steady state */
+    double total = 0;
+    for (size_t i = 0; i < full; i++)
+        total += bins[i];
+    res->mmu10 = mmu_window(bins, full, 10000000u / BIN_NS);
+    res->mmu100 = mmu_window(bins, full, 100000000u / BIN_NS);
+    res->util_mean = full > 0 ? 1 - total / ((double)full * BIN_NS * NMUT) : 1;
+    free(bins);
+
+    double units = 0;
+    for (int i = 0; i < NMUT; i++) {
+        const struct mut *m = &R.mut[i];
+        uint64_t b = gap_median(m->gaps, m->n), sum = 0, longest = 0;
+        for (size_t j = 0; j < m->n; j++) {
+            sum += m->gaps[j];
+            longest = m->gaps[j] > longest ? m->gaps[j] : longest;
+        }
+        double stall = longest > b ? (double)(longest - b) : 0;
+        res->max_stall_ns = stall > res->max_stall_ns ? stall : res->max_stall_ns;
+        res->minflt += m->minflt;
+        res->gc_stop_ms += (double)(m->gct1.stop_ns - m->gct0.stop_ns) / 1e6;
+        res->gc_scan_ms += (double)(m->gct1.scan_ns - m->gct0.scan_ns) / 1e6;
+        res->gc_assist_ms += (double)(m->gct1.assist_ns - m->gct0.assist_ns) / 1e6;
+        res->gc_sweep_ms += (double)(m->gct1.sweep_ns - m->gct0.sweep_ns) / 1e6;
+        res->nivcsw += m->nivcsw;
+        res->unit_ns += (double)b / NMUT;
+        units += sum > 0 ? (double)m->n * 1e9 / (double)sum : 0;
+        res->oncpu += sum > 0 ? (double)m->cpu_ns / (double)sum / NMUT : 0;
+        if (m->n == m->cap)
             fprintf(stderr, "bench_pauses: %s: mutator %d filled its timeline; steady state cut short\n",
                     cfg_names[R.kind], i);
     }
@@ -722,7 +805,8 @@ static void run_child(enum cfg_kind k, const struct opts *o, struct child_result
         m->next_id = (uint64_t)i << 56;
         m->cap = (size_t)o->seconds * UNITS_PER_SEC_CAP + 1024;
         m->gaps = malloc(m->cap * sizeof *m->gaps); /* pages touched as used */
-        if (m->gaps == NULL || pthread_create(&m->th, NULL, mutator, m) != 0)
+        m->samp = malloc((m->cap / SAMPLE_UNITS + 2) * sizeof *m->samp);
+        if (m->gaps == NULL || m->samp == NULL || pthread_create(&m->th, NULL, mutator, m) != 0)
             die("mutator", "cannot start");
     }
     for (int i = 0; i < NMUT; i++)
@@ -734,7 +818,7 @@ static void run_child(enum cfg_kind k, const struct opts *o, struct child_result
     res->meas_cpu_ns = c1 - R.meas_cpu0;
     finish(res);
     pauses_summarize(R.meas_start, w1, res);
-    mmu_summarize(res);
+    mmu_summarize(R.meas_start, w1, res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -743,13 +827,15 @@ static void run_child(enum cfg_kind k, const struct opts *o, struct child_result
 
 enum {
     F_BUILD, F_WALL, F_CPU, F_MCPU, F_RSS, F_HEAP, F_LIVE, F_GC, F_MGC, F_NP, F_MAXP, F_P99, F_TOTP,
-    F_BMAXP, F_STALL, F_MMU, F_MMUMEAN, F_UTIL, F_UPS, F_UNIT, F_FLT, F_CSW, F_ONCPU, NF
+    F_BMAXP, F_STALL, F_MMU, F_MMU100, F_UTIL, F_UPS, F_UNIT, F_FLT, F_CSW, F_ONCPU, F_GSTOP, F_GSCAN,
+    F_GASSIST, F_GSWEEP, F_GWORK, NF
 };
 static const char *const field_keys[NF] = {
     "build_ms", "wall_ms", "cpu_ms", "steady_cpu_ms", "maxrss_mib", "heap_mib", "live_mib",
     "num_gc", "steady_num_gc", "steady_pauses", "max_pause_ms", "p99_pause_ms", "total_pause_ms",
-    "build_max_pause_ms", "max_stall_ms", "mmu10ms_min", "mmu10ms_mean", "utilization", "units_per_s",
-    "unit_ns", "steady_minflt", "steady_nivcsw", "mutator_oncpu"};
+    "build_max_pause_ms", "max_stall_ms", "mmu10ms", "mmu100ms", "utilization", "units_per_s",
+    "unit_ns", "steady_minflt", "steady_nivcsw", "mutator_oncpu",
+    "gc_stop_ms", "gc_scan_ms", "gc_assist_ms", "gc_sweep_ms", "gc_worker_ms"};
 
 struct sample {
     double f[NF];
@@ -773,14 +859,19 @@ static void sample_fields(const struct child_result *r, double maxrss_kib, doubl
     f[F_TOTP] = (double)r->total_pause_ns / 1e6;
     f[F_BMAXP] = (double)r->build_max_pause_ns / 1e6;
     f[F_STALL] = r->max_stall_ns / 1e6;
-    f[F_MMU] = r->mmu_min;
-    f[F_MMUMEAN] = r->mmu_mean;
+    f[F_MMU] = r->mmu10;
+    f[F_MMU100] = r->mmu100;
     f[F_UTIL] = r->util_mean;
     f[F_UPS] = r->units_per_s;
     f[F_UNIT] = r->unit_ns;
     f[F_FLT] = (double)r->minflt;
     f[F_CSW] = (double)r->nivcsw;
     f[F_ONCPU] = r->oncpu;
+    f[F_GSTOP] = r->gc_stop_ms;
+    f[F_GSCAN] = r->gc_scan_ms;
+    f[F_GASSIST] = r->gc_assist_ms;
+    f[F_GSWEEP] = r->gc_sweep_ms;
+    f[F_GWORK] = r->gc_worker_ms;
 }
 
 /* run_one: fork, run configuration k, read its result and peak RSS. */
@@ -834,11 +925,13 @@ static void print_rep(unsigned rep, enum cfg_kind k, const struct sample *s)
     const double *f = s->f;
     fprintf(stderr,
             "  rep %u %-10s build %6.0f ms  wall %6.0f ms  rss %6.0f MiB  GCs %3.0f (%3.0f)  max %8.2f ms"
-            "  p99 %8.2f ms  stall %7.2f ms  MMU10 %.3f/%.3f  util %.3f  %5.0f kunits/s  on-cpu %.2f"
-            "  %.0fk faults  %.0fk preempted%s\n",
+            "  p99 %8.2f ms  stall %7.2f ms  MMU10/100 %.3f/%.3f  util %.3f  %5.0f kunits/s  on-cpu %.2f"
+            "  %.0fk faults  %.0fk preempted  gc ms: stop %.0f scan %.0f assist %.0f sweep %.0f "
+            "workers %.0f%s\n",
             rep, cfg_names[k], f[F_BUILD], f[F_WALL], f[F_RSS], f[F_GC], f[F_MGC], f[F_MAXP], f[F_P99],
-            f[F_STALL], f[F_MMU], f[F_MMUMEAN], f[F_UTIL], f[F_UPS] / 1e3, f[F_ONCPU], f[F_FLT] / 1e3,
-            f[F_CSW] / 1e3, s->failed ? "  FAILED" : "");
+            f[F_STALL], f[F_MMU], f[F_MMU100], f[F_UTIL], f[F_UPS] / 1e3, f[F_ONCPU], f[F_FLT] / 1e3,
+            f[F_CSW] / 1e3, f[F_GSTOP], f[F_GSCAN], f[F_GASSIST], f[F_GSWEEP], f[F_GWORK],
+            s->failed ? "  FAILED" : "");
 }
 
 static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
@@ -880,21 +973,22 @@ static void print_table(const struct opts *o, const enum cfg_kind *order, unsign
             o->reps, o->live_mib, o->seconds, NMUT, o->gogc, BENCH_GIT_REV, BENCH_BUILD);
     fprintf(stderr, "%-10s %7s %7s %7s %7s %7s %7s %8s %8s %8s %8s %8s %6s %6s %5s %7s %7s %5s\n",
             "config", "build s", "wall s", "cpu s", "rss MiB", "heapMiB", "liveMiB", "GCs(st)", "max ms",
-            "p99 ms", "bmax ms", "stall ms", "MMU10", "mean", "util", "kunit/s", "unit us", "onCPU");
+            "p99 ms", "bmax ms", "stall ms", "MMU10", "MMU100", "util", "kunit/s", "unit us", "onCPU");
     for (unsigned j = 0; j < nk; j++) {
         const double *m = med[order[j]];
         fprintf(stderr, "%-10s %7.2f %7.2f %7.2f %7.0f %7.0f %7.0f %4.0f(%2.0f) %8.2f %8.2f %8.2f %8.2f "
                         "%6.3f %6.3f %5.3f %7.0f %7.2f %5.2f\n",
                 cfg_names[order[j]], m[F_BUILD] / 1e3, m[F_WALL] / 1e3, m[F_CPU] / 1e3, m[F_RSS],
                 m[F_HEAP], m[F_LIVE], m[F_GC], m[F_MGC], m[F_MAXP], m[F_P99], m[F_BMAXP], m[F_STALL],
-                m[F_MMU], m[F_MMUMEAN], m[F_UTIL], m[F_UPS] / 1e3, m[F_UNIT] / 1e3, m[F_ONCPU]);
+                m[F_MMU], m[F_MMU100], m[F_UTIL], m[F_UPS] / 1e3, m[F_UNIT] / 1e3, m[F_ONCPU]);
     }
     fprintf(stderr,
             "max/p99: stop-the-world pauses in the steady state (p99 nearest rank); bmax: longest in the "
             "build.\n  gcheap: gctrace A and C (A+B+C with gcstoptheworld=1); boehm: PRE_STOP_WORLD.."
             "POST_START_WORLD.\n  stall: longest single gap of a mutator beyond its median unit "
-            "(pauses, assists, sweeping, faults, OS preemption).\n  MMU10: min over the %d mutators of the "
-            "least utilization in a 10 ms window; mean: their mean; util: mean utilization.\n"
+            "(pauses, assists, sweeping, faults, OS preemption).\n  MMU10/MMU100: least share of the %d "
+            "mutators' capacity left by the collector in any 10 / 100 ms window; util: over the whole "
+            "steady state.\n"
             "  onCPU: the mutators' CPU time (getrusage, thread) / wall time in the steady state.\n",
             NMUT);
 }

@@ -170,6 +170,9 @@ gch_thread *gch_thread_attach(gch_heap *h)
     t->wbuf_n = 0;
     gcmarker_init(&t->marker, h);
     t->assist_debt = 0;
+    atomic_u64_store_relaxed(&t->stop_ns, 0);
+    atomic_u64_store_relaxed(&t->scan_ns, 0);
+    atomic_u64_store_relaxed(&t->assist_ns, 0);
     atomic_u32_store_relaxed(&t->mcache.attached, 1);
     t->next = h->attached;
     h->attached = t;
@@ -250,6 +253,19 @@ gch_error gch_thread_flush(gch_thread *t)
 }
 
 /* ---- queries ------------------------------------------------------------ */
+
+gch_error gch_thread_read_gc_time(const gch_thread *t, gch_gc_time *out)
+{
+    if (t == NULL || out == NULL) {
+        gchi_set_error(GCH_EINVAL, "gch_thread_read_gc_time: thread or output is NULL");
+        return GCH_EINVAL;
+    }
+    out->stop_ns = atomic_u64_load_relaxed(&t->stop_ns);
+    out->scan_ns = atomic_u64_load_relaxed(&t->scan_ns);
+    out->assist_ns = atomic_u64_load_relaxed(&t->assist_ns);
+    out->sweep_ns = atomic_u64_load_relaxed(&t->mcache.sweep_ns);
+    return GCH_OK;
+}
 
 void *gch_object_base(gch_heap *h, const void *p)
 {

@@ -63,12 +63,7 @@
 /* 4 MiB at GOGC=100: Go's minimum heap goal (heapMinimum). */
 #define HEAP_MINIMUM ((uint64_t)4 << 20)
 
-int64_t gc_nanotime(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+int64_t gc_nanotime(void) { return sys_nanotime(); }
 
 static uint64_t unix_nanotime(void)
 {
@@ -502,11 +497,11 @@ void gchi_test_gc_wait(struct gch_heap *h)
 }
 #endif
 
-void gc_maybe_trigger(struct gch_heap *h)
+bool gc_maybe_trigger(struct gch_heap *h)
 {
     if (atomic_u32_load_relaxed(&h->gc.phase) != GCPHASE_OFF)
-        return;
+        return false;
     if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
-        return;
-    gc_start(h, false);
+        return false;
+    return gc_start(h, false);
 }

@@ -290,8 +290,9 @@ void gc_trace_emit(struct gch_heap *h, const char *line, size_t n);
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
 int64_t gc_nanotime(void);
 /* gc_maybe_trigger: start a cycle if the live-heap estimate reached the
- * trigger.  Called from allocation slow paths holding no lock. */
-void gc_maybe_trigger(struct gch_heap *h);
+ * trigger; true if this call started one.  Called from allocation slow
+ * paths holding no lock. */
+bool gc_maybe_trigger(struct gch_heap *h);
 /* gc_check_not_in_cycle: fatal if the calling thread is the one running
  * a cycle: it can get here only from a scan or trace callback. */
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what);

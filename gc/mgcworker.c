@@ -339,7 +339,7 @@ void gc_assist(struct gch_thread *t, size_t bytes)
     t->assist_debt -= (double)pacer_take_credit(h, (int64_t)t->assist_debt + 1);
     if (t->assist_debt <= 0)
         return;
-    int64_t cpu0 = thread_cpu_ns();
+    int64_t cpu0 = thread_cpu_ns(), wall0 = gc_nanotime();
     int64_t want = (int64_t)t->assist_debt + 1, done = 0;
     if (want < ASSIST_MIN_WORK)
         want = ASSIST_MIN_WORK;
@@ -356,4 +356,5 @@ void gc_assist(struct gch_thread *t, size_t bytes)
     if (done == 0)
         t->assist_debt = 0; /* no grey work anywhere: marking is nearly done, forgiven */
     atomic_i64_add_relaxed(&h->gc.assist_cpu_ns, thread_cpu_ns() - cpu0);
+    thread_time_add(&t->assist_ns, wall0);
 }

@@ -111,7 +111,9 @@ void gch_safepoint_slow(gch_thread *t)
             uint32_t ops = t->hs_ops;
             t->hs_busy = true;
             lock_release(&w->lock);
+            int64_t t0 = gc_nanotime();
             gc_handshake_run(h, t, ops, &t->marker);
+            thread_time_add(&t->scan_ns, t0);
             lock_acquire(&w->lock);
             t->hs_ops &= ~ops;
             t->hs_busy = false;
@@ -119,7 +121,9 @@ void gch_safepoint_slow(gch_thread *t)
             continue;
         }
         if (w->active && w->stopper != t) {
+            int64_t t0 = gc_nanotime();
             stw_wait_running(h, t);
+            thread_time_add(&t->stop_ns, t0);
             continue;
         }
         break;
@@ -198,10 +202,13 @@ void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
     stw_check_not_blocking(t, "allocation");
     gc_check_not_in_cycle(t->heap, "allocation"); /* before the safepoint's lock */
     gch_safepoint(t);
-    if (atomic_u32_load_relaxed(&t->heap->gc.phase) == GCPHASE_MARK)
+    if (atomic_u32_load_relaxed(&t->heap->gc.phase) == GCPHASE_MARK) {
         gc_assist(t, bytes);
-    else
-        gc_maybe_trigger(t->heap);
+    } else {
+        int64_t t0 = gc_nanotime();
+        if (gc_maybe_trigger(t->heap)) /* this thread stopped the world */
+            thread_time_add(&t->stop_ns, t0);
+    }
 }
 
 void stw_check_not_blocking(struct gch_thread *t, const char *what)
@@ -234,10 +241,12 @@ void gch_blocking_leave(gch_thread *t)
         lock_release(&w->lock);
         gch_fatal("gch_blocking_leave without gch_blocking_enter", (uintptr_t)t, 0, 0);
     }
+    int64_t t0 = gc_nanotime();
     while (t->hs_busy) /* the collector is running t's handshake */
         lock_wait(&w->lock, &w->changed);
     stw_wait_running(t->heap, t);
     lock_release(&w->lock);
+    thread_time_add(&t->stop_ns, t0);
 }
 
 void gchi_frame_pop_mismatch(gch_thread *t, gch_frame *f)

@@ -268,6 +268,22 @@ GCH_API gch_error gch_collect(gch_heap *h);
  * counts, so that gch_read_stats is exact for this thread. */
 GCH_API gch_error gch_thread_flush(gch_thread *t);
 
+/* gch_gc_time: wall time an attached thread spent on the collector's
+ * behalf since it attached, ns: what the collector cost that thread's
+ * latency.  Go reports the like per process in runtime/metrics
+ * (/cpu/classes/gc/...); here it is per thread. */
+typedef struct gch_gc_time {
+    uint64_t stop_ns;   /* parked while the world was stopped (or waiting to leave a
+                         * blocking section), plus stopping the world itself when its
+                         * allocation started a cycle (all of it with gcstoptheworld) */
+    uint64_t scan_ns;   /* scanning its own roots at handshakes */
+    uint64_t assist_ns; /* mark assists: scan work paid for its allocation */
+    uint64_t sweep_ns;  /* sweeping spans to allocate (proportional sweep, reclaim) */
+} gch_gc_time;
+/* gch_thread_read_gc_time: t's counters, read by any thread (each counter
+ * is exact; the four are not one snapshot).  GCH_EINVAL for NULL. */
+GCH_API gch_error gch_thread_read_gc_time(const gch_thread *t, gch_gc_time *out);
+
 /* ------------------------------------------------------------------ */
 /* Safepoints, blocking sections, handle frames                        */
 /* ------------------------------------------------------------------ */

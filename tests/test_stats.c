@@ -26,6 +26,9 @@
  *     TotalAlloc equal an independent model, BySize sums to Mallocs and
  *     Frees minus the tiny sub-allocations, and the cumulative counters
  *     are monotone.
+ *   - gch_thread_read_gc_time: stop time for a thread whose allocation
+ *     runs stop-the-world cycles, handshake time for its own root scan,
+ *     zero after a new attach, GCH_EINVAL for NULL.
  * Must be clean under ThreadSanitizer.  Bounded: the concurrent test
  * stops after 20000 writer iterations or one second.
  */
@@ -357,11 +360,86 @@ static void test_identities_across_rounds(void **state)
     free(live);
 }
 
+/* ---- per-thread collector time (gch_thread_read_gc_time) ----------------- */
+
+static gch_heap *gctime_heap(const char *godebug, int gogc)
+{
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "GCTIME_";
+    cfg.gc_percent = gogc;
+    setenv("GCTIME_GODEBUG", godebug, 1);
+    gch_heap *h = gch_heap_new(&cfg);
+    unsetenv("GCTIME_GODEBUG");
+    assert_non_null(h);
+    return h;
+}
+
+static gch_gc_time read_time(const gch_thread *t)
+{
+    gch_gc_time g;
+    memset(&g, 0xff, sizeof g);
+    assert_int_equal(gch_thread_read_gc_time(t, &g), GCH_OK);
+    return g;
+}
+
+/* Triggered cycles with gcstoptheworld=1 run whole on the allocating
+ * thread: stop time, and no handshake or assist; a new attach (which
+ * reuses the record) starts from zero. */
+static void test_thread_gc_time_stw(void **state)
+{
+    (void)state;
+    gch_heap *h = gctime_heap("gcstoptheworld=1", 25);
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    gch_gc_time g = read_time(t);
+    assert_int_equal(g.stop_ns + g.scan_ns + g.assist_ns + g.sweep_ns, 0);
+    for (int i = 0; i < 200000; i++) /* ~12 MiB of garbage: several cycles */
+        assert_non_null(gch_alloc_noscan(t, 64));
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_true(st.num_gc >= 2);
+    g = read_time(t);
+    assert_true(g.stop_ns > 0);
+    assert_int_equal(g.scan_ns, 0);
+    assert_int_equal(g.assist_ns, 0);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    t = gch_thread_attach(h);
+    g = read_time(t);
+    assert_int_equal(g.stop_ns + g.scan_ns + g.assist_ns + g.sweep_ns, 0);
+    assert_int_equal(gch_thread_read_gc_time(NULL, &g), GCH_EINVAL);
+    assert_int_equal(gch_thread_read_gc_time(t, NULL), GCH_EINVAL);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
+/* A concurrent mark: the thread scans its own roots at its safepoint. */
+static void test_thread_gc_time_handshake(void **state)
+{
+    (void)state;
+    gch_heap *h = gctime_heap("", -1);
+    gch_thread *t = gch_thread_attach(h);
+    GCH_LOCALS(t, locals, 1);
+    locals[0] = gch_alloc_noscan(t, 64);
+    gchi_test_hold_mark(h, true);
+    assert_true(gchi_test_gc_start(h));
+    uint64_t before = read_time(t).scan_ns;
+    gch_safepoint(t); /* the root-scan handshake */
+    assert_true(read_time(t).scan_ns > before);
+    gchi_test_hold_mark(h, false);
+    gchi_test_gc_wait(h);
+    GCH_LOCALS_END(t, locals);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_stats_while_allocating),
         cmocka_unit_test_setup_teardown(test_identities_across_rounds, heap_setup, heap_teardown),
+        cmocka_unit_test(test_thread_gc_time_stw),
+        cmocka_unit_test(test_thread_gc_time_handshake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
