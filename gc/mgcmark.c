@@ -28,10 +28,11 @@ static GCH_NOINLINE GCH_COLD void bad_pointer(const struct gcmarker *m, const ch
                (unsigned long)m->scanning, (const void *)s);
 }
 
-/* gcmarker_shade: mark the object holding address p (X3), queueing it for
+/* shade: mark the object holding address p (X3), queueing it for
  * scanning if it has references.  Addresses outside the heap are ignored.
+ * Inlined into the bitmap scan loop; gcmarker_shade for everyone else.
  * Go counterpart: greyobject. */
-void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot)
+static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void *slot)
 {
     if (m->decode != NULL && p != 0)
         p = (uintptr_t)m->decode(p);
@@ -79,13 +80,15 @@ void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot)
         gch_fatal("out of memory for mark work buffers", p, (uintptr_t)s, 0);
 }
 
+void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
+
 static void visit_slot(struct gch_visitor *v, void *const *slot)
 {
     /* Heap and global slots may be written meanwhile through gch_write.
      * Acquire pairs with its release store: an object allocated black
      * and then stored is seen with its mark bit set (else invalidptr
      * would take it for a free slot). */
-    gcmarker_shade((struct gcmarker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_ACQUIRE), slot);
+    shade((struct gcmarker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_ACQUIRE), slot);
 }
 
 /* scan_typed: the references of `size` bytes at obj made of elements of
@@ -111,34 +114,56 @@ static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch
     }
 }
 
-/* scan_bits: the references of the object at obj in a heap-bitmap span. */
-static void scan_bits(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
+/* scan_bits: the references of the object at obj in a heap-bitmap span:
+ * its (at most 64) word bits gathered into one mask, each set bit's slot
+ * shaded directly (the visitor's indirect call is for trace callbacks
+ * and gccheckmark's path finder). */
+static GCH_ALWAYS_INLINE void scan_bits(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
 {
-    size_t w0 = (obj - s->start) / 8, n = s->elemsize / 8;
-    for (size_t w = 0; w < n; w++) {
-        size_t i = w0 + w;
-        if ((word_load(&s->typebits->words[i / 64]) >> (i % 64)) & 1)
-            gch_visit(&m->v, (void *const *)(obj + w * 8));
+    size_t w0 = (obj - s->start) / 8, n = s->elemsize / 8, i = w0 / 64, sh = w0 % 64;
+    const uint64_t *words = s->typebits->words;
+    uint64_t bits = word_load(&words[i]) >> sh;
+    if (sh != 0 && sh + n > 64) /* the object straddles two bitmap words */
+        bits |= word_load(&words[i + 1]) << (64 - sh);
+    if (n < 64)
+        bits &= ((uint64_t)1 << n) - 1;
+    bool direct = m->v.visit == visit_slot; /* not gccheckmark's path finder */
+    while (bits != 0) {
+        const uintptr_t *slot = (const uintptr_t *)(obj + 8 * (size_t)__builtin_ctzll(bits));
+        bits &= bits - 1;
+        if (GCH_LIKELY(direct))
+            shade(m, __atomic_load_n(slot, __ATOMIC_ACQUIRE), slot); /* acquire: see visit_slot */
+        else
+            gch_visit(&m->v, (void *const *)slot);
     }
 }
 
-/* scan_object: find obj's type information (mspan.h Y1, Y2) and scan it.
- * Go counterpart: scanobject. */
-void gcmarker_scan_object(struct gcmarker *m, uintptr_t obj)
+/* marking_span: the span of an object being scanned.  While anything
+ * marks, no span is freed (H5, or the world is stopped), so the arena
+ * entry is current and needs no seqlock check. */
+static inline struct mspan *marking_span(const struct gcmarker *m, uintptr_t obj)
 {
-    struct mspan *s = mheap_span_of_heap(&m->h->mheap, obj);
+    return arena_span_of(&m->h->mheap.index, obj);
+}
+
+/* scan_in_span: scan obj, an allocated object of span s (mspan.h Y1,
+ * Y2).  Go counterpart: scanobject. */
+static GCH_ALWAYS_INLINE void scan_in_span(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
+{
     m->scanning = obj;
-    if (spanclass_sizeclass(s->spanclass) == 0) {
+    if (GCH_LIKELY(s->typebits != NULL && !span_slot_has_header(s, obj))) {
+        scan_bits(m, s, obj); /* the common case: small masked objects */
+    } else if (spanclass_sizeclass(s->spanclass) == 0) {
         if (s->largetype != NULL)
             scan_typed(m, obj, s->elemsize, s->largetype);
-    } else if (span_slot_has_header(s, obj)) {
+    } else { /* a header: trace-callback types, or slots over HEAPBITS_MAX_SIZE */
         const gch_type *ty = *(const gch_type *const *)(obj + s->elemsize - MALLOC_HEADER);
         scan_typed(m, obj, s->elemsize - MALLOC_HEADER, ty);
-    } else {
-        scan_bits(m, s, obj);
     }
     m->scanning = 0;
 }
+
+void gcmarker_scan_object(struct gcmarker *m, uintptr_t obj) { scan_in_span(m, marking_span(m, obj), obj); }
 
 void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
 {
@@ -159,8 +184,8 @@ int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
     uintptr_t obj;
     gchi_scan_enter();
     while ((budget < 0 || done < budget) && (obj = gcwork_tryget(&m->work)) != 0) {
-        struct mspan *s = mheap_span_of_heap(&m->h->mheap, obj);
-        gcmarker_scan_object(m, obj);
+        const struct mspan *s = marking_span(m, obj);
+        scan_in_span(m, s, obj);
         done += (int64_t)s->elemsize;
         /* Keep idle markers fed: publish some work when none is shared. */
         if (!workbuf_pool_has_work(m->work.pool))
