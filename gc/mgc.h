@@ -86,6 +86,9 @@ void gcmarker_flush(struct gcmarker *m);
  * is stopped or blocking) or the global roots and heap scanners; return
  * the bytes of slots reported. */
 uint64_t gcmarker_scan_thread(struct gcmarker *m, struct gch_thread *t);
+/* A large object is scanned in parts of this many bytes (mgcmark.c). */
+#define GC_OBLET_BYTES ((size_t)128 << 10)
+
 /* gcmarker_scan_object: report every reference of the allocated object
  * at obj to m's visitor. */
 void gcmarker_scan_object(struct gcmarker *m, uintptr_t obj);

@@ -114,6 +114,34 @@ static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch
     }
 }
 
+/* scan_typed_range: the part [off, off + len) of scan_typed's work: the
+ * elements of a trace callback type that start in it, or the masked
+ * words in it.  Each reference is reported by exactly one of the parts
+ * that tile the object. */
+static void scan_typed_range(struct gcmarker *m, uintptr_t obj, size_t size, const gch_type *ty, size_t off,
+                             size_t len)
+{
+    size_t elem = ty->size, end = off + len;
+    if (ty->trace != NULL) {
+        size_t count = size / elem ? size / elem : 1;
+        for (size_t e = (off + elem - 1) / elem; e < count && e * elem < end; e++)
+            ty->trace(&m->v, (void *)(obj + e * elem), elem);
+        return;
+    }
+    size_t ewords = elem / 8, w = off / 8, wend = end / 8;
+    if (elem % 8 != 0 && wend > ewords) /* one element only: nothing past it */
+        wend = ewords;
+    if (ewords == 0)
+        return;
+    size_t ew = w % ewords; /* the word's place in its element, stepped without division */
+    for (; w < wend; w++) {
+        if ((ty->ptrmask[ew / 8] >> (ew % 8)) & 1)
+            gch_visit(&m->v, (void *const *)(obj + w * 8));
+        if (++ew == ewords)
+            ew = 0;
+    }
+}
+
 /* scan_bits: the references of the object at obj in a heap-bitmap span:
  * its (at most 64) word bits gathered into one mask, each set bit's slot
  * shaded directly (the visitor's indirect call is for trace callbacks
@@ -165,6 +193,34 @@ static GCH_ALWAYS_INLINE void scan_in_span(struct gcmarker *m, const struct mspa
 
 void gcmarker_scan_object(struct gcmarker *m, uintptr_t obj) { scan_in_span(m, marking_span(m, obj), obj); }
 
+/* scan_oblet: a large object is scanned in oblets of GC_OBLET_BYTES (Go's
+ * maxObletBytes), so that no marker, assist or stop waits on one object
+ * for long: the queue entry for its start (what shade queues) queues
+ * every later oblet's address, and an entry b scans [b, b + oblet).
+ * Returns the bytes covered.  Only for spans with a type to split. */
+static size_t scan_oblet(struct gcmarker *m, const struct mspan *s, uintptr_t b)
+{
+    size_t off = b - s->start, size = s->elemsize;
+    if (off == 0)
+        for (size_t o = GC_OBLET_BYTES; o < size; o += GC_OBLET_BYTES)
+            if (!gcwork_put(&m->work, s->start + o))
+                gch_fatal("out of memory for mark work buffers", b, (uintptr_t)s, 0);
+    size_t len = size - off < GC_OBLET_BYTES ? size - off : GC_OBLET_BYTES;
+    m->scanning = s->start;
+    scan_typed_range(m, s->start, size, s->largetype, off, len);
+    m->scanning = 0;
+    return len;
+}
+
+/* splits: s holds one large object scanned in oblets (its type is a mask
+ * or an array of callback elements; one callback element cannot split). */
+static inline bool splits(const struct mspan *s)
+{
+    const gch_type *ty = s->largetype;
+    return spanclass_sizeclass(s->spanclass) == 0 && s->elemsize > GC_OBLET_BYTES && ty != NULL &&
+           (ty->trace == NULL || s->elemsize / ty->size > 1);
+}
+
 void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
 {
     m->v.visit = visit_slot;
@@ -185,8 +241,12 @@ int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
     gchi_scan_enter();
     while ((budget < 0 || done < budget) && (obj = gcwork_tryget(&m->work)) != 0) {
         const struct mspan *s = marking_span(m, obj);
-        scan_in_span(m, s, obj);
-        done += (int64_t)s->elemsize;
+        if (GCH_UNLIKELY(splits(s))) {
+            done += (int64_t)scan_oblet(m, s, obj);
+        } else {
+            scan_in_span(m, s, obj);
+            done += (int64_t)s->elemsize;
+        }
         /* Keep idle markers fed: publish some work when none is shared. */
         if (!workbuf_pool_has_work(m->work.pool))
             gcwork_balance(&m->work);

@@ -777,6 +777,81 @@ static void test_large_and_mid_objects(void **state)
     GCH_LOCALS_END(f->t, r);
 }
 
+/* Oblets: a large array is scanned in GC_OBLET_BYTES parts.  An array of
+ * masked elements (struct elem, 24 bytes: elements straddle the part
+ * boundaries) and an array of callback elements (vnode, 128 bytes); every
+ * reference is found exactly once, wherever its element starts. */
+#define OBLET_ELEMS 60000 /* 1.4 MB of struct elem: 11 oblets */
+#define OBLET_VNODES 3000 /* 384 KB of vnode: 3 oblets */
+static void test_large_arrays_in_oblets(void **state)
+{
+    struct fixture *f = *state;
+    GCH_LOCALS(f->t, r, 2);
+    struct elem *arr = gch_alloc_array(f->t, &elem_type, OBLET_ELEMS);
+    assert_non_null(arr);
+    r[0] = arr;
+    uint64_t kids = 0;
+    for (uint64_t e = 0; e < OBLET_ELEMS; e++) {
+        if (e % 7 == 0) {
+            gch_write(f->t, &arr[e].p, new_cnode(f->t, 10 * e));
+            kids++;
+        }
+        if (e % 11 == 0) {
+            gch_write(f->t, &arr[e].q, new_cnode(f->t, 10 * e + 1));
+            kids++;
+        }
+    }
+    struct vnode *va = gch_alloc_array(f->t, &vnode_type, OBLET_VNODES);
+    assert_non_null(va);
+    r[1] = va;
+    for (uint64_t e = 0; e < OBLET_VNODES; e += 5) {
+        fill_vnode(f->t, &va[e], 2, 1000000 + 10 * e);
+        kids += 2;
+    }
+    assert_int_equal(live_after_collect(f->h), 2 + kids);
+    for (uint64_t e = 0; e < OBLET_ELEMS; e++) {
+        if (e % 7 == 0)
+            assert_true(cnode_ok(arr[e].p, 10 * e));
+        if (e % 11 == 0)
+            assert_true(cnode_ok(arr[e].q, 10 * e + 1));
+    }
+    for (uint64_t e = 0; e < OBLET_VNODES; e += 5)
+        assert_true(vnode_ok(&va[e], 2, 1000000 + 10 * e));
+    r[0] = r[1] = NULL;
+    assert_int_equal(live_after_collect(f->h), 0);
+    GCH_LOCALS_END(f->t, r);
+}
+
+/* One drain step scans one oblet of a large object, not the object: the
+ * rest stays queued for any marker (so assists and stops wait for at most
+ * one part). */
+static void test_oblet_is_the_unit_of_work(void **state)
+{
+    struct fixture *f = *state;
+    GCH_LOCALS(f->t, r, 1);
+    size_t n = 4 * GC_OBLET_BYTES / sizeof(struct elem) + 5;
+    r[0] = gch_alloc_array(f->t, &elem_type, n);
+    assert_non_null(r[0]);
+    gchi_test_hold_mark(f->h, true); /* the workers keep off */
+    assert_true(gchi_test_gc_start(f->h));
+    gch_safepoint(f->t); /* our frame: the array is queued on our marker */
+    struct gcmarker *m = &f->t->marker;
+    gcmarker_flush(m); /* published: take it back as a fresh marker would */
+    struct gcmarker mine;
+    gcmarker_init(&mine, f->h);
+    int64_t first = gcmarker_drain(&mine, 1);
+    assert_int_equal(first, (int64_t)GC_OBLET_BYTES);
+    assert_false(gcwork_is_empty(&mine.work)); /* the other oblets */
+    int64_t rest = gcmarker_drain(&mine, -1);
+    struct mspan *s = mheap_span_of_heap(&f->h->mheap, (uintptr_t)r[0]);
+    assert_int_equal(first + rest, (int64_t)s->elemsize);
+    gcmarker_flush(&mine);
+    gchi_test_hold_mark(f->h, false);
+    gchi_test_gc_wait(f->h);
+    r[0] = NULL;
+    GCH_LOCALS_END(f->t, r);
+}
+
 /* ------------------------------------------------------------------ */
 /* 6. Tagged values through the decoder                                 */
 /* ------------------------------------------------------------------ */
@@ -1634,6 +1709,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_arrays, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_array_of_traced, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_large_and_mid_objects, gc_setup, gc_teardown),
+        cmocka_unit_test_setup_teardown(test_large_arrays_in_oblets, gc_setup, gc_teardown),
+        cmocka_unit_test_setup_teardown(test_oblet_is_the_unit_of_work, gc_setup, gc_teardown),
         cmocka_unit_test(test_decoder),
         cmocka_unit_test_setup_teardown(test_slots_reused, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_memory_stable, gc_setup, gc_teardown),
