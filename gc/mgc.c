@@ -28,7 +28,10 @@
  *      scans the global roots and heap scanners; workers drain the grey
  *      set; allocating threads assist in proportion; gch_write shades the
  *      old and the new value of every store (gc/mbarrier.c) and new
- *      objects are born marked;
+ *      objects are born marked; a global root added or removed now is
+ *      shaded by the editing thread (R3: an edit never begins while the
+ *      world is stopped, and a stop that changes the phase first waits
+ *      for the edits in flight, so an edit's view of the phase holds);
  *   4. mark termination, found by the last worker to go idle: no grey
  *      work, no root scan owed, then a handshake that flushes every
  *      barrier buffer finds nothing more; [STW] drain what the mutators

@@ -146,7 +146,10 @@ typedef struct gch_config {
      * included.  Called with the world running (never while threads are
      * stopped), from whichever thread started or ended the cycle (a VM
      * thread or one of the heap's workers), one call at a time; it may
-     * not call back into the heap's collector. */
+     * not call back into the heap's collector.  A VM thread whose
+     * allocation starts a cycle may call it from inside gch_alloc, so it
+     * must not take a lock the VM holds while allocating (an interpreter
+     * lock, say): hand the line to a queue instead. */
     void (*trace)(const char *line, void *trace_ctx);
     void *trace_ctx;
 } gch_config;
