@@ -181,8 +181,7 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
     mheap_sweep_credit(h, (uint64_t)npages * PAGE_SIZE);
     mheap_reclaim(h, npages);
     if (t0 != 0)
-        atomic_u64_store_relaxed(&c->sweep_ns,
-                                 atomic_u64_load_relaxed(&c->sweep_ns) + (uint64_t)(sys_nanotime() - t0));
+        sys_time_add(&c->sweep_ns, t0);
     struct mspan *s = mheap_alloc_span(h, npages, spc);
     if (s == NULL && !mheap_sweep_done(h)) {
         /* At the heap limit: the reclaim stops at its page count, which

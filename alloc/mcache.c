@@ -54,9 +54,7 @@ bool mcache_refill(struct mcache *c, spanclass_t spc)
         c->alloc[spc] = &h->emptyspan;
         flush_span(c, spc, s);
     }
-    uint64_t swept_ns = 0;
-    s = mcentral_cache_span(&h->central[spc], &swept_ns);
-    atomic_u64_store_relaxed(&c->sweep_ns, atomic_u64_load_relaxed(&c->sweep_ns) + swept_ns);
+    s = mcentral_cache_span(&h->central[spc], &c->sweep_ns);
     if (s == NULL)
         return false;
     s->alloc_count_before_cache = s->alloc_count;

@@ -47,7 +47,7 @@ struct mcache {
     uint64_t black_bytes;                  /* [owner thread] allocated black, flushed to
                                             * the heap's counter by release_all */
     struct atomic_u64 sweep_ns;            /* [owner writes; any thread reads] time spent
-                                            * sweeping to allocate (gch_thread_gc_time) */
+                                            * sweeping to allocate (gch_thread_read_gc_time) */
 };
 
 void mcache_init(struct mcache *c, struct mheap *h);

@@ -135,7 +135,7 @@ static struct mspan *take_swept_partial(struct mcentral *c, uint32_t sg)
     return s;
 }
 
-struct mspan *mcentral_cache_span(struct mcentral *c, uint64_t *sweep_ns)
+struct mspan *mcentral_cache_span(struct mcentral *c, struct atomic_u64 *sweep_ns)
 {
     unsigned sc = spanclass_sizeclass(c->spanclass);
     size_t npages = gchi_class_to_allocnpages[sc];
@@ -154,7 +154,7 @@ struct mspan *mcentral_cache_span(struct mcentral *c, uint64_t *sweep_ns)
         s = take_swept_partial(c, sg);
     }
     if (t0 != 0)
-        *sweep_ns += (uint64_t)(sys_nanotime() - t0);
+        sys_time_add(sweep_ns, t0);
     if (s == NULL)
         s = grow_for_cache(c, sg);
     if (s == NULL && !mheap_sweep_done(c->heap)) {

@@ -46,8 +46,9 @@ void mcentral_init(struct mcentral *c, spanclass_t spc, struct mheap *h);
 /* mcentral_cache_span: a span with a free slot, prepared for an mcache
  * (C3): a swept partial span, else an unswept one it sweeps, else a new
  * one.  Pays proportional sweep credit first.  NULL when the heap cannot
- * grow.  Caller holds no lock. */
-struct mspan *mcentral_cache_span(struct mcentral *c, uint64_t *sweep_ns);
+ * grow.  The time it spends sweeping is added to *sweep_ns (a counter
+ * only the caller writes).  Caller holds no lock. */
+struct mspan *mcentral_cache_span(struct mcentral *c, struct atomic_u64 *sweep_ns);
 /* mcentral_uncache_span: take back a span from an mcache (M4, C1-C4);
  * an empty span goes straight back to the heap unless spans are pinned.  A span cached across a
  * flip (sg + 1) is a fatal error (C3). */

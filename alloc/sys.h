@@ -46,6 +46,14 @@ static inline int64_t sys_nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* sys_time_add: add the ns since t0 to a counter that only the calling
+ * thread writes (a load and a store: no locked instruction); other
+ * threads may read it relaxed. */
+static inline void sys_time_add(struct atomic_u64 *c, int64_t t0)
+{
+    atomic_u64_store_relaxed(c, atomic_u64_load_relaxed(c) + (uint64_t)(sys_nanotime() - t0));
+}
+
 /* The raw OS operations.  ctx is passed back unchanged.  Failures return
  * NULL / false; no operation is allowed to fail half-way. */
 struct sys_ops {

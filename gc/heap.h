@@ -46,18 +46,12 @@ struct gch_thread {
     struct gcmarker marker;      /* [owner] barrier shading, assists, own root scan */
     double assist_debt;          /* [owner] scan bytes owed by allocation while marking */
     /* Wall time this thread spent on the collector's behalf (the public
-     * gch_thread_gc_time; sweeping is in mcache.sweep_ns). */
+     * gch_thread_read_gc_time; sweeping is in mcache.sweep_ns). */
     struct atomic_u64 stop_ns;   /* [owner writes; any reads] parked for stops, or
                                   * stopping the world to start a cycle */
     struct atomic_u64 scan_ns;   /* [owner writes; any reads] own root-scan handshakes */
     struct atomic_u64 assist_ns; /* [owner writes; any reads] mark assists */
 };
-
-/* thread_time_add: add the time since t0 to one of t's counters (owner). */
-static inline void thread_time_add(struct atomic_u64 *c, int64_t t0)
-{
-    atomic_u64_store_relaxed(c, atomic_u64_load_relaxed(c) + (uint64_t)(gc_nanotime() - t0));
-}
 
 struct gch_heap {
     struct mheap mheap;          /* the allocator */

@@ -500,11 +500,12 @@ void gchi_test_gc_wait(struct gch_heap *h)
 }
 #endif
 
-bool gc_maybe_trigger(struct gch_heap *h)
+int64_t gc_maybe_trigger(struct gch_heap *h)
 {
     if (atomic_u32_load_relaxed(&h->gc.phase) != GCPHASE_OFF)
-        return false;
+        return 0;
     if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
-        return false;
-    return gc_start(h, false);
+        return 0;
+    int64_t t0 = gc_nanotime();
+    return gc_start(h, false) ? gc_nanotime() - t0 : 0;
 }

@@ -293,9 +293,10 @@ void gc_trace_emit(struct gch_heap *h, const char *line, size_t n);
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
 int64_t gc_nanotime(void);
 /* gc_maybe_trigger: start a cycle if the live-heap estimate reached the
- * trigger; true if this call started one.  Called from allocation slow
- * paths holding no lock. */
-bool gc_maybe_trigger(struct gch_heap *h);
+ * trigger; returns the ns the caller spent starting it (0 when it did
+ * not: the clock is read only once the trigger is reached).  Called from
+ * allocation slow paths holding no lock. */
+int64_t gc_maybe_trigger(struct gch_heap *h);
 /* gc_check_not_in_cycle: fatal if the calling thread is the one running
  * a cycle: it can get here only from a scan or trace callback. */
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what);

@@ -91,33 +91,12 @@ static void visit_slot(struct gch_visitor *v, void *const *slot)
     shade((struct gcmarker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_ACQUIRE), slot);
 }
 
-/* scan_typed: the references of `size` bytes at obj made of elements of
- * type ty: a trace callback, or the mask repeated per element. */
-static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch_type *ty)
-{
-    size_t elem = ty->size;
-    if (ty->trace != NULL) {
-        /* Once per element; slot slack past the array is zero and may be
-         * passed as extra zeroed elements (gcheap.h, gch_trace_fn). */
-        size_t count = size / elem ? size / elem : 1;
-        for (size_t e = 0; e < count; e++)
-            ty->trace(&m->v, (void *)(obj + e * elem), elem);
-        return;
-    }
-    size_t words = elem / 8;
-    size_t count = elem % 8 == 0 ? size / elem : 1;
-    for (size_t e = 0; e < count; e++) {
-        uintptr_t base = obj + e * elem;
-        for (size_t w = 0; w < words; w++)
-            if ((ty->ptrmask[w / 8] >> (w % 8)) & 1)
-                gch_visit(&m->v, (void *const *)(base + w * 8));
-    }
-}
-
-/* scan_typed_range: the part [off, off + len) of scan_typed's work: the
- * elements of a trace callback type that start in it, or the masked
- * words in it.  Each reference is reported by exactly one of the parts
- * that tile the object. */
+/* scan_typed_range: the part [off, off + len) of an object of `size`
+ * bytes made of elements of type ty: the elements of a trace callback
+ * type that start in it (slot slack past the array is zero and may be
+ * passed as extra zeroed elements: gcheap.h, gch_trace_fn), or the words
+ * of whole elements in it whose mask bit is set.  Each reference is
+ * reported by exactly one of the parts that tile the object. */
 static void scan_typed_range(struct gcmarker *m, uintptr_t obj, size_t size, const gch_type *ty, size_t off,
                              size_t len)
 {
@@ -128,11 +107,10 @@ static void scan_typed_range(struct gcmarker *m, uintptr_t obj, size_t size, con
             ty->trace(&m->v, (void *)(obj + e * elem), elem);
         return;
     }
-    size_t ewords = elem / 8, w = off / 8, wend = end / 8;
-    if (elem % 8 != 0 && wend > ewords) /* one element only: nothing past it */
-        wend = ewords;
+    size_t ewords = elem / 8, count = elem % 8 == 0 ? size / elem : 1;
     if (ewords == 0)
-        return;
+        return; /* an element smaller than a word holds no aligned reference */
+    size_t w = off / 8, wend = end / 8 < count * ewords ? end / 8 : count * ewords;
     size_t ew = w % ewords; /* the word's place in its element, stepped without division */
     for (; w < wend; w++) {
         if ((ty->ptrmask[ew / 8] >> (ew % 8)) & 1)
@@ -140,6 +118,12 @@ static void scan_typed_range(struct gcmarker *m, uintptr_t obj, size_t size, con
         if (++ew == ewords)
             ew = 0;
     }
+}
+
+/* scan_typed: the whole object (scan_typed_range over all of it). */
+static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch_type *ty)
+{
+    scan_typed_range(m, obj, size, ty, 0, size);
 }
 
 /* scan_bits: the references of the object at obj in a heap-bitmap span:

@@ -356,5 +356,5 @@ void gc_assist(struct gch_thread *t, size_t bytes)
     if (done == 0)
         t->assist_debt = 0; /* no grey work anywhere: marking is nearly done, forgiven */
     atomic_i64_add_relaxed(&h->gc.assist_cpu_ns, thread_cpu_ns() - cpu0);
-    thread_time_add(&t->assist_ns, wall0);
+    sys_time_add(&t->assist_ns, wall0);
 }

@@ -113,7 +113,7 @@ void gch_safepoint_slow(gch_thread *t)
             lock_release(&w->lock);
             int64_t t0 = gc_nanotime();
             gc_handshake_run(h, t, ops, &t->marker);
-            thread_time_add(&t->scan_ns, t0);
+            sys_time_add(&t->scan_ns, t0);
             lock_acquire(&w->lock);
             t->hs_ops &= ~ops;
             t->hs_busy = false;
@@ -123,7 +123,7 @@ void gch_safepoint_slow(gch_thread *t)
         if (w->active && w->stopper != t) {
             int64_t t0 = gc_nanotime();
             stw_wait_running(h, t);
-            thread_time_add(&t->stop_ns, t0);
+            sys_time_add(&t->stop_ns, t0);
             continue;
         }
         break;
@@ -205,9 +205,9 @@ void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
     if (atomic_u32_load_relaxed(&t->heap->gc.phase) == GCPHASE_MARK) {
         gc_assist(t, bytes);
     } else {
-        int64_t t0 = gc_nanotime();
-        if (gc_maybe_trigger(t->heap)) /* this thread stopped the world */
-            thread_time_add(&t->stop_ns, t0);
+        int64_t stopped = gc_maybe_trigger(t->heap);
+        if (stopped > 0) /* this thread started a cycle */
+            atomic_u64_store_relaxed(&t->stop_ns, atomic_u64_load_relaxed(&t->stop_ns) + (uint64_t)stopped);
     }
 }
 
@@ -246,7 +246,7 @@ void gch_blocking_leave(gch_thread *t)
         lock_wait(&w->lock, &w->changed);
     stw_wait_running(t->heap, t);
     lock_release(&w->lock);
-    thread_time_add(&t->stop_ns, t0);
+    sys_time_add(&t->stop_ns, t0);
 }
 
 void gchi_frame_pop_mismatch(gch_thread *t, gch_frame *f)
