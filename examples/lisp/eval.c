@@ -110,13 +110,25 @@ static val global_ref(struct vm *vm, val node)
     return v;
 }
 
+/* ev: eval without a new eval frame for the leaves (constants and
+ * variables): most operands are leaves. */
+static inline val ev(struct vm *vm, val node, val env)
+{
+    switch (node_kind(node)) {
+    case N_CONST: return (val)OBJ(lnode, node)->a;
+    case N_LREF: return local_ref(vm, node, env);
+    case N_GREF: return global_ref(vm, node);
+    default: return eval(vm, node, env);
+    }
+}
+
 /* assign: set!, define, and the slots of letrec and internal defines.
  * The value is computed first (it may allocate); the store is V2's. */
 static val assign(struct vm *vm, val node, val env)
 {
     struct lnode *n = OBJ(lnode, node);
     enum node_kind k = node_kind(node);
-    val v = eval(vm, k == N_LSET ? (val)n->c : (val)n->b, env);
+    val v = ev(vm, k == N_LSET ? (val)n->c : (val)n->b, env);
     if (k == N_LSET) {
         vm_set(vm, frame_slot(env, (val)n->a, (val)n->b), v);
         return V_UNSPEC;
@@ -249,7 +261,7 @@ static val eval_let(struct vm *vm, val node, val env)
     size_t ninit = obj_len(inits), base = vm->sp;
     if (node_kind(node) == N_LET)
         for (size_t i = 0; i < ninit; i++)
-            vm_push(vm, eval(vm, (val)OBJ(lvector, inits)->items[i], env));
+            vm_push(vm, ev(vm, (val)OBJ(lvector, inits)->items[i], env));
     val frame = mk_frame(vm, (size_t)fixnum_value((val)n->c), env);
     if (node_kind(node) == N_LET)
         for (size_t i = 0; i < ninit; i++)
@@ -262,7 +274,7 @@ static void eval_letrec_inits(struct vm *vm, val node, val frame)
 {
     val inits = (val)OBJ(lnode, node)->a;
     for (size_t i = 0; i < obj_len(inits); i++) {
-        val v = eval(vm, (val)OBJ(lvector, inits)->items[i], frame);
+        val v = ev(vm, (val)OBJ(lvector, inits)->items[i], frame);
         vm_set(vm, &OBJ(lframe, frame)->slots[i], v);
     }
 }
@@ -271,10 +283,10 @@ static void eval_letrec_inits(struct vm *vm, val node, val frame)
 static void eval_operands(struct vm *vm, val node, val env)
 {
     struct lnode *n = OBJ(lnode, node);
-    vm_push(vm, eval(vm, (val)n->a, env));
+    vm_push(vm, ev(vm, (val)n->a, env));
     val args = (val)n->b;
     for (size_t i = 0; i < obj_len(args); i++)
-        vm_push(vm, eval(vm, (val)OBJ(lvector, args)->items[i], env));
+        vm_push(vm, ev(vm, (val)OBJ(lvector, args)->items[i], env));
     vm->line = node_line(node);
 }
 
@@ -286,7 +298,7 @@ static val eval_items(struct vm *vm, val node, val env, val *res)
     val items = (val)OBJ(lnode, node)->b;
     size_t n = obj_len(items);
     for (size_t i = 0; i + 1 < n; i++) {
-        val v = eval(vm, (val)OBJ(lvector, items)->items[i], env);
+        val v = ev(vm, (val)OBJ(lvector, items)->items[i], env);
         if ((k == N_AND && !truthy(v)) || (k == N_OR && truthy(v))) {
             *res = v;
             return 0;
@@ -311,7 +323,7 @@ val eval(struct vm *vm, val node, val env)
         case N_GREF: res = global_ref(vm, node); goto done;
         case N_LSET: case N_GSET: case N_GDEF: res = assign(vm, node, env); goto done;
         case N_LAMBDA: res = mk_closure(vm, node, env); goto done;
-        case N_IF: node = truthy(eval(vm, (val)n->a, env)) ? (val)n->b : (val)n->c; break;
+        case N_IF: node = truthy(ev(vm, (val)n->a, env)) ? (val)n->b : (val)n->c; break;
         case N_SEQ: case N_AND: case N_OR:
             node = eval_items(vm, node, env, &res);
             if (node == 0)
