@@ -83,16 +83,34 @@ static _Noreturn void alloc_failed(struct vm *vm, const char *what)
     vm_error(vm, "cannot allocate %s: %s", what, gch_last_error_message());
 }
 
-static void *checked(struct vm *vm, void *p, const char *what)
+/* retry_after_gc: true when an allocation that just failed is worth
+ * trying again.  Workaround: gcheap starts no cycle when an allocation
+ * fails at heap_limit, and once the pacer's goal lies above the limit no
+ * allocation ever reaches the trigger again, so the garbage left by a
+ * failed computation would stay until an explicit collection.  On
+ * GCH_ENOMEM we collect once (our roots are all on the value stack). */
+static bool retry_after_gc(struct vm *vm)
 {
-    if (p == NULL)
-        alloc_failed(vm, what);
-    return p;
+    if (gch_last_error() != GCH_ENOMEM)
+        return false;
+    gch_collect(vm->I->heap);
+    return true;
 }
+
+/* ALLOC: evaluate the allocation expr, collecting and retrying once. */
+#define ALLOC(vm, expr, what)                                   \
+    ({                                                          \
+        void *p_ = (expr);                                      \
+        if (p_ == NULL && retry_after_gc(vm))                   \
+            p_ = (expr);                                        \
+        if (p_ == NULL)                                         \
+            alloc_failed((vm), (what));                         \
+        p_;                                                     \
+    })
 
 val mk_obj(struct vm *vm, const gch_type *ty, enum otype ot, uintptr_t aux)
 {
-    uintptr_t *o = checked(vm, gch_alloc(vm->t, ty), ty->name);
+    uintptr_t *o = ALLOC(vm, gch_alloc(vm->t, ty), ty->name);
     *o = MK_HDR(ot, aux); /* not a reference: a plain store (the object is unpublished) */
     return (val)o;
 }
@@ -108,14 +126,14 @@ void *vm_alloc_noscan(struct vm *vm, size_t size)
     size = (size + 7) & ~(size_t)7;
     if (size < 16)
         size = 16;
-    return checked(vm, gch_alloc_noscan(vm->t, size), "bytes");
+    return ALLOC(vm, gch_alloc_noscan(vm->t, size), "bytes");
 }
 
 val mk_pair(struct vm *vm, val a, val d)
 {
     vm_push(vm, a);
     vm_push(vm, d);
-    struct lpair *p = checked(vm, gch_alloc(vm->t, &pair_type), "pair");
+    struct lpair *p = ALLOC(vm, gch_alloc(vm->t, &pair_type), "pair");
     vm->sp -= 2;
     vm_set(vm, &p->car, a);
     vm_set(vm, &p->cdr, d);
@@ -148,7 +166,7 @@ val mk_vector(struct vm *vm, size_t n, val fill)
     if (n >= ((size_t)1 << 40))
         vm_error(vm, "vector too long");
     vm_push(vm, fill);
-    struct lvector *o = checked(vm, gch_alloc_array(vm->t, &word_type, n + 1), "vector");
+    struct lvector *o = ALLOC(vm, gch_alloc_array(vm->t, &word_type, n + 1), "vector");
     vm->sp--;
     o->hdr = MK_HDR(OT_VECTOR, n);
     if (fill != V_NONE)

@@ -104,7 +104,8 @@ struct lhash { uintptr_t hdr; void *count, *buckets; };               /* mask 11
 struct lbytes { uintptr_t hdr; uint8_t data[]; };                     /* noscan */
 struct lthread;
 struct lthreadobj { uintptr_t hdr; void *thunk, *result; struct lthread *ts; }; /* mask 0110 */
-struct lmutex { uintptr_t hdr; pthread_mutex_t *mu; };                /* noscan */
+struct mutexrec;
+struct lmutex { uintptr_t hdr; struct mutexrec *rec; };              /* noscan */
 
 static inline void *ptr_of(val v) { return (void *)(v & ~(val)TAG_MASK); }
 static inline struct lpair *pair_of(val v) { return (struct lpair *)ptr_of(v); }

@@ -5,7 +5,8 @@
  *   gchlisp [-m BYTES] FILE [ARG...]   run FILE; (command-line) is (FILE ARG...)
  *   gchlisp [-m BYTES] -e EXPR          evaluate EXPR, print its value
  *   gchlisp [-m BYTES]                  REPL on stdin
- * -m caps the heap (gch_config.heap_limit; K, M, G suffixes).
+ * -m caps the heap (gch_config.heap_limit; K, M, G suffixes); -d sets the
+ * limit on nested (non-tail) calls, 100000 by default.
  *
  * The interpreter runs on a thread of its own with a 256 MiB C stack
  * (mapped lazily), so the recursion limit, not the platform's default
@@ -27,6 +28,7 @@ struct job {
     const char *file;    /* a program to run, or NULL */
     const char *expr;    /* -e, or NULL */
     size_t heap_limit;
+    size_t max_depth;    /* -d, or 0 for the default */
     int status;
 };
 
@@ -61,6 +63,7 @@ static int run_forms(struct vm *vm, const char *src, size_t len, long line, bool
             vm_error_at(vm, r.line, "syntax error: unexpected end of input");
         }
         vm_push(vm, form);
+        vm->line = r.form_line;
         val node = compile_toplevel(vm, &r, form);
         reader_forget(&r);
         val v = eval(vm, node, V_NONE); /* eval roots node before it allocates */
@@ -197,7 +200,7 @@ static size_t parse_size(const char *s)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: gchlisp [-m BYTES] [FILE [ARG...] | -e EXPR]\n");
+    fprintf(stderr, "usage: gchlisp [-m BYTES] [-d DEPTH] [FILE [ARG...] | -e EXPR]\n");
     return 2;
 }
 
@@ -209,6 +212,8 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != 0; i++) {
         if (strcmp(argv[i], "-m") == 0 && i + 1 < argc)
             job.heap_limit = parse_size(argv[++i]);
+        else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+            job.max_depth = parse_size(argv[++i]);
         else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc)
             job.expr = argv[++i];
         else
@@ -220,6 +225,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: cannot create the heap: %s\n", gch_last_error_message());
         return 1;
     }
+    if (job.max_depth != 0)
+        job.I.max_depth = job.max_depth;
     job.I.file = job.expr != NULL ? "<-e>" : job.file != NULL ? job.file : "<stdin>";
     job.I.argc = argc - i;
     job.I.argv = argv + i;

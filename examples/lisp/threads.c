@@ -23,7 +23,6 @@
  */
 #include "builtins.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +37,10 @@ struct lthread {
     int failed;           /* [thread; read after pthread_join] */
 };
 
-struct mutexrec { struct mutexrec *next; pthread_mutex_t mu; };
+/* owner: the struct vm holding mu, or NULL; written by the holder only
+ * (after locking, before unlocking), read atomically by any thread, so a
+ * thread sees its own vm there exactly when it holds the mutex. */
+struct mutexrec { struct mutexrec *next; pthread_mutex_t mu; struct vm *owner; };
 
 /* run_with_stack: run fn(arg) on a new thread with a C stack of
  * stack_size bytes and wait for it. */
@@ -174,10 +176,10 @@ void threads_join_all(struct interp *I, gch_thread *t)
 
 /* ---- mutexes ---------------------------------------------------------- */
 
-static pthread_mutex_t *mutex_arg(struct vm *vm, val v, const char *who)
+static struct mutexrec *mutex_arg(struct vm *vm, val v, const char *who)
 {
     arg_check(vm, is_type(v, OT_MUTEX), who, "a mutex", v);
-    return OBJ(lmutex, v)->mu;
+    return OBJ(lmutex, v)->rec;
 }
 
 val p_make_mutex(struct vm *vm, int argc, val *argv)
@@ -185,40 +187,38 @@ val p_make_mutex(struct vm *vm, int argc, val *argv)
     struct mutexrec *m = calloc(1, sizeof *m);
     if (m == NULL)
         vm_error(vm, "make-mutex: out of memory");
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-    pthread_mutex_init(&m->mu, &attr);
-    pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_lock(&vm->I->mu);
     m->next = vm->I->mutexes;
     vm->I->mutexes = m;
     pthread_mutex_unlock(&vm->I->mu);
     struct lmutex *o = vm_alloc_noscan(vm, sizeof *o);
     o->hdr = MK_HDR(OT_MUTEX, 0);
-    o->mu = &m->mu;
+    o->rec = m;
     return (val)o;
 }
 
 val p_mutex_lock(struct vm *vm, int argc, val *argv)
 {
-    pthread_mutex_t *mu = mutex_arg(vm, argv[0], "mutex-lock!");
-    int rc = pthread_mutex_trylock(mu);
-    if (rc == EBUSY) { /* wait where the collector need not wait for us */
+    struct mutexrec *m = mutex_arg(vm, argv[0], "mutex-lock!");
+    if (__atomic_load_n(&m->owner, __ATOMIC_RELAXED) == vm)
+        vm_error(vm, "mutex-lock!: already locked by this thread");
+    if (pthread_mutex_trylock(&m->mu) != 0) { /* wait where the collector need not wait for us */
         gch_blocking_enter(vm->t);
-        rc = pthread_mutex_lock(mu);
+        pthread_mutex_lock(&m->mu);
         gch_blocking_leave(vm->t);
     }
-    if (rc != 0)
-        vm_error(vm, "mutex-lock!: %s", strerror(rc));
+    __atomic_store_n(&m->owner, vm, __ATOMIC_RELAXED);
     return V_TRUE;
 }
 
 val p_mutex_unlock(struct vm *vm, int argc, val *argv)
 {
-    int rc = pthread_mutex_unlock(mutex_arg(vm, argv[0], "mutex-unlock!"));
-    if (rc != 0)
-        vm_error(vm, "mutex-unlock!: %s", rc == EPERM ? "not locked by this thread" : strerror(rc));
+    struct mutexrec *m = mutex_arg(vm, argv[0], "mutex-unlock!");
+    if (__atomic_load_n(&m->owner, __ATOMIC_RELAXED) != vm)
+        vm_error(vm, "mutex-unlock!: not locked by this thread");
+    __atomic_store_n(&m->owner, NULL, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&m->mu);
     return V_TRUE;
 }
 

@@ -34,7 +34,7 @@
   (letrec ((ev? (lambda (k) (if (= k 0) #t (od? (- k 1)))))
            (od? (lambda (k) (if (= k 0) #f (ev? (- k 1))))))
     (ev? n)))
-(write (list (parity 100001) (parity 100000))) (newline)
+(write (list (parity 10001) (parity 10000))) (newline)
 
 ;; a fold building closures many times over
 (define (fold f acc l) (if (null? l) acc (fold f (f acc (car l)) (cdr l))))
@@ -42,5 +42,5 @@
   (let loop ((i 0) (sum 0))
     (if (= i k) sum
         (loop (+ i 1) (+ sum ((fold (lambda (f x) (lambda (y) (f (+ x y)))) (lambda (y) y) '(1 2 3)) i))))))
-(write (churn 20000)) (newline)
+(write (churn 5000)) (newline)
 (write `(1 ,@(map add1 '(1 2)) #(a ,(double 4)))) (newline)
