@@ -6,7 +6,9 @@
  *   gchlisp [-m BYTES] -e EXPR          evaluate EXPR, print its value
  *   gchlisp [-m BYTES]                  REPL on stdin
  * -m caps the heap (gch_config.heap_limit; K, M, G suffixes); -d sets the
- * limit on nested (non-tail) calls, 100000 by default.
+ * limit on nested (non-tail) calls, 100000 by default; -s prints a summary
+ * of the heap's statistics (gch_read_stats, gch_thread_read_gc_time) on
+ * stderr at exit.
  *
  * The interpreter runs on a thread of its own with a 256 MiB C stack
  * (mapped lazily), so the recursion limit, not the platform's default
@@ -19,6 +21,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAIN_C_STACK ((size_t)256 << 20)
@@ -29,6 +32,8 @@ struct job {
     const char *expr;    /* -e, or NULL */
     size_t heap_limit;
     size_t max_depth;    /* -d, or 0 for the default */
+    bool stats;          /* -s: print the heap's statistics at exit */
+    struct timespec start;
     int status;
 };
 
@@ -165,6 +170,48 @@ static int run_job(struct job *j, struct vm *vm)
     return st == 2 ? j->I.exit_code : st;
 }
 
+static double secs(uint64_t ns) { return (double)ns / 1e9; }
+
+static double since(const struct timespec *t0, clockid_t clk)
+{
+    struct timespec t;
+    clock_gettime(clk, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* print_stats: -s.  The interpreter thread's collector time comes from
+ * gch_thread_read_gc_time; the process CPU includes the mark workers and
+ * the background sweeper. */
+static void print_stats(struct job *j, struct vm *vm)
+{
+    gch_stats st;
+    gch_gc_time gt;
+    gch_thread_flush(vm->t);
+    gch_read_stats(j->I.heap, &st);
+    gch_thread_read_gc_time(vm->t, &gt);
+    uint64_t longest = 0;
+    for (uint32_t i = 0; i < st.num_gc && i < GCH_PAUSE_RING; i++)
+        longest = st.pause_ns[i] > longest ? st.pause_ns[i] : longest;
+    double wall = since(&j->start, CLOCK_MONOTONIC);
+    struct timespec zero = {0, 0};
+    double cpu = since(&zero, CLOCK_PROCESS_CPUTIME_ID);
+    uint64_t in_gc = gt.stop_ns + gt.scan_ns + gt.assist_ns + gt.sweep_ns;
+    fprintf(stderr,
+            "gchlisp: heap statistics (gch_read_stats)\n"
+            "  collections      %u (%u forced)\n"
+            "  stop-the-world   %.3f ms in total, longest %.3f ms\n"
+            "  allocated        %.1f MiB in %llu objects\n"
+            "  heap             %.1f MiB in use, %.1f MiB from the OS, next goal %.1f MiB\n"
+            "  wall %.2f s, process CPU %.2f s (includes the mark workers and sweeper)\n"
+            "  interpreter thread on the collector's behalf: %.1f%% of wall time\n"
+            "    (stopped %.1f ms, own root scans %.1f ms, assists %.1f ms, sweeping %.1f ms)\n",
+            st.num_gc, st.num_forced_gc, secs(st.pause_total_ns) * 1e3, secs(longest) * 1e3,
+            (double)st.total_alloc / 1048576.0, (unsigned long long)st.mallocs,
+            (double)st.heap_inuse / 1048576.0, (double)st.heap_sys / 1048576.0,
+            (double)st.next_gc / 1048576.0, wall, cpu, 100.0 * secs(in_gc) / wall,
+            secs(gt.stop_ns) * 1e3, secs(gt.scan_ns) * 1e3, secs(gt.assist_ns) * 1e3, secs(gt.sweep_ns) * 1e3);
+}
+
 static void *interp_main(void *arg)
 {
     struct job *j = arg;
@@ -184,6 +231,8 @@ static void *interp_main(void *arg)
     }
     fflush(stdout);
     threads_join_all(&j->I, vm.t);
+    if (j->stats)
+        print_stats(j, &vm);
     vm_free(&vm);
     return NULL;
 }
@@ -200,7 +249,7 @@ static size_t parse_size(const char *s)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: gchlisp [-m BYTES] [-d DEPTH] [FILE [ARG...] | -e EXPR]\n");
+    fprintf(stderr, "usage: gchlisp [-s] [-m BYTES] [-d DEPTH] [FILE [ARG...] | -e EXPR]\n");
     return 2;
 }
 
@@ -212,6 +261,8 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != 0; i++) {
         if (strcmp(argv[i], "-m") == 0 && i + 1 < argc)
             job.heap_limit = parse_size(argv[++i]);
+        else if (strcmp(argv[i], "-s") == 0)
+            job.stats = true;
         else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
             job.max_depth = parse_size(argv[++i]);
         else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc)
@@ -221,6 +272,7 @@ int main(int argc, char **argv)
     }
     if (i < argc && job.expr == NULL)
         job.file = argv[i];
+    clock_gettime(CLOCK_MONOTONIC, &job.start);
     if (!interp_init(&job.I, job.heap_limit)) {
         fprintf(stderr, "error: cannot create the heap: %s\n", gch_last_error_message());
         return 1;
