@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """check_style.py - mechanical checks of gcheap's STYLE.md habits.
 
-Checks every .c/.h under alloc/, gc/ and include/:
+Checks every .c/.h under alloc/, gc/, include/ and examples/ (the layering
+rule applies to the library only):
   1. the file opens with a comment block (habit 1);
   2. include layering: include/ <- alloc/ <- gc/; alloc/ may include from
      gc/ only gc/gchooks.h (habit 8 layout rule);
@@ -18,7 +19,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DIRS = ["alloc", "gc", "include"]
+DIRS = ["alloc", "gc", "include", "examples"]
 TLS_ALLOWED = {"alloc/error.c", "alloc/lock.c"}
 ATOMIC_ALLOWED = {"alloc/atomic.h"}
 GENERATED = {"alloc/sizeclasses.c", "alloc/sizeclasses.h", "alloc/lockrank.h"}
