@@ -56,7 +56,16 @@ static void frame_trace(gch_visitor *v, void *obj, size_t size)
         gch_visit(v, &f->slots[i]);
 }
 
+#if GCHLISP_FRAMES_BY_MASK
+/* For comparison (scripts/bench_lisp.sh): frames described by a mask
+ * instead, every word but the header (unused slots are zero). */
+static const uint8_t frame_mask[33] = {
+    0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+#define FRAME_TYPE(n) {"frame", sizeof(struct lframe) + (n) * sizeof(void *), frame_mask, NULL}
+#else
 #define FRAME_TYPE(n) {"frame", sizeof(struct lframe) + (n) * sizeof(void *), NULL, frame_trace}
+#endif
 static const size_t frame_steps[] = {0, 1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 128, 256};
 static const gch_type frame_types[] = {
     FRAME_TYPE(0), FRAME_TYPE(1), FRAME_TYPE(2), FRAME_TYPE(3), FRAME_TYPE(4),
