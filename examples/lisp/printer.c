@@ -2,12 +2,18 @@
  * printer.c - display and write.  Prints without allocating (a printer
  * that allocated would need every value it walks rooted), so it is safe
  * to call on any value a thread holds.  Lists are walked along their cdr
- * iteratively; nesting in the car direction recurses (a datum that deep
- * came from a program building it on purpose).
+ * iteratively, and a cycle through the cdrs prints as "..." (tortoise and
+ * hare); nesting in the car direction recurses, cut off with "..." past
+ * MAX_PRINT_DEPTH levels, so a circular structure never hangs or
+ * overflows the printer.
  */
 #include "lisp.h"
 
 #include <inttypes.h>
+
+#define MAX_PRINT_DEPTH 1000
+
+static void print_rec(FILE *f, val v, bool write, int depth);
 
 static void print_char(FILE *f, unsigned c, bool write)
 {
@@ -56,22 +62,32 @@ static void print_special(FILE *f, val v)
     }
 }
 
-static void print_list(FILE *f, val v, bool write)
+static void print_list(FILE *f, val v, bool write, int depth)
 {
+    val slow = v;
     fputc('(', f);
-    print_value(f, car(v), write);
-    for (v = cdr(v); is_pair(v); v = cdr(v)) {
+    print_rec(f, car(v), write, depth + 1);
+    unsigned long i = 0;
+    for (v = cdr(v); is_pair(v); v = cdr(v), i++) {
+        if ((i & 1) != 0) {
+            slow = cdr(slow); /* half speed: meets v only on a cycle */
+            if (v == slow) {
+                fputs(" ...", f);
+                v = V_NIL;
+                break;
+            }
+        }
         fputc(' ', f);
-        print_value(f, car(v), write);
+        print_rec(f, car(v), write, depth + 1);
     }
     if (v != V_NIL) {
         fputs(" . ", f);
-        print_value(f, v, write);
+        print_rec(f, v, write, depth + 1);
     }
     fputc(')', f);
 }
 
-static void print_object(FILE *f, val v, bool write)
+static void print_object(FILE *f, val v, bool write, int depth)
 {
     switch (HDR_TYPE(hdr_of(v))) {
     case OT_STRING: print_string(f, v, write); break;
@@ -81,7 +97,7 @@ static void print_object(FILE *f, val v, bool write)
         for (size_t i = 0; i < obj_len(v); i++) {
             if (i > 0)
                 fputc(' ', f);
-            print_value(f, (val)OBJ(lvector, v)->items[i], write);
+            print_rec(f, (val)OBJ(lvector, v)->items[i], write, depth + 1);
         }
         fputc(')', f);
         break;
@@ -108,12 +124,16 @@ static void print_object(FILE *f, val v, bool write)
     }
 }
 
-void print_value(FILE *f, val v, bool write)
+void print_value(FILE *f, val v, bool write) { print_rec(f, v, write, 0); }
+
+static void print_rec(FILE *f, val v, bool write, int depth)
 {
-    if (is_fixnum(v))
+    if (depth > MAX_PRINT_DEPTH)
+        fputs("...", f);
+    else if (is_fixnum(v))
         fprintf(f, "%" PRIdPTR, fixnum_value(v));
     else if (is_pair(v))
-        print_list(f, v, write);
+        print_list(f, v, write, depth);
     else if (is_char(v))
         print_char(f, (unsigned)IMM_PAYLOAD(v), write);
     else if (is_prim(v))
@@ -123,5 +143,5 @@ void print_value(FILE *f, val v, bool write)
     else if (v == V_NONE)
         fputs("#<unassigned>", f);
     else
-        print_object(f, v, write);
+        print_object(f, v, write, depth);
 }

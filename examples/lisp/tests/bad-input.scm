@@ -36,3 +36,8 @@
 (display (length (list 1 2 3))) (newline)
 (define v (make-vector 1000 'ok))
 (display (vector-ref v 999)) (newline)
+(define c (list 1 2 3))
+(set-cdr! (cddr c) c)
+c
+(string->symbol 42)
+(display "end") (newline)
