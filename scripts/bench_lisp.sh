@@ -32,21 +32,26 @@ fi
 nm --defined-only $build/libgcheap.a | awk '$2 ~ /^[tT]$/ {print $3}' | sort -u > /tmp/gcheap.syms
 profile() {
   perf record -q -o /tmp/gchlisp.perf.data -F 2000 -- "$bin" "$@" > /dev/null 2>&1
-  perf report -i /tmp/gchlisp.perf.data --no-children --sort sym --stdio 2>/dev/null |
+  perf report -i /tmp/gchlisp.perf.data --no-children --sort pid,sym --stdio 2>/dev/null |
     python3 -c '
-import sys, re
+import sys, re, collections
 syms = set(open("/tmp/gcheap.syms").read().split())
-heap = other = 0.0
-top = []
+per = collections.defaultdict(lambda: [0.0, 0.0])   # thread -> [gcheap, other]
+top = collections.Counter()
 for line in sys.stdin:
-    m = re.match(r"\s+([\d.]+)%\s+\[[.k]\]\s+(\S+)", line)
+    m = re.match(r"\s+([\d.]+)%\s+(\d+):\S+\s+\[[.k]\]\s+(\S+)", line)
     if not m: continue
-    pct, sym = float(m.group(1)), m.group(2)
-    if sym in syms: heap += pct; top.append((pct, sym))
-    else: other += pct
-top.sort(reverse=True)
-print("   gcheap functions: %.1f%% of CPU samples (interpreter, libc, kernel: %.1f%%)" % (heap, other))
-print("   top gcheap functions: " + ", ".join("%s %.1f%%" % (s, p) for p, s in top[:6]))
+    pct, tid, sym = float(m.group(1)), m.group(2), m.group(3)
+    per[tid][0 if sym in syms else 1] += pct
+    if sym in syms: top[sym] += pct
+main = max(per, key=lambda t: sum(per[t]))
+heap = sum(v[0] for v in per.values())
+mt = per[main]
+print("   all threads: %.1f%% of CPU samples in gcheap functions" % heap)
+print("   interpreter thread (%.1f%% of samples): %.1f%% of its own samples in gcheap (allocation, barrier, assists, sweeping)"
+      % (sum(mt), 100 * mt[0] / max(sum(mt), 1e-9)))
+print("   other threads (mark workers, background sweeper): %.1f%% of samples" % (100 - sum(mt)))
+print("   top gcheap functions: " + ", ".join("%s %.1f%%" % (s, p) for s, p in top.most_common(6)))
 '
 }
 echo "== perf: binary-trees 16"
