@@ -40,8 +40,10 @@ struct job {
 /* run_forms: read, compile and evaluate every form of src.  Returns 0, or
  * 1 after an error (reported already).  With print, each value is
  * written as the REPL does.  *incomplete (if not NULL) receives the
- * offset of an unfinished last form instead of an error. */
-static int run_forms(struct vm *vm, const char *src, size_t len, long line, bool print, size_t *incomplete)
+ * offset (and *incomplete_line the line) of an unfinished last form
+ * instead of an error. */
+static int run_forms(struct vm *vm, const char *src, size_t len, long line, bool print, size_t *incomplete,
+                     long *incomplete_line)
 {
     struct reader r;
     reader_init(&r, src, len, line);
@@ -63,6 +65,7 @@ static int run_forms(struct vm *vm, const char *src, size_t len, long line, bool
         if (st == READ_INCOMPLETE) {
             if (incomplete != NULL) {
                 *incomplete = (size_t)(r.p - src);
+                *incomplete_line = r.line;
                 break;
             }
             vm_error_at(vm, r.line, "syntax error: unexpected end of input");
@@ -136,7 +139,7 @@ static int repl(struct vm *vm)
             break;
         line++;
         size_t rest = SIZE_MAX;
-        status = run_forms(vm, buf, len, buf_line, true, &rest);
+        status = run_forms(vm, buf, len, buf_line, true, &rest, &buf_line);
         if (status == 2)
             break;
         if (status == 0 && rest != SIZE_MAX) { /* keep the unfinished form */
@@ -154,7 +157,7 @@ static int repl(struct vm *vm)
 static int run_job(struct job *j, struct vm *vm)
 {
     if (j->expr != NULL) {
-        int st = run_forms(vm, j->expr, strlen(j->expr), 1, true, NULL);
+        int st = run_forms(vm, j->expr, strlen(j->expr), 1, true, NULL, NULL);
         return st == 2 ? j->I.exit_code : st;
     }
     if (j->file == NULL)
@@ -165,7 +168,7 @@ static int run_job(struct job *j, struct vm *vm)
         fprintf(stderr, "error: cannot read %s\n", j->file);
         return 1;
     }
-    int st = run_forms(vm, src, len, 1, false, NULL);
+    int st = run_forms(vm, src, len, 1, false, NULL, NULL);
     free(src);
     return st == 2 ? j->I.exit_code : st;
 }

@@ -41,3 +41,7 @@
 c
 (string->symbol 42)
 (display "end") (newline)
+(vector-ref
+  (vector 1 2)
+  (+ 1 1))
+(display "multi-line ok") (newline)
