@@ -62,14 +62,20 @@ static bool string_equal(val a, val b)
            memcmp(OBJ(lstring, a)->data, OBJ(lstring, b)->data, obj_len(a)) == 0;
 }
 
-/* equal: structural equality; recursion follows cars, the cdr is a loop. */
-bool equal(val a, val b)
+#define MAX_EQUAL_DEPTH 1000000
+
+/* equal_rec: structural equality; recursion follows cars (and vector
+ * elements), the cdr is a loop.  Nesting past MAX_EQUAL_DEPTH is an
+ * error rather than a C stack overflow. */
+static bool equal_rec(struct vm *vm, val a, val b, size_t depth)
 {
+    if (depth > MAX_EQUAL_DEPTH)
+        vm_error(vm, "equal?: structure nested too deeply");
     for (;;) {
         if (a == b)
             return true;
         if (is_pair(a) && is_pair(b)) {
-            if (!equal(car(a), car(b)))
+            if (!equal_rec(vm, car(a), car(b), depth + 1))
                 return false;
             a = cdr(a);
             b = cdr(b);
@@ -83,7 +89,7 @@ bool equal(val a, val b)
             if (obj_len(a) != obj_len(b))
                 return false;
             for (size_t i = 0; i < obj_len(a); i++)
-                if (!equal((val)OBJ(lvector, a)->items[i], (val)OBJ(lvector, b)->items[i]))
+                if (!equal_rec(vm, (val)OBJ(lvector, a)->items[i], (val)OBJ(lvector, b)->items[i], depth + 1))
                     return false;
             return true;
         }
@@ -93,3 +99,5 @@ bool equal(val a, val b)
         return false;
     }
 }
+
+bool equal(struct vm *vm, val a, val b) { return equal_rec(vm, a, b, 0); }

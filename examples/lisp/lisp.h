@@ -247,7 +247,7 @@ bool is_apply_prim(val v);
 intptr_t arg_fixnum(struct vm *vm, val v, const char *who);
 void arg_check(struct vm *vm, bool ok, const char *who, const char *want, val got);
 bool eqv(val a, val b);
-bool equal(val a, val b);
+bool equal(struct vm *vm, val a, val b);
 
 /* threads.c */
 void threads_join_all(struct interp *I, gch_thread *t);

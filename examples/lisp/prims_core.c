@@ -16,7 +16,7 @@
 
 val p_eq(struct vm *vm, int argc, val *argv) { return mk_bool(argv[0] == argv[1]); }
 val p_eqv(struct vm *vm, int argc, val *argv) { return mk_bool(eqv(argv[0], argv[1])); }
-val p_equal(struct vm *vm, int argc, val *argv) { return mk_bool(equal(argv[0], argv[1])); }
+val p_equal(struct vm *vm, int argc, val *argv) { return mk_bool(equal(vm, argv[0], argv[1])); }
 val p_not(struct vm *vm, int argc, val *argv) { return mk_bool(argv[0] == V_FALSE); }
 val p_nullp(struct vm *vm, int argc, val *argv) { return mk_bool(argv[0] == V_NIL); }
 val p_pairp(struct vm *vm, int argc, val *argv) { return mk_bool(is_pair(argv[0])); }

@@ -56,14 +56,14 @@ static size_t bucket_of(val ht, val key)
     return (size_t)(h & (obj_len(buckets) - 1));
 }
 
-static bool same_key(val ht, val a, val b) { return hash_is_eq(ht) ? a == b : equal(a, b); }
+static bool same_key(struct vm *vm, val ht, val a, val b) { return hash_is_eq(ht) ? a == b : equal(vm, a, b); }
 
 /* find_entry: the (key . value) pair of key, or 0. */
-static val find_entry(val ht, val key)
+static val find_entry(struct vm *vm, val ht, val key)
 {
     val buckets = (val)OBJ(lhash, ht)->buckets;
     for (val l = (val)OBJ(lvector, buckets)->items[bucket_of(ht, key)]; is_pair(l); l = cdr(l))
-        if (same_key(ht, car(car(l)), key))
+        if (same_key(vm, ht, car(car(l)), key))
             return car(l);
     return 0;
 }
@@ -113,7 +113,7 @@ val p_hash_tablep(struct vm *vm, int argc, val *argv) { return mk_bool(is_type(a
 val p_hash_set(struct vm *vm, int argc, val *argv)
 {
     val ht = hash_arg(vm, argv[0], "hash-table-set!");
-    val e = find_entry(ht, argv[1]);
+    val e = find_entry(vm, ht, argv[1]);
     if (e != 0) {
         vm_set(vm, &pair_of(e)->cdr, argv[2]);
         return V_UNSPEC;
@@ -132,13 +132,13 @@ val p_hash_set(struct vm *vm, int argc, val *argv)
 
 val p_hash_ref_default(struct vm *vm, int argc, val *argv)
 {
-    val e = find_entry(hash_arg(vm, argv[0], "hash-table-ref/default"), argv[1]);
+    val e = find_entry(vm, hash_arg(vm, argv[0], "hash-table-ref/default"), argv[1]);
     return e != 0 ? cdr(e) : argv[2];
 }
 
 val p_hash_ref(struct vm *vm, int argc, val *argv)
 {
-    val e = find_entry(hash_arg(vm, argv[0], "hash-table-ref"), argv[1]);
+    val e = find_entry(vm, hash_arg(vm, argv[0], "hash-table-ref"), argv[1]);
     if (e != 0)
         return cdr(e);
     if (argc < 3)
@@ -149,12 +149,12 @@ val p_hash_ref(struct vm *vm, int argc, val *argv)
 
 val p_hash_contains(struct vm *vm, int argc, val *argv)
 {
-    return mk_bool(find_entry(hash_arg(vm, argv[0], "hash-table-contains?"), argv[1]) != 0);
+    return mk_bool(find_entry(vm, hash_arg(vm, argv[0], "hash-table-contains?"), argv[1]) != 0);
 }
 
 val p_hash_update_default(struct vm *vm, int argc, val *argv)
 {
-    val e = find_entry(hash_arg(vm, argv[0], "hash-table-update!/default"), argv[1]);
+    val e = find_entry(vm, hash_arg(vm, argv[0], "hash-table-update!/default"), argv[1]);
     vm_push(vm, argv[2]);
     vm_push(vm, e != 0 ? cdr(e) : argv[3]);
     val v = vm_apply(vm, 1);
@@ -172,7 +172,7 @@ val p_hash_delete(struct vm *vm, int argc, val *argv)
     size_t i = bucket_of(ht, argv[1]);
     void **link = &OBJ(lvector, buckets)->items[i];
     for (val l = (val)*link; is_pair(l); link = &pair_of(l)->cdr, l = (val)*link)
-        if (same_key(ht, car(car(l)), argv[1])) {
+        if (same_key(vm, ht, car(car(l)), argv[1])) {
             vm_set(vm, link, cdr(l));
             intptr_t n = fixnum_value((val)OBJ(lhash, ht)->count) - 1;
             vm_set(vm, &OBJ(lhash, ht)->count, mk_fixnum(n));

@@ -169,7 +169,7 @@ val p_memq(struct vm *vm, int argc, val *argv)
 val p_member(struct vm *vm, int argc, val *argv)
 {
     for (val l = argv[1]; is_pair(l); l = cdr(l))
-        if (equal(car(l), argv[0]))
+        if (equal(vm, car(l), argv[0]))
             return l;
     return V_FALSE;
 }
@@ -185,7 +185,7 @@ val p_assq(struct vm *vm, int argc, val *argv)
 val p_assoc(struct vm *vm, int argc, val *argv)
 {
     for (val l = argv[1]; is_pair(l); l = cdr(l))
-        if (is_pair(car(l)) && equal(car(car(l)), argv[0]))
+        if (is_pair(car(l)) && equal(vm, car(car(l)), argv[0]))
             return car(l);
     return V_FALSE;
 }
