@@ -95,8 +95,12 @@ static char *slurp(const char *path, size_t *len)
     char *buf = malloc(cap);
     for (size_t got; buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
         n += got;
-        if (n == cap)
-            buf = realloc(buf, cap *= 2);
+        if (n == cap) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (bigger == NULL)
+                free(buf);
+            buf = bigger;
+        }
     }
     fclose(f);
     *len = n;
@@ -112,8 +116,11 @@ static bool read_line(struct vm *vm, char **buf, size_t *len, size_t *cap)
     while (fgets(chunk, sizeof chunk, stdin) != NULL) {
         size_t n = strlen(chunk);
         if (*len + n + 1 > *cap) {
+            char *bigger = realloc(*buf, (*len + n + 1) * 2);
+            if (bigger == NULL)
+                break; /* the line is cut short; the reader reports what it sees */
+            *buf = bigger;
             *cap = (*len + n + 1) * 2;
-            *buf = realloc(*buf, *cap);
         }
         memcpy(*buf + *len, chunk, n + 1);
         *len += n;

@@ -150,19 +150,25 @@ static void skip_ws(struct vm *vm, struct rstate *s)
 
 static val read_string(struct vm *vm, struct rstate *s)
 {
-    size_t cap = 64, n = 0;
-    char *buf = malloc(cap);
+    /* The text is copied out first (escapes make it shorter), so a string
+     * needs no buffer of its own: its bytes are at most the source's. */
+    const char *start = s->r->p;
+    size_t n = 0;
     for (int c; (c = nextc(s)) != '"';) {
+        if (c == '\\')
+            nextc(s);
+        n++;
+    }
+    val v = mk_string(vm, NULL, n);
+    char *out = OBJ(lstring, v)->data;
+    for (const char *p = start; n > 0; n--) {
+        int c = (unsigned char)*p++;
         if (c == '\\') {
-            c = nextc(s);
+            c = (unsigned char)*p++;
             c = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == '0' ? 0 : c;
         }
-        if (n + 1 >= cap)
-            buf = realloc(buf, cap *= 2);
-        buf[n++] = (char)c;
+        *out++ = (char)c;
     }
-    val v = mk_string(vm, buf, n); /* buf leaks if this fails: rare, bounded */
-    free(buf);
     return v;
 }
 
