@@ -273,10 +273,17 @@ static GCH_ALWAYS_INLINE void write_heap_bits(struct mspan *s, uintptr_t v, cons
     }
 }
 
-/* write_header: give the object at v a type header (Y2). */
-static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty)
+/* write_header: give the object at v, of `size` bytes, a type header
+ * (Y2), sized when asked (Y3). */
+static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty, size_t size, bool sized)
 {
-    *(const gch_type **)(v + s->elemsize - MALLOC_HEADER) = ty;
+    uintptr_t word = (uintptr_t)ty;
+    GCH_ASSERT_INTERNAL((word & HEADER_SIZED) == 0);
+    if (sized) {
+        *(size_t *)(v + s->elemsize - MALLOC_SIZED_HEADER) = size;
+        word |= HEADER_SIZED;
+    }
+    *(uintptr_t *)(v + s->elemsize - MALLOC_HEADER) = word;
     if (s->typebits != NULL) {
         uint32_t idx = span_object_index(s, v);
         uint64_t *hw = &s->typebits->hdr[idx / 64];
@@ -328,16 +335,25 @@ static GCH_NOINLINE void *malloc_headered(gch_thread *t, const gch_type *ty, siz
         return bad_thread(c);
     if (size == 0)
         return gchi_set_error(GCH_EINVAL, "allocation of size 0");
-    if (size <= MAX_SMALL_SIZE - MALLOC_HEADER) {
-        spanclass_t spc = make_spanclass(size_to_class(size + MALLOC_HEADER), false);
+    size_t hdr = MALLOC_HEADER;
+    /* Y3: room for a whole element past the object would be scanned as
+     * one: record the size instead. */
+    if (size <= MAX_SMALL_SIZE - MALLOC_HEADER &&
+        gchi_class_to_size[size_to_class(size + MALLOC_HEADER)] - MALLOC_HEADER - size >= ty->size)
+        hdr = MALLOC_SIZED_HEADER;
+    if (size <= MAX_SMALL_SIZE - hdr) {
+        spanclass_t spc = make_spanclass(size_to_class(size + hdr), false);
         void *p = alloc_slot(c, spc);
         if (p != NULL)
-            write_header(c->alloc[spc], (uintptr_t)p, ty);
+            write_header(c->alloc[spc], (uintptr_t)p, ty, size, hdr == MALLOC_SIZED_HEADER);
         return p;
     }
     void *p = malloc_large(c, size, false);
-    if (p != NULL)
-        mheap_span_of_heap(c->heap, (uintptr_t)p)->largetype = ty;
+    if (p != NULL) {
+        struct mspan *s = mheap_span_of_heap(c->heap, (uintptr_t)p);
+        s->largetype = ty;
+        s->largesize = size;
+    }
     return p;
 }
 

@@ -85,11 +85,16 @@ GCH_API const char *gch_strerror(gch_error e);
 
 typedef struct gch_visitor gch_visitor;
 /* gch_trace_fn: report every reference slot of obj with gch_visit().
- * Used for shapes a pointer mask cannot describe.  Called once per element
- * (size = the type's size); the unused tail of an object's slot is zero
- * and may be passed as extra elements, so a callback must accept an
- * all-zero element.  Must not allocate or touch other heap objects'
- * type-dependent fields. */
+ * Used for shapes a pointer mask cannot describe.  Called once for each
+ * element the object was allocated with (1 for gch_alloc, n for
+ * gch_alloc_array; size = the type's size), never for the bytes past
+ * them (see gch_usable_size).  It runs inside a collection, on a mark
+ * worker or on any attached thread (inside gch_alloc when that thread
+ * assists the mark, or at its safepoint), and may call only gch_visit:
+ * allocating is a fatal error, and it must not take a lock that a VM
+ * thread may hold while it allocates or polls a safepoint (that thread
+ * may be the one running the callback, or may wait on it): a deadlock.
+ * Must not touch other heap objects' type-dependent fields. */
 typedef void (*gch_trace_fn)(gch_visitor *v, void *obj, size_t size);
 GCH_API void gch_visit(gch_visitor *v, void *const *slot);
 
@@ -197,9 +202,13 @@ GCH_API void *gch_alloc_noscan(gch_thread *t, size_t size);
 GCH_API void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
 
 /* gch_usable_size: the bytes available at p, an object the caller owns:
- * its size-class slot, less the 8-byte type header that objects of
- * trace-callback types and scan objects over 512 bytes carry at the end
- * of their slot.  0 if p is not the start of an object in this heap. */
+ * its size-class slot, less the type header (8 or 16 bytes) that objects
+ * of trace-callback types and scan objects over 512 bytes carry at the
+ * end of their slot.  The collector scans only the elements the object
+ * was allocated with (ty->size x n); the bytes past them, up to the
+ * usable size, may hold any data but are never scanned: a reference
+ * stored there does not keep its object alive.  0 if p is not the start
+ * of an object in this heap. */
 GCH_API size_t gch_usable_size(gch_heap *h, const void *p);
 /* gch_is_heap_pointer: true when p points into an object slot of one of
  * h's in-use spans (interior pointers included).  The slot may be free at
