@@ -72,7 +72,15 @@ gch_error gchi_check_thread(const struct mcache *c)
     return GCH_OK;
 }
 
-/* bad_thread: the error for a handle that failed the owner check. */
+/* debug_in_scan: GCH_DEBUG >= 2 checks on every allocation path that
+ * the caller is not a scan or trace callback (a callback running on the
+ * owner thread: its own root scan, an assist, a root edit's shading);
+ * other builds catch it on the slow path (gchi_hook_alloc_slow) or when
+ * the callback runs on a worker (the owner check fails). */
+static GCH_ALWAYS_INLINE bool debug_in_scan(void) { return GCH_DEBUG >= 2 && gchi_in_scan(); }
+
+/* bad_thread: the error for a handle that failed the owner check (or
+ * debug_in_scan). */
 static GCH_NOINLINE GCH_COLD void *bad_thread(const struct mcache *c)
 {
     if (gchi_in_scan()) /* a callback on a mark worker, using a mutator's handle */
@@ -214,7 +222,7 @@ static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan
     /* K3: a detached handle, or one used from another OS thread, must not
      * reach its spans; one compare against the thread-pointer-relative
      * tag keeps that off the common path's cost. */
-    if (GCH_UNLIKELY(!owned_by_caller(c)))
+    if (GCH_UNLIKELY(!owned_by_caller(c) || debug_in_scan()))
         return bad_thread(c);
     if (GCH_LIKELY(size - 1 < MAX_SMALL_SIZE)) { /* 1 <= size <= 32 KiB */
         if (noscan && size < TINY_SIZE)
@@ -309,7 +317,7 @@ static GCH_NOINLINE void *malloc_bits_slow(struct mcache *c, spanclass_t spc, co
 static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
-    if (GCH_UNLIKELY(!owned_by_caller(c)))
+    if (GCH_UNLIKELY(!owned_by_caller(c) || debug_in_scan()))
         return bad_thread(c);
     spanclass_t spc = make_spanclass(size_to_class(size), false);
     struct mspan *s = c->alloc[spc];
@@ -331,7 +339,7 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
 static GCH_NOINLINE void *malloc_headered(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
-    if (GCH_UNLIKELY(!owned_by_caller(c)))
+    if (GCH_UNLIKELY(!owned_by_caller(c) || debug_in_scan()))
         return bad_thread(c);
     if (size == 0)
         return gchi_set_error(GCH_EINVAL, "allocation of size 0");

@@ -312,7 +312,9 @@ GCH_API gch_error gch_thread_read_gc_time(const gch_thread *t, gch_gc_time *out)
  * for the thread, and the collector may scan the thread's frames and
  * flush its caches meanwhile.  Inside the section the thread must not
  * allocate, push or pop frames, write its frames' slots, store through
- * gch_write, flush, or change its scanners (fatal where detected).  Leaving waits while the world is stopped.
+ * gch_write, flush, or change its scanners (fatal where detected).
+ * gch_safepoint there does nothing: the whole section is a safepoint.
+ * Leaving waits while the world is stopped.
  */
 GCH_API void gch_blocking_enter(gch_thread *t);
 GCH_API void gch_blocking_leave(gch_thread *t);
@@ -340,18 +342,27 @@ GCH_API gch_error gch_root_range_remove(gch_heap *h, void **start);
 
 /* gch_scan_fn: report every reference the embedder holds in its own
  * structures with gch_visit(v, &slot).  It runs inside a collection and
- * may call only gch_visit: allocating or collecting there is a fatal
- * error (as in trace callbacks). */
+ * may call only gch_visit: allocating, collecting, polling a safepoint or
+ * editing roots there is a fatal error (as in trace callbacks).  The
+ * same deadlock rule as for trace callbacks holds: see below for where
+ * each kind runs. */
 typedef void (*gch_scan_fn)(gch_visitor *v, void *ctx);
 /* Heap-wide scanners (embedder tables), called once per cycle by a mark
- * worker while the VM's threads run.  Like global roots, the slots a
- * heap scanner reports must be written with gch_write, and the scanner
- * must tolerate concurrent writers (it runs under the heap's roots lock,
- * not the embedder's).  Any thread, attached or not. */
+ * worker while the VM's threads run, and also at once, on the calling
+ * thread, by a root edit made while the collector marks (adding or
+ * removing a root or a heap scanner: its scanner, or every scanner
+ * added or removed then).  Like global roots, the slots a heap scanner
+ * reports must be written with gch_write, and the scanner must tolerate
+ * concurrent writers (it runs under the heap's roots lock, not the
+ * embedder's).  So a heap scanner that takes an embedder lock deadlocks
+ * if a thread holding that lock edits the roots, or waits for a thread
+ * that does.  Any thread, attached or not. */
 GCH_API gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx);
-/* Per-thread scanners (a VM's value stack), called for t's roots only,
- * while t is at a safepoint or blocking.  Owner thread only. */
+/* Per-thread scanners (a VM's value stack), called for t's roots only:
+ * on t itself at a safepoint (gch_safepoint, or inside an allocation),
+ * or on a mark worker while t is in a blocking section.  Owner thread
+ * only. */
 GCH_API gch_error gch_thread_scanner_add(gch_thread *t, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_thread_scanner_remove(gch_thread *t, gch_scan_fn fn, void *ctx);
 
