@@ -92,6 +92,33 @@ static GCH_NOINLINE GCH_COLD void *bad_thread(const struct mcache *c)
     return NULL;
 }
 
+/* refill_after_gc: the refill of class spc failed (the heap could not
+ * grow, say at its limit): collect and sweep (gchooks.h), then refill
+ * again, while the hook sees a chance.  Go's mallocgc would throw. */
+static GCH_NOINLINE GCH_COLD bool refill_after_gc(struct mcache *c, spanclass_t spc, size_t bytes)
+{
+    for (int attempt = 0; gchi_hook_alloc_failed(c, bytes, attempt); attempt++) {
+        if (mcache_refill(c, spc)) {
+            gch_clear_error();
+            return true;
+        }
+    }
+    return false;
+}
+
+/* large_after_gc: malloc_large's refill_after_gc. */
+static GCH_NOINLINE GCH_COLD struct mspan *large_after_gc(struct mcache *c, size_t npages, spanclass_t spc)
+{
+    for (int attempt = 0; gchi_hook_alloc_failed(c, npages * PAGE_SIZE, attempt); attempt++) {
+        struct mspan *s = mheap_alloc_span(c->heap, npages, spc);
+        if (s != NULL) {
+            gch_clear_error();
+            return s;
+        }
+    }
+    return NULL;
+}
+
 /* next_free: the slow half of next_free_fast: search the rest of the
  * span, refilling the cache when it is full.  0 on failure (error set).
  * Caller owns c.  Go counterpart: (*mcache).nextFree. */
@@ -100,8 +127,9 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
     struct mspan *s = c->alloc[spc];
     uint32_t idx = span_next_free_index(s);
     if (idx == s->nelems) {
-        gchi_hook_alloc_slow(c, gchi_class_to_allocnpages[spanclass_sizeclass(spc)] * PAGE_SIZE);
-        if (!mcache_refill(c, spc))
+        size_t bytes = gchi_class_to_allocnpages[spanclass_sizeclass(spc)] * PAGE_SIZE;
+        gchi_hook_alloc_slow(c, bytes);
+        if (!mcache_refill(c, spc) && !refill_after_gc(c, spc, bytes))
             return 0;
         s = c->alloc[spc];
         idx = span_next_free_index(s);
@@ -199,6 +227,8 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
         if (s != NULL)
             gch_clear_error();
     }
+    if (s == NULL)
+        s = large_after_gc(c, npages, spc);
     if (s == NULL)
         return NULL;
     bit_set_atomic(s->alloc_bits, 0); /* M4: a large span is never cached */

@@ -297,6 +297,12 @@ int64_t gc_nanotime(void);
  * not: the clock is read only once the trigger is reached).  Called from
  * allocation slow paths holding no lock. */
 int64_t gc_maybe_trigger(struct gch_heap *h);
+/* gc_collect_at_limit: an allocation of self's found the heap unable to
+ * grow: run a whole cycle and the sweep (waiting out one in progress
+ * first), as gch_collect does, and return true so the caller tries
+ * again; false, doing nothing, with GOGC=off.  Called from allocation
+ * slow paths holding no lock. */
+bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self);
 /* gc_check_not_in_cycle: fatal if the calling thread is the one running
  * a cycle: it can get here only from a scan or trace callback. */
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what);

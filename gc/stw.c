@@ -244,6 +244,31 @@ void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
     }
 }
 
+/* Cycles an allocation that finds the heap full runs before it fails.
+ * More than one: what other threads allocate during a cycle survives it
+ * (allocate black) and may take the room it freed before the retry. */
+#define ALLOC_FAILED_CYCLES 4
+
+bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt)
+{
+    gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
+    struct gch_heap *h = t->heap;
+    size_t limit = h->mheap.heap_limit;
+    if (gch_last_error() != GCH_ENOMEM || attempt >= ALLOC_FAILED_CYCLES || (limit != 0 && bytes > limit))
+        return false;
+    /* After a cycle of ours: full of live data is full.  What other
+     * threads allocated during it counts as marked (allocated black)
+     * but may be garbage already: leave it out (black_bytes still holds
+     * the last cycle's until the next mark starts; a heuristic). */
+    if (attempt > 0 && limit != 0) {
+        uint64_t marked = atomic_u64_load_relaxed(&h->gc.heap_marked_live);
+        uint64_t black = atomic_u64_load_relaxed(&h->mheap.counters.black_bytes);
+        if ((marked > black ? marked - black : 0) + bytes > limit)
+            return false;
+    }
+    return gc_collect_at_limit(h, t);
+}
+
 void stw_check_not_blocking(struct gch_thread *t, const char *what)
 {
     /* t->run is written only by t itself (stop_the_world writes only its

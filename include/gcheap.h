@@ -128,7 +128,11 @@ typedef struct gch_config {
      * "MYVM_" reads MYVM_GOGC, MYVM_GODEBUG, ... */
     const char *env_prefix;
     /* Hard cap on heap memory mapped from the OS (HeapSys), bytes; 0 = no
-     * cap.  Allocation past it returns NULL with GCH_ENOMEM. */
+     * cap.  An allocation that finds the heap full first runs a whole
+     * collection and its sweep, as gch_collect does (so it is a
+     * safepoint where a cycle runs; a few cycles while other threads
+     * keep filling the heap), unless GOGC is off; then it returns NULL
+     * with GCH_ENOMEM if the heap is still full. */
     size_t heap_limit;
     /* Release idle memory with MADV_FREE instead of MADV_DONTNEED
      * (GODEBUG=madvdontneed=0). */
@@ -355,8 +359,9 @@ typedef void (*gch_scan_fn)(gch_visitor *v, void *ctx);
  * reports must be written with gch_write, and the scanner must tolerate
  * concurrent writers (it runs under the heap's roots lock, not the
  * embedder's).  So a heap scanner that takes an embedder lock deadlocks
- * if a thread holding that lock edits the roots, or waits for a thread
- * that does.  Any thread, attached or not. */
+ * if a thread holding that lock edits the roots, calls gch_collect or
+ * allocates with the heap at its limit (both wait for a whole cycle), or
+ * waits for a thread that does.  Any thread, attached or not. */
 GCH_API gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx);
 /* Per-thread scanners (a VM's value stack), called for t's roots only:
