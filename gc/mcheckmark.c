@@ -149,8 +149,9 @@ static void queue_push(struct pathfind *pf, uintptr_t obj)
 }
 
 /* object_at: the base of the allocated (or allocated-black) object
- * holding p, or of the slot `target` whatever its bits, or 0. */
-static uintptr_t object_at(struct gch_heap *h, uintptr_t p, uintptr_t target)
+ * holding p, or of the slot `target` whatever its bits, or 0; *sp is its
+ * span. */
+static uintptr_t object_at(struct gch_heap *h, uintptr_t p, uintptr_t target, const struct mspan **sp)
 {
     if (h->decode != NULL && p != 0)
         p = (uintptr_t)h->decode(p);
@@ -164,6 +165,7 @@ static uintptr_t object_at(struct gch_heap *h, uintptr_t p, uintptr_t target)
     uintptr_t base = s->start + (uintptr_t)idx * s->elemsize;
     if (base != target && !bit_load(s->alloc_bits, idx) && !bit_load(s->gcmark_bits, idx))
         return 0;
+    *sp = s;
     return base;
 }
 
@@ -172,7 +174,8 @@ static void path_visit(struct gch_visitor *v, void *const *slot)
     struct pathfind *pf = (struct pathfind *)(void *)v;
     if (pf->found)
         return;
-    uintptr_t obj = object_at(pf->h, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), pf->target);
+    const struct mspan *s = NULL;
+    uintptr_t obj = object_at(pf->h, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), pf->target, &s);
     if (obj == 0)
         return;
     if (2 * (pf->count + 1) > pf->cap)
@@ -185,7 +188,7 @@ static void path_visit(struct gch_visitor *v, void *const *slot)
     pf->count++;
     if (obj == pf->target)
         pf->found = true;
-    else
+    else if (!spanclass_noscan(s->spanclass)) /* nothing to scan in a noscan object */
         queue_push(pf, obj);
 }
 

@@ -53,10 +53,49 @@ static void test_checkmark_reports_slot_without_bits(void **state)
     expect_fatal(white_during_mark, NULL, "has neither a mark nor an alloc bit");
 }
 
+/* The report's path finder walks breadth-first from the roots; a noscan
+ * object met on the way must not be scanned (it used to be, reading a
+ * type header it does not have: a crash instead of the report). */
+static void white_behind_noscan(void *arg)
+{
+    (void)arg;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "CMFREE_";
+    cfg.gc_percent = -1;
+    setenv("CMFREE_GODEBUG", "gccheckmark=1", 1);
+    gch_heap *h = gch_heap_new(&cfg);
+    gch_thread *t = gch_thread_attach(h);
+    static void *g[2];
+    gch_root_range_add(h, g, 2);
+    gchi_test_hold_mark(h, true);
+    gchi_test_gc_start(h);
+    gch_safepoint(t);
+    uint64_t *noscan = gch_alloc_noscan(t, 48);
+    noscan[0] = ~(uint64_t)0; /* not a type header */
+    gch_write(t, &g[0], noscan); /* the first root: met first */
+    struct node *a = gch_alloc(t, &node_type); /* black, never scanned */
+    struct node *lost = gch_alloc(t, &node_type);
+    struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)lost);
+    uint32_t idx = span_object_index(s, (uintptr_t)lost);
+    __atomic_fetch_and(&s->gcmark_bits[idx / 8], (uint8_t) ~(1u << (idx % 8)), __ATOMIC_RELAXED);
+    __atomic_store_n(&a->next, lost, __ATOMIC_RELEASE); /* no barrier */
+    gch_write(t, &g[1], a);
+    gchi_test_hold_mark(h, false);
+    gchi_test_gc_wait(h);
+}
+
+static void test_checkmark_path_skips_noscan(void **state)
+{
+    (void)state;
+    expect_fatal(white_behind_noscan, NULL, "path: root slot");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkmark_reports_slot_without_bits),
+        cmocka_unit_test(test_checkmark_path_skips_noscan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
