@@ -498,6 +498,7 @@ bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self)
 #if GCH_TESTING
 void (*gchi_test_root_edit_hook)(struct gch_heap *h);
 void (*gchi_test_term_hook)(struct gch_heap *h);
+void (*gchi_test_idle_hook)(struct gch_heap *h);
 
 bool gchi_test_gc_start(struct gch_heap *h) { return gc_start(h, GC_FORCED); }
 

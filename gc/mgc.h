@@ -174,6 +174,8 @@ struct gcstate {
                                      * marker (gc_shade_begin): termination waits (X4) */
     struct atomic_u32 hs_flushed;   /* [atomic] a flush handshake published work (X4) */
     struct atomic_u32 test_no_workers; /* [atomic] tests: worker threads cannot start */
+    struct atomic_u32 test_work_in_term; /* [atomic] tests: workers that began mark work
+                                     * while a termination was in progress (MW4) */
     bool workers_quit;              /* [stw.lock] */
     pthread_t workers[GC_MAX_WORKERS]; /* [stw.lock] the last is fractional if the
                                      * pacer wants one */
@@ -325,6 +327,7 @@ void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
  * gchi_test_root_edit_hook: when set, every global root edit calls it
  *   between gc_shade_begin and taking the roots lock (a test holds an
  *   edit there to see what a stop does meanwhile);
+ * gchi_test_idle_hook: see below;
  * gchi_test_term_hook: when set, mark termination calls it as soon as
  *   the world is stopped (a test plants grey work there). */
 bool gchi_test_gc_start(struct gch_heap *h);
@@ -333,6 +336,9 @@ void gchi_test_gc_wait(struct gch_heap *h);
 void gchi_test_no_workers(struct gch_heap *h, bool fail);
 extern void (*gchi_test_root_edit_hook)(struct gch_heap *h);
 extern void (*gchi_test_term_hook)(struct gch_heap *h);
+/* gchi_test_idle_hook: when set, an idle worker calls it before each nap,
+ * holding no lock (a test holds a worker asleep there). */
+extern void (*gchi_test_idle_hook)(struct gch_heap *h);
 #endif
 
 #endif
