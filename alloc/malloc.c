@@ -72,7 +72,15 @@ gch_error gchi_check_thread(const struct mcache *c)
     return GCH_OK;
 }
 
-/* bad_thread: the error for a handle that failed the owner check. */
+/* debug_in_scan: GCH_DEBUG >= 2 checks on every allocation path that
+ * the caller is not a scan or trace callback (a callback running on the
+ * owner thread: its own root scan, an assist, a root edit's shading);
+ * other builds catch it on the slow path (gchi_hook_alloc_slow) or when
+ * the callback runs on a worker (the owner check fails). */
+static GCH_ALWAYS_INLINE bool debug_in_scan(void) { return GCH_DEBUG >= 2 && gchi_in_scan(); }
+
+/* bad_thread: the error for a handle that failed the owner check (or
+ * debug_in_scan). */
 static GCH_NOINLINE GCH_COLD void *bad_thread(const struct mcache *c)
 {
     if (gchi_in_scan()) /* a callback on a mark worker, using a mutator's handle */
@@ -84,6 +92,33 @@ static GCH_NOINLINE GCH_COLD void *bad_thread(const struct mcache *c)
     return NULL;
 }
 
+/* refill_after_gc: the refill of class spc failed (the heap could not
+ * grow, say at its limit): collect and sweep (gchooks.h), then refill
+ * again, while the hook sees a chance.  Go's mallocgc would throw. */
+static GCH_NOINLINE GCH_COLD bool refill_after_gc(struct mcache *c, spanclass_t spc, size_t bytes)
+{
+    for (int attempt = 0; gchi_hook_alloc_failed(c, bytes, attempt); attempt++) {
+        if (mcache_refill(c, spc)) {
+            gch_clear_error();
+            return true;
+        }
+    }
+    return false;
+}
+
+/* large_after_gc: malloc_large's refill_after_gc. */
+static GCH_NOINLINE GCH_COLD struct mspan *large_after_gc(struct mcache *c, size_t npages, spanclass_t spc)
+{
+    for (int attempt = 0; gchi_hook_alloc_failed(c, npages * PAGE_SIZE, attempt); attempt++) {
+        struct mspan *s = mheap_alloc_span(c->heap, npages, spc);
+        if (s != NULL) {
+            gch_clear_error();
+            return s;
+        }
+    }
+    return NULL;
+}
+
 /* next_free: the slow half of next_free_fast: search the rest of the
  * span, refilling the cache when it is full.  0 on failure (error set).
  * Caller owns c.  Go counterpart: (*mcache).nextFree. */
@@ -92,8 +127,9 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
     struct mspan *s = c->alloc[spc];
     uint32_t idx = span_next_free_index(s);
     if (idx == s->nelems) {
-        gchi_hook_alloc_slow(c, gchi_class_to_allocnpages[spanclass_sizeclass(spc)] * PAGE_SIZE);
-        if (!mcache_refill(c, spc))
+        size_t bytes = gchi_class_to_allocnpages[spanclass_sizeclass(spc)] * PAGE_SIZE;
+        gchi_hook_alloc_slow(c, bytes);
+        if (!mcache_refill(c, spc) && !refill_after_gc(c, spc, bytes))
             return 0;
         s = c->alloc[spc];
         idx = span_next_free_index(s);
@@ -192,6 +228,8 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
             gch_clear_error();
     }
     if (s == NULL)
+        s = large_after_gc(c, npages, spc);
+    if (s == NULL)
         return NULL;
     bit_set_atomic(s->alloc_bits, 0); /* M4: a large span is never cached */
     if (c->alloc_black)
@@ -214,7 +252,7 @@ static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan
     /* K3: a detached handle, or one used from another OS thread, must not
      * reach its spans; one compare against the thread-pointer-relative
      * tag keeps that off the common path's cost. */
-    if (GCH_UNLIKELY(!owned_by_caller(c)))
+    if (GCH_UNLIKELY(!owned_by_caller(c) || debug_in_scan()))
         return bad_thread(c);
     if (GCH_LIKELY(size - 1 < MAX_SMALL_SIZE)) { /* 1 <= size <= 32 KiB */
         if (noscan && size < TINY_SIZE)
@@ -273,10 +311,17 @@ static GCH_ALWAYS_INLINE void write_heap_bits(struct mspan *s, uintptr_t v, cons
     }
 }
 
-/* write_header: give the object at v a type header (Y2). */
-static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty)
+/* write_header: give the object at v, of `size` bytes, a type header
+ * (Y2), sized when asked (Y3). */
+static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty, size_t size, bool sized)
 {
-    *(const gch_type **)(v + s->elemsize - MALLOC_HEADER) = ty;
+    uintptr_t word = (uintptr_t)ty;
+    GCH_ASSERT_INTERNAL((word & HEADER_SIZED) == 0);
+    if (sized) {
+        *(size_t *)(v + s->elemsize - MALLOC_SIZED_HEADER) = size;
+        word |= HEADER_SIZED;
+    }
+    *(uintptr_t *)(v + s->elemsize - MALLOC_HEADER) = word;
     if (s->typebits != NULL) {
         uint32_t idx = span_object_index(s, v);
         uint64_t *hw = &s->typebits->hdr[idx / 64];
@@ -302,7 +347,7 @@ static GCH_NOINLINE void *malloc_bits_slow(struct mcache *c, spanclass_t spc, co
 static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
-    if (GCH_UNLIKELY(!owned_by_caller(c)))
+    if (GCH_UNLIKELY(!owned_by_caller(c) || debug_in_scan()))
         return bad_thread(c);
     spanclass_t spc = make_spanclass(size_to_class(size), false);
     struct mspan *s = c->alloc[spc];
@@ -324,20 +369,29 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
 static GCH_NOINLINE void *malloc_headered(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
-    if (GCH_UNLIKELY(!owned_by_caller(c)))
+    if (GCH_UNLIKELY(!owned_by_caller(c) || debug_in_scan()))
         return bad_thread(c);
     if (size == 0)
         return gchi_set_error(GCH_EINVAL, "allocation of size 0");
-    if (size <= MAX_SMALL_SIZE - MALLOC_HEADER) {
-        spanclass_t spc = make_spanclass(size_to_class(size + MALLOC_HEADER), false);
+    size_t hdr = MALLOC_HEADER;
+    /* Y3: room for a whole element past the object would be scanned as
+     * one: record the size instead. */
+    if (size <= MAX_SMALL_SIZE - MALLOC_HEADER &&
+        gchi_class_to_size[size_to_class(size + MALLOC_HEADER)] - MALLOC_HEADER - size >= ty->size)
+        hdr = MALLOC_SIZED_HEADER;
+    if (size <= MAX_SMALL_SIZE - hdr) {
+        spanclass_t spc = make_spanclass(size_to_class(size + hdr), false);
         void *p = alloc_slot(c, spc);
         if (p != NULL)
-            write_header(c->alloc[spc], (uintptr_t)p, ty);
+            write_header(c->alloc[spc], (uintptr_t)p, ty, size, hdr == MALLOC_SIZED_HEADER);
         return p;
     }
     void *p = malloc_large(c, size, false);
-    if (p != NULL)
-        mheap_span_of_heap(c->heap, (uintptr_t)p)->largetype = ty;
+    if (p != NULL) {
+        struct mspan *s = mheap_span_of_heap(c->heap, (uintptr_t)p);
+        s->largetype = ty;
+        s->largesize = size;
+    }
     return p;
 }
 

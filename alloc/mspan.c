@@ -72,6 +72,7 @@ void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass
     s->typebits = NULL;
     s->has_headers = false;
     s->largetype = NULL;
+    s->largesize = 0;
 }
 
 void span_prepare_cache(struct mspan *s)

@@ -101,6 +101,8 @@ struct mspan {
                                      * slots <= HEAPBITS_MAX_SIZE, else NULL */
     const struct gch_type *largetype; /* [set before the large object is returned]
                                   * the gch_type of a large scan object */
+    size_t largesize;            /* [set with largetype] bytes it was allocated with
+                                  * (n x its type's size): Y3 */
     struct atomic_u32 sweepgen;  /* [atomic acq/rel] table above */
 
     struct mspan *next, *prev;   /* [lock: owning list] */
@@ -126,10 +128,20 @@ struct mspan {
  *      word bits (a headered slot's word bits are stale and never read:
  *      readers test the header bit first);
  *   Y2 a slot with its header bit set (or any slot of a > 512-byte scan
- *      span) holds its gch_type pointer at slot + elemsize - 8.
+ *      span) holds its gch_type pointer at slot + elemsize - 8;
+ *   Y3 the collector scans exactly the bytes an object was allocated with
+ *      (n x its type's size), never the slack after them that
+ *      gch_usable_size also reports: heap bits past the object are clear;
+ *      a large object's size is span->largesize; a headered object whose
+ *      slot leaves room for a whole element past its n elements (where a
+ *      scan by whole elements would overrun) carries its size in the word
+ *      before the header and HEADER_SIZED in the header word; any other
+ *      headered object holds exactly n whole elements before its header.
  */
 #define HEAPBITS_MAX_SIZE 512
 #define MALLOC_HEADER 8
+#define MALLOC_SIZED_HEADER 16 /* the size word, then the type word */
+#define HEADER_SIZED ((uintptr_t)1) /* header word bit 0 (gch_type is 8-aligned): Y3 */
 
 struct span_typebits {
     uint64_t words[PAGE_SIZE / 8 / 64]; /* 1 bit per word of the (1-page) span */
@@ -177,6 +189,39 @@ static inline bool span_slot_has_header(const struct mspan *s, uintptr_t v)
         return true; /* slots > HEAPBITS_MAX_SIZE: always */
     uint32_t idx = (uint32_t)(((uint64_t)(v - s->start) * s->divmagic) >> 32);
     return (word_load(&s->typebits->hdr[idx / 64]) >> (idx % 64)) & 1;
+}
+
+/* header_type: the gch_type a header word names (Y2, Y3). */
+static inline const struct gch_type *header_type(uintptr_t word)
+{
+    return (const struct gch_type *)(word & ~HEADER_SIZED);
+}
+
+/* header_load: the header word of the headered object at v (Y2).  The
+ * allocating mcache wrote it before publishing v. */
+static inline uintptr_t header_load(const struct mspan *s, uintptr_t v)
+{
+    return __atomic_load_n((const uintptr_t *)(v + s->elemsize - MALLOC_HEADER), __ATOMIC_RELAXED);
+}
+
+/* header_object_size: the bytes the headered object at v was allocated
+ * with, or for an unsized header the slot less the header, which holds
+ * exactly its whole elements (Y3). */
+static inline size_t header_object_size(const struct mspan *s, uintptr_t v, uintptr_t word)
+{
+    if ((word & HEADER_SIZED) == 0)
+        return s->elemsize - MALLOC_HEADER;
+    return __atomic_load_n((const size_t *)(v + s->elemsize - MALLOC_SIZED_HEADER), __ATOMIC_RELAXED);
+}
+
+/* span_slot_header_bytes: the bytes at the end of the slot holding the
+ * object at v that carry its type (0, 8 or 16: Y2, Y3).  Caller owns the
+ * object (its span cannot be reused). */
+static inline size_t span_slot_header_bytes(const struct mspan *s, uintptr_t v)
+{
+    if (!span_slot_has_header(s, v))
+        return 0;
+    return (header_load(s, v) & HEADER_SIZED) != 0 ? MALLOC_SIZED_HEADER : MALLOC_HEADER;
 }
 
 /* bitmap_bytes: bytes of an alloc/mark bitmap for n slots, rounded to

@@ -10,6 +10,7 @@
 #error "internal header"
 #endif
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mcache;
@@ -18,5 +19,12 @@ struct mcache;
  * large object) for cache c, about to take `bytes`, holding no lock: a
  * safepoint, a trigger point, and while marking an assist. */
 void gchi_hook_alloc_slow(struct mcache *c, size_t bytes);
+/* gchi_hook_alloc_failed: the heap could not grow for an allocation of
+ * `bytes` by cache c, for the attempt'th time in a row (gch_last_error()
+ * is GCH_ENOMEM, no lock held): collect and sweep (gc_collect_at_limit)
+ * and return true if the caller should try again, false when no cycle
+ * can make room (GOGC=off, live data fills the limit, or enough cycles
+ * were tried). */
+bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt);
 
 #endif

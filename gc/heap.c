@@ -286,7 +286,7 @@ size_t gch_usable_size(gch_heap *h, const void *p)
      * caller owns p (gcheap.h), so its span cannot be reused. */
     if (h == NULL || p == NULL || mheap_object_lookup(&h->mheap, (uintptr_t)p, &s, &l) != (uintptr_t)p)
         return 0;
-    return span_slot_has_header(s, (uintptr_t)p) ? l.elemsize - MALLOC_HEADER : l.elemsize;
+    return l.elemsize - span_slot_header_bytes(s, (uintptr_t)p);
 }
 
 /* sub_floor0: a - b, or 0 when a counter pair was read mid-update (the

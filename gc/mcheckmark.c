@@ -10,7 +10,10 @@
  * passes) so the real mark bits stay untouched.  Every object it reaches
  * must already carry a real mark bit (or have been allocated black); one
  * that does not is an object the concurrent mark lost, and sweeping would
- * free it while it is still reachable.  The report names the object, the
+ * free it while it is still reachable.  A reachable slot with neither a
+ * mark nor an alloc bit is reported too (with invalidptr on): free by X2,
+ * it is an object handed out white during the mark, or a reference the
+ * VM kept to a freed object.  The report names the object, the
  * reference that reached it and a path from a root, found by a second,
  * breadth-first walk that remembers each object's parent.
  *
@@ -43,6 +46,7 @@ struct checkmark {
     size_t lost_size;
     const void *lost_span, *lost_slot;
     uintptr_t lost_from;          /* the object holding lost_slot, 0: a root */
+    bool lost_free;               /* lost has neither a mark nor an alloc bit */
 };
 
 static void *meta_alloc(struct gch_heap *h, size_t n)
@@ -145,8 +149,9 @@ static void queue_push(struct pathfind *pf, uintptr_t obj)
 }
 
 /* object_at: the base of the allocated (or allocated-black) object
- * holding p, or 0. */
-static uintptr_t object_at(struct gch_heap *h, uintptr_t p)
+ * holding p, or of the slot `target` whatever its bits, or 0; *sp is its
+ * span. */
+static uintptr_t object_at(struct gch_heap *h, uintptr_t p, uintptr_t target, const struct mspan **sp)
 {
     if (h->decode != NULL && p != 0)
         p = (uintptr_t)h->decode(p);
@@ -157,9 +162,11 @@ static uintptr_t object_at(struct gch_heap *h, uintptr_t p)
     if (s == NULL || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE || p >= s->limit)
         return 0;
     uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, p);
-    if (!bit_load(s->alloc_bits, idx) && !bit_load(s->gcmark_bits, idx))
+    uintptr_t base = s->start + (uintptr_t)idx * s->elemsize;
+    if (base != target && !bit_load(s->alloc_bits, idx) && !bit_load(s->gcmark_bits, idx))
         return 0;
-    return s->start + (uintptr_t)idx * s->elemsize;
+    *sp = s;
+    return base;
 }
 
 static void path_visit(struct gch_visitor *v, void *const *slot)
@@ -167,7 +174,8 @@ static void path_visit(struct gch_visitor *v, void *const *slot)
     struct pathfind *pf = (struct pathfind *)(void *)v;
     if (pf->found)
         return;
-    uintptr_t obj = object_at(pf->h, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED));
+    const struct mspan *s = NULL;
+    uintptr_t obj = object_at(pf->h, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), pf->target, &s);
     if (obj == 0)
         return;
     if (2 * (pf->count + 1) > pf->cap)
@@ -180,7 +188,7 @@ static void path_visit(struct gch_visitor *v, void *const *slot)
     pf->count++;
     if (obj == pf->target)
         pf->found = true;
-    else
+    else if (!spanclass_noscan(s->spanclass)) /* nothing to scan in a noscan object */
         queue_push(pf, obj);
 }
 
@@ -241,32 +249,53 @@ static GCH_NOINLINE GCH_COLD void lost(struct gch_heap *h, const struct checkmar
         snprintf(where, sizeof where, "of object %#lx", (unsigned long)c->lost_from);
     else
         snprintf(where, sizeof where, "(a root)");
+    if (c->lost_free)
+        gch_fatalf("gccheckmark: reachable slot %#lx (%zu bytes, span %p) has neither a mark nor an "
+                   "alloc bit: an object handed out during the mark without its mark bit, or a "
+                   "reference to a freed object; found in slot %p %s; path: %s",
+                   (unsigned long)c->lost, c->lost_size, c->lost_span, c->lost_slot, where, path);
     gch_fatalf("gccheckmark: reachable object %#lx (%zu bytes, span %p) was not marked by the "
                "concurrent mark; found in slot %p %s; path: %s",
                (unsigned long)c->lost, c->lost_size, c->lost_span, c->lost_slot, where, path);
+}
+
+/* record_lost: remember the first lost object, reported after the pass
+ * (a lock of the walk, roots or threads, may be held here). */
+static void record_lost(struct gcmarker *m, struct mspan *s, uintptr_t obj, const void *slot, bool free)
+{
+    struct checkmark *c = m->checkmark;
+    if (c->lost != 0)
+        return;
+    c->lost = obj;
+    c->lost_size = s->elemsize;
+    c->lost_span = s;
+    c->lost_slot = slot;
+    c->lost_from = m->scanning;
+    c->lost_free = free;
 }
 
 void gc_checkmark_shade(struct gcmarker *m, struct mspan *s, uint32_t idx, const void *slot)
 {
     uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
     bool marked = bit_load(s->gcmark_bits, idx);
-    if (!marked && !bit_load(s->alloc_bits, idx))
-        return; /* a free slot: invalidptr's business, not a lost object */
+    if (!marked && !bit_load(s->alloc_bits, idx)) {
+        /* Neither bit: free by X2, or an object handed out during the
+         * mark without its mark bit (allocate black broken), which the
+         * sweep would free while reachable.  The real mark never reached
+         * it (invalidptr would have stopped it), so report it unless
+         * invalidptr is off (the embedder keeps stale words then). */
+        if (m->h->env.debug.invalidptr)
+            record_lost(m, s, obj, slot, true);
+        return; /* nothing to scan in a free slot */
+    }
     struct checkmark *c = m->checkmark;
     struct heaparena *a = arena_of(&m->h->mheap.index, obj);
     uint64_t *bits = arena_bits(m->h, c, a->base);
     size_t w = (obj - a->base) >> 3;
     if (bits[w / 64] & ((uint64_t)1 << (w % 64)))
         return;
-    if (!marked && c->lost == 0) {
-        /* Recorded, reported after the pass: a lock of the walk (roots,
-         * threads) may be held here. */
-        c->lost = obj;
-        c->lost_size = s->elemsize;
-        c->lost_span = s;
-        c->lost_slot = slot;
-        c->lost_from = m->scanning;
-    }
+    if (!marked)
+        record_lost(m, s, obj, slot, false);
     bits[w / 64] |= (uint64_t)1 << (w % 64);
     if (!spanclass_noscan(s->spanclass) && !gcwork_put(&m->work, obj))
         gch_fatal("gccheckmark: out of memory for mark work buffers", obj, 0, 0);

@@ -367,11 +367,18 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     return true;
 }
 
+/* Why a cycle starts: the pacer's trigger, gch_collect, or an
+ * allocation that found the heap at its limit (gc_collect_at_limit). */
+enum gc_reason { GC_TRIGGERED, GC_FORCED, GC_AT_LIMIT };
+
 /* gc_start: begin a cycle unless one is running (false then).  A
- * triggered (not forced) cycle also gives up if the heap is no longer at
- * its trigger once the world is stopped. */
-static bool gc_start(struct gch_heap *h, bool forced)
+ * triggered cycle also gives up if the heap is no longer at its trigger
+ * once the world is stopped.  Only gch_collect's cycles count as forced
+ * (NumForcedGC, gctrace); the workers pace themselves only for
+ * triggered ones (every other kind has a thread waiting on it). */
+static bool gc_start(struct gch_heap *h, enum gc_reason why)
 {
+    bool forced = why == GC_FORCED;
     struct gcstate *g = &h->gc;
     lock_acquire(&h->stw.lock);
     if (g->cycle_running) {
@@ -384,7 +391,7 @@ static bool gc_start(struct gch_heap *h, bool forced)
     int64_t t0 = gc_nanotime();
     stop_the_world(h, self);
     gc_wait_root_edits(h); /* R3: none is in flight when the phase changes */
-    if (!forced && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
+    if (why == GC_TRIGGERED && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
         start_the_world(h);
         lock_acquire(&h->stw.lock);
         g->cycle_running = false;
@@ -403,7 +410,7 @@ static bool gc_start(struct gch_heap *h, bool forced)
     r.heap_end_mark = r.heap_start;
     lock_acquire(&h->stw.lock);
     bool concurrent = h->env.debug.gcstoptheworld == 0 && gc_workers_start(h);
-    g->forced = forced;
+    g->forced = why != GC_TRIGGERED;
     lock_release(&h->stw.lock);
     if (!concurrent) /* asked for, or no thread could be made for a worker */
         stw_cycle(h, &r, t0);
@@ -442,6 +449,30 @@ static void wait_cycle(struct gch_heap *h, struct gch_thread *self)
     lock_acquire(&h->stw.lock);
 }
 
+/* collect_and_sweep: like runtime.GC: a whole cycle that starts after
+ * this call (a cycle already marking is waited out first), then the
+ * sweep.  self: the caller's attached record, or NULL. */
+static void collect_and_sweep(struct gch_heap *h, struct gch_thread *self, enum gc_reason why)
+{
+    struct gcstate *g = &h->gc;
+    lock_acquire(&h->stw.lock);
+    for (;;) {
+        while (g->cycle_running)
+            wait_cycle(h, self);
+        uint64_t before = g->cycles_done;
+        lock_release(&h->stw.lock);
+        bool started = gc_start(h, why);
+        lock_acquire(&h->stw.lock);
+        if (!started)
+            continue; /* another thread started one first: wait it out */
+        while (g->cycles_done == before)
+            wait_cycle(h, self);
+        break;
+    }
+    lock_release(&h->stw.lock);
+    gc_sweep_wait(h, self);
+}
+
 gch_error gch_collect(gch_heap *h)
 {
     if (h == NULL) {
@@ -452,33 +483,24 @@ gch_error gch_collect(gch_heap *h)
     struct gch_thread *self = gchi_heap_self(h);
     if (self != NULL)
         stw_check_not_blocking(self, "gch_collect");
-    /* Like runtime.GC: a whole cycle that starts after this call, so a
-     * cycle already marking is waited out first. */
-    struct gcstate *g = &h->gc;
-    lock_acquire(&h->stw.lock);
-    for (;;) {
-        while (g->cycle_running)
-            wait_cycle(h, self);
-        uint64_t before = g->cycles_done;
-        lock_release(&h->stw.lock);
-        bool started = gc_start(h, true);
-        lock_acquire(&h->stw.lock);
-        if (!started)
-            continue; /* another thread started one first: wait it out */
-        while (g->cycles_done == before)
-            wait_cycle(h, self);
-        break;
-    }
-    lock_release(&h->stw.lock);
-    gc_sweep_wait(h, self); /* like runtime.GC: return swept */
+    collect_and_sweep(h, self, GC_FORCED);
     return GCH_OK;
+}
+
+bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self)
+{
+    if (h->env.gc_percent < 0)
+        return false; /* GOGC=off: no cycle but the embedder's */
+    collect_and_sweep(h, self, GC_AT_LIMIT);
+    return true;
 }
 
 #if GCH_TESTING
 void (*gchi_test_root_edit_hook)(struct gch_heap *h);
 void (*gchi_test_term_hook)(struct gch_heap *h);
+void (*gchi_test_idle_hook)(struct gch_heap *h);
 
-bool gchi_test_gc_start(struct gch_heap *h) { return gc_start(h, true); }
+bool gchi_test_gc_start(struct gch_heap *h) { return gc_start(h, GC_FORCED); }
 
 void gchi_test_hold_mark(struct gch_heap *h, bool hold)
 {
@@ -507,5 +529,5 @@ int64_t gc_maybe_trigger(struct gch_heap *h)
     if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
         return 0;
     int64_t t0 = gc_nanotime();
-    return gc_start(h, false) ? gc_nanotime() - t0 : 0;
+    return gc_start(h, GC_TRIGGERED) ? gc_nanotime() - t0 : 0;
 }

@@ -174,6 +174,8 @@ struct gcstate {
                                      * marker (gc_shade_begin): termination waits (X4) */
     struct atomic_u32 hs_flushed;   /* [atomic] a flush handshake published work (X4) */
     struct atomic_u32 test_no_workers; /* [atomic] tests: worker threads cannot start */
+    struct atomic_u32 test_work_in_term; /* [atomic] tests: workers that began mark work
+                                     * while a termination was in progress (MW4) */
     bool workers_quit;              /* [stw.lock] */
     pthread_t workers[GC_MAX_WORKERS]; /* [stw.lock] the last is fractional if the
                                      * pacer wants one */
@@ -297,6 +299,12 @@ int64_t gc_nanotime(void);
  * not: the clock is read only once the trigger is reached).  Called from
  * allocation slow paths holding no lock. */
 int64_t gc_maybe_trigger(struct gch_heap *h);
+/* gc_collect_at_limit: an allocation of self's found the heap unable to
+ * grow: run a whole cycle and the sweep (waiting out one in progress
+ * first), as gch_collect does, and return true so the caller tries
+ * again; false, doing nothing, with GOGC=off.  Called from allocation
+ * slow paths holding no lock. */
+bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self);
 /* gc_check_not_in_cycle: fatal if the calling thread is the one running
  * a cycle: it can get here only from a scan or trace callback. */
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
@@ -319,6 +327,7 @@ void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
  * gchi_test_root_edit_hook: when set, every global root edit calls it
  *   between gc_shade_begin and taking the roots lock (a test holds an
  *   edit there to see what a stop does meanwhile);
+ * gchi_test_idle_hook: see below;
  * gchi_test_term_hook: when set, mark termination calls it as soon as
  *   the world is stopped (a test plants grey work there). */
 bool gchi_test_gc_start(struct gch_heap *h);
@@ -327,6 +336,9 @@ void gchi_test_gc_wait(struct gch_heap *h);
 void gchi_test_no_workers(struct gch_heap *h, bool fail);
 extern void (*gchi_test_root_edit_hook)(struct gch_heap *h);
 extern void (*gchi_test_term_hook)(struct gch_heap *h);
+/* gchi_test_idle_hook: when set, an idle worker calls it before each nap,
+ * holding no lock (a test holds a worker asleep there). */
+extern void (*gchi_test_idle_hook)(struct gch_heap *h);
 #endif
 
 #endif

@@ -93,10 +93,11 @@ static void visit_slot(struct gch_visitor *v, void *const *slot)
 
 /* scan_typed_range: the part [off, off + len) of an object of `size`
  * bytes made of elements of type ty: the elements of a trace callback
- * type that start in it (slot slack past the array is zero and may be
- * passed as extra zeroed elements: gcheap.h, gch_trace_fn), or the words
- * of whole elements in it whose mask bit is set.  Each reference is
- * reported by exactly one of the parts that tile the object. */
+ * type that start in it, or the words of whole elements in it whose mask
+ * bit is set.  `size` is what the object was allocated with (Y3), so no
+ * element past those asked for is visited (gcheap.h, gch_trace_fn).
+ * Each reference is reported by exactly one of the parts that tile the
+ * object. */
 static void scan_typed_range(struct gcmarker *m, uintptr_t obj, size_t size, const gch_type *ty, size_t off,
                              size_t len)
 {
@@ -167,10 +168,10 @@ static GCH_ALWAYS_INLINE void scan_in_span(struct gcmarker *m, const struct mspa
         scan_bits(m, s, obj); /* the common case: small masked objects */
     } else if (spanclass_sizeclass(s->spanclass) == 0) {
         if (s->largetype != NULL)
-            scan_typed(m, obj, s->elemsize, s->largetype);
+            scan_typed(m, obj, s->largesize, s->largetype);
     } else { /* a header: trace-callback types, or slots over HEAPBITS_MAX_SIZE */
-        const gch_type *ty = *(const gch_type *const *)(obj + s->elemsize - MALLOC_HEADER);
-        scan_typed(m, obj, s->elemsize - MALLOC_HEADER, ty);
+        uintptr_t word = header_load(s, obj);
+        scan_typed(m, obj, header_object_size(s, obj, word), header_type(word));
     }
     m->scanning = 0;
 }
@@ -184,7 +185,7 @@ void gcmarker_scan_object(struct gcmarker *m, uintptr_t obj) { scan_in_span(m, m
  * Returns the bytes covered.  Only for spans with a type to split. */
 static size_t scan_oblet(struct gcmarker *m, const struct mspan *s, uintptr_t b)
 {
-    size_t off = b - s->start, size = s->elemsize;
+    size_t off = b - s->start, size = s->largesize; /* Y3: not the slack after it */
     if (off == 0)
         for (size_t o = GC_OBLET_BYTES; o < size; o += GC_OBLET_BYTES)
             if (!gcwork_put(&m->work, s->start + o))
@@ -201,8 +202,8 @@ static size_t scan_oblet(struct gcmarker *m, const struct mspan *s, uintptr_t b)
 static inline bool splits(const struct mspan *s)
 {
     const gch_type *ty = s->largetype;
-    return spanclass_sizeclass(s->spanclass) == 0 && s->elemsize > GC_OBLET_BYTES && ty != NULL &&
-           (ty->trace == NULL || s->elemsize / ty->size > 1);
+    return spanclass_sizeclass(s->spanclass) == 0 && s->largesize > GC_OBLET_BYTES && ty != NULL &&
+           (ty->trace == NULL || s->largesize / ty->size > 1);
 }
 
 void gcmarker_init(struct gcmarker *m, struct gch_heap *h)

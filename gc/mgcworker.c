@@ -19,7 +19,16 @@
  *   MW1 nidle <= nworkers; a worker counted idle holds no queued work;
  *   MW2 at most one worker is `terminating`; the others, idle, wait;
  *   MW3 mark_done is set (and the phase left MARK) only by the
- *       terminator, with the world stopped and every queue empty.
+ *       terminator, with the world stopped and every queue empty;
+ *   MW4 no worker begins mark work while a worker is `terminating`:
+ *       neither by leaving the idle loop nor by entering a new round.
+ *       A worker counted idle may be asleep in a round whose mark
+ *       already ended (idle_wait); its count then satisfies the next
+ *       mark's termination check, and when it wakes it leaves that old
+ *       round and enters the new one.  Termination trusts every counted
+ *       worker to hold and take no work; entering the new round during
+ *       the termination would take grey objects the stopped world's
+ *       check no longer sees (lost objects, marking after the mark).
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"
@@ -142,6 +151,14 @@ static bool has_work(struct gch_heap *h)
            gc_handshake_helpable(h);
 }
 
+/* end_terminating: clear `terminating` and wake the workers waiting to
+ * enter a round (MW4).  stw.lock held. */
+static void end_terminating(struct gcstate *g)
+{
+    g->terminating = false;
+    pthread_cond_broadcast(&g->mark_cond);
+}
+
 /* try_terminate: called by an idle worker with stw.lock held.  If every
  * worker is idle and nothing is left, flush every thread by handshake;
  * if that produced no work, end the mark (with stw.lock released) and
@@ -161,13 +178,13 @@ static bool try_terminate(struct gch_heap *h, struct gcmarker *m)
             lock_wait(&w->lock, &w->changed);
     }
     if (atomic_u32_load_relaxed(&g->hs_flushed) != 0 || !quiet(h)) {
-        g->terminating = false; /* the flush found work: back to marking */
+        end_terminating(g); /* the flush found work: back to marking */
         return false;
     }
     lock_release(&w->lock);
     bool ended = gc_mark_termination(h, m);
     lock_acquire(&w->lock);
-    g->terminating = false;
+    end_terminating(g);
     return ended;
 }
 
@@ -175,6 +192,10 @@ static bool try_terminate(struct gch_heap *h, struct gcmarker *m)
 static void idle_wait(struct gch_heap *h)
 {
     lock_release(&h->stw.lock);
+#if GCH_TESTING
+    if (gchi_test_idle_hook != NULL)
+        gchi_test_idle_hook(h);
+#endif
     struct timespec ts = {0, WORKER_IDLE_NS};
     nanosleep(&ts, NULL);
     lock_acquire(&h->stw.lock);
@@ -205,6 +226,12 @@ static void fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t use
 static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool fractional,
                                int64_t *frac_used)
 {
+#if GCH_TESTING
+    lock_acquire(&h->stw.lock);
+    if (h->gc.terminating) /* MW4 broken */
+        atomic_u32_add_relaxed(&h->gc.test_work_in_term, 1);
+    lock_release(&h->stw.lock);
+#endif
     int64_t cpu0 = thread_cpu_ns();
     int64_t budget = fractional ? FRACTIONAL_DRAIN_BUDGET : WORKER_DRAIN_BUDGET;
     bool did = true;
@@ -281,6 +308,8 @@ static void *worker_main(void *arg)
         if (g->workers_quit)
             break;
         seen = g->mark_gen;
+        while (g->terminating) /* MW4: a stale idle count may have let it begin */
+            lock_wait(&h->stw.lock, &g->mark_cond);
         if (g->mark_done_gen == seen)
             continue; /* that mark already ended */
         lock_release(&h->stw.lock);

@@ -14,6 +14,7 @@
 #include "stw.h"
 #include "gchooks.h"
 #include "heap.h"
+#include "error.h"
 
 void stw_init(struct stw *w)
 {
@@ -100,8 +101,40 @@ void start_the_world(struct gch_heap *h)
     lock_release(&w->lock);
 }
 
+/* safepoint_misuse: t may not poll here: fatal, naming why.  Cold. */
+static GCH_NOINLINE GCH_COLD void safepoint_misuse(gch_thread *t)
+{
+    if (gchi_in_scan()) /* a callback: its own handshake would recurse */
+        gch_fatal("gch_safepoint inside a collection: scan and trace callbacks may only call "
+                  "gch_visit", (uintptr_t)t, 0, 0);
+    gch_fatalf("gch_safepoint: gch_thread %p is %s", (void *)t,
+               t == NULL ? "NULL" : "not attached to this OS thread (detached, or another thread's)");
+}
+
+/* safepoint_ok: t is the caller's own attached thread and the caller is
+ * not inside a scan or trace callback. */
+static inline bool safepoint_ok(gch_thread *t)
+{
+    return t != NULL && !gchi_in_scan() && gchi_check_thread(&t->mcache) == GCH_OK;
+}
+
+void gchi_safepoint_check(gch_thread *t)
+{
+    if (GCH_UNLIKELY(!safepoint_ok(t)))
+        safepoint_misuse(t);
+}
+
 void gch_safepoint_slow(gch_thread *t)
 {
+    gchi_safepoint_check(t);
+    /* A blocking section is one long safepoint: the thread touches no
+     * heap object, the world may stop and a worker may run its handshake
+     * meanwhile (hs_busy).  Polling there changes nothing: neither
+     * parking (which would make it RUNNING, W1) nor running a handshake
+     * (possibly at the same time as the worker).  t->run is written only
+     * by t itself, so its owner reads it without the lock. */
+    if (t->run == RUN_BLOCKING)
+        return;
     struct gch_heap *h = t->heap;
     struct stw *w = &h->stw;
     lock_acquire(&w->lock);
@@ -209,6 +242,31 @@ void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
         if (stopped > 0) /* this thread started a cycle */
             atomic_u64_store_relaxed(&t->stop_ns, atomic_u64_load_relaxed(&t->stop_ns) + (uint64_t)stopped);
     }
+}
+
+/* Cycles an allocation that finds the heap full runs before it fails.
+ * More than one: what other threads allocate during a cycle survives it
+ * (allocate black) and may take the room it freed before the retry. */
+#define ALLOC_FAILED_CYCLES 4
+
+bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt)
+{
+    gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
+    struct gch_heap *h = t->heap;
+    size_t limit = h->mheap.heap_limit;
+    if (gch_last_error() != GCH_ENOMEM || attempt >= ALLOC_FAILED_CYCLES || (limit != 0 && bytes > limit))
+        return false;
+    /* After a cycle of ours: full of live data is full.  What other
+     * threads allocated during it counts as marked (allocated black)
+     * but may be garbage already: leave it out (black_bytes still holds
+     * the last cycle's until the next mark starts; a heuristic). */
+    if (attempt > 0 && limit != 0) {
+        uint64_t marked = atomic_u64_load_relaxed(&h->gc.heap_marked_live);
+        uint64_t black = atomic_u64_load_relaxed(&h->mheap.counters.black_bytes);
+        if ((marked > black ? marked - black : 0) + bytes > limit)
+            return false;
+    }
+    return gc_collect_at_limit(h, t);
 }
 
 void stw_check_not_blocking(struct gch_thread *t, const char *what)

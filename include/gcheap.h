@@ -85,11 +85,16 @@ GCH_API const char *gch_strerror(gch_error e);
 
 typedef struct gch_visitor gch_visitor;
 /* gch_trace_fn: report every reference slot of obj with gch_visit().
- * Used for shapes a pointer mask cannot describe.  Called once per element
- * (size = the type's size); the unused tail of an object's slot is zero
- * and may be passed as extra elements, so a callback must accept an
- * all-zero element.  Must not allocate or touch other heap objects'
- * type-dependent fields. */
+ * Used for shapes a pointer mask cannot describe.  Called once for each
+ * element the object was allocated with (1 for gch_alloc, n for
+ * gch_alloc_array; size = the type's size), never for the bytes past
+ * them (see gch_usable_size).  It runs inside a collection, on a mark
+ * worker or on any attached thread (inside gch_alloc when that thread
+ * assists the mark, or at its safepoint), and may call only gch_visit:
+ * allocating is a fatal error, and it must not take a lock that a VM
+ * thread may hold while it allocates or polls a safepoint (that thread
+ * may be the one running the callback, or may wait on it): a deadlock.
+ * Must not touch other heap objects' type-dependent fields. */
 typedef void (*gch_trace_fn)(gch_visitor *v, void *obj, size_t size);
 GCH_API void gch_visit(gch_visitor *v, void *const *slot);
 
@@ -123,7 +128,11 @@ typedef struct gch_config {
      * "MYVM_" reads MYVM_GOGC, MYVM_GODEBUG, ... */
     const char *env_prefix;
     /* Hard cap on heap memory mapped from the OS (HeapSys), bytes; 0 = no
-     * cap.  Allocation past it returns NULL with GCH_ENOMEM. */
+     * cap.  An allocation that finds the heap full first runs a whole
+     * collection and its sweep, as gch_collect does (so it is a
+     * safepoint where a cycle runs; a few cycles while other threads
+     * keep filling the heap), unless GOGC is off; then it returns NULL
+     * with GCH_ENOMEM if the heap is still full. */
     size_t heap_limit;
     /* Release idle memory with MADV_FREE instead of MADV_DONTNEED
      * (GODEBUG=madvdontneed=0). */
@@ -197,9 +206,13 @@ GCH_API void *gch_alloc_noscan(gch_thread *t, size_t size);
 GCH_API void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
 
 /* gch_usable_size: the bytes available at p, an object the caller owns:
- * its size-class slot, less the 8-byte type header that objects of
- * trace-callback types and scan objects over 512 bytes carry at the end
- * of their slot.  0 if p is not the start of an object in this heap. */
+ * its size-class slot, less the type header (8 or 16 bytes) that objects
+ * of trace-callback types and scan objects over 512 bytes carry at the
+ * end of their slot.  The collector scans only the elements the object
+ * was allocated with (ty->size x n); the bytes past them, up to the
+ * usable size, may hold any data but are never scanned: a reference
+ * stored there does not keep its object alive.  0 if p is not the start
+ * of an object in this heap. */
 GCH_API size_t gch_usable_size(gch_heap *h, const void *p);
 /* gch_is_heap_pointer: true when p points into an object slot of one of
  * h's in-use spans (interior pointers included).  The slot may be free at
@@ -303,7 +316,9 @@ GCH_API gch_error gch_thread_read_gc_time(const gch_thread *t, gch_gc_time *out)
  * for the thread, and the collector may scan the thread's frames and
  * flush its caches meanwhile.  Inside the section the thread must not
  * allocate, push or pop frames, write its frames' slots, store through
- * gch_write, flush, or change its scanners (fatal where detected).  Leaving waits while the world is stopped.
+ * gch_write, flush, or change its scanners (fatal where detected).
+ * gch_safepoint there does nothing: the whole section is a safepoint.
+ * Leaving waits while the world is stopped.
  */
 GCH_API void gch_blocking_enter(gch_thread *t);
 GCH_API void gch_blocking_leave(gch_thread *t);
@@ -331,18 +346,28 @@ GCH_API gch_error gch_root_range_remove(gch_heap *h, void **start);
 
 /* gch_scan_fn: report every reference the embedder holds in its own
  * structures with gch_visit(v, &slot).  It runs inside a collection and
- * may call only gch_visit: allocating or collecting there is a fatal
- * error (as in trace callbacks). */
+ * may call only gch_visit: allocating, collecting, polling a safepoint or
+ * editing roots there is a fatal error (as in trace callbacks).  The
+ * same deadlock rule as for trace callbacks holds: see below for where
+ * each kind runs. */
 typedef void (*gch_scan_fn)(gch_visitor *v, void *ctx);
 /* Heap-wide scanners (embedder tables), called once per cycle by a mark
- * worker while the VM's threads run.  Like global roots, the slots a
- * heap scanner reports must be written with gch_write, and the scanner
- * must tolerate concurrent writers (it runs under the heap's roots lock,
- * not the embedder's).  Any thread, attached or not. */
+ * worker while the VM's threads run, and also at once, on the calling
+ * thread, by a root edit made while the collector marks (adding or
+ * removing a root or a heap scanner: its scanner, or every scanner
+ * added or removed then).  Like global roots, the slots a heap scanner
+ * reports must be written with gch_write, and the scanner must tolerate
+ * concurrent writers (it runs under the heap's roots lock, not the
+ * embedder's).  So a heap scanner that takes an embedder lock deadlocks
+ * if a thread holding that lock edits the roots, calls gch_collect or
+ * allocates with the heap at its limit (both wait for a whole cycle), or
+ * waits for a thread that does.  Any thread, attached or not. */
 GCH_API gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx);
-/* Per-thread scanners (a VM's value stack), called for t's roots only,
- * while t is at a safepoint or blocking.  Owner thread only. */
+/* Per-thread scanners (a VM's value stack), called for t's roots only:
+ * on t itself at a safepoint (gch_safepoint, or inside an allocation),
+ * or on a mark worker while t is in a blocking section.  Owner thread
+ * only. */
 GCH_API gch_error gch_thread_scanner_add(gch_thread *t, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_thread_scanner_remove(gch_thread *t, gch_scan_fn fn, void *ctx);
 

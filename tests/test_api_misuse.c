@@ -156,6 +156,8 @@ static void test_heap_limit_enomem(void **state)
     gch_config cfg;
     gch_config_init(&cfg);
     cfg.heap_limit = limit;
+    cfg.gc_percent = -1; /* the chunks live in C variables: no cycle at the limit */
+    cfg.read_env = 0;
     gch_heap *h = gch_heap_new(&cfg);
     assert_non_null(h);
     gch_thread *t = gch_thread_attach(h);

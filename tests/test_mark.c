@@ -844,7 +844,8 @@ static void test_oblet_is_the_unit_of_work(void **state)
     assert_false(gcwork_is_empty(&mine.work)); /* the other oblets */
     int64_t rest = gcmarker_drain(&mine, -1);
     struct mspan *s = mheap_span_of_heap(&f->h->mheap, (uintptr_t)r[0]);
-    assert_int_equal(first + rest, (int64_t)s->elemsize);
+    assert_int_equal(first + rest, (int64_t)s->largesize); /* Y3: not the slack */
+    assert_int_equal(s->largesize, n * sizeof(struct elem));
     gcmarker_flush(&mine);
     gchi_test_hold_mark(f->h, false);
     gchi_test_gc_wait(f->h);

@@ -17,7 +17,9 @@
  *     bytes: the class of size + 8, the gch_type pointer in the last word
  *     of the slot, the header bit set when the slot has heap bits (<= 512
  *     bytes), no heap bits otherwise, gch_usable_size == slot - 8, the
- *     object at its slot's start;
+ *     object at its slot's start; an array whose slot would leave room
+ *     for a whole element more records its size too (Y3: the class of
+ *     size + 16, usable slot - 16);
  *   - 32760 bytes is the largest scan object with a header; 32761 and more
  *     are large objects whose span holds the type (largetype);
  *   - a slot reused by an object of another kind gets the new kind's
@@ -67,11 +69,20 @@ static bool hdr_bit(const struct mspan *s, const void *p)
     return (s->typebits->hdr[i / 64] >> (i % 64)) & 1;
 }
 
+/* header_of: the type the header names (bit 0 flags a sized header, Y3). */
 static const gch_type *header_of(const struct mspan *s, const void *p)
 {
-    const gch_type *ty;
-    memcpy(&ty, (const char *)p + s->elemsize - 8, sizeof ty);
-    return ty;
+    uintptr_t word;
+    memcpy(&word, (const char *)p + s->elemsize - 8, sizeof word);
+    return (const gch_type *)(word & ~(uintptr_t)1);
+}
+
+/* header_sized: the header records the object's size (Y3). */
+static bool header_sized(const struct mspan *s, const void *p)
+{
+    uintptr_t word;
+    memcpy(&word, (const char *)p + s->elemsize - 8, sizeof word);
+    return (word & 1) != 0;
 }
 
 static bool mask_bit(const uint8_t *mask, size_t i) { return (mask[i / 8] >> (i % 8)) & 1; }
@@ -249,12 +260,25 @@ static void test_array_bits_repeat_the_element_mask(void **state)
     s = span_of(f->h, p);
     assert_int_equal(s->elemsize, 128);
     assert_int_equal(slot_bits(s, p), 0x5b6d); /* 101 101 101 101 101 */
-    /* 33 pairs (528 bytes) are over 512: a header naming the element type */
+    /* 33 pairs (528 bytes) are over 512: a header naming the element type;
+     * the 576-byte slot has room for two more pairs, so the header also
+     * records the size (Y3): 16 bytes of header */
     p = gch_alloc_array(f->t, &pair, 33);
     s = span_of(f->h, p);
-    assert_int_equal(s->spanclass, make_spanclass(size_to_class(536), false));
+    assert_int_equal(s->spanclass, make_spanclass(size_to_class(544), false));
+    assert_int_equal(s->elemsize, 576);
     assert_null(s->typebits);
     assert_ptr_equal(header_of(s, p), &pair);
+    assert_true(header_sized(s, p));
+    uint64_t recorded;
+    memcpy(&recorded, (const char *)p + s->elemsize - 16, 8);
+    assert_int_equal(recorded, 528);
+    assert_int_equal(gch_usable_size(f->h, p), s->elemsize - 16);
+    /* 35 pairs (560 bytes) leave less than a pair: an 8-byte header */
+    p = gch_alloc_array(f->t, &pair, 35);
+    s = span_of(f->h, p);
+    assert_int_equal(s->elemsize, 576);
+    assert_false(header_sized(s, p));
     assert_int_equal(gch_usable_size(f->h, p), s->elemsize - 8);
 }
 

@@ -15,6 +15,7 @@
 #define GCHEAP_SAFEPOINT_H
 
 #include <stddef.h>
+#include "gcheap/config.h"
 #include "gcheap/attrs.h"
 
 typedef struct gch_thread gch_thread;
@@ -27,11 +28,24 @@ typedef struct gch_frame {
 
 GCH_API void gch_safepoint_slow(gch_thread *t);
 GCH_API void gchi_frame_pop_mismatch(gch_thread *t, gch_frame *f);
+/* gchi_safepoint_check: fatal unless t is the calling OS thread's
+ * attached thread and the caller is not a scan or trace callback.  The
+ * slow path always checks; the inline poll does too when compiled with
+ * GCH_DEBUG >= 2. */
+GCH_API void gchi_safepoint_check(gch_thread *t);
 
 static inline gchi_thread_head *gchi_head(gch_thread *t) { return (gchi_thread_head *)(void *)t; }
 
+/* gch_safepoint: let the collector stop the thread or run its handshake
+ * here.  Inside a blocking section it does nothing (the section is a
+ * safepoint for its whole length); from a scan or trace callback, or
+ * with a thread that is not the caller's, it is a fatal error (checked
+ * on the slow path, and on every call when GCH_DEBUG >= 2). */
 static inline void gch_safepoint(gch_thread *t)
 {
+#if GCH_DEBUG >= 2
+    gchi_safepoint_check(t);
+#endif
     if (GCHI_UNLIKELY(GCHI_LOAD_RELAXED(&gchi_head(t)->preempt) != 0))
         gch_safepoint_slow(t);
 }

@@ -1,0 +1,100 @@
+/*
+ * test_gc_workers.c - MW4 (gc/mgcworker.c): no mark worker begins work
+ * while another runs mark termination.  Regression test for issue 16
+ * item 5, the intermittent "bad pointer in heap: points to a free
+ * object" of ../shared/repro/stress1.c under CPU load.
+ *
+ * The race, as diagnosed from stress1's cores: worker V goes idle in mark
+ * N and naps (idle_wait), counted idle; mark N ends without it waking; a
+ * mark N+1 starts; the other worker works alone, goes idle, and V's old
+ * count makes every worker look idle, so it terminates N+1.  V wakes
+ * meanwhile, leaves round N and used to enter round N+1 at once, taking
+ * grey objects while the terminator had the world stopped: they escaped
+ * the stopped-world check, so their children were swept while reachable
+ * (gccheckmark: a lost object) or V shaded after the mark ended, finding
+ * slots handed out white since (invalidptr: a free object).
+ *
+ * The test holds one worker asleep in its nap through a whole cycle, then
+ * lets it go from inside the next cycle's termination and asserts it did
+ * not begin mark work before that termination ended.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+static atomic_int victim_armed, victim_held, victim_release;
+static pthread_t victim;
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* hold_first_napper: the first worker to nap after arming stays asleep
+ * until released. */
+static void hold_first_napper(struct gch_heap *h)
+{
+    (void)h;
+    int expect = 1;
+    if (!atomic_compare_exchange_strong(&victim_armed, &expect, 0))
+        return;
+    victim = pthread_self();
+    atomic_store(&victim_held, 1);
+    while (!atomic_load(&victim_release))
+        nap_ms(1);
+}
+
+/* release_in_termination: with the world stopped for termination, wake
+ * the victim and give it time to leave its old round and try to enter
+ * this one. */
+static void release_in_termination(struct gch_heap *h)
+{
+    if (!atomic_load(&victim_held) || atomic_load(&victim_release))
+        return;
+    atomic_store(&victim_release, 1);
+    for (int i = 0; i < 300 && atomic_u32_load_relaxed(&h->gc.test_work_in_term) == 0; i++)
+        nap_ms(1);
+}
+
+static void test_no_worker_starts_during_termination(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.read_env = 0;
+    cfg.gc_percent = -1;
+    cfg.gomaxprocs = 8; /* two dedicated workers */
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_int_equal(gch_collect(h), GCH_OK); /* starts the workers */
+    assert_int_equal(h->gc.nworkers, 2);
+    gchi_test_idle_hook = hold_first_napper;
+    atomic_store(&victim_armed, 1);
+    /* Cycle N: the first worker to go idle naps (the other is not idle
+     * yet) and is held there, counted idle, while the other ends it. */
+    for (int i = 0; i < 100 && !atomic_load(&victim_held); i++)
+        assert_int_equal(gch_collect(h), GCH_OK);
+    assert_true(atomic_load(&victim_held));
+    /* Cycle N+1: the other worker alone; the victim is let go from
+     * inside its termination. */
+    gchi_test_term_hook = release_in_termination;
+    assert_int_equal(gch_collect(h), GCH_OK);
+    gchi_test_term_hook = NULL;
+    assert_true(atomic_load(&victim_release));
+    assert_int_equal(atomic_u32_load_relaxed(&h->gc.test_work_in_term), 0);
+    /* and the heap goes on collecting */
+    assert_int_equal(gch_collect(h), GCH_OK);
+    gchi_test_idle_hook = NULL;
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_worker_starts_during_termination),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
