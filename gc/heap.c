@@ -15,6 +15,9 @@
 _Static_assert(offsetof(struct gch_thread, head) == 0, "gcheap/attrs.h: head comes first");
 _Static_assert(offsetof(struct gch_thread, mcache) == GCHI_THREAD_MCACHE_OFFSET,
                "gcheap/attrs.h: GCHI_THREAD_MCACHE_OFFSET");
+_Static_assert(offsetof(struct gch_thread, mcache) + offsetof(struct mcache, owner_tag) ==
+                   GCHI_THREAD_OWNER_TAG_OFFSET,
+               "gcheap/attrs.h: the owner tag's offset");
 _Static_assert(GCH_NUM_SIZE_CLASSES == NUM_SIZE_CLASSES, "public stats array size");
 
 void gch_config_init(gch_config *cfg)
