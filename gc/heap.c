@@ -304,7 +304,6 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
         return;
     struct mheap *m = &h->mheap;
     struct heap_counters *k = &m->counters;
-    uint64_t tiny = atomic_u64_load_relaxed(&k->tiny_allocs);
     uint64_t lm = atomic_u64_load_relaxed(&k->large_mallocs);
     uint64_t lf = atomic_u64_load_relaxed(&k->large_frees);
     uint64_t lab = atomic_u64_load_relaxed(&k->large_alloc_bytes);
@@ -316,8 +315,8 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     lfb = min_u64(lfb, lab);
     out->by_size[0].mallocs = lm;
     out->by_size[0].frees = lf;
-    out->mallocs = lm + tiny;
-    out->frees = lf + tiny; /* Go counts tiny sub-allocations as freed at once */
+    out->mallocs = lm;
+    out->frees = lf;
     out->total_alloc = lab;
     out->heap_alloc = sub_floor0(lab, lfb);
     for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
@@ -332,7 +331,7 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
         out->total_alloc += ma * size;
         out->heap_alloc += sub_floor0(ma, fr) * size;
     }
-    out->tiny_allocs = tiny;
+    out->tiny_allocs = 0; /* no tiny allocator (alloc/malloc.c) */
     out->heap_objects = sub_floor0(out->mallocs, out->frees);
     /* The page counters change together under the heap lock: read them
      * under it so HeapSys == HeapInuse + HeapIdle holds exactly (H1). */
@@ -368,7 +367,7 @@ int gchi_heap_verify(gch_heap *h)
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next, n++)
         ok = ok && atomic_u32_load_relaxed(&t->mcache.attached) == 1; /* T1 */
     for (struct gch_thread *t = h->detached; t != NULL && ok; t = t->next)
-        ok = atomic_u32_load_relaxed(&t->mcache.attached) == 0 && t->mcache.tiny == 0; /* T1, T3 */
+        ok = atomic_u32_load_relaxed(&t->mcache.attached) == 0; /* T1, T3 */
     ok = ok && n == h->nattached;
     lock_release(&h->threads_lock);
     return ok ? 0 : 2;

@@ -96,8 +96,7 @@ GCH_API void gch_visit(gch_visitor *v, void *const *slot);
 /*
  * gch_type: the layout of one kind of object.  Exactly one of these holds:
  *   - ptrmask == NULL and trace == NULL: the object holds no references
- *     (a "noscan" object: never scanned; small ones are packed by the tiny
- *     allocator);
+ *     (a "noscan" object: never scanned);
  *   - ptrmask != NULL: bit i (LSB first in byte i/8) says word i holds a
  *     reference; the mask covers size/8 words, rounded up to whole bytes;
  *   - trace != NULL: the callback reports the references.
@@ -139,7 +138,9 @@ typedef struct gch_config {
     /* Optional decoder for tagged values (NaN-boxing, small-int tags):
      * given the word in a reference slot, return the heap pointer it
      * holds, or NULL.  Applied to every reference slot the collector
-     * reads (masks, callbacks, roots).  NULL: slots hold plain pointers. */
+     * reads (masks, callbacks, roots).  NULL: slots hold plain pointers.
+     * Every object is 8-byte aligned (gch_alloc), so a decoder may use
+     * the three low bits of a word as its tag. */
     void *(*decode)(uintptr_t word);
     /* Where trace lines (GODEBUG=gctrace=1 ...) go: NULL writes them to
      * stderr; otherwise trace(line, trace_ctx) receives each line, '\n'
@@ -182,13 +183,20 @@ GCH_API gch_heap *gch_thread_heap(const gch_thread *t);
 /*
  * gch_alloc: a new zeroed object of type ty.  Returns NULL with
  * gch_last_error() set on failure (GCH_EINVAL for a NULL type or size 0,
- * GCH_ENOMEM, GCH_EDETACHED, GCH_EWRONGTHREAD).  The result is aligned to
- * at least 8 bytes, and to 16 bytes for objects of 16 bytes and of 25
- * bytes or more (requests of 17..24 bytes share Go's 24-byte size class,
- * whose slots are only 8-byte aligned).
+ * GCH_ENOMEM, GCH_EDETACHED, GCH_EWRONGTHREAD).
+ *
+ * Alignment, for every object the heap hands out (gch_alloc,
+ * gch_alloc_noscan, gch_alloc_array, any size, with or without
+ * references): at least 8 bytes, so the three low bits of a reference
+ * are free for a VM's tags (see gch_config.decode); 16 bytes for objects
+ * of 9..16 bytes and of 25 bytes or more (requests of 17..24 bytes share
+ * Go's 24-byte size class, whose slots are only 8-byte aligned).  No two
+ * objects share a slot: gcheap has no tiny allocator packing small
+ * objects together, so a 1..8-byte object takes 8 bytes.
  */
 GCH_API void *gch_alloc(gch_thread *t, const gch_type *ty);
-/* gch_alloc_noscan: size bytes that hold no references, zeroed. */
+/* gch_alloc_noscan: size bytes that hold no references, zeroed, aligned
+ * as gch_alloc's objects are. */
 GCH_API void *gch_alloc_noscan(gch_thread *t, size_t size);
 /* gch_alloc_array: n objects of type ty in one block, zeroed; the layout
  * (mask or callback) applies to each element.  n * ty->size overflowing
@@ -199,7 +207,8 @@ GCH_API void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
 /* gch_usable_size: the bytes available at p, an object the caller owns:
  * its size-class slot, less the 8-byte type header that objects of
  * trace-callback types and scan objects over 512 bytes carry at the end
- * of their slot.  0 if p is not the start of an object in this heap. */
+ * of their slot.  At least the size asked for; the bytes never belong to
+ * another object.  0 if p is not the start of an object in this heap. */
 GCH_API size_t gch_usable_size(gch_heap *h, const void *p);
 /* gch_is_heap_pointer: true when p points into an object slot of one of
  * h's in-use spans (interior pointers included).  The slot may be free at
@@ -234,7 +243,7 @@ typedef struct gch_stats {
     uint64_t heap_objects;  /* HeapObjects: allocated objects (Mallocs - Frees) */
     uint64_t mallocs;       /* Mallocs: cumulative objects allocated */
     uint64_t frees;         /* Frees: cumulative objects freed */
-    uint64_t tiny_allocs;   /* sub-allocations packed into tiny blocks */
+    uint64_t tiny_allocs;   /* Go: objects packed into tiny blocks; always 0 here */
     uint64_t sys;           /* Sys: all memory mapped (heap + metadata) */
     uint64_t metadata_sys;  /* bytes of off-heap metadata (spans, bitmaps, arenas) */
     uint64_t next_gc;        /* NextGC: heap goal of the next cycle, bytes */

@@ -31,7 +31,7 @@ typedef struct gchi_thread_head {
 /* Byte offset of the owner tag inside a gch_thread: the owning OS
  * thread's thread pointer while attached, else 0 (alloc/mcache.h K3).
  * Read only by debug builds' inline gch_write (gcheap/barrier.h). */
-#define GCHI_THREAD_OWNER_TAG_OFFSET 1136
+#define GCHI_THREAD_OWNER_TAG_OFFSET 1112
 
 #if defined(__GNUC__)
 #define GCHI_UNLIKELY(x) __builtin_expect(!!(x), 0)
