@@ -204,6 +204,15 @@ static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan
     return malloc_large(c, size, noscan);
 }
 
+/* gcstress_on: GODEBUG=gcstress=N is set for t's heap (gc/mgcstress.c):
+ * a relaxed load of a word beside owner_tag, which the allocation loads
+ * next anyway.  When on, the public calls tail-call their *_stressed
+ * twin, so the common path keeps no stack frame. */
+static GCH_ALWAYS_INLINE bool gcstress_on(gch_thread *t)
+{
+    return GCH_UNLIKELY(atomic_u32_load_relaxed(&gchi_thread_cache(t)->gcstress) != 0);
+}
+
 static bool type_is_noscan(const gch_type *ty) { return ty->ptrmask == NULL && ty->trace == NULL; }
 
 /* mask_bits: the pointer bits of an object of `size` bytes made of
@@ -343,19 +352,41 @@ static inline bool args_ok(gch_thread *t, const gch_type *ty)
     return t != NULL && ty != NULL && (ty->ptrmask == NULL || ty->trace == NULL);
 }
 
+/* alloc_stressed: an allocation of `size` bytes of elements of type ty
+ * (checked) under GODEBUG=gcstress: count it (and maybe collect) before
+ * anything of it is chosen, then allocate.  Out of line, so that the
+ * common path keeps its shape. */
+static GCH_NOINLINE void *alloc_stressed(gch_thread *t, const gch_type *ty, size_t size)
+{
+    gchi_hook_gcstress(gchi_thread_cache(t));
+    if (type_is_noscan(ty))
+        return malloc_gc(t, size, true);
+    return malloc_scan(t, ty, size);
+}
+
+static const gch_type noscan_type = {"noscan", 1, NULL, NULL};
+
 void *gch_alloc(gch_thread *t, const gch_type *ty)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc", t, ty);
-    if (type_is_noscan(ty))
-        return malloc_gc(t, ty->size, true);
-    return malloc_scan(t, ty, ty->size);
+    size_t size = ty->size;
+    if (type_is_noscan(ty)) {
+        if (gcstress_on(t))
+            return alloc_stressed(t, ty, size);
+        return malloc_gc(t, size, true);
+    }
+    if (gcstress_on(t))
+        return alloc_stressed(t, ty, size);
+    return malloc_scan(t, ty, size);
 }
 
 void *gch_alloc_noscan(gch_thread *t, size_t size)
 {
     if (GCH_UNLIKELY(t == NULL))
         return gchi_set_error(GCH_EINVAL, "gch_alloc_noscan: thread is NULL");
+    if (gcstress_on(t))
+        return alloc_stressed(t, &noscan_type, size);
     return malloc_gc(t, size, true);
 }
 
@@ -374,6 +405,8 @@ void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
                               n, ty->size);
     if (bytes == 0)
         return gchi_set_error(GCH_EINVAL, "gch_alloc_array: zero-size array");
+    if (gcstress_on(t))
+        return alloc_stressed(t, ty, bytes);
     if (type_is_noscan(ty))
         return malloc_gc(t, bytes, true);
     return malloc_scan(t, ty, bytes);

@@ -18,6 +18,8 @@ void mcache_init(struct mcache *c, struct mheap *h)
     c->heap = h;
     atomic_uptr_store_relaxed(&c->owner_tag, 0);
     atomic_u32_store_relaxed(&c->attached, 0);
+    atomic_u32_store_relaxed(&c->gcstress, 0);
+    c->gcstress_left = 0;
     c->alloc_black = false;
     c->black_bytes = 0;
     atomic_u64_store_relaxed(&c->sweep_ns, 0);

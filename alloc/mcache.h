@@ -37,6 +37,11 @@ struct mcache {
                                             * by any thread] gchi_thread_tag() of the
                                             * owner while attached, else 0 (K3) */
     struct atomic_u32 attached;            /* [owner writes; registry reads] K3 */
+    /* GODEBUG=gcstress=N (gc/mgcstress.c): N, or 0 when off; read before
+     * the owner check by every gch_alloc* call, hence atomic.  Next to
+     * owner_tag, so the check touches no other cache line. */
+    struct atomic_u32 gcstress;            /* [written at attach, read relaxed] */
+    uint32_t gcstress_left;                /* [owner thread] allocations to the next cycle */
     /* Allocate black (Go's gcmarknewobject): while the collector marks,
      * each new object's mark bit is set as it is handed out, so it
      * survives the cycle unscanned. */

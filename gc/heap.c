@@ -44,6 +44,8 @@ static void settings(const gch_config *cfg, struct gcenv *env)
         env->debug.madvdontneed = 0;
     if (cfg->read_env)
         gcenv_read(env, cfg->env_prefix, NULL, NULL, stderr);
+    if (env->debug.gcstress > 0) /* a freed object must look freed at once */
+        env->debug.clobberfree = 1;
 }
 
 gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops)
@@ -168,6 +170,8 @@ gch_thread *gch_thread_attach(gch_heap *h)
     bool marking = atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_MARK;
     t->head.wb_enabled = marking;
     t->mcache.alloc_black = marking;
+    atomic_u32_store_relaxed(&t->mcache.gcstress, (uint32_t)h->env.debug.gcstress);
+    t->mcache.gcstress_left = (uint32_t)h->env.debug.gcstress;
     t->hs_ops = 0;
     t->hs_busy = false;
     t->wbuf_n = 0;

@@ -305,7 +305,9 @@ GCH_API gch_error gch_thread_read_gc_time(const gch_thread *t, gch_gc_time *out)
  * allocation, gch_blocking_enter) every reference the thread will still
  * use must sit in a registered root (a handle frame, a global root, a
  * scan callback) or be reachable from one.  Between safepoints, raw
- * pointers in C locals are safe.
+ * pointers in C locals are safe.  GODEBUG=gcstress=N (a whole collection
+ * every N allocations, freed objects filled with 0xdeadbeef) makes a
+ * broken contract fail at once: see README.md.
  *
  * gch_blocking_enter/leave bracket code that touches no heap object
  * (system calls, long native work): the world may stop without waiting
