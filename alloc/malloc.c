@@ -173,6 +173,7 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
     }
     if (s == NULL)
         return NULL;
+    track_alloc(s->start, s->elemsize); /* sanitizer builds only (track.h) */
     bit_set_atomic(s->alloc_bits, 0); /* M4: a large span is never cached */
     if (c->alloc_black)
         alloc_black(c, s, s->start);
