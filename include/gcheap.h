@@ -89,7 +89,14 @@ typedef struct gch_visitor gch_visitor;
  * (size = the type's size); the unused tail of an object's slot is zero
  * and may be passed as extra elements, so a callback must accept an
  * all-zero element.  Must not allocate or touch other heap objects'
- * type-dependent fields. */
+ * type-dependent fields.
+ * An object whose callback reports only its first n slots (a count-
+ * prefixed vector) must keep every slot it does not report NULL: before
+ * lowering n, clear the dropped slots with gch_write_clear (the barrier
+ * then shades what they held), and raise n only over NULL slots.  A slot
+ * dropped uncleared keeps a reference the collector no longer sees; when
+ * n grows back over it, it names a freed object (GODEBUG=gcstress=1
+ * reports it at the next allocation). */
 typedef void (*gch_trace_fn)(gch_visitor *v, void *obj, size_t size);
 GCH_API void gch_visit(gch_visitor *v, void *const *slot);
 

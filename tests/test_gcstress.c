@@ -16,7 +16,11 @@
  *   3. the freed object is clobbered at once: a read through the stale
  *      local sees 0xdeadbeef, not the VM's data;
  *   4. an allocation from a blocking section under gcstress is still the
- *      named fatal error (the stress collection does not deadlock first).
+ *      named fatal error (the stress collection does not deadlock first);
+ *   5. a count-prefixed trace type whose count shrinks without the dropped
+ *      slots being cleared, then grows back over them, is caught at the
+ *      next allocation (the stale slot names a freed object); cleared
+ *      with gch_write_clear first, as gcheap.h requires, it runs clean.
  */
 #include "testutil.h"
 
@@ -155,6 +159,64 @@ static void test_gcstress_blocking_is_fatal(void **state)
     expect_fatal(alloc_blocking, NULL, "allocation inside a blocking section");
 }
 
+/* ---- 5. count-prefixed objects ------------------------------------------ */
+
+struct cvec {
+    size_t n; /* slots in use */
+    void *slot[4];
+};
+
+static void trace_cvec(gch_visitor *v, void *obj, size_t size)
+{
+    (void)size;
+    struct cvec *c = obj;
+    for (size_t i = 0; i < c->n; i++)
+        gch_visit(v, &c->slot[i]);
+}
+
+static const gch_type cvec_type = {"cvec", sizeof(struct cvec), NULL, trace_cvec};
+
+/* shrink_grow: a VM's vector pops an element and later pushes again; the
+ * push writes the count first (a reused slot is "filled in later").  With
+ * clear != 0 the pop clears the dropped slot, as the rule says. */
+static void shrink_grow(void *arg)
+{
+    bool clear = arg != NULL;
+    gch_heap *h = stress_heap("gcstress=1");
+    gch_thread *t = gch_thread_attach(h);
+    GCH_LOCALS(t, roots, 1);
+    struct cvec *c = gch_alloc(t, &cvec_type);
+    roots[0] = c;
+    gch_write(t, &c->slot[0], gch_alloc(t, &node_type));
+    c = roots[0];
+    c->n = 1;
+    gch_write(t, &c->slot[1], gch_alloc(t, &node_type));
+    c = roots[0];
+    c->n = 2;
+    /* pop */
+    if (clear)
+        gch_write_clear(t, &c->slot[1], 1);
+    c->n = 1;
+    gch_alloc(t, &blob_type); /* the popped node is freed here */
+    /* push: the count first */
+    c = roots[0];
+    c->n = 2;
+    gch_alloc(t, &blob_type); /* a stale slot is marked here */
+    c = roots[0];
+    gch_write(t, &c->slot[1], NULL);
+    GCH_LOCALS_END(t, roots);
+    gch_thread_detach(t);
+    gch_heap_free(h);
+}
+
+static void test_gcstress_count_shrunk_without_clearing(void **state)
+{
+    (void)state;
+    expect_fatal(shrink_grow, NULL, "bad pointer in heap: points to a free");
+    int status = run_child(shrink_grow, (void *)"clear");
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_gcstress_catches_missing_root),
         cmocka_unit_test(test_gcstress_clobbers_at_once),
         cmocka_unit_test(test_gcstress_blocking_is_fatal),
+        cmocka_unit_test(test_gcstress_count_shrunk_without_clearing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
