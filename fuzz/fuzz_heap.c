@@ -14,7 +14,9 @@
  *   global root range, the heap scanner, a second handle frame; a
  *   blocking section; a second thread that attaches, allocates a chain
  *   and links it into a global or scanner slot, then detaches; safepoints
- *   and garbage.
+ *   and garbage; in GCH_TESTING builds, holding the mark (workers and
+ *   assists stall after the roots are scanned), so that stores race an
+ *   unfinished mark as they would on a loaded machine.
  * The model keeps, per object id, its kind and the ids its fields hold,
  * and per root slot the id it holds; no raw pointer.  After each
  * collection and at the end, every object reachable from the roots must
@@ -32,6 +34,12 @@
 #include <string.h>
 
 #define CHECK(c) ((c) ? (void)0 : __builtin_trap())
+
+#if GCH_TESTING
+/* gc/mgc.h: while held, mark workers and assists do no mark work, so the
+ * stores that follow race a mark that has only the roots scanned. */
+void gchi_test_hold_mark(struct gch_heap *h, bool hold);
+#endif
 
 #define MAX_OPS 300
 #define MAXOBJ 600
@@ -76,6 +84,8 @@ struct ctx {
     void *F[NF], *G[NG], *S[NS], *X[NX]; /* the real roots */
     gch_frame ff, xf;
     bool g_on, s_on, x_on;
+    bool stressed; /* gcstress on: collections inside allocations */
+    bool held;     /* the mark is held (test hook) */
     int32_t root[NROOTS]; /* model: id per root slot, -1 = NULL */
     void *stale;          /* a reference last loaded, kept across everything: a CAS
                            * comparand that may be long freed (never read) */
@@ -434,6 +444,22 @@ static void toggle_frame(struct ctx *c)
     c->x_on = !c->x_on;
 }
 
+/* hold: hold or release the mark (GCH_TESTING builds; not under
+ * gcstress, whose collections would wait for a held mark forever). */
+static void hold(struct ctx *c, bool on)
+{
+#if GCH_TESTING
+    if (on && c->stressed)
+        return;
+    if (on != c->held)
+        gchi_test_hold_mark(c->h, on);
+    c->held = on;
+#else
+    (void)c;
+    (void)on;
+#endif
+}
+
 static void op_new(struct ctx *c, enum kind kd, unsigned a, unsigned arg)
 {
     if (root_slot(c, a) == NULL)
@@ -446,7 +472,7 @@ static void op_new(struct ctx *c, enum kind kd, unsigned a, unsigned arg)
 
 static void run_op(struct ctx *c, const uint8_t *q)
 {
-    unsigned op = q[0] % 18, a = q[1], b = q[2], k = q[3];
+    unsigned op = q[0] % 19, a = q[1], b = q[2], k = q[3];
     switch (op) {
     case 0: op_new(c, K_NODE, a, k); break;
     case 1: op_new(c, K_VEC, a, k); break;
@@ -458,7 +484,8 @@ static void run_op(struct ctx *c, const uint8_t *q)
     case 7: op_range(c, a, b, k); break;
     case 8: op_clear(c, a, k); break;
     case 9: if (root_slot(c, a) != NULL) root_set(c, a, NULL, -1); break;
-    case 10: CHECK(gch_collect(c->h) == GCH_OK); verify(c); break;
+    case 10: hold(c, false); CHECK(gch_collect(c->h) == GCH_OK); verify(c); break;
+    case 18: hold(c, !c->held); break;
     case 11: toggle_globals(c); break;
     case 12: toggle_scanner(c); break;
     case 13: toggle_frame(c); break;
@@ -497,6 +524,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ctx *c = calloc(1, sizeof *c);
     CHECK(c != NULL);
     c->h = new_heap(data[0]);
+    c->stressed = ((data[0] >> 2) & 3) >= 2; /* new_heap's stress table */
     CHECK(c->h != NULL);
     c->t = gch_thread_attach(c->h);
     CHECK(c->t != NULL);
@@ -506,6 +534,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t nops = (size - 1) / 4;
     for (size_t i = 0; i < nops && i < MAX_OPS; i++)
         run_op(c, data + 1 + 4 * i);
+    hold(c, false);
     CHECK(gch_collect(c->h) == GCH_OK);
     verify(c);
     if (c->x_on)
