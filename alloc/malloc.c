@@ -207,8 +207,8 @@ static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan
 
 /* gcstress_on: GODEBUG=gcstress=N is set for t's heap (gc/mgcstress.c):
  * a relaxed load of a word beside owner_tag, which the allocation loads
- * next anyway.  When on, the public calls tail-call their *_stressed
- * twin, so the common path keeps no stack frame. */
+ * next anyway.  When on, the public calls tail-call alloc_stressed, so
+ * the common path keeps its shape. */
 static GCH_ALWAYS_INLINE bool gcstress_on(gch_thread *t)
 {
     return GCH_UNLIKELY(atomic_u32_load_relaxed(&gchi_thread_cache(t)->gcstress) != 0);
