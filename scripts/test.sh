@@ -3,7 +3,7 @@
 # and run every test three times: a normal debug build (GCH_DEBUG=2,
 # warnings fatal), a ThreadSanitizer build and an ASan+UBSan build; then
 # a clang ASan build of the libFuzzer harnesses (fuzz/), each run for
-# GCH_FUZZ_SECONDS (default 30) from its corpus.
+# GCH_FUZZ_SECONDS (default 60) from its corpus.
 # Usage: scripts/test.sh [normal|tsan|asan|fuzz]...   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ for b in "${builds[@]}"; do
               run_build asan -DGCH_SANITIZE=address ;;
     fuzz)   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" CC=clang \
               run_build fuzz -DGCH_SANITIZE=address -DGCH_BUILD_FUZZ=ON -DGCH_BUILD_TESTS=OFF \
-                             -DGCH_FUZZ_SECONDS="${GCH_FUZZ_SECONDS:-30}" ;;
+                             -DGCH_FUZZ_SECONDS="${GCH_FUZZ_SECONDS:-60}" ;;
     *) echo "test.sh: unknown build '$b' (normal, tsan, asan, fuzz)"; exit 2 ;;
   esac
 done
