@@ -32,15 +32,22 @@
  *   1. size 0 or a bad thread handle: NULL with an error code.
  *   2. size > 32 KiB: malloc_large takes ceil(size / 8 KiB) pages straight
  *      from the heap as a span of its own, recorded on class 0's full list.
- *   3. noscan and size < 16: malloc_tiny packs it into the thread's current
- *      16-byte block, taking a new block when it does not fit.
- *   4. otherwise the size class's span in the thread's mcache gives the
+ *   3. the size class's span in the thread's mcache gives the
  *      next free slot (next_free_fast: one ctz on the inverted alloc
  *      bits); when its 64-slot window is used up, span_next_free_index
  *      moves on; when the span is full, mcache_refill swaps it for a span
  *      from mcentral, which takes one from the heap when it has none.
- *   5. The slot is zeroed only if its span may hold old data (needzero):
+ *   4. The slot is zeroed only if its span may hold old data (needzero):
  *      fresh pages from the OS are already zero.
+ *
+ * No tiny allocator (Go packs noscan objects under 16 bytes into shared
+ * 16-byte blocks at 1/2/4/8-byte offsets).  Every object a VM can point
+ * to must be 8-byte aligned, since VMs tag the low bits of references
+ * (gcheap.h); packing in 8-byte units would put two objects of up to 8
+ * bytes in one block, which is exactly what the 8-byte size class
+ * already gives, with each object freed on its own and gch_usable_size
+ * exact (K2).  So a request of 1..8 bytes takes an 8-byte slot and one of
+ * 9..16 bytes a 16-byte slot.
  * The object's type is recorded for the collector by the mark-sweep layer
  * (it lands with the collector; this layer only separates scan/noscan).
  */
@@ -177,33 +184,6 @@ static GCH_ALWAYS_INLINE void *alloc_slot(struct mcache *c, spanclass_t spc)
     return (void *)v;
 }
 
-/* malloc_tiny: a noscan object of 1..15 bytes packed into the current
- * 16-byte block.  Go counterpart: mallocgcTiny (same alignment rules). */
-static void *malloc_tiny(struct mcache *c, size_t size)
-{
-    size_t off = c->tinyoffset;
-    if ((size & 7) == 0)
-        off = (off + 7) & ~(size_t)7;
-    else if ((size & 3) == 0)
-        off = (off + 3) & ~(size_t)3;
-    else if ((size & 1) == 0)
-        off = (off + 1) & ~(size_t)1;
-    if (off + size <= TINY_SIZE && c->tiny != 0) {
-        c->tinyoffset = off + size;
-        c->tiny_allocs++;
-        return (void *)(c->tiny + off);
-    }
-    void *block = alloc_slot(c, TINY_SPANCLASS);
-    if (block == NULL)
-        return NULL;
-    /* Keep whichever block has more room left for the next request. */
-    if (size < c->tinyoffset || c->tiny == 0) {
-        c->tiny = (uintptr_t)block;
-        c->tinyoffset = size;
-    }
-    return block;
-}
-
 /* malloc_large: an object of its own span.  Go counterpart: mallocgcLarge. */
 static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool noscan)
 {
@@ -231,6 +211,7 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
         s = large_after_gc(c, npages, spc);
     if (s == NULL)
         return NULL;
+    track_alloc(s->start, s->elemsize); /* sanitizer builds only (track.h) */
     bit_set_atomic(s->alloc_bits, 0); /* M4: a large span is never cached */
     if (c->alloc_black)
         alloc_black(c, s, s->start);
@@ -255,13 +236,20 @@ static GCH_ALWAYS_INLINE void *malloc_gc(gch_thread *t, size_t size, bool noscan
     if (GCH_UNLIKELY(!owned_by_caller(c) || debug_in_scan()))
         return bad_thread(c);
     if (GCH_LIKELY(size - 1 < MAX_SMALL_SIZE)) { /* 1 <= size <= 32 KiB */
-        if (noscan && size < TINY_SIZE)
-            return malloc_tiny(c, size);
         return alloc_slot(c, make_spanclass(size_to_class(size), noscan));
     }
     if (size == 0)
         return gchi_set_error(GCH_EINVAL, "allocation of size 0");
     return malloc_large(c, size, noscan);
+}
+
+/* gcstress_on: GODEBUG=gcstress=N is set for t's heap (gc/mgcstress.c):
+ * a relaxed load of a word beside owner_tag, which the allocation loads
+ * next anyway.  When on, the public calls tail-call alloc_stressed, so
+ * the common path keeps its shape. */
+static GCH_ALWAYS_INLINE bool gcstress_on(gch_thread *t)
+{
+    return GCH_UNLIKELY(atomic_u32_load_relaxed(&gchi_thread_cache(t)->gcstress) != 0);
 }
 
 static bool type_is_noscan(const gch_type *ty) { return ty->ptrmask == NULL && ty->trace == NULL; }
@@ -419,19 +407,41 @@ static inline bool args_ok(gch_thread *t, const gch_type *ty)
     return t != NULL && ty != NULL && (ty->ptrmask == NULL || ty->trace == NULL);
 }
 
+/* alloc_stressed: an allocation of `size` bytes of elements of type ty
+ * (checked) under GODEBUG=gcstress: count it (and maybe collect) before
+ * anything of it is chosen, then allocate.  Out of line, so that the
+ * common path keeps its shape. */
+static GCH_NOINLINE void *alloc_stressed(gch_thread *t, const gch_type *ty, size_t size)
+{
+    gchi_hook_gcstress(gchi_thread_cache(t));
+    if (type_is_noscan(ty))
+        return malloc_gc(t, size, true);
+    return malloc_scan(t, ty, size);
+}
+
+static const gch_type noscan_type = {"noscan", 1, NULL, NULL};
+
 void *gch_alloc(gch_thread *t, const gch_type *ty)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc", t, ty);
-    if (type_is_noscan(ty))
-        return malloc_gc(t, ty->size, true);
-    return malloc_scan(t, ty, ty->size);
+    size_t size = ty->size;
+    if (type_is_noscan(ty)) {
+        if (gcstress_on(t))
+            return alloc_stressed(t, ty, size);
+        return malloc_gc(t, size, true);
+    }
+    if (gcstress_on(t))
+        return alloc_stressed(t, ty, size);
+    return malloc_scan(t, ty, size);
 }
 
 void *gch_alloc_noscan(gch_thread *t, size_t size)
 {
     if (GCH_UNLIKELY(t == NULL))
         return gchi_set_error(GCH_EINVAL, "gch_alloc_noscan: thread is NULL");
+    if (gcstress_on(t))
+        return alloc_stressed(t, &noscan_type, size);
     return malloc_gc(t, size, true);
 }
 
@@ -450,6 +460,8 @@ void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
                               n, ty->size);
     if (bytes == 0)
         return gchi_set_error(GCH_EINVAL, "gch_alloc_array: zero-size array");
+    if (gcstress_on(t))
+        return alloc_stressed(t, ty, bytes);
     if (type_is_noscan(ty))
         return malloc_gc(t, bytes, true);
     return malloc_scan(t, ty, bytes);
@@ -467,14 +479,6 @@ void gchi_free(gch_thread *t, void *p)
     uintptr_t base = mheap_object_base(h, (uintptr_t)p, &s);
     if (base == 0 || base != (uintptr_t)p)
         gch_fatal("gchi_free: not the start of a heap object", (uintptr_t)p, (uintptr_t)s, 0);
-    /* A freed block must not stay this thread's tiny block, or the next
-     * tiny request would hand out memory the heap may reuse (K2).  Other
-     * threads' tiny blocks cannot be seen from here: tests free only
-     * what no other thread packs into. */
-    if (base == c->tiny) {
-        c->tiny = 0;
-        c->tinyoffset = 0;
-    }
     uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, base);
     spanclass_t spc = s->spanclass;
     size_t elemsize = s->elemsize;

@@ -15,12 +15,11 @@ void mcache_init(struct mcache *c, struct mheap *h)
 {
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
         c->alloc[i] = &h->emptyspan;
-    c->tiny = 0;
-    c->tinyoffset = 0;
-    c->tiny_allocs = 0;
     c->heap = h;
     atomic_uptr_store_relaxed(&c->owner_tag, 0);
     atomic_u32_store_relaxed(&c->attached, 0);
+    atomic_u32_store_relaxed(&c->gcstress, 0);
+    c->gcstress_left = 0;
     c->alloc_black = false;
     c->black_bytes = 0;
     atomic_u64_store_relaxed(&c->sweep_ns, 0);
@@ -73,12 +72,6 @@ void mcache_release_all(struct mcache *c)
             c->alloc[i] = &h->emptyspan;
             flush_span(c, (spanclass_t)i, s);
         }
-    }
-    c->tiny = 0;
-    c->tinyoffset = 0;
-    if (c->tiny_allocs > 0) {
-        atomic_u64_add_relaxed(&h->counters.tiny_allocs, c->tiny_allocs);
-        c->tiny_allocs = 0;
     }
     if (c->black_bytes > 0) {
         atomic_u64_add_relaxed(&h->counters.black_bytes, c->black_bytes);

@@ -9,11 +9,13 @@
  * Invariants:
  *   K1 alloc[spc] is a span of class spc held only by this cache (C3), or
  *      the heap's emptyspan sentinel, which never has a free slot;
- *   K2 tiny is 0 or the address of a 16-byte noscan block of the tiny span
- *      class (not necessarily in the span cached now: a refill keeps the
- *      old block when it has more room), with tinyoffset bytes handed out;
- *   K3 while not attached every alloc[] is the sentinel, tiny is 0 and
- *      owner_tag is 0; every allocation first compares owner_tag with the
+ *   K2 every object handed out is one whole slot of its span (there is no
+ *      tiny allocator packing several objects into a slot), so a slot's
+ *      alloc and mark bits are its object's, an object starts at its
+ *      slot and is at least 8-byte aligned, and its usable size is the
+ *      slot (less a type header) and overlaps no other object;
+ *   K3 while not attached every alloc[] is the sentinel and owner_tag is
+ *      0; every allocation first compares owner_tag with the
  *      calling thread's tag, so a detached or foreign handle never touches
  *      a span.
  * Locking: [owner thread] for everything but `attached`, which the heap's
@@ -28,18 +30,18 @@
 
 #include "mheap.h"
 
-#define TINY_SPANCLASS make_spanclass(2, true) /* 16-byte noscan blocks */
-
 struct mcache {
     struct mspan *alloc[NUM_SPAN_CLASSES]; /* [owner thread] K1; first: hot */
-    uintptr_t tiny;                        /* [owner thread] K2 */
-    size_t tinyoffset;                     /* [owner thread] K2 */
-    uint64_t tiny_allocs;                  /* [owner thread] flushed to heap counters */
     struct mheap *heap;                    /* [immutable] */
     struct atomic_uptr owner_tag;          /* [written under registry lock, read relaxed
                                             * by any thread] gchi_thread_tag() of the
                                             * owner while attached, else 0 (K3) */
     struct atomic_u32 attached;            /* [owner writes; registry reads] K3 */
+    /* GODEBUG=gcstress=N (gc/mgcstress.c): N, or 0 when off; read before
+     * the owner check by every gch_alloc* call, hence atomic.  Next to
+     * owner_tag, so the check touches no other cache line. */
+    struct atomic_u32 gcstress;            /* [written at attach, read relaxed] */
+    uint32_t gcstress_left;                /* [owner thread] allocations to the next cycle */
     /* Allocate black (Go's gcmarknewobject): while the collector marks,
      * each new object's mark bit is set as it is handed out, so it
      * survives the cycle unscanned. */

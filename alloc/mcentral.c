@@ -66,7 +66,10 @@ static struct mspan *mcentral_grow(struct mcentral *c)
 {
     unsigned sc = spanclass_sizeclass(c->spanclass);
     GCH_ASSERT_INTERNAL(sc != 0);
-    return mheap_alloc_span(c->heap, gchi_class_to_allocnpages[sc], c->spanclass);
+    struct mspan *s = mheap_alloc_span(c->heap, gchi_class_to_allocnpages[sc], c->spanclass);
+    if (s != NULL) /* every slot free: no-access for sanitizers (track.h) */
+        track_span_fresh(s->start, s->npages * PAGE_SIZE);
+    return s;
 }
 
 struct mspan *mcentral_take_unswept(struct mcentral *c, uint32_t sg)
@@ -223,6 +226,7 @@ bool mcentral_free_object(struct mcentral *c, struct mspan *s, uint32_t idx)
                   (uintptr_t)s, idx);
     }
     bit_clear(s->alloc_bits, idx);
+    track_free(s->start + idx * s->elemsize, s->elemsize);
     s->alloc_count--;
     s->needzero = true; /* the freed slot holds old data */
     struct spanlist *from = s->list;

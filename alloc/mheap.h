@@ -43,7 +43,6 @@ struct heap_counters {
     struct atomic_u64 small_frees[NUM_SIZE_CLASSES];   /* [atomic] */
     struct atomic_u64 large_mallocs, large_frees;      /* [atomic] objects */
     struct atomic_u64 large_alloc_bytes, large_free_bytes; /* [atomic] */
-    struct atomic_u64 tiny_allocs;                     /* [atomic] */
     /* Bytes handed to mcaches (free slots of each span cached, counted as
      * if allocated) and large objects since the last GC cycle; with the
      * bytes marked by that cycle it estimates the live heap for the GC

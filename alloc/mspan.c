@@ -46,6 +46,7 @@ uint32_t span_next_free_index(struct mspan *s)
     if ((next & 63) == 0 && next != n)
         span_refill_alloc_cache(s, next / 8);
     s->freeindex = next;
+    track_alloc(s->start + (uintptr_t)found * s->elemsize, s->elemsize); /* handed out next */
     return found;
 }
 

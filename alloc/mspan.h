@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "track.h"
 #include "atomic.h"
 #include "check.h"
 #include "lock.h"
@@ -271,7 +272,9 @@ static GCH_ALWAYS_INLINE uintptr_t next_free_fast(struct mspan *s)
     s->alloc_cache = (cache >> bit) >> 1; /* two shifts: bit + 1 may be 64 */
     s->freeindex = next;
     s->alloc_count++;
-    return s->start + (uintptr_t)idx * s->elemsize;
+    uintptr_t v = s->start + (uintptr_t)idx * s->elemsize;
+    track_alloc(v, s->elemsize); /* sanitizer builds only (track.h) */
+    return v;
 }
 
 /* span_next_free_index: the index of the next free slot at or after

@@ -59,6 +59,15 @@ static void clobber(uintptr_t obj, size_t size)
     }
 }
 
+/* free_object: what happens to a freed object besides its bit: the
+ * clobberfree fill, then the sanitizers' poison (track.h, Z1). */
+static void free_object(const struct mheap *h, uintptr_t obj, size_t size)
+{
+    if (h->sweep.clobberfree)
+        clobber(obj, size);
+    track_free(obj, size);
+}
+
 /* count_frees: the statistics for `freed` objects of s. */
 static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
 {
@@ -81,10 +90,10 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s)
     GCH_ASSERT_INTERNAL(live <= s->alloc_count);
     uint32_t freed = s->alloc_count - live;
     if (freed > 0) {
-        if (h->sweep.clobberfree)
+        if (h->sweep.clobberfree || GCH_TRACKING)
             for (uint32_t i = 0; i < s->nelems; i++)
                 if (bit_is_set(s->alloc_bits, i) && !bit_is_set(s->gcmark_bits, i))
-                    clobber(s->start + (uintptr_t)i * s->elemsize, s->elemsize);
+                    free_object(h, s->start + (uintptr_t)i * s->elemsize, s->elemsize);
         count_frees(h, s, freed);
     }
     /* The mark bits are the new alloc bits; fresh zeroed mark bits come

@@ -8,6 +8,7 @@
  * replace them without touching the accounting.
  */
 #define GCHI_BUILDING 1
+#include "track.h"
 #include "sys.h"
 #include "check.h"
 
@@ -152,6 +153,7 @@ void *sys_alloc(struct sysmem *m, size_t n)
 
 void sys_free(struct sysmem *m, void *v, size_t n, enum sys_state from_state)
 {
+    track_unmap((uintptr_t)v, n); /* a later mapping here starts unpoisoned */
     m->ops.release(m->ops.ctx, v, n);
     atomic_u64_sub_relaxed(counter(m, from_state), n);
 }

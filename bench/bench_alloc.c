@@ -28,8 +28,8 @@
  *
  * Allocators:
  *   gcheap-scan    gch_alloc with a type whose pointer mask marks word 0
- *   gcheap-noscan  gch_alloc_noscan (sizes under 16 B use the tiny
- *                  allocator: two 8-byte objects per 16-byte block)
+ *   gcheap-noscan  gch_alloc_noscan (no tiny allocator: an 8-byte
+ *                  request takes an 8-byte slot)
  *   malloc         glibc malloc (does not zero)
  *   calloc         glibc calloc(1, size) (zeroes, like gch_alloc)
  * Threads: 1 (the main thread) or T threads allocating at once, each with

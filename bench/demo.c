@@ -3,8 +3,8 @@
  * pattern run on gcheap, printing the heap's statistics after each phase.
  *
  * The workload mimics what a Lisp-like VM allocates: cons cells (two
- * references), boxed numbers and short strings (pointer-free, tiny
- * allocator), vectors (arrays of references) and a few large buffers.
+ * references), boxed numbers and short strings (pointer-free, 8- or
+ * 16-byte slots), vectors (arrays of references) and a few large buffers.
  * Two interpreter threads run at once, each attached to the same heap,
  * keeping the values they still use in handle frames (GCH_LOCALS), as an
  * interpreter keeps them on its value stack; every reference they store

@@ -46,7 +46,8 @@
     X(invalidptr, 1, 0, 1, "1: a heap word pointing at no allocated object is fatal")        \
     X(clobberfree, 0, 0, 1, "1: the sweeper fills freed objects with 0xdeadbeef")            \
     X(madvdontneed, 1, 0, 1, "1: release pages with MADV_DONTNEED; 0: MADV_FREE")            \
-    X(harddecommit, 0, 0, 1, "1: released pages are also mapped PROT_NONE until reused")
+    X(harddecommit, 0, 0, 1, "1: released pages are also mapped PROT_NONE until reused")    \
+    X(gcstress, 0, 0, 1000000000, "N: a full collection every N allocations; sets clobberfree")
 
 /* Go counterpart: runtime.debug (the GC's share of it). */
 #define GCHI_GODEBUG_FIELD_DECL(name, def, min, max, meaning) int name;

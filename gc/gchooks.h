@@ -27,4 +27,10 @@ void gchi_hook_alloc_slow(struct mcache *c, size_t bytes);
  * were tried). */
 bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt);
 
+/* gchi_hook_gcstress: GODEBUG=gcstress=N is on for cache c: count one
+ * allocation, and every Nth run a whole collection first (gc/mgcstress.c).
+ * Called at the start of every allocation call, before the owner check:
+ * it returns at once for a handle the caller does not own. */
+void gchi_hook_gcstress(struct mcache *c);
+
 #endif

@@ -15,6 +15,9 @@
 _Static_assert(offsetof(struct gch_thread, head) == 0, "gcheap/attrs.h: head comes first");
 _Static_assert(offsetof(struct gch_thread, mcache) == GCHI_THREAD_MCACHE_OFFSET,
                "gcheap/attrs.h: GCHI_THREAD_MCACHE_OFFSET");
+_Static_assert(offsetof(struct gch_thread, mcache) + offsetof(struct mcache, owner_tag) ==
+                   GCHI_THREAD_OWNER_TAG_OFFSET,
+               "gcheap/attrs.h: the owner tag's offset");
 _Static_assert(GCH_NUM_SIZE_CLASSES == NUM_SIZE_CLASSES, "public stats array size");
 
 void gch_config_init(gch_config *cfg)
@@ -41,6 +44,8 @@ static void settings(const gch_config *cfg, struct gcenv *env)
         env->debug.madvdontneed = 0;
     if (cfg->read_env)
         gcenv_read(env, cfg->env_prefix, NULL, NULL, stderr);
+    if (env->debug.gcstress > 0) /* a freed object must look freed at once */
+        env->debug.clobberfree = 1;
 }
 
 gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops)
@@ -165,6 +170,8 @@ gch_thread *gch_thread_attach(gch_heap *h)
     bool marking = atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_MARK;
     t->head.wb_enabled = marking;
     t->mcache.alloc_black = marking;
+    atomic_u32_store_relaxed(&t->mcache.gcstress, (uint32_t)h->env.debug.gcstress);
+    t->mcache.gcstress_left = (uint32_t)h->env.debug.gcstress;
     t->hs_ops = 0;
     t->hs_busy = false;
     t->wbuf_n = 0;
@@ -301,7 +308,6 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
         return;
     struct mheap *m = &h->mheap;
     struct heap_counters *k = &m->counters;
-    uint64_t tiny = atomic_u64_load_relaxed(&k->tiny_allocs);
     uint64_t lm = atomic_u64_load_relaxed(&k->large_mallocs);
     uint64_t lf = atomic_u64_load_relaxed(&k->large_frees);
     uint64_t lab = atomic_u64_load_relaxed(&k->large_alloc_bytes);
@@ -313,8 +319,8 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     lfb = min_u64(lfb, lab);
     out->by_size[0].mallocs = lm;
     out->by_size[0].frees = lf;
-    out->mallocs = lm + tiny;
-    out->frees = lf + tiny; /* Go counts tiny sub-allocations as freed at once */
+    out->mallocs = lm;
+    out->frees = lf;
     out->total_alloc = lab;
     out->heap_alloc = sub_floor0(lab, lfb);
     for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
@@ -329,7 +335,7 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
         out->total_alloc += ma * size;
         out->heap_alloc += sub_floor0(ma, fr) * size;
     }
-    out->tiny_allocs = tiny;
+    out->tiny_allocs = 0; /* no tiny allocator (alloc/malloc.c) */
     out->heap_objects = sub_floor0(out->mallocs, out->frees);
     /* The page counters change together under the heap lock: read them
      * under it so HeapSys == HeapInuse + HeapIdle holds exactly (H1). */
@@ -365,7 +371,7 @@ int gchi_heap_verify(gch_heap *h)
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next, n++)
         ok = ok && atomic_u32_load_relaxed(&t->mcache.attached) == 1; /* T1 */
     for (struct gch_thread *t = h->detached; t != NULL && ok; t = t->next)
-        ok = atomic_u32_load_relaxed(&t->mcache.attached) == 0 && t->mcache.tiny == 0; /* T1, T3 */
+        ok = atomic_u32_load_relaxed(&t->mcache.attached) == 0; /* T1, T3 */
     ok = ok && n == h->nattached;
     lock_release(&h->threads_lock);
     return ok ? 0 : 2;

@@ -29,9 +29,28 @@
  * handshake flush and mark termination) greys its entries into the
  * thread's marker and publishes the work for the mark workers.
  *
- * Slots are stored with release (also on the inline path) and loaded by
- * the marker with relaxed atomics, so a concurrent scan reads either
- * value, never a torn one.
+ * Memory order.  Slots are stored with release (also on the inline path)
+ * and loaded with acquire, both by the marker (gc/mgcmark.c: visit_slot,
+ * the bitmap loop) and by the barrier itself (the old value of a slot,
+ * gch_write_range's sources, gch_write_clear's old values; the CAS is
+ * sequentially consistent).  A concurrent scan therefore reads either
+ * value, never a torn one, and whoever loads a reference X synchronises
+ * with the store that published X, which the allocating thread made after
+ * setting X's mark bit (allocate black) and X's span metadata.  So when
+ * the buffer entry is later shaded, the shading thread (the owner, in
+ * program order after the load) sees X's span in use and, for an object
+ * allocated black, its mark bit set: it never reads X's slot as free.
+ *
+ * gch_write_cas shades what the slot actually held (the value the CAS
+ * read, whether or not it succeeded) and the desired value only when the
+ * CAS succeeded.  Shading the caller's comparand instead would shade a
+ * pointer the caller may have kept across a whole cycle, an object long
+ * freed.  Recording the entries after the CAS rather than before is safe
+ * because the buffer is drained only by its owner at a safepoint (or by
+ * a worker while the owner blocks, which a barrier call cannot be in),
+ * so nothing observes the buffer between the CAS and the record; the
+ * value the CAS replaced cannot be freed before then, since freeing
+ * needs mark termination, which needs this thread at a safepoint.
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"
@@ -75,10 +94,19 @@ static struct gch_thread *barrier_thread(gch_thread *t, const char *what)
     return t;
 }
 
+/* gchi_write_bad_thread: the out-of-line half of debug builds' inline
+ * thread check (gcheap/barrier.h): fatal unless t is attached and owned
+ * by the calling OS thread.  Returns only when t is fine (the non-GNU
+ * fallback calls it for every write). */
+void gchi_write_bad_thread(gch_thread *t)
+{
+    barrier_thread(t, "gch_write");
+}
+
 void gch_write_slow(gch_thread *t, void **slot, void *value)
 {
     barrier_thread(t, "gch_write");
-    uintptr_t old = __atomic_load_n((uintptr_t *)slot, __ATOMIC_RELAXED);
+    uintptr_t old = __atomic_load_n((uintptr_t *)slot, __ATOMIC_ACQUIRE); /* see the essay */
     wbuf_put(t, old, (uintptr_t)value);
     __atomic_store_n(slot, value, __ATOMIC_RELEASE);
 }
@@ -111,8 +139,8 @@ void gch_write_range(gch_thread *t, void **dst, void *const *src, size_t n)
      * the copy holds a value that thread's own barrier shaded. */
     if (barrier_on(barrier_thread(t, "gch_write_range"))) {
         for (size_t i = 0; i < n; i++)
-            wbuf_put(t, __atomic_load_n((const uintptr_t *)&dst[i], __ATOMIC_RELAXED),
-                     __atomic_load_n((const uintptr_t *)&src[i], __ATOMIC_RELAXED));
+            wbuf_put(t, __atomic_load_n((const uintptr_t *)&dst[i], __ATOMIC_ACQUIRE),
+                     __atomic_load_n((const uintptr_t *)&src[i], __ATOMIC_ACQUIRE));
     }
     copy_slots(dst, src, n);
 }
@@ -122,15 +150,22 @@ void gch_write_clear(gch_thread *t, void **dst, size_t n)
     bool on = barrier_on(barrier_thread(t, "gch_write_clear"));
     for (size_t i = 0; i < n; i++) {
         if (on)
-            wbuf_put(t, __atomic_load_n((const uintptr_t *)&dst[i], __ATOMIC_RELAXED), 0);
+            wbuf_put(t, __atomic_load_n((const uintptr_t *)&dst[i], __ATOMIC_ACQUIRE), 0);
         __atomic_store_n(&dst[i], NULL, __ATOMIC_RELEASE);
     }
 }
 
+/* gch_write_cas: the barrier records the slot's actual value (on failure
+ * the CAS writes it back into `seen`) and, only when the CAS succeeded,
+ * the desired one: see the essay above for why after the CAS is soon
+ * enough.  Go counterpart: atomicwb (Go shades the new value always). */
 int gch_write_cas(gch_thread *t, void **slot, void *expected, void *desired)
 {
-    if (barrier_on(barrier_thread(t, "gch_write_cas")))
-        wbuf_put(t, (uintptr_t)expected, (uintptr_t)desired); /* the old value if it succeeds */
-    return __atomic_compare_exchange_n(slot, &expected, desired, false, __ATOMIC_SEQ_CST,
-                                       __ATOMIC_SEQ_CST);
+    bool on = barrier_on(barrier_thread(t, "gch_write_cas"));
+    void *seen = expected;
+    bool ok = __atomic_compare_exchange_n(slot, &seen, desired, false, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_SEQ_CST);
+    if (on)
+        wbuf_put(t, (uintptr_t)seen, ok ? (uintptr_t)desired : 0);
+    return ok;
 }

@@ -16,8 +16,8 @@
  * A cycle (Go's, step for step; GODEBUG=gcstoptheworld=1 runs 2-4 with
  * the world stopped, =2 sweeps with it stopped too):
  *   1. [STW] stop the world (gc/stw.c); sweep termination: sweep the
- *      spans the last generation left (X1); flush every thread's mcache
- *      and tiny block, so every alloc bit is exact for the objects that
+ *      spans the last generation left (X1); flush every thread's mcache,
+ *      so every alloc bit is exact for the objects that
  *      exist at mark start;
  *   2. [STW] mark setup: pin spans (H5), phase MARK, the write barrier
  *      and allocate-black on in every thread, ask every thread for its
@@ -242,8 +242,8 @@ static void stw_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
 }
 
 /* mark_setup: start a concurrent mark (Go's gcStart after sweep
- * termination).  World stopped, caches flushed, so no tiny block is
- * live and every span is uncached (X2 at the start). */
+ * termination).  World stopped, caches flushed, so every span is
+ * uncached (X2 at the start). */
 static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
 {
     struct gcstate *g = &h->gc;

@@ -16,8 +16,8 @@
  *   X1 when marking begins every in-use span has sweepgen ==
  *      mheap.sweepgen and all-zero mark bits (sweep termination sweeps
  *      what the previous generation left, and sweeping leaves them so);
- *   X2 when marking begins no span is cached and no tiny block is live
- *      (mark setup flushes every cache), so the alloc bits are exact for
+ *   X2 when marking begins no span is cached (mark setup flushes every
+ *      cache; an object is a whole slot, K2), so the alloc bits are exact for
  *      every object that existed then; every object handed out during
  *      the mark has its mark bit set first (allocate black).  So a slot
  *      with neither bit set is free, which is what invalidptr tests;

@@ -94,15 +94,21 @@ typedef struct gch_visitor gch_visitor;
  * allocating is a fatal error, and it must not take a lock that a VM
  * thread may hold while it allocates or polls a safepoint (that thread
  * may be the one running the callback, or may wait on it): a deadlock.
- * Must not touch other heap objects' type-dependent fields. */
+ * Must not touch other heap objects' type-dependent fields.
+ * An object whose callback reports only its first n slots (a count-
+ * prefixed vector) must keep every slot it does not report NULL: before
+ * lowering n, clear the dropped slots with gch_write_clear (the barrier
+ * then shades what they held), and raise n only over NULL slots.  A slot
+ * dropped uncleared keeps a reference the collector no longer sees; when
+ * n grows back over it, it names a freed object (GODEBUG=gcstress=1
+ * reports it at the next allocation). */
 typedef void (*gch_trace_fn)(gch_visitor *v, void *obj, size_t size);
 GCH_API void gch_visit(gch_visitor *v, void *const *slot);
 
 /*
  * gch_type: the layout of one kind of object.  Exactly one of these holds:
  *   - ptrmask == NULL and trace == NULL: the object holds no references
- *     (a "noscan" object: never scanned; small ones are packed by the tiny
- *     allocator);
+ *     (a "noscan" object: never scanned);
  *   - ptrmask != NULL: bit i (LSB first in byte i/8) says word i holds a
  *     reference; the mask covers size/8 words, rounded up to whole bytes;
  *   - trace != NULL: the callback reports the references.
@@ -148,7 +154,9 @@ typedef struct gch_config {
     /* Optional decoder for tagged values (NaN-boxing, small-int tags):
      * given the word in a reference slot, return the heap pointer it
      * holds, or NULL.  Applied to every reference slot the collector
-     * reads (masks, callbacks, roots).  NULL: slots hold plain pointers. */
+     * reads (masks, callbacks, roots).  NULL: slots hold plain pointers.
+     * Every object is 8-byte aligned (gch_alloc), so a decoder may use
+     * the three low bits of a word as its tag. */
     void *(*decode)(uintptr_t word);
     /* Where trace lines (GODEBUG=gctrace=1 ...) go: NULL writes them to
      * stderr; otherwise trace(line, trace_ctx) receives each line, '\n'
@@ -191,13 +199,20 @@ GCH_API gch_heap *gch_thread_heap(const gch_thread *t);
 /*
  * gch_alloc: a new zeroed object of type ty.  Returns NULL with
  * gch_last_error() set on failure (GCH_EINVAL for a NULL type or size 0,
- * GCH_ENOMEM, GCH_EDETACHED, GCH_EWRONGTHREAD).  The result is aligned to
- * at least 8 bytes, and to 16 bytes for objects of 16 bytes and of 25
- * bytes or more (requests of 17..24 bytes share Go's 24-byte size class,
- * whose slots are only 8-byte aligned).
+ * GCH_ENOMEM, GCH_EDETACHED, GCH_EWRONGTHREAD).
+ *
+ * Alignment, for every object the heap hands out (gch_alloc,
+ * gch_alloc_noscan, gch_alloc_array, any size, with or without
+ * references): at least 8 bytes, so the three low bits of a reference
+ * are free for a VM's tags (see gch_config.decode); 16 bytes for objects
+ * of 9..16 bytes and of 25 bytes or more (requests of 17..24 bytes share
+ * Go's 24-byte size class, whose slots are only 8-byte aligned).  No two
+ * objects share a slot: gcheap has no tiny allocator packing small
+ * objects together, so a 1..8-byte object takes 8 bytes.
  */
 GCH_API void *gch_alloc(gch_thread *t, const gch_type *ty);
-/* gch_alloc_noscan: size bytes that hold no references, zeroed. */
+/* gch_alloc_noscan: size bytes that hold no references, zeroed, aligned
+ * as gch_alloc's objects are. */
 GCH_API void *gch_alloc_noscan(gch_thread *t, size_t size);
 /* gch_alloc_array: n objects of type ty in one block, zeroed; the layout
  * (mask or callback) applies to each element.  n * ty->size overflowing
@@ -208,7 +223,8 @@ GCH_API void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
 /* gch_usable_size: the bytes available at p, an object the caller owns:
  * its size-class slot, less the type header (8 or 16 bytes) that objects
  * of trace-callback types and scan objects over 512 bytes carry at the
- * end of their slot.  The collector scans only the elements the object
+ * end of their slot.  At least the size asked for; the bytes never belong
+ * to another object.  The collector scans only the elements the object
  * was allocated with (ty->size x n); the bytes past them, up to the
  * usable size, may hold any data but are never scanned: a reference
  * stored there does not keep its object alive.  0 if p is not the start
@@ -247,7 +263,7 @@ typedef struct gch_stats {
     uint64_t heap_objects;  /* HeapObjects: allocated objects (Mallocs - Frees) */
     uint64_t mallocs;       /* Mallocs: cumulative objects allocated */
     uint64_t frees;         /* Frees: cumulative objects freed */
-    uint64_t tiny_allocs;   /* sub-allocations packed into tiny blocks */
+    uint64_t tiny_allocs;   /* Go: objects packed into tiny blocks; always 0 here */
     uint64_t sys;           /* Sys: all memory mapped (heap + metadata) */
     uint64_t metadata_sys;  /* bytes of off-heap metadata (spans, bitmaps, arenas) */
     uint64_t next_gc;        /* NextGC: heap goal of the next cycle, bytes */
@@ -309,7 +325,9 @@ GCH_API gch_error gch_thread_read_gc_time(const gch_thread *t, gch_gc_time *out)
  * allocation, gch_blocking_enter) every reference the thread will still
  * use must sit in a registered root (a handle frame, a global root, a
  * scan callback) or be reachable from one.  Between safepoints, raw
- * pointers in C locals are safe.
+ * pointers in C locals are safe.  GODEBUG=gcstress=N (a whole collection
+ * every N allocations, freed objects filled with 0xdeadbeef) makes a
+ * broken contract fail at once: see README.md.
  *
  * gch_blocking_enter/leave bracket code that touches no heap object
  * (system calls, long native work): the world may stop without waiting

@@ -4,7 +4,10 @@
 # only when something must be installed.  Needs root (or sudo).
 set -euo pipefail
 
-PKGS=(build-essential cmake ninja-build pkg-config python3 libcmocka-dev libunwind-dev libgc-dev)
+# valgrind: the memcheck tests (tests/valgrind_uaf.c); clang + libclang-rt-14-dev: the
+# libFuzzer harnesses (fuzz/).
+PKGS=(build-essential cmake ninja-build pkg-config python3 libcmocka-dev libunwind-dev libgc-dev
+      valgrind clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

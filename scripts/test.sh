@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test.sh - the README's test command: install dependencies, then build
 # and run every test three times: a normal debug build (GCH_DEBUG=2,
-# warnings fatal), a ThreadSanitizer build and an ASan+UBSan build.
-# Usage: scripts/test.sh [normal|tsan|asan]...   (default: all three)
+# warnings fatal), a ThreadSanitizer build and an ASan+UBSan build; then
+# a clang ASan build of the libFuzzer harnesses (fuzz/), each run for
+# GCH_FUZZ_SECONDS (default 60) from its corpus.
+# Usage: scripts/test.sh [normal|tsan|asan|fuzz]...   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +12,7 @@ bash scripts/setup.sh
 
 JOBS=$(nproc 2>/dev/null || echo 2)
 builds=("$@")
-[ ${#builds[@]} -eq 0 ] && builds=(normal tsan asan)
+[ ${#builds[@]} -eq 0 ] && builds=(normal tsan asan fuzz)
 
 run_build() {
   local name=$1; shift
@@ -29,7 +31,10 @@ for b in "${builds[@]}"; do
     tsan)   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_build tsan -DGCH_SANITIZE=thread ;;
     asan)   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
               run_build asan -DGCH_SANITIZE=address ;;
-    *) echo "test.sh: unknown build '$b' (normal, tsan, asan)"; exit 2 ;;
+    fuzz)   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" CC=clang \
+              run_build fuzz -DGCH_SANITIZE=address -DGCH_BUILD_FUZZ=ON -DGCH_BUILD_TESTS=OFF \
+                             -DGCH_FUZZ_SECONDS="${GCH_FUZZ_SECONDS:-60}" ;;
+    *) echo "test.sh: unknown build '$b' (normal, tsan, asan, fuzz)"; exit 2 ;;
   esac
 done
 echo "=== gcheap tests: all builds passed ==="

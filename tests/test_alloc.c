@@ -17,20 +17,16 @@
  *     header;
  *   - the header's promise "16-byte aligned for objects of 16 bytes or
  *     more" (test_alignment_16_for_requests_of_16_or_more);
- *   - tiny allocator (Go's rules): 1..15-byte noscan requests share
- *     16-byte blocks with alignment 8/4/2/1 by size, a new block replaces
- *     the current one only if it leaves more room; typed (scan) objects and
- *     16-byte requests never take the tiny path;
+ *   - no tiny allocator: noscan requests of 1..15 bytes take a whole 8- or
+ *     16-byte slot like any other size (test_small_every_size_class,
+ *     test_small_noscan_objects_never_share_a_slot);
  *   - large objects (> 32 KiB up to 100 MiB): own span, zeroed, whole
  *     pages usable, every interior address maps to the base;
  *   - address -> object base for every byte of sampled objects of several
  *     classes, NULL in span tail waste, freed spans and memory outside the
  *     heap (stack, static, malloc, absurd addresses);
  *   - zeroing on reuse of freed slots, freed spans and freed large objects;
- *   - freeing the thread's current tiny block drops it: no later tiny
- *     object is carved from it while the heap hands it out again;
- *   - MemStats identities after gch_thread_flush, including Go's tiny
- *     accounting (sub-allocations count in Mallocs and Frees).
+ *   - MemStats identities after gch_thread_flush (TinyAllocs stays 0).
  */
 #include "testutil.h"
 #include "msize.h"
@@ -207,8 +203,7 @@ static void test_small_every_size_class(void **state)
     unsigned byte = 1;
     bool seen[NUM_SIZE_CLASSES] = {false};
     for (int scan = 0; scan <= 1; scan++) {
-        /* noscan requests below 16 bytes are tiny: tested separately */
-        for (size_t size = scan ? 1 : 16; size <= MAX_SMALL_SIZE; size = next_size(size)) {
+        for (size_t size = 1; size <= MAX_SMALL_SIZE; size = next_size(size)) {
             check_small_object(f, &fv, size, scan, (unsigned char)(byte++ | 1));
             check_small_object(f, &fv, size, scan, (unsigned char)(byte++ | 1));
             seen[expected_class(size, scan, false)] = true;
@@ -216,8 +211,6 @@ static void test_small_every_size_class(void **state)
         /* Both edges of every class. */
         for (unsigned sc = 2; sc < NUM_SIZE_CLASSES; sc++) {
             size_t lo = gchi_class_to_size[sc - 1] + 1, hi = gchi_class_to_size[sc];
-            if (!scan && lo < TINY_SIZE)
-                continue;
             check_small_object(f, &fv, lo, scan, (unsigned char)(byte++ | 1));
             check_small_object(f, &fv, hi, scan, (unsigned char)(byte++ | 1));
             /* scan objects with a header: both edges of the class too */
@@ -282,10 +275,11 @@ static void test_alloc_array(void **state)
     assert_int_equal(gch_usable_size(f->h, v), class_size_of(160));
     assert_int_equal(span_of(f->h, v)->spanclass, make_spanclass(size_to_class(160), false));
     assert_true(mem_all(v, 0, 160));
-    /* 1-byte noscan elements: 3 of them is a tiny object, 16 is not. */
+    /* 1-byte noscan elements: 3 of them take an 8-byte slot. */
     char *t3 = gch_alloc_array(f->t, &bytes, 3);
     assert_non_null(t3);
-    assert_int_equal(span_of(f->h, t3)->spanclass, TINY_SPANCLASS);
+    assert_int_equal(span_of(f->h, t3)->spanclass, make_spanclass(1, true));
+    assert_int_equal(gch_usable_size(f->h, t3), 8);
     char *b16 = gch_alloc_array(f->t, &bytes, 16);
     assert_int_equal(gch_usable_size(f->h, b16), 16);
     /* 32 pairs (512 bytes) still take their class's word bits; 33 carry
@@ -319,91 +313,7 @@ static void test_alloc_array(void **state)
     assert_int_equal(gch_usable_size(f->h, larger), MAX_SMALL_SIZE + PAGE_SIZE);
 }
 
-/* ---- tiny allocator ----------------------------------------------------- */
-
-/* Go's offset rule: 8 for multiples of 8, 4 for multiples of 4, 2 for even
- * sizes, else unaligned. */
-static size_t tiny_align(size_t off, size_t size)
-{
-    size_t a = (size & 7) == 0 ? 8 : (size & 3) == 0 ? 4 : (size & 1) == 0 ? 2 : 1;
-    return (off + a - 1) & ~(a - 1);
-}
-
-static void test_tiny_packing_follows_go_rules(void **state)
-{
-    struct fixture *f = *state;
-    struct mcache *c = gchi_thread_cache(f->t);
-    /* A model of the tiny allocator run side by side with the real one. */
-    uintptr_t block = 0;
-    size_t off = 0;
-    uint64_t rng = 0x1234567;
-    size_t subs = 0, blocks = 0, calls = 0;
-    const size_t script[] = {1, 2, 4, 8, 1, 3, 12, 15, 2, 15, 1, 5, 7, 6, 9, 10, 11, 13, 14, 8, 8};
-    for (size_t i = 0; i < 20000; i++, calls++) {
-        size_t size = i < COUNT_OF(script) ? script[i] : 1 + rng_next(&rng) % 15;
-        unsigned char *p = gch_alloc_noscan(f->t, size);
-        assert_non_null(p);
-        size_t o = tiny_align(off, size);
-        if (block != 0 && o + size <= TINY_SIZE) {
-            assert_ptr_equal(p, (void *)(block + o));
-            off = o + size;
-            subs++;
-        } else {
-            /* a fresh block: 16-byte aligned slot of the tiny span class */
-            assert_int_equal((uintptr_t)p % 16, 0);
-            assert_int_equal(gch_usable_size(f->h, p), 16);
-            assert_int_equal(span_of(f->h, p)->spanclass, TINY_SPANCLASS);
-            assert_true(mem_all(p, 0, 16));
-            if (block == 0 || size < off) {
-                block = (uintptr_t)p;
-                off = size;
-            }
-            blocks++;
-        }
-        assert_int_equal(c->tiny, block);
-        assert_int_equal(c->tinyoffset, off);
-        assert_true(mem_all(p, 0, size));
-        memset(p, 0xEE, size);
-        /* inner objects answer for their block */
-        assert_ptr_equal(gch_object_base(f->h, p + size - 1), (void *)((uintptr_t)p & ~(uintptr_t)15));
-    }
-    if (subs < blocks / 2) /* packing actually happened */
-        fail_msg("only %zu sub-allocations for %zu blocks", subs, blocks);
-    assert_int_equal(c->tiny_allocs, subs);
-    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
-    assert_int_equal(c->tiny, 0); /* releaseAll drops the current block */
-    gch_stats st;
-    gch_read_stats(f->h, &st);
-    assert_int_equal(st.tiny_allocs, subs);
-    assert_int_equal(st.by_size[2].mallocs, blocks);
-    assert_int_equal(st.mallocs, calls);
-    assert_int_equal(st.frees, subs);
-    assert_int_equal(st.heap_objects, blocks);
-    assert_int_equal(st.heap_alloc, blocks * 16);
-}
-
-/* Several tiny objects of the documented alignments land in one block. */
-static void test_tiny_several_objects_share_a_block(void **state)
-{
-    struct fixture *f = *state;
-    char *a = gch_alloc_noscan(f->t, 1); /* offset 0 */
-    char *b = gch_alloc_noscan(f->t, 2); /* offset 2 (even) */
-    char *c = gch_alloc_noscan(f->t, 4); /* offset 4 */
-    char *d = gch_alloc_noscan(f->t, 8); /* offset 8 */
-    assert_int_equal((uintptr_t)a % 16, 0);
-    assert_ptr_equal(b, a + 2);
-    assert_ptr_equal(c, a + 4);
-    assert_ptr_equal(d, a + 8);
-    char *e = gch_alloc_noscan(f->t, 1); /* the block is full: a new one */
-    char *g = gch_alloc_noscan(f->t, 3); /* odd: unaligned, offset 1 */
-    char *i = gch_alloc_noscan(f->t, 12); /* multiple of 4: offset 4 */
-    assert_int_equal((uintptr_t)e % 16, 0);
-    assert_ptr_equal(g, e + 1);
-    assert_ptr_equal(i, e + 4);
-    assert_true(e < a || e >= a + 16);
-    assert_int_equal(gch_usable_size(f->h, b), 0); /* not the start of a slot */
-    assert_ptr_equal(gch_object_base(f->h, d + 7), a);
-}
+/* ---- small objects: no tiny packing ------------------------------------ */
 
 static void trace_nothing(gch_visitor *v, void *obj, size_t size)
 {
@@ -412,19 +322,23 @@ static void trace_nothing(gch_visitor *v, void *obj, size_t size)
     (void)size;
 }
 
-/* Objects with references, and noscan requests of 16 bytes, never share
- * a block. */
-static void test_tiny_never_for_scan_or_16_bytes(void **state)
+/* Small objects of every kind each take a whole slot of their class: typed
+ * 8-byte objects, trace types with their header, noscan requests of 1..16
+ * bytes (issue 13: a 5-byte type came back at odd addresses; issue 16: a
+ * tiny object's usable size covered its neighbour).  Two objects allocated
+ * one after the other never share a slot, every one is 8-byte aligned
+ * (16 from 9 bytes), and writing its whole usable size leaves the other
+ * intact. */
+static void test_small_noscan_objects_never_share_a_slot(void **state)
 {
     struct fixture *f = *state;
     static const uint8_t one[1] = {1};
     const gch_type masked = {"masked", 8, one, NULL};
     const gch_type traced = {"traced", 12, NULL, trace_nothing};
-    const gch_type plain = {"plain", 8, NULL, NULL};
+    const gch_type five = {"five", 5, NULL, NULL};
     for (int i = 0; i < 100; i++) {
         void *m = gch_alloc(f->t, &masked);
         void *t = gch_alloc(f->t, &traced);
-        void *n16 = gch_alloc_noscan(f->t, 16);
         assert_int_equal(span_of(f->h, m)->spanclass, make_spanclass(1, false));
         assert_int_equal(gch_usable_size(f->h, m), 8);
         /* a trace type: 12 bytes + the 8-byte header, in the 24-byte class */
@@ -432,15 +346,30 @@ static void test_tiny_never_for_scan_or_16_bytes(void **state)
         assert_int_equal(span_of(f->h, t)->spanclass, make_spanclass(3, false));
         assert_int_equal(gch_usable_size(f->h, t), 16);
         assert_ptr_equal(header_of(t, 24), &traced);
-        assert_int_equal(span_of(f->h, n16)->spanclass, TINY_SPANCLASS);
-        assert_int_equal(gch_usable_size(f->h, n16), 16);
     }
-    assert_int_equal(gchi_thread_cache(f->t)->tiny_allocs, 0);
-    /* A noscan gch_type below 16 bytes is tiny, like gch_alloc_noscan. */
-    void *p1 = gch_alloc(f->t, &plain);
-    void *p2 = gch_alloc(f->t, &plain);
-    assert_ptr_equal((char *)p2, (char *)p1 + 8);
-    assert_int_equal(gchi_thread_cache(f->t)->tiny_allocs, 1);
+    for (size_t size = 1; size <= 16; size++) {
+        for (int i = 0; i < 200; i++) {
+            unsigned char *a = i % 2 ? gch_alloc_noscan(f->t, size) : gch_alloc(f->t, &five);
+            size_t asz = i % 2 ? size : 5;
+            unsigned char *b = gch_alloc_noscan(f->t, size);
+            assert_non_null(a);
+            assert_non_null(b);
+            assert_int_equal((uintptr_t)a % (asz > 8 ? 16 : 8), 0);
+            assert_int_equal((uintptr_t)b % (size > 8 ? 16 : 8), 0);
+            size_t ua = gch_usable_size(f->h, a), ub = gch_usable_size(f->h, b);
+            assert_int_equal(ua, asz > 8 ? 16 : 8);
+            assert_int_equal(ub, size > 8 ? 16 : 8);
+            assert_true(b >= a + ua || b + ub <= a); /* disjoint */
+            memset(b, 0x5B, ub);
+            memset(a, 0xA5, ua); /* what gch_usable_size promised */
+            assert_true(mem_all(b, 0x5B, ub));
+            assert_ptr_equal(gch_object_base(f->h, a + ua - 1), a);
+        }
+    }
+    gch_stats st;
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    gch_read_stats(f->h, &st);
+    assert_int_equal(st.tiny_allocs, 0);
 }
 
 /* ---- large objects ------------------------------------------------------ */
@@ -701,116 +630,11 @@ static void test_zero_on_reuse_of_freed_slots(void **state)
     struct fixture *f = *state;
     reuse_slots(f, 64, false, 1000);
     reuse_slots(f, 48, true, 1000);
-    reuse_slots(f, 16, false, 2000); /* the tiny span class */
+    reuse_slots(f, 16, false, 2000);
+    reuse_slots(f, 5, false, 3000); /* 8-byte slots: no tiny blocks */
     reuse_slots(f, 8, true, 3000);
     reuse_slots(f, 1408, false, 100);
     reuse_slots(f, 32760, true, 8); /* + its 8-byte header: the 32 KiB class */
-}
-
-/* A tiny block freed at its base comes back zeroed to the tiny allocator. */
-static void test_zero_on_reuse_of_tiny_blocks(void **state)
-{
-    struct fixture *f = *state;
-    enum { N = 2000 };
-    unsigned char **objs = calloc(N, sizeof *objs);
-    for (size_t i = 0; i < N; i++) {
-        objs[i] = gch_alloc_noscan(f->t, 8); /* two per block */
-        memset(objs[i], 0xAA, 8);
-    }
-    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
-    uintptr_t *freed = calloc(N, sizeof *freed);
-    size_t nfreed = 0;
-    for (size_t i = 0; i < N; i++)
-        if ((uintptr_t)objs[i] % 16 == 0 && (i / 2) % 2 == 0) {
-            gchi_free(f->t, objs[i]);
-            freed[nfreed++] = (uintptr_t)objs[i];
-        }
-    assert_true(nfreed > N / 8);
-    qsort(freed, nfreed, sizeof *freed, cmp_ptr);
-    for (size_t i = 0; i < 2 * nfreed; i++) {
-        unsigned char *p = gch_alloc_noscan(f->t, 8);
-        uintptr_t block = (uintptr_t)p & ~(uintptr_t)15;
-        if (!in_sorted(freed, nfreed, block))
-            fail_msg("tiny object %p is not in a freed block", (void *)p);
-        assert_true(mem_all(p, 0, 8));
-        memset(p, 0xBB, 8);
-    }
-    free(freed);
-    free(objs);
-}
-
-/* Freeing the block the thread is packing tiny objects into must drop it
- * from the cache (gchi_free), or the next tiny request is carved from
- * memory the heap hands out again.  x's block stays the current tiny
- * block while 16-byte requests fill the tiny span class until it refills
- * (the old block has more room than a new one would): x's span is then
- * no longer cached, so freeing x is legal.  After that no live object may
- * overlap another, and x's block, handed out again whole, must not hold
- * the later 8-byte object. */
-struct range {
-    uintptr_t lo, hi;
-};
-
-static int cmp_range(const void *a, const void *b)
-{
-    const struct range *x = a, *y = b;
-    return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-static void test_free_of_current_tiny_block_drops_it(void **state)
-{
-    struct fixture *f = *state;
-    enum { MAX = 4096 };
-    struct range *live = calloc(MAX, sizeof *live);
-    size_t n = 0;
-    char *x = gch_alloc_noscan(f->t, 8);
-    assert_non_null(x);
-    assert_int_equal((uintptr_t)x % 16, 0); /* a fresh block: x is its start */
-    struct mspan *s0 = span_of(f->h, x);
-    assert_int_equal(s0->spanclass, TINY_SPANCLASS);
-    assert_int_equal(gchi_thread_cache(f->t)->tiny, (uintptr_t)x);
-    size_t filled = 0;
-    for (;;) {
-        char *o = gch_alloc_noscan(f->t, 16);
-        assert_non_null(o);
-        assert_true(n < MAX);
-        live[n++] = (struct range){(uintptr_t)o, (uintptr_t)o + 16};
-        filled++;
-        if (span_of(f->h, o) != s0)
-            break;
-    }
-    assert_true(filled > 500); /* the rest of x's span (1 page, 512 blocks), then one more */
-    assert_int_equal(gchi_thread_cache(f->t)->tiny, (uintptr_t)x); /* still x's block */
-    assert_ptr_not_equal(gchi_thread_cache(f->t)->alloc[TINY_SPANCLASS], s0);
-    gchi_free(f->t, x);
-    assert_int_equal(gchi_thread_cache(f->t)->tiny, 0);
-    char *y = gch_alloc_noscan(f->t, 8);
-    assert_non_null(y);
-    if ((uintptr_t)y >= (uintptr_t)x && (uintptr_t)y < (uintptr_t)x + 16)
-        fail_msg("8-byte object %p was carved from the freed tiny block %p", (void *)y, (void *)x);
-    live[n++] = (struct range){(uintptr_t)y, (uintptr_t)y + 8};
-    memset(y, 0x77, 8);
-
-    /* x's block is the only free slot of its span: once the spans go back
-     * to mcentral, 16-byte requests reach it. */
-    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
-    bool reused = false;
-    for (int i = 0; i < 2048 && !reused; i++) {
-        char *z = gch_alloc_noscan(f->t, 16);
-        assert_non_null(z);
-        assert_true(n < MAX);
-        live[n++] = (struct range){(uintptr_t)z, (uintptr_t)z + 16};
-        reused = z == x;
-    }
-    assert_true(reused);
-    assert_true(mem_all(y, 0x77, 8));
-    qsort(live, n, sizeof *live, cmp_range);
-    for (size_t i = 1; i < n; i++)
-        if (live[i].lo < live[i - 1].hi)
-            fail_msg("live objects [%#lx, %#lx) and [%#lx, %#lx) overlap",
-                     (unsigned long)live[i - 1].lo, (unsigned long)live[i - 1].hi,
-                     (unsigned long)live[i].lo, (unsigned long)live[i].hi);
-    free(live);
 }
 
 /* A whole span returned to the heap, and a freed large object: their
@@ -890,7 +714,7 @@ static void test_stats_identities(void **state)
     enum { N = 50000 };
     struct live *objs = calloc(N, sizeof *objs);
     uint64_t per_class[NUM_SIZE_CLASSES] = {0};
-    uint64_t tiny_calls = 0, bytes = 0, nobj = 0;
+    uint64_t bytes = 0, nobj = 0;
     uint64_t rng = 42;
     for (size_t i = 0; i < N; i++) {
         uint64_t r = rng_next(&rng);
@@ -904,10 +728,6 @@ static void test_stats_identities(void **state)
             size = 1 + (r >> 16) % ((r >> 40) % 8 == 0 ? 4000 : 256);
         void *p = alloc_kind(f->t, size, scan);
         assert_non_null(p);
-        if (!scan && size < TINY_SIZE) {
-            tiny_calls++;
-            continue;
-        }
         unsigned sc = expected_class(size, scan, false);
         size_t slot = expected_slot(size, scan, false);
         assert_int_equal(spanclass_sizeclass(span_of(f->h, p)->spanclass), sc);
@@ -922,17 +742,16 @@ static void test_stats_identities(void **state)
     assert_int_equal(gch_thread_flush(f->t), GCH_OK);
     gch_read_stats(f->h, &st);
     check_identities(&st);
-    uint64_t tiny_blocks = tiny_calls - st.tiny_allocs;
-    assert_true(st.tiny_allocs > 0 && st.tiny_allocs < tiny_calls);
-    assert_int_equal(st.mallocs, N); /* Go: tiny sub-allocations count */
-    assert_int_equal(st.frees, st.tiny_allocs); /* ... and count as freed */
-    assert_int_equal(st.heap_objects, nobj + tiny_blocks);
+    assert_int_equal(st.tiny_allocs, 0);
+    assert_int_equal(st.mallocs, N);
+    assert_int_equal(st.frees, 0);
+    assert_int_equal(st.heap_objects, nobj);
     for (unsigned sc = 0; sc < NUM_SIZE_CLASSES; sc++)
-        assert_int_equal(st.by_size[sc].mallocs, per_class[sc] + (sc == 2 ? tiny_blocks : 0));
-    assert_int_equal(st.heap_alloc, bytes + 16 * tiny_blocks);
+        assert_int_equal(st.by_size[sc].mallocs, per_class[sc]);
+    assert_int_equal(st.heap_alloc, bytes);
     assert_int_equal(st.total_alloc, st.heap_alloc);
 
-    /* Free a third of the non-tiny objects: Frees and HeapAlloc follow. */
+    /* Free a third of the objects: Frees and HeapAlloc follow. */
     gch_stats after;
     uint64_t freed = 0, freed_bytes = 0, freed_class[NUM_SIZE_CLASSES] = {0};
     for (size_t i = 0; i < nobj; i += 3) {
@@ -954,8 +773,9 @@ static void test_stats_identities(void **state)
     free(objs);
 }
 
-/* Go's worked example: 1000 one-byte objects are 63 blocks. */
-static void test_stats_tiny_accounting(void **state)
+/* Go packs 1000 one-byte objects into 63 tiny blocks; gcheap gives each
+ * an 8-byte slot of its own (alloc/malloc.c: no tiny allocator). */
+static void test_stats_one_byte_objects(void **state)
 {
     struct fixture *f = *state;
     for (int i = 0; i < 1000; i++)
@@ -964,13 +784,13 @@ static void test_stats_tiny_accounting(void **state)
     gch_stats st;
     gch_read_stats(f->h, &st);
     check_identities(&st);
-    assert_int_equal(st.by_size[2].mallocs, 63);
-    assert_int_equal(st.tiny_allocs, 1000 - 63);
+    assert_int_equal(st.by_size[1].mallocs, 1000);
+    assert_int_equal(st.tiny_allocs, 0);
     assert_int_equal(st.mallocs, 1000);
-    assert_int_equal(st.frees, 1000 - 63);
-    assert_int_equal(st.heap_objects, 63);
-    assert_int_equal(st.heap_alloc, 63 * 16);
-    assert_int_equal(st.total_alloc, 63 * 16);
+    assert_int_equal(st.frees, 0);
+    assert_int_equal(st.heap_objects, 1000);
+    assert_int_equal(st.heap_alloc, 1000 * 8);
+    assert_int_equal(st.total_alloc, 1000 * 8);
     assert_int_equal(st.heap_inuse, PAGE_SIZE);
 }
 
@@ -982,10 +802,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alignment_16_for_requests_of_16_or_more, heap_setup,
                                         heap_teardown),
         cmocka_unit_test_setup_teardown(test_alloc_array, heap_setup, heap_teardown),
-        cmocka_unit_test_setup_teardown(test_tiny_packing_follows_go_rules, heap_setup, heap_teardown),
-        cmocka_unit_test_setup_teardown(test_tiny_several_objects_share_a_block, heap_setup,
-                                        heap_teardown),
-        cmocka_unit_test_setup_teardown(test_tiny_never_for_scan_or_16_bytes, heap_setup,
+        cmocka_unit_test_setup_teardown(test_small_noscan_objects_never_share_a_slot, heap_setup,
                                         heap_teardown),
         cmocka_unit_test_setup_teardown(test_large_objects, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_interior_pointers_every_byte, heap_setup, heap_teardown),
@@ -994,12 +811,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_freed_and_free_pages_are_not_objects, heap_setup,
                                         heap_teardown),
         cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_freed_slots, heap_setup, heap_teardown),
-        cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_tiny_blocks, heap_setup, heap_teardown),
-        cmocka_unit_test_setup_teardown(test_free_of_current_tiny_block_drops_it, heap_setup,
-                                        heap_teardown),
         cmocka_unit_test_setup_teardown(test_zero_on_reuse_of_freed_pages, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_stats_identities, heap_setup, heap_teardown),
-        cmocka_unit_test_setup_teardown(test_stats_tiny_accounting, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_one_byte_objects, heap_setup, heap_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,8 +12,7 @@
  *     heap_limit -> GCH_ENOMEM with the heap unchanged and still usable;
  *   - a detached handle -> GCH_EDETACHED on every path; another OS
  *     thread's handle -> GCH_EWRONGTHREAD on refill, large, flush, detach,
- *     and on the fast paths too (a cached span with free slots, a tiny
- *     block with room), leaving the owner's cache untouched; a record
+ *     and on the fast paths too (cached spans with free slots), leaving the owner's cache untouched; a record
  *     reused by another thread's attach (LIFO) gives GCH_EWRONGTHREAD to
  *     any third thread holding the old value;
  *     attaching twice -> GCH_ESTATE; gch_heap_free with threads attached
@@ -313,12 +312,12 @@ static void test_detached_thread(void **state)
 {
     struct fixture *f = *state;
     gch_thread *t = f->t;
-    /* warm every path so the caches hold spans and a tiny block */
+    /* warm every path so the caches hold spans */
     heap_works(t);
     assert_non_null(gch_alloc(t, &obj48_type));
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     f->t = NULL; /* teardown must not detach again */
-    expect_error(gch_alloc_noscan(t, 3), GCH_EDETACHED);      /* tiny */
+    expect_error(gch_alloc_noscan(t, 3), GCH_EDETACHED);      /* 8-byte slot */
     expect_error(gch_alloc_noscan(t, 64), GCH_EDETACHED);     /* small noscan */
     expect_error(gch_alloc(t, &pair_type), GCH_EDETACHED);    /* small scan */
     expect_error(gch_alloc(t, &obj48_type), GCH_EDETACHED);
@@ -377,11 +376,11 @@ struct owner {
     gch_thread *t;  /* [mu] published once attached */
     int go;         /* [mu] set by main when it is done with t */
     int prealloc;   /* allocate one object before parking */
-    int pretiny;    /* and a 5-byte tiny object (its block has room left) */
+    int pretiny;    /* and a 5-byte noscan object (its 8-byte span has room left) */
     void *obj;      /* that object; its span stays in t's cache */
-    char *tiny;     /* that tiny object */
+    char *tiny;     /* that small noscan object */
     void *obj_after;  /* the owner's first allocation after main is done */
-    char *tiny_after; /* its first tiny allocation after that (pretiny) */
+    char *tiny_after; /* its first 5-byte allocation after that (pretiny) */
     gch_error alloc_after, detach;
     gch_error use_after_detach; /* the owner's own gch_alloc on t after detaching */
 };
@@ -453,7 +452,7 @@ static void test_wrong_thread(void **state)
     /* its caches are empty: every small request needs a refill */
     expect_error(gch_alloc(other, &obj48_type), GCH_EWRONGTHREAD);
     expect_error(gch_alloc(other, &pair_type), GCH_EWRONGTHREAD);
-    expect_error(gch_alloc_noscan(other, 7), GCH_EWRONGTHREAD);       /* tiny */
+    expect_error(gch_alloc_noscan(other, 7), GCH_EWRONGTHREAD);       /* 8-byte slot */
     expect_error(gch_alloc_noscan(other, 1000), GCH_EWRONGTHREAD);
     expect_error(gch_alloc_noscan(other, 100000), GCH_EWRONGTHREAD);  /* large */
     expect_error(gch_alloc_noscan(other, (size_t)100 << 20), GCH_EWRONGTHREAD);
@@ -471,31 +470,39 @@ static void test_wrong_thread(void **state)
     assert_int_equal(st.mallocs, 4); /* heap_works' three + the owner's one */
 }
 
-/* What the allocation fast paths of a cache look at: the span of the
- * owner's object (still cached) and the tiny block. */
-struct cache_snapshot {
+/* What the allocation fast path of a cache looks at: the span of one of
+ * the owner's objects (still cached). */
+struct span_snapshot {
     struct mspan *span;
     uint64_t alloc_cache;
     uint32_t freeindex, alloc_count;
-    uintptr_t tiny;
-    size_t tinyoffset;
-    uint64_t tiny_allocs;
 };
 
-static void snapshot_cache(gch_heap *h, gch_thread *t, const void *obj, struct cache_snapshot *cs)
+/* The owner's object's span and, when obj2 is not NULL, a second one's
+ * (the 5-byte object's 8-byte class). */
+struct cache_snapshot {
+    struct span_snapshot a, b;
+};
+
+static void snapshot_span(gch_heap *h, gch_thread *t, const void *obj, struct span_snapshot *ss)
 {
     struct mcache *c = gchi_thread_cache(t);
     struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)obj);
     assert_non_null(s);
     assert_ptr_equal(c->alloc[s->spanclass], s); /* cached: the fast path would serve it */
-    memset(cs, 0, sizeof *cs);                   /* padding too: compared with memcmp */
-    cs->span = s;
-    cs->alloc_cache = s->alloc_cache;
-    cs->freeindex = s->freeindex;
-    cs->alloc_count = s->alloc_count;
-    cs->tiny = c->tiny;
-    cs->tinyoffset = c->tinyoffset;
-    cs->tiny_allocs = c->tiny_allocs;
+    ss->span = s;
+    ss->alloc_cache = s->alloc_cache;
+    ss->freeindex = s->freeindex;
+    ss->alloc_count = s->alloc_count;
+}
+
+static void snapshot_cache(gch_heap *h, gch_thread *t, const void *obj, const void *obj2,
+                           struct cache_snapshot *cs)
+{
+    memset(cs, 0, sizeof *cs); /* padding too: compared with memcmp */
+    snapshot_span(h, t, obj, &cs->a);
+    if (obj2 != NULL)
+        snapshot_span(h, t, obj2, &cs->b);
 }
 
 struct stale_use {
@@ -520,8 +527,8 @@ static void *stale_main(void *arg)
     return NULL;
 }
 
-/* The owner Y parks with a warm cache: its 48-byte span has free slots
- * and its tiny block has room, so none of the requests below needs a
+/* The owner Y parks with a warm cache: its 48-byte and 8-byte noscan
+ * spans have free slots, so none of the requests below needs a
  * refill.  The owner check must still come first on every path
  * (malloc_gc compares mcache.owner_tag with the caller's tag) and refuse
  * without touching Y's cache.  Then Y detaches, Z attaches from another
@@ -539,23 +546,22 @@ static void test_wrong_thread_warm_cache_and_reused_record(void **state)
     assert_non_null(y.obj);
     assert_non_null(y.tiny);
     struct cache_snapshot before, after;
-    snapshot_cache(f->h, ty, y.obj, &before);
-    assert_int_equal(before.tiny, (uintptr_t)y.tiny);
-    assert_int_equal(before.tinyoffset, 5);
-    assert_int_not_equal(before.alloc_cache, 0); /* a free slot right in the window */
+    snapshot_cache(f->h, ty, y.obj, y.tiny, &before);
+    assert_int_not_equal(before.a.alloc_cache, 0); /* a free slot right in the window */
+    assert_int_not_equal(before.b.alloc_cache, 0);
 
     expect_error(gch_alloc(ty, &obj48_type), GCH_EWRONGTHREAD);         /* small, cached */
     expect_error(gch_alloc_array(ty, &pair_type, 3), GCH_EWRONGTHREAD); /* 48 B: same span */
-    expect_error(gch_alloc_noscan(ty, 5), GCH_EWRONGTHREAD);            /* fits the tiny block */
+    expect_error(gch_alloc_noscan(ty, 5), GCH_EWRONGTHREAD);            /* 8-byte span, cached */
     expect_error(gch_alloc_noscan(ty, 100 * 1024), GCH_EWRONGTHREAD);   /* large */
-    snapshot_cache(f->h, ty, y.obj, &after);
+    snapshot_cache(f->h, ty, y.obj, y.tiny, &after);
     assert_memory_equal(&before, &after, sizeof before);
     heap_works(f->t);
 
     owner_finish(&y, th);
     assert_int_equal(y.alloc_after, GCH_OK);
     assert_ptr_equal(y.obj_after, (char *)y.obj + 48); /* the slot right after */
-    assert_ptr_equal(y.tiny_after, y.tiny + 5);        /* the same tiny block */
+    assert_ptr_equal(y.tiny_after, y.tiny + 8);        /* the next 8-byte slot */
     assert_int_equal(y.detach, GCH_OK);
     assert_int_equal(y.use_after_detach, GCH_EDETACHED);
     expect_error(gch_alloc(ty, &obj48_type), GCH_EDETACHED);
@@ -564,7 +570,7 @@ static void test_wrong_thread_warm_cache_and_reused_record(void **state)
     owner_start(&z, f->h, PRE_OBJ, &th);
     assert_ptr_equal(z.t, ty); /* Y's record, reused */
     assert_non_null(z.obj);
-    snapshot_cache(f->h, z.t, z.obj, &before);
+    snapshot_cache(f->h, z.t, z.obj, NULL, &before);
     expect_error(gch_alloc(ty, &obj48_type), GCH_EWRONGTHREAD); /* from this thread */
     struct stale_use u = {.t = ty};
     pthread_t th2;
@@ -576,7 +582,7 @@ static void test_wrong_thread_warm_cache_and_reused_record(void **state)
     assert_int_equal(u.e_small, GCH_EWRONGTHREAD);
     assert_int_equal(u.e_tiny, GCH_EWRONGTHREAD);
     assert_int_equal(u.e_large, GCH_EWRONGTHREAD);
-    snapshot_cache(f->h, z.t, z.obj, &after);
+    snapshot_cache(f->h, z.t, z.obj, NULL, &after);
     assert_memory_equal(&before, &after, sizeof before);
     owner_finish(&z, th);
     assert_int_equal(z.alloc_after, GCH_OK);
@@ -584,13 +590,13 @@ static void test_wrong_thread_warm_cache_and_reused_record(void **state)
     assert_int_equal(z.detach, GCH_OK);
     assert_int_equal(z.use_after_detach, GCH_EDETACHED);
 
-    /* The refused calls counted nothing: heap_works' three; Y's object,
-     * tiny block, second object and tiny sub-allocation; Z's two. */
+    /* The refused calls counted nothing: heap_works' three; Y's two
+     * objects and two 5-byte ones; Z's two. */
     assert_int_equal(gch_thread_flush(f->t), GCH_OK);
     gch_stats st;
     gch_read_stats(f->h, &st);
     assert_int_equal(st.mallocs, 3 + 4 + 2);
-    assert_int_equal(st.tiny_allocs, 1);
+    assert_int_equal(st.tiny_allocs, 0);
 }
 
 /* The owner detached: its handle is stale for everyone. */
@@ -631,13 +637,12 @@ static void free_null(void *arg)
     gchi_free(f->t, NULL);
 }
 
-static void free_tiny_inner(void *arg)
+static void free_small_inner(void *arg)
 {
     struct fixture *f = arg;
-    gch_alloc_noscan(f->t, 4);
-    char *inner = gch_alloc_noscan(f->t, 4);
+    char *p = gch_alloc_noscan(f->t, 12);
     gch_thread_flush(f->t);
-    gchi_free(f->t, inner);
+    gchi_free(f->t, p + 4);
 }
 
 static void free_large_interior(void *arg)
@@ -689,7 +694,7 @@ static void test_fatal_not_an_object(void **state)
     expect_fatal(free_interior, f, "not the start of a heap object");
     expect_fatal(free_stack, f, "not the start of a heap object");
     expect_fatal(free_null, f, "not the start of a heap object");
-    expect_fatal(free_tiny_inner, f, "not the start of a heap object");
+    expect_fatal(free_small_inner, f, "not the start of a heap object");
     expect_fatal(free_large_interior, f, "not the start of a heap object");
     expect_fatal(free_from_freed_span, f, "not the start of a heap object");
 }

@@ -121,6 +121,7 @@ static void test_defaults(void **state)
     assert_int_equal(e.debug.clobberfree, 0);
     assert_int_equal(e.debug.madvdontneed, 1);
     assert_int_equal(e.debug.harddecommit, 0);
+    assert_int_equal(e.debug.gcstress, 0);
 }
 
 /* ---- GOGC -------------------------------------------------------------- */
@@ -650,7 +651,7 @@ static void test_help(void **state)
     } while (0);
     GCH_GODEBUG_KEYS(CHECK_ROW)
 #undef CHECK_ROW
-    assert_int_equal(keys, 9);
+    assert_int_equal(keys, 10);
     assert_true(count_lines(text) >= keys);
     free(text);
 }

@@ -222,10 +222,9 @@ static void test_read_stats_while_allocating(void **state)
 /* What the heap must report, counted independently. */
 struct model {
     uint64_t calls;        /* every successful allocation call */
-    uint64_t tiny_calls;   /* 1..15-byte noscan requests */
     uint64_t frees;        /* gchi_free calls */
-    uint64_t live_bytes;   /* usable bytes of live non-tiny objects */
-    uint64_t total_bytes;  /* usable bytes ever allocated, non-tiny */
+    uint64_t live_bytes;   /* usable bytes of live objects */
+    uint64_t total_bytes;  /* usable bytes ever allocated */
     uint64_t per_class_mallocs[NUM_SIZE_CLASSES], per_class_frees[NUM_SIZE_CLASSES];
 };
 
@@ -240,14 +239,12 @@ static void check_exact(gch_heap *h, const struct model *md, gch_stats *prev)
 {
     gch_stats st;
     gch_read_stats(h, &st);
-    /* tiny blocks: the tiny calls that were not sub-allocations */
-    uint64_t tiny_blocks = md->tiny_calls - st.tiny_allocs;
-    assert_true(st.tiny_allocs <= md->tiny_calls);
+    assert_int_equal(st.tiny_allocs, 0); /* no tiny allocator */
     assert_int_equal(st.mallocs, md->calls);
-    assert_int_equal(st.frees, md->frees + st.tiny_allocs);
+    assert_int_equal(st.frees, md->frees);
     assert_int_equal(st.heap_objects, st.mallocs - st.frees);
-    assert_int_equal(st.heap_alloc, md->live_bytes + 16 * tiny_blocks);
-    assert_int_equal(st.total_alloc, md->total_bytes + 16 * tiny_blocks);
+    assert_int_equal(st.heap_alloc, md->live_bytes);
+    assert_int_equal(st.total_alloc, md->total_bytes);
     assert_true(st.heap_alloc <= st.heap_inuse);
     assert_int_equal(st.heap_sys, st.heap_inuse + st.heap_idle);
     assert_int_equal(st.heap_sys, ld(&h->mheap.pages_mapped) * PAGE_SIZE);
@@ -257,7 +254,7 @@ static void check_exact(gch_heap *h, const struct model *md, gch_stats *prev)
     for (unsigned sc = 0; sc < NUM_SIZE_CLASSES; sc++) {
         m += st.by_size[sc].mallocs;
         f += st.by_size[sc].frees;
-        uint64_t want = md->per_class_mallocs[sc] + (sc == 2 ? tiny_blocks : 0);
+        uint64_t want = md->per_class_mallocs[sc];
         if (st.by_size[sc].mallocs != want || st.by_size[sc].frees != md->per_class_frees[sc])
             fail_msg("class %u: mallocs %llu frees %llu, model %llu / %llu", sc,
                      (unsigned long long)st.by_size[sc].mallocs,
@@ -268,14 +265,13 @@ static void check_exact(gch_heap *h, const struct model *md, gch_stats *prev)
             live_small += (st.by_size[sc].mallocs - st.by_size[sc].frees) * gchi_class_to_size[sc];
         }
     }
-    assert_int_equal(m, st.mallocs - st.tiny_allocs);
-    assert_int_equal(f, st.frees - st.tiny_allocs);
+    assert_int_equal(m, st.mallocs);
+    assert_int_equal(f, st.frees);
     assert_true(live_small <= st.heap_alloc);
     /* cumulative counters never go backwards */
     assert_true(st.mallocs >= prev->mallocs);
     assert_true(st.frees >= prev->frees);
     assert_true(st.total_alloc >= prev->total_alloc);
-    assert_true(st.tiny_allocs >= prev->tiny_allocs);
     assert_true(st.heap_sys >= prev->heap_sys);
     *prev = st;
 }
@@ -317,10 +313,6 @@ static void test_identities_across_rounds(void **state)
             void *p = alloc_one(f->t, size, scan);
             assert_non_null(p);
             md.calls++;
-            if (!scan && size < TINY_SIZE) {
-                md.tiny_calls++;
-                continue;
-            }
             /* alloc_one sends big scan requests down the noscan path */
             unsigned sc = size > MAX_SMALL_SIZE ? 0 : size_to_class(size);
             size_t usable = gch_usable_size(f->h, p);
@@ -347,7 +339,7 @@ static void test_identities_across_rounds(void **state)
         }
         check_exact(f->h, &md, &prev);
     }
-    /* free the rest: only the tiny blocks remain */
+    /* free the rest: nothing remains */
     for (size_t i = 0; i < nlive; i++) {
         gchi_free(f->t, live[i].p);
         md.frees++;
@@ -356,7 +348,7 @@ static void test_identities_across_rounds(void **state)
     }
     check_exact(f->h, &md, &prev);
     assert_int_equal(md.live_bytes, 0);
-    assert_int_equal(prev.heap_objects, md.tiny_calls - prev.tiny_allocs);
+    assert_int_equal(prev.heap_objects, 0);
     free(live);
 }
 

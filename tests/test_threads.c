@@ -6,16 +6,16 @@
  * mcentral.c, mheap.c) and the thread registry (gc/heap.c, T1-T3).
  *
  * What it proves:
- *   - four threads allocating ten million objects in total (tiny, small
- *     scan/noscan of several classes, arrays, a few large objects) never
+ *   - four threads allocating ten million objects in total (small
+ *     scan/noscan, 1..15-byte noscan of several classes, arrays, a few large objects) never
  *     get the same memory: each writes a per-thread, per-object pattern,
  *     and after the join the last RING objects of every thread plus a
  *     sparse sample still hold their pattern and no two sampled objects
  *     overlap; every object is zeroed when handed out; gch_object_base
  *     answers correctly for a thread's own objects while others grow the
  *     heap;
- *   - after the threads detach: Mallocs counts every call (Go's tiny
- *     accounting: sub-allocations in Mallocs and Frees), HeapObjects and
+ *   - after the threads detach: Mallocs counts every call (no tiny
+ *     allocator: TinyAllocs and Frees stay 0), HeapObjects and
  *     HeapAlloc and the per-class counts equal what the threads counted,
  *     gchi_heap_verify() == 0 and every mcentral is valid;
  *   - attach/detach churn from several threads while others allocate keeps
@@ -59,7 +59,7 @@ struct sample {
 
 /* What one allocating thread did, counted independently of the heap. */
 struct tally {
-    uint64_t calls, tiny_calls, tiny_subs, large, bytes; /* bytes: usable, non-tiny */
+    uint64_t calls, large, bytes; /* bytes: usable */
     uint64_t per_class[NUM_SIZE_CLASSES];
     uint64_t not_zeroed, bad_base, failed;
 };
@@ -67,8 +67,6 @@ struct tally {
 static void tally_add(struct tally *a, const struct tally *b)
 {
     a->calls += b->calls;
-    a->tiny_calls += b->tiny_calls;
-    a->tiny_subs += b->tiny_subs;
     a->large += b->large;
     a->bytes += b->bytes;
     for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++)
@@ -125,15 +123,13 @@ static unsigned char *alloc_one(gch_thread *t, uint64_t *rng, uint64_t call, str
     unsigned kind = (unsigned)(r % 100);
     size_t size;
     unsigned char *p;
-    bool tiny = false;
     if (call % LARGE_EVERY == LARGE_EVERY - 1) {
         size = MAX_SMALL_SIZE + 8 + (size_t)((r >> 8) % 300000) / 8 * 8;
         p = (r >> 40) & 1 ? gch_alloc_noscan(t, size) : gch_alloc_array(t, &word_type, size / 8);
         ty->large++;
     } else if (kind < 45) {
         size = 1 + (size_t)((r >> 8) % 15);
-        p = gch_alloc_noscan(t, size);
-        tiny = true;
+        p = gch_alloc_noscan(t, size); /* 1..15 bytes: whole 8- or 16-byte slots */
     } else if (kind < 70) {
         size = noscan_sizes[(r >> 8) % COUNT_OF(noscan_sizes)];
         p = gch_alloc_noscan(t, size);
@@ -152,12 +148,8 @@ static unsigned char *alloc_one(gch_thread *t, uint64_t *rng, uint64_t call, str
         ty->failed++;
         return NULL;
     }
-    if (tiny) {
-        ty->tiny_calls++;
-    } else {
-        ty->bytes += usable_of(size);
-        ty->per_class[size > MAX_SMALL_SIZE ? 0 : size_to_class(size)]++;
-    }
+    ty->bytes += usable_of(size);
+    ty->per_class[size > MAX_SMALL_SIZE ? 0 : size_to_class(size)]++;
     *size_out = size;
     return p;
 }
@@ -200,11 +192,10 @@ static void *worker_main(void *arg)
         if (i % SPARSE_EVERY == 0) {
             w->sparse[w->nsparse++] = s;
             /* own objects resolve while other threads grow the heap */
-            if (size >= TINY_SIZE && gch_object_base(w->h, p + size - 1) != p)
+            if (gch_object_base(w->h, p + size - 1) != p)
                 w->ty.bad_base++;
         }
     }
-    w->ty.tiny_subs = gchi_thread_cache(t)->tiny_allocs; /* before the flush clears it */
     w->flush = gch_thread_flush(t);
     w->detach = gch_thread_detach(t);
     return NULL;
@@ -237,16 +228,15 @@ static void check_counts(gch_heap *h, const struct tally *sum)
 {
     gch_stats st;
     gch_read_stats(h, &st);
-    uint64_t tiny_blocks = sum->tiny_calls - sum->tiny_subs;
     assert_int_equal(st.mallocs, sum->calls);
-    assert_int_equal(st.tiny_allocs, sum->tiny_subs);
-    assert_int_equal(st.frees, st.tiny_allocs);
-    assert_int_equal(st.heap_objects, sum->calls - sum->tiny_subs);
+    assert_int_equal(st.tiny_allocs, 0);
+    assert_int_equal(st.frees, 0);
+    assert_int_equal(st.heap_objects, sum->calls);
     assert_int_equal(st.by_size[0].mallocs, sum->per_class[0]);
     assert_int_equal(st.by_size[0].mallocs, sum->large);
     for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++)
-        assert_int_equal(st.by_size[sc].mallocs, sum->per_class[sc] + (sc == 2 ? tiny_blocks : 0));
-    assert_int_equal(st.heap_alloc, sum->bytes + 16 * tiny_blocks);
+        assert_int_equal(st.by_size[sc].mallocs, sum->per_class[sc]);
+    assert_int_equal(st.heap_alloc, sum->bytes);
     assert_int_equal(st.total_alloc, st.heap_alloc);
     assert_int_equal(st.heap_sys, st.heap_inuse + st.heap_idle);
     assert_true(st.heap_alloc <= st.heap_inuse);
@@ -290,7 +280,7 @@ static void test_four_threads_ten_million_objects(void **state)
     assert_int_equal(sum.failed, 0);
     assert_int_equal(sum.not_zeroed, 0);
     assert_int_equal(sum.bad_base, 0);
-    assert_true(sum.large > 0 && sum.tiny_subs > 0);
+    assert_true(sum.large > 0);
 
     struct sample *all = malloc(nsamples * sizeof *all);
     size_t n = 0;
@@ -357,7 +347,6 @@ static void churn_cycle(struct churner *c, uint64_t *rng, uint32_t cycle)
     for (size_t i = 0; i < c->nkeep; i++)
         if (!intact(&c->keep[i]))
             c->broken++;
-    c->ty.tiny_subs += gchi_thread_cache(t)->tiny_allocs; /* a flush clears it */
     if (cycle % 3 == 0 && gch_thread_flush(t) != GCH_OK)
         c->detach_failed++;
     if (gch_thread_detach(t) != GCH_OK)
@@ -390,7 +379,6 @@ static void *churner_main(void *arg)
         c->keep[i % CHURN_KEEP] = (struct sample){p, (uint32_t)size, (uint32_t)i, c->tid};
     }
     c->nkeep = CHURN_KEEP;
-    c->ty.tiny_subs = gchi_thread_cache(t)->tiny_allocs;
     if (gch_thread_detach(t) != GCH_OK)
         c->detach_failed++;
     return NULL;
@@ -440,7 +428,7 @@ static void test_attach_detach_churn_while_allocating(void **state)
     assert_int_equal(sum.not_zeroed, 0);
     assert_true(sum.large >= NCHURNERS * (CHURN_CYCLES / 10));
     check_samples(all, n);
-    /* two objects from the fixture thread: one small (not tiny), one large */
+    /* two objects from the fixture thread: one small, one large */
     sum.calls += 2;
     sum.per_class[size_to_class(100)]++;
     sum.per_class[0]++;

@@ -574,7 +574,7 @@ static void test_typebits_only_for_scan_classes_up_to_512(void **state)
         }
         assert_null(s->largetype);
         /* noscan objects of the class: never typebits, never a header */
-        if (cs >= TINY_SIZE) {
+        {
             void *n = gch_alloc_noscan(f->t, cs);
             struct mspan *ns = span_of(f->h, n);
             assert_int_equal(ns->spanclass, make_spanclass(sc, true));
@@ -588,10 +588,10 @@ static void test_typebits_only_for_scan_classes_up_to_512(void **state)
             assert_int_equal(gch_usable_size(f->h, q), cs);
         }
     }
-    /* the tiny span class */
+    /* a 3-byte noscan object: the 8-byte noscan class (no tiny blocks) */
     void *t = gch_alloc_noscan(f->t, 3);
     struct mspan *ts = span_of(f->h, t);
-    assert_int_equal(ts->spanclass, TINY_SPANCLASS);
+    assert_int_equal(ts->spanclass, make_spanclass(1, true));
     assert_null(ts->typebits);
 }
 

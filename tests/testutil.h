@@ -11,6 +11,7 @@
  *                       gchi_heap_verify(h) == 0 and frees the heap.
  *   rng_next()          deterministic xorshift64* generator.
  *   mem_all(), mem_is_zero(), addr_is_zero()   byte-range checks.
+ *   peek_freed()        read a freed object (poisoned in ASan builds).
  *   expect_error(call, e)  call returns NULL leaving error e and a message.
  *   expect_fatal()      runs a function in a forked child and asserts it
  *                       died by abort() with a message containing a
@@ -100,6 +101,21 @@ static inline bool mem_all(const void *p, int byte, size_t n)
 
 static inline bool mem_is_zero(const void *p, size_t n) { return mem_all(p, 0, n); }
 static inline bool addr_is_zero(uintptr_t p, size_t n) { return mem_all((const void *)p, 0, n); }
+
+/* peek_freed: copy n bytes of a freed heap object for a test to inspect
+ * (a clobberfree pattern, a stale magic word).  In ASan builds freed
+ * objects are poisoned (alloc/track.h), so the copy is made by an
+ * uninstrumented byte loop. */
+#if defined(__SANITIZE_ADDRESS__)
+__attribute__((no_sanitize_address))
+#endif
+static inline void peek_freed(void *dst, const void *src, size_t n)
+{
+    const volatile unsigned char *s = src;
+    unsigned char *d = dst;
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
 
 /* expect_error: the call returned NULL and left code e with a message. */
 #define expect_error(call, e)                                           \

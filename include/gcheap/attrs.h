@@ -28,6 +28,10 @@ typedef struct gchi_thread_head {
 
 /* Byte offset of the allocator cache inside a gch_thread. */
 #define GCHI_THREAD_MCACHE_OFFSET 16
+/* Byte offset of the owner tag inside a gch_thread: the owning OS
+ * thread's thread pointer while attached, else 0 (alloc/mcache.h K3).
+ * Read only by debug builds' inline gch_write (gcheap/barrier.h). */
+#define GCHI_THREAD_OWNER_TAG_OFFSET 1112
 
 #if defined(__GNUC__)
 #define GCHI_UNLIKELY(x) __builtin_expect(!!(x), 0)
