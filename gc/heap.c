@@ -24,6 +24,8 @@ void gch_config_init(gch_config *cfg)
     cfg->memory_limit = GCH_UNSET;
     cfg->gomaxprocs = GCH_UNSET;
     cfg->read_env = 1;
+    cfg->force_gc_ms = GCH_UNSET;
+    cfg->scavenge_idle_ms = GCH_UNSET;
 }
 
 /* settings: Go's defaults, then the embedder's config, then the
@@ -39,6 +41,11 @@ static void settings(const gch_config *cfg, struct gcenv *env)
         env->gomaxprocs = cfg->gomaxprocs;
     if (cfg->madv_free)
         env->debug.madvdontneed = 0;
+    if (cfg->force_gc_ms != GCH_UNSET && cfg->force_gc_ms >= 0)
+        env->debug.forcegcms = cfg->force_gc_ms > INT32_MAX ? INT32_MAX : (int)cfg->force_gc_ms;
+    if (cfg->scavenge_idle_ms != GCH_UNSET && cfg->scavenge_idle_ms >= 0)
+        env->debug.scavengeidlems =
+            cfg->scavenge_idle_ms > INT32_MAX ? INT32_MAX : (int)cfg->scavenge_idle_ms;
     if (cfg->read_env)
         gcenv_read(env, cfg->env_prefix, NULL, NULL, stderr);
 }
@@ -67,6 +74,8 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
         return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory for heap metadata");
     }
     h->mheap.sweep.clobberfree = env.debug.clobberfree != 0;
+    h->mheap.sys.hard_decommit = env.debug.harddecommit != 0;
+    h->mheap.released_zeroed = env.debug.madvdontneed != 0 || env.debug.harddecommit != 0;
     stw_init(&h->stw);
     roots_init(&h->roots);
     h->decode = cfg->decode;
@@ -77,6 +86,7 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
     fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);
     if (cfg->env_prefix != NULL)
         strcpy(h->env_prefix, cfg->env_prefix);
+    sysmon_start(h);
     return h;
 }
 
@@ -95,6 +105,8 @@ gch_error gch_heap_free(gch_heap *h)
         gchi_set_error(GCH_EBUSY, "gch_heap_free: %zu thread(s) still attached", n);
         return GCH_EBUSY;
     }
+    sysmon_stop(h);      /* first: it may start a cycle */
+    gc_wait_idle(h);     /* a cycle in flight ends (its workers run it) */
     gc_workers_stop(h);  /* join the mark workers and the sweeper: they read the heap */
     gc_sweep_destroy(h);
     pthread_cond_destroy(&h->gc.mark_cond);

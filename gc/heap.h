@@ -25,6 +25,7 @@
 #include "roots.h"
 #include "debugvars.h"
 #include "mgc.h"
+#include "sysmon.h"
 
 /* Entries of a thread's write-barrier buffer (two per barriered store). */
 #define WBUF_ENTRIES 256
@@ -62,6 +63,7 @@ struct gch_heap {
     void (*trace)(const char *, void *); /* [immutable] trace sink, NULL = stderr */
     void *trace_ctx;             /* [immutable] */
     struct gcstate gc;           /* the collector (gc/mgc.h) */
+    struct sysmon sysmon;        /* the monitor thread (gc/sysmon.h) */
     struct lock threads_lock;
     struct fixalloc threadalloc; /* [threads_lock] gch_thread records */
     struct gch_thread *attached; /* [threads_lock] T1 */

@@ -185,6 +185,7 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     g->pause_total_ns += pause;
     g->pause_ns[(g->num_gc + 255) % 256] = pause;
     g->last_gc_unix_ns = unix_nanotime();
+    g->last_gc_mono_ns = t_end;
     r->cpu_sweepterm_ns = r->clock_sweepterm_ns * g->stwprocs;
     r->cpu_markterm_ns = r->clock_markterm_ns * g->stwprocs;
     g->gc_cpu_ns += r->cpu_sweepterm_ns + r->cpu_assist_ns + r->cpu_background_ns + r->cpu_markterm_ns;
@@ -367,24 +368,41 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     return true;
 }
 
-/* gc_start: begin a cycle unless one is running (false then).  A
- * triggered (not forced) cycle also gives up if the heap is no longer at
- * its trigger once the world is stopped. */
-static bool gc_start(struct gch_heap *h, bool forced)
+/* What started a cycle (Go's gcTriggerKind): the heap reaching its
+ * trigger, sysmon's period, or the embedder (gch_collect). */
+enum gc_kind { GC_KIND_HEAP, GC_KIND_TIME, GC_KIND_USER };
+
+/* gc_claim: make the caller the one starting the next cycle (false if one
+ * runs).  A time-triggered cycle also needs the last one to have ended
+ * period_ns ago or more (Go's gcTrigger.test for gcTriggerTime). */
+static bool gc_claim(struct gch_heap *h, enum gc_kind kind, int64_t period_ns)
 {
     struct gcstate *g = &h->gc;
     lock_acquire(&h->stw.lock);
-    if (g->cycle_running) {
-        lock_release(&h->stw.lock);
-        return false;
-    }
-    g->cycle_running = true;
+    bool ok = !g->cycle_running;
+    if (ok && kind == GC_KIND_TIME)
+        ok = g->last_gc_mono_ns != 0 && gc_nanotime() - g->last_gc_mono_ns >= period_ns;
+    if (ok)
+        g->cycle_running = true;
     lock_release(&h->stw.lock);
+    return ok;
+}
+
+/* gc_start_kind: begin a cycle unless one is running (false then).  A
+ * heap-triggered cycle also gives up if the heap is no longer at its
+ * trigger once the world is stopped. */
+static bool gc_start_kind(struct gch_heap *h, enum gc_kind kind, int64_t period_ns)
+{
+    struct gcstate *g = &h->gc;
+    if (!gc_claim(h, kind, period_ns))
+        return false;
+    if (kind == GC_KIND_TIME && h->env.debug.gctrace > 0)
+        gc_trace_emit(h, "GC forced\n", 10); /* Go's forcegchelper line */
     struct gch_thread *self = gchi_heap_self(h);
     int64_t t0 = gc_nanotime();
     stop_the_world(h, self);
     gc_wait_root_edits(h); /* R3: none is in flight when the phase changes */
-    if (!forced && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
+    if (kind == GC_KIND_HEAP && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
         start_the_world(h);
         lock_acquire(&h->stw.lock);
         g->cycle_running = false;
@@ -392,6 +410,7 @@ static bool gc_start(struct gch_heap *h, bool forced)
         lock_release(&h->stw.lock);
         return false;
     }
+    bool forced = kind == GC_KIND_USER;
     struct gccycle_record r;
     memset(&r, 0, sizeof r);
     r.forced = forced;
@@ -410,6 +429,24 @@ static bool gc_start(struct gch_heap *h, bool forced)
     else
         mark_setup(h, &r, t0);
     return true;
+}
+
+static bool gc_start(struct gch_heap *h, bool forced)
+{
+    return gc_start_kind(h, forced ? GC_KIND_USER : GC_KIND_HEAP, 0);
+}
+
+bool gc_start_periodic(struct gch_heap *h, int64_t period_ns)
+{
+    return gc_start_kind(h, GC_KIND_TIME, period_ns);
+}
+
+void gc_wait_idle(struct gch_heap *h)
+{
+    lock_acquire(&h->stw.lock);
+    while (h->gc.cycle_running)
+        lock_wait(&h->stw.lock, &h->gc.mark_cond);
+    lock_release(&h->stw.lock);
 }
 
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what)

@@ -144,6 +144,8 @@ struct gcstate {
     uint64_t pause_total_ns;        /* [stw.lock] */
     uint64_t pause_ns[256];         /* [stw.lock] ring */
     uint64_t last_gc_unix_ns;       /* [stw.lock] */
+    int64_t last_gc_mono_ns;        /* [stw.lock] monotonic end of the last cycle, 0 before
+                                     * the first (sysmon's periodic GC) */
     int64_t start_ns;               /* [immutable] heap creation, monotonic ns */
     int stwprocs;                   /* [immutable] min(GOMAXPROCS, online CPUs): CPU
                                      * charged per ns of stop-the-world (Go stwprocs) */
@@ -297,6 +299,17 @@ int64_t gc_nanotime(void);
  * not: the clock is read only once the trigger is reached).  Called from
  * allocation slow paths holding no lock. */
 int64_t gc_maybe_trigger(struct gch_heap *h);
+/* gc_start_periodic: sysmon's periodic cycle (Go's time trigger): start
+ * one unless a cycle runs or one ended less than period_ns ago; with
+ * gctrace, "GC forced" is printed first.  The cycle is not user-forced.
+ * Returns whether it started one.  Holding no lock; not attached. */
+bool gc_start_periodic(struct gch_heap *h, int64_t period_ns);
+/* gc_wait_idle: wait until no cycle runs (gch_heap_free, after sysmon
+ * stopped: nothing else can start one then).  Not attached. */
+void gc_wait_idle(struct gch_heap *h);
+/* gc_scavtrace_forced: the scavtrace line of gch_free_os_memory, which
+ * released `released` bytes (gc/mgcscavenge.c).  World running. */
+void gc_scavtrace_forced(struct gch_heap *h, uint64_t released);
 /* gc_check_not_in_cycle: fatal if the calling thread is the one running
  * a cycle: it can get here only from a scan or trace callback. */
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what);

@@ -136,6 +136,14 @@ typedef struct gch_config {
     int64_t memory_limit;  /* GOMEMLIMIT in bytes; default none */
     int gomaxprocs;        /* GOMAXPROCS: mark workers; default online CPUs */
     int read_env;          /* 0: ignore the environment entirely; default 1 */
+    /* The monitor thread's periods, ms (0 turns the job off; GCH_UNSET
+     * keeps the default).  GODEBUG=forcegcms=N,scavengeidlems=N override
+     * them. */
+    int64_t force_gc_ms;      /* start a cycle when none ended for this long (Go's
+                               * forcegcperiod); default 120000; never with GOGC=off
+                               * or before the first cycle */
+    int64_t scavenge_idle_ms; /* return free pages unused for this long to the OS;
+                               * default 300000 */
     /* Optional decoder for tagged values (NaN-boxing, small-int tags):
      * given the word in a reference slot, return the heap pointer it
      * holds, or NULL.  Applied to every reference slot the collector
@@ -266,6 +274,14 @@ GCH_API void gch_read_stats(gch_heap *h, gch_stats *out);
  * thread.  Returns GCH_EINVAL for a NULL heap.
  */
 GCH_API gch_error gch_collect(gch_heap *h);
+
+/*
+ * gch_free_os_memory: gch_collect, then return every free heap page to
+ * the OS now (Go's debug.FreeOSMemory): when no other thread allocates
+ * meanwhile, HeapReleased then equals HeapIdle.  With GODEBUG=scavtrace=1 it prints Go's forced scav line.
+ * Callable from any thread, as gch_collect.  GCH_EINVAL for NULL.
+ */
+GCH_API gch_error gch_free_os_memory(gch_heap *h);
 
 /* gch_thread_flush: return t's cached spans to the heap and publish its
  * counts, so that gch_read_stats is exact for this thread. */
