@@ -337,6 +337,7 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
      * IN_USE with acquire (mheap_span_of_heap). */
     atomic_u8_store_release(&s->state, MSPAN_IN_USE);
     lock_release(&h->lock);
+    mheap_limit_scavenge(h); /* over GOMEMLIMIT: give free pages back */
     return s;
 }
 
@@ -405,6 +406,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
     fixalloc_init(&h->typebitsalloc, sizeof(struct span_typebits), &h->pa, true);
     h->heap_limit = heap_limit;
+    atomic_u64_store_relaxed(&h->memory_limit, UINT64_MAX);
     /* Go starts its sweep generation at 0 too; uint32 wrap-around is
      * harmless because only differences are compared. */
     atomic_u32_store_relaxed(&h->sweepgen, 0);

@@ -99,6 +99,9 @@ struct mheap {
     bool released_zeroed;           /* [immutable after heap creation] a released page
                                      * reads zero when reused (MADV_DONTNEED or
                                      * harddecommit; not MADV_FREE) */
+    struct atomic_u64 memory_limit; /* [atomic] GOMEMLIMIT in bytes (UINT64_MAX: none):
+                                     * a span allocation that leaves more Ready memory
+                                     * releases free pages down to it (SCAV_EAGER) */
     struct atomic_u64 released_bytes[SCAV_NKINDS]; /* [atomic] bytes released, by kind,
                                      * ever (enum scav_kind) */
     struct mcentral central[NUM_SPAN_CLASSES];
@@ -127,6 +130,11 @@ void mheap_free_span(struct mheap *h, struct mspan *s);
  * is dropped around each madvise (alloc/mscavenge.c). */
 size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
                       uint32_t *next_ms);
+/* mheap_limit_scavenge: release free pages (any age) until the Ready
+ * memory (heap and metadata, sys.ready) is back under memory_limit, as
+ * far as free pages allow (Go's allocation-time scavenging for the memory
+ * limit).  Caller holds no lock. */
+void mheap_limit_scavenge(struct mheap *h);
 /* mheap_advise_huge: advise MADV_HUGEPAGE for every arena now wholly in
  * use that is not advised yet (alloc/mscavenge.c explains the policy);
  * returns how many.  Takes scav_lock then h->lock; caller holds neither. */

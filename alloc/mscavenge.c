@@ -201,3 +201,12 @@ size_t mheap_advise_huge(struct mheap *h)
     lock_release(&h->scav_lock);
     return n;
 }
+
+void mheap_limit_scavenge(struct mheap *h)
+{
+    uint64_t limit = atomic_u64_load_relaxed(&h->memory_limit);
+    uint64_t ready = atomic_u64_load_relaxed(&h->sys.ready);
+    if (ready <= limit || atomic_u64_load_relaxed(&h->pages_free) == 0)
+        return;
+    mheap_scavenge(h, ready - limit + PAGE_SIZE - 1, 0, SCAV_EAGER, NULL);
+}

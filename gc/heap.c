@@ -75,6 +75,7 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
     }
     h->mheap.sweep.clobberfree = env.debug.clobberfree != 0;
     h->mheap.sys.hard_decommit = env.debug.harddecommit != 0;
+    atomic_u64_store_relaxed(&h->mheap.memory_limit, (uint64_t)env.memory_limit);
     h->mheap.released_zeroed = env.debug.madvdontneed != 0 || env.debug.harddecommit != 0;
     stw_init(&h->stw);
     roots_init(&h->roots);
@@ -106,7 +107,7 @@ gch_error gch_heap_free(gch_heap *h)
         return GCH_EBUSY;
     }
     sysmon_stop(h);      /* first: it may start a cycle */
-    gc_wait_idle(h);     /* a cycle in flight ends (its workers run it) */
+    gc_wait_idle(h, NULL); /* a cycle in flight ends (its workers run it) */
     gc_workers_stop(h);  /* join the mark workers and the sweeper: they read the heap */
     gc_sweep_destroy(h);
     pthread_cond_destroy(&h->gc.mark_cond);
@@ -305,6 +306,19 @@ size_t gch_usable_size(gch_heap *h, const void *p)
  * two loads are not one snapshot; a flush may land between them). */
 static uint64_t sub_floor0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+uint64_t gchi_heap_alloc_bytes(gch_heap *h)
+{
+    struct heap_counters *k = &h->mheap.counters;
+    uint64_t bytes = sub_floor0(atomic_u64_load_relaxed(&k->large_alloc_bytes),
+                                atomic_u64_load_relaxed(&k->large_free_bytes));
+    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
+        uint64_t ma = atomic_u64_load_relaxed(&k->small_mallocs[sc]);
+        uint64_t fr = atomic_u64_load_relaxed(&k->small_frees[sc]);
+        bytes += sub_floor0(ma, fr) * gchi_class_to_size[sc];
+    }
+    return bytes;
+}
 
 void gch_read_stats(gch_heap *h, gch_stats *out)
 {

@@ -77,6 +77,9 @@ struct gch_heap {
 gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops);
 /* gchi_heap_self: the calling OS thread's attached record on h, or NULL. */
 struct gch_thread *gchi_heap_self(gch_heap *h);
+/* gchi_heap_alloc_bytes: bytes in allocated objects (Go's HeapAlloc)
+ * from the flushed counters; any thread. */
+uint64_t gchi_heap_alloc_bytes(gch_heap *h);
 /* gchi_heap_verify: 0 when every checked invariant holds, else a small
  * positive number naming the first that failed (1 = mheap, 2 = threads).
  * No thread may allocate concurrently. */

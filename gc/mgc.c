@@ -91,8 +91,8 @@ void gc_init(struct gch_heap *h)
     struct gcstate *g = &h->gc;
     memset(g, 0, sizeof *g);
     workbuf_pool_init(&g->workbufs, &h->mheap.pa);
-    atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, 0, 0));
     pacer_init(h);
+    atomic_u64_store_relaxed(&g->next_gc, pacer_goal(h, 0, 0, NULL));
     set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
     if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace_cv, NULL) != 0 ||
         pthread_mutex_init(&g->trace_mu, NULL) != 0)
@@ -174,9 +174,8 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     atomic_u64_store_relaxed(&g->heap_marked_live, r->heap_marked);
     atomic_u64_store_relaxed(&h->mheap.counters.alloc_since_gc, 0);
     r->heap_goal = atomic_u64_load_relaxed(&g->next_gc);
-    uint64_t goal = gc_heap_goal(h->env.gc_percent, r->heap_marked, r->stack_scan + r->globals_scan);
-    atomic_u64_store_relaxed(&g->next_gc, goal);
-    set_trigger(h, r->heap_marked, goal);
+    g->pacer.last_roots = r->stack_scan + r->globals_scan;
+    pacer_commit(h); /* goal and trigger for the next cycle */
     gc_sweep_pace(h, r->heap_marked, atomic_u64_load_relaxed(&g->trigger));
     g->num_gc++;
     if (r->forced)
@@ -441,13 +440,6 @@ bool gc_start_periodic(struct gch_heap *h, int64_t period_ns)
     return gc_start_kind(h, GC_KIND_TIME, period_ns);
 }
 
-void gc_wait_idle(struct gch_heap *h)
-{
-    lock_acquire(&h->stw.lock);
-    while (h->gc.cycle_running)
-        lock_wait(&h->stw.lock, &h->gc.mark_cond);
-    lock_release(&h->stw.lock);
-}
 
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what)
 {
@@ -509,6 +501,14 @@ gch_error gch_collect(gch_heap *h)
     lock_release(&h->stw.lock);
     gc_sweep_wait(h, self); /* like runtime.GC: return swept */
     return GCH_OK;
+}
+
+void gc_wait_idle(struct gch_heap *h, struct gch_thread *self)
+{
+    lock_acquire(&h->stw.lock);
+    while (h->gc.cycle_running)
+        wait_cycle(h, self);
+    lock_release(&h->stw.lock);
 }
 
 #if GCH_TESTING

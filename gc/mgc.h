@@ -114,7 +114,14 @@ struct pacer {
     double last_cons_mark[4];
     uint64_t last_heap_scan, last_stack_scan, last_globals_scan; /* last mark's work */
     uint64_t triggered;             /* heap_live when the mark began; UINT64_MAX outside */
-    uint64_t goal;                  /* this mark's heap goal */
+    struct atomic_u64 goal;         /* [written with the world stopped, or under stw.lock
+                                     * while it runs (setters); read atomic] this mark's goal */
+    /* The settings the runtime setters change (gch_set_gc_percent,
+     * gch_set_memory_limit): written under stw.lock with the world
+     * running, read atomic by anyone. */
+    struct atomic_i64 gc_percent;   /* GOGC; -1 = off */
+    struct atomic_i64 memory_limit; /* GOMEMLIMIT, bytes; INT64_MAX = none */
+    uint64_t last_roots;            /* [stw.lock] root bytes scanned by the last cycle */
     struct atomic_u64 heap_scan_work;  /* [atomic] heap bytes scanned this mark */
     struct atomic_i64 bg_credit;    /* [atomic] scan work banked by workers for assists */
     struct atomic_u64 assist_ratio_fp; /* [atomic] scan bytes owed per byte, x 65536 */
@@ -293,6 +300,20 @@ uint64_t gc_heap_live(struct gch_heap *h);
 void gc_trace_emit(struct gch_heap *h, const char *line, size_t n);
 /* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots. */
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
+/* pacer_goal: the heap goal (Go's heapGoalInternal): the GOGC goal
+ * capped by the memory-limit goal, which keeps the memory the heap holds
+ * (Ready heap pages and metadata) under GOMEMLIMIT; *limited (may be
+ * NULL) tells whether the limit decided.  With GOGC=off and no limit it
+ * is the limit goal for INT64_MAX, as in Go.  Any thread. */
+uint64_t pacer_goal(struct gch_heap *h, uint64_t marked, uint64_t roots, bool *limited);
+/* pacer_commit: recompute goal and trigger from the last cycle's results
+ * and the current settings (and, while marking, the mark's goal and the
+ * assist ratio).  stw.lock held, world running or stopped by the
+ * caller. */
+void pacer_commit(struct gch_heap *h);
+/* pacer_gc_percent / pacer_memory_limit: the current settings. */
+int pacer_gc_percent(const struct gch_heap *h);
+int64_t pacer_memory_limit(const struct gch_heap *h);
 int64_t gc_nanotime(void);
 /* gc_maybe_trigger: start a cycle if the live-heap estimate reached the
  * trigger; returns the ns the caller spent starting it (0 when it did
@@ -304,9 +325,10 @@ int64_t gc_maybe_trigger(struct gch_heap *h);
  * gctrace, "GC forced" is printed first.  The cycle is not user-forced.
  * Returns whether it started one.  Holding no lock; not attached. */
 bool gc_start_periodic(struct gch_heap *h, int64_t period_ns);
-/* gc_wait_idle: wait until no cycle runs (gch_heap_free, after sysmon
- * stopped: nothing else can start one then).  Not attached. */
-void gc_wait_idle(struct gch_heap *h);
+/* gc_wait_idle: wait until no cycle runs.  self is the caller's record
+ * when it is attached and running (it waits in a blocking section), else
+ * NULL.  Holding no lock. */
+void gc_wait_idle(struct gch_heap *h, struct gch_thread *self);
 /* gc_scavtrace_forced: the scavtrace line of gch_free_os_memory, which
  * released `released` bytes (gc/mgcscavenge.c).  World running. */
 void gc_scavtrace_forced(struct gch_heap *h, uint64_t released);

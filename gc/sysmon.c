@@ -39,7 +39,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t periodic_gc(struct gch_heap *h, int64_t now)
 {
     int64_t period = (int64_t)h->env.debug.forcegcms * MS;
-    if (period <= 0 || h->env.gc_percent < 0)
+    if (period <= 0 || pacer_gc_percent(h) < 0)
         return INT64_MAX;
     lock_acquire(&h->stw.lock);
     int64_t last = h->gc.last_gc_mono_ns;
@@ -115,7 +115,9 @@ void sysmon_start(struct gch_heap *h)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    lock_acquire(&sm->lock); /* `started` shares a word with quit and kick */
     sm->started = pthread_create(&sm->thread, NULL, sysmon_main, h) == 0;
+    lock_release(&sm->lock);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -134,8 +136,9 @@ void sysmon_stop(struct gch_heap *h)
     lock_acquire(&sm->lock);
     sm->quit = true;
     pthread_cond_signal(&sm->cond);
+    bool started = sm->started;
     lock_release(&sm->lock);
-    if (sm->started)
+    if (started)
         pthread_join(sm->thread, NULL);
     pthread_cond_destroy(&sm->cond);
     lock_destroy(&sm->lock);

@@ -34,7 +34,7 @@ struct sysmon {
     struct lock lock;             /* rank SYSMON */
     pthread_cond_t cond;          /* [lock] monotonic clock: quit or kick changed */
     pthread_t thread;             /* [immutable once started] */
-    bool started;                 /* [immutable after gch_heap_new] */
+    bool started;                 /* [lock] the thread runs (written once, at start) */
     bool quit;                    /* [lock] gch_heap_free is joining the thread */
     bool kick;                    /* [lock] settings changed: recompute deadlines now */
     int64_t next_idle_scan;       /* [sysmon thread] monotonic ns of the next idle pass */

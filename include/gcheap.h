@@ -283,6 +283,20 @@ GCH_API gch_error gch_collect(gch_heap *h);
  */
 GCH_API gch_error gch_free_os_memory(gch_heap *h);
 
+/*
+ * gch_set_gc_percent / gch_set_memory_limit: Go's runtime/debug
+ * SetGCPercent and SetMemoryLimit.  Each returns the previous value and
+ * takes effect at once: the goal and trigger are recomputed, and a mark
+ * in progress paces its assists to the new goal.  A negative percent
+ * turns collection off (the memory limit still applies) and returns only
+ * once no cycle runs; a negative limit changes nothing and only reads it
+ * (INT64_MAX = no limit).  Any thread, attached or not, at any time but
+ * from a scan or trace callback (fatal).  NULL heap: GCH_UNSET with
+ * GCH_EINVAL.
+ */
+GCH_API int gch_set_gc_percent(gch_heap *h, int percent);
+GCH_API int64_t gch_set_memory_limit(gch_heap *h, int64_t limit);
+
 /* gch_thread_flush: return t's cached spans to the heap and publish its
  * counts, so that gch_read_stats is exact for this thread. */
 GCH_API gch_error gch_thread_flush(gch_thread *t);

@@ -1,0 +1,294 @@
+/*
+ * test_gc_limit.c - the runtime setters (gch_set_gc_percent,
+ * gch_set_memory_limit), GOMEMLIMIT as a soft limit on the memory the
+ * heap holds, GOGC=off with and without a limit, and the goal the trace
+ * lines show.
+ *
+ * "Memory the heap holds" is Go's mappedReady: Ready heap pages plus
+ * metadata (sys.ready), the same as Sys - HeapReleased in gch_stats.
+ *
+ * Sizes: the issue's 200 MiB live under a 256 MiB limit in the normal
+ * build; a quarter of both under ASan and TSan (shadow memory and
+ * instrumented scanning make 200 MiB of churn take minutes there).
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SCALE 4
+#else
+#define SCALE 1
+#endif
+#define MIB ((uint64_t)1 << 20)
+#define LIMIT ((256 * MIB) / SCALE)
+#define LIVE ((200 * MIB) / SCALE)
+
+static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+struct capture {
+    pthread_mutex_t mu;
+    char text[1 << 16];
+    size_t len;
+};
+
+static void capture_sink(const char *line, void *ctx)
+{
+    struct capture *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    size_t n = strlen(line);
+    if (c->len + n < sizeof c->text) {
+        memcpy(c->text + c->len, line, n + 1);
+        c->len += n;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static gch_heap *new_heap(int gc_percent, int64_t limit, const char *godebug, struct capture *cap)
+{
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.gc_percent = gc_percent;
+    cfg.memory_limit = limit;
+    cfg.env_prefix = "LIMTEST_";
+    cfg.force_gc_ms = 0;
+    cfg.scavenge_idle_ms = 0;
+    if (godebug != NULL)
+        setenv("LIMTEST_GODEBUG", godebug, 1);
+    if (cap != NULL) {
+        pthread_mutex_init(&cap->mu, NULL);
+        cap->len = 0;
+        cap->text[0] = '\0';
+        cfg.trace = capture_sink;
+        cfg.trace_ctx = cap;
+    }
+    gch_heap *h = gch_heap_new(&cfg);
+    unsetenv("LIMTEST_GODEBUG");
+    assert_non_null(h);
+    return h;
+}
+
+static void free_heap(gch_heap *h)
+{
+    assert_int_equal(gchi_heap_verify(h), 0);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
+/* mapped_ready: Go's mappedReady, what GOMEMLIMIT bounds. */
+static uint64_t mapped_ready(gch_heap *h) { return ld(&h->mheap.sys.ready); }
+
+/* gch_set_gc_percent: the previous value back, negative means off (-1),
+ * the goal follows at once (GOGC=50 on an empty heap: Go's 2 MiB floor). */
+static void test_set_gc_percent(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_int_equal(st.next_gc, 4 * MIB);
+    assert_int_equal(gch_set_gc_percent(h, 50), 100);
+    gch_read_stats(h, &st);
+    assert_int_equal(st.next_gc, 2 * MIB);
+    assert_int_equal(gch_set_gc_percent(h, -7), 50);
+    assert_int_equal(gch_set_gc_percent(h, 200), -1);
+    gch_read_stats(h, &st);
+    assert_int_equal(st.next_gc, 8 * MIB);
+    gch_clear_error();
+    assert_int_equal(gch_set_gc_percent(NULL, 1), GCH_UNSET);
+    assert_int_equal(gch_last_error(), GCH_EINVAL);
+    free_heap(h);
+}
+
+/* gch_set_memory_limit: previous value back, a negative limit only
+ * reads, and the goal drops under the limit at once. */
+static void test_set_memory_limit(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    assert_int_equal(gch_set_memory_limit(h, -1), INT64_MAX);
+    assert_int_equal(gch_set_memory_limit(h, 2 * MIB), INT64_MAX);
+    assert_int_equal(gch_set_memory_limit(h, -5), 2 * MIB);
+    assert_int_equal(gch_set_memory_limit(h, -1), 2 * MIB);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_true(st.next_gc < 2 * MIB); /* under the limit, not the 4 MiB GOGC floor */
+    assert_int_equal(gch_set_memory_limit(h, INT64_MAX), 2 * MIB);
+    gch_read_stats(h, &st);
+    assert_int_equal(st.next_gc, 4 * MIB);
+    free_heap(h);
+}
+
+/* A setter from another thread during a mark: the mark paces to the new
+ * goal, and GOGC=off returns only once no cycle runs. */
+struct setter_arg {
+    gch_heap *h;
+    int old;
+    struct atomic_u32 done;
+};
+
+static void *set_off(void *arg)
+{
+    struct setter_arg *a = arg;
+    a->old = gch_set_gc_percent(a->h, -1);
+    atomic_u32_store_release(&a->done, 1);
+    return NULL;
+}
+
+static void test_setter_during_mark(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    gchi_test_hold_mark(h, true);
+    if (!gchi_test_gc_start(h) || atomic_u32_load_relaxed(&h->gc.phase) != GCPHASE_MARK) {
+        gchi_test_hold_mark(h, false); /* no workers: the cycle ran stopped */
+        free_heap(h);
+        skip();
+    }
+    assert_int_equal(gch_set_memory_limit(h, 3 * MIB), INT64_MAX);
+    assert_true(ld(&h->gc.pacer.goal) < 3 * MIB); /* the running mark's goal moved */
+    struct setter_arg a = {h, 0, {0}};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, set_off, &a), 0);
+    sleep_ms(50);
+    assert_int_equal(atomic_u32_load_acquire(&a.done), 0); /* waits for the mark */
+    gchi_test_hold_mark(h, false);
+    pthread_join(th, NULL);
+    assert_int_equal(a.old, 100);
+    lock_acquire(&h->stw.lock);
+    assert_false(h->gc.cycle_running);
+    lock_release(&h->stw.lock);
+    free_heap(h);
+}
+
+/* GOGC=off and no limit: the goal is Go's, from the INT64_MAX limit
+ * (about 0.97 x 2^63), not UINT64_MAX; gctrace prints it so, and no
+ * automatic cycle ever starts. */
+static void test_gogc_off_no_limit(void **state)
+{
+    (void)state;
+    struct capture cap;
+    gch_heap *h = new_heap(-1, GCH_UNSET, "gctrace=1", &cap);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_true(st.next_gc < (uint64_t)INT64_MAX);
+    assert_true(st.next_gc > (uint64_t)INT64_MAX / 100 * 96);
+    gch_thread *t = gch_thread_attach(h);
+    for (int i = 0; i < 64; i++)
+        assert_non_null(gch_alloc_noscan(t, 256 << 10)); /* 16 MiB of garbage */
+    assert_int_equal(gch_collect(h), GCH_OK);
+    gch_read_stats(h, &st);
+    assert_int_equal(st.num_gc, 1); /* only the one asked for */
+    char want[64];
+    snprintf(want, sizeof want, " MB, %llu MB goal, ", (unsigned long long)(st.next_gc >> 20));
+    pthread_mutex_lock(&cap.mu);
+    assert_non_null(strstr(cap.text, want));
+    assert_null(strstr(cap.text, "17592186044415"));
+    pthread_mutex_unlock(&cap.mu);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
+/* churn: keep `live` bytes reachable in 1 MiB chunks and allocate
+ * `garbage` bytes of 64 KiB garbage, sampling the memory the heap holds;
+ * returns the peak. */
+static uint64_t churn(gch_heap *h, gch_thread *t, uint64_t live, uint64_t garbage)
+{
+    size_t nlive = (size_t)(live / MIB);
+    void **roots = calloc(nlive, sizeof *roots);
+    assert_int_equal(gch_root_range_add(h, roots, nlive), GCH_OK);
+    uint64_t peak = 0;
+    for (size_t i = 0; i < nlive; i++) {
+        char *p = gch_alloc_noscan(t, MIB);
+        assert_non_null(p);
+        memset(p, 1, 4096);
+        gch_write(t, &roots[i], p);
+    }
+    for (uint64_t done = 0; done < garbage; done += 64 << 10) {
+        char *p = gch_alloc_noscan(t, 64 << 10);
+        assert_non_null(p);
+        p[0] = 1;
+        uint64_t m = mapped_ready(h);
+        peak = m > peak ? m : peak;
+    }
+    assert_int_equal(gch_root_range_remove(h, roots), GCH_OK);
+    free(roots);
+    return peak;
+}
+
+/* GOMEMLIMIT=256MiB with 200 MiB live (GOGC=100 would let the heap reach
+ * 400 MiB): the memory the heap holds stays under the limit + 5% at its
+ * peak, and gctrace shows goals under the limit. */
+static void test_limit_caps_heap(void **state)
+{
+    (void)state;
+    struct capture cap;
+    gch_heap *h = new_heap(100, (int64_t)LIMIT, "gctrace=1", &cap);
+    gch_thread *t = gch_thread_attach(h);
+    uint64_t peak = churn(h, t, LIVE, 4 * LIVE);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    print_message("limit %llu MiB, live %llu MiB: peak %llu MiB held, %u cycles\n",
+                  (unsigned long long)(LIMIT >> 20), (unsigned long long)(LIVE >> 20),
+                  (unsigned long long)(peak >> 20), st.num_gc);
+    assert_true(st.num_gc >= 2);
+    if (peak > LIMIT + LIMIT / 20)
+        fail_msg("peak %llu bytes over the limit %llu + 5%%", (unsigned long long)peak,
+                 (unsigned long long)LIMIT);
+    pthread_mutex_lock(&cap.mu);
+    const char *g = strstr(cap.text, " MB goal, ");
+    assert_non_null(g);
+    while (g > cap.text && g[-1] != ' ')
+        g--;
+    assert_true(strtoull(g, NULL, 10) <= LIMIT >> 20);
+    pthread_mutex_unlock(&cap.mu);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
+/* GOGC=off plus a limit: no cycle until the heap nears the limit, then
+ * cycles keep it near it.  The bound is looser than the 5% above: this
+ * churn is all noscan, so a mark has almost no scan work for assists to
+ * pace the allocation with, and on a small heap the allocation during
+ * one mark is a larger share of the limit (assists forgive a debt they
+ * cannot work off, where Go parks the allocating goroutine). */
+static void test_gogc_off_with_limit(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(-1, (int64_t)(64 * MIB / SCALE), NULL, NULL);
+    gch_thread *t = gch_thread_attach(h);
+    for (int i = 0; i < 64 / SCALE / 2; i++)
+        assert_non_null(gch_alloc_noscan(t, 1 << 20)); /* half the limit */
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_int_equal(st.num_gc, 0);
+    uint64_t peak = churn(h, t, 16 * MIB / SCALE, 256 * MIB / SCALE);
+    gch_read_stats(h, &st);
+    assert_true(st.num_gc >= 1);
+    uint64_t limit = 64 * MIB / SCALE;
+    print_message("GOGC=off, limit %llu MiB: peak %llu MiB held, %u cycles\n",
+                  (unsigned long long)(limit >> 20), (unsigned long long)(peak >> 20), st.num_gc);
+    if (peak > limit + limit / 4)
+        fail_msg("peak %llu bytes, limit %llu", (unsigned long long)peak, (unsigned long long)limit);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_gc_percent),
+        cmocka_unit_test(test_set_memory_limit),
+        cmocka_unit_test(test_setter_during_mark),
+        cmocka_unit_test(test_gogc_off_no_limit),
+        cmocka_unit_test(test_limit_caps_heap),
+        cmocka_unit_test(test_gogc_off_with_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
