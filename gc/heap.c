@@ -82,12 +82,12 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
     h->decode = cfg->decode;
     h->trace = cfg->trace;
     h->trace_ctx = cfg->trace_ctx;
+    sysmon_init(h); /* before gc_init: a cycle's end kicks it */
     gc_init(h);
     lock_init(&h->threads_lock, LOCKRANK_THREADS);
     fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);
     if (cfg->env_prefix != NULL)
         strcpy(h->env_prefix, cfg->env_prefix);
-    sysmon_start(h);
     return h;
 }
 
@@ -110,6 +110,7 @@ gch_error gch_heap_free(gch_heap *h)
     gc_wait_idle(h, NULL); /* a cycle in flight ends (its workers run it) */
     gc_workers_stop(h);  /* join the mark workers and the sweeper: they read the heap */
     gc_sweep_destroy(h);
+    sysmon_destroy(h);
     pthread_cond_destroy(&h->gc.mark_cond);
     pthread_cond_destroy(&h->gc.trace_cv);
     pthread_mutex_destroy(&h->gc.trace_mu);
@@ -374,7 +375,10 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->pause_total_ns = h->gc.pause_total_ns;
     memcpy(out->pause_ns, h->gc.pause_ns, sizeof out->pause_ns);
     out->last_gc = h->gc.last_gc_unix_ns;
+    out->gc_cpu_fraction = h->gc.gc_cpu_fraction;
+    out->released_last_cycle = h->gc.scav.released_last_cycle;
     lock_release(&h->stw.lock);
+    out->released_total = gc_released_total(h);
     out->next_gc = atomic_u64_load_relaxed(&h->gc.next_gc);
     out->metadata_sys = atomic_u64_load_relaxed(&m->pa.sys_bytes) +
                         atomic_u64_load_relaxed(&m->gcbits.sys_bytes);

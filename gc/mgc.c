@@ -175,7 +175,12 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     atomic_u64_store_relaxed(&h->mheap.counters.alloc_since_gc, 0);
     r->heap_goal = atomic_u64_load_relaxed(&g->next_gc);
     g->pacer.last_roots = r->stack_scan + r->globals_scan;
-    pacer_commit(h); /* goal and trigger for the next cycle */
+    g->scav.last_heap_inuse = atomic_u64_load_relaxed(&h->mheap.pages_inuse) * PAGE_SIZE;
+    g->scav.last_heap_goal = r->heap_goal;
+    pacer_commit(h); /* goal and trigger for the next cycle, the scavenger's goals */
+    uint64_t released = gc_released_total(h);
+    g->scav.released_last_cycle = released - g->scav.released_at_cycle;
+    g->scav.released_at_cycle = released;
     gc_sweep_pace(h, r->heap_marked, atomic_u64_load_relaxed(&g->trigger));
     g->num_gc++;
     if (r->forced)
@@ -191,6 +196,7 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     int64_t elapsed = t_end - g->start_ns;
     r->procs = h->env.gomaxprocs;
     r->gc_cpu_fraction = elapsed > 0 ? (double)g->gc_cpu_ns / ((double)elapsed * h->env.gomaxprocs) : 0;
+    g->gc_cpu_fraction = r->gc_cpu_fraction;
     lock_release(&h->stw.lock);
 }
 
@@ -208,6 +214,8 @@ static void end_cycle(struct gch_heap *h, const struct gccycle_record *r, const 
     if (h->env.debug.gctrace > 0)
         print_gctrace(h, r); /* before gch_collect may return */
     gc_sweep_wake(h);
+    gc_scavtrace_cycle(h); /* when the cycle swept everything itself */
+    sysmon_kick(h);        /* new scavenger goals */
     lock_acquire(&h->stw.lock);
     g->cycle_running = false;
     g->cycles_done++;

@@ -44,6 +44,7 @@
 #include "mgcwork.h"
 #include "roots.h"
 #include "mstats.h"
+#include "mheap.h"
 
 struct gch_heap;
 struct gch_thread;
@@ -103,6 +104,22 @@ struct bgsweeper {
     bool wake;                   /* [lock] a new generation to sweep */
     struct atomic_u32 quit;      /* [written under lock, read atomic] heap is being freed */
     struct atomic_u64 rounds;    /* [atomic] sweep rounds finished (tests) */
+};
+
+/* struct scavpacing: the background scavenger's goals and accounting
+ * (gc/mgcscavenge.c; Go's scavenger state in mgcscavenge.go). */
+struct scavpacing {
+    struct atomic_u64 gogc_goal;   /* [written under stw.lock, read atomic] retained bytes
+                                    * (in use + free) to come down to; UINT64_MAX: none */
+    struct atomic_u64 limit_goal;  /* [as gogc_goal] Ready bytes (heap and metadata) to
+                                    * stay under: 95% of GOMEMLIMIT; UINT64_MAX: none */
+    uint64_t last_heap_inuse;      /* [stw.lock] in-use bytes at the last mark termination */
+    uint64_t last_heap_goal;       /* [stw.lock] goal of the last finished cycle, 0 before */
+    uint64_t released_at_cycle;    /* [stw.lock] released_total at the last cycle's end */
+    uint64_t released_last_cycle;  /* [stw.lock] released between the last two cycle ends */
+    struct atomic_u64 cpu_ns;      /* [atomic] wall time the background scavenger worked */
+    uint64_t reported[SCAV_NKINDS];/* [trace_mu] released_bytes at the last scavtrace line */
+    uint64_t line_gen;             /* [trace_mu] sweep generation whose line went out */
 };
 
 /* struct pacer: the pacer's state (gc/mgcpacer.c).  Fields without a
@@ -191,10 +208,14 @@ struct gcstate {
     struct atomic_u64 stack_scan_bytes, globals_scan_bytes; /* [atomic] this cycle */
     struct atomic_i64 bg_cpu_ns, assist_cpu_ns;             /* [atomic] this cycle */
     struct pacer pacer;
+    struct scavpacing scav;
+    double gc_cpu_fraction;         /* [stw.lock] Go's GCCPUFraction after the last cycle */
     struct gccycle_record cur;      /* [the cycle's stoppers] the concurrent cycle */
     int term_restarts;              /* [the cycle's stoppers] terminations that found work */
     int64_t term_restart_ns;        /* [the cycle's stoppers] their stopped time */
     struct atomic_u64 term_restarts_total; /* [atomic] all cycles' (tests) */
+    struct atomic_u64 assist_parks; /* [atomic] assists that waited for a mark's end at
+                                     * its goal (gc/mgcworker.c; tests) */
     struct atomic_u64 stw_drained_bytes;   /* [atomic] scanned with the world stopped at
                                             * mark termination, all cycles (tests) */
     struct checkmark *checkmark;    /* [world stopped] gccheckmark bitmaps, or NULL */
@@ -329,6 +350,20 @@ bool gc_start_periodic(struct gch_heap *h, int64_t period_ns);
  * when it is attached and running (it waits in a blocking section), else
  * NULL.  Holding no lock. */
 void gc_wait_idle(struct gch_heap *h, struct gch_thread *self);
+/* The background scavenger (gc/mgcscavenge.c):
+ * gc_scav_pace: recompute its goals for the new heap goal (Go's
+ *   gcPaceScavenger); stw.lock held;
+ * gc_bgscavenge: one burst on sysmon: release 64 KiB at a time for about
+ *   1 ms while memory is over a goal; returns when the next burst is due
+ *   (monotonic ns) so that it works 1% of one CPU, INT64_MAX when there
+ *   is nothing to do until the goals change;
+ * gc_scavtrace_cycle: the per-cycle scavtrace line, once per sweep
+ *   generation, when sweeping is done (the background sweeper);
+ * gc_released_total: bytes released to the OS by every kind, ever. */
+void gc_scav_pace(struct gch_heap *h, uint64_t goal);
+int64_t gc_bgscavenge(struct gch_heap *h);
+void gc_scavtrace_cycle(struct gch_heap *h);
+uint64_t gc_released_total(struct gch_heap *h);
 /* gc_scavtrace_forced: the scavtrace line of gch_free_os_memory, which
  * released `released` bytes (gc/mgcscavenge.c).  World running. */
 void gc_scavtrace_forced(struct gch_heap *h, uint64_t released);

@@ -280,6 +280,7 @@ void pacer_commit(struct gch_heap *h)
     uint64_t goal = pacer_goal(h, marked, p->last_roots, NULL);
     atomic_u64_store_relaxed(&g->next_gc, goal);
     atomic_u64_store_relaxed(&g->trigger, pacer_trigger(h, marked, goal));
+    gc_scav_pace(h, goal);
     if (p->triggered != UINT64_MAX) { /* marking: the mark paces to the new goal */
         atomic_u64_store_relaxed(&p->goal, goal);
         pacer_revise(h);

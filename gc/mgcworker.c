@@ -326,6 +326,31 @@ void gc_workers_stop(struct gch_heap *h)
 
 /* ---- assists ------------------------------------------------------------ */
 
+/* assist_park: the heap reached the mark's goal and the caller's debt
+ * found no work to pay it with: wait in a blocking section until this
+ * mark ends, so allocation cannot run past the goal while the last
+ * objects are marked (Go parks such a goroutine on the assist queue; we
+ * wait for the mark's end, the only credit left to come).  Holding no
+ * lock, at a safepoint. */
+static void assist_park(struct gch_thread *t)
+{
+    struct gch_heap *h = t->heap;
+    lock_acquire(&h->stw.lock);
+    uint64_t gen = h->gc.mark_gen;
+    bool marking = h->gc.mark_done_gen < gen && !h->gc.workers_quit;
+    lock_release(&h->stw.lock);
+    if (!marking)
+        return;
+    gch_blocking_enter(t);
+    lock_acquire(&h->stw.lock);
+    /* end_cycle broadcasts mark_cond after mark_done_gen moved on. */
+    while (h->gc.mark_done_gen < gen && !h->gc.workers_quit)
+        lock_wait(&h->stw.lock, &h->gc.mark_cond);
+    lock_release(&h->stw.lock);
+    gch_blocking_leave(t);
+    atomic_u64_add_relaxed(&h->gc.assist_parks, 1);
+}
+
 void gc_assist(struct gch_thread *t, size_t bytes)
 {
     struct gch_heap *h = t->heap;
@@ -356,5 +381,7 @@ void gc_assist(struct gch_thread *t, size_t bytes)
     if (done == 0)
         t->assist_debt = 0; /* no grey work anywhere: marking is nearly done, forgiven */
     atomic_i64_add_relaxed(&h->gc.assist_cpu_ns, thread_cpu_ns() - cpu0);
+    if (done == 0 && gc_heap_live(h) >= atomic_u64_load_relaxed(&h->gc.pacer.goal))
+        assist_park(t); /* at the goal: no allocation past it until the mark ends */
     sys_time_add(&t->assist_ns, wall0);
 }

@@ -4,7 +4,12 @@
  * rule is the Go <= 1.12 sysmon scavenger's (spans unused for 5 minutes).
  * Overview: gc/mgc.c.
  *
- * Two jobs, each with a period from the heap's settings (GODEBUG
+ * The thread starts at the first kick (end of the first cycle, or a
+ * setter), like the background sweeper, not in gch_heap_new: every job
+ * needs a cycle or a setting first, and a heap without threads lets an
+ * embedder fork (a pre-forking server) before its first collection.
+ *
+ * Three jobs; the first two with a period from the heap's settings (GODEBUG
  * forcegcms / scavengeidlems, or gch_config; 0 turns a job off):
  *   - periodic GC: when no cycle has ended for force_gc_ms (Go's
  *     forcegcperiod, 2 minutes), start one.  As in Go, only once a first
@@ -17,6 +22,9 @@
  *     released within 1.5 periods of being freed, usually 1.  The same
  *     pass advises huge pages for arenas wholly in use
  *     (alloc/mscavenge.c).
+ * and the background scavenger (gc/mgcscavenge.c): bursts of about 1 ms
+ * at 1% of one CPU while retained memory is over its goal; after a burst
+ * that found nothing it waits for a kick (a cycle ended: new goals).
  * Sleeping: Go's sysmon naps 20 us to 10 ms because it also preempts
  * goroutines and polls the network; ours has only deadlines, so it sleeps
  * exactly until the next one (SM2), at least SYSMON_MIN_NAP_NS.
@@ -74,16 +82,29 @@ static int64_t idle_release(struct gch_heap *h, int64_t now)
     return sm->next_idle_scan;
 }
 
+/* bg_scavenge: a background scavenger burst if one is due; returns when
+ * the next is.  Sysmon thread, holding no lock. */
+static int64_t bg_scavenge(struct gch_heap *h, int64_t now)
+{
+    struct sysmon *sm = &h->sysmon;
+    if (now >= sm->next_bg)
+        sm->next_bg = gc_bgscavenge(h);
+    return sm->next_bg;
+}
+
 static void *sysmon_main(void *arg)
 {
     struct gch_heap *h = arg;
     struct sysmon *sm = &h->sysmon;
     lock_acquire(&sm->lock);
     while (!sm->quit) {
+        if (sm->kick)
+            sm->next_bg = 0; /* goals changed: look again */
         sm->kick = false;
         lock_release(&sm->lock);
         int64_t now = sys_nanotime();
         int64_t next = min64(periodic_gc(h, now), idle_release(h, now));
+        next = min64(next, bg_scavenge(h, now));
         atomic_u64_add_relaxed(&sm->wakeups, 1);
         lock_acquire(&sm->lock);
         if (sm->quit || sm->kick)
@@ -99,25 +120,31 @@ static void *sysmon_main(void *arg)
     return NULL;
 }
 
-void sysmon_start(struct gch_heap *h)
+void sysmon_init(struct gch_heap *h)
 {
     struct sysmon *sm = &h->sysmon;
     lock_init(&sm->lock, LOCKRANK_SYSMON);
     lock_cond_init_monotonic(&sm->cond);
+    sm->started = false;
     sm->quit = false;
     sm->kick = false;
     sm->next_idle_scan = 0;
+    sm->next_bg = 0;
     atomic_u64_store_relaxed(&sm->periodic_gcs, 0);
     atomic_u64_store_relaxed(&sm->idle_passes, 0);
     atomic_u64_store_relaxed(&sm->wakeups, 0);
-    /* Every signal blocked: the embedder's process-directed signals
-     * never run on a heap thread. */
+}
+
+/* start_locked: create the thread, every signal blocked (the embedder's
+ * process-directed signals never run on a heap thread).  sysmon.lock
+ * held; the thread waits for it before its first look. */
+static void start_locked(struct gch_heap *h)
+{
+    struct sysmon *sm = &h->sysmon;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    lock_acquire(&sm->lock); /* `started` shares a word with quit and kick */
     sm->started = pthread_create(&sm->thread, NULL, sysmon_main, h) == 0;
-    lock_release(&sm->lock);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -125,6 +152,8 @@ void sysmon_kick(struct gch_heap *h)
 {
     struct sysmon *sm = &h->sysmon;
     lock_acquire(&sm->lock);
+    if (!sm->started && !sm->quit)
+        start_locked(h); /* the first kick: a cycle ended, or a setting changed */
     sm->kick = true;
     pthread_cond_signal(&sm->cond);
     lock_release(&sm->lock);
@@ -140,6 +169,10 @@ void sysmon_stop(struct gch_heap *h)
     lock_release(&sm->lock);
     if (started)
         pthread_join(sm->thread, NULL);
-    pthread_cond_destroy(&sm->cond);
-    lock_destroy(&sm->lock);
+}
+
+void sysmon_destroy(struct gch_heap *h)
+{
+    pthread_cond_destroy(&h->sysmon.cond);
+    lock_destroy(&h->sysmon.lock);
 }

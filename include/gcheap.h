@@ -249,6 +249,11 @@ typedef struct gch_stats {
     uint64_t last_gc;        /* LastGC: end of the last cycle, ns since the Unix epoch */
     uint64_t pause_total_ns; /* PauseTotalNs */
     uint64_t pause_ns[GCH_PAUSE_RING]; /* PauseNs: [(num_gc + 255) % 256] is the latest */
+    double gc_cpu_fraction;  /* GCCPUFraction: the collector's share of the CPU
+                              * (GOMAXPROCS CPUs) since the heap was made */
+    uint64_t released_total; /* bytes ever returned to the OS (all scavengers) */
+    uint64_t released_last_cycle; /* bytes returned between the ends of the last two
+                              * cycles (before the first: 0) */
     uint32_t num_gc;         /* NumGC: completed cycles */
     uint32_t num_forced_gc;  /* NumForcedGC: cycles run by gch_collect */
     /* BySize[0] gathers large objects; [1..67] the small size classes. */

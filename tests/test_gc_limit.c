@@ -253,11 +253,10 @@ static void test_limit_caps_heap(void **state)
 }
 
 /* GOGC=off plus a limit: no cycle until the heap nears the limit, then
- * cycles keep it near it.  The bound is looser than the 5% above: this
- * churn is all noscan, so a mark has almost no scan work for assists to
- * pace the allocation with, and on a small heap the allocation during
- * one mark is a larger share of the limit (assists forgive a debt they
- * cannot work off, where Go parks the allocating goroutine). */
+ * cycles keep it under the limit + 5%.  The churn is all noscan, so a
+ * mark has almost no scan work to pace allocation with: what holds the
+ * line is the assist that waits for the mark's end once the heap is at
+ * the goal (assist_park; before it, peaks of 2-4x the limit under load). */
 static void test_gogc_off_with_limit(void **state)
 {
     (void)state;
@@ -274,7 +273,7 @@ static void test_gogc_off_with_limit(void **state)
     uint64_t limit = 64 * MIB / SCALE;
     print_message("GOGC=off, limit %llu MiB: peak %llu MiB held, %u cycles\n",
                   (unsigned long long)(limit >> 20), (unsigned long long)(peak >> 20), st.num_gc);
-    if (peak > limit + limit / 4)
+    if (peak > limit + limit / 20)
         fail_msg("peak %llu bytes, limit %llu", (unsigned long long)peak, (unsigned long long)limit);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     free_heap(h);

@@ -163,7 +163,13 @@ static void test_idle_release_rss(void **state)
                   (unsigned long long)(released >> 20), (unsigned long long)(rss0 >> 20),
                   (unsigned long long)(rss1 >> 20));
     assert_true(rss0 > rss1);
+    /* Under a sanitizer its runtime's own memory moves between the two
+     * reads (TSan: 57 of 64 MiB seen), so the bound is looser there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    if (rss0 - rss1 < released * 3 / 4)
+#else
     if (rss0 - rss1 < released * 9 / 10)
+#endif
         fail_msg("RSS fell %llu bytes, released %llu", (unsigned long long)(rss0 - rss1),
                  (unsigned long long)released);
     /* Reuse: first fit hands out the lowest old chunk, Ready again and
@@ -323,6 +329,70 @@ static void test_free_os_memory(void **state)
     free_heap(h);
 }
 
+/* The background scavenger: after the live heap shrinks from 16 MiB to
+ * nothing, the next cycle's goals (in-use heap at that mark x new goal /
+ * old goal + 10%) are far below what is retained, so sysmon releases free
+ * pages (at 1% of a CPU) until retained memory meets the goal; the
+ * counters, HeapReleased, the per-cycle stats and the per-cycle scavtrace
+ * line all see it. */
+static void test_background_scavenger(void **state)
+{
+    (void)state;
+    struct capture cap;
+    gch_heap *h = new_heap(100, 0, 0, "scavtrace=1", &cap);
+    gch_thread *t = gch_thread_attach(h);
+    enum { N = 16 };
+    void *roots[N] = {0};
+    assert_int_equal(gch_root_range_add(h, roots, N), GCH_OK);
+    for (int i = 0; i < N; i++) {
+        char *p = gch_alloc_noscan(t, CHUNK);
+        memset(p, 1, CHUNK);
+        gch_write(t, &roots[i], p);
+    }
+    assert_int_equal(gch_collect(h), GCH_OK); /* 16 MiB live */
+    for (int i = 0; i < N; i++)
+        gch_write(t, &roots[i], NULL);
+    assert_int_equal(gch_collect(h), GCH_OK); /* nothing live: goals drop */
+    uint64_t goal = ld(&h->gc.scav.gogc_goal);
+    assert_true(goal < 8 * CHUNK);
+    uint64_t retained = 0;
+    for (int i = 0; i < 2000; i++) {
+        retained = (ld(&h->mheap.pages_inuse) + ld(&h->mheap.pages_free)) * PAGE_SIZE;
+        if (retained <= goal)
+            break;
+        sleep_ms(10);
+    }
+    if (retained > goal)
+        fail_msg("retained %llu > goal %llu (in use %llu, free %llu, bg released %llu)",
+                 (unsigned long long)retained, (unsigned long long)goal,
+                 (unsigned long long)ld(&h->mheap.pages_inuse) * PAGE_SIZE,
+                 (unsigned long long)ld(&h->mheap.pages_free) * PAGE_SIZE,
+                 (unsigned long long)ld(&h->mheap.released_bytes[SCAV_BG]));
+    uint64_t bg = ld(&h->mheap.released_bytes[SCAV_BG]);
+    assert_true(bg >= 8 * CHUNK);
+    assert_true(ld(&h->gc.scav.cpu_ns) > 0);
+    assert_int_equal(gch_collect(h), GCH_OK);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_true(st.released_total >= bg);
+    assert_true(st.released_last_cycle >= bg); /* released between the last two cycle ends */
+    assert_true(st.gc_cpu_fraction > 0 && st.gc_cpu_fraction < 1);
+    pthread_mutex_lock(&cap.mu);
+    /* One line per cycle, after its sweep; the third shows the release. */
+    const char *l = strstr(cap.text, "scav 0 KiB work (bg), 0 KiB work (eager), ");
+    assert_non_null(l);
+    unsigned long long sum = 0, kib;
+    for (const char *p = cap.text; (p = strstr(p, "scav ")) != NULL; p++)
+        if (sscanf(p, "scav %llu KiB work (bg), ", &kib) == 1)
+            sum += kib;
+    assert_true(sum >= bg >> 10); /* every release so far, over the lines */
+    assert_null(strstr(cap.text, "(forced)"));
+    pthread_mutex_unlock(&cap.mu);
+    assert_int_equal(gch_root_range_remove(h, roots), GCH_OK);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
 /* wait_num_gc: poll until NumGC reaches n (cap 20 s). */
 static uint32_t wait_num_gc(gch_heap *h, uint32_t n)
 {
@@ -375,20 +445,25 @@ static void test_periodic_gc(void **state)
     free_heap(h);
 }
 
-/* SM2: an idle sysmon sleeps to its deadlines; with both jobs off it
- * sleeps untimed; gch_heap_free wakes and joins it at once. */
+/* SM1, SM2: no thread before the first cycle (a heap that never
+ * collected can still fork); then an idle sysmon sleeps to its deadlines,
+ * untimed with every job off; gch_heap_free wakes and joins it at once. */
 static void test_sysmon_sleeps(void **state)
 {
     (void)state;
     gch_heap *h = new_heap(100, 0, 0, NULL, NULL);
+    sleep_ms(50);
+    assert_false(h->sysmon.started);
+    assert_int_equal(gch_collect(h), GCH_OK);
     sleep_ms(200);
     assert_true(h->sysmon.started);
-    assert_true(ld(&h->sysmon.wakeups) <= 1);
+    assert_true(ld(&h->sysmon.wakeups) <= 3); /* the kick, a retry while unswept */
     free_heap(h);
     h = new_heap(100, 100, 0, NULL, NULL); /* a pass every 50 ms at most */
+    assert_int_equal(gch_collect(h), GCH_OK);
     sleep_ms(300);
     uint64_t w = ld(&h->sysmon.wakeups);
-    assert_true(w >= 2 && w <= 12);
+    assert_true(w >= 2 && w <= 14);
     free_heap(h);
 }
 
@@ -560,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_idle_rule_and_coalescing),
         cmocka_unit_test(test_release_races_allocation),
         cmocka_unit_test(test_free_os_memory),
+        cmocka_unit_test(test_background_scavenger),
         cmocka_unit_test(test_periodic_gc),
         cmocka_unit_test(test_sysmon_sleeps),
         cmocka_unit_test(test_harddecommit_and_madv_free),
