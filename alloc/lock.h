@@ -40,9 +40,9 @@ void lock_wait(struct lock *l, pthread_cond_t *cond);
 /* lock_cond_init_monotonic: a condition variable whose timed waits run on
  * the monotonic clock (for lock_timedwait). */
 void lock_cond_init_monotonic(pthread_cond_t *cond);
-/* lock_timedwait: lock_wait until the monotonic clock (sys_nanotime)
- * reaches deadline_ns at the latest; false on timeout.  cond must come
- * from lock_cond_init_monotonic. */
+/* lock_timedwait: lock_wait until deadline_ns at the latest, on cond's
+ * clock: the monotonic clock (sys_nanotime) for a cond from
+ * lock_cond_init_monotonic, else CLOCK_REALTIME; false on timeout. */
 bool lock_timedwait(struct lock *l, pthread_cond_t *cond, int64_t deadline_ns);
 
 #if GCH_DEBUG >= 2

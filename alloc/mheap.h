@@ -102,6 +102,8 @@ struct mheap {
     struct atomic_u64 memory_limit; /* [atomic] GOMEMLIMIT in bytes (UINT64_MAX: none):
                                      * a span allocation that leaves more Ready memory
                                      * releases free pages down to it (SCAV_EAGER) */
+    struct atomic_u32 eager_off;    /* [atomic] the GC CPU limiter is on: no release on
+                                     * allocation over the limit (gc/mgclimit.c) */
     struct atomic_u64 released_bytes[SCAV_NKINDS]; /* [atomic] bytes released, by kind,
                                      * ever (enum scav_kind) */
     struct mcentral central[NUM_SPAN_CLASSES];

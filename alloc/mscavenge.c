@@ -206,7 +206,8 @@ void mheap_limit_scavenge(struct mheap *h)
 {
     uint64_t limit = atomic_u64_load_relaxed(&h->memory_limit);
     uint64_t ready = atomic_u64_load_relaxed(&h->sys.ready);
-    if (ready <= limit || atomic_u64_load_relaxed(&h->pages_free) == 0)
-        return;
+    if (ready <= limit || atomic_u64_load_relaxed(&h->pages_free) == 0 ||
+        atomic_u32_load_relaxed(&h->eager_off) != 0)
+        return; /* under the limit, nothing free, or the CPU limiter is on */
     mheap_scavenge(h, ready - limit + PAGE_SIZE - 1, 0, SCAV_EAGER, NULL);
 }

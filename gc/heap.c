@@ -111,6 +111,7 @@ gch_error gch_heap_free(gch_heap *h)
     gc_workers_stop(h);  /* join the mark workers and the sweeper: they read the heap */
     gc_sweep_destroy(h);
     sysmon_destroy(h);
+    gc_limiter_destroy(h);
     pthread_cond_destroy(&h->gc.mark_cond);
     pthread_cond_destroy(&h->gc.trace_cv);
     pthread_mutex_destroy(&h->gc.trace_mu);

@@ -101,6 +101,7 @@ void gc_init(struct gch_heap *h)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     g->stwprocs = ncpu > 0 && ncpu < h->env.gomaxprocs ? (int)ncpu : h->env.gomaxprocs;
     gc_sweep_init(h);
+    gc_limiter_init(h);
 }
 
 /* flush_all: release every attached thread's cache (X2).  World stopped:
@@ -551,6 +552,8 @@ int64_t gc_maybe_trigger(struct gch_heap *h)
         return 0;
     if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
         return 0;
+    if (gc_limiter_on(h))
+        return 0; /* the collector has had half the time: the heap grows instead */
     int64_t t0 = gc_nanotime();
     return gc_start(h, false) ? gc_nanotime() - t0 : 0;
 }

@@ -122,6 +122,19 @@ struct scavpacing {
     uint64_t line_gen;             /* [trace_mu] sweep generation whose line went out */
 };
 
+/* struct gclimiter: the GC CPU limiter (gc/mgclimit.c, LM1-LM2). */
+struct gclimiter {
+    pthread_mutex_t mu;            /* leaf: the bucket */
+    int64_t last_ns;               /* [mu] end of the last window */
+    int64_t bucket_ns;             /* [mu] LM1 */
+    uint64_t last_lost;            /* [mu] lost_ns at the last update */
+    int64_t capacity_per_thread_ns;/* [mu; tests may shorten it before use] */
+    struct atomic_u64 lost_ns;     /* [atomic] extra lost time (gc_limiter_charge) */
+    struct atomic_u64 next_update_ns; /* [atomic] throttle for gc_limiter_on */
+    struct atomic_u32 on;          /* [written under mu, read atomic] LM2 */
+    struct atomic_u64 enabled_count; /* [atomic] times it turned on (tests, stats) */
+};
+
 /* struct pacer: the pacer's state (gc/mgcpacer.c).  Fields without a
  * note are written with the world stopped or at heap creation. */
 struct pacer {
@@ -209,6 +222,7 @@ struct gcstate {
     struct atomic_i64 bg_cpu_ns, assist_cpu_ns;             /* [atomic] this cycle */
     struct pacer pacer;
     struct scavpacing scav;
+    struct gclimiter limiter;
     double gc_cpu_fraction;         /* [stw.lock] Go's GCCPUFraction after the last cycle */
     struct gccycle_record cur;      /* [the cycle's stoppers] the concurrent cycle */
     int term_restarts;              /* [the cycle's stoppers] terminations that found work */
@@ -364,6 +378,18 @@ void gc_scav_pace(struct gch_heap *h, uint64_t goal);
 int64_t gc_bgscavenge(struct gch_heap *h);
 void gc_scavtrace_cycle(struct gch_heap *h);
 uint64_t gc_released_total(struct gch_heap *h);
+/* The GC CPU limiter (gc/mgclimit.c):
+ * gc_limiter_charge: add mutator time lost to the collector that the
+ *   threads' own counters do not show;
+ * gc_limiter_on: whether assists, heap-triggered cycle starts and
+ *   release on allocation over the limit are off now; updates the bucket
+ *   at most once per ms;
+ * gc_limiter_update: update now, return whether it is on. */
+void gc_limiter_init(struct gch_heap *h);
+void gc_limiter_destroy(struct gch_heap *h);
+void gc_limiter_charge(struct gch_heap *h, int64_t lost_ns);
+bool gc_limiter_on(struct gch_heap *h);
+bool gc_limiter_update(struct gch_heap *h);
 /* gc_scavtrace_forced: the scavtrace line of gch_free_os_memory, which
  * released `released` bytes (gc/mgcscavenge.c).  World running. */
 void gc_scavtrace_forced(struct gch_heap *h, uint64_t released);

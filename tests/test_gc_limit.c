@@ -279,6 +279,89 @@ static void test_gogc_off_with_limit(void **state)
     free_heap(h);
 }
 
+static int64_t clock_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* lost_ns: what t spent on the collector's behalf (stops, root scans,
+ * assists and their waits, sweeping to allocate). */
+static uint64_t lost_ns(gch_thread *t)
+{
+    gch_gc_time gt;
+    assert_int_equal(gch_thread_read_gc_time(t, &gt), GCH_OK);
+    return gt.stop_ns + gt.scan_ns + gt.assist_ns + gt.sweep_ns;
+}
+
+/* spiral: allocate 64 KiB garbage for 2 s over a live heap above the
+ * limit; returns the share of its time t lost to the collector over the
+ * second second, and the allocations made then in *allocs. */
+static double spiral(gch_heap *h, gch_thread *t, uint64_t *allocs)
+{
+    int64_t t0 = clock_ns(CLOCK_MONOTONIC), mid = 0;
+    uint64_t lost0 = 0;
+    *allocs = 0;
+    for (;;) {
+        int64_t now = clock_ns(CLOCK_MONOTONIC);
+        if (now - t0 >= 2000000000)
+            break;
+        if (mid == 0 && now - t0 >= 1000000000) {
+            mid = now;
+            lost0 = lost_ns(t);
+            *allocs = 0;
+        }
+        assert_non_null(gch_alloc_noscan(t, 64 << 10));
+        (*allocs)++;
+    }
+    return (double)(lost_ns(t) - lost0) / (double)(clock_ns(CLOCK_MONOTONIC) - mid);
+}
+
+/* The death spiral: live data above the memory limit.  The goal is then
+ * the live heap itself, cycles run back to back, and every allocation
+ * during a mark waits at the goal for its end: without the GC CPU
+ * limiter the mutator gets next to nothing done.  The limiter (its
+ * bucket shortened to 100 ms) stops assists, waits at the goal and
+ * cycle starts once the collector has had half of the mutator's time,
+ * and the heap runs over the limit instead: over the second second the
+ * mutator keeps at least half its time (it loses at most 50%, plus 5%
+ * for the limiter's 1 ms update granularity). */
+static void test_death_spiral(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, (int64_t)(16 * MIB / SCALE), NULL, NULL);
+    h->gc.limiter.capacity_per_thread_ns = 100 * 1000000;
+    gch_thread *t = gch_thread_attach(h);
+    size_t nlive = 24 / SCALE;
+    void **roots = calloc(nlive, sizeof *roots);
+    assert_int_equal(gch_root_range_add(h, roots, nlive), GCH_OK);
+    for (size_t i = 0; i < nlive; i++)
+        gch_write(t, &roots[i], gch_alloc_noscan(t, MIB));
+    uint64_t allocs;
+    double lost = spiral(h, t, &allocs);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    print_message("death spiral: the mutator lost %.0f%% of its time in the second second; "
+                  "%u cycles, %llu allocations then, limiter on %llu times\n",
+                  lost * 100, st.num_gc, (unsigned long long)allocs,
+                  (unsigned long long)ld(&h->gc.limiter.enabled_count));
+    gch_gc_time gt;
+    gch_thread_read_gc_time(t, &gt);
+    print_message("  (whole run: stop %llu, scan %llu, assist %llu, sweep %llu ms; %llu waits at the goal)\n",
+                  (unsigned long long)gt.stop_ns / 1000000, (unsigned long long)gt.scan_ns / 1000000,
+                  (unsigned long long)gt.assist_ns / 1000000, (unsigned long long)gt.sweep_ns / 1000000,
+                  (unsigned long long)ld(&h->gc.assist_parks));
+    assert_true(ld(&h->gc.limiter.enabled_count) >= 1);
+    assert_true(st.num_gc >= 2);
+    if (lost > 0.55)
+        fail_msg("the mutator lost %.0f%% of its time to the collector", lost * 100);
+    assert_int_equal(gch_root_range_remove(h, roots), GCH_OK);
+    free(roots);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
         cmocka_unit_test(test_gogc_off_with_limit),
+        cmocka_unit_test(test_death_spiral),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
