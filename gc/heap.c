@@ -380,6 +380,7 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->released_last_cycle = h->gc.scav.released_last_cycle;
     lock_release(&h->stw.lock);
     out->released_total = gc_released_total(h);
+    out->scavenge_ns = atomic_u64_load_relaxed(&h->gc.scav.cpu_ns);
     out->next_gc = atomic_u64_load_relaxed(&h->gc.next_gc);
     out->metadata_sys = atomic_u64_load_relaxed(&m->pa.sys_bytes) +
                         atomic_u64_load_relaxed(&m->gcbits.sys_bytes);

@@ -117,7 +117,7 @@ struct scavpacing {
     uint64_t last_heap_goal;       /* [stw.lock] goal of the last finished cycle, 0 before */
     uint64_t released_at_cycle;    /* [stw.lock] released_total at the last cycle's end */
     uint64_t released_last_cycle;  /* [stw.lock] released between the last two cycle ends */
-    struct atomic_u64 cpu_ns;      /* [atomic] wall time the background scavenger worked */
+    struct atomic_u64 cpu_ns;      /* [atomic] wall time sysmon's scavengers worked */
     uint64_t reported[SCAV_NKINDS];/* [trace_mu] released_bytes at the last scavtrace line */
     uint64_t line_gen;             /* [trace_mu] sweep generation whose line went out */
 };

@@ -73,6 +73,7 @@ static int64_t idle_release(struct gch_heap *h, int64_t now)
         return sm->next_idle_scan;
     uint32_t wait_ms = UINT32_MAX;
     mheap_scavenge(&h->mheap, SIZE_MAX, (uint32_t)idle, SCAV_IDLE, &wait_ms);
+    atomic_u64_add_relaxed(&h->gc.scav.cpu_ns, (uint64_t)(sys_nanotime() - now));
     if (h->env.debug.disablethp == 0)
         mheap_advise_huge(&h->mheap); /* arenas wholly in use: huge pages */
     atomic_u64_add_relaxed(&sm->idle_passes, 1);

@@ -254,6 +254,8 @@ typedef struct gch_stats {
     uint64_t released_total; /* bytes ever returned to the OS (all scavengers) */
     uint64_t released_last_cycle; /* bytes returned between the ends of the last two
                               * cycles (before the first: 0) */
+    uint64_t scavenge_ns;    /* wall time sysmon spent releasing memory (idle and
+                              * background scavengers) */
     uint32_t num_gc;         /* NumGC: completed cycles */
     uint32_t num_forced_gc;  /* NumForcedGC: cycles run by gch_collect */
     /* BySize[0] gathers large objects; [1..67] the small size classes. */

@@ -377,6 +377,7 @@ static void test_background_scavenger(void **state)
     assert_true(st.released_total >= bg);
     assert_true(st.released_last_cycle >= bg); /* released between the last two cycle ends */
     assert_true(st.gc_cpu_fraction > 0 && st.gc_cpu_fraction < 1);
+    assert_true(st.scavenge_ns > 0);
     pthread_mutex_lock(&cap.mu);
     /* One line per cycle, after its sweep; the third shows the release. */
     const char *l = strstr(cap.text, "scav 0 KiB work (bg), 0 KiB work (eager), ");
