@@ -8,7 +8,9 @@
 #define GCHI_BUILDING 1
 #include "lock.h"
 
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #if GCH_DEBUG >= 2
 #define MAX_HELD 16
@@ -93,6 +95,31 @@ void lock_wait(struct lock *l, pthread_cond_t *cond)
     l->owner = pthread_self();
     l->held = 1;
 #endif
+}
+
+void lock_cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t a;
+    if (pthread_condattr_init(&a) != 0 || pthread_condattr_setclock(&a, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(cond, &a) != 0)
+        gch_fatal("pthread_cond_init (monotonic) failed", (uintptr_t)cond, 0, 0);
+    pthread_condattr_destroy(&a);
+}
+
+bool lock_timedwait(struct lock *l, pthread_cond_t *cond, int64_t deadline_ns)
+{
+    struct timespec ts = {(time_t)(deadline_ns / 1000000000), (long)(deadline_ns % 1000000000)};
+#if GCH_DEBUG >= 2
+    l->held = 0;
+#endif
+    int e = pthread_cond_timedwait(cond, &l->mu, &ts);
+    if (e != 0 && e != ETIMEDOUT)
+        gch_fatal("pthread_cond_timedwait failed", (uintptr_t)l, (uintptr_t)e, 0);
+#if GCH_DEBUG >= 2
+    l->owner = pthread_self();
+    l->held = 1;
+#endif
+    return e == 0;
 }
 
 void lock_release(struct lock *l)

@@ -16,6 +16,8 @@
 #endif
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include "check.h"
 #include "lockrank.h"
 
@@ -35,6 +37,13 @@ void lock_release(struct lock *l);
 /* lock_wait: wait on cond, releasing l meanwhile (pthread_cond_wait);
  * l counts as held throughout for rank checking. */
 void lock_wait(struct lock *l, pthread_cond_t *cond);
+/* lock_cond_init_monotonic: a condition variable whose timed waits run on
+ * the monotonic clock (for lock_timedwait). */
+void lock_cond_init_monotonic(pthread_cond_t *cond);
+/* lock_timedwait: lock_wait until deadline_ns at the latest, on cond's
+ * clock: the monotonic clock (sys_nanotime) for a cond from
+ * lock_cond_init_monotonic, else CLOCK_REALTIME; false on timeout. */
+bool lock_timedwait(struct lock *l, pthread_cond_t *cond, int64_t deadline_ns);
 
 #if GCH_DEBUG >= 2
 void lock_assert_held(const struct lock *l);

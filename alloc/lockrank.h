@@ -12,13 +12,15 @@ enum lockrank {
     LOCKRANK_WORLD = 1, /* stop-the-world state and thread run states (gc/stw.c) */
     LOCKRANK_THREADS = 2, /* heap's registry of attached threads (gc/heap.c) */
     LOCKRANK_ROOTS = 3, /* global root ranges and heap-wide scanners (gc/roots.c) */
-    LOCKRANK_MCENTRAL = 4, /* one per span class: its span lists (alloc/mcentral.c) */
-    LOCKRANK_MHEAP = 5, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
-    LOCKRANK_GCBITS = 6, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
-    LOCKRANK_WORKBUFS = 7, /* global full/empty workbuf lists (gc/mgcwork.c) */
-    LOCKRANK_PERSISTENT = 8, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
-    LOCKRANK_BGSWEEP = 9, /* background sweeper's wake-up state (gc/mgcsweep.c) */
-    LOCKRANK_SWEEPDONE = 10, /* sleep until sweeping is done (alloc/msweep.c) */
+    LOCKRANK_SCAVENGE = 4, /* one release of free pages to the OS in flight (alloc/mscavenge.c) */
+    LOCKRANK_MCENTRAL = 5, /* one per span class: its span lists (alloc/mcentral.c) */
+    LOCKRANK_MHEAP = 6, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
+    LOCKRANK_GCBITS = 7, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
+    LOCKRANK_WORKBUFS = 8, /* global full/empty workbuf lists (gc/mgcwork.c) */
+    LOCKRANK_PERSISTENT = 9, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_BGSWEEP = 10, /* background sweeper's wake-up state (gc/mgcsweep.c) */
+    LOCKRANK_SWEEPDONE = 11, /* sleep until sweeping is done (alloc/msweep.c) */
+    LOCKRANK_SYSMON = 12, /* the monitor thread's wake-up state (gc/sysmon.c) */
     LOCKRANK_COUNT
 };
 
@@ -27,6 +29,7 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "world",
     "threads",
     "roots",
+    "scavenge",
     "mcentral",
     "mheap",
     "gcbits",
@@ -34,6 +37,7 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "persistent",
     "bgsweep",
     "sweepdone",
+    "sysmon",
 };
 
 #endif /* GCHEAP_ALLOC_LOCKRANK_H */

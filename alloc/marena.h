@@ -43,8 +43,16 @@ struct heaparena {
     size_t mapped_pages;              /* [heap lock] A3 */
     size_t zeroed_base;               /* [heap lock] pages at or above it were never used */
     size_t free_pages;                /* [heap lock] set bits in free_bits */
+    bool huge;                        /* [heap lock; changed only under scav_lock too] the
+                                       * arena is advised MADV_HUGEPAGE (mscavenge.c) */
     uint64_t free_bits[ARENA_WORDS];  /* [heap lock] 1 = page free (and mapped) */
     uint64_t scav_bits[ARENA_WORDS];  /* [heap lock] 1 = free page released to the OS */
+    /* [heap lock] for a free page: when it was last freed, in ms of
+     * mheap_now_ms (wrapping: compare ages, not times); the idle
+     * scavenger releases pages whose age reached scavenge_idle_ms.  Per
+     * page, so coalescing never loses a page's age.  Meaningless for
+     * pages in use. */
+    uint32_t free_since[PAGES_PER_ARENA];
     struct atomic_ptr spans[PAGES_PER_ARENA]; /* A2 */
 };
 

@@ -197,8 +197,24 @@ static uintptr_t find_pages(struct mheap *h, size_t npages)
     return 0;
 }
 
+/* range_needs_zero: whether pages [first, first + n) of a may hold old
+ * data: a page below zeroed_base was used before, unless it was released
+ * since and released pages read zero (released_zeroed).  Caller holds
+ * h->lock, before the pages leave the free set. */
+static bool range_needs_zero(const struct mheap *h, const struct heaparena *a, size_t first, size_t n)
+{
+    size_t lim = first + n < a->zeroed_base ? first + n : a->zeroed_base;
+    if (lim <= first)
+        return false;
+    size_t used = lim - first;
+    if (h->released_zeroed)
+        used -= bits_count_range(a->scav_bits, first, lim - first);
+    return used > 0;
+}
+
 /* take_pages: mark [base, base + npages pages) in use, making released
- * pages Ready (H2).  Returns whether any page may hold old data.  Caller
+ * pages Ready (H2).  Returns whether any page may hold old data (a
+ * released page reads zero unless released with MADV_FREE).  Caller
  * holds h->lock. */
 static bool take_pages(struct mheap *h, uintptr_t base, size_t npages)
 {
@@ -207,6 +223,7 @@ static bool take_pages(struct mheap *h, uintptr_t base, size_t npages)
         struct heaparena *a = arena_of(&h->index, base);
         size_t first = (base - a->base) / PAGE_SIZE;
         size_t n = PAGES_PER_ARENA - first < npages ? PAGES_PER_ARENA - first : npages;
+        needzero |= range_needs_zero(h, a, first, n);
         /* Released sub-runs go back to Ready, one sys_used per run. */
         size_t i = first, end = first + n, released = 0;
         while ((i = bits_next_set(a->scav_bits, i, end)) < end) {
@@ -222,8 +239,6 @@ static bool take_pages(struct mheap *h, uintptr_t base, size_t npages)
         atomic_u64_sub_relaxed(&h->pages_released, released);
         atomic_u64_sub_relaxed(&h->pages_free, n - released);
         atomic_u64_add_relaxed(&h->pages_inuse, n);
-        if (first < a->zeroed_base)
-            needzero = true;
         if (end > a->zeroed_base)
             a->zeroed_base = end;
         base += n * PAGE_SIZE;
@@ -237,12 +252,15 @@ static bool take_pages(struct mheap *h, uintptr_t base, size_t npages)
  * h->lock. */
 static void give_pages(struct mheap *h, uintptr_t base, size_t npages)
 {
+    uint32_t now = mheap_now_ms(h);
     while (npages > 0) {
         struct heaparena *a = arena_of(&h->index, base);
         size_t first = (base - a->base) / PAGE_SIZE;
         size_t n = PAGES_PER_ARENA - first < npages ? PAGES_PER_ARENA - first : npages;
         GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
         bits_set_range(a->free_bits, first, n);
+        for (size_t i = first; i < first + n; i++)
+            a->free_since[i] = now; /* the idle scavenger's clock starts */
         a->free_pages += n;
         atomic_u64_sub_relaxed(&h->pages_inuse, n);
         atomic_u64_add_relaxed(&h->pages_free, n);
@@ -319,6 +337,7 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
      * IN_USE with acquire (mheap_span_of_heap). */
     atomic_u8_store_release(&s->state, MSPAN_IN_USE);
     lock_release(&h->lock);
+    mheap_limit_scavenge(h); /* over GOMEMLIMIT: give free pages back */
     return s;
 }
 
@@ -339,44 +358,6 @@ void mheap_free_span(struct mheap *h, struct mspan *s)
     s->typebits = NULL;
     fixalloc_free(&h->spanalloc, s);
     lock_release(&h->lock);
-}
-
-/* scavenge_arena: release free Ready pages of a, from the top down, up to
- * `want` pages.  Returns pages released.  Caller holds h->lock. */
-static size_t scavenge_arena(struct mheap *h, struct heaparena *a, size_t want)
-{
-    uint64_t cand[ARENA_WORDS];
-    for (size_t w = 0; w < ARENA_WORDS; w++)
-        cand[w] = a->free_bits[w] & ~a->scav_bits[w];
-    size_t done = 0, end = a->mapped_pages;
-    while (done < want && end > 0) {
-        size_t run = bits_trailing_run(cand, end);
-        if (run == 0) {
-            end--;
-            continue;
-        }
-        if (run > want - done)
-            run = want - done;
-        size_t first = end - run;
-        sys_unused(&h->sys, (void *)(a->base + first * PAGE_SIZE), run * PAGE_SIZE);
-        bits_set_range(a->scav_bits, first, run);
-        done += run;
-        end = first;
-    }
-    atomic_u64_sub_relaxed(&h->pages_free, done);
-    atomic_u64_add_relaxed(&h->pages_released, done);
-    return done;
-}
-
-size_t mheap_scavenge(struct mheap *h, size_t nbytes)
-{
-    size_t want = nbytes / PAGE_SIZE, done = 0;
-    lock_acquire(&h->lock);
-    /* Highest addresses first. */
-    for (struct heaparena *a = h->last_arena; a != NULL && done < want; a = a->prev)
-        done += scavenge_arena(h, a, want - done);
-    lock_release(&h->lock);
-    return done * PAGE_SIZE;
 }
 
 uintptr_t mheap_object_base(const struct mheap *h, uintptr_t p, struct mspan **sp)
@@ -409,6 +390,9 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
 {
     memset(h, 0, sizeof *h);
     lock_init(&h->lock, LOCKRANK_MHEAP);
+    lock_init(&h->scav_lock, LOCKRANK_SCAVENGE);
+    h->start_ns = sys_nanotime();
+    h->released_zeroed = !madv_free;
     sysmem_init(&h->sys, ops, madv_free);
     persistent_init(&h->pa, &h->sys);
     gcbits_init(&h->gcbits, &h->sys);
@@ -422,6 +406,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
     fixalloc_init(&h->typebitsalloc, sizeof(struct span_typebits), &h->pa, true);
     h->heap_limit = heap_limit;
+    atomic_u64_store_relaxed(&h->memory_limit, UINT64_MAX);
     /* Go starts its sweep generation at 0 too; uint32 wrap-around is
      * harmless because only differences are compared. */
     atomic_u32_store_relaxed(&h->sweepgen, 0);
@@ -446,14 +431,17 @@ void mheap_destroy(struct mheap *h)
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
         lock_destroy(&h->central[i].lock);
     sweepstate_destroy(&h->sweep);
+    lock_destroy(&h->scav_lock);
     lock_destroy(&h->lock);
 }
 
 /* ---- validation --------------------------------------------------------- */
 
 /* arena_is_valid: H2 and A2 for every mapped page of a; adds the arena's
- * page counts to the totals.  Caller holds h->lock. */
-static bool arena_is_valid(struct heaparena *a, size_t *inuse, size_t *free, size_t *released)
+ * page counts to the totals.  Pages being released (h->scav_busy) count
+ * as free, as pages_free counts them.  Caller holds h->lock. */
+static bool arena_is_valid(const struct mheap *h, struct heaparena *a, size_t *inuse, size_t *free,
+                           size_t *released)
 {
     size_t nfree = 0;
     for (size_t i = 0; i < PAGES_PER_ARENA; i++) {
@@ -468,6 +456,12 @@ static bool arena_is_valid(struct heaparena *a, size_t *inuse, size_t *free, siz
         }
         if (r && !f)
             return false;
+        if (h->scav_busy == a && i >= h->scav_busy_first && i < h->scav_busy_first + h->scav_busy_n) {
+            if (f || s != NULL)
+                return false; /* H2: out of the free set, in no span */
+            (*free)++;
+            continue;
+        }
         if (f) {
             nfree++;
             *released += r;
@@ -493,7 +487,7 @@ bool mheap_is_valid(struct mheap *h)
     struct heaparena *before = NULL;
     for (struct heaparena *a = h->arenas; a != NULL && ok; before = a, a = a->next) {
         ok = a->prev == before && (before == NULL || before->base < a->base) &&
-             arena_is_valid(a, &inuse, &free, &released);
+             arena_is_valid(h, a, &inuse, &free, &released);
         mapped += a->mapped_pages;
     }
     ok = ok && h->last_arena == before; /* the list's tail */

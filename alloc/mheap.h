@@ -8,7 +8,9 @@
  *   H1 pages_mapped == pages_inuse + pages_free + pages_released;
  *   H2 a mapped page is in exactly one of: an in-use span (free bit 0),
  *      free and Ready (free bit 1, scav bit 0), free and released
- *      (free bit 1, scav bit 1); a page leaving the released state for a
+ *      (free bit 1, scav bit 1), or being released (free bit 0, no span,
+ *      inside scav_busy: counted in pages_free until the release ends,
+ *      alloc/mscavenge.c); a page leaving the released state for a
  *      span is made Ready with sys_used first;
  *   H3 in-use spans never overlap, and spans[] (A2) covers each exactly;
  *   H4 pages_mapped * PAGE_SIZE <= heap_limit when a limit is set;
@@ -18,6 +20,8 @@
  * Locking: h->lock (rank MHEAP) guards the arenas, bitmaps, span structs
  *   and the page counters; the counters are atomics so that stats can be
  *   read without the lock.  The central lists have their own locks.
+ *   scav_lock (rank SCAVENGE, taken before h->lock) lets one release run
+ *   at a time; it is held across madvise, h->lock never is.
  */
 #ifndef GCHEAP_ALLOC_MHEAP_H
 #define GCHEAP_ALLOC_MHEAP_H
@@ -53,6 +57,16 @@ struct heap_counters {
     struct atomic_u64 black_bytes;                     /* [atomic] */
 };
 
+/* Who released pages: the counters behind scavtrace (Go's releasedBg /
+ * releasedEager) and the per-cycle stats. */
+enum scav_kind {
+    SCAV_IDLE,   /* the sysmon idle-span scavenger (pages free for scavenge_idle_ms) */
+    SCAV_BG,     /* the background scavenger (retained memory toward its goal) */
+    SCAV_EAGER,  /* allocation over the memory limit */
+    SCAV_FORCED, /* gch_free_os_memory (Go debug.FreeOSMemory) */
+    SCAV_NKINDS
+};
+
 struct mheap {
     struct lock lock;
     struct sysmem sys;              /* OS memory and its state counters */
@@ -75,6 +89,22 @@ struct mheap {
     struct sweepstate sweep;        /* msweep.h */
     struct mspan emptyspan;         /* [immutable] sentinel: no free slot, ever */
     struct heap_counters counters;
+    /* Releasing free pages to the OS (alloc/mscavenge.c). */
+    struct lock scav_lock;          /* rank SCAVENGE: one release in flight */
+    struct heaparena *scav_busy;    /* [lock] arena whose pages [busy_first, +busy_n) are
+                                     * out of the free set being released (H2), or NULL */
+    size_t scav_busy_first, scav_busy_n; /* [lock] */
+    int64_t start_ns;               /* [immutable] zero of mheap_now_ms */
+    bool released_zeroed;           /* [immutable after heap creation] a released page
+                                     * reads zero when reused (MADV_DONTNEED or
+                                     * harddecommit; not MADV_FREE) */
+    struct atomic_u64 memory_limit; /* [atomic] GOMEMLIMIT in bytes (UINT64_MAX: none):
+                                     * a span allocation that leaves more Ready memory
+                                     * releases free pages down to it (SCAV_EAGER) */
+    struct atomic_u32 eager_off;    /* [atomic] the GC CPU limiter is on: no release on
+                                     * allocation over the limit (gc/mgclimit.c) */
+    struct atomic_u64 released_bytes[SCAV_NKINDS]; /* [atomic] bytes released, by kind,
+                                     * ever (enum scav_kind) */
     struct mcentral central[NUM_SPAN_CLASSES];
 };
 
@@ -92,9 +122,31 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc);
 /* mheap_free_span: return s's pages to the free pool (they stay Ready).
  * s must be on no list and held by no mcache. */
 void mheap_free_span(struct mheap *h, struct mspan *s);
-/* mheap_scavenge: release up to nbytes of free, Ready pages to the OS
- * (highest addresses first); returns the bytes released. */
-size_t mheap_scavenge(struct mheap *h, size_t nbytes);
+/* mheap_scavenge: release up to nbytes of free, Ready pages that have been
+ * free for at least min_age_ms (0: any) to the OS, highest addresses
+ * first; returns the bytes released and counts them under `kind`.  When
+ * next_ms is not NULL it receives the ms until the next free Ready page
+ * reaches min_age_ms (UINT32_MAX: none is waiting).  Takes scav_lock then
+ * h->lock; caller holds neither (nor any mcentral lock).  The heap lock
+ * is dropped around each madvise (alloc/mscavenge.c). */
+size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
+                      uint32_t *next_ms);
+/* mheap_limit_scavenge: release free pages (any age) until the Ready
+ * memory (heap and metadata, sys.ready) is back under memory_limit, as
+ * far as free pages allow (Go's allocation-time scavenging for the memory
+ * limit).  Caller holds no lock. */
+void mheap_limit_scavenge(struct mheap *h);
+/* mheap_advise_huge: advise MADV_HUGEPAGE for every arena now wholly in
+ * use that is not advised yet (alloc/mscavenge.c explains the policy);
+ * returns how many.  Takes scav_lock then h->lock; caller holds neither. */
+size_t mheap_advise_huge(struct mheap *h);
+/* mheap_now_ms: the page-age clock, ms since the heap was made, wrapping
+ * at 2^32 (ages are differences, so a wrap only matters to a page left
+ * free and Ready for 49 days). */
+static inline uint32_t mheap_now_ms(const struct mheap *h)
+{
+    return (uint32_t)((uint64_t)(sys_nanotime() - h->start_ns) / 1000000u);
+}
 
 /* mheap_span_of_heap: the in-use span holding p, or NULL.  Any thread;
  * unless the caller owns an object in it, read its fields only through

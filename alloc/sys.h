@@ -15,7 +15,9 @@
  *   sys_reserve  None -> Reserved          sys_alloc   None -> Ready
  *   sys_map      Reserved -> Prepared      sys_free    any -> None
  *   sys_used     Prepared -> Ready         sys_fault   Prepared|Ready -> Reserved
- *   sys_unused   Ready -> Prepared (MADV_DONTNEED, or MADV_FREE when configured)
+ *   sys_unused   Ready -> Prepared (MADV_DONTNEED, or MADV_FREE when configured;
+ *                with hard_decommit also made inaccessible, PROT_NONE, until
+ *                sys_used makes it accessible again: Go's harddecommit)
  *
  * Invariant S1: reserved + prepared + ready == bytes of address space the
  * heap holds; each counter changes only in the call making the transition.
@@ -64,6 +66,10 @@ struct sys_ops {
     void (*release)(void *ctx, void *v, size_t n);      /* unmap */
     void (*fault)(void *ctx, void *v, size_t n);        /* back to PROT_NONE */
     void *ctx;
+    /* Transparent huge page advice for a range (MADV_HUGEPAGE when huge,
+     * else MADV_NOHUGEPAGE); last, so positional initialisers that stop
+     * at ctx leave it NULL: no advice. */
+    void (*huge)(void *ctx, void *v, size_t n, bool huge);
 };
 
 extern const struct sys_ops sys_linux_ops;
@@ -71,6 +77,8 @@ extern const struct sys_ops sys_linux_ops;
 struct sysmem {
     struct sys_ops ops;        /* [immutable] */
     bool madv_free;            /* [immutable] sys_unused uses MADV_FREE */
+    bool hard_decommit;        /* [immutable after heap creation] Prepared pages are
+                                * PROT_NONE (GODEBUG=harddecommit=1) */
     struct atomic_u64 reserved;/* [atomic] bytes in state Reserved */
     struct atomic_u64 prepared;/* [atomic] bytes in state Prepared */
     struct atomic_u64 ready;   /* [atomic] bytes in state Ready */

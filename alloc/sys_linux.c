@@ -67,6 +67,13 @@ static void linux_fault(void *ctx, void *v, size_t n)
         gch_fatal("mmap(PROT_NONE, MAP_FIXED) failed", (uintptr_t)v, n, (uintptr_t)errno);
 }
 
+static void linux_huge(void *ctx, void *v, size_t n, bool huge)
+{
+    (void)ctx;
+    /* Advice only: a kernel without THP says EINVAL, which changes nothing. */
+    (void)madvise(v, n, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
 const struct sys_ops sys_linux_ops = {
     .reserve = linux_reserve,
     .map = linux_map,
@@ -75,6 +82,7 @@ const struct sys_ops sys_linux_ops = {
     .release = linux_release,
     .fault = linux_fault,
     .ctx = NULL,
+    .huge = linux_huge,
 };
 
 size_t sys_phys_page_size(void)
@@ -87,6 +95,7 @@ void sysmem_init(struct sysmem *m, const struct sys_ops *ops, bool madv_free)
 {
     m->ops = *ops;
     m->madv_free = madv_free;
+    m->hard_decommit = false;
     atomic_u64_store_relaxed(&m->reserved, 0);
     atomic_u64_store_relaxed(&m->prepared, 0);
     atomic_u64_store_relaxed(&m->ready, 0);
@@ -123,6 +132,10 @@ bool sys_map(struct sysmem *m, void *v, size_t n)
 
 void sys_used(struct sysmem *m, void *v, size_t n)
 {
+    /* harddecommit: the range was made inaccessible when released. */
+    if (m->hard_decommit && !m->ops.map(m->ops.ctx, v, n))
+        gch_fatal("harddecommit: making released memory accessible again failed", (uintptr_t)v, n,
+                  (uintptr_t)errno);
     m->ops.used(m->ops.ctx, v, n);
     atomic_u64_sub_relaxed(&m->prepared, n);
     atomic_u64_add_relaxed(&m->ready, n);
@@ -131,6 +144,8 @@ void sys_used(struct sysmem *m, void *v, size_t n)
 void sys_unused(struct sysmem *m, void *v, size_t n)
 {
     m->ops.unused(m->ops.ctx, v, n, m->madv_free);
+    if (m->hard_decommit)
+        m->ops.fault(m->ops.ctx, v, n); /* also inaccessible, as Go's harddecommit */
     atomic_u64_sub_relaxed(&m->ready, n);
     atomic_u64_add_relaxed(&m->prepared, n);
     atomic_u64_add_relaxed(&m->unused_calls, 1);

@@ -27,6 +27,8 @@ void gch_config_init(gch_config *cfg)
     cfg->memory_limit = GCH_UNSET;
     cfg->gomaxprocs = GCH_UNSET;
     cfg->read_env = 1;
+    cfg->force_gc_ms = GCH_UNSET;
+    cfg->scavenge_idle_ms = GCH_UNSET;
 }
 
 /* settings: Go's defaults, then the embedder's config, then the
@@ -42,6 +44,11 @@ static void settings(const gch_config *cfg, struct gcenv *env)
         env->gomaxprocs = cfg->gomaxprocs;
     if (cfg->madv_free)
         env->debug.madvdontneed = 0;
+    if (cfg->force_gc_ms != GCH_UNSET && cfg->force_gc_ms >= 0)
+        env->debug.forcegcms = cfg->force_gc_ms > INT32_MAX ? INT32_MAX : (int)cfg->force_gc_ms;
+    if (cfg->scavenge_idle_ms != GCH_UNSET && cfg->scavenge_idle_ms >= 0)
+        env->debug.scavengeidlems =
+            cfg->scavenge_idle_ms > INT32_MAX ? INT32_MAX : (int)cfg->scavenge_idle_ms;
     if (cfg->read_env)
         gcenv_read(env, cfg->env_prefix, NULL, NULL, stderr);
     if (env->debug.gcstress > 0) /* a freed object must look freed at once */
@@ -72,11 +79,15 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *op
         return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory for heap metadata");
     }
     h->mheap.sweep.clobberfree = env.debug.clobberfree != 0;
+    h->mheap.sys.hard_decommit = env.debug.harddecommit != 0;
+    atomic_u64_store_relaxed(&h->mheap.memory_limit, (uint64_t)env.memory_limit);
+    h->mheap.released_zeroed = env.debug.madvdontneed != 0 || env.debug.harddecommit != 0;
     stw_init(&h->stw);
     roots_init(&h->roots);
     h->decode = cfg->decode;
     h->trace = cfg->trace;
     h->trace_ctx = cfg->trace_ctx;
+    sysmon_init(h); /* before gc_init: a cycle's end kicks it */
     gc_init(h);
     lock_init(&h->threads_lock, LOCKRANK_THREADS);
     fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);
@@ -100,8 +111,12 @@ gch_error gch_heap_free(gch_heap *h)
         gchi_set_error(GCH_EBUSY, "gch_heap_free: %zu thread(s) still attached", n);
         return GCH_EBUSY;
     }
+    sysmon_stop(h);      /* first: it may start a cycle */
+    gc_wait_idle(h, NULL); /* a cycle in flight ends (its workers run it) */
     gc_workers_stop(h);  /* join the mark workers and the sweeper: they read the heap */
     gc_sweep_destroy(h);
+    sysmon_destroy(h);
+    gc_limiter_destroy(h);
     pthread_cond_destroy(&h->gc.mark_cond);
     pthread_cond_destroy(&h->gc.trace_cv);
     pthread_mutex_destroy(&h->gc.trace_mu);
@@ -301,6 +316,19 @@ size_t gch_usable_size(gch_heap *h, const void *p)
 static uint64_t sub_floor0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
+uint64_t gchi_heap_alloc_bytes(gch_heap *h)
+{
+    struct heap_counters *k = &h->mheap.counters;
+    uint64_t bytes = sub_floor0(atomic_u64_load_relaxed(&k->large_alloc_bytes),
+                                atomic_u64_load_relaxed(&k->large_free_bytes));
+    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
+        uint64_t ma = atomic_u64_load_relaxed(&k->small_mallocs[sc]);
+        uint64_t fr = atomic_u64_load_relaxed(&k->small_frees[sc]);
+        bytes += sub_floor0(ma, fr) * gchi_class_to_size[sc];
+    }
+    return bytes;
+}
+
 void gch_read_stats(gch_heap *h, gch_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -354,7 +382,11 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->pause_total_ns = h->gc.pause_total_ns;
     memcpy(out->pause_ns, h->gc.pause_ns, sizeof out->pause_ns);
     out->last_gc = h->gc.last_gc_unix_ns;
+    out->gc_cpu_fraction = h->gc.gc_cpu_fraction;
+    out->released_last_cycle = h->gc.scav.released_last_cycle;
     lock_release(&h->stw.lock);
+    out->released_total = gc_released_total(h);
+    out->scavenge_ns = atomic_u64_load_relaxed(&h->gc.scav.cpu_ns);
     out->next_gc = atomic_u64_load_relaxed(&h->gc.next_gc);
     out->metadata_sys = atomic_u64_load_relaxed(&m->pa.sys_bytes) +
                         atomic_u64_load_relaxed(&m->gcbits.sys_bytes);

@@ -25,6 +25,7 @@
 #include "roots.h"
 #include "debugvars.h"
 #include "mgc.h"
+#include "sysmon.h"
 
 /* Entries of a thread's write-barrier buffer (two per barriered store). */
 #define WBUF_ENTRIES 256
@@ -62,6 +63,7 @@ struct gch_heap {
     void (*trace)(const char *, void *); /* [immutable] trace sink, NULL = stderr */
     void *trace_ctx;             /* [immutable] */
     struct gcstate gc;           /* the collector (gc/mgc.h) */
+    struct sysmon sysmon;        /* the monitor thread (gc/sysmon.h) */
     struct lock threads_lock;
     struct fixalloc threadalloc; /* [threads_lock] gch_thread records */
     struct gch_thread *attached; /* [threads_lock] T1 */
@@ -75,6 +77,9 @@ struct gch_heap {
 gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops);
 /* gchi_heap_self: the calling OS thread's attached record on h, or NULL. */
 struct gch_thread *gchi_heap_self(gch_heap *h);
+/* gchi_heap_alloc_bytes: bytes in allocated objects (Go's HeapAlloc)
+ * from the flushed counters; any thread. */
+uint64_t gchi_heap_alloc_bytes(gch_heap *h);
 /* gchi_heap_verify: 0 when every checked invariant holds, else a small
  * positive number naming the first that failed (1 = mheap, 2 = threads).
  * No thread may allocate concurrently. */

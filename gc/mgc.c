@@ -91,8 +91,8 @@ void gc_init(struct gch_heap *h)
     struct gcstate *g = &h->gc;
     memset(g, 0, sizeof *g);
     workbuf_pool_init(&g->workbufs, &h->mheap.pa);
-    atomic_u64_store_relaxed(&g->next_gc, gc_heap_goal(h->env.gc_percent, 0, 0));
     pacer_init(h);
+    atomic_u64_store_relaxed(&g->next_gc, pacer_goal(h, 0, 0, NULL));
     set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
     if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace_cv, NULL) != 0 ||
         pthread_mutex_init(&g->trace_mu, NULL) != 0)
@@ -101,6 +101,7 @@ void gc_init(struct gch_heap *h)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     g->stwprocs = ncpu > 0 && ncpu < h->env.gomaxprocs ? (int)ncpu : h->env.gomaxprocs;
     gc_sweep_init(h);
+    gc_limiter_init(h);
 }
 
 /* flush_all: release every attached thread's cache (X2).  World stopped:
@@ -174,9 +175,13 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     atomic_u64_store_relaxed(&g->heap_marked_live, r->heap_marked);
     atomic_u64_store_relaxed(&h->mheap.counters.alloc_since_gc, 0);
     r->heap_goal = atomic_u64_load_relaxed(&g->next_gc);
-    uint64_t goal = gc_heap_goal(h->env.gc_percent, r->heap_marked, r->stack_scan + r->globals_scan);
-    atomic_u64_store_relaxed(&g->next_gc, goal);
-    set_trigger(h, r->heap_marked, goal);
+    g->pacer.last_roots = r->stack_scan + r->globals_scan;
+    g->scav.last_heap_inuse = atomic_u64_load_relaxed(&h->mheap.pages_inuse) * PAGE_SIZE;
+    g->scav.last_heap_goal = r->heap_goal;
+    pacer_commit(h); /* goal and trigger for the next cycle, the scavenger's goals */
+    uint64_t released = gc_released_total(h);
+    g->scav.released_last_cycle = released - g->scav.released_at_cycle;
+    g->scav.released_at_cycle = released;
     gc_sweep_pace(h, r->heap_marked, atomic_u64_load_relaxed(&g->trigger));
     g->num_gc++;
     if (r->forced)
@@ -185,12 +190,14 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     g->pause_total_ns += pause;
     g->pause_ns[(g->num_gc + 255) % 256] = pause;
     g->last_gc_unix_ns = unix_nanotime();
+    g->last_gc_mono_ns = t_end;
     r->cpu_sweepterm_ns = r->clock_sweepterm_ns * g->stwprocs;
     r->cpu_markterm_ns = r->clock_markterm_ns * g->stwprocs;
     g->gc_cpu_ns += r->cpu_sweepterm_ns + r->cpu_assist_ns + r->cpu_background_ns + r->cpu_markterm_ns;
     int64_t elapsed = t_end - g->start_ns;
     r->procs = h->env.gomaxprocs;
     r->gc_cpu_fraction = elapsed > 0 ? (double)g->gc_cpu_ns / ((double)elapsed * h->env.gomaxprocs) : 0;
+    g->gc_cpu_fraction = r->gc_cpu_fraction;
     lock_release(&h->stw.lock);
 }
 
@@ -208,6 +215,8 @@ static void end_cycle(struct gch_heap *h, const struct gccycle_record *r, const 
     if (h->env.debug.gctrace > 0)
         print_gctrace(h, r); /* before gch_collect may return */
     gc_sweep_wake(h);
+    gc_scavtrace_cycle(h); /* when the cycle swept everything itself */
+    sysmon_kick(h);        /* new scavenger goals */
     lock_acquire(&h->stw.lock);
     g->cycle_running = false;
     g->cycles_done++;
@@ -367,31 +376,44 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     return true;
 }
 
-/* Why a cycle starts: the pacer's trigger, gch_collect, or an
- * allocation that found the heap at its limit (gc_collect_at_limit). */
-enum gc_reason { GC_TRIGGERED, GC_FORCED, GC_AT_LIMIT };
+/* What started a cycle (Go's gcTriggerKind): the heap reaching its
+ * trigger, sysmon's period, the embedder (gch_collect), or an allocation
+ * that found the heap at its limit (gc_collect_at_limit). */
+enum gc_kind { GC_KIND_HEAP, GC_KIND_TIME, GC_KIND_USER, GC_KIND_LIMIT };
 
-/* gc_start: begin a cycle unless one is running (false then).  A
- * triggered cycle also gives up if the heap is no longer at its trigger
- * once the world is stopped.  Only gch_collect's cycles count as forced
- * (NumForcedGC, gctrace); the workers pace themselves only for
- * triggered ones (every other kind has a thread waiting on it). */
-static bool gc_start(struct gch_heap *h, enum gc_reason why)
+/* gc_claim: make the caller the one starting the next cycle (false if one
+ * runs).  A time-triggered cycle also needs the last one to have ended
+ * period_ns ago or more (Go's gcTrigger.test for gcTriggerTime). */
+static bool gc_claim(struct gch_heap *h, enum gc_kind kind, int64_t period_ns)
 {
-    bool forced = why == GC_FORCED;
     struct gcstate *g = &h->gc;
     lock_acquire(&h->stw.lock);
-    if (g->cycle_running) {
-        lock_release(&h->stw.lock);
-        return false;
-    }
-    g->cycle_running = true;
+    bool ok = !g->cycle_running;
+    if (ok && kind == GC_KIND_TIME)
+        ok = g->last_gc_mono_ns != 0 && gc_nanotime() - g->last_gc_mono_ns >= period_ns;
+    if (ok)
+        g->cycle_running = true;
     lock_release(&h->stw.lock);
+    return ok;
+}
+
+/* gc_start_kind: begin a cycle unless one is running (false then).  A
+ * heap-triggered cycle also gives up if the heap is no longer at its
+ * trigger once the world is stopped.  Only gch_collect's cycles count as
+ * forced (NumForcedGC, gctrace); the workers pace themselves only for
+ * heap- and time-triggered ones (the others have a thread waiting). */
+static bool gc_start_kind(struct gch_heap *h, enum gc_kind kind, int64_t period_ns)
+{
+    struct gcstate *g = &h->gc;
+    if (!gc_claim(h, kind, period_ns))
+        return false;
+    if (kind == GC_KIND_TIME && h->env.debug.gctrace > 0)
+        gc_trace_emit(h, "GC forced\n", 10); /* Go's forcegchelper line */
     struct gch_thread *self = gchi_heap_self(h);
     int64_t t0 = gc_nanotime();
     stop_the_world(h, self);
     gc_wait_root_edits(h); /* R3: none is in flight when the phase changes */
-    if (why == GC_TRIGGERED && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
+    if (kind == GC_KIND_HEAP && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
         start_the_world(h);
         lock_acquire(&h->stw.lock);
         g->cycle_running = false;
@@ -401,7 +423,7 @@ static bool gc_start(struct gch_heap *h, enum gc_reason why)
     }
     struct gccycle_record r;
     memset(&r, 0, sizeof r);
-    r.forced = forced;
+    r.forced = kind == GC_KIND_USER;
     r.start_ns = t0 - g->start_ns;
     atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
     gc_sweep_termination(h);
@@ -410,13 +432,23 @@ static bool gc_start(struct gch_heap *h, enum gc_reason why)
     r.heap_end_mark = r.heap_start;
     lock_acquire(&h->stw.lock);
     bool concurrent = h->env.debug.gcstoptheworld == 0 && gc_workers_start(h);
-    g->forced = why != GC_TRIGGERED;
+    g->forced = kind == GC_KIND_USER || kind == GC_KIND_LIMIT;
     lock_release(&h->stw.lock);
     if (!concurrent) /* asked for, or no thread could be made for a worker */
         stw_cycle(h, &r, t0);
     else
         mark_setup(h, &r, t0);
     return true;
+}
+
+static bool gc_start(struct gch_heap *h, enum gc_kind kind)
+{
+    return gc_start_kind(h, kind, 0);
+}
+
+bool gc_start_periodic(struct gch_heap *h, int64_t period_ns)
+{
+    return gc_start_kind(h, GC_KIND_TIME, period_ns);
 }
 
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what)
@@ -449,25 +481,25 @@ static void wait_cycle(struct gch_heap *h, struct gch_thread *self)
     lock_acquire(&h->stw.lock);
 }
 
-/* collect_and_sweep: like runtime.GC: a whole cycle that starts after
- * this call (a cycle already marking is waited out first), then the
- * sweep.  self: the caller's attached record, or NULL. */
-static void collect_and_sweep(struct gch_heap *h, struct gch_thread *self, enum gc_reason why)
+/* collect_and_sweep: like runtime.GC: wait for a whole cycle that starts
+ * after this call, then for the sweep.  A cycle already marking is waited
+ * out first; the next one is started here unless another thread starts
+ * it first, and then that one serves (Go's gcTriggerCycle), so callers
+ * arriving together share one cycle.  self: the caller's attached
+ * record, or NULL. */
+static void collect_and_sweep(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
 {
     struct gcstate *g = &h->gc;
     lock_acquire(&h->stw.lock);
-    for (;;) {
-        while (g->cycle_running)
+    uint64_t target = g->cycles_done + (g->cycle_running ? 2 : 1);
+    while (g->cycles_done < target) {
+        if (g->cycle_running || g->cycles_done + 1 < target) {
             wait_cycle(h, self);
-        uint64_t before = g->cycles_done;
+            continue;
+        }
         lock_release(&h->stw.lock);
-        bool started = gc_start(h, why);
+        gc_start(h, kind); /* false: another thread's cycle serves */
         lock_acquire(&h->stw.lock);
-        if (!started)
-            continue; /* another thread started one first: wait it out */
-        while (g->cycles_done == before)
-            wait_cycle(h, self);
-        break;
     }
     lock_release(&h->stw.lock);
     gc_sweep_wait(h, self);
@@ -483,7 +515,7 @@ gch_error gch_collect(gch_heap *h)
     struct gch_thread *self = gchi_heap_self(h);
     if (self != NULL)
         stw_check_not_blocking(self, "gch_collect");
-    collect_and_sweep(h, self, GC_FORCED);
+    collect_and_sweep(h, self, GC_KIND_USER);
     return GCH_OK;
 }
 
@@ -491,8 +523,16 @@ bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self)
 {
     if (h->env.gc_percent < 0)
         return false; /* GOGC=off: no cycle but the embedder's */
-    collect_and_sweep(h, self, GC_AT_LIMIT);
+    collect_and_sweep(h, self, GC_KIND_LIMIT);
     return true;
+}
+
+void gc_wait_idle(struct gch_heap *h, struct gch_thread *self)
+{
+    lock_acquire(&h->stw.lock);
+    while (h->gc.cycle_running)
+        wait_cycle(h, self);
+    lock_release(&h->stw.lock);
 }
 
 #if GCH_TESTING
@@ -500,7 +540,7 @@ void (*gchi_test_root_edit_hook)(struct gch_heap *h);
 void (*gchi_test_term_hook)(struct gch_heap *h);
 void (*gchi_test_idle_hook)(struct gch_heap *h);
 
-bool gchi_test_gc_start(struct gch_heap *h) { return gc_start(h, GC_FORCED); }
+bool gchi_test_gc_start(struct gch_heap *h) { return gc_start(h, GC_KIND_USER); }
 
 void gchi_test_hold_mark(struct gch_heap *h, bool hold)
 {
@@ -528,6 +568,8 @@ int64_t gc_maybe_trigger(struct gch_heap *h)
         return 0;
     if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
         return 0;
+    if (gc_limiter_on(h))
+        return 0; /* the collector has had half the time: the heap grows instead */
     int64_t t0 = gc_nanotime();
-    return gc_start(h, GC_TRIGGERED) ? gc_nanotime() - t0 : 0;
+    return gc_start(h, GC_KIND_HEAP) ? gc_nanotime() - t0 : 0;
 }

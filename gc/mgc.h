@@ -44,6 +44,7 @@
 #include "mgcwork.h"
 #include "roots.h"
 #include "mstats.h"
+#include "mheap.h"
 
 struct gch_heap;
 struct gch_thread;
@@ -105,6 +106,35 @@ struct bgsweeper {
     struct atomic_u64 rounds;    /* [atomic] sweep rounds finished (tests) */
 };
 
+/* struct scavpacing: the background scavenger's goals and accounting
+ * (gc/mgcscavenge.c; Go's scavenger state in mgcscavenge.go). */
+struct scavpacing {
+    struct atomic_u64 gogc_goal;   /* [written under stw.lock, read atomic] retained bytes
+                                    * (in use + free) to come down to; UINT64_MAX: none */
+    struct atomic_u64 limit_goal;  /* [as gogc_goal] Ready bytes (heap and metadata) to
+                                    * stay under: 95% of GOMEMLIMIT; UINT64_MAX: none */
+    uint64_t last_heap_inuse;      /* [stw.lock] in-use bytes at the last mark termination */
+    uint64_t last_heap_goal;       /* [stw.lock] goal of the last finished cycle, 0 before */
+    uint64_t released_at_cycle;    /* [stw.lock] released_total at the last cycle's end */
+    uint64_t released_last_cycle;  /* [stw.lock] released between the last two cycle ends */
+    struct atomic_u64 cpu_ns;      /* [atomic] wall time sysmon's scavengers worked */
+    uint64_t reported[SCAV_NKINDS];/* [trace_mu] released_bytes at the last scavtrace line */
+    uint64_t line_gen;             /* [trace_mu] sweep generation whose line went out */
+};
+
+/* struct gclimiter: the GC CPU limiter (gc/mgclimit.c, LM1-LM2). */
+struct gclimiter {
+    pthread_mutex_t mu;            /* leaf: the bucket */
+    int64_t last_ns;               /* [mu] end of the last window */
+    int64_t bucket_ns;             /* [mu] LM1 */
+    uint64_t last_lost;            /* [mu] lost_ns at the last update */
+    int64_t capacity_per_thread_ns;/* [mu; tests may shorten it before use] */
+    struct atomic_u64 lost_ns;     /* [atomic] extra lost time (gc_limiter_charge) */
+    struct atomic_u64 next_update_ns; /* [atomic] throttle for gc_limiter_on */
+    struct atomic_u32 on;          /* [written under mu, read atomic] LM2 */
+    struct atomic_u64 enabled_count; /* [atomic] times it turned on (tests, stats) */
+};
+
 /* struct pacer: the pacer's state (gc/mgcpacer.c).  Fields without a
  * note are written with the world stopped or at heap creation. */
 struct pacer {
@@ -114,7 +144,14 @@ struct pacer {
     double last_cons_mark[4];
     uint64_t last_heap_scan, last_stack_scan, last_globals_scan; /* last mark's work */
     uint64_t triggered;             /* heap_live when the mark began; UINT64_MAX outside */
-    uint64_t goal;                  /* this mark's heap goal */
+    struct atomic_u64 goal;         /* [written with the world stopped, or under stw.lock
+                                     * while it runs (setters); read atomic] this mark's goal */
+    /* The settings the runtime setters change (gch_set_gc_percent,
+     * gch_set_memory_limit): written under stw.lock with the world
+     * running, read atomic by anyone. */
+    struct atomic_i64 gc_percent;   /* GOGC; -1 = off */
+    struct atomic_i64 memory_limit; /* GOMEMLIMIT, bytes; INT64_MAX = none */
+    uint64_t last_roots;            /* [stw.lock] root bytes scanned by the last cycle */
     struct atomic_u64 heap_scan_work;  /* [atomic] heap bytes scanned this mark */
     struct atomic_i64 bg_credit;    /* [atomic] scan work banked by workers for assists */
     struct atomic_u64 assist_ratio_fp; /* [atomic] scan bytes owed per byte, x 65536 */
@@ -144,6 +181,8 @@ struct gcstate {
     uint64_t pause_total_ns;        /* [stw.lock] */
     uint64_t pause_ns[256];         /* [stw.lock] ring */
     uint64_t last_gc_unix_ns;       /* [stw.lock] */
+    int64_t last_gc_mono_ns;        /* [stw.lock] monotonic end of the last cycle, 0 before
+                                     * the first (sysmon's periodic GC) */
     int64_t start_ns;               /* [immutable] heap creation, monotonic ns */
     int stwprocs;                   /* [immutable] min(GOMAXPROCS, online CPUs): CPU
                                      * charged per ns of stop-the-world (Go stwprocs) */
@@ -184,10 +223,15 @@ struct gcstate {
     struct atomic_u64 stack_scan_bytes, globals_scan_bytes; /* [atomic] this cycle */
     struct atomic_i64 bg_cpu_ns, assist_cpu_ns;             /* [atomic] this cycle */
     struct pacer pacer;
+    struct scavpacing scav;
+    struct gclimiter limiter;
+    double gc_cpu_fraction;         /* [stw.lock] Go's GCCPUFraction after the last cycle */
     struct gccycle_record cur;      /* [the cycle's stoppers] the concurrent cycle */
     int term_restarts;              /* [the cycle's stoppers] terminations that found work */
     int64_t term_restart_ns;        /* [the cycle's stoppers] their stopped time */
     struct atomic_u64 term_restarts_total; /* [atomic] all cycles' (tests) */
+    struct atomic_u64 assist_parks; /* [atomic] assists that waited for a mark's end at
+                                     * its goal (gc/mgcworker.c; tests) */
     struct atomic_u64 stw_drained_bytes;   /* [atomic] scanned with the world stopped at
                                             * mark termination, all cycles (tests) */
     struct checkmark *checkmark;    /* [world stopped] gccheckmark bitmaps, or NULL */
@@ -293,6 +337,20 @@ uint64_t gc_heap_live(struct gch_heap *h);
 void gc_trace_emit(struct gch_heap *h, const char *line, size_t n);
 /* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots. */
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
+/* pacer_goal: the heap goal (Go's heapGoalInternal): the GOGC goal
+ * capped by the memory-limit goal, which keeps the memory the heap holds
+ * (Ready heap pages and metadata) under GOMEMLIMIT; *limited (may be
+ * NULL) tells whether the limit decided.  With GOGC=off and no limit it
+ * is the limit goal for INT64_MAX, as in Go.  Any thread. */
+uint64_t pacer_goal(struct gch_heap *h, uint64_t marked, uint64_t roots, bool *limited);
+/* pacer_commit: recompute goal and trigger from the last cycle's results
+ * and the current settings (and, while marking, the mark's goal and the
+ * assist ratio).  stw.lock held, world running or stopped by the
+ * caller. */
+void pacer_commit(struct gch_heap *h);
+/* pacer_gc_percent / pacer_memory_limit: the current settings. */
+int pacer_gc_percent(const struct gch_heap *h);
+int64_t pacer_memory_limit(const struct gch_heap *h);
 int64_t gc_nanotime(void);
 /* gc_maybe_trigger: start a cycle if the live-heap estimate reached the
  * trigger; returns the ns the caller spent starting it (0 when it did
@@ -305,6 +363,44 @@ int64_t gc_maybe_trigger(struct gch_heap *h);
  * again; false, doing nothing, with GOGC=off.  Called from allocation
  * slow paths holding no lock. */
 bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self);
+/* gc_start_periodic: sysmon's periodic cycle (Go's time trigger): start
+ * one unless a cycle runs or one ended less than period_ns ago; with
+ * gctrace, "GC forced" is printed first.  The cycle is not user-forced.
+ * Returns whether it started one.  Holding no lock; not attached. */
+bool gc_start_periodic(struct gch_heap *h, int64_t period_ns);
+/* gc_wait_idle: wait until no cycle runs.  self is the caller's record
+ * when it is attached and running (it waits in a blocking section), else
+ * NULL.  Holding no lock. */
+void gc_wait_idle(struct gch_heap *h, struct gch_thread *self);
+/* The background scavenger (gc/mgcscavenge.c):
+ * gc_scav_pace: recompute its goals for the new heap goal (Go's
+ *   gcPaceScavenger); stw.lock held;
+ * gc_bgscavenge: one burst on sysmon: release 64 KiB at a time for about
+ *   1 ms while memory is over a goal; returns when the next burst is due
+ *   (monotonic ns) so that it works 1% of one CPU, INT64_MAX when there
+ *   is nothing to do until the goals change;
+ * gc_scavtrace_cycle: the per-cycle scavtrace line, once per sweep
+ *   generation, when sweeping is done (the background sweeper);
+ * gc_released_total: bytes released to the OS by every kind, ever. */
+void gc_scav_pace(struct gch_heap *h, uint64_t goal);
+int64_t gc_bgscavenge(struct gch_heap *h);
+void gc_scavtrace_cycle(struct gch_heap *h);
+uint64_t gc_released_total(struct gch_heap *h);
+/* The GC CPU limiter (gc/mgclimit.c):
+ * gc_limiter_charge: add mutator time lost to the collector that the
+ *   threads' own counters do not show;
+ * gc_limiter_on: whether assists, heap-triggered cycle starts and
+ *   release on allocation over the limit are off now; updates the bucket
+ *   at most once per ms;
+ * gc_limiter_update: update now, return whether it is on. */
+void gc_limiter_init(struct gch_heap *h);
+void gc_limiter_destroy(struct gch_heap *h);
+void gc_limiter_charge(struct gch_heap *h, int64_t lost_ns);
+bool gc_limiter_on(struct gch_heap *h);
+bool gc_limiter_update(struct gch_heap *h);
+/* gc_scavtrace_forced: the scavtrace line of gch_free_os_memory, which
+ * released `released` bytes (gc/mgcscavenge.c).  World running. */
+void gc_scavtrace_forced(struct gch_heap *h, uint64_t released);
 /* gc_check_not_in_cycle: fatal if the calling thread is the one running
  * a cycle: it can get here only from a scan or trace callback. */
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what);

@@ -31,6 +31,7 @@
 #include "mgc.h"
 #include "heap.h"
 #include "trace.h"
+#include "error.h"
 
 #include <math.h>
 #include <unistd.h>
@@ -59,6 +60,18 @@ void pacer_init(struct gch_heap *h)
         dedicated = GC_MAX_WORKERS - 1;
     p->dedicated = dedicated;
     p->triggered = UINT64_MAX;
+    atomic_i64_store_relaxed(&p->gc_percent, h->env.gc_percent);
+    atomic_i64_store_relaxed(&p->memory_limit, h->env.memory_limit);
+}
+
+int pacer_gc_percent(const struct gch_heap *h)
+{
+    return (int)atomic_i64_load_relaxed(&h->gc.pacer.gc_percent);
+}
+
+int64_t pacer_memory_limit(const struct gch_heap *h)
+{
+    return atomic_i64_load_relaxed(&h->gc.pacer.memory_limit);
 }
 
 int pacer_workers(const struct gch_heap *h)
@@ -116,11 +129,12 @@ void pacer_revise(struct gch_heap *h)
     if (p->triggered == UINT64_MAX)
         return;
     uint64_t live = gc_heap_live(h), work = pacer_work_done(h);
-    double goal = (double)p->goal, expected = (double)expected_work(p);
+    double goal = (double)atomic_u64_load_relaxed(&p->goal), expected = (double)expected_work(p);
     double max_work = (double)live; /* all of it, if everything live were scannable */
     if ((double)work > expected) { /* more to scan than last time: stretch the goal */
         double stretched = (goal - (double)p->triggered) / expected * max_work + (double)p->triggered;
-        double pct = h->env.gc_percent < 0 ? 100000.0 : (double)h->env.gc_percent;
+        int gogc = pacer_gc_percent(h);
+        double pct = gogc < 0 ? 100000.0 : (double)gogc;
         double cap = (1 + pct / 100) * goal;
         goal = stretched < cap ? stretched : cap;
         expected = max_work;
@@ -138,7 +152,7 @@ void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal, struct 
 {
     struct pacer *p = &h->gc.pacer;
     p->triggered = live;
-    p->goal = goal;
+    atomic_u64_store_relaxed(&p->goal, goal);
     atomic_u64_store_relaxed(&p->heap_scan_work, 0);
     atomic_i64_store_relaxed(&p->bg_credit, 0);
     pacer_revise(h);
@@ -174,9 +188,11 @@ void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t
         p->last_cons_mark[0] = cur;
         p->cons_mark = m;
     }
-    if (h->env.debug.gcpacertrace > 0) {
-        /* With GOGC=off (goal UINT64_MAX) the distance to the goal is 0. */
-        int64_t delta = p->goal == UINT64_MAX ? 0 : (int64_t)live - (int64_t)p->goal;
+    /* Go skips the line (and the estimate) when the heap did not grow
+     * during the mark. */
+    if (h->env.debug.gcpacertrace > 0 && live > p->triggered) {
+        uint64_t goal = atomic_u64_load_relaxed(&p->goal);
+        int64_t delta = goal > INT64_MAX ? 0 : (int64_t)live - (int64_t)goal;
         struct pacer_end_record r = {
             (int)(u * 100), heap_work, stack_work, globals_work, expected_work(p), p->triggered, live,
             delta, prev};
@@ -210,4 +226,113 @@ void pacer_line_emit(struct gch_heap *h, const struct pacer_line *line)
 {
     if (line->len > 0)
         gc_trace_emit(h, line->text, line->len);
+}
+
+/* ---- the memory limit and the setters ---------------------------------- */
+
+/* Headroom kept below the memory-limit goal, Go >= 1.21's: 3% of it, at
+ * least 1 MiB (memoryLimitHeapGoalHeadroomPercent, ...MinHeapGoalHeadroom),
+ * so that the heap does not sit exactly at the limit between cycles. */
+#define LIMIT_HEADROOM_PERCENT 3
+#define LIMIT_MIN_HEADROOM ((uint64_t)1 << 20)
+
+/* memory_limit_goal: Go's memoryLimitHeapGoal.  The memory the heap holds
+ * is its Ready pages plus its metadata (sys.ready); what is not object
+ * bytes or free pages (fragmentation, span records, bitmaps, mark
+ * buffers) is "non-heap", and the goal is what is left of the limit for
+ * objects.  Free pages are left out: the scavenger releases them. */
+static uint64_t memory_limit_goal(struct gch_heap *h, uint64_t marked)
+{
+    uint64_t limit = (uint64_t)pacer_memory_limit(h);
+    struct mheap *m = &h->mheap;
+    uint64_t ready = atomic_u64_load_relaxed(&m->sys.ready);
+    uint64_t free_bytes = atomic_u64_load_relaxed(&m->pages_free) * PAGE_SIZE;
+    uint64_t alloc = gchi_heap_alloc_bytes(h);
+    /* The three are read one by one: a snapshot that does not add up
+     * counts no non-heap memory rather than wrapping. */
+    uint64_t nonheap = ready > free_bytes + alloc ? ready - free_bytes - alloc : 0;
+    uint64_t overage = ready > limit ? ready - limit : 0;
+    if (nonheap + overage >= limit)
+        return marked; /* hopeless: collect continuously */
+    uint64_t goal = limit - (nonheap + overage);
+    uint64_t headroom = goal / 100 * LIMIT_HEADROOM_PERCENT;
+    if (headroom < LIMIT_MIN_HEADROOM)
+        headroom = LIMIT_MIN_HEADROOM;
+    goal = goal < 2 * headroom ? headroom : goal - headroom;
+    return goal > marked ? goal : marked;
+}
+
+uint64_t pacer_goal(struct gch_heap *h, uint64_t marked, uint64_t roots, bool *limited)
+{
+    uint64_t goal = gc_heap_goal(pacer_gc_percent(h), marked, roots);
+    uint64_t lim = memory_limit_goal(h, marked);
+    if (limited != NULL)
+        *limited = lim < goal;
+    return lim < goal ? lim : goal;
+}
+
+void pacer_commit(struct gch_heap *h)
+{
+    struct gcstate *g = &h->gc;
+    struct pacer *p = &g->pacer;
+    lock_assert_held(&h->stw.lock);
+    uint64_t marked = atomic_u64_load_relaxed(&g->heap_marked_live);
+    uint64_t goal = pacer_goal(h, marked, p->last_roots, NULL);
+    atomic_u64_store_relaxed(&g->next_gc, goal);
+    atomic_u64_store_relaxed(&g->trigger, pacer_trigger(h, marked, goal));
+    gc_scav_pace(h, goal);
+    if (p->triggered != UINT64_MAX) { /* marking: the mark paces to the new goal */
+        atomic_u64_store_relaxed(&p->goal, goal);
+        pacer_revise(h);
+    }
+}
+
+/* setting_begin: take stw.lock with the world running (a setting changes
+ * only between stops, so the pacer's stopped-world fields are quiet).
+ * Returns the caller's record if it is attached and running (it parks
+ * while a stop is in force, as at a safepoint), else NULL. */
+static struct gch_thread *setting_begin(struct gch_heap *h, const char *what)
+{
+    gc_check_not_in_cycle(h, what);
+    struct gch_thread *self = gchi_heap_self(h);
+    lock_acquire(&h->stw.lock);
+    if (self != NULL && self->run != RUN_RUNNING)
+        self = NULL; /* in a blocking section: it does not hold the world up */
+    stw_wait_running(h, self);
+    return self;
+}
+
+int gch_set_gc_percent(gch_heap *h, int percent)
+{
+    if (h == NULL) {
+        gchi_set_error(GCH_EINVAL, "gch_set_gc_percent: heap is NULL");
+        return GCH_UNSET;
+    }
+    struct gch_thread *self = setting_begin(h, "gch_set_gc_percent");
+    int old = pacer_gc_percent(h);
+    atomic_i64_store_relaxed(&h->gc.pacer.gc_percent, percent < 0 ? -1 : percent);
+    pacer_commit(h);
+    lock_release(&h->stw.lock);
+    if (percent < 0)
+        gc_wait_idle(h, self); /* as Go: no mark runs once collection is off */
+    sysmon_kick(h);
+    return old;
+}
+
+int64_t gch_set_memory_limit(gch_heap *h, int64_t limit)
+{
+    if (h == NULL) {
+        gchi_set_error(GCH_EINVAL, "gch_set_memory_limit: heap is NULL");
+        return GCH_UNSET;
+    }
+    if (limit < 0)
+        return pacer_memory_limit(h); /* a query */
+    setting_begin(h, "gch_set_memory_limit");
+    int64_t old = pacer_memory_limit(h);
+    atomic_i64_store_relaxed(&h->gc.pacer.memory_limit, limit);
+    atomic_u64_store_relaxed(&h->mheap.memory_limit, (uint64_t)limit);
+    pacer_commit(h);
+    lock_release(&h->stw.lock);
+    sysmon_kick(h);
+    return old;
 }

@@ -68,6 +68,7 @@ static void *bgsweep_main(void *arg)
             }
         }
         atomic_u64_add_relaxed(&b->rounds, 1);
+        gc_scavtrace_cycle(h); /* once per generation, when it is swept */
         lock_acquire(&b->lock);
     }
     lock_release(&b->lock);
@@ -149,4 +150,5 @@ void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self)
     mheap_sweep_wait(mh, gen);
     if (self != NULL)
         gch_blocking_leave(self);
+    gc_scavtrace_cycle(h);
 }

@@ -355,6 +355,53 @@ void gc_workers_stop(struct gch_heap *h)
 
 /* ---- assists ------------------------------------------------------------ */
 
+/* How long an assist waiting at the goal sleeps between looks at the GC
+ * CPU limiter (which sees the wait so far in the thread's assist time). */
+#define ASSIST_PARK_SLICE_NS ((int64_t)1000000)
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* assist_park: the heap reached the mark's goal and the caller's debt
+ * found no work to pay it with: wait in a blocking section until this
+ * mark ends, so allocation cannot run past the goal while the last
+ * objects are marked (Go parks such a goroutine on the assist queue; we
+ * wait for the mark's end, the only credit left to come).  The wait is
+ * charged to the thread's assist time slice by slice, and ends early
+ * once the GC CPU limiter turns on (gc/mgclimit.c).  Holding no lock, at
+ * a safepoint. */
+static void assist_park(struct gch_thread *t)
+{
+    struct gch_heap *h = t->heap;
+    lock_acquire(&h->stw.lock);
+    uint64_t gen = h->gc.mark_gen;
+    bool marking = h->gc.mark_done_gen < gen && !h->gc.workers_quit;
+    lock_release(&h->stw.lock);
+    if (!marking)
+        return;
+    atomic_u64_add_relaxed(&h->gc.assist_parks, 1);
+    gch_blocking_enter(t);
+    lock_acquire(&h->stw.lock);
+    /* end_cycle broadcasts mark_cond after mark_done_gen moved on;
+     * mark_cond uses the realtime clock. */
+    while (h->gc.mark_done_gen < gen && !h->gc.workers_quit) {
+        int64_t w0 = gc_nanotime();
+        lock_timedwait(&h->stw.lock, &h->gc.mark_cond, realtime_ns() + ASSIST_PARK_SLICE_NS);
+        sys_time_add(&t->assist_ns, w0); /* owner-written even while blocking */
+        lock_release(&h->stw.lock);
+        bool stop = gc_limiter_on(h);
+        lock_acquire(&h->stw.lock);
+        if (stop)
+            break;
+    }
+    lock_release(&h->stw.lock);
+    gch_blocking_leave(t);
+}
+
 void gc_assist(struct gch_thread *t, size_t bytes)
 {
     struct gch_heap *h = t->heap;
@@ -363,6 +410,10 @@ void gc_assist(struct gch_thread *t, size_t bytes)
         t->assist_debt = ASSIST_DEBT_MAX; /* converted to int64_t below */
     if (t->assist_debt <= 0 || gc_test_held(h))
         return; /* in credit */
+    if (gc_limiter_on(h)) {
+        t->assist_debt = 0; /* the collector has had half the time: no assist (Go) */
+        return;
+    }
     pacer_revise(h);
     /* Work the background workers did first, then our own scanning. */
     t->assist_debt -= (double)pacer_take_credit(h, (int64_t)t->assist_debt + 1);
@@ -386,4 +437,6 @@ void gc_assist(struct gch_thread *t, size_t bytes)
         t->assist_debt = 0; /* no grey work anywhere: marking is nearly done, forgiven */
     atomic_i64_add_relaxed(&h->gc.assist_cpu_ns, thread_cpu_ns() - cpu0);
     sys_time_add(&t->assist_ns, wall0);
+    if (done == 0 && gc_heap_live(h) >= atomic_u64_load_relaxed(&h->gc.pacer.goal))
+        assist_park(t); /* at the goal: no allocation past it until the mark ends */
 }

@@ -151,6 +151,14 @@ typedef struct gch_config {
     int64_t memory_limit;  /* GOMEMLIMIT in bytes; default none */
     int gomaxprocs;        /* GOMAXPROCS: mark workers; default online CPUs */
     int read_env;          /* 0: ignore the environment entirely; default 1 */
+    /* The monitor thread's periods, ms (0 turns the job off; GCH_UNSET
+     * keeps the default).  GODEBUG=forcegcms=N,scavengeidlems=N override
+     * them. */
+    int64_t force_gc_ms;      /* start a cycle when none ended for this long (Go's
+                               * forcegcperiod); default 120000; never with GOGC=off
+                               * or before the first cycle */
+    int64_t scavenge_idle_ms; /* return free pages unused for this long to the OS;
+                               * default 300000 */
     /* Optional decoder for tagged values (NaN-boxing, small-int tags):
      * given the word in a reference slot, return the heap pointer it
      * holds, or NULL.  Applied to every reference slot the collector
@@ -270,6 +278,13 @@ typedef struct gch_stats {
     uint64_t last_gc;        /* LastGC: end of the last cycle, ns since the Unix epoch */
     uint64_t pause_total_ns; /* PauseTotalNs */
     uint64_t pause_ns[GCH_PAUSE_RING]; /* PauseNs: [(num_gc + 255) % 256] is the latest */
+    double gc_cpu_fraction;  /* GCCPUFraction: the collector's share of the CPU
+                              * (GOMAXPROCS CPUs) since the heap was made */
+    uint64_t released_total; /* bytes ever returned to the OS (all scavengers) */
+    uint64_t released_last_cycle; /* bytes returned between the ends of the last two
+                              * cycles (before the first: 0) */
+    uint64_t scavenge_ns;    /* wall time sysmon spent releasing memory (idle and
+                              * background scavengers) */
     uint32_t num_gc;         /* NumGC: completed cycles */
     uint32_t num_forced_gc;  /* NumForcedGC: cycles run by gch_collect */
     /* BySize[0] gathers large objects; [1..67] the small size classes. */
@@ -295,6 +310,28 @@ GCH_API void gch_read_stats(gch_heap *h, gch_stats *out);
  * thread.  Returns GCH_EINVAL for a NULL heap.
  */
 GCH_API gch_error gch_collect(gch_heap *h);
+
+/*
+ * gch_free_os_memory: gch_collect, then return every free heap page to
+ * the OS now (Go's debug.FreeOSMemory): when no other thread allocates
+ * meanwhile, HeapReleased then equals HeapIdle.  With GODEBUG=scavtrace=1 it prints Go's forced scav line.
+ * Callable from any thread, as gch_collect.  GCH_EINVAL for NULL.
+ */
+GCH_API gch_error gch_free_os_memory(gch_heap *h);
+
+/*
+ * gch_set_gc_percent / gch_set_memory_limit: Go's runtime/debug
+ * SetGCPercent and SetMemoryLimit.  Each returns the previous value and
+ * takes effect at once: the goal and trigger are recomputed, and a mark
+ * in progress paces its assists to the new goal.  A negative percent
+ * turns collection off (the memory limit still applies) and returns only
+ * once no cycle runs; a negative limit changes nothing and only reads it
+ * (INT64_MAX = no limit).  Any thread, attached or not, at any time but
+ * from a scan or trace callback (fatal).  NULL heap: GCH_UNSET with
+ * GCH_EINVAL.
+ */
+GCH_API int gch_set_gc_percent(gch_heap *h, int percent);
+GCH_API int64_t gch_set_memory_limit(gch_heap *h, int64_t limit);
 
 /* gch_thread_flush: return t's cached spans to the heap and publish its
  * counts, so that gch_read_stats is exact for this thread. */

@@ -371,7 +371,7 @@ static void test_godebug_every_key(void **state)
         snprintf(s, sizeof s, "%s=%d", #name, min);                                           \
         free(godebug(&d, s));                                                                 \
         assert_int_equal(d.name, min);                                                        \
-        snprintf(s, sizeof s, "%s=%d", #name, (max) + 1);                                     \
+        snprintf(s, sizeof s, "%s=%lld", #name, (long long)(max) + 1);                        \
         char *m = godebug(&d, s);                                                             \
         assert_contains(m, #name);                                                            \
         assert_int_equal(count_lines(m), 1);                                                  \
@@ -651,7 +651,7 @@ static void test_help(void **state)
     } while (0);
     GCH_GODEBUG_KEYS(CHECK_ROW)
 #undef CHECK_ROW
-    assert_int_equal(keys, 10);
+    assert_int_equal(keys, 13);
     assert_true(count_lines(text) >= keys);
     free(text);
 }
@@ -691,6 +691,41 @@ static void test_heap_new_precedence(void **state)
     unsetenv("GOGC");
 }
 
+/* The monitor thread's periods: Go's defaults (2 and 5 minutes), the
+ * config's values (0 turns a job off, values past INT32_MAX ms clamp),
+ * then GODEBUG forcegcms / scavengeidlems; a bad GODEBUG value keeps
+ * the config's. */
+static void test_sysmon_periods(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    assert_int_equal(cfg.force_gc_ms, GCH_UNSET);
+    cfg.read_env = 0;
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_int_equal(h->env.debug.forcegcms, 120000);
+    assert_int_equal(h->env.debug.scavengeidlems, 300000);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    cfg.force_gc_ms = 0;
+    cfg.scavenge_idle_ms = (int64_t)1 << 40;
+    h = gch_heap_new(&cfg);
+    assert_int_equal(h->env.debug.forcegcms, 0);
+    assert_int_equal(h->env.debug.scavengeidlems, INT32_MAX);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    cfg.read_env = 1;
+    cfg.env_prefix = "GCHTEST_";
+    cfg.force_gc_ms = 700;
+    cfg.scavenge_idle_ms = 50;
+    setenv("GCHTEST_GODEBUG", "forcegcms=250,scavengeidlems=-1", 1);
+    h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_int_equal(h->env.debug.forcegcms, 250);     /* env wins */
+    assert_int_equal(h->env.debug.scavengeidlems, 50); /* bad env keeps config */
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    unsetenv("GCHTEST_GODEBUG");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_long_prefix),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_heap_new_precedence),
+        cmocka_unit_test(test_sysmon_periods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

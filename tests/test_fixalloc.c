@@ -349,7 +349,7 @@ static void test_out_of_memory_recovers(void **state)
 {
     (void)state;
     struct failing fc = {true, 0};
-    struct sys_ops ops = {failing_reserve, fwd_map, fwd_used, fwd_unused, fwd_release, fwd_fault, &fc};
+    struct sys_ops ops = {failing_reserve, fwd_map, fwd_used, fwd_unused, fwd_release, fwd_fault, &fc, NULL};
     struct sysmem sys;
     struct persistent pa;
     sysmem_init(&sys, &ops, false);

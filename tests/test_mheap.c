@@ -512,8 +512,8 @@ static void test_scavenge_release_and_reuse(void **state)
     assert_int_equal(free0, 4);
     uint64_t calls = ld(&h->sys.unused_calls);
 
-    assert_int_equal(mheap_scavenge(h, PAGE_SIZE - 1), 0); /* less than a page */
-    size_t got = mheap_scavenge(h, SIZE_MAX);
+    assert_int_equal(mheap_scavenge(h, PAGE_SIZE - 1, 0, SCAV_FORCED, NULL), 0); /* less than a page */
+    size_t got = mheap_scavenge(h, SIZE_MAX, 0, SCAV_FORCED, NULL);
     assert_int_equal(got, 4 * PAGE_SIZE);
     check(h);
     assert_int_equal(ld(&h->pages_released), rel0 + 4);
@@ -521,13 +521,13 @@ static void test_scavenge_release_and_reuse(void **state)
     assert_true(ld(&h->sys.unused_calls) > calls);
     for (int i = 0; i < 4; i++)
         assert_true(page_bit(h, base + i * PAGE_SIZE, true));
-    assert_int_equal(mheap_scavenge(h, SIZE_MAX), 0); /* nothing left to release */
+    assert_int_equal(mheap_scavenge(h, SIZE_MAX, 0, SCAV_FORCED, NULL), 0); /* nothing left to release */
 
     struct mspan *b = span(h, 4);
     assert_int_equal(b->start, base);
     assert_int_equal(ld(&h->pages_released), rel0);
-    assert_true(b->needzero); /* reused pages */
-    assert_true(addr_is_zero(base, 4 * PAGE_SIZE)); /* MADV_DONTNEED'd */
+    assert_false(b->needzero); /* released with MADV_DONTNEED: they read zero */
+    assert_true(addr_is_zero(base, 4 * PAGE_SIZE));
     memset((void *)base, 1, 4 * PAGE_SIZE); /* Ready again */
     for (int i = 0; i < 4; i++)
         assert_false(page_bit(h, base + i * PAGE_SIZE, true));
@@ -547,12 +547,12 @@ static void test_scavenge_order_and_mixed_reuse(void **state)
     uintptr_t abase = a->start, cbase = c->start;
     unspan(h, a);
     unspan(h, c);
-    assert_int_equal(mheap_scavenge(h, PAGE_SIZE), PAGE_SIZE);
+    assert_int_equal(mheap_scavenge(h, PAGE_SIZE, 0, SCAV_FORCED, NULL), PAGE_SIZE);
     check(h);
     assert_true(page_bit(h, cbase + 3 * PAGE_SIZE, true));
     for (int i = 0; i < 3; i++)
         assert_false(page_bit(h, cbase + i * PAGE_SIZE, true));
-    assert_int_equal(mheap_scavenge(h, 2 * PAGE_SIZE), 2 * PAGE_SIZE);
+    assert_int_equal(mheap_scavenge(h, 2 * PAGE_SIZE, 0, SCAV_FORCED, NULL), 2 * PAGE_SIZE);
     check(h);
     assert_true(page_bit(h, cbase + PAGE_SIZE, true));
     assert_true(page_bit(h, cbase + 2 * PAGE_SIZE, true));
@@ -569,6 +569,7 @@ static void test_scavenge_order_and_mixed_reuse(void **state)
     assert_int_equal(ld(&h->pages_free), fr - 4);
     struct mspan *c2 = span(h, 4);
     assert_int_equal(c2->start, cbase);
+    assert_true(c2->needzero); /* its one Ready page was used before */
     assert_int_equal(ld(&h->pages_released), rel - 3);
     assert_int_equal(ld(&h->pages_free), fr - 5);
     assert_int_equal(ld(&h->sys.prepared), prepared - 3 * PAGE_SIZE);
@@ -578,7 +579,7 @@ static void test_scavenge_order_and_mixed_reuse(void **state)
     unspan(h, c2);
     unspan(h, d);
     /* Releasing everything leaves no free Ready page. */
-    mheap_scavenge(h, SIZE_MAX);
+    mheap_scavenge(h, SIZE_MAX, 0, SCAV_FORCED, NULL);
     check(h);
     assert_int_equal(ld(&h->pages_free), 0);
     assert_int_equal(ld(&h->pages_released), ld(&h->pages_mapped));
@@ -595,12 +596,12 @@ static void test_scavenge_highest_arena_first(void **state)
     struct mspan *y = span(h, 1);
     assert_int_equal(y->start, a1 + 100 * PAGE_SIZE);
     unspan(h, x); /* Ready free pages in both arenas */
-    assert_int_equal(mheap_scavenge(h, PAGE_SIZE), PAGE_SIZE);
+    assert_int_equal(mheap_scavenge(h, PAGE_SIZE, 0, SCAV_FORCED, NULL), PAGE_SIZE);
     check(h);
     assert_true(page_bit(h, a1 + 99 * PAGE_SIZE, true));
     assert_false(page_bit(h, a0 + (PAGES_PER_ARENA - 1) * PAGE_SIZE, true));
     /* 99 more pages use up arena 1's Ready pages; the next comes from 0. */
-    assert_int_equal(mheap_scavenge(h, 100 * PAGE_SIZE), 100 * PAGE_SIZE);
+    assert_int_equal(mheap_scavenge(h, 100 * PAGE_SIZE, 0, SCAV_FORCED, NULL), 100 * PAGE_SIZE);
     check(h);
     assert_true(page_bit(h, a1, true));
     assert_true(page_bit(h, a0 + (PAGES_PER_ARENA - 1) * PAGE_SIZE, true));
@@ -710,7 +711,7 @@ static void test_random_first_fit(void **state)
         if (r % 50 == 0) {
             uint64_t rel = ld(&h->pages_released);
             size_t want = (size_t)(r >> 32) % (200 * PAGE_SIZE);
-            size_t got = mheap_scavenge(h, want);
+            size_t got = mheap_scavenge(h, want, 0, SCAV_FORCED, NULL);
             assert_true(got <= want);
             assert_int_equal(got % PAGE_SIZE, 0);
             assert_int_equal(ld(&h->pages_released), rel + got / PAGE_SIZE);
@@ -820,7 +821,7 @@ static void test_stats_and_scavenge(void **state)
     for (int i = 0; i < 6; i++)
         gchi_free(f->t, objs[i]);
     check_stats(f->h, &st);
-    size_t got = mheap_scavenge(&f->h->mheap, SIZE_MAX);
+    size_t got = mheap_scavenge(&f->h->mheap, SIZE_MAX, 0, SCAV_FORCED, NULL);
     assert_true(got >= 6 * 13 * PAGE_SIZE); /* the six 13-page spans at least */
     check_stats(f->h, &st2);
     assert_int_equal(st2.heap_released, st.heap_released + got);

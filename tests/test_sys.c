@@ -287,7 +287,7 @@ static void fake_arm(struct fake *f, int reserve_at, int map_at)
 static gch_heap *fake_heap(struct fake *f, const gch_config *cfg)
 {
     struct sys_ops ops = {fake_reserve, fake_map,    fake_used, fake_unused,
-                          fake_release, fake_fault, f};
+                          fake_release, fake_fault, f,         NULL};
     gch_heap *h = gchi_heap_new_with_ops(cfg, &ops);
     assert_non_null(h);
     return h;

@@ -1,0 +1,213 @@
+/*
+ * mscavenge.c - releasing free pages to the OS: the mechanism.  Who
+ * releases what and when (sysmon's idle rule, the background scavenger,
+ * gch_free_os_memory) is policy, in gc/sysmon.c and gc/mgcscavenge.c.
+ * Go counterpart: runtime/mgcscavenge.go ((*pageAlloc).scavengeOne and
+ * the find/alloc/free dance around sysUnused).  Contract and H1-H2:
+ * alloc/mheap.h.  Overview: alloc/malloc.c.
+ *
+ * madvise can take milliseconds for a large run, so the heap lock is not
+ * held across it.  A release (1) finds, under h->lock, the highest run of
+ * free Ready pages old enough, (2) takes it out of the free set (its free
+ * bits cleared, recorded as h->scav_busy, still counted in pages_free:
+ * H1 and H2 hold and no allocation can pick it), (3) drops h->lock and
+ * calls sys_unused, (4) retakes h->lock and puts the run back as free
+ * and released (free and scav bits set, pages_free -> pages_released).
+ * Because free memory is only bits, putting it back coalesces with
+ * whatever was freed next to it meanwhile.  scav_lock (taken first) lets
+ * one release run at a time, so there is at most one busy run and the
+ * verifier can find it.
+ *
+ * Huge pages: an arena whose every page is in use (fully mapped, no free
+ * page) is advised MADV_HUGEPAGE, so a dense long-lived heap gets 2 MiB
+ * TLB entries; before any page of an advised arena is released, the
+ * arena is advised MADV_NOHUGEPAGE again, because khugepaged would
+ * otherwise re-collapse the released holes (max_ptes_none is 511 by
+ * default) and undo the release.  Advice covers whole 64 MiB arenas so
+ * VMAs stay few (neighbours with equal flags merge), and is changed only
+ * under scav_lock, so the flag (a->huge) always says what the kernel was
+ * told.  GODEBUG=disablethp=1 turns the HUGEPAGE side off.  Go 1.21.0
+ * advised per 4 MiB chunk and backed that out in 1.21.1 for the
+ * khugepaged and VMA-count problems; per-arena advice with NOHUGEPAGE
+ * before release avoids both.
+ *
+ * Invariants relied on: a page in the busy run is touched by nobody else
+ * (not free, so not allocatable; in no span, so not freeable); arenas are
+ * never unmapped before mheap_destroy, so the arena pointer stays valid
+ * while h->lock is dropped; the search cursor only moves down, so one
+ * call is O(pages scanned) even though the bitmaps change between runs.
+ */
+#define GCHI_BUILDING 1
+#include "mheap.h"
+#include "mpagealloc.h"
+
+/* The most pages one madvise releases: the palloc chunk, 4 MiB.  Larger
+ * runs are released in parts, so an allocation that could use part of a
+ * big free run is kept out of it for one such call at most. */
+#define SCAV_MAX_RUN_PAGES ((size_t)512)
+
+/* page_is_candidate: page i of a is free, Ready and at least min_age ms
+ * old; *wait is lowered to the ms until a younger free Ready page
+ * qualifies.  Caller holds h->lock. */
+static bool page_is_candidate(const struct heaparena *a, size_t i, uint32_t now, uint32_t min_age,
+                              uint32_t *wait)
+{
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    if ((a->free_bits[i / 64] & bit) == 0 || (a->scav_bits[i / 64] & bit) != 0)
+        return false;
+    uint32_t age = now - a->free_since[i];
+    if (age >= min_age)
+        return true;
+    if (min_age - age < *wait)
+        *wait = min_age - age;
+    return false;
+}
+
+/* top_run: the highest run of candidate pages of a ending at or below
+ * page `end`, at most `max` pages long (its top pages): its first page in
+ * *first and its length, 0 when none.  Whole words without a free Ready
+ * page are skipped.  Caller holds h->lock. */
+static size_t top_run(const struct heaparena *a, size_t end, size_t max, uint32_t now,
+                      uint32_t min_age, uint32_t *wait, size_t *first)
+{
+    size_t i = end;
+    while (i > 0) {
+        size_t w = (i - 1) / 64;
+        if ((a->free_bits[w] & ~a->scav_bits[w]) == 0) {
+            i = w * 64; /* nothing free and Ready in this word */
+            continue;
+        }
+        i--;
+        if (!page_is_candidate(a, i, now, min_age, wait))
+            continue;
+        size_t top = i + 1;
+        while (i > 0 && top - i < max && page_is_candidate(a, i - 1, now, min_age, wait))
+            i--;
+        *first = i;
+        return top - i;
+    }
+    return 0;
+}
+
+/* phys_align: shrink [*first, *first + n) to whole OS pages when they are
+ * larger than ours (arm64 with 16 or 64 KiB pages); returns the new
+ * length, 0 if no whole OS page is inside. */
+static size_t phys_align(const struct heaparena *a, size_t *first, size_t n)
+{
+    size_t phys = sys_phys_page_size();
+    if (phys <= PAGE_SIZE)
+        return n;
+    uintptr_t lo = a->base + *first * PAGE_SIZE, hi = lo + n * PAGE_SIZE;
+    lo = (lo + phys - 1) & ~(uintptr_t)(phys - 1);
+    hi &= ~(uintptr_t)(phys - 1);
+    if (hi <= lo)
+        return 0;
+    *first = (lo - a->base) / PAGE_SIZE;
+    return (hi - lo) / PAGE_SIZE;
+}
+
+/* advise_huge: tell the kernel whether arena a should be backed by huge
+ * pages.  Caller holds scav_lock (so advice is ordered) and not h->lock. */
+static void advise_huge(struct mheap *h, struct heaparena *a, bool huge)
+{
+    if (h->sys.ops.huge != NULL)
+        h->sys.ops.huge(h->sys.ops.ctx, (void *)a->base, ARENA_SIZE, huge);
+}
+
+/* release_run: steps 2-4 of the file comment for pages [first, first+n)
+ * of a.  Called and returns with h->lock held (dropped inside). */
+static void release_run(struct mheap *h, struct heaparena *a, size_t first, size_t n)
+{
+    GCH_ASSERT_INTERNAL(h->scav_busy == NULL);
+    bits_clear_range(a->free_bits, first, n);
+    a->free_pages -= n;
+    h->scav_busy = a;
+    h->scav_busy_first = first;
+    h->scav_busy_n = n;
+    bool unhuge = a->huge;
+    a->huge = false;
+    lock_release(&h->lock);
+    if (unhuge)
+        advise_huge(h, a, false); /* before the holes, so khugepaged leaves them */
+    sys_unused(&h->sys, (void *)(a->base + first * PAGE_SIZE), n * PAGE_SIZE);
+    lock_acquire(&h->lock);
+    GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
+    bits_set_range(a->free_bits, first, n);
+    bits_set_range(a->scav_bits, first, n);
+    a->free_pages += n;
+    h->scav_busy = NULL;
+    atomic_u64_sub_relaxed(&h->pages_free, n);
+    atomic_u64_add_relaxed(&h->pages_released, n);
+}
+
+/* scavenge_arena: release candidate runs of a, top down, until `want`
+ * pages are done.  Returns the pages released.  Caller holds h->lock. */
+static size_t scavenge_arena(struct mheap *h, struct heaparena *a, size_t want, uint32_t min_age,
+                             uint32_t *wait)
+{
+    size_t done = 0, end = a->mapped_pages;
+    while (done < want) {
+        size_t left = want - done, first = 0;
+        size_t n = top_run(a, end, left < SCAV_MAX_RUN_PAGES ? left : SCAV_MAX_RUN_PAGES,
+                           mheap_now_ms(h), min_age, wait, &first);
+        if (n == 0)
+            break;
+        end = first;
+        size_t afirst = first;
+        size_t an = phys_align(a, &afirst, n);
+        if (an == 0)
+            continue;
+        release_run(h, a, afirst, an);
+        done += an;
+    }
+    return done;
+}
+
+size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
+                      uint32_t *next_ms)
+{
+    GCH_ASSERT(kind < SCAV_NKINDS);
+    size_t want = nbytes / PAGE_SIZE, done = 0;
+    uint32_t wait = UINT32_MAX;
+    lock_acquire(&h->scav_lock);
+    lock_acquire(&h->lock);
+    /* Highest addresses first (Go's order: the heap stays dense low). */
+    for (struct heaparena *a = h->last_arena; a != NULL && done < want; a = a->prev)
+        done += scavenge_arena(h, a, want - done, min_age_ms, &wait);
+    lock_release(&h->lock);
+    lock_release(&h->scav_lock);
+    if (done > 0)
+        atomic_u64_add_relaxed(&h->released_bytes[kind], (uint64_t)done * PAGE_SIZE);
+    if (next_ms != NULL)
+        *next_ms = wait;
+    return done * PAGE_SIZE;
+}
+
+size_t mheap_advise_huge(struct mheap *h)
+{
+    size_t n = 0;
+    lock_acquire(&h->scav_lock);
+    lock_acquire(&h->lock);
+    for (struct heaparena *a = h->arenas; a != NULL; a = a->next) {
+        if (a->huge || a->free_pages != 0 || a->mapped_pages != PAGES_PER_ARENA)
+            continue;
+        a->huge = true;
+        lock_release(&h->lock); /* a stays: arenas live until mheap_destroy */
+        advise_huge(h, a, true);
+        n++;
+        lock_acquire(&h->lock);
+    }
+    lock_release(&h->lock);
+    lock_release(&h->scav_lock);
+    return n;
+}
+
+void mheap_limit_scavenge(struct mheap *h)
+{
+    uint64_t limit = atomic_u64_load_relaxed(&h->memory_limit);
+    uint64_t ready = atomic_u64_load_relaxed(&h->sys.ready);
+    if (ready <= limit || atomic_u64_load_relaxed(&h->pages_free) == 0 ||
+        atomic_u32_load_relaxed(&h->eager_off) != 0)
+        return; /* under the limit, nothing free, or the CPU limiter is on */
+    mheap_scavenge(h, ready - limit + PAGE_SIZE - 1, 0, SCAV_EAGER, NULL);
+}

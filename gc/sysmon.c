@@ -1,0 +1,179 @@
+/*
+ * sysmon.c - the monitor thread of one heap (SM1, SM2 in gc/sysmon.h).
+ * Go counterpart: runtime/proc.go sysmon and forcegchelper; the idle
+ * rule is the Go <= 1.12 sysmon scavenger's (spans unused for 5 minutes).
+ * Overview: gc/mgc.c.
+ *
+ * The thread starts at the first kick (end of the first cycle, or a
+ * setter), like the background sweeper, not in gch_heap_new: every job
+ * needs a cycle or a setting first, and a heap without threads lets an
+ * embedder fork (a pre-forking server) before its first collection.
+ *
+ * Three jobs; the first two with a period from the heap's settings (GODEBUG
+ * forcegcms / scavengeidlems, or gch_config; 0 turns a job off):
+ *   - periodic GC: when no cycle has ended for force_gc_ms (Go's
+ *     forcegcperiod, 2 minutes), start one.  As in Go, only once a first
+ *     cycle ran, never with GOGC=off, and gctrace prints "GC forced"
+ *     before it; the cycle itself is not a "(forced)" one;
+ *   - idle release: free Ready pages that stayed free for
+ *     scavenge_idle_ms (5 minutes) go back to the OS (mheap_scavenge with
+ *     that minimum age).  A pass runs every half period, or sooner when
+ *     the pass saw a page that will come of age before then, so a page is
+ *     released within 1.5 periods of being freed, usually 1.  The same
+ *     pass advises huge pages for arenas wholly in use
+ *     (alloc/mscavenge.c).
+ * and the background scavenger (gc/mgcscavenge.c): bursts of about 1 ms
+ * at 1% of one CPU while retained memory is over its goal; after a burst
+ * that found nothing it waits for a kick (a cycle ended: new goals).
+ * Sleeping: Go's sysmon naps 20 us to 10 ms because it also preempts
+ * goroutines and polls the network; ours has only deadlines, so it sleeps
+ * exactly until the next one (SM2), at least SYSMON_MIN_NAP_NS.
+ */
+#define GCHI_BUILDING 1
+#include "sysmon.h"
+#include "heap.h"
+
+#include <signal.h>
+
+#define MS ((int64_t)1000000)
+/* The shortest sleep: a deadline already past (a cycle running when the
+ * periodic GC was due) is retried after this, never at once. */
+#define SYSMON_MIN_NAP_NS (1 * MS)
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* periodic_gc: start a periodic cycle if one is due; returns when to look
+ * again (monotonic ns).  Sysmon thread, holding no lock. */
+static int64_t periodic_gc(struct gch_heap *h, int64_t now)
+{
+    int64_t period = (int64_t)h->env.debug.forcegcms * MS;
+    if (period <= 0 || pacer_gc_percent(h) < 0)
+        return INT64_MAX;
+    lock_acquire(&h->stw.lock);
+    int64_t last = h->gc.last_gc_mono_ns;
+    lock_release(&h->stw.lock);
+    if (last == 0)
+        return now + period; /* Go forces nothing before a first cycle */
+    if (now - last < period)
+        return last + period;
+    if (gc_start_periodic(h, period))
+        atomic_u64_add_relaxed(&h->sysmon.periodic_gcs, 1);
+    return now + period; /* recomputed from the cycle's end next time */
+}
+
+/* idle_release: an idle-scavenger pass if one is due; returns when the
+ * next is.  Sysmon thread, holding no lock. */
+static int64_t idle_release(struct gch_heap *h, int64_t now)
+{
+    struct sysmon *sm = &h->sysmon;
+    int64_t idle = (int64_t)h->env.debug.scavengeidlems;
+    if (idle <= 0)
+        return INT64_MAX;
+    if (now < sm->next_idle_scan)
+        return sm->next_idle_scan;
+    uint32_t wait_ms = UINT32_MAX;
+    mheap_scavenge(&h->mheap, SIZE_MAX, (uint32_t)idle, SCAV_IDLE, &wait_ms);
+    atomic_u64_add_relaxed(&h->gc.scav.cpu_ns, (uint64_t)(sys_nanotime() - now));
+    if (h->env.debug.disablethp == 0)
+        mheap_advise_huge(&h->mheap); /* arenas wholly in use: huge pages */
+    atomic_u64_add_relaxed(&sm->idle_passes, 1);
+    int64_t half = idle / 2 > 0 ? idle / 2 : 1;
+    int64_t wait = wait_ms < (uint64_t)half ? (int64_t)wait_ms + 1 : half;
+    sm->next_idle_scan = now + wait * MS;
+    return sm->next_idle_scan;
+}
+
+/* bg_scavenge: a background scavenger burst if one is due; returns when
+ * the next is.  Sysmon thread, holding no lock. */
+static int64_t bg_scavenge(struct gch_heap *h, int64_t now)
+{
+    struct sysmon *sm = &h->sysmon;
+    if (now >= sm->next_bg)
+        sm->next_bg = gc_bgscavenge(h);
+    return sm->next_bg;
+}
+
+static void *sysmon_main(void *arg)
+{
+    struct gch_heap *h = arg;
+    struct sysmon *sm = &h->sysmon;
+    lock_acquire(&sm->lock);
+    while (!sm->quit) {
+        if (sm->kick)
+            sm->next_bg = 0; /* goals changed: look again */
+        sm->kick = false;
+        lock_release(&sm->lock);
+        int64_t now = sys_nanotime();
+        int64_t next = min64(periodic_gc(h, now), idle_release(h, now));
+        next = min64(next, bg_scavenge(h, now));
+        atomic_u64_add_relaxed(&sm->wakeups, 1);
+        lock_acquire(&sm->lock);
+        if (sm->quit || sm->kick)
+            continue;
+        if (next == INT64_MAX) {
+            lock_wait(&sm->lock, &sm->cond);
+            continue;
+        }
+        int64_t soonest = sys_nanotime() + SYSMON_MIN_NAP_NS;
+        lock_timedwait(&sm->lock, &sm->cond, next > soonest ? next : soonest);
+    }
+    lock_release(&sm->lock);
+    return NULL;
+}
+
+void sysmon_init(struct gch_heap *h)
+{
+    struct sysmon *sm = &h->sysmon;
+    lock_init(&sm->lock, LOCKRANK_SYSMON);
+    lock_cond_init_monotonic(&sm->cond);
+    sm->started = false;
+    sm->quit = false;
+    sm->kick = false;
+    sm->next_idle_scan = 0;
+    sm->next_bg = 0;
+    atomic_u64_store_relaxed(&sm->periodic_gcs, 0);
+    atomic_u64_store_relaxed(&sm->idle_passes, 0);
+    atomic_u64_store_relaxed(&sm->wakeups, 0);
+}
+
+/* start_locked: create the thread, every signal blocked (the embedder's
+ * process-directed signals never run on a heap thread).  sysmon.lock
+ * held; the thread waits for it before its first look. */
+static void start_locked(struct gch_heap *h)
+{
+    struct sysmon *sm = &h->sysmon;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sm->started = pthread_create(&sm->thread, NULL, sysmon_main, h) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void sysmon_kick(struct gch_heap *h)
+{
+    struct sysmon *sm = &h->sysmon;
+    lock_acquire(&sm->lock);
+    if (!sm->started && !sm->quit)
+        start_locked(h); /* the first kick: a cycle ended, or a setting changed */
+    sm->kick = true;
+    pthread_cond_signal(&sm->cond);
+    lock_release(&sm->lock);
+}
+
+void sysmon_stop(struct gch_heap *h)
+{
+    struct sysmon *sm = &h->sysmon;
+    lock_acquire(&sm->lock);
+    sm->quit = true;
+    pthread_cond_signal(&sm->cond);
+    bool started = sm->started;
+    lock_release(&sm->lock);
+    if (started)
+        pthread_join(sm->thread, NULL);
+}
+
+void sysmon_destroy(struct gch_heap *h)
+{
+    pthread_cond_destroy(&h->sysmon.cond);
+    lock_destroy(&h->sysmon.lock);
+}
