@@ -23,6 +23,13 @@ void gchi_scan_enter(void) { tls_scan_depth++; }
 void gchi_scan_leave(void) { tls_scan_depth--; }
 bool gchi_in_scan(void) { return tls_scan_depth > 0; }
 
+/* Depth of trace-sink calls on this OS thread (gchi_sink_enter). */
+static _Thread_local int tls_sink_depth;
+
+void gchi_sink_enter(void) { tls_sink_depth++; }
+void gchi_sink_leave(void) { tls_sink_depth--; }
+bool gchi_in_sink(void) { return tls_sink_depth > 0; }
+
 void *gchi_set_error(gch_error e, const char *fmt, ...)
 {
     va_list ap;

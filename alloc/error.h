@@ -30,6 +30,13 @@ GCH_COLD void *gchi_set_error(gch_error e, const char *fmt, ...)
 void gchi_scan_enter(void);
 void gchi_scan_leave(void);
 bool gchi_in_scan(void);
+/* gchi_sink_enter / _leave / gchi_in_sink: bracket a call of the
+ * embedder's trace sink (gch_config.trace), which may run inside a cycle
+ * (before the cycle's end is published): work that would wait for that
+ * cycle, such as a gcstress collection, is put off while it runs. */
+void gchi_sink_enter(void);
+void gchi_sink_leave(void);
+bool gchi_in_sink(void);
 
 /* gchi_thread_tag: a non-zero word unique to each live OS thread: its
  * thread pointer (%fs base on x86-64, tpidr_el0 on arm64), one

@@ -354,6 +354,18 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
  * the end of its slot (trace-callback types, or masks over 512 bytes), or
  * above 32760 bytes a large object whose span holds the type.  Go
  * counterparts: mallocgcSmallScanHeader, mallocgcLarge. */
+/* headered_class: the size class for a size-byte object with an hdr-byte
+ * header.  gcheap.h promises 16-byte alignment to objects over 8 bytes
+ * outside 17..24, but with its header a 9..16-byte object would fit the
+ * 24-byte class, whose slots are only 8-aligned: it takes a 32-byte slot. */
+static size_t headered_class(size_t size, size_t hdr)
+{
+    size_t sc = size_to_class(size + hdr);
+    if (size > 8 && (size <= 16 || size > 24) && gchi_class_to_size[sc] % 16 != 0)
+        sc = size_to_class(32);
+    return sc;
+}
+
 static GCH_NOINLINE void *malloc_headered(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
@@ -365,10 +377,10 @@ static GCH_NOINLINE void *malloc_headered(gch_thread *t, const gch_type *ty, siz
     /* Y3: room for a whole element past the object would be scanned as
      * one: record the size instead. */
     if (size <= MAX_SMALL_SIZE - MALLOC_HEADER &&
-        gchi_class_to_size[size_to_class(size + MALLOC_HEADER)] - MALLOC_HEADER - size >= ty->size)
+        gchi_class_to_size[headered_class(size, MALLOC_HEADER)] - MALLOC_HEADER - size >= ty->size)
         hdr = MALLOC_SIZED_HEADER;
     if (size <= MAX_SMALL_SIZE - hdr) {
-        spanclass_t spc = make_spanclass(size_to_class(size + hdr), false);
+        spanclass_t spc = make_spanclass(headered_class(size, hdr), false);
         void *p = alloc_slot(c, spc);
         if (p != NULL)
             write_header(c->alloc[spc], (uintptr_t)p, ty, size, hdr == MALLOC_SIZED_HEADER);

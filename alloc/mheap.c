@@ -16,6 +16,7 @@
 #include "mheap.h"
 #include "error.h"
 #include "mpagealloc.h"
+#include "track.h"
 
 /* ---- arenas ------------------------------------------------------------- */
 
@@ -423,8 +424,10 @@ void mheap_destroy(struct mheap *h)
     /* Unmap whole arenas.  The sysmem counters are not adjusted: the
      * sysmem dies with the heap, and its metadata (persistent, gcbits)
      * is released last because the arena records live there. */
-    for (struct heaparena *a = h->arenas; a != NULL; a = a->next)
+    for (struct heaparena *a = h->arenas; a != NULL; a = a->next) {
+        track_unmap(a->base, ARENA_SIZE); /* Z1: a later mapping here starts unpoisoned */
         h->sys.ops.release(h->sys.ops.ctx, (void *)a->base, ARENA_SIZE);
+    }
     h->arenas = h->cur = h->last_arena = NULL;
     gcbits_release_all(&h->gcbits);
     persistent_release_all(&h->pa);

@@ -124,7 +124,9 @@ uint64_t gc_heap_live(struct gch_heap *h)
 static void trace_emit_locked(struct gch_heap *h, const char *line, size_t n)
 {
     if (h->trace != NULL) {
+        gchi_sink_enter();
         h->trace(line, h->trace_ctx);
+        gchi_sink_leave();
         return;
     }
     ssize_t w = write(2, line, n);
@@ -173,6 +175,7 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     struct gcstate *g = &h->gc;
     lock_acquire(&h->stw.lock); /* readers: gch_read_stats, gc_maybe_trigger */
     atomic_u64_store_relaxed(&g->heap_marked_live, r->heap_marked);
+    atomic_u64_store_relaxed(&g->heap_reached_live, r->heap_reached);
     atomic_u64_store_relaxed(&h->mheap.counters.alloc_since_gc, 0);
     r->heap_goal = atomic_u64_load_relaxed(&g->next_gc);
     g->pacer.last_roots = r->stack_scan + r->globals_scan;
@@ -233,6 +236,7 @@ static void stw_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     int64_t t_mark = gc_nanotime();
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
     r->heap_marked = gc_mark(h, r);
+    r->heap_reached = r->heap_marked; /* nothing is allocated black in a stopped mark */
     int64_t t_markterm = gc_nanotime();
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
     gc_sweep_flip(h);
@@ -351,8 +355,8 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     atomic_u32_store_relaxed(&h->mheap.spans_pinned, 0);
     gc_sweep_flip(h);
     struct gccycle_record *r = &g->cur;
-    r->heap_marked = atomic_u64_load_relaxed(&g->marked_bytes) +
-                     atomic_u64_load_relaxed(&h->mheap.counters.black_bytes);
+    r->heap_reached = atomic_u64_load_relaxed(&g->marked_bytes);
+    r->heap_marked = r->heap_reached + atomic_u64_load_relaxed(&h->mheap.counters.black_bytes);
     r->heap_end_mark = gc_heap_live(h);
     r->stack_scan = atomic_u64_load_relaxed(&g->stack_scan_bytes);
     r->globals_scan = atomic_u64_load_relaxed(&g->globals_scan_bytes);
@@ -481,26 +485,59 @@ static void wait_cycle(struct gch_heap *h, struct gch_thread *self)
     lock_acquire(&h->stw.lock);
 }
 
-/* collect_and_sweep: like runtime.GC: wait for a whole cycle that starts
- * after this call, then for the sweep.  A cycle already marking is waited
- * out first; the next one is started here unless another thread starts
- * it first, and then that one serves (Go's gcTriggerCycle), so callers
- * arriving together share one cycle.  self: the caller's attached
- * record, or NULL. */
-static void collect_and_sweep(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
+/* run_own_cycle: wait out a cycle already running, then run one this
+ * thread starts (another thread's start makes it wait that one out and
+ * try again), and wait for its end.  stw.lock held. */
+static void run_own_cycle(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
 {
     struct gcstate *g = &h->gc;
-    lock_acquire(&h->stw.lock);
-    uint64_t target = g->cycles_done + (g->cycle_running ? 2 : 1);
+    for (;;) {
+        while (g->cycle_running)
+            wait_cycle(h, self);
+        uint64_t before = g->cycles_done;
+        lock_release(&h->stw.lock);
+        bool started = gc_start(h, kind);
+        lock_acquire(&h->stw.lock);
+        if (!started)
+            continue;
+        while (g->cycles_done == before)
+            wait_cycle(h, self);
+        return;
+    }
+}
+
+/* share_next_cycle: wait for the end of the cycle running or, if none
+ * runs, of one this thread starts or another thread starts first (as Go's
+ * gcTriggerCycle lets one cycle serve every caller that asked for it).
+ * A cycle already running frees what was garbage when it began; a caller
+ * that needs more asks again.  stw.lock held. */
+static void share_next_cycle(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
+{
+    struct gcstate *g = &h->gc;
+    uint64_t target = g->cycles_done + 1;
     while (g->cycles_done < target) {
-        if (g->cycle_running || g->cycles_done + 1 < target) {
+        if (g->cycle_running) {
             wait_cycle(h, self);
             continue;
         }
         lock_release(&h->stw.lock);
-        gc_start(h, kind); /* false: another thread's cycle serves */
+        gc_start(h, kind); /* false: another thread's start serves */
         lock_acquire(&h->stw.lock);
     }
+}
+
+/* collect_and_sweep: a whole cycle, then the sweep, like runtime.GC.
+ * gch_collect runs a cycle of its own that starts after the call (each
+ * call is one forced cycle, NumForcedGC); allocations at the limit share
+ * cycles, so threads reaching the limit together run one, not one each.
+ * self: the caller's attached record, or NULL. */
+static void collect_and_sweep(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
+{
+    lock_acquire(&h->stw.lock);
+    if (kind == GC_KIND_LIMIT)
+        share_next_cycle(h, self, kind);
+    else
+        run_own_cycle(h, self, kind);
     lock_release(&h->stw.lock);
     gc_sweep_wait(h, self);
 }

@@ -173,6 +173,9 @@ struct gcstate {
     struct workbuf_pool workbufs;   /* grey objects */
     struct atomic_u64 next_gc;      /* [written by the stopper; read by allocators] heap goal */
     struct atomic_u64 heap_marked_live; /* [atomic] live bytes marked by the last cycle */
+    struct atomic_u64 heap_reached_live; /* [written under stw.lock with heap_marked_live]
+                                     * of those, the bytes the mark reached (not allocated
+                                     * black): one cycle's figure, never mixed with another's */
     struct atomic_u64 marked_bytes; /* [atomic] bytes blackened this cycle, folded in by
                                      * gcmarker_flush */
     /* Cycle statistics: written by the stopper under stw.lock (finish_cycle),

@@ -16,7 +16,7 @@
  *
  * Owns: nothing but the per-cache countdown (alloc/mcache.h:
  * gcstress_left, owner thread).  The poll sits at the top of the three
- * allocation calls (alloc/malloc.c: gcstress_poll), before anything of
+ * allocation calls (alloc/malloc.c: alloc_stressed), before anything of
  * the allocation is chosen, so the collection runs where an allocation
  * slow path may start a cycle anyway: a safepoint of the calling thread.
  */
@@ -32,16 +32,24 @@ void gchi_hook_gcstress(struct mcache *c)
     /* A foreign or detached handle: the allocation reports it. */
     if (gchi_check_thread(c) != GCH_OK)
         return;
+    /* A trace sink that allocates may run before its cycle is published
+     * as ended: a collection there would wait for that cycle, forever.
+     * The collection is owed to the thread's next allocation instead. */
+    if (gchi_in_sink()) {
+        c->gcstress_left = 1;
+        return;
+    }
+    gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
+    /* The same misuse checks an allocation slow path makes, on every
+     * allocation (not only every Nth): a collection from inside a
+     * blocking section or a scan callback would deadlock instead of
+     * reporting. */
+    stw_check_not_blocking(t, "allocation");
+    gc_check_not_in_cycle(t->heap, "allocation");
     if (c->gcstress_left > 1) {
         c->gcstress_left--;
         return;
     }
     c->gcstress_left = atomic_u32_load_relaxed(&c->gcstress);
-    gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
-    /* The same misuse checks an allocation slow path makes, first: a
-     * collection from inside a blocking section or a scan callback
-     * would deadlock instead of reporting. */
-    stw_check_not_blocking(t, "allocation");
-    gc_check_not_in_cycle(t->heap, "allocation");
     gch_collect(t->heap);
 }

@@ -53,6 +53,7 @@ struct gccycle_record {
     uint64_t heap_start;         /* heap live when the cycle started (Go heap0) */
     uint64_t heap_end_mark;      /* heap live when mark termination began (Go heap1) */
     uint64_t heap_marked;        /* bytes marked live by this cycle (Go heap2) */
+    uint64_t heap_reached;       /* of which reached by the mark, not allocated black */
     uint64_t heap_goal;          /* goal of the cycle just finished (Go lastHeapGoal) */
 
     /* Root scan work, bytes. */

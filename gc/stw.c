@@ -244,10 +244,13 @@ void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
     }
 }
 
-/* Cycles an allocation that finds the heap full runs before it fails.
+/* Cycles an allocation that finds the heap full waits for before it
+ * fails, while the last one left room for it (the reached rule below).
  * More than one: what other threads allocate during a cycle survives it
- * (allocate black) and may take the room it freed before the retry. */
-#define ALLOC_FAILED_CYCLES 4
+ * (allocate black), and with several threads at the limit the room a
+ * cycle freed may go to the others before this thread's retry.  The cap
+ * only bounds the wait of a thread that keeps losing that race. */
+#define ALLOC_FAILED_CYCLES 16
 
 bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt)
 {
@@ -256,14 +259,14 @@ bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt)
     size_t limit = h->mheap.heap_limit;
     if (gch_last_error() != GCH_ENOMEM || attempt >= ALLOC_FAILED_CYCLES || (limit != 0 && bytes > limit))
         return false;
-    /* After a cycle of ours: full of live data is full.  What other
-     * threads allocated during it counts as marked (allocated black)
-     * but may be garbage already: leave it out (black_bytes still holds
-     * the last cycle's until the next mark starts; a heuristic). */
+    /* After a cycle we waited for: full of live data is full.  What
+     * other threads allocated during it counts as marked (allocated
+     * black) but may be garbage already, so the test uses the bytes the
+     * mark reached, a figure the last finished cycle stored whole (a
+     * later cycle's start cannot tear it). */
     if (attempt > 0 && limit != 0) {
-        uint64_t marked = atomic_u64_load_relaxed(&h->gc.heap_marked_live);
-        uint64_t black = atomic_u64_load_relaxed(&h->mheap.counters.black_bytes);
-        if ((marked > black ? marked - black : 0) + bytes > limit)
+        uint64_t reached = atomic_u64_load_relaxed(&h->gc.heap_reached_live);
+        if (reached + bytes > limit)
             return false;
     }
     return gc_collect_at_limit(h, t);

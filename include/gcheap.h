@@ -421,7 +421,10 @@ GCH_API gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx);
 /* Per-thread scanners (a VM's value stack), called for t's roots only:
  * on t itself at a safepoint (gch_safepoint, or inside an allocation),
- * or on a mark worker while t is in a blocking section.  Owner thread
+ * or on a mark worker while t is in a blocking section.  An allocation
+ * may itself wait in a blocking section (for a cycle, at heap_limit), so
+ * the scanner can run on a worker during any gch_alloc: it must find its
+ * stack through ctx, never through thread-local storage.  Owner thread
  * only. */
 GCH_API gch_error gch_thread_scanner_add(gch_thread *t, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_thread_scanner_remove(gch_thread *t, gch_scan_fn fn, void *ctx);

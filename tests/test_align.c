@@ -41,25 +41,39 @@ static gch_heap *heap_with_decoder(void)
 static void check_align(const void *p, size_t size)
 {
     assert_non_null(p);
-    if ((uintptr_t)p % 8 != 0 || (size > 8 && size <= 16 && (uintptr_t)p % 16 != 0))
+    bool want16 = size > 8 && (size <= 16 || size > 24);
+    if ((uintptr_t)p % 8 != 0 || (want16 && (uintptr_t)p % 16 != 0))
         fail_msg("a %zu-byte object at %p is not aligned", size, p);
+}
+
+static void noop_trace(gch_visitor *v, void *obj, size_t size)
+{
+    (void)v;
+    (void)obj;
+    (void)size;
 }
 
 static void alloc_every_kind(gch_thread *t)
 {
     static const uint8_t one[1] = {1};
-    static gch_type plain[65], masked[65];
+    static gch_type plain[65], masked[65], traced[65];
+    static const gch_type traced8 = {"traced8", 8, NULL, noop_trace};
     static const gch_type byte = {"byte", 1, NULL, NULL};
     static const gch_type three = {"three", 3, NULL, NULL};
     for (size_t size = 1; size <= 64; size++) {
         plain[size] = (gch_type){"plain", size, NULL, NULL};
         masked[size] = (gch_type){"masked", size, one, NULL};
+        traced[size] = (gch_type){"traced", size, NULL, noop_trace};
         for (int i = 0; i < 40; i++) {
             check_align(gch_alloc(t, &plain[size]), size);
             check_align(gch_alloc_noscan(t, size), size);
             check_align(gch_alloc_array(t, &byte, size), size);
             if (size >= 8)
                 check_align(gch_alloc(t, &masked[size]), size);
+            /* trace types carry a header word: 9..16 bytes must still be 16-aligned */
+            check_align(gch_alloc(t, &traced[size]), size);
+            if (size <= 8)
+                check_align(gch_alloc_array(t, &traced8, size), 8 * size);
             if (size <= 21)
                 check_align(gch_alloc_array(t, &three, size), 3 * size);
         }

@@ -115,6 +115,63 @@ static int run_child(void (*fn)(void *), void *arg)
     return status;
 }
 
+/* A trace sink that allocates (gcheap.h allows it on a VM thread) under
+ * gcstress: the sink may run before its cycle is published as ended, so
+ * a collection from there would wait for itself (a review found the
+ * hang with gcstoptheworld=1, and with gcpacertrace=1 on trace_mu).  The
+ * collection is put off to the next allocation. */
+static _Thread_local gch_thread *sink_thread;
+static int sink_lines;
+
+static void allocating_sink(const char *line, void *ctx)
+{
+    (void)line;
+    (void)ctx;
+    sink_lines++;
+    if (sink_thread != NULL)
+        assert_non_null(gch_alloc_noscan(sink_thread, 32));
+}
+
+static void sink_allocates(void *arg)
+{
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "TSTRESS_";
+    cfg.gc_percent = -1;
+    cfg.trace = allocating_sink;
+    setenv("TSTRESS_GODEBUG", (const char *)arg, 1);
+    gch_heap *h = gch_heap_new(&cfg);
+    unsetenv("TSTRESS_GODEBUG");
+    assert_non_null(h);
+    gch_thread *t = gch_thread_attach(h);
+    sink_thread = t;
+    for (int i = 0; i < 50; i++)
+        assert_non_null(gch_alloc_noscan(t, 16));
+    sink_thread = NULL;
+    assert_true(sink_lines >= 10);
+    assert_true(num_gc(h) >= 20);
+    gch_thread_detach(t);
+    gch_heap_free(h);
+}
+
+static void alarm_then(void *arg)
+{
+    alarm(60); /* a hang ends the child with SIGALRM */
+    sink_allocates(arg);
+}
+
+static void test_gcstress_sink_may_allocate(void **state)
+{
+    (void)state;
+    static const char *modes[] = {"gctrace=1,gcstress=1,gcstoptheworld=1",
+                                  "gctrace=1,gcpacertrace=1,gcstress=1", "gctrace=1,gcstress=2"};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        int status = run_child(alarm_then, (void *)modes[i]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("%s: child status %#x", modes[i], (unsigned)status);
+    }
+}
+
 static void test_gcstress_catches_missing_root(void **state)
 {
     (void)state;
@@ -222,6 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gcstress_collects_every_n),
         cmocka_unit_test(test_gcstress_catches_missing_root),
+        cmocka_unit_test(test_gcstress_sink_may_allocate),
         cmocka_unit_test(test_gcstress_clobbers_at_once),
         cmocka_unit_test(test_gcstress_blocking_is_fatal),
         cmocka_unit_test(test_gcstress_count_shrunk_without_clearing),

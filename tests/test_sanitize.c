@@ -113,6 +113,36 @@ static void test_swept_objects_poisoned(void **state)
 #endif
 }
 
+/* A freed heap leaves no poison behind: the kernel may hand its arenas'
+ * address range to the next mapping, and ASan keeps shadow across munmap
+ * (a review found gch_heap_free unmapping arenas without unpoisoning). */
+static void test_freed_heap_leaves_no_poison(void **state)
+{
+    (void)state;
+#if HAVE_ASAN
+    gch_heap *h = plain_heap();
+    gch_thread *t = gch_thread_attach(h);
+    char *first = NULL;
+    for (int i = 0; i < 20000; i++) {
+        struct node *n = gch_alloc(t, &node_type);
+        assert_non_null(n);
+        if (first == NULL)
+            first = (char *)n;
+    }
+    assert_int_equal(gch_collect(h), GCH_OK);
+    assert_true(all_poisoned(first, sizeof(struct node))); /* swept: poisoned */
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    /* the arena (64 MiB, aligned) is unmapped now; its shadow must be clean */
+    const size_t arena = (size_t)64 << 20;
+    char *base = (char *)((uintptr_t)first & ~(uintptr_t)(arena - 1));
+    for (size_t off = 0; off < arena; off += 8192)
+        assert_false(__asan_address_is_poisoned(base + off));
+#else
+    skip();
+#endif
+}
+
 #if HAVE_ASAN
 /* use_after_free: the VM's bug: a node kept only in a C local across a
  * collection, then read. */
@@ -169,6 +199,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allocated_unpoisoned_free_poisoned),
         cmocka_unit_test(test_swept_objects_poisoned),
+        cmocka_unit_test(test_freed_heap_leaves_no_poison),
         cmocka_unit_test(test_use_after_free_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,26 +92,12 @@ static _Noreturn void alloc_failed(struct vm *vm, const char *what)
     vm_error(vm, "cannot allocate %s: %s", what, gch_last_error_message());
 }
 
-/* retry_after_gc: true when an allocation that just failed is worth
- * trying again.  Workaround: gcheap starts no cycle when an allocation
- * fails at heap_limit, and once the pacer's goal lies above the limit no
- * allocation ever reaches the trigger again, so the garbage left by a
- * failed computation would stay until an explicit collection.  On
- * GCH_ENOMEM we collect once (our roots are all on the value stack). */
-static bool retry_after_gc(struct vm *vm)
-{
-    if (gch_last_error() != GCH_ENOMEM)
-        return false;
-    gch_collect(vm->I->heap);
-    return true;
-}
-
-/* ALLOC: evaluate the allocation expr, collecting and retrying once. */
+/* ALLOC: evaluate the allocation expr; NULL becomes a Scheme error.  At
+ * heap_limit gcheap collects before it fails (our roots are all on the
+ * value stack), so a failure here means live data fills the heap. */
 #define ALLOC(vm, expr, what)                                   \
     ({                                                          \
         void *p_ = (expr);                                      \
-        if (p_ == NULL && retry_after_gc(vm))                   \
-            p_ = (expr);                                        \
         if (p_ == NULL)                                         \
             alloc_failed((vm), (what));                         \
         p_;                                                     \
@@ -124,17 +110,10 @@ val mk_obj(struct vm *vm, const gch_type *ty, enum otype ot, uintptr_t aux)
     return (val)o;
 }
 
-/* vm_alloc_noscan: size bytes without references.  Workaround: gcheap's
- * tiny allocator (noscan requests under 16 bytes) may return addresses
- * that are not 8-byte aligned, which would break the tags, so every
- * request is rounded to a multiple of 8 and at least 16 (never tiny). */
+/* vm_alloc_noscan: size bytes without references.  gcheap returns every
+ * object 8-byte aligned, so the three low bits stay free for tags. */
 void *vm_alloc_noscan(struct vm *vm, size_t size)
 {
-    if (size > SIZE_MAX - 16)
-        vm_error(vm, "object too large");
-    size = (size + 7) & ~(size_t)7;
-    if (size < 16)
-        size = 16;
     return ALLOC(vm, gch_alloc_noscan(vm->t, size), "bytes");
 }
 
