@@ -55,7 +55,7 @@ static void release_in_termination(struct gch_heap *h)
     if (!atomic_load(&victim_held) || atomic_load(&victim_release))
         return;
     atomic_store(&victim_release, 1);
-    for (int i = 0; i < 300 && atomic_u32_load_relaxed(&h->gc.test_work_in_term) == 0; i++)
+    for (int i = 0; i < 1000 && atomic_u32_load_relaxed(&h->gc.test_work_in_term) == 0; i++)
         nap_ms(1);
 }
 
