@@ -329,6 +329,23 @@ uint64_t gchi_heap_alloc_bytes(gch_heap *h)
     return bytes;
 }
 
+/* read_cycle_stats: the fields the cycles and the scavengers keep. */
+static void read_cycle_stats(gch_heap *h, gch_stats *out)
+{
+    lock_acquire(&h->stw.lock); /* cycle statistics (gc/mgc.h) */
+    out->num_gc = h->gc.num_gc;
+    out->num_forced_gc = h->gc.num_forced_gc;
+    out->pause_total_ns = h->gc.pause_total_ns;
+    memcpy(out->pause_ns, h->gc.pause_ns, sizeof out->pause_ns);
+    out->last_gc = h->gc.last_gc_unix_ns;
+    out->gc_cpu_fraction = h->gc.gc_cpu_fraction;
+    out->released_last_cycle = h->gc.scav.released_last_cycle;
+    lock_release(&h->stw.lock);
+    out->released_total = gc_released_total(h);
+    out->scavenge_ns = atomic_u64_load_relaxed(&h->gc.scav.cpu_ns);
+    out->next_gc = atomic_u64_load_relaxed(&h->gc.next_gc);
+}
+
 void gch_read_stats(gch_heap *h, gch_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -376,18 +393,7 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->heap_idle = (free + released) * PAGE_SIZE;
     out->heap_released = released * PAGE_SIZE;
     out->heap_sys = out->heap_inuse + out->heap_idle;
-    lock_acquire(&h->stw.lock); /* cycle statistics (gc/mgc.h) */
-    out->num_gc = h->gc.num_gc;
-    out->num_forced_gc = h->gc.num_forced_gc;
-    out->pause_total_ns = h->gc.pause_total_ns;
-    memcpy(out->pause_ns, h->gc.pause_ns, sizeof out->pause_ns);
-    out->last_gc = h->gc.last_gc_unix_ns;
-    out->gc_cpu_fraction = h->gc.gc_cpu_fraction;
-    out->released_last_cycle = h->gc.scav.released_last_cycle;
-    lock_release(&h->stw.lock);
-    out->released_total = gc_released_total(h);
-    out->scavenge_ns = atomic_u64_load_relaxed(&h->gc.scav.cpu_ns);
-    out->next_gc = atomic_u64_load_relaxed(&h->gc.next_gc);
+    read_cycle_stats(h, out);
     out->metadata_sys = atomic_u64_load_relaxed(&m->pa.sys_bytes) +
                         atomic_u64_load_relaxed(&m->gcbits.sys_bytes);
     out->sys = out->heap_sys + out->metadata_sys;

@@ -464,7 +464,8 @@ static void test_sysmon_sleeps(void **state)
     assert_int_equal(gch_collect(h), GCH_OK);
     sleep_ms(300);
     uint64_t w = ld(&h->sysmon.wakeups);
-    assert_true(w >= 2 && w <= 14);
+    if (w < 1 || w > 20) /* ~7 expected; a busy poll would be thousands */
+        fail_msg("sysmon woke %llu times in 300 ms", (unsigned long long)w);
     free_heap(h);
 }
 
