@@ -270,7 +270,7 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, boo
         g->nidle++;
         bool over = false;
         while (!over) {
-            if (g->mark_done_gen == gen) {
+            if (g->mark_done_gen >= gen) { /* this round's mark, or a later one, ended */
                 over = true;
             } else if (gc_test_held(h)) {
                 idle_wait(h);

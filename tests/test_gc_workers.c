@@ -91,10 +91,47 @@ static void test_no_worker_starts_during_termination(void **state)
     assert_int_equal(gch_heap_free(h), GCH_OK);
 }
 
+/* A worker asleep through two whole marks leaves its old round when it
+ * wakes (it used to stay in it for good, never seeing its own mark's
+ * number as the last ended, so gch_heap_free waited on it forever). */
+static void test_sleeper_leaves_its_old_round(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.read_env = 0;
+    cfg.gc_percent = -1;
+    cfg.gomaxprocs = 8;
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_int_equal(gch_collect(h), GCH_OK);
+    atomic_store(&victim_held, 0);
+    atomic_store(&victim_release, 0);
+    gchi_test_idle_hook = hold_first_napper;
+    atomic_store(&victim_armed, 1);
+    for (int i = 0; i < 100 && !atomic_load(&victim_held); i++)
+        assert_int_equal(gch_collect(h), GCH_OK);
+    assert_true(atomic_load(&victim_held));
+    assert_int_equal(gch_collect(h), GCH_OK); /* two more marks without it */
+    assert_int_equal(gch_collect(h), GCH_OK);
+    atomic_store(&victim_release, 1);
+    int nidle = -1;
+    for (int i = 0; i < 1000 && nidle != 0; i++) {
+        nap_ms(1);
+        lock_acquire(&h->stw.lock);
+        nidle = h->gc.nidle;
+        lock_release(&h->stw.lock);
+    }
+    assert_int_equal(nidle, 0); /* no worker left counted in a finished round */
+    gchi_test_idle_hook = NULL;
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_worker_starts_during_termination),
+        cmocka_unit_test(test_sleeper_leaves_its_old_round),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
