@@ -38,6 +38,9 @@ void vm_report(struct vm *vm, long line, const char *msg)
 }
 
 static _Noreturn void vm_verror(struct vm *vm, long line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static _Noreturn void vm_verror(struct vm *vm, long line, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
