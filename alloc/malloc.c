@@ -355,13 +355,14 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
  * above 32760 bytes a large object whose span holds the type.  Go
  * counterparts: mallocgcSmallScanHeader, mallocgcLarge. */
 /* headered_class: the size class for a size-byte object with an hdr-byte
- * header.  gcheap.h promises 16-byte alignment to objects over 8 bytes
- * outside 17..24, but with its header a 9..16-byte object would fit the
- * 24-byte class, whose slots are only 8-aligned: it takes a 32-byte slot. */
+ * header.  gcheap.h promises 16-byte alignment to objects of 9..16 bytes,
+ * but with its header such an object would fit the 24-byte class, whose
+ * slots are only 8-aligned: it takes a 32-byte slot.  (Every class above
+ * 24 bytes is a multiple of 16, so larger objects need nothing.) */
 static size_t headered_class(size_t size, size_t hdr)
 {
     size_t sc = size_to_class(size + hdr);
-    if (size > 8 && (size <= 16 || size > 24) && gchi_class_to_size[sc] % 16 != 0)
+    if (size > 8 && size <= 16 && gchi_class_to_size[sc] == 24)
         sc = size_to_class(32);
     return sc;
 }
@@ -438,13 +439,10 @@ void *gch_alloc(gch_thread *t, const gch_type *ty)
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc", t, ty);
     size_t size = ty->size;
-    if (type_is_noscan(ty)) {
-        if (gcstress_on(t))
-            return alloc_stressed(t, ty, size);
-        return malloc_gc(t, size, true);
-    }
     if (gcstress_on(t))
         return alloc_stressed(t, ty, size);
+    if (type_is_noscan(ty))
+        return malloc_gc(t, size, true);
     return malloc_scan(t, ty, size);
 }
 
