@@ -476,28 +476,3 @@ void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
         return malloc_gc(t, bytes, true);
     return malloc_scan(t, ty, bytes);
 }
-
-void gchi_free(gch_thread *t, void *p)
-{
-    struct mcache *c = gchi_thread_cache(t);
-    if (gchi_check_thread(c) != GCH_OK)
-        gch_fatal("gchi_free: thread not attached to this OS thread", (uintptr_t)t, 0, 0);
-    struct mheap *h = c->heap;
-    /* Freeing needs exact alloc bits: no unswept span (test-only path). */
-    mheap_sweep_finish(h);
-    struct mspan *s = NULL;
-    uintptr_t base = mheap_object_base(h, (uintptr_t)p, &s);
-    if (base == 0 || base != (uintptr_t)p)
-        gch_fatal("gchi_free: not the start of a heap object", (uintptr_t)p, (uintptr_t)s, 0);
-    uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, base);
-    spanclass_t spc = s->spanclass;
-    size_t elemsize = s->elemsize;
-    mcentral_free_object(&h->central[spc], s, idx);
-    unsigned sc = spanclass_sizeclass(spc);
-    if (sc == 0) {
-        atomic_u64_add_relaxed(&h->counters.large_frees, 1);
-        atomic_u64_add_relaxed(&h->counters.large_free_bytes, elemsize);
-    } else {
-        atomic_u64_add_relaxed(&h->counters.small_frees[sc], 1);
-    }
-}

@@ -23,9 +23,4 @@ static inline struct mcache *gchi_thread_cache(gch_thread *t)
  * thread; otherwise sets the error and returns its code. */
 gch_error gchi_check_thread(const struct mcache *c);
 
-/* gchi_free: free the object at p (its start) explicitly.  Not public
- * API: the collector's sweep frees objects; tests use this until then.
- * The object's span must not be cached by another thread (fatal). */
-void gchi_free(gch_thread *t, void *p);
-
 #endif

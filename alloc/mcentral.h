@@ -64,8 +64,8 @@ struct mspan *mcentral_take_unswept(struct mcentral *c, uint32_t sg);
 void mcentral_add_large(struct mcentral *c, struct mspan *s);
 /* mcentral_free_object: free slot idx of s, which must be on one of c's
  * lists (not cached).  Returns true when the span went back to the heap.
- * The collector's sweep replaces this explicit free; until then tests use
- * it through gchi_free(). */
+ * The collector's sweep frees in bulk instead; the allocator tests free
+ * single objects through it (gchi_free, tests/testhooks.c). */
 bool mcentral_free_object(struct mcentral *c, struct mspan *s, uint32_t idx);
 /* mcentral_is_valid: C1, C2, C4 for every span on c's lists. */
 bool mcentral_is_valid(struct mcentral *c, uint32_t sweepgen);

@@ -14,7 +14,7 @@
  *   global root range, the heap scanner, a second handle frame; a
  *   blocking section; a second thread that attaches, allocates a chain
  *   and links it into a global or scanner slot, then detaches; safepoints
- *   and garbage; in GCH_TESTING builds, holding the mark (workers and
+ *   and garbage; holding the mark (tests/testhooks.h; workers and
  *   assists stall after the roots are scanned), so that stores race an
  *   unfinished mark as they would on a loaded machine.
  * The model keeps, per object id, its kind and the ids its fields hold,
@@ -35,11 +35,10 @@
 
 #define CHECK(c) ((c) ? (void)0 : __builtin_trap())
 
-#if GCH_TESTING
-/* gc/mgc.h: while held, mark workers and assists do no mark work, so the
- * stores that follow race a mark that has only the roots scanned. */
-void gchi_test_hold_mark(struct gch_heap *h, bool hold);
-#endif
+/* tests/testhooks.h: while the mark is held, workers and assists do no
+ * mark work, so the stores that follow race a mark that has only the
+ * roots scanned. */
+#include "testhooks.h"
 
 #define MAX_OPS 300
 #define MAXOBJ 600
@@ -444,20 +443,15 @@ static void toggle_frame(struct ctx *c)
     c->x_on = !c->x_on;
 }
 
-/* hold: hold or release the mark (GCH_TESTING builds; not under
+/* hold: hold or release the mark (tests/testhooks.h; not under
  * gcstress, whose collections would wait for a held mark forever). */
 static void hold(struct ctx *c, bool on)
 {
-#if GCH_TESTING
     if (on && c->stressed)
         return;
     if (on != c->held)
         gchi_test_hold_mark(c->h, on);
     c->held = on;
-#else
-    (void)c;
-    (void)on;
-#endif
 }
 
 static void op_new(struct ctx *c, enum kind kd, unsigned a, unsigned arg)

@@ -323,10 +323,7 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     int64_t t_mt = gc_nanotime();
     stop_the_world(h, NULL);
     atomic_uptr_store_relaxed(&g->collector, gchi_thread_tag());
-#if GCH_TESTING
-    if (gchi_test_term_hook != NULL)
-        gchi_test_term_hook(h);
-#endif
+    gc_test_hook(h, &g->test_term_hook);
     /* Go's gcMarkDone: work found now may be large (a white subtree);
      * the world goes back to concurrent marking rather than drain it. */
     if (stopped_has_work(h, m) && g->term_restarts < TERM_MAX_RESTARTS) {
@@ -572,32 +569,7 @@ void gc_wait_idle(struct gch_heap *h, struct gch_thread *self)
     lock_release(&h->stw.lock);
 }
 
-#if GCH_TESTING
-void (*gchi_test_root_edit_hook)(struct gch_heap *h);
-void (*gchi_test_term_hook)(struct gch_heap *h);
-void (*gchi_test_idle_hook)(struct gch_heap *h);
-
-bool gchi_test_gc_start(struct gch_heap *h) { return gc_start(h, GC_KIND_USER); }
-
-void gchi_test_hold_mark(struct gch_heap *h, bool hold)
-{
-    atomic_u32_store_relaxed(&h->gc.test_hold, hold ? 1 : 0);
-}
-
-void gchi_test_no_workers(struct gch_heap *h, bool fail)
-{
-    atomic_u32_store_relaxed(&h->gc.test_no_workers, fail ? 1 : 0);
-}
-
-void gchi_test_gc_wait(struct gch_heap *h)
-{
-    struct gch_thread *self = gchi_heap_self(h);
-    lock_acquire(&h->stw.lock);
-    while (h->gc.cycle_running)
-        wait_cycle(h, self);
-    lock_release(&h->stw.lock);
-}
-#endif
+bool gc_start_forced(struct gch_heap *h) { return gc_start(h, GC_KIND_USER); }
 
 int64_t gc_maybe_trigger(struct gch_heap *h)
 {

@@ -218,6 +218,17 @@ struct gcstate {
     struct atomic_u32 test_no_workers; /* [atomic] tests: worker threads cannot start */
     struct atomic_u32 test_work_in_term; /* [atomic] tests: workers that began mark work
                                      * while a termination was in progress (MW4) */
+    /* Test instrumentation, set only through tests/testhooks.c (never
+     * compiled into the library): zero in production, where each use
+     * below costs one load off the hot paths. */
+    struct atomic_u32 test_mode;    /* [atomic] a test instrumented this heap: the MW4
+                                     * probe (test_work_in_term) runs */
+    struct atomic_uptr test_root_edit_hook; /* [atomic acq/rel] void (*)(struct gch_heap *),
+                                     * called by each root edit after gc_shade_begin */
+    struct atomic_uptr test_term_hook; /* [atomic acq/rel] called by mark termination
+                                     * as soon as the world is stopped */
+    struct atomic_uptr test_idle_hook; /* [atomic acq/rel] called by an idle worker before
+                                     * each nap, holding no lock */
     bool workers_quit;              /* [stw.lock] */
     pthread_t workers[GC_MAX_WORKERS]; /* [stw.lock] the last is fractional if the
                                      * pacer wants one */
@@ -408,36 +419,20 @@ void gc_scavtrace_forced(struct gch_heap *h, uint64_t released);
  * a cycle: it can get here only from a scan or trace callback. */
 void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
 
-/* gc_test_held: a test froze the mark (gchi_test_hold_mark); always
- * false unless GCH_TESTING. */
-#define gc_test_held(h) (GCH_TESTING && atomic_u32_load_relaxed(&(h)->gc.test_hold) != 0)
-
-#if GCH_TESTING
-/* Test hooks for deterministic interleavings (tests/test_races.c):
- * gchi_test_gc_start: start a forced cycle; with concurrent marking it
- *   returns once the mark began and the world restarted (false if a
- *   cycle was running already);
- * gchi_test_hold_mark: while held, the workers and assists do no mark
- *   work at all, so the mark cannot end: the test arranges its stores
- *   at a known point of the mark, then releases;
- * gchi_test_gc_wait: wait until no cycle runs;
- * gchi_test_no_workers: worker threads fail to start (the cycle falls
- *   back to marking with the world stopped);
- * gchi_test_root_edit_hook: when set, every global root edit calls it
- *   between gc_shade_begin and taking the roots lock (a test holds an
- *   edit there to see what a stop does meanwhile);
- * gchi_test_idle_hook: see below;
- * gchi_test_term_hook: when set, mark termination calls it as soon as
- *   the world is stopped (a test plants grey work there). */
-bool gchi_test_gc_start(struct gch_heap *h);
-void gchi_test_hold_mark(struct gch_heap *h, bool hold);
-void gchi_test_gc_wait(struct gch_heap *h);
-void gchi_test_no_workers(struct gch_heap *h, bool fail);
-extern void (*gchi_test_root_edit_hook)(struct gch_heap *h);
-extern void (*gchi_test_term_hook)(struct gch_heap *h);
-/* gchi_test_idle_hook: when set, an idle worker calls it before each nap,
- * holding no lock (a test holds a worker asleep there). */
-extern void (*gchi_test_idle_hook)(struct gch_heap *h);
-#endif
+/* gc_test_held: a test froze the mark (tests/testhooks.c,
+ * gchi_test_hold_mark); false in every heap no test touched. */
+#define gc_test_held(h) (atomic_u32_load_relaxed(&(h)->gc.test_hold) != 0)
+/* gc_test_hook: call the hook a test planted in *slot (one of gcstate's
+ * test_*_hook fields), if any: one acquire load in production. */
+static inline void gc_test_hook(struct gch_heap *h, const struct atomic_uptr *slot)
+{
+    uintptr_t fn = atomic_uptr_load_acquire(slot);
+    if (GCH_UNLIKELY(fn != 0))
+        ((void (*)(struct gch_heap *))fn)(h);
+}
+/* gc_start_forced: start a user-forced cycle and return without waiting
+ * for it (false if one runs): with concurrent marking, once the mark
+ * began and the world restarted.  For tests/testhooks.c. */
+bool gc_start_forced(struct gch_heap *h);
 
 #endif

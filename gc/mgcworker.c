@@ -192,10 +192,7 @@ static bool try_terminate(struct gch_heap *h, struct gcmarker *m)
 static void idle_wait(struct gch_heap *h)
 {
     lock_release(&h->stw.lock);
-#if GCH_TESTING
-    if (gchi_test_idle_hook != NULL)
-        gchi_test_idle_hook(h);
-#endif
+    gc_test_hook(h, &h->gc.test_idle_hook);
     struct timespec ts = {0, WORKER_IDLE_NS};
     nanosleep(&ts, NULL);
     lock_acquire(&h->stw.lock);
@@ -226,12 +223,12 @@ static void fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t use
 static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool fractional,
                                int64_t *frac_used)
 {
-#if GCH_TESTING
-    lock_acquire(&h->stw.lock);
-    if (h->gc.terminating) /* MW4 broken */
-        atomic_u32_add_relaxed(&h->gc.test_work_in_term, 1);
-    lock_release(&h->stw.lock);
-#endif
+    if (GCH_UNLIKELY(atomic_u32_load_relaxed(&h->gc.test_mode) != 0)) {
+        lock_acquire(&h->stw.lock);
+        if (h->gc.terminating) /* MW4 broken */
+            atomic_u32_add_relaxed(&h->gc.test_work_in_term, 1);
+        lock_release(&h->stw.lock);
+    }
     int64_t cpu0 = thread_cpu_ns();
     int64_t budget = fractional ? FRACTIONAL_DRAIN_BUDGET : WORKER_DRAIN_BUDGET;
     bool did = true;
@@ -326,7 +323,7 @@ bool gc_workers_start(struct gch_heap *h)
     lock_assert_held(&h->stw.lock);
     if (g->nworkers > 0)
         return true;
-    if (GCH_TESTING && atomic_u32_load_relaxed(&g->test_no_workers) != 0)
+    if (atomic_u32_load_relaxed(&g->test_no_workers) != 0)
         return false;
     int want = pacer_workers(h);
     sigset_t all, old;

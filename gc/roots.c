@@ -87,10 +87,7 @@ static bool edit_begin(gch_heap *h, const char *what)
 {
     gc_check_not_in_cycle(h, what);
     bool shade = gc_shade_begin(h);
-#if GCH_TESTING
-    if (gchi_test_root_edit_hook != NULL)
-        gchi_test_root_edit_hook(h);
-#endif
+    gc_test_hook(h, &h->gc.test_root_edit_hook);
     return shade;
 }
 

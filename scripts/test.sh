@@ -19,7 +19,7 @@ run_build() {
   local dir=build-test-$name
   echo "=== gcheap tests: $name build ==="
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGCH_WERROR=ON \
-        -DGCH_DEBUG=2 -DGCH_TESTING=ON -DGCH_BUILD_BENCH=OFF "$@" > "$dir.configure.log" 2>&1 \
+        -DGCH_DEBUG=2 -DGCH_BUILD_BENCH=OFF "$@" > "$dir.configure.log" 2>&1 \
     || { cat "$dir.configure.log"; return 1; }
   cmake --build "$dir" -j "$JOBS"
   (cd "$dir" && ctest --output-on-failure -j "$JOBS")

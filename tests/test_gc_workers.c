@@ -71,7 +71,7 @@ static void test_no_worker_starts_during_termination(void **state)
     assert_non_null(h);
     assert_int_equal(gch_collect(h), GCH_OK); /* starts the workers */
     assert_int_equal(h->gc.nworkers, 2);
-    gchi_test_idle_hook = hold_first_napper;
+    gchi_test_set_idle_hook(h, hold_first_napper);
     atomic_store(&victim_armed, 1);
     /* Cycle N: the first worker to go idle naps (the other is not idle
      * yet) and is held there, counted idle, while the other ends it. */
@@ -80,14 +80,14 @@ static void test_no_worker_starts_during_termination(void **state)
     assert_true(atomic_load(&victim_held));
     /* Cycle N+1: the other worker alone; the victim is let go from
      * inside its termination. */
-    gchi_test_term_hook = release_in_termination;
+    gchi_test_set_term_hook(h, release_in_termination);
     assert_int_equal(gch_collect(h), GCH_OK);
-    gchi_test_term_hook = NULL;
+    gchi_test_set_term_hook(h, NULL);
     assert_true(atomic_load(&victim_release));
     assert_int_equal(atomic_u32_load_relaxed(&h->gc.test_work_in_term), 0);
     /* and the heap goes on collecting */
     assert_int_equal(gch_collect(h), GCH_OK);
-    gchi_test_idle_hook = NULL;
+    gchi_test_set_idle_hook(h, NULL);
     assert_int_equal(gch_heap_free(h), GCH_OK);
 }
 
@@ -107,7 +107,7 @@ static void test_sleeper_leaves_its_old_round(void **state)
     assert_int_equal(gch_collect(h), GCH_OK);
     atomic_store(&victim_held, 0);
     atomic_store(&victim_release, 0);
-    gchi_test_idle_hook = hold_first_napper;
+    gchi_test_set_idle_hook(h, hold_first_napper);
     atomic_store(&victim_armed, 1);
     for (int i = 0; i < 100 && !atomic_load(&victim_held); i++)
         assert_int_equal(gch_collect(h), GCH_OK);
@@ -123,7 +123,7 @@ static void test_sleeper_leaves_its_old_round(void **state)
         lock_release(&h->stw.lock);
     }
     assert_int_equal(nidle, 0); /* no worker left counted in a finished round */
-    gchi_test_idle_hook = NULL;
+    gchi_test_set_idle_hook(h, NULL);
     assert_int_equal(gch_heap_free(h), GCH_OK);
 }
 

@@ -562,13 +562,13 @@ static void test_root_edit_in_flight_at_cycle_start(void **state)
     assert_int_equal(gch_root_range_add(e.h, late, 1), GCH_OK);
     gch_write(e.t, &late[0], new_obj(e.t));
     __atomic_store_n(&edit_state, 0, __ATOMIC_RELAXED);
-    gchi_test_root_edit_hook = hold_edit;
+    gchi_test_set_root_edit_hook(e.h, hold_edit);
     struct edit_arg a = {e.h, late, 99};
     pthread_t rm, rel;
     assert_int_equal(pthread_create(&rm, NULL, range_remover_main, &a), 0);
     while (__atomic_load_n(&edit_state, __ATOMIC_ACQUIRE) != 1)
         nap();
-    gchi_test_root_edit_hook = NULL;
+    gchi_test_set_root_edit_hook(e.h, NULL);
     assert_int_equal(pthread_create(&rel, NULL, edit_releaser_main, &a), 0);
     gchi_test_hold_mark(e.h, true);
     assert_true(gchi_test_gc_start(e.h)); /* waits for the held edit */
@@ -605,12 +605,12 @@ static void test_idle_workers_wait_out_a_root_edit(void **state)
     scanned_once(&e); /* a forced mark: the fractional worker is not throttled */
     gch_safepoint(e.t); /* our roots: nothing is left but the edit below */
     __atomic_store_n(&edit_state, 0, __ATOMIC_RELAXED);
-    gchi_test_root_edit_hook = hold_edit;
+    gchi_test_set_root_edit_hook(e.h, hold_edit);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, scanner_remover_main, e.h), 0);
     while (__atomic_load_n(&edit_state, __ATOMIC_ACQUIRE) != 1)
         nap();
-    gchi_test_root_edit_hook = NULL;
+    gchi_test_set_root_edit_hook(e.h, NULL);
     gch_blocking_enter(e.t);
     double wall0 = cpu_seconds(CLOCK_MONOTONIC), cpu0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     struct timespec ts = {0, 200 * 1000 * 1000};
@@ -705,9 +705,9 @@ static void term_restart(int plants, bool expect_drained)
     uint64_t restarts0 = atomic_u64_load_relaxed(&e.h->gc.term_restarts_total);
     uint64_t drained0 = atomic_u64_load_relaxed(&e.h->gc.stw_drained_bytes);
     __atomic_store_n(&term_plants, plants, __ATOMIC_RELEASE);
-    gchi_test_term_hook = plant_grey;
+    gchi_test_set_term_hook(e.h, plant_grey);
     assert_int_equal(gch_collect(e.h), GCH_OK); /* checkmark runs at its end */
-    gchi_test_term_hook = NULL;
+    gchi_test_set_term_hook(e.h, NULL);
     assert_int_equal(__atomic_load_n(&term_plants, __ATOMIC_ACQUIRE), 0);
     uint64_t restarts = atomic_u64_load_relaxed(&e.h->gc.term_restarts_total) - restarts0;
     uint64_t drained = atomic_u64_load_relaxed(&e.h->gc.stw_drained_bytes) - drained0;

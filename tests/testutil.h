@@ -39,6 +39,7 @@
 #endif
 #include "gcheap.h"
 #include "heap.h"
+#include "testhooks.h"
 
 struct fixture {
     gch_heap *h;

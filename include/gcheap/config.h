@@ -21,10 +21,4 @@
 #error "GCH_DEBUG must be 0, 1, 2 or 3"
 #endif
 
-/* GCH_TESTING: compile the gchi_test_* hooks (tests/testhooks.h) into the
- * library.  Never set for an embedder's build. */
-#ifndef GCH_TESTING
-#define GCH_TESTING 0
-#endif
-
 #endif /* GCHEAP_CONFIG_H */

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""check_exports.py - the shared library ships no test code and no mutable global.
+
+Usage: check_exports.py LIBGCHEAP_SO GCHEAP_MAP
+
+1. Every dynamic symbol the library defines (nm -D --defined-only) is a
+   gch_* function, or one of the gchi_* slow halves that the version script
+   (scripts/gcheap.map) lists by name for the inline fast paths in
+   include/gcheap/*.h; and none of them contains "test".
+2. No object the library defines lives in writable, non-thread-local
+   memory (.data or .bss), except the toolchain's own (TOOLCHAIN below):
+   file-scope state would make two heaps in one process share it
+   (DESIGN.md decision 1; STYLE.md habit 3).  Read-only data that needs
+   relocation (.data.rel.ro) and the allowed thread-locals (.tbss/.tdata,
+   see scripts/check_style.py) pass.
+Exit status 1 with the offending symbols listed.
+"""
+import re
+import subprocess
+import sys
+
+# crtstuff's and the linker's own, present in every GCC/ld shared object.
+TOOLCHAIN = {"completed.0", "__dso_handle", "__TMC_END__", "_DYNAMIC",
+             "_GLOBAL_OFFSET_TABLE_", "__bss_start", "_edata", "_end"}
+WRITABLE = {".data", ".bss"}
+
+
+def map_names(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    glob = text.split("global:")[1].split("local:")[0]
+    return {n.strip() for n in glob.split(";") if n.strip() and "*" not in n}
+
+
+def exported(lib):
+    out = subprocess.run(["nm", "-D", "--defined-only", lib], check=True,
+                         capture_output=True, text=True).stdout
+    return [line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip()]
+
+
+def sections(lib):
+    out = subprocess.run(["readelf", "-SW", lib], check=True, capture_output=True, text=True).stdout
+    secs = {}
+    for m in re.finditer(r"^\s*\[\s*(\d+)\]\s+(\S+)", out, re.M):
+        secs[m.group(1)] = m.group(2)
+    return secs
+
+
+def writable_objects(lib):
+    secs = sections(lib)
+    out = subprocess.run(["readelf", "-sW", lib], check=True, capture_output=True, text=True).stdout
+    bad = []
+    for line in out.splitlines():
+        f = line.split()
+        # Num: Value Size Type Bind Vis Ndx Name
+        if len(f) < 8 or f[3] != "OBJECT" or not f[6].isdigit():
+            continue
+        if secs.get(f[6]) in WRITABLE and f[7] not in TOOLCHAIN:
+            bad.append("%s (%s, %s bytes)" % (f[7], secs[f[6]], f[2]))
+    return sorted(set(bad))
+
+
+def main():
+    lib, mapfile = sys.argv[1], sys.argv[2]
+    allowed = map_names(mapfile)
+    errors = []
+    for name in exported(lib):
+        if "test" in name or not (name.startswith("gch_") or name in allowed):
+            errors.append("exported symbol outside the API: " + name)
+    for obj in writable_objects(lib):
+        errors.append("mutable global in the library: " + obj)
+    for e in errors:
+        print("error: " + e)
+    print("check_exports: %d error(s)" % len(errors))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
