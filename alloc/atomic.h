@@ -16,6 +16,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct atomic_u8 { _Atomic uint8_t v; };
@@ -76,5 +77,42 @@ static inline void atomic_ptr_store_release(struct atomic_ptr *a, void *x)
  * racing writer and the racing readers use these. */
 #define GCHI_SEQ_STORE(p, x) __atomic_store_n((p), (x), __ATOMIC_RELEASE)
 #define GCHI_SEQ_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+
+/* Atomic access to plain memory the library does not own the type of:
+ * heap slots (void *, written by the embedder through gch_write and read
+ * by markers), mark and alloc bitmap bytes and words, the object headers
+ * a span's concurrent readers load, and the gchi_thread_head words the
+ * public inline fast paths read (include/gcheap/attrs.h, which cannot
+ * use the wrappers above).  Same rule: the order is in the name, and no
+ * other file spells __atomic_ (scripts/check_style.py). */
+#define GCHI_MEM_OPS(name, T)                                                           \
+    static inline T name##_load_relaxed(const T *p)                                     \
+    { return __atomic_load_n(p, __ATOMIC_RELAXED); }                                    \
+    static inline void name##_store_relaxed(T *p, T x)                                  \
+    { __atomic_store_n(p, x, __ATOMIC_RELAXED); }
+GCHI_MEM_OPS(mem_u8, uint8_t)
+GCHI_MEM_OPS(mem_u32, uint32_t)
+GCHI_MEM_OPS(mem_u64, uint64_t)
+GCHI_MEM_OPS(mem_uptr, uintptr_t)
+GCHI_MEM_OPS(mem_size, size_t)
+
+/* mem_u8_or_relaxed: *p |= m; returns the old byte. */
+static inline uint8_t mem_u8_or_relaxed(uint8_t *p, uint8_t m)
+{ return __atomic_fetch_or(p, m, __ATOMIC_RELAXED); }
+
+/* Heap reference slots.  A slot holds a (possibly tagged) reference, so
+ * the loads return its bits as a word; the stores take the pointer. */
+static inline uintptr_t slot_load_relaxed(void *const *slot)
+{ return __atomic_load_n((const uintptr_t *)(const void *)slot, __ATOMIC_RELAXED); }
+static inline uintptr_t slot_load_acquire(void *const *slot)
+{ return __atomic_load_n((const uintptr_t *)(const void *)slot, __ATOMIC_ACQUIRE); }
+static inline void slot_store_release(void **slot, void *x)
+{ __atomic_store_n(slot, x, __ATOMIC_RELEASE); }
+/* slot_cas_seq_cst: if *slot == *expected store desired and return true;
+ * else copy *slot into *expected and return false.  Sequentially
+ * consistent either way (gch_write_cas's contract, gcheap.h). */
+static inline bool slot_cas_seq_cst(void **slot, void **expected, void *desired)
+{ return __atomic_compare_exchange_n(slot, expected, desired, false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST); }
 
 #endif /* GCHEAP_ALLOC_ATOMIC_H */

@@ -94,7 +94,7 @@ void span_commit_alloc_bits(struct mspan *s)
     uint32_t n = s->freeindex;
     uint32_t full = n / 8;
     for (uint32_t b = 0; b < full; b++)
-        __atomic_store_n(&s->alloc_bits[b], (uint8_t)0xff, __ATOMIC_RELAXED);
+        mem_u8_store_relaxed(&s->alloc_bits[b], (uint8_t)0xff);
     for (uint32_t i = full * 8; i < n; i++)
         bit_set_atomic(s->alloc_bits, i);
     s->freeindex = 0;

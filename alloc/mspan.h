@@ -162,16 +162,16 @@ struct span_typebits {
  */
 static inline bool bit_load(const uint8_t *bits, uint32_t i)
 {
-    return (__atomic_load_n(&bits[i / 8], __ATOMIC_RELAXED) >> (i % 8)) & 1;
+    return (mem_u8_load_relaxed(&bits[i / 8]) >> (i % 8)) & 1;
 }
 /* bit_set_atomic: set bit i; true if this call set it (it was clear). */
 static inline bool bit_set_atomic(uint8_t *bits, uint32_t i)
 {
     uint8_t m = (uint8_t)(1u << (i % 8));
-    return (__atomic_fetch_or(&bits[i / 8], m, __ATOMIC_RELAXED) & m) == 0;
+    return (mem_u8_or_relaxed(&bits[i / 8], m) & m) == 0;
 }
-static inline uint64_t word_load(const uint64_t *w) { return __atomic_load_n(w, __ATOMIC_RELAXED); }
-static inline void word_store(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELAXED); }
+static inline uint64_t word_load(const uint64_t *w) { return mem_u64_load_relaxed(w); }
+static inline void word_store(uint64_t *w, uint64_t v) { mem_u64_store_relaxed(w, v); }
 
 /* span_needs_typebits: spans of class spc carry a struct span_typebits. */
 static inline bool span_needs_typebits(spanclass_t spc)
@@ -202,7 +202,7 @@ static inline const struct gch_type *header_type(uintptr_t word)
  * allocating mcache wrote it before publishing v. */
 static inline uintptr_t header_load(const struct mspan *s, uintptr_t v)
 {
-    return __atomic_load_n((const uintptr_t *)(v + s->elemsize - MALLOC_HEADER), __ATOMIC_RELAXED);
+    return mem_uptr_load_relaxed((const uintptr_t *)(v + s->elemsize - MALLOC_HEADER));
 }
 
 /* header_object_size: the bytes the headered object at v was allocated
@@ -212,7 +212,7 @@ static inline size_t header_object_size(const struct mspan *s, uintptr_t v, uint
 {
     if ((word & HEADER_SIZED) == 0)
         return s->elemsize - MALLOC_HEADER;
-    return __atomic_load_n((const size_t *)(v + s->elemsize - MALLOC_SIZED_HEADER), __ATOMIC_RELAXED);
+    return mem_size_load_relaxed((const size_t *)(v + s->elemsize - MALLOC_SIZED_HEADER));
 }
 
 /* span_slot_header_bytes: the bytes at the end of the slot holding the

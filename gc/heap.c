@@ -176,14 +176,14 @@ gch_thread *gch_thread_attach(gch_heap *h)
     mcache_init(&t->mcache, &h->mheap);
     atomic_uptr_store_relaxed(&t->mcache.owner_tag, gchi_thread_tag());
     t->heap = h;
-    t->head.preempt = 0;
+    mem_u32_store_relaxed(&t->head.preempt, 0);
     t->head.frames = NULL;
     t->run = RUN_RUNNING;
     t->scanners = (struct thread_scanners){NULL, 0, 0};
     /* Attached during a mark: its roots start empty, so they count as
      * scanned (black), and its stores and allocations join the cycle. */
     bool marking = atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_MARK;
-    t->head.wb_enabled = marking;
+    mem_u32_store_relaxed(&t->head.wb_enabled, marking);
     t->mcache.alloc_black = marking;
     atomic_u32_store_relaxed(&t->mcache.gcstress, (uint32_t)h->env.debug.gcstress);
     t->mcache.gcstress_left = (uint32_t)h->env.debug.gcstress;

@@ -106,14 +106,14 @@ void gchi_write_bad_thread(gch_thread *t)
 void gch_write_slow(gch_thread *t, void **slot, void *value)
 {
     barrier_thread(t, "gch_write");
-    uintptr_t old = __atomic_load_n((uintptr_t *)slot, __ATOMIC_ACQUIRE); /* see the essay */
+    uintptr_t old = slot_load_acquire(slot); /* see the essay */
     wbuf_put(t, old, (uintptr_t)value);
-    __atomic_store_n(slot, value, __ATOMIC_RELEASE);
+    slot_store_release(slot, value);
 }
 
 static bool barrier_on(const gch_thread *t)
 {
-    return __atomic_load_n(&t->head.wb_enabled, __ATOMIC_RELAXED) != 0;
+    return mem_u32_load_relaxed(&t->head.wb_enabled) != 0;
 }
 
 /* copy_slots: memmove of n slots, one atomic word at a time: acquire
@@ -125,10 +125,10 @@ static void copy_slots(void **dst, void *const *src, size_t n)
 {
     if (dst <= (void **)src) {
         for (size_t i = 0; i < n; i++)
-            __atomic_store_n(&dst[i], __atomic_load_n(&src[i], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+            slot_store_release(&dst[i], (void *)slot_load_acquire(&src[i]));
     } else {
         for (size_t i = n; i-- > 0;)
-            __atomic_store_n(&dst[i], __atomic_load_n(&src[i], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+            slot_store_release(&dst[i], (void *)slot_load_acquire(&src[i]));
     }
 }
 
@@ -139,8 +139,7 @@ void gch_write_range(gch_thread *t, void **dst, void *const *src, size_t n)
      * the copy holds a value that thread's own barrier shaded. */
     if (barrier_on(barrier_thread(t, "gch_write_range"))) {
         for (size_t i = 0; i < n; i++)
-            wbuf_put(t, __atomic_load_n((const uintptr_t *)&dst[i], __ATOMIC_ACQUIRE),
-                     __atomic_load_n((const uintptr_t *)&src[i], __ATOMIC_ACQUIRE));
+            wbuf_put(t, slot_load_acquire(&dst[i]), slot_load_acquire(&src[i]));
     }
     copy_slots(dst, src, n);
 }
@@ -150,8 +149,8 @@ void gch_write_clear(gch_thread *t, void **dst, size_t n)
     bool on = barrier_on(barrier_thread(t, "gch_write_clear"));
     for (size_t i = 0; i < n; i++) {
         if (on)
-            wbuf_put(t, __atomic_load_n((const uintptr_t *)&dst[i], __ATOMIC_ACQUIRE), 0);
-        __atomic_store_n(&dst[i], NULL, __ATOMIC_RELEASE);
+            wbuf_put(t, slot_load_acquire(&dst[i]), 0);
+        slot_store_release(&dst[i], NULL);
     }
 }
 
@@ -163,8 +162,7 @@ int gch_write_cas(gch_thread *t, void **slot, void *expected, void *desired)
 {
     bool on = barrier_on(barrier_thread(t, "gch_write_cas"));
     void *seen = expected;
-    bool ok = __atomic_compare_exchange_n(slot, &seen, desired, false, __ATOMIC_SEQ_CST,
-                                          __ATOMIC_SEQ_CST);
+    bool ok = slot_cas_seq_cst(slot, &seen, desired);
     if (on)
         wbuf_put(t, (uintptr_t)seen, ok ? (uintptr_t)desired : 0);
     return ok;

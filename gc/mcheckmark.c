@@ -175,7 +175,7 @@ static void path_visit(struct gch_visitor *v, void *const *slot)
     if (pf->found)
         return;
     const struct mspan *s = NULL;
-    uintptr_t obj = object_at(pf->h, (uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), pf->target, &s);
+    uintptr_t obj = object_at(pf->h, slot_load_relaxed(slot), pf->target, &s);
     if (obj == 0)
         return;
     if (2 * (pf->count + 1) > pf->cap)

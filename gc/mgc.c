@@ -276,7 +276,7 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     lock_acquire(&h->stw.lock);
     lock_acquire(&h->threads_lock);
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
-        t->head.wb_enabled = 1; /* W3: t is stopped or blocking */
+        mem_u32_store_relaxed(&t->head.wb_enabled, 1); /* W3: t is stopped or blocking */
         t->mcache.alloc_black = true;
         t->assist_debt = 0;
     }
@@ -343,7 +343,7 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
     lock_acquire(&h->threads_lock);
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
-        t->head.wb_enabled = 0;
+        mem_u32_store_relaxed(&t->head.wb_enabled, 0);
         t->mcache.alloc_black = false;
         t->hs_ops &= ~(uint32_t)HS_FLUSH; /* a flush owed from an earlier handshake */
     }

@@ -88,7 +88,7 @@ static void visit_slot(struct gch_visitor *v, void *const *slot)
      * Acquire pairs with its release store: an object allocated black
      * and then stored is seen with its mark bit set (else invalidptr
      * would take it for a free slot). */
-    shade((struct gcmarker *)v, (uintptr_t)__atomic_load_n(slot, __ATOMIC_ACQUIRE), slot);
+    shade((struct gcmarker *)v, slot_load_acquire(slot), slot);
 }
 
 /* scan_typed_range: the part [off, off + len) of an object of `size`
@@ -142,12 +142,12 @@ static GCH_ALWAYS_INLINE void scan_bits(struct gcmarker *m, const struct mspan *
         bits &= ((uint64_t)1 << n) - 1;
     bool direct = m->v.visit == visit_slot; /* not gccheckmark's path finder */
     while (bits != 0) {
-        const uintptr_t *slot = (const uintptr_t *)(obj + 8 * (size_t)__builtin_ctzll(bits));
+        void *const *slot = (void *const *)(obj + 8 * (size_t)__builtin_ctzll(bits));
         bits &= bits - 1;
         if (GCH_LIKELY(direct))
-            shade(m, __atomic_load_n(slot, __ATOMIC_ACQUIRE), slot); /* acquire: see visit_slot */
+            shade(m, slot_load_acquire(slot), slot); /* acquire: see visit_slot */
         else
-            gch_visit(&m->v, (void *const *)slot);
+            gch_visit(&m->v, slot);
     }
 }
 

@@ -425,7 +425,7 @@ void gc_assist(struct gch_thread *t, size_t bytes)
     while (done < want) {
         int64_t d = gcmarker_drain(&t->marker, ASSIST_MIN_WORK);
         done += d;
-        if (d == 0 || __atomic_load_n(&t->head.preempt, __ATOMIC_RELAXED) != 0)
+        if (d == 0 || mem_u32_load_relaxed(&t->head.preempt) != 0)
             break;
     }
     gcmarker_flush(&t->marker);

@@ -35,7 +35,7 @@ void stw_destroy(struct stw *w)
 
 static void set_preempt(struct gch_thread *t, uint32_t v)
 {
-    __atomic_store_n(&t->head.preempt, v, __ATOMIC_RELAXED);
+    mem_u32_store_relaxed(&t->head.preempt, v);
 }
 
 void stw_wait_running(struct gch_heap *h, struct gch_thread *t)

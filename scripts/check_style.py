@@ -6,7 +6,10 @@ rule applies to the library only):
   1. the file opens with a comment block (habit 1);
   2. include layering: include/ <- alloc/ <- gc/; alloc/ may include from
      gc/ only gc/gchooks.h (habit 8 layout rule);
-  3. no raw `_Atomic` outside alloc/atomic.h (habit 6);
+  3. no raw `_Atomic` outside alloc/atomic.h, and in the library (alloc/,
+     gc/, include/) no `__atomic_` builtin outside the atomics headers
+     alloc/atomic.h and include/gcheap/attrs.h (habit 6): every shared
+     access goes through a helper that names its memory order;
   4. no file-scope mutable variables: file-scope data must be const, or
      _Thread_local in the files allowed to hold thread-local state
      (habit 3; ARCHITECTURE.md lists the exceptions); this includes
@@ -24,6 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIRS = ["alloc", "gc", "include", "examples"]
 TLS_ALLOWED = {"alloc/error.c", "alloc/lock.c"}
 ATOMIC_ALLOWED = {"alloc/atomic.h"}
+BUILTIN_ATOMIC_ALLOWED = {"alloc/atomic.h", "include/gcheap/attrs.h"}
+LIBRARY_DIRS = ("alloc", "gc", "include")
 GENERATED = {"alloc/sizeclasses.c", "alloc/sizeclasses.h", "alloc/lockrank.h"}
 
 
@@ -59,6 +64,10 @@ def check_layering(rel, text, errors):
 def check_atomics(rel, code, errors):
     if rel not in ATOMIC_ALLOWED and "_Atomic" in code:
         errors.append("%s: raw _Atomic outside alloc/atomic.h; use the wrappers" % rel)
+    if (rel.split("/")[0] in LIBRARY_DIRS and rel not in BUILTIN_ATOMIC_ALLOWED
+            and "__atomic_" in code):
+        errors.append("%s: __atomic_ builtin outside the atomics headers; use alloc/atomic.h's "
+                      "helpers (mem_*, slot_*, atomic_*)" % rel)
 
 
 FILE_SCOPE_DECL = re.compile(
@@ -159,8 +168,24 @@ SELFTEST_GLOBALS = [
 ]
 
 
+SELFTEST_ATOMICS = [
+    ("gc/mbarrier.c", "x = __atomic_load_n(p, __ATOMIC_RELAXED);", True),
+    ("alloc/mspan.h", "__atomic_fetch_or(p, m, __ATOMIC_RELAXED);", True),
+    ("alloc/atomic.h", "__atomic_load_n(p, __ATOMIC_RELAXED);", False),
+    ("include/gcheap/attrs.h", "__atomic_load_n(p, __ATOMIC_RELAXED);", False),
+    ("examples/lisp/heap.c", "__atomic_load_n(p, __ATOMIC_RELAXED);", False),
+    ("gc/mgc.c", "_Atomic int x;", True),
+]
+
+
 def selftest():
     failed = 0
+    for rel, code, flagged in SELFTEST_ATOMICS:
+        errors = []
+        check_atomics(rel, code, errors)
+        if bool(errors) != flagged:
+            print("selftest: %s %r: expected %s, got %s" % (rel, code, flagged, errors))
+            failed += 1
     for code, flagged in SELFTEST_GLOBALS:
         errors = []
         check_globals("selftest.c", code.replace("\\n", "\n") + "\n", errors)
