@@ -12,11 +12,16 @@
 #include "gcheap.h"
 #include "mcache.h"
 
-/* gchi_thread_cache: the mcache of t, at a fixed offset in struct
- * gch_thread (gc/heap.h); gc/heap.c pins it with a _Static_assert. */
+/* THREAD_MCACHE_OFFSET: byte offset of the allocator cache inside a
+ * gch_thread, right after its gchi_thread_head (gc/heap.h); gc/heap.c
+ * pins it with a _Static_assert.  Internal: no inline fast path reads
+ * the cache. */
+#define THREAD_MCACHE_OFFSET 16
+
+/* gchi_thread_cache: the mcache of t. */
 static inline struct mcache *gchi_thread_cache(gch_thread *t)
 {
-    return (struct mcache *)(void *)((char *)t + GCHI_THREAD_MCACHE_OFFSET);
+    return (struct mcache *)(void *)((char *)t + THREAD_MCACHE_OFFSET);
 }
 
 /* gchi_check_thread: GCH_OK when c is attached and used by its own OS

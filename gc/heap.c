@@ -13,22 +13,61 @@
 #include <string.h>
 
 _Static_assert(offsetof(struct gch_thread, head) == 0, "gcheap/attrs.h: head comes first");
-_Static_assert(offsetof(struct gch_thread, mcache) == GCHI_THREAD_MCACHE_OFFSET,
-               "gcheap/attrs.h: GCHI_THREAD_MCACHE_OFFSET");
+_Static_assert(offsetof(struct gch_thread, mcache) == THREAD_MCACHE_OFFSET,
+               "alloc/malloc.h: THREAD_MCACHE_OFFSET");
 _Static_assert(offsetof(struct gch_thread, mcache) + offsetof(struct mcache, owner_tag) ==
                    GCHI_THREAD_OWNER_TAG_OFFSET,
                "gcheap/attrs.h: the owner tag's offset");
 _Static_assert(GCH_NUM_SIZE_CLASSES == NUM_SIZE_CLASSES, "public stats array size");
 
-void gch_config_init(gch_config *cfg)
+static void config_defaults(gch_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
     cfg->gc_percent = GCH_UNSET;
     cfg->memory_limit = GCH_UNSET;
     cfg->gomaxprocs = GCH_UNSET;
     cfg->read_env = 1;
     cfg->force_gc_ms = GCH_UNSET;
     cfg->scavenge_idle_ms = GCH_UNSET;
+}
+
+void gch_config_init_size(gch_config *cfg, size_t size)
+{
+    if (cfg == NULL || size < sizeof cfg->size)
+        return;
+    gch_config d;
+    config_defaults(&d);
+    size_t known = size < sizeof d ? size : sizeof d;
+    memcpy(cfg, &d, known);
+    if (size > known)
+        memset((char *)cfg + known, 0, size - known);
+    cfg->size = size;
+}
+
+/* config_read: *out = the defaults overlaid with the caller's first
+ * cfg->size bytes (gcheap.h: gch_config.size). */
+static bool config_read(const gch_config *cfg, gch_config *out)
+{
+    config_defaults(out);
+    if (cfg == NULL)
+        return true;
+    if (cfg->size < sizeof cfg->size) {
+        gchi_set_error(GCH_EINVAL, "gch_heap_new: cfg->size is %zu: initialise the config "
+                       "with gch_config_init", cfg->size);
+        return false;
+    }
+    size_t known = cfg->size < sizeof *out ? cfg->size : sizeof *out;
+    for (size_t i = known; i < cfg->size; i++) {
+        if (((const unsigned char *)cfg)[i] != 0) {
+            gchi_set_error(GCH_EINVAL, "gch_heap_new: cfg sets a field at byte %zu, which this "
+                           "library (gch_config of %zu bytes) does not know", i, sizeof *out);
+            return false;
+        }
+    }
+    memcpy(out, cfg, known);
+    out->size = sizeof *out;
+    return true;
 }
 
 /* settings: Go's defaults, then the embedder's config, then the
@@ -55,13 +94,12 @@ static void settings(const gch_config *cfg, struct gcenv *env)
         env->debug.clobberfree = 1;
 }
 
-gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops)
+gch_heap *gchi_heap_new_with_ops(const gch_config *user_cfg, const struct sys_ops *ops)
 {
-    gch_config defaults;
-    if (cfg == NULL) {
-        gch_config_init(&defaults);
-        cfg = &defaults;
-    }
+    gch_config copy;
+    if (!config_read(user_cfg, &copy))
+        return NULL;
+    const gch_config *cfg = &copy;
     if (cfg->env_prefix != NULL && strlen(cfg->env_prefix) >= sizeof(((gch_heap *)0)->env_prefix))
         return gchi_set_error(GCH_EINVAL, "gch_heap_new: env_prefix \"%s\" is longer than %zu bytes",
                               cfg->env_prefix, sizeof(((gch_heap *)0)->env_prefix) - 1);

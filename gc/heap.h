@@ -32,7 +32,7 @@
 
 struct gch_thread {
     gchi_thread_head head;       /* read by the inline fast paths (gcheap/attrs.h) */
-    struct mcache mcache;        /* [owner thread] at GCHI_THREAD_MCACHE_OFFSET (malloc.h) */
+    struct mcache mcache;        /* [owner thread] at THREAD_MCACHE_OFFSET (malloc.h) */
     struct gch_heap *heap;       /* [immutable while attached] */
     struct gch_thread *next;     /* [threads_lock] T1 */
     enum run_state run;          /* [stw.lock] stw.h */

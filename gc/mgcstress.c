@@ -39,7 +39,7 @@ void gchi_hook_gcstress(struct mcache *c)
         c->gcstress_left = 1;
         return;
     }
-    gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
+    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
     /* The same misuse checks an allocation slow path makes, on every
      * allocation (not only every Nth): a collection from inside a
      * blocking section or a scan callback would deadlock instead of

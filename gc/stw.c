@@ -231,7 +231,7 @@ bool gc_handshake_help(struct gch_heap *h, struct gcmarker *m)
 
 void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
 {
-    gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
+    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
     stw_check_not_blocking(t, "allocation");
     gc_check_not_in_cycle(t->heap, "allocation"); /* before the safepoint's lock */
     gch_safepoint(t);
@@ -254,7 +254,7 @@ void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
 
 bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt)
 {
-    gch_thread *t = (gch_thread *)(void *)((char *)c - GCHI_THREAD_MCACHE_OFFSET);
+    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
     struct gch_heap *h = t->heap;
     size_t limit = h->mheap.heap_limit;
     if (gch_last_error() != GCH_ENOMEM || attempt >= ALLOC_FAILED_CYCLES || (limit != 0 && bytes > limit))

@@ -130,6 +130,15 @@ typedef struct gch_type {
  * and then set what you need; fields added later keep working defaults.
  */
 typedef struct gch_config {
+    /* sizeof(gch_config) as the program was compiled; gch_config_init
+     * sets it: leave it alone.  The library reads only the first `size`
+     * bytes and gives every later field its default, so a program built
+     * against an older header keeps working with a newer shared library;
+     * a larger size (a newer header) is accepted if the bytes this
+     * library does not know are zero (else gch_heap_new fails with
+     * GCH_EINVAL).  0 (a config not made by gch_config_init) is
+     * GCH_EINVAL. */
+    size_t size;
     /* Prefix for environment variables: NULL reads GOGC, GODEBUG, ...;
      * "MYVM_" reads MYVM_GOGC, MYVM_GODEBUG, ... */
     const char *env_prefix;
@@ -181,7 +190,11 @@ typedef struct gch_config {
 
 #define GCH_UNSET (-2147483647 - 1)
 
-GCH_API void gch_config_init(gch_config *cfg);
+/* gch_config_init_size: the defaults for a config of `size` bytes: at
+ * most `size` bytes are written (bytes beyond the library's own struct
+ * are zeroed) and cfg->size is set to size.  Use gch_config_init. */
+GCH_API void gch_config_init_size(gch_config *cfg, size_t size);
+static inline void gch_config_init(gch_config *cfg) { gch_config_init_size(cfg, sizeof *cfg); }
 
 /* gch_heap_new: a new, empty heap.  cfg may be NULL (defaults).  Returns
  * NULL on failure with gch_last_error() set. */

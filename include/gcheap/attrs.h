@@ -2,8 +2,9 @@
  * gcheap/attrs.h - the layout the inline fast paths may read.
  *
  * Every gch_thread begins with a gchi_thread_head; the inline functions in
- * include/gcheap/safepoint.h (and later the barrier and allocation fast
- * paths) read only these fields, never the library's private structs.
+ * include/gcheap/safepoint.h and gcheap/barrier.h read only these fields
+ * (and, in debug builds, the owner tag at GCHI_THREAD_OWNER_TAG_OFFSET),
+ * never the library's private structs.
  * gc/heap.c pins the layout with _Static_asserts.  Not API: the names
  * start with gchi_ and may change between releases.
  */
@@ -16,31 +17,52 @@ struct gch_frame;
 
 typedef struct gchi_thread_head {
     /* Nonzero while the collector wants this thread at a safepoint.
-     * Written by the collector, read by the owner: both with relaxed
-     * __atomic builtins (the slow path synchronises under a mutex). */
+     * Written by the collector, read by the owner: both relaxed atomics
+     * (alloc/atomic.h's mem_u32_*; the slow path synchronises under a
+     * mutex). */
     uint32_t preempt;
-    /* Nonzero while the write barrier is on (the collector issue). */
+    /* Nonzero while the write barrier is on (during a mark).  Written
+     * by the collector with the owner stopped or blocking, read by the
+     * owner: both relaxed atomics. */
     uint32_t wb_enabled;
     /* Top of the handle-frame stack.  [owner thread; read by the
      * collector only while the owner is stopped or blocking] */
     struct gch_frame *frames;
 } gchi_thread_head;
 
-/* Byte offset of the allocator cache inside a gch_thread. */
-#define GCHI_THREAD_MCACHE_OFFSET 16
 /* Byte offset of the owner tag inside a gch_thread: the owning OS
  * thread's thread pointer while attached, else 0 (alloc/mcache.h K3).
  * Read only by debug builds' inline gch_write (gcheap/barrier.h). */
 #define GCHI_THREAD_OWNER_TAG_OFFSET 1112
 
-#if defined(__GNUC__)
+/* The inline fast paths' two atomic accesses: a relaxed load of a head
+ * word and a release store of a reference slot.  GNU C (gcc, clang) uses
+ * the __atomic builtins on any type.  Other C11 compilers get
+ * <stdatomic.h> through two typed functions, which cover exactly what
+ * the fast paths use (a uint32_t load, a void * store); the owner-tag
+ * check of gcheap/barrier.h is GNU-only and calls out of line there.
+ * GCHI_NO_GNU_ATOMICS forces the C11 path (tests/test_attrs_c11.c). */
+#if defined(__GNUC__) && !defined(GCHI_NO_GNU_ATOMICS)
 #define GCHI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GCHI_LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define GCHI_STORE_RELEASE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#else
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && \
+    !defined(__STDC_NO_ATOMICS__)
+#include <stdatomic.h>
+#define GCHI_ATOMICS_C11 1
+static inline uint32_t gchi_load_relaxed_u32(const uint32_t *p)
+{
+    return atomic_load_explicit((const _Atomic uint32_t *)p, memory_order_relaxed);
+}
+static inline void gchi_store_release_ptr(void **p, void *v)
+{
+    atomic_store_explicit((void *_Atomic *)p, v, memory_order_release);
+}
 #define GCHI_UNLIKELY(x) (x)
-#define GCHI_LOAD_RELAXED(p) (*(volatile __typeof__(*(p)) *)(p))
-#define GCHI_STORE_RELEASE(p, v) (*(volatile __typeof__(*(p)) *)(p) = (v))
+#define GCHI_LOAD_RELAXED(p) gchi_load_relaxed_u32(p)
+#define GCHI_STORE_RELEASE(p, v) gchi_store_release_ptr((p), (v))
+#else
+#error "gcheap's inline fast paths need GNU C __atomic builtins or C11 <stdatomic.h>"
 #endif
 
 #endif /* GCHEAP_ATTRS_H */

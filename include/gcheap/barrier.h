@@ -36,7 +36,7 @@ GCH_API void gchi_write_bad_thread(gch_thread *t);
 static inline void gchi_write_check(gch_thread *t)
 {
 #if GCH_DEBUG >= 1
-#if defined(__GNUC__)
+#if defined(__GNUC__) && !defined(GCHI_ATOMICS_C11)
     const char *base = (const char *)(const void *)t;
     if (GCHI_UNLIKELY(t == NULL ||
                       GCHI_LOAD_RELAXED((const uintptr_t *)(const void *)(base +
