@@ -2,7 +2,7 @@
  * check.c - the fatal-error path: details, a backtrace, abort().
  * Overview: alloc/malloc.c.  Interface: alloc/check.h.
  *
- * Invariant X1: nothing here allocates from malloc or from a heap; the
+ * Invariant CK1: nothing here allocates from malloc or from a heap; the
  * report is formatted into stack buffers and written with write(2), so it
  * works with any lock held and with a corrupted heap.
  * Backtraces come from libunwind's local unwinder (no allocation either).

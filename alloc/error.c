@@ -7,6 +7,7 @@
 #define GCHI_BUILDING 1
 #include "error.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -38,6 +39,30 @@ void *gchi_set_error(gch_error e, const char *fmt, ...)
     vsnprintf(tls_error.msg, sizeof tls_error.msg, fmt, ap);
     va_end(ap);
     return NULL;
+}
+
+/* short_path: the last two components of a __FILE__ ("gc/heap.c"). */
+static const char *short_path(const char *file)
+{
+    const char *last = NULL, *prev = NULL;
+    for (const char *p = file; *p != '\0'; p++) {
+        if (*p == '/') {
+            prev = last;
+            last = p;
+        }
+    }
+    return prev != NULL ? prev + 1 : file;
+}
+
+void gchi_check_failed(const char *name, const char *expr, const char *file, int line,
+                       uint64_t a, uint64_t b, bool values)
+{
+    if (values)
+        gchi_set_error(GCH_ESTATE, "invariant %s failed: %s at %s:%d (%" PRIu64 " vs %" PRIu64 ")",
+                       name, expr, short_path(file), line, a, b);
+    else
+        gchi_set_error(GCH_ESTATE, "invariant %s failed: %s at %s:%d", name, expr,
+                       short_path(file), line);
 }
 
 gch_error gch_last_error(void) { return tls_error.code; }

@@ -252,15 +252,20 @@ static bool check_list(const struct spanlist *l, bool want_full, bool allow_empt
 {
     size_t n = 0;
     for (const struct mspan *s = l->first; s != NULL; s = s->next, n++) {
-        if (s->list != l || s->spanclass != spc || !span_is_valid(s))
+        GCH_CHECK("C1", s->list == l);
+        GCH_CHECK_CMP("C1", s->spanclass, ==, spc);
+        if (!span_is_valid(s))
             return false;
-        if (atomic_u32_load_relaxed(&s->sweepgen) != want_sg)
-            return false;
-        if (want_full ? s->alloc_count != s->nelems
-                      : s->alloc_count >= s->nelems || (s->alloc_count == 0 && !allow_empty))
-            return false;
+        GCH_CHECK_CMP("C4", atomic_u32_load_relaxed(&s->sweepgen), ==, want_sg);
+        if (want_full) {
+            GCH_CHECK_CMP("C2", s->alloc_count, ==, s->nelems);
+        } else {
+            GCH_CHECK_CMP("C2", s->alloc_count, <, s->nelems);
+            GCH_CHECK("C2", s->alloc_count != 0 || allow_empty);
+        }
     }
-    return n == l->n;
+    GCH_CHECK_CMP("C1", n, ==, l->n);
+    return true;
 }
 
 bool mcentral_is_valid(struct mcentral *c, uint32_t sweepgen)

@@ -453,15 +453,12 @@ static bool arena_is_valid(const struct mheap *h, struct heaparena *a, size_t *i
         struct mspan *s = atomic_ptr_load_relaxed(&a->spans[i]);
         uintptr_t p = a->base + i * PAGE_SIZE;
         if (i >= a->mapped_pages) {
-            if (f || r || s != NULL)
-                return false; /* A3 */
+            GCH_CHECK("A3", !f && !r && s == NULL);
             continue;
         }
-        if (r && !f)
-            return false;
+        GCH_CHECK("H2", f || !r); /* released pages are free */
         if (h->scav_busy == a && i >= h->scav_busy_first && i < h->scav_busy_first + h->scav_busy_n) {
-            if (f || s != NULL)
-                return false; /* H2: out of the free set, in no span */
+            GCH_CHECK("H2", !f && s == NULL); /* out of the free set, in no span */
             (*free)++;
             continue;
         }
@@ -469,37 +466,43 @@ static bool arena_is_valid(const struct mheap *h, struct heaparena *a, size_t *i
             nfree++;
             *released += r;
             *free += !r;
-            if (s != NULL)
-                return false;
+            GCH_CHECK("A2", s == NULL);
         } else {
             (*inuse)++;
-            if (s == NULL || atomic_u8_load_relaxed(&s->state) != MSPAN_IN_USE ||
-                p < s->start || p >= s->start + s->npages * PAGE_SIZE)
-                return false; /* A2, H3 */
+            GCH_CHECK("A2", s != NULL && atomic_u8_load_relaxed(&s->state) == MSPAN_IN_USE);
+            GCH_CHECK("H3", p >= s->start && p < s->start + s->npages * PAGE_SIZE);
         }
     }
-    return nfree == a->free_pages;
+    GCH_CHECK_CMP("H2", nfree, ==, a->free_pages);
+    return true;
+}
+
+/* pages_are_valid: the arena list, every arena, and H1/H4 over the page
+ * counters.  Caller holds h->lock. */
+static bool pages_are_valid(struct mheap *h)
+{
+    size_t inuse = 0, free = 0, released = 0, mapped = 0;
+    struct heaparena *before = NULL;
+    for (struct heaparena *a = h->arenas; a != NULL; before = a, a = a->next) {
+        GCH_CHECK("arena list", a->prev == before && (before == NULL || before->base < a->base));
+        if (!arena_is_valid(h, a, &inuse, &free, &released))
+            return false;
+        mapped += a->mapped_pages;
+    }
+    GCH_CHECK("arena list", h->last_arena == before); /* the list's tail */
+    GCH_CHECK_CMP("H1", mapped, ==, atomic_u64_load_relaxed(&h->pages_mapped));
+    GCH_CHECK_CMP("H1", inuse, ==, atomic_u64_load_relaxed(&h->pages_inuse));
+    GCH_CHECK_CMP("H1", free, ==, atomic_u64_load_relaxed(&h->pages_free));
+    GCH_CHECK_CMP("H1", released, ==, atomic_u64_load_relaxed(&h->pages_released));
+    GCH_CHECK_CMP("H1", mapped, ==, inuse + free + released);
+    GCH_CHECK("H4", h->heap_limit == 0 || mapped * PAGE_SIZE <= h->heap_limit);
+    return true;
 }
 
 bool mheap_is_valid(struct mheap *h)
 {
-    size_t inuse = 0, free = 0, released = 0;
     lock_acquire(&h->lock);
-    bool ok = true;
-    size_t mapped = 0;
-    struct heaparena *before = NULL;
-    for (struct heaparena *a = h->arenas; a != NULL && ok; before = a, a = a->next) {
-        ok = a->prev == before && (before == NULL || before->base < a->base) &&
-             arena_is_valid(h, a, &inuse, &free, &released);
-        mapped += a->mapped_pages;
-    }
-    ok = ok && h->last_arena == before; /* the list's tail */
-    ok = ok && mapped == atomic_u64_load_relaxed(&h->pages_mapped) &&
-         inuse == atomic_u64_load_relaxed(&h->pages_inuse) &&
-         free == atomic_u64_load_relaxed(&h->pages_free) &&
-         released == atomic_u64_load_relaxed(&h->pages_released) &&
-         mapped == inuse + free + released; /* H1 */
-    ok = ok && (h->heap_limit == 0 || mapped * PAGE_SIZE <= h->heap_limit); /* H4 */
+    bool ok = pages_are_valid(h);
     lock_release(&h->lock);
     for (size_t i = 0; i < NUM_SPAN_CLASSES && ok; i++)
         ok = mcentral_is_valid(&h->central[i], mheap_sweepgen(h));

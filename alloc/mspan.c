@@ -105,15 +105,13 @@ void span_commit_alloc_bits(struct mspan *s)
  * layout); used by assertions and the heap verifier. */
 bool span_is_valid(const struct mspan *s)
 {
-    if (atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE)
-        return false;
-    if (s->npages == 0 || (s->start & (PAGE_SIZE - 1)) != 0)
-        return false;
-    if (s->limit > s->start + s->npages * PAGE_SIZE)
-        return false;
-    if (s->alloc_count > s->nelems || s->freeindex > s->nelems)
-        return false;
-    return s->alloc_bits != NULL && s->gcmark_bits != NULL;
+    GCH_CHECK_CMP("span state", atomic_u8_load_acquire(&s->state), ==, MSPAN_IN_USE);
+    GCH_CHECK("span layout", s->npages != 0 && (s->start & (PAGE_SIZE - 1)) == 0);
+    GCH_CHECK_CMP("span layout", s->limit, <=, s->start + s->npages * PAGE_SIZE);
+    GCH_CHECK_CMP("M5", s->alloc_count, <=, s->nelems);
+    GCH_CHECK_CMP("M1", s->freeindex, <=, s->nelems);
+    GCH_CHECK("span bits", s->alloc_bits != NULL && s->gcmark_bits != NULL);
+    return true;
 }
 
 /* ---- gcBits arenas ----------------------------------------------------- */

@@ -437,18 +437,50 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->sys = out->heap_sys + out->metadata_sys;
 }
 
+/* thread_grey_is_valid: t's marker queue (G5, G2; G8 when idle) and,
+ * when idle, its barrier buffer is empty (B2: flushed by the last mark
+ * termination). */
+static bool thread_grey_is_valid(const struct gch_thread *t, bool idle)
+{
+    if (!gcwork_is_valid(&t->marker.work, idle))
+        return false;
+    if (idle)
+        GCH_CHECK_CMP("B2", t->wbuf_n, ==, 0);
+    return true;
+}
+
+/* threads_are_valid: T1, T3 and the count over both lists, and every
+ * record's grey queues.  Caller holds h->threads_lock. */
+static bool threads_are_valid(gch_heap *h, bool idle)
+{
+    size_t n = 0;
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next, n++) {
+        GCH_CHECK_CMP("T1", atomic_u32_load_relaxed(&t->mcache.attached), ==, 1);
+        if (!thread_grey_is_valid(t, idle))
+            return false;
+    }
+    for (struct gch_thread *t = h->detached; t != NULL; t = t->next) {
+        GCH_CHECK_CMP("T3", atomic_u32_load_relaxed(&t->mcache.attached), ==, 0);
+        if (!thread_grey_is_valid(t, idle))
+            return false;
+    }
+    GCH_CHECK_CMP("T1", n, ==, h->nattached);
+    return true;
+}
+
 int gchi_heap_verify(gch_heap *h)
 {
     if (!mheap_is_valid(&h->mheap))
         return 1;
+    lock_acquire(&h->stw.lock);
+    bool idle = !h->gc.cycle_running;
+    lock_release(&h->stw.lock);
     lock_acquire(&h->threads_lock);
-    size_t n = 0;
-    bool ok = true;
-    for (struct gch_thread *t = h->attached; t != NULL; t = t->next, n++)
-        ok = ok && atomic_u32_load_relaxed(&t->mcache.attached) == 1; /* T1 */
-    for (struct gch_thread *t = h->detached; t != NULL && ok; t = t->next)
-        ok = atomic_u32_load_relaxed(&t->mcache.attached) == 0; /* T1, T3 */
-    ok = ok && n == h->nattached;
+    bool ok = threads_are_valid(h, idle);
     lock_release(&h->threads_lock);
-    return ok ? 0 : 2;
+    if (!ok)
+        return 2;
+    if (!workbuf_pool_is_valid(&h->gc.workbufs) || (idle && !workbuf_pool_is_idle(&h->gc.workbufs)))
+        return 3;
+    return 0;
 }

@@ -81,7 +81,11 @@ struct gch_thread *gchi_heap_self(gch_heap *h);
  * from the flushed counters; any thread. */
 uint64_t gchi_heap_alloc_bytes(gch_heap *h);
 /* gchi_heap_verify: 0 when every checked invariant holds, else a small
- * positive number naming the first that failed (1 = mheap, 2 = threads).
+ * positive number naming the part that failed (1 = pages, spans and
+ * span lists; 2 = thread records and their grey queues and barrier
+ * buffers; 3 = the workbuf pool), with gch_last_error_message() naming
+ * the invariant, the expression, where, and the values (GCH_CHECK).
+ * While no cycle runs it also checks that no grey work is left (G8, B2).
  * No thread may allocate concurrently. */
 int gchi_heap_verify(gch_heap *h);
 

@@ -51,6 +51,14 @@
  * so nothing observes the buffer between the CAS and the record; the
  * value the CAS replaced cannot be freed before then, since freeing
  * needs mark termination, which needs this thread at a safepoint.
+ *
+ * Invariants:
+ *   B1 while the phase is MARK every attached thread has its barrier on
+ *      (head.wb_enabled, set with the world stopped at mark setup, or at
+ *      attach during a mark);
+ *   B2 a buffered barrier entry is shaded before mark termination drains
+ *      for the last time (handshake flush, then the STW flush of every
+ *      thread).
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"

@@ -277,23 +277,58 @@ static bool list_is_valid(const struct workbuf *list, size_t n, uint64_t limit, 
 {
     uint64_t count = 0;
     for (const struct workbuf *b = list; b != NULL; b = b->next) {
-        if (++count > limit)
-            return false; /* more buffers than were ever carved: a cycle */
-        if (full ? (b->nobj == 0 || b->nobj > WORKBUF_NOBJ) : b->nobj != 0)
-            return false;
+        count++;
+        GCH_CHECK_CMP("G1", count, <=, limit); /* more buffers than carved: a cycle */
+        if (full)
+            GCH_CHECK("G2", b->nobj > 0 && b->nobj <= WORKBUF_NOBJ);
+        else
+            GCH_CHECK_CMP("G2", b->nobj, ==, 0);
     }
-    return count == n;
+    GCH_CHECK_CMP("G3", count, ==, n);
+    return true;
+}
+
+/* pool_is_valid: workbuf_pool_is_valid's checks.  Caller holds p->lock. */
+static bool pool_is_valid(struct workbuf_pool *p)
+{
+    uint64_t carved = p->allocated / WORKBUF_BYTES;
+    GCH_CHECK_CMP("G4", p->allocated % WORKBUF_ALLOC, ==, 0);
+    if (!list_is_valid(p->full, p->nfull, carved, true) ||
+        !list_is_valid(p->empty, p->nempty, carved, false))
+        return false;
+    GCH_CHECK_CMP("G4", p->nfull + p->nempty, <=, carved); /* G1: no buffer on both */
+    GCH_CHECK_CMP("G3", atomic_u64_load_relaxed(&p->nfull_atomic), ==, p->nfull);
+    return true;
 }
 
 bool workbuf_pool_is_valid(struct workbuf_pool *p)
 {
     lock_acquire(&p->lock);
-    uint64_t carved = p->allocated / WORKBUF_BYTES;
-    bool ok = p->allocated % WORKBUF_ALLOC == 0 /* G4 */
-              && list_is_valid(p->full, p->nfull, carved, true)
-              && list_is_valid(p->empty, p->nempty, carved, false)
-              && p->nfull + p->nempty <= carved /* G4, G1: no buffer on both */
-              && atomic_u64_load_relaxed(&p->nfull_atomic) == p->nfull; /* G3 */
+    bool ok = pool_is_valid(p);
     lock_release(&p->lock);
     return ok;
+}
+
+bool workbuf_pool_is_idle(struct workbuf_pool *p)
+{
+    lock_acquire(&p->lock);
+    size_t nfull = p->nfull;
+    lock_release(&p->lock);
+    GCH_CHECK_CMP("G8", nfull, ==, 0);
+    return true;
+}
+
+bool gcwork_is_valid(const struct gcwork *w, bool idle)
+{
+    GCH_CHECK("G5", w->wbuf1 != NULL || w->wbuf2 == NULL);
+    GCH_CHECK("G5", w->wbuf1 == NULL || w->wbuf1 != w->wbuf2);
+    const struct workbuf *held[2] = {w->wbuf1, w->wbuf2};
+    for (int i = 0; i < 2; i++) {
+        if (held[i] == NULL)
+            continue;
+        GCH_CHECK_CMP("G2", held[i]->nobj, <=, WORKBUF_NOBJ);
+        if (idle)
+            GCH_CHECK_CMP("G8", held[i]->nobj, ==, 0);
+    }
+    return true;
 }

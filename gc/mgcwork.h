@@ -36,6 +36,9 @@
  *   G7 w->flushed_since_check is set whenever w has published a
  *      non-empty buffer to pool->full since the flag was last cleared
  *      (by the mark-termination check, which clears it).
+ *   G8 while no cycle runs, no grey work is left anywhere: pool->full
+ *      is empty and every thread's gcwork holds only empty buffers (a
+ *      finished mark drained them all, MW3).
  *
  * Locking: pool->lock (rank WORKBUFS) guards both lists and the counts;
  * it is taken while the caller holds no allocator lock, and it calls
@@ -114,6 +117,9 @@ static inline bool workbuf_pool_has_work(const struct workbuf_pool *p)
  * are no more than the buffers carved.  Buffers held by gcworks are not
  * visited; their owners may be using them concurrently. */
 bool workbuf_pool_is_valid(struct workbuf_pool *p);
+/* workbuf_pool_is_idle: G8's half for the pool (pool->full is empty);
+ * only meaningful while no cycle runs. */
+bool workbuf_pool_is_idle(struct workbuf_pool *p);
 
 /* Go counterpart: gcWork.  One per marker, owned by its thread. */
 struct gcwork {
@@ -126,6 +132,9 @@ struct gcwork {
 };
 
 void gcwork_init(struct gcwork *w, struct workbuf_pool *p);
+/* gcwork_is_valid: G5 and G2 for the buffers w holds and, when idle (no
+ * cycle runs), G8: they hold no entry.  The owner must not be using w. */
+bool gcwork_is_valid(const struct gcwork *w, bool idle);
 
 /* The fast halves below touch only wbuf1; the slow halves trade buffers
  * with the pool.  Both must be called by w's owner. */

@@ -4,7 +4,7 @@
  * Go counterparts: gcMarkTermination's trace printing, fmtNSAsMS
  * (runtime/mgc.go), itoaDiv (runtime/proc.go), printScavTrace
  * (runtime/mgcscavenge.go), startCycle's pacer line (runtime/mgcpacer.go)
- * and printfloat (runtime/print.go).  Contract B1-B3: gc/trace.h.
+ * and printfloat (runtime/print.go).  Contract TB1-TB3: gc/trace.h.
  *
  * Everything goes through struct tracebuf, a bounded writer that counts
  * the full length but stores only what fits, so no caller can overflow
@@ -46,8 +46,8 @@ static void tb_puts(struct tracebuf *tb, const char *s)
         tb_putc(tb, *s++);
 }
 
-/* tb_finish: NUL-terminate what was stored (B1) and return the full
- * length (B2). */
+/* tb_finish: NUL-terminate what was stored (TB1) and return the full
+ * length (TB2). */
 static size_t tb_finish(struct tracebuf *tb)
 {
     if (tb->cap > 0)

@@ -11,11 +11,11 @@
  *   arguments and writes only the caller's buffer, so tests compare the
  *   output with golden strings and callers may format from any thread.
  * Buffer contract (all functions, like snprintf):
- *   B1 at most n bytes are written, and when n > 0 the result is always
+ *   TB1 at most n bytes are written, and when n > 0 the result is always
  *      NUL-terminated (truncated if it does not fit);
- *   B2 the return value is the length of the whole text, without the
+ *   TB2 the return value is the length of the whole text, without the
  *      NUL, whether or not it fit; buf may be NULL when n == 0;
- *   B3 the text written is a prefix of the whole text.
+ *   TB3 the text written is a prefix of the whole text.
  * Locking: none.  Writing the line to stderr under one lock (Go's
  *   printlock) is the caller's business.
  */

@@ -94,7 +94,7 @@ static void test_every_object_is_8_aligned(void **state)
     gchi_test_hold_mark(h, false);
     gchi_test_gc_wait(h);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* The issue's program: a string type of 5 bytes, strings interleaved so
@@ -132,7 +132,7 @@ static void test_tagged_decoder_keeps_small_strings(void **state)
         check_align(kept[i], 5);
     GCH_LOCALS_END(t, kept);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* usable_tiny.c: writing up to gch_usable_size(a) must not touch b. */
@@ -156,7 +156,7 @@ static void test_usable_size_stops_at_the_next_object(void **state)
         }
     }
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 int main(void)

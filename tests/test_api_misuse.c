@@ -195,7 +195,7 @@ static void test_heap_limit_enomem(void **state)
     assert_non_null(gch_alloc_noscan(t, (size_t)1 << 20));
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 static void test_config_errors(void **state)
@@ -218,7 +218,7 @@ static void test_config_errors(void **state)
     gch_clear_error();
     gch_heap *h = gch_heap_new(&cfg);
     assert_non_null(h);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 
     gch_config_init(&cfg);
     char prefix[64];
@@ -232,7 +232,7 @@ static void test_config_errors(void **state)
     prefix[31] = '\0'; /* 31: fits */
     h = gch_heap_new(&cfg);
     assert_non_null(h);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* ---- the error slot --------------------------------------------------- */
@@ -349,7 +349,7 @@ static void test_attach_twice_estate(void **state)
     expect_error(gch_thread_attach(h2), GCH_ESTATE);
     heap_works(t2);
     assert_int_equal(gch_thread_detach(t2), GCH_OK);
-    assert_int_equal(gch_heap_free(h2), GCH_OK);
+    heap_free_checked(h2);
     heap_works(f->t);
 }
 

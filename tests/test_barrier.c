@@ -75,7 +75,7 @@ static void env_close(struct env *e)
 {
     assert_int_equal(gch_root_range_remove(e->h, e->g), GCH_OK);
     assert_int_equal(gch_thread_detach(e->t), GCH_OK);
-    assert_int_equal(gch_heap_free(e->h), GCH_OK);
+    heap_free_checked(e->h);
 }
 
 /* mark_frozen: start a cycle with the mark held; our frames are scanned
@@ -267,7 +267,7 @@ static void test_cas_stale_concurrent(void **state)
     assert_true(__atomic_load_n(&s.failures, __ATOMIC_RELAXED) > 0);
     check_obj(s.slot[0]);
     assert_int_equal(gch_root_remove(s.h, &s.slot[0]), GCH_OK);
-    assert_int_equal(gch_heap_free(s.h), GCH_OK);
+    heap_free_checked(s.h);
 }
 
 /* ---- 4. gch_write's thread argument (debug builds) ------------------------ */

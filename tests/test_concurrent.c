@@ -281,7 +281,7 @@ static void run_stress(int nmut, const char *godebug)
         assert_int_equal(drained, 0);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gch_root_range_remove(sh->h, sh->roots), GCH_OK);
-    assert_int_equal(gch_heap_free(sh->h), GCH_OK);
+    heap_free_checked(sh->h);
     free(sh);
 }
 
@@ -323,7 +323,7 @@ static void test_blocked_thread_keeps_frames(void **state)
     assert_true(st.num_gc >= 1);
     GCH_LOCALS_END(t, locals);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* ---- gctrace of a concurrent cycle -------------------------------------- */
@@ -361,7 +361,7 @@ static void test_gctrace_concurrent(void **state)
     assert_int_equal(num, 1);
     assert_non_null(strstr(l.last, " (forced)\n"));
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 int main(void)

@@ -677,14 +677,14 @@ static void test_heap_new_precedence(void **state)
     assert_int_equal(h->env.gomaxprocs, 3);              /* config */
     assert_int_equal(h->env.debug.gctrace, 1);
     assert_true(h->mheap.sys.madv_free);                 /* madvdontneed=0 */
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     cfg.read_env = 0;                                    /* environment ignored */
     h = gch_heap_new(&cfg);
     assert_non_null(h);
     assert_int_equal(h->env.memory_limit, INT64_MAX);
     assert_int_equal(h->env.debug.gctrace, 0);
     assert_false(h->mheap.sys.madv_free);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     unsetenv("GCHTEST_GOMEMLIMIT");
     unsetenv("GCHTEST_GOGC");
     unsetenv("GCHTEST_GODEBUG");
@@ -706,13 +706,13 @@ static void test_sysmon_periods(void **state)
     assert_non_null(h);
     assert_int_equal(h->env.debug.forcegcms, 120000);
     assert_int_equal(h->env.debug.scavengeidlems, 300000);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     cfg.force_gc_ms = 0;
     cfg.scavenge_idle_ms = (int64_t)1 << 40;
     h = gch_heap_new(&cfg);
     assert_int_equal(h->env.debug.forcegcms, 0);
     assert_int_equal(h->env.debug.scavengeidlems, INT32_MAX);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     cfg.read_env = 1;
     cfg.env_prefix = "GCHTEST_";
     cfg.force_gc_ms = 700;
@@ -722,7 +722,7 @@ static void test_sysmon_periods(void **state)
     assert_non_null(h);
     assert_int_equal(h->env.debug.forcegcms, 250);     /* env wins */
     assert_int_equal(h->env.debug.scavengeidlems, 50); /* bad env keeps config */
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     unsetenv("GCHTEST_GODEBUG");
 }
 

@@ -78,7 +78,7 @@ static gch_heap *new_heap(int gc_percent, int64_t limit, const char *godebug, st
 static void free_heap(gch_heap *h)
 {
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* mapped_ready: Go's mappedReady, what GOMEMLIMIT bounds. */

@@ -178,7 +178,7 @@ static void test_gctrace_sink(void **state)
     size_t len = strlen(l.last);
     assert_true(len > 10 && strcmp(l.last + len - 10, " (forced)\n") == 0);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 int main(void)

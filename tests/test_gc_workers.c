@@ -88,7 +88,7 @@ static void test_no_worker_starts_during_termination(void **state)
     /* and the heap goes on collecting */
     assert_int_equal(gch_collect(h), GCH_OK);
     gchi_test_set_idle_hook(h, NULL);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* A worker asleep through two whole marks leaves its old round when it
@@ -124,7 +124,7 @@ static void test_sleeper_leaves_its_old_round(void **state)
     }
     assert_int_equal(nidle, 0); /* no worker left counted in a finished round */
     gchi_test_set_idle_hook(h, NULL);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 int main(void)

@@ -69,7 +69,7 @@ static int env_setup(void **state)
 static int env_teardown(void **state)
 {
     struct env *e = *state;
-    assert_true(workbuf_pool_is_valid(&e->pool));
+    assert_valid(workbuf_pool_is_valid(&e->pool));
     workbuf_pool_destroy(&e->pool);
     persistent_release_all(&e->pa);
     assert_int_equal(atomic_u64_load_relaxed(&e->sys.ready), 0);
@@ -80,7 +80,7 @@ static int env_teardown(void **state)
 /* G4 when no gcwork holds a buffer: every carved buffer is listed. */
 static void expect_all_listed(struct workbuf_pool *p)
 {
-    assert_true(workbuf_pool_is_valid(p));
+    assert_valid(workbuf_pool_is_valid(p));
     assert_int_equal(p->nfull + p->nempty, p->allocated / WORKBUF_BYTES);
 }
 
@@ -148,7 +148,7 @@ static void test_spill_when_both_full(void **state)
     assert_int_equal(w.wbuf1->nobj, 1);
     assert_int_equal(w.wbuf2->nobj, WORKBUF_NOBJ);
     assert_int_equal(w.wbuf2->obj[0], WORKBUF_NOBJ + 1);
-    assert_true(workbuf_pool_is_valid(&e->pool));
+    assert_valid(workbuf_pool_is_valid(&e->pool));
     assert_int_equal(e->pool.allocated, WORKBUF_ALLOC);
     gcwork_dispose(&w);
     assert_int_equal(e->pool.nfull, 3);
@@ -231,7 +231,7 @@ static void test_random_model(void **state)
             bias = 300 + (unsigned)(rng_next(&rng) % 500);
         model_step(&m, ws, &e->pool, &rng, bias);
         if (op % 250000 == 0)
-            assert_true(workbuf_pool_is_valid(&e->pool));
+            assert_valid(workbuf_pool_is_valid(&e->pool));
     }
     /* Drain everything through one gcwork after the others dispose. */
     for (int i = 1; i < MODEL_WORKS; i++)
@@ -388,7 +388,7 @@ static void test_put_out_of_memory(void **state)
         n++;
     assert_true(e->faulty.refused > 1);
     assert_true(n > WORKBUF_NOBJ * 2);
-    assert_true(workbuf_pool_is_valid(&e->pool));
+    assert_valid(workbuf_pool_is_valid(&e->pool));
     /* w is intact after the failure; another gcwork can take work with
      * the OS still refusing (tryget never allocates). */
     gcwork_dispose(&w);

@@ -87,7 +87,7 @@ static void test_garbage_past_the_limit(void **state)
     assert_int_equal(gch_root_remove(h, &root), GCH_OK);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 static void *garbage_thread(void *arg)
@@ -120,7 +120,7 @@ static void test_garbage_past_the_limit_two_threads(void **state)
     assert_int_equal(gch_root_remove(h, &root), GCH_OK);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 static void *herd_thread(void *arg)
@@ -169,7 +169,7 @@ static void test_garbage_past_the_limit_herd(void **state)
         assert_int_equal(gch_root_remove(h, &root), GCH_OK);
         assert_int_equal(gch_thread_detach(t), GCH_OK);
         assert_int_equal(gchi_heap_verify(h), 0);
-        assert_int_equal(gch_heap_free(h), GCH_OK);
+        heap_free_checked(h);
     }
 }
 
@@ -208,7 +208,7 @@ static void test_live_data_at_the_limit_fails(void **state)
     assert_int_equal(gch_root_range_remove(h, roots), GCH_OK);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* GOGC=off: the embedder collects; the limit does not. */
@@ -224,7 +224,7 @@ static void test_gogc_off_fails_without_collecting(void **state)
     assert_int_equal(gch_collect(h), GCH_OK);
     assert_non_null(gch_alloc_noscan(t, (size_t)64 << 10));
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 int main(void)

@@ -74,7 +74,7 @@ static gch_heap *new_heap(int gc_percent, void *(*decode)(uintptr_t), int read_e
 static void free_heap(gch_heap *h)
 {
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* gc_setup: a heap with GOGC off (collections only by gch_collect) and

@@ -184,9 +184,9 @@ static void test_pinned_spans_are_kept(void **state)
     assert_int_equal(atomic_u64_load_relaxed(&f->h->mheap.spans_inuse), spans + 1);
     assert_ptr_equal(s->list, &central(f->h, SPC64)->partial[swept(f->h)]);
     assert_int_equal(s->alloc_count, 0);
-    assert_true(mcentral_is_valid(central(f->h, SPC64), sweepgen(f->h)));
+    assert_valid(mcentral_is_valid(central(f->h, SPC64), sweepgen(f->h)));
     atomic_u32_store_relaxed(&f->h->mheap.spans_pinned, 0);
-    assert_false(mcentral_is_valid(central(f->h, SPC64), sweepgen(f->h))); /* C2 */
+    assert_invalid(mcentral_is_valid(central(f->h, SPC64), sweepgen(f->h)), "C2");
     /* the next refill takes it again; released unpinned, it is freed */
     assert_true(mcache_refill(mc, SPC64));
     assert_ptr_equal(mc->alloc[SPC64], s);
@@ -408,7 +408,7 @@ static void make_full_and_partial(struct fixture *f, struct mspan **full, struct
     *partial = span_of(f->h, p);
     assert_non_null(*full);
     assert_ptr_equal((*partial)->list, &c->partial[swept(f->h)]);
-    assert_true(mcentral_is_valid(c, sweepgen(f->h)));
+    assert_valid(mcentral_is_valid(c, sweepgen(f->h)));
 }
 
 static void test_validator_rejects_c1_c2_corruption(void **state)
@@ -422,29 +422,29 @@ static void test_validator_rejects_c1_c2_corruption(void **state)
     /* C1: the span's list field names another list */
     struct spanlist *saved = partial->list;
     partial->list = &c->full[swept(f->h)];
-    assert_false(mcentral_is_valid(c, sg));
+    assert_invalid(mcentral_is_valid(c, sg), "C1");
     partial->list = saved;
     /* list length out of step with the spans on it */
     c->partial[swept(f->h)].n++;
-    assert_false(mcentral_is_valid(c, sg));
+    assert_invalid(mcentral_is_valid(c, sg), "C1");
     c->partial[swept(f->h)].n--;
     /* C2: a full span on the partial list */
     uint32_t count = partial->alloc_count;
     partial->alloc_count = partial->nelems;
-    assert_false(mcentral_is_valid(c, sg));
+    assert_invalid(mcentral_is_valid(c, sg), "C2");
     /* C2: an empty span on the partial list */
     partial->alloc_count = 0;
-    assert_false(mcentral_is_valid(c, sg));
+    assert_invalid(mcentral_is_valid(c, sg), "C2");
     partial->alloc_count = count;
     /* C2: a span with a free slot on the full list */
     full->alloc_count--;
-    assert_false(mcentral_is_valid(c, sg));
+    assert_invalid(mcentral_is_valid(c, sg), "C2");
     full->alloc_count++;
     /* a span of another class on this class's list */
     full->spanclass = make_spanclass(SC64, false);
-    assert_false(mcentral_is_valid(c, sg));
+    assert_invalid(mcentral_is_valid(c, sg), "C1");
     full->spanclass = SPC64;
-    assert_true(mcentral_is_valid(c, sg));
+    assert_valid(mcentral_is_valid(c, sg));
     assert_int_equal(gchi_heap_verify(f->h), 0);
 }
 
@@ -464,9 +464,12 @@ static void test_validator_rejects_c4_corruption(void **state)
     atomic_u32_store_relaxed(&partial->sweepgen, sg - 2);
     bool unswept_ok = mcentral_is_valid(c, sg);
     atomic_u32_store_relaxed(&partial->sweepgen, sg);
-    assert_true(mcentral_is_valid(c, sg));
+    assert_valid(mcentral_is_valid(c, sg));
     assert_false(cached_ok);
     assert_false(unswept_ok);
+    atomic_u32_store_relaxed(&partial->sweepgen, sg + 3);
+    assert_invalid(mcentral_is_valid(c, sg), "C4");
+    atomic_u32_store_relaxed(&partial->sweepgen, sg);
 }
 
 /* C3 for every cached span, after a mixed workload. */
@@ -487,7 +490,7 @@ static void test_cached_spans_satisfy_c3(void **state)
         cached++;
         assert_cached(f->h, f->t, (spanclass_t)i, s);
         assert_true(s->alloc_count > 0 && s->alloc_count <= s->nelems);
-        assert_true(span_is_valid(s));
+        assert_valid(span_is_valid(s));
     }
     assert_true(cached > 10);
     assert_true(all_centrals_valid(f->h));

@@ -55,7 +55,7 @@ static size_t count_arenas(const struct mheap *h)
 /* check: every invariant we can see from outside, after every step. */
 static void check(struct mheap *h)
 {
-    assert_true(mheap_is_valid(h));
+    assert_valid(mheap_is_valid(h));
     uint64_t mapped = ld(&h->pages_mapped), inuse = ld(&h->pages_inuse);
     uint64_t freep = ld(&h->pages_free), rel = ld(&h->pages_released);
     if (mapped != inuse + freep + rel)

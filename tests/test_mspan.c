@@ -38,7 +38,7 @@ static int heapspan_setup(void **state)
 static int heapspan_teardown(void **state)
 {
     struct mheap *h = *state;
-    assert_true(mheap_is_valid(h));
+    assert_valid(mheap_is_valid(h));
     mheap_destroy(h);
     free(h);
     return 0;
@@ -54,7 +54,7 @@ static struct mspan *class_span(struct mheap *h, unsigned sc)
     assert_int_equal(s->alloc_count, 0);
     for (uint32_t i = 0; i < s->nelems; i++)
         assert_false(bit_is_set(s->alloc_bits, i)); /* fresh bitmaps */
-    assert_true(span_is_valid(s));
+    assert_valid(span_is_valid(s));
     return s;
 }
 
@@ -371,7 +371,7 @@ static void test_span_is_valid(void **state)
 {
     struct mheap *h = *state;
     struct mspan *s = class_span(h, 3);
-    assert_true(span_is_valid(s));
+    assert_valid(span_is_valid(s));
     s->alloc_count = s->nelems + 1;
     assert_false(span_is_valid(s));
     s->alloc_count = 0;
@@ -382,7 +382,7 @@ static void test_span_is_valid(void **state)
     s->limit = s->start + s->npages * PAGE_SIZE + 1;
     assert_false(span_is_valid(s));
     s->limit = limit;
-    assert_true(span_is_valid(s));
+    assert_valid(span_is_valid(s));
     mheap_free_span(h, s);
     assert_false(span_is_valid(s)); /* dead */
 }

@@ -95,7 +95,7 @@ static void env_close(struct env *e)
 {
     gch_root_range_remove(e->h, e->g); /* may already be gone (test 4) */
     assert_int_equal(gch_thread_detach(e->t), GCH_OK);
-    assert_int_equal(gch_heap_free(e->h), GCH_OK);
+    heap_free_checked(e->h);
 }
 
 /* mark_frozen: start a cycle with the mark held, and scan our own frames
@@ -256,7 +256,7 @@ static void test_root_removed_during_mark(void **state)
     check_obj(locals[0]);
     GCH_LOCALS_END(e.t, locals);
     assert_int_equal(gch_thread_detach(e.t), GCH_OK);
-    assert_int_equal(gch_heap_free(e.h), GCH_OK);
+    heap_free_checked(e.h);
 }
 
 /* ---- 5. leaving a blocking section mid-mark ------------------------------- */
@@ -663,7 +663,7 @@ static void test_pacer_trace_after_restart(void **state)
      * allocated during the marks (heap_live never passed the trigger). */
     assert_int_equal(sink_lines, 4);
     assert_int_equal(sink_stopped, 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* F4: grey work found with the world stopped at mark termination sends

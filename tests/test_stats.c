@@ -213,7 +213,7 @@ static void test_read_stats_while_allocating(void **state)
     assert_int_equal(st.heap_sys, ld(&r->h->mheap.pages_mapped) * PAGE_SIZE);
     assert_true(st.heap_released <= st.heap_idle);
     assert_int_equal(gchi_heap_verify(r->h), 0);
-    assert_int_equal(gch_heap_free(r->h), GCH_OK);
+    heap_free_checked(r->h);
     free(r);
 }
 
@@ -402,7 +402,7 @@ static void test_thread_gc_time_stw(void **state)
     assert_int_equal(gch_thread_read_gc_time(NULL, &g), GCH_EINVAL);
     assert_int_equal(gch_thread_read_gc_time(t, NULL), GCH_EINVAL);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* A concurrent mark: the thread scans its own roots at its safepoint. */
@@ -422,7 +422,7 @@ static void test_thread_gc_time_handshake(void **state)
     gchi_test_gc_wait(h);
     GCH_LOCALS_END(t, locals);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 int main(void)

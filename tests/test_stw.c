@@ -106,7 +106,7 @@ static void check_stop_freezes(enum mode m, bool from_attached)
     if (self != NULL)
         assert_int_equal(gch_thread_detach(self), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 static void test_stop_freezes_safepoint_pollers(void **state)
@@ -152,7 +152,7 @@ static void test_blocked_thread_does_not_hold_up_the_world(void **state)
     start_the_world(h);
     assert_int_equal(pthread_join(th[0], NULL), 0);
     assert_int_equal(w[0].left_blocking, 1);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 struct attach_arg {
@@ -184,7 +184,7 @@ static void test_attach_waits_for_restart(void **state)
     start_the_world(h);
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(a.attached, 1);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* Threads detaching while others stop the world repeatedly: no deadlock,
@@ -217,7 +217,7 @@ static void test_attach_detach_churn_during_stops(void **state)
         assert_int_equal(pthread_join(th[i], NULL), 0);
     assert_int_equal(h->nattached, 0);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* Two stoppers at once are serialised. */
@@ -245,7 +245,7 @@ static void test_concurrent_stoppers(void **state)
         assert_int_equal(pthread_join(st[i], NULL), 0);
     assert_int_equal(h->stw.nstops, 400);
     join_workers(w, th, 2);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 static void test_frames_push_pop(void **state)

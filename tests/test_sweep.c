@@ -311,7 +311,7 @@ static void check_claim(gch_heap *h, struct mspan *s)
     assert_false(span_claim_sweep(s, sg)); /* already owned */
     assert_int_equal(span_sg(s), sg - 1);
     atomic_u32_store_release(&s->sweepgen, sg - 2); /* restore: still listed as unswept */
-    assert_true(mcentral_is_valid(&h->mheap.central[SPC64], sg));
+    assert_valid(mcentral_is_valid(&h->mheap.central[SPC64], sg));
 }
 
 /* lazy_refill: the first allocation after the flip sweeps exactly one
@@ -450,7 +450,7 @@ static void test_flip_and_sweep(void **state)
     assert_int_equal(pages_swept(h), inuse0);
     assert_int_equal(mheap_sweep_one(mh(h), NULL), 0);
     assert_true(unswept_lists_empty(h));
-    assert_true(mheap_is_valid(mh(h)));
+    assert_valid(mheap_is_valid(mh(h)));
 
     check_swept_spans(h, &p, cached);
     for (int j = 0; j < T1_BIG; j++) {
@@ -675,7 +675,7 @@ static void test_refill_at_heap_limit(void **state)
     assert_int_equal(pages_mapped(h), HEAP_GROW_PAGES);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* ------------------------------------------------------------------ */
@@ -778,7 +778,7 @@ static void test_concurrent_sweepers(void **state)
      * would free its survivors or count twice). */
     assert_int_equal(small_frees(h, SC64) - f64, p64.n - popn_nmarked(&p64));
     assert_int_equal(small_frees(h, SC256) - f256, p256.n - popn_nmarked(&p256));
-    assert_true(mheap_is_valid(mh(h)));
+    assert_valid(mheap_is_valid(mh(h)));
     assert_int_equal(gchi_heap_verify(h), 0);
     free(fresh);
     popn_free(&p64);
@@ -807,7 +807,7 @@ static gch_heap *gc_heap(int gc_percent, const char *prefix)
 static void free_heap(gch_heap *h)
 {
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 static uint32_t num_gc(gch_heap *h)
@@ -966,7 +966,7 @@ static void test_free_while_sweeping(void **state)
         sleep_us(delay_us[r]);
         busy += !mheap_sweep_done(mh(h));
         assert_int_equal(gch_thread_detach(t), GCH_OK);
-        assert_int_equal(gch_heap_free(h), GCH_OK); /* joins the sweeper */
+        heap_free_checked(h); /* joins the sweeper */
     }
     print_message("heap freed with the sweep unfinished in %d of %zu rounds\n", busy,
                   sizeof delay_us / sizeof delay_us[0]);

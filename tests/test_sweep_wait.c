@@ -83,7 +83,7 @@ static void test_large_at_limit(void **state)
     assert_int_equal(pages_mapped(h), LIMIT_PAGES);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 static void test_multipage_refill_at_limit(void **state)
@@ -103,7 +103,7 @@ static void test_multipage_refill_at_limit(void **state)
     assert_int_equal(pages_mapped(h), LIMIT_PAGES);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* ---- sleeping until the last sweeper leaves ------------------------------ */
@@ -164,7 +164,7 @@ static void test_finish_sleeps_for_sweepers(void **state)
     if (f.cpu_ns > 50 * 1000000u)
         fail_msg("mheap_sweep_finish used %.1f ms of CPU while waiting 200 ms", (double)f.cpu_ns / 1e6);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 int main(void)

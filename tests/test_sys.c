@@ -362,7 +362,7 @@ static void test_reserve_failure_loses_nothing(void **state)
     check_heap(h);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     check_heap(h);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     assert_int_equal(f.live, 0); /* freeing the heap returned every byte */
 }
 
@@ -397,7 +397,7 @@ static void test_map_failure_loses_nothing(void **state)
     assert_ptr_equal(gch_object_base(h, b + 70 * MIB - 1), b);
     check_heap(h);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     assert_int_equal(f.live, 0);
 }
 
@@ -417,7 +417,7 @@ static void test_attach_failure(void **state)
     assert_non_null(t);
     assert_non_null(gch_alloc_noscan(t, 64));
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     assert_int_equal(f.live, 0);
 }
 
@@ -487,7 +487,7 @@ static void test_fail_every_point(void **state)
     int nreserve = f.reserves, nmap = f.maps;
     assert_true(nreserve >= 2 && nmap >= 2);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     assert_int_equal(f.live, 0);
 
     int injected = 0, surfaced = 0;
@@ -506,7 +506,7 @@ static void test_fail_every_point(void **state)
             assert_true(r.nulls <= f.refused);
             assert_int_equal(gch_thread_detach(t), GCH_OK);
             check_heap(h);
-            assert_int_equal(gch_heap_free(h), GCH_OK);
+            heap_free_checked(h);
             assert_int_equal(f.live, 0);
         }
     }
@@ -577,7 +577,7 @@ static void test_map_failure_retries_the_same_arena(void **state)
     check_heap(h);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
     assert_int_equal(f.live, 0);
 }
 
@@ -626,7 +626,7 @@ static void test_heap_limit(void **state)
     assert_true(st.heap_sys <= cfg.heap_limit);
     assert_int_equal(st.heap_sys, st.heap_inuse + st.heap_idle);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* A limit too small to hold one growth step is a configuration error. */

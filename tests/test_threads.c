@@ -242,7 +242,7 @@ static void check_counts(gch_heap *h, const struct tally *sum)
     assert_true(st.heap_alloc <= st.heap_inuse);
     assert_int_equal(gchi_heap_verify(h), 0);
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
-        assert_true(mcentral_is_valid(&h->mheap.central[i], mheap_sweepgen(&h->mheap)));
+        assert_valid(mcentral_is_valid(&h->mheap.central[i], mheap_sweepgen(&h->mheap)));
 }
 
 static void test_four_threads_ten_million_objects(void **state)
@@ -298,7 +298,7 @@ static void test_four_threads_ten_million_objects(void **state)
     for (int i = 0; i < NWORKERS; i++)
         free(w[i].sparse);
     free(w);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* ---- attach/detach churn while others allocate ---------------------------- */

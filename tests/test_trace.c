@@ -5,7 +5,7 @@
  * Golden strings: every real line quoted in shared/spec/go-runtime.md
  * section 1 is rebuilt from a record chosen to produce it, together with
  * each fmtNSAsMS and itoaDiv case the spec names, the scavtrace suffixes
- * and Go's float print form.  The buffer contract B1-B3 is checked for
+ * and Go's float print form.  The buffer contract TB1-TB3 is checked for
  * every formatter at every buffer size around the line length.
  *
  * Parsers: the regular expressions of shared/spec/gctrace-parsers.md,
@@ -382,7 +382,7 @@ static void test_pacer_start(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* Buffer contract B1-B3                                               */
+/* Buffer contract TB1-TB3                                               */
 
 /* check_contract: whole is the full text fmt produces; format it into
  * every buffer size from 0 to beyond its length and check the stored

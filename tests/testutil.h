@@ -9,6 +9,9 @@
  *   struct fixture      a heap (GC off) and one attached thread (heap_setup /
  *                       heap_teardown); teardown detaches, asserts
  *                       gchi_heap_verify(h) == 0 and frees the heap.
+ *   assert_heap_valid(h), heap_free_checked(h)   gchi_heap_verify naming
+ *                       the failed invariant; the latter then frees h
+ *                       (every test file frees its heaps through it).
  *   rng_next()          deterministic xorshift64* generator.
  *   mem_all(), mem_is_zero(), addr_is_zero()   byte-range checks.
  *   peek_freed()        read a freed object (poisoned in ASan builds).
@@ -71,13 +74,50 @@ static inline int heap_setup(void **state)
     return 0;
 }
 
+/* assert_valid(call): a validator (span_is_valid, mheap_is_valid,
+ * workbuf_pool_is_valid, ...) returned true; else fail with the message
+ * of the GCH_CHECK that broke. */
+#define assert_valid(call)                                                      \
+    do {                                                                        \
+        if (!(call))                                                            \
+            fail_msg("%s: %s", #call, gch_last_error_message());                \
+    } while (0)
+
+/* assert_invalid(call, name): a validator returned false, and its
+ * message names invariant `name` ("invariant C2 failed: ..."). */
+#define assert_invalid(call, name)                                              \
+    do {                                                                        \
+        gch_clear_error();                                                      \
+        assert_false(call);                                                     \
+        const char *msg_ = gch_last_error_message();                            \
+        if (strstr(msg_, "invariant " name " failed") == NULL)                  \
+            fail_msg("%s: expected invariant %s, got: %s", #call, name, msg_);  \
+    } while (0)
+
+/* assert_heap_valid: gchi_heap_verify(h) == 0, else fail naming the part
+ * and the invariant that broke (GCH_CHECK's message). */
+static inline void assert_heap_valid(gch_heap *h)
+{
+    int v = gchi_heap_verify(h);
+    if (v != 0)
+        fail_msg("gchi_heap_verify: part %d: %s", v, gch_last_error_message());
+}
+
+/* heap_free_checked: every test file's teardown of a heap: wait out a
+ * cycle in flight, verify the heap (assert_heap_valid) and free it. */
+static inline void heap_free_checked(gch_heap *h)
+{
+    gchi_test_gc_wait(h);
+    assert_heap_valid(h);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
 static inline int heap_teardown(void **state)
 {
     struct fixture *f = *state;
     if (f->t != NULL)
         assert_int_equal(gch_thread_detach(f->t), GCH_OK);
-    assert_int_equal(gchi_heap_verify(f->h), 0);
-    assert_int_equal(gch_heap_free(f->h), GCH_OK);
+    heap_free_checked(f->h);
     free(f);
     return 0;
 }
