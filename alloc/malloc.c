@@ -48,8 +48,9 @@
  * already gives, with each object freed on its own and gch_usable_size
  * exact (K2).  So a request of 1..8 bytes takes an 8-byte slot and one of
  * 9..16 bytes a 16-byte slot.
- * The object's type is recorded for the collector by the mark-sweep layer
- * (it lands with the collector; this layer only separates scan/noscan).
+ * A scan object's type is recorded here, as the object is handed out:
+ * word bits from the type's mask for a small slot, else a header word
+ * (write_heap_bits, write_header; Y1-Y3 in alloc/mspan.h).
  */
 #define GCHI_BUILDING 1
 #include "malloc.h"

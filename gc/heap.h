@@ -1,8 +1,7 @@
 /*
  * heap.h - struct gch_heap and struct gch_thread: the per-heap and
  * per-thread roots of all state (DESIGN.md decision 1: no globals).
- * Overview: alloc/malloc.c (allocator); the collector's essay lands in
- * gc/mgc.c.
+ * Overview: alloc/malloc.c (allocator) and gc/mgc.c (collector).
  *
  * Invariants:
  *   T1 a gch_thread is on exactly one of h->attached and h->detached;

@@ -2,8 +2,7 @@
  * mgcwork.h - grey-object queues for the marker: per-marker gcwork with
  * two buffers, and the heap's shared lists of full and empty workbufs.
  * Go counterpart: runtime/mgcwork.go (gcWork, workbuf, getempty,
- * putfull, trygetfull, handoff).  Overview: gc/mgc.c (when it lands);
- * until then ARCHITECTURE.md "the collector".
+ * putfull, trygetfull, handoff).  Overview: gc/mgc.c.
  *
  * A grey object is one whose mark bit is set and which waits in a queue
  * to be scanned.  Each marker (a mutator thread doing marking work or a

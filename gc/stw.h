@@ -1,8 +1,8 @@
 /*
  * stw.h - stopping the world, safepoints and blocking sections.
  * Go counterpart: runtime/proc.go (stopTheWorldWithSema, the P states
- * _Prunning / _Psyscall / _Pgcstop).  Overview: gc/mgc.c once the
- * collector lands; ARCHITECTURE.md "Concurrency".
+ * _Prunning / _Psyscall / _Pgcstop).  Overview: gc/mgc.c;
+ * ARCHITECTURE.md "Concurrency".
  *
  * Thread run states (struct gch_thread.run, guarded by stw.lock):
  *   RUN_RUNNING  may touch the heap; must reach a safepoint when asked
