@@ -10,7 +10,8 @@ Usage: check_exports.py LIBGCHEAP_SO GCHEAP_MAP
 2. No object the library defines lives in writable, non-thread-local
    memory (.data or .bss), except the toolchain's own (TOOLCHAIN below):
    file-scope state would make two heaps in one process share it
-   (DESIGN.md decision 1; STYLE.md habit 3).  Read-only data that needs
+   (DESIGN.md decision 1; STYLE.md habit 3); sanitizer builds' own
+   symbols (TOOLCHAIN_PREFIXES) pass too.  Read-only data that needs
    relocation (.data.rel.ro) and the allowed thread-locals (.tbss/.tdata,
    see scripts/check_style.py) pass.
 Exit status 1 with the offending symbols listed.
@@ -22,6 +23,9 @@ import sys
 # crtstuff's and the linker's own, present in every GCC/ld shared object.
 TOOLCHAIN = {"completed.0", "__dso_handle", "__TMC_END__", "_DYNAMIC",
              "_GLOBAL_OFFSET_TABLE_", "__bss_start", "_edata", "_end"}
+# Sanitizer instrumentation adds its own (ASan's one-byte ODR indicators
+# __odr_asan.<global>, coverage counters in fuzz builds).
+TOOLCHAIN_PREFIXES = ("__odr_asan", "__asan", "___asan", "__sancov", "__tsan", "__ubsan")
 WRITABLE = {".data", ".bss"}
 
 
@@ -55,7 +59,7 @@ def writable_objects(lib):
         # Num: Value Size Type Bind Vis Ndx Name
         if len(f) < 8 or f[3] != "OBJECT" or not f[6].isdigit():
             continue
-        if secs.get(f[6]) in WRITABLE and f[7] not in TOOLCHAIN:
+        if secs.get(f[6]) in WRITABLE and f[7] not in TOOLCHAIN and not f[7].startswith(TOOLCHAIN_PREFIXES):
             bad.append("%s (%s, %s bytes)" % (f[7], secs[f[6]], f[2]))
     return sorted(set(bad))
 
