@@ -9,10 +9,10 @@
  * Owns: struct gccycle_record (one per completed GC cycle) and
  *   struct scav_record (one per scavenger summary).
  * Invariants:
- *   ST1 a record is filled in completely by its producer before anyone
+ *   RC1 a record is filled in completely by its producer before anyone
  *      formats it, and is never changed afterwards: printers and
  *      callbacks see a finished value, not a live view of the heap;
- *   ST2 units are those in the field comments (ns, bytes, 0..1);
+ *   RC2 units are those in the field comments (ns, bytes, 0..1);
  *      printers do all rounding (MiB, ms) themselves.
  * Locking: a record is produced at mark termination (world stopped or
  *   under the cycle's ownership, like Go's worldsema) and then passed

@@ -16,6 +16,11 @@ rule applies to the library only):
      variables whose initialiser holds parentheses (casts, sizeof, calls)
      and function-pointer variables (a writable hook is global state);
   5. file length: warn over 800 lines, fail over 1200 (habit 10);
+  5b. an invariant name (C1, MW4, TB2, ...) is defined in one file only
+     (issue 14: every file's invariants carry a prefix of their own).  A
+     definition is a comment line "*   NAME text" (indented list item) or
+     "Invariant(s): NAME"; a name followed by "(file)", "and", "," or "-"
+     is a citation, not a definition;
   6. function length: warn over 60 lines, fail over 100 (habit 9).
 Exit status 1 when any check fails; warnings are printed but pass.
 """
@@ -127,6 +132,31 @@ def check_globals(rel, code, errors):
     check_fnptr_globals(rel, top, errors)
 
 
+INVARIANT_DEF = re.compile(
+    r"^\s*\*\s{2,}\(?([A-Z]{1,3}[0-9]{1,2})\)?(\s.*)$|Invariants?:?\s+\(?([A-Z]{1,3}[0-9]{1,2})\)?(.*)$",
+    re.M)
+CITATION_TAIL = re.compile(r"\s*(\(|and\b|,|-|–)")
+
+
+def invariant_defs(text):
+    """The invariant names text defines in its comments."""
+    names = set()
+    for c in re.finditer(r"/\*.*?\*/", text, re.S):
+        for m in INVARIANT_DEF.finditer(c.group(0)):
+            name, tail = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            if not CITATION_TAIL.match(tail or ""):
+                names.add(name)
+    return names
+
+
+def check_invariant_names(defs, errors):
+    """defs: name -> set of files defining it."""
+    for name, files in sorted(defs.items()):
+        if len(files) > 1:
+            errors.append("invariant %s is defined in %s: give each file its own prefix "
+                          "(ARCHITECTURE.md, invariants by file)" % (name, ", ".join(sorted(files))))
+
+
 def check_lengths(rel, text, errors, warnings):
     n = text.count("\n")
     if n > 1200:
@@ -181,8 +211,23 @@ SELFTEST_ATOMICS = [
 ]
 
 
+SELFTEST_INVARIANTS = [
+    ("/*\n *   B1 at most n bytes are written\n */", {"B1"}),
+    ("/*\n * Invariant X1: nothing here allocates\n */", {"X1"}),
+    ("/*\n * Invariant S1 (sys.h) is kept by the wrappers\n */", set()),
+    ("/*\n *   H1 and H2 hold while the lock is held\n */", set()),
+    ("/* Invariants: V1-V3 (lisp.h). */", set()),
+    ("int x; /* G2 */", set()),
+]
+
+
 def selftest():
     failed = 0
+    for code, want in SELFTEST_INVARIANTS:
+        got = invariant_defs(code)
+        if got != want:
+            print("selftest: %r: expected %s, got %s" % (code, want, got))
+            failed += 1
     for rel, code, flagged in SELFTEST_ATOMICS:
         errors = []
         check_atomics(rel, code, errors)
@@ -203,9 +248,12 @@ def main():
     if sys.argv[1:] == ["--selftest"]:
         return selftest()
     errors, warnings = [], []
+    defs = {}
     for rel, full in sources():
         with open(full, encoding="utf-8") as f:
             text = f.read()
+        for name in invariant_defs(text):
+            defs.setdefault(name, set()).add(rel)
         check_opening(rel, text, errors)
         code = strip_comments(text)
         check_layering(rel, code, errors)
@@ -213,6 +261,7 @@ def main():
         if rel not in GENERATED:
             check_globals(rel, code, errors)
             check_lengths(rel, text, errors, warnings)
+    check_invariant_names(defs, errors)
     for w in warnings:
         print("warning: " + w)
     for e in errors:
