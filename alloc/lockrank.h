@@ -17,10 +17,11 @@ enum lockrank {
     LOCKRANK_MHEAP = 6, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
     LOCKRANK_GCBITS = 7, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
     LOCKRANK_WORKBUFS = 8, /* global full/empty workbuf lists (gc/mgcwork.c) */
-    LOCKRANK_PERSISTENT = 9, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
-    LOCKRANK_BGSWEEP = 10, /* background sweeper's wake-up state (gc/mgcsweep.c) */
-    LOCKRANK_SWEEPDONE = 11, /* sleep until sweeping is done (alloc/msweep.c) */
-    LOCKRANK_SYSMON = 12, /* the monitor thread's wake-up state (gc/sysmon.c) */
+    LOCKRANK_MPROF = 9, /* heap profile bucket insertion and publication (alloc/mprof.c) */
+    LOCKRANK_PERSISTENT = 10, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_BGSWEEP = 11, /* background sweeper's wake-up state (gc/mgcsweep.c) */
+    LOCKRANK_SWEEPDONE = 12, /* sleep until sweeping is done (alloc/msweep.c) */
+    LOCKRANK_SYSMON = 13, /* the monitor thread's wake-up state (gc/sysmon.c) */
     LOCKRANK_COUNT
 };
 
@@ -34,6 +35,7 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "mheap",
     "gcbits",
     "workbufs",
+    "mprof",
     "persistent",
     "bgsweep",
     "sweepdone",

@@ -398,6 +398,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     persistent_init(&h->pa, &h->sys);
     gcbits_init(&h->gcbits, &h->sys);
     sweepstate_init(&h->sweep, false);
+    mprof_init(&h->prof, &h->pa, 0); /* the rate is set by gch_heap_new */
     /* Never zero reused span records: layout_seq must survive reuse for
      * the seqlock (mspan.h), and fixalloc's free link overlaps only
      * alloc_cache, which no lock-free reader reads. */
@@ -434,6 +435,7 @@ void mheap_destroy(struct mheap *h)
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
         lock_destroy(&h->central[i].lock);
     sweepstate_destroy(&h->sweep);
+    mprof_destroy(&h->prof);
     lock_destroy(&h->scav_lock);
     lock_destroy(&h->lock);
 }

@@ -34,6 +34,7 @@
 #include "mcentral.h"
 #include "mfixalloc.h"
 #include "msweep.h"
+#include "mprof.h"
 
 /* Heap growth step in pages: Go's palloc chunk, 4 MiB.  Larger steps
  * mean fewer mprotect calls and less address-space fragmentation; smaller
@@ -87,6 +88,7 @@ struct mheap {
     struct atomic_u32 sweepgen;     /* [atomic] +2 per GC cycle (mspan.h table) */
     struct atomic_u32 spans_pinned; /* [written with the world stopped] H5 */
     struct sweepstate sweep;        /* msweep.h */
+    struct mprof prof;              /* heap profile buckets (mprof.h) */
     struct mspan emptyspan;         /* [immutable] sentinel: no free slot, ever */
     struct heap_counters counters;
     /* Releasing free pages to the OS (alloc/mscavenge.c). */

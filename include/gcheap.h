@@ -177,6 +177,11 @@ typedef struct gch_config {
      * lock, say): hand the line to a queue instead. */
     void (*trace)(const char *line, void *trace_ctx);
     void *trace_ctx;
+    /* Heap profiling (gch_write_heap_profile): on average one sampled
+     * allocation per this many bytes allocated (Go's MemProfileRate);
+     * 0 turns sampling off, 1 samples every object; default 524288
+     * (512 KiB).  GODEBUG=memprofilerate=N overrides it. */
+    int mem_profile_rate;
 } gch_config;
 
 #define GCH_UNSET (-2147483647 - 1)
