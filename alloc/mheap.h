@@ -33,6 +33,7 @@
 #include "marena.h"
 #include "mcentral.h"
 #include "mfixalloc.h"
+#include "mspecial.h"
 #include "msweep.h"
 #include "mprof.h"
 
@@ -108,6 +109,7 @@ struct mheap {
     struct atomic_u64 released_bytes[SCAV_NKINDS]; /* [atomic] bytes released, by kind,
                                      * ever (enum scav_kind) */
     struct mcentral central[NUM_SPAN_CLASSES];
+    struct specials specials;       /* per-object records on spans (mspecial.h) */
 };
 
 /* mheap_init: an empty heap over the given OS operations.  Returns false

@@ -14,6 +14,7 @@
 #include "mprof.h"
 #include "malloc.h"
 #include "mspan.h"
+#include "mspecial.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -166,12 +167,41 @@ struct mprof_bucket *mprof_malloc(struct mprof *p, const uintptr_t *stk, uint32_
     return b;
 }
 
-void mprof_free(struct mprof *p, struct mprof_bucket *b, size_t size)
+void mprof_free(struct mprof *p, struct mprof_bucket *b)
 {
     /* Sweeping: the flip waits for it to finish (SW4, MP2). */
     struct mprof_future *f = &b->future[(atomic_u32_load_relaxed(&p->cycle) + 1) % 3];
     atomic_u64_add_relaxed(&f->frees, 1);
-    atomic_u64_add_relaxed(&f->free_bytes, size);
+    atomic_u64_add_relaxed(&f->free_bytes, b->size); /* the size its allocation counted (MP3) */
+}
+
+/* gchi_mprof_free: the specials' PROFILE hook (mspecial.h): a sampled
+ * object was freed, by the sweep or explicitly.  Replaces the weak stub
+ * in mspecial.c. */
+void gchi_mprof_free(struct mheap *h, struct special_profile *rec, uintptr_t obj, size_t size)
+{
+    (void)obj, (void)size;
+    if (rec->bucket != NULL)
+        mprof_free(&h->prof, rec->bucket);
+}
+
+/* attach: give the sampled object at v a PROFILE record naming b, so
+ * that the sweep that frees it accounts the free (SP4: the caller's
+ * cache holds v's span, or it was just allocated, so it is live). */
+static void attach(struct mheap *h, uintptr_t v, struct mprof_bucket *b)
+{
+    struct mspan *s = mheap_span_of_heap(h, v);
+    struct special_profile *r = (struct special_profile *)special_alloc(h, SPECIAL_PROFILE);
+    if (s == NULL || r == NULL) {
+        if (r != NULL)
+            special_free(h, &r->sp);
+        atomic_u64_add_relaxed(&h->prof.nlost, 1); /* its free will not be seen */
+        return;
+    }
+    r->sp.offset = v - s->start;
+    r->bucket = b;
+    if (!special_add(h, s, &r->sp)) /* a slot reused before its sweep: cannot happen */
+        special_free(h, &r->sp);
 }
 
 /* ---- publication ------------------------------------------------------- */
@@ -292,6 +322,7 @@ void *mprof_sample(struct mcache *c, uintptr_t v, size_t size)
     uintptr_t stk[MPROF_MAX_STACK];
     uint32_t n = capture(stk);
     struct mprof_bucket *b = mprof_malloc(p, stk, n, size);
-    (void)b; /* attached to the object as a PROFILE special: see mspecial.h */
+    if (b != NULL)
+        attach(c->heap, v, b);
     return (void *)v;
 }

@@ -116,8 +116,9 @@ int64_t mprof_next_interval(int64_t rate, uint64_t *rng);
  * the stack stk[0..n): its bucket (made if new; NULL if memory ran out,
  * the sample then dropped).  Any thread; takes the lock only to insert. */
 struct mprof_bucket *mprof_malloc(struct mprof *p, const uintptr_t *stk, uint32_t n, size_t size);
-/* mprof_free: the sweeper freed a sampled object of bucket b.  No lock. */
-void mprof_free(struct mprof *p, struct mprof_bucket *b, size_t size);
+/* mprof_free: the sweeper freed a sampled object of bucket b (its
+ * PROFILE special's hook, gchi_mprof_free).  No lock. */
+void mprof_free(struct mprof *p, struct mprof_bucket *b);
 /* mprof_next_cycle: a mark termination's flip: the profile cycle moves
  * on.  World stopped, sweeping done (MP2). */
 void mprof_next_cycle(struct mprof *p);

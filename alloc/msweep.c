@@ -83,6 +83,8 @@ static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
 uint32_t span_sweep(struct mheap *h, struct mspan *s)
 {
     GCH_ASSERT_INTERNAL(s->list == NULL);
+    if (span_has_specials(s)) /* SP4, SP5: before the marks are counted */
+        specials_sweep(h, s);
     size_t nbytes = bitmap_bytes(s->nelems);
     uint32_t live = 0;
     for (size_t i = 0; i < nbytes / 8; i++)
