@@ -296,6 +296,37 @@ static bool in_alloc_text(uintptr_t ip)
     return ip >= (uintptr_t)__start_gchi_alloc_text && ip < (uintptr_t)__stop_gchi_alloc_text;
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define MPROF_STEP_UNWIND 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MPROF_STEP_UNWIND 1
+#endif
+#endif
+
+/* unwind: up to max return addresses of the calling thread, innermost
+ * first.  unw_backtrace is libunwind's fast path, but it keeps a
+ * per-thread cache whose destructor locks a mutex at thread exit, after
+ * ThreadSanitizer has retired the thread (a crash in every TSan program
+ * whose threads sampled): TSan builds step a cursor instead, which
+ * keeps no per-thread state. */
+static GCH_NOINLINE GCHI_ALLOC_TEXT int unwind(void **buf, int max)
+{
+#ifdef MPROF_STEP_UNWIND
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    if (unw_getcontext(&ctx) != 0 || unw_init_local(&cur, &ctx) != 0)
+        return 0;
+    int n = 0;
+    unw_word_t ip;
+    while (n < max && unw_step(&cur) > 0 && unw_get_reg(&cur, UNW_REG_IP, &ip) == 0 && ip != 0)
+        buf[n++] = (void *)ip;
+    return n;
+#else
+    return unw_backtrace(buf, max);
+#endif
+}
+
 /* capture: the caller's stack, innermost first, without the heap's own
  * frames (the leading run of return addresses inside gchi_alloc_text,
  * however the compiler inlined or tail-called that path).  Returns the
@@ -303,7 +334,7 @@ static bool in_alloc_text(uintptr_t ip)
 static GCH_NOINLINE GCHI_ALLOC_TEXT uint32_t capture(uintptr_t *out)
 {
     void *raw[MPROF_MAX_STACK + 16];
-    int n = unw_backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
+    int n = unwind(raw, (int)(sizeof raw / sizeof raw[0]));
     int skip = 0;
     while (skip < n && in_alloc_text((uintptr_t)raw[skip]))
         skip++;
