@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 
 /* heap_with_rate: a heap (automatic collection off, environment ignored)
  * sampling one object per `rate` bytes on average. */
@@ -490,6 +491,54 @@ static void test_go_tool_pprof(void **state)
     assert_int_equal(gch_heap_free(h), GCH_OK);
 }
 
+struct racer {
+    gch_heap *h;
+    int n;
+};
+
+static void *racer_main(void *arg)
+{
+    struct racer *r = arg;
+    gch_thread *t = gch_thread_attach(r->h);
+    for (int i = 0; i < r->n; i++)
+        assert_non_null(mprof_test_alloc_site(t, 16 + 16 * (size_t)(i % 4))); /* 4 buckets */
+    gch_thread_detach(t);
+    return NULL;
+}
+
+/* Four threads sample every object (rate 1) into the same buckets while
+ * cycles run and the background sweeper frees them: every allocation
+ * is counted once, and once all are dead and two cycles have passed
+ * none shows in use (lock-free bucket lookup against insertion, frees
+ * from any sweeper, the post-sweep publication). */
+static void test_concurrent_sampling(void **state)
+{
+    (void)state;
+    enum { THREADS = 4, PER = 20000 };
+    gch_heap *h = heap_with_rate(1);
+    pthread_t th[THREADS];
+    struct racer r = {h, PER};
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, racer_main, &r), 0);
+    for (int i = 0; i < 20; i++)
+        gch_collect(h);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(nsamples(h), THREADS * PER);
+    gch_collect(h);
+    gch_collect(h);
+    struct profile *pr = read_profile(h);
+    int64_t v[4];
+    int inner;
+    site_totals(pr, "mprof_test_alloc_site", v, &inner);
+    assert_int_equal(v[0], THREADS * PER);
+    assert_int_equal(v[1], THREADS * PER / 4 * (16 + 32 + 48 + 64));
+    assert_int_equal(v[2], 0);
+    assert_int_equal(v[3], 0);
+    profile_free(pr);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
 /* Argument checks. */
 static void test_write_bad_args(void **state)
 {
@@ -513,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_profile_roundtrip),
         cmocka_unit_test(test_profile_cycle_delay),
         cmocka_unit_test(test_profile_default_rate),
+        cmocka_unit_test(test_concurrent_sampling),
         cmocka_unit_test(test_go_tool_pprof),
         cmocka_unit_test(test_write_bad_args),
     };
