@@ -546,6 +546,10 @@ static void test_write_bad_args(void **state)
     gch_heap *h = heap_with_rate(0);
     assert_int_equal(gch_write_heap_profile(NULL, stdout), GCH_EINVAL);
     assert_int_equal(gch_write_heap_profile(h, NULL), GCH_EINVAL);
+    FILE *ro = fopen("/dev/null", "r"); /* writes to it fail */
+    assert_non_null(ro);
+    assert_int_equal(gch_write_heap_profile(h, ro), GCH_EINVAL);
+    fclose(ro);
     struct profile *pr = read_profile(h); /* profiling off: a valid, empty profile */
     assert_int_equal(pr->nsamples, 0);
     assert_int_equal(pr->ntypes, 4);
