@@ -53,6 +53,8 @@ GCHI_ATOMIC_OPS(atomic_uptr, uintptr_t)
     { return atomic_fetch_sub_explicit(&a->v, x, memory_order_relaxed) - x; }           \
     static inline T name##_or_relaxed(struct name *a, T x)                              \
     { return atomic_fetch_or_explicit(&a->v, x, memory_order_relaxed); }              \
+    static inline T name##_and_relaxed(struct name *a, T x)                             \
+    { return atomic_fetch_and_explicit(&a->v, x, memory_order_relaxed); }             \
     static inline T name##_sub_release(struct name *a, T x)                             \
     { return atomic_fetch_sub_explicit(&a->v, x, memory_order_release) - x; }
 

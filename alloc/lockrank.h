@@ -16,11 +16,14 @@ enum lockrank {
     LOCKRANK_MCENTRAL = 5, /* one per span class: its span lists (alloc/mcentral.c) */
     LOCKRANK_MHEAP = 6, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
     LOCKRANK_GCBITS = 7, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
-    LOCKRANK_WORKBUFS = 8, /* global full/empty workbuf lists (gc/mgcwork.c) */
-    LOCKRANK_PERSISTENT = 9, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
-    LOCKRANK_BGSWEEP = 10, /* background sweeper's wake-up state (gc/mgcsweep.c) */
-    LOCKRANK_SWEEPDONE = 11, /* sleep until sweeping is done (alloc/msweep.c) */
-    LOCKRANK_SYSMON = 12, /* the monitor thread's wake-up state (gc/sysmon.c) */
+    LOCKRANK_SPECIAL = 8, /* per-span specials lists, 64 stripes keyed by span start page (alloc/mspecial.c) */
+    LOCKRANK_SPECIALALLOC = 9, /* fixallocs of the special records (alloc/mspecial.c) */
+    LOCKRANK_WORKBUFS = 10, /* global full/empty workbuf lists (gc/mgcwork.c) */
+    LOCKRANK_MPROF = 11, /* heap profile bucket insertion and publication (alloc/mprof.c) */
+    LOCKRANK_PERSISTENT = 12, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_BGSWEEP = 13, /* background sweeper's wake-up state (gc/mgcsweep.c) */
+    LOCKRANK_SWEEPDONE = 14, /* sleep until sweeping is done (alloc/msweep.c) */
+    LOCKRANK_SYSMON = 15, /* the monitor thread's wake-up state (gc/sysmon.c) */
     LOCKRANK_COUNT
 };
 
@@ -33,7 +36,10 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "mcentral",
     "mheap",
     "gcbits",
+    "special",
+    "specialalloc",
     "workbufs",
+    "mprof",
     "persistent",
     "bgsweep",
     "sweepdone",

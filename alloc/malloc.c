@@ -158,7 +158,7 @@ static GCH_NOINLINE void alloc_black(struct mcache *c, struct mspan *s, uintptr_
 /* alloc_slot_slow: alloc_slot when the cache window has no free slot.
  * A separate function so that the fast path makes only tail calls and
  * needs no stack frame. */
-static GCH_NOINLINE void *alloc_slot_slow(struct mcache *c, spanclass_t spc)
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *alloc_slot_slow(struct mcache *c, spanclass_t spc)
 {
     uintptr_t v = next_free(c, spc);
     if (v == 0)
@@ -168,7 +168,7 @@ static GCH_NOINLINE void *alloc_slot_slow(struct mcache *c, spanclass_t spc)
         alloc_black(c, s, v);
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
-    return (void *)v;
+    return mprof_count(c, v, s->elemsize);
 }
 
 /* alloc_slot: one slot of span class spc, zeroed when needed. */
@@ -182,11 +182,11 @@ static GCH_ALWAYS_INLINE void *alloc_slot(struct mcache *c, spanclass_t spc)
         alloc_black(c, s, v);
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
-    return (void *)v;
+    return mprof_count(c, v, s->elemsize);
 }
 
 /* malloc_large: an object of its own span.  Go counterpart: mallocgcLarge. */
-static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool noscan)
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_large(struct mcache *c, size_t size, bool noscan)
 {
     gchi_hook_alloc_slow(c, size); /* a safepoint, a trigger point, an assist */
     if (size > ((size_t)1 << HEAP_ADDR_BITS))
@@ -224,7 +224,7 @@ static GCH_NOINLINE void *malloc_large(struct mcache *c, size_t size, bool nosca
     atomic_u64_add_relaxed(&h->counters.large_alloc_bytes, s->elemsize);
     atomic_u64_add_relaxed(&h->counters.alloc_since_gc, s->elemsize);
     mcentral_add_large(&h->central[spc], s);
-    return (void *)s->start;
+    return mprof_count(c, s->start, s->elemsize);
 }
 
 /* malloc_gc: dispatch on size and scan-ness.  Go counterpart: mallocgc. */
@@ -320,7 +320,7 @@ static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty, size_
 }
 
 /* malloc_bits_slow: malloc_bits when the cache window is empty. */
-static GCH_NOINLINE void *malloc_bits_slow(struct mcache *c, spanclass_t spc, const gch_type *ty,
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_slow(struct mcache *c, spanclass_t spc, const gch_type *ty,
                                            size_t size)
 {
     void *p = alloc_slot_slow(c, spc);
@@ -348,7 +348,7 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
     write_heap_bits(s, v, ty, size);
-    return (void *)v;
+    return mprof_count(c, v, s->elemsize);
 }
 
 /* malloc_headered: a scan object that keeps its type in a header word at
@@ -368,7 +368,7 @@ static size_t headered_class(size_t size, size_t hdr)
     return sc;
 }
 
-static GCH_NOINLINE void *malloc_headered(gch_thread *t, const gch_type *ty, size_t size)
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_headered(gch_thread *t, const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
     if (GCH_UNLIKELY(!owned_by_caller(c) || debug_in_scan()))
@@ -425,7 +425,7 @@ static inline bool args_ok(gch_thread *t, const gch_type *ty)
  * (checked) under GODEBUG=gcstress: count it (and maybe collect) before
  * anything of it is chosen, then allocate.  Out of line, so that the
  * common path keeps its shape. */
-static GCH_NOINLINE void *alloc_stressed(gch_thread *t, const gch_type *ty, size_t size)
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *alloc_stressed(gch_thread *t, const gch_type *ty, size_t size)
 {
     gchi_hook_gcstress(gchi_thread_cache(t));
     if (type_is_noscan(ty))
@@ -435,7 +435,7 @@ static GCH_NOINLINE void *alloc_stressed(gch_thread *t, const gch_type *ty, size
 
 static const gch_type noscan_type = {"noscan", 1, NULL, NULL};
 
-void *gch_alloc(gch_thread *t, const gch_type *ty)
+GCHI_ALLOC_TEXT void *gch_alloc(gch_thread *t, const gch_type *ty)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc", t, ty);
@@ -447,7 +447,7 @@ void *gch_alloc(gch_thread *t, const gch_type *ty)
     return malloc_scan(t, ty, size);
 }
 
-void *gch_alloc_noscan(gch_thread *t, size_t size)
+GCHI_ALLOC_TEXT void *gch_alloc_noscan(gch_thread *t, size_t size)
 {
     if (GCH_UNLIKELY(t == NULL))
         return gchi_set_error(GCH_EINVAL, "gch_alloc_noscan: thread is NULL");
@@ -456,7 +456,7 @@ void *gch_alloc_noscan(gch_thread *t, size_t size)
     return malloc_gc(t, size, true);
 }
 
-void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
+GCHI_ALLOC_TEXT void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc_array", t, ty);

@@ -54,6 +54,9 @@ struct heaparena {
      * pages in use. */
     uint32_t free_since[PAGES_PER_ARENA];
     struct atomic_ptr spans[PAGES_PER_ARENA]; /* A2 */
+    /* [set/cleared under the span's specials stripe lock, read atomic]
+     * bit i: the span starting at page i has specials (mspecial.h SP3). */
+    struct atomic_u64 special_bits[ARENA_WORDS];
 };
 
 /* struct arena_l2: one second-level table of the index. */

@@ -20,6 +20,9 @@ void mcache_init(struct mcache *c, struct mheap *h)
     atomic_u32_store_relaxed(&c->attached, 0);
     atomic_u32_store_relaxed(&c->gcstress, 0);
     c->gcstress_left = 0;
+    /* Distinct sequences per cache and per attach. */
+    c->sample_rng = (uint64_t)(uintptr_t)c ^ (uint64_t)sys_nanotime() * 0x9e3779b97f4a7c15u;
+    c->next_sample = mprof_next_interval(h->prof.rate, &c->sample_rng);
     c->alloc_black = false;
     c->black_bytes = 0;
     atomic_u64_store_relaxed(&c->sweep_ns, 0);

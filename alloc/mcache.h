@@ -42,6 +42,11 @@ struct mcache {
      * owner_tag, so the check touches no other cache line. */
     struct atomic_u32 gcstress;            /* [written at attach, read relaxed] */
     uint32_t gcstress_left;                /* [owner thread] allocations to the next cycle */
+    /* Heap profiling (mprof.h): bytes left before the next sampled
+     * object; every allocation subtracts its slot size.  INT64_MAX when
+     * profiling is off.  Beside owner_tag: the same cache line. */
+    int64_t next_sample;                   /* [owner thread] */
+    uint64_t sample_rng;                   /* [owner thread] its distances' generator */
     /* Allocate black (Go's gcmarknewobject): while the collector marks,
      * each new object's mark bit is set as it is handed out, so it
      * survives the cycle unscanned. */

@@ -332,6 +332,7 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
     /* Relaxed: published together with the other fields by the state
      * store-release below. */
     atomic_u32_store_relaxed(&s->sweepgen, atomic_u32_load_relaxed(&h->sweepgen));
+    atomic_ptr_store_relaxed(&s->specials, NULL); /* SP4: a freed span's list was empty */
     set_span_map(h, base, npages, s);
     atomic_u64_add_relaxed(&h->spans_inuse, 1);
     /* Publication: every field above is visible to a thread that loads
@@ -346,6 +347,7 @@ void mheap_free_span(struct mheap *h, struct mspan *s)
 {
     if (mheap_spans_pinned(h))
         gch_fatal("freeing a span while the collector marks (H5)", (uintptr_t)s, s->start, 0);
+    specials_free_span(h, s); /* SP4: normally empty already (the sweep emptied it) */
     lock_acquire(&h->lock);
     GCH_ASSERT_INTERNAL(s->list == NULL);
     if (atomic_u8_load_relaxed(&s->state) != MSPAN_IN_USE)
@@ -398,6 +400,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     persistent_init(&h->pa, &h->sys);
     gcbits_init(&h->gcbits, &h->sys);
     sweepstate_init(&h->sweep, false);
+    mprof_init(&h->prof, &h->pa, 0); /* the rate is set by gch_heap_new */
     /* Never zero reused span records: layout_seq must survive reuse for
      * the seqlock (mspan.h), and fixalloc's free link overlaps only
      * alloc_cache, which no lock-free reader reads. */
@@ -416,6 +419,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     h->emptyspan.limit = 0;
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
         mcentral_init(&h->central[i], (spanclass_t)i, h);
+    specials_init(h);
     return true;
 }
 
@@ -434,6 +438,8 @@ void mheap_destroy(struct mheap *h)
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
         lock_destroy(&h->central[i].lock);
     sweepstate_destroy(&h->sweep);
+    mprof_destroy(&h->prof);
+    specials_destroy(h);
     lock_destroy(&h->scav_lock);
     lock_destroy(&h->lock);
 }

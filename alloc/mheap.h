@@ -33,7 +33,9 @@
 #include "marena.h"
 #include "mcentral.h"
 #include "mfixalloc.h"
+#include "mspecial.h"
 #include "msweep.h"
+#include "mprof.h"
 
 /* Heap growth step in pages: Go's palloc chunk, 4 MiB.  Larger steps
  * mean fewer mprotect calls and less address-space fragmentation; smaller
@@ -87,6 +89,7 @@ struct mheap {
     struct atomic_u32 sweepgen;     /* [atomic] +2 per GC cycle (mspan.h table) */
     struct atomic_u32 spans_pinned; /* [written with the world stopped] H5 */
     struct sweepstate sweep;        /* msweep.h */
+    struct mprof prof;              /* heap profile buckets (mprof.h) */
     struct mspan emptyspan;         /* [immutable] sentinel: no free slot, ever */
     struct heap_counters counters;
     /* Releasing free pages to the OS (alloc/mscavenge.c). */
@@ -106,6 +109,7 @@ struct mheap {
     struct atomic_u64 released_bytes[SCAV_NKINDS]; /* [atomic] bytes released, by kind,
                                      * ever (enum scav_kind) */
     struct mcentral central[NUM_SPAN_CLASSES];
+    struct specials specials;       /* per-object records on spans (mspecial.h) */
 };
 
 /* mheap_init: an empty heap over the given OS operations.  Returns false

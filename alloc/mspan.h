@@ -105,6 +105,8 @@ struct mspan {
     size_t largesize;            /* [set with largetype] bytes it was allocated with
                                   * (n x its type's size): Y3 */
     struct atomic_u32 sweepgen;  /* [atomic acq/rel] table above */
+    struct atomic_ptr specials;  /* [stripe lock; acquire load for the lock-free "any?"
+                                  * test] struct special list, alloc/mspecial.h SP1-SP4 */
 
     struct mspan *next, *prev;   /* [lock: owning list] */
     struct spanlist *list;       /* [lock: owning list] the list holding it, or NULL */

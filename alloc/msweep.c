@@ -83,6 +83,8 @@ static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
 uint32_t span_sweep(struct mheap *h, struct mspan *s)
 {
     GCH_ASSERT_INTERNAL(s->list == NULL);
+    if (span_has_specials(s)) /* SP4, SP5: before the marks are counted */
+        specials_sweep(h, s);
     size_t nbytes = bitmap_bytes(s->nelems);
     uint32_t live = 0;
     for (size_t i = 0; i < nbytes / 8; i++)
@@ -135,10 +137,14 @@ bool sweep_begin(struct mheap *h)
 
 void sweep_end(struct mheap *h)
 {
+    /* Before the count drops: no flip can happen until it has (SW4). */
+    uint32_t prof_cycle = atomic_u32_load_relaxed(&h->prof.cycle);
     uint32_t st = atomic_u32_sub_release(&h->sweep.state, 1);
     GCH_ASSERT_INTERNAL((st & ~SWEEP_DRAINED) != ~SWEEP_DRAINED); /* no underflow */
-    if (st == SWEEP_DRAINED) /* the last sweeper out: done (SW3) */
+    if (st == SWEEP_DRAINED) { /* the last sweeper out: done (SW3) */
+        mprof_post_sweep(&h->prof, prof_cycle); /* every free of the generation is in */
         wake_waiters(&h->sweep);
+    }
 }
 
 /* mark_drained: no unswept span is left on any list (SW2, SW3). */
@@ -215,6 +221,7 @@ void mheap_sweep_flip(struct mheap *h)
     /* Before any sweeper can enter: the pages this generation sweeps. */
     atomic_u64_store_relaxed(&h->sweep.pace_pages, atomic_u64_load_relaxed(&h->pages_inuse));
     atomic_u32_store_relaxed(&h->sweep.cursor, 0);
+    mprof_next_cycle(&h->prof); /* the profile's cycles follow the flips (MP2) */
     atomic_u32_store_release(&h->sweepgen, mheap_sweepgen(h) + 2);
     atomic_u32_store_release(&h->sweep.state, 0); /* SW4: after the sweepgen */
     lock_acquire(&h->sweep.done_lock);

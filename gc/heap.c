@@ -30,6 +30,7 @@ static void config_defaults(gch_config *cfg)
     cfg->read_env = 1;
     cfg->force_gc_ms = GCH_UNSET;
     cfg->scavenge_idle_ms = GCH_UNSET;
+    cfg->mem_profile_rate = GCH_UNSET;
 }
 
 void gch_config_init_size(gch_config *cfg, size_t size)
@@ -88,6 +89,8 @@ static void settings(const gch_config *cfg, struct gcenv *env)
     if (cfg->scavenge_idle_ms != GCH_UNSET && cfg->scavenge_idle_ms >= 0)
         env->debug.scavengeidlems =
             cfg->scavenge_idle_ms > INT32_MAX ? INT32_MAX : (int)cfg->scavenge_idle_ms;
+    if (cfg->mem_profile_rate != GCH_UNSET && cfg->mem_profile_rate >= 0)
+        env->debug.memprofilerate = cfg->mem_profile_rate;
     if (cfg->read_env)
         gcenv_read(env, cfg->env_prefix, NULL, NULL, stderr);
     if (env->debug.gcstress > 0) /* a freed object must look freed at once */
@@ -117,6 +120,7 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *user_cfg, const struct sys_op
         return gchi_set_error(GCH_ENOMEM, "gch_heap_new: out of memory for heap metadata");
     }
     h->mheap.sweep.clobberfree = env.debug.clobberfree != 0;
+    h->mheap.prof.rate = env.debug.memprofilerate; /* before any thread attaches */
     h->mheap.sys.hard_decommit = env.debug.harddecommit != 0;
     atomic_u64_store_relaxed(&h->mheap.memory_limit, (uint64_t)env.memory_limit);
     h->mheap.released_zeroed = env.debug.madvdontneed != 0 || env.debug.harddecommit != 0;

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "gcheap/config.h"
 #include "gcheap/attrs.h"
@@ -186,6 +187,11 @@ typedef struct gch_config {
      * lock, say): hand the line to a queue instead. */
     void (*trace)(const char *line, void *trace_ctx);
     void *trace_ctx;
+    /* Heap profiling (gch_write_heap_profile): on average one sampled
+     * allocation per this many bytes allocated (Go's MemProfileRate);
+     * 0 turns sampling off, 1 samples every object; default 524288
+     * (512 KiB).  GODEBUG=memprofilerate=N overrides it. */
+    int mem_profile_rate;
 } gch_config;
 
 #define GCH_UNSET (-2147483647 - 1)
@@ -441,6 +447,37 @@ GCH_API gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx
  * only. */
 GCH_API gch_error gch_thread_scanner_add(gch_thread *t, gch_scan_fn fn, void *ctx);
 GCH_API gch_error gch_thread_scanner_remove(gch_thread *t, gch_scan_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Heap profile (Go's runtime.MemProfile, written as pprof)            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Allocations are sampled as Go samples them: on average one object per
+ * gch_config.mem_profile_rate bytes allocated (GODEBUG=memprofilerate=N;
+ * default 512 KiB; 0 off), each thread drawing exponential distances, so
+ * an object of s bytes is sampled with probability 1 - exp(-s / rate).
+ * A sampled object's call stack (up to 32 frames, the heap's own frames
+ * left out) is recorded with libunwind, and the sweep that frees it
+ * records the free.  When sampling is off an allocation pays one
+ * subtraction and one test.
+ *
+ * gch_write_heap_profile: write the profile to f as a gzipped pprof
+ * protocol buffer, the format of Go's heap profiles, which `go tool
+ * pprof` reads: sample types alloc_objects, alloc_space, inuse_objects
+ * and inuse_space, one sample per (stack, object size) with the counts
+ * scaled up to estimates of all objects as Go scales them, period = the
+ * rate, function names resolved from the symbol tables of the process's
+ * executable mappings (no source lines).  Like Go's, the profile is as
+ * of the most recently completed cycle whose sweep has finished: objects
+ * allocated since then are not in it yet, and an object that died shows
+ * as in use until a cycle found it dead and swept it (gch_collect twice
+ * makes the profile current).  Before any cycle completes everything
+ * sampled so far shows.  Any thread, attached or not; f stays open and
+ * is flushed.  GCH_EINVAL for a NULL argument or a write error, GCH_ENOMEM
+ * when memory for the tables runs out.
+ */
+GCH_API gch_error gch_write_heap_profile(gch_heap *h, FILE *f);
 
 #include "gcheap/safepoint.h"
 #include "gcheap/barrier.h"

@@ -651,7 +651,7 @@ static void test_help(void **state)
     } while (0);
     GCH_GODEBUG_KEYS(CHECK_ROW)
 #undef CHECK_ROW
-    assert_int_equal(keys, 13);
+    assert_int_equal(keys, 14);
     assert_true(count_lines(text) >= keys);
     free(text);
 }
@@ -726,6 +726,42 @@ static void test_sysmon_periods(void **state)
     unsetenv("GCHTEST_GODEBUG");
 }
 
+/* The heap profile's rate: Go's 512 KiB default, the config's value (0
+ * turns sampling off), then GODEBUG memprofilerate; a bad GODEBUG value
+ * keeps the config's.  The heap's profiler and a new thread's sampling
+ * count follow the setting. */
+static void test_memprofilerate(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    assert_int_equal(cfg.mem_profile_rate, GCH_UNSET);
+    cfg.read_env = 0;
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_int_equal(h->env.debug.memprofilerate, 512 * 1024);
+    assert_int_equal(h->mheap.prof.rate, 512 * 1024);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    cfg.mem_profile_rate = 0;
+    h = gch_heap_new(&cfg);
+    assert_int_equal(h->mheap.prof.rate, 0);
+    gch_thread *t = gch_thread_attach(h);
+    assert_true(gchi_thread_cache(t)->next_sample == INT64_MAX); /* off: never counts out */
+    gch_thread_detach(t);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    cfg.read_env = 1;
+    cfg.env_prefix = "GCHTEST_";
+    cfg.mem_profile_rate = 4096;
+    setenv("GCHTEST_GODEBUG", "memprofilerate=1", 1);
+    h = gch_heap_new(&cfg);
+    assert_int_equal(h->mheap.prof.rate, 1); /* env wins */
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    setenv("GCHTEST_GODEBUG", "memprofilerate=-5", 1);
+    h = gch_heap_new(&cfg);
+    assert_int_equal(h->mheap.prof.rate, 4096); /* bad env keeps config */
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    unsetenv("GCHTEST_GODEBUG");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_heap_new_precedence),
         cmocka_unit_test(test_sysmon_periods),
+        cmocka_unit_test(test_memprofilerate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

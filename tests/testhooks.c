@@ -15,6 +15,7 @@
 #include "testhooks.h"
 #include "heap.h"
 #include "error.h"
+#include "mspecial.h"
 
 static void test_mode_on(struct gch_heap *h)
 {
@@ -80,6 +81,7 @@ void gchi_free(gch_thread *t, void *p)
     uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, base);
     spanclass_t spc = s->spanclass;
     size_t elemsize = s->elemsize;
+    specials_free_object(h, s, base - s->start); /* SP4 */
     mcentral_free_object(&h->central[spc], s, idx);
     unsigned sc = spanclass_sizeclass(spc);
     if (sc == 0) {

@@ -68,6 +68,9 @@ int main(int argc, char **argv)
     gch_config_init(&cfg);
     cfg.gc_percent = -1;
     cfg.read_env = 0;
+    /* No heap profile samples: libunwind probes stack memory with a
+     * write(2), which memcheck reports as uninitialised bytes. */
+    cfg.mem_profile_rate = 0;
     gch_heap *h = gch_heap_new(&cfg);
     gch_thread *t = gch_thread_attach(h);
     int rc = argc > 1 && strcmp(argv[1], "uaf") == 0 ? uaf(h, t) : clean(h, t);
