@@ -18,11 +18,13 @@ enum lockrank {
     LOCKRANK_GCBITS = 7, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
     LOCKRANK_SPECIAL = 8, /* per-span specials lists, 64 stripes keyed by span start page (alloc/mspecial.c) */
     LOCKRANK_SPECIALALLOC = 9, /* fixallocs of the special records (alloc/mspecial.c) */
-    LOCKRANK_WORKBUFS = 10, /* global full/empty workbuf lists (gc/mgcwork.c) */
-    LOCKRANK_PERSISTENT = 11, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
-    LOCKRANK_BGSWEEP = 12, /* background sweeper's wake-up state (gc/mgcsweep.c) */
-    LOCKRANK_SWEEPDONE = 13, /* sleep until sweeping is done (alloc/msweep.c) */
-    LOCKRANK_SYSMON = 14, /* the monitor thread's wake-up state (gc/sysmon.c) */
+    LOCKRANK_FINQ = 10, /* finalizer/cleanup queue and the finalizer thread's state (gc/mfinal.c) */
+    LOCKRANK_EPHEMERONS = 11, /* the table of ephemeron objects (gc/mweak.c) */
+    LOCKRANK_WORKBUFS = 12, /* global full/empty workbuf lists (gc/mgcwork.c) */
+    LOCKRANK_PERSISTENT = 13, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_BGSWEEP = 14, /* background sweeper's wake-up state (gc/mgcsweep.c) */
+    LOCKRANK_SWEEPDONE = 15, /* sleep until sweeping is done (alloc/msweep.c) */
+    LOCKRANK_SYSMON = 16, /* the monitor thread's wake-up state (gc/sysmon.c) */
     LOCKRANK_COUNT
 };
 
@@ -37,6 +39,8 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "gcbits",
     "special",
     "specialalloc",
+    "finq",
+    "ephemerons",
     "workbufs",
     "persistent",
     "bgsweep",
