@@ -17,6 +17,7 @@
  *   SP1 a span's list is sorted by (offset, kind); offset is the
  *       distance from the span start to the START of the object (the
  *       slot start), so every record of an object is consecutive;
+ *       span->specials_tail is its last record (NULL when empty);
  *   SP2 a record is on exactly one span's list, or on none (being
  *       allocated, handed to a dead hook, or freed); a kind flagged
  *       SPECIAL_UNIQUE has at most one record per object;

@@ -166,6 +166,7 @@ static void end_held_mark(struct fx *f)
     gch_safepoint(f->t);
     gchi_test_hold_mark(f->h, false);
     gchi_test_gc_wait(f->h);
+    mheap_sweep_finish(&f->h->mheap); /* the background sweeper's too: alloc bits exact */
 }
 
 static void test_get_during_mark(void **state)
