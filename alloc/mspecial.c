@@ -206,6 +206,11 @@ void special_unlink_locked(struct mheap *h, struct mspan *s, struct special *sp)
               (uintptr_t)s, sp->offset);
 }
 
+struct special *special_unlink_next_locked(struct mheap *h, struct mspan *s, struct special *prev)
+{
+    return unlink_after(h, s, prev);
+}
+
 bool special_add(struct mheap *h, struct mspan *s, struct special *sp)
 {
     struct lock *l = span_specials_lock(h, s);

@@ -154,6 +154,10 @@ struct special *special_find_locked(const struct mspan *s, uintptr_t offset,
 /* special_unlink_locked: unlink sp, which is on s's list.  Caller holds
  * s's stripe lock; sp is the caller's afterwards. */
 void special_unlink_locked(struct mheap *h, struct mspan *s, struct special *sp);
+/* special_unlink_next_locked: unlink and return the record after prev
+ * (prev NULL: the first), which must exist; O(1) for a caller walking
+ * the list.  Caller holds s's stripe lock. */
+struct special *special_unlink_next_locked(struct mheap *h, struct mspan *s, struct special *prev);
 
 /* special_add / special_remove: the same taking the stripe lock;
  * special_remove unlinks and returns the first record of kind at offset

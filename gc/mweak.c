@@ -253,16 +253,18 @@ static void clear_span_weak(void *ctx, struct mspan *s)
     struct mheap *mh = &c->h->mheap;
     struct lock *l = span_specials_lock(mh, s);
     lock_acquire(l);
-    struct special *sp = atomic_ptr_load_relaxed(&s->specials);
+    struct special *prev = NULL, *sp = atomic_ptr_load_relaxed(&s->specials);
     while (sp != NULL) {
         struct special *next = sp->next;
         uintptr_t obj = s->start + sp->offset;
         if (sp->kind == SPECIAL_WEAK &&
             !bit_load(s->gcmark_bits, s->divmagic == 0 ? 0 : span_object_index(s, obj))) {
             atomic_uptr_store_release((struct atomic_uptr *)((struct special_weak *)sp)->handle, 0);
-            special_unlink_locked(mh, s, sp);
+            special_unlink_next_locked(mh, s, prev);
             sp->next = c->dead;
             c->dead = sp;
+        } else {
+            prev = sp;
         }
         sp = next;
     }
