@@ -319,6 +319,16 @@ static bool stopped_has_work(struct gch_heap *h, struct gcmarker *m)
     return !gcwork_is_empty(&m->work) || workbuf_pool_has_work(&g->workbufs);
 }
 
+/* drain_stopped: world stopped, no restart left: drain m, then shade the
+ * values of ephemerons whose keys that marked, until nothing is left
+ * (EP1). */
+static void drain_stopped(struct gch_heap *h, struct gcmarker *m)
+{
+    do
+        atomic_u64_add_relaxed(&h->gc.stw_drained_bytes, (uint64_t)gcmarker_drain(m, -1));
+    while (gc_ephemerons_pass(h, m));
+}
+
 bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
 {
     struct gcstate *g = &h->gc;
@@ -341,9 +351,7 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
         start_the_world(h);
         return false;
     }
-    do /* EP1: ephemeron values whose keys the drain marked, to a fixpoint */
-        atomic_u64_add_relaxed(&g->stw_drained_bytes, (uint64_t)gcmarker_drain(m, -1));
-    while (gc_ephemerons_pass(h, m));
+    drain_stopped(h, m);
     gcmarker_flush(m);
     GCH_ASSERT(!workbuf_pool_has_work(&g->workbufs));
     if (h->env.debug.gccheckmark)
