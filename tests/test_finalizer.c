@@ -359,6 +359,11 @@ static void test_misuse(void **state)
     assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, &stack_var), GCH_OK); /* not heap */
     assert_null(gch_weak_new(f->t, &obj->magic));
     assert_int_equal(gch_last_error(), GCH_EINVAL);
+    assert_int_equal(gch_run_finalizers(NULL, -1), GCH_EINVAL);
+    assert_int_equal(gch_set_finalizer(NULL, obj, nop_fin, NULL), GCH_EINVAL);
+    expect_error(gch_weak_get(f->t, NULL), GCH_EINVAL);
+    expect_error(gch_ephemeron_value(f->t, NULL), GCH_EINVAL);
+    expect_error(gch_ephemeron_new(f->t, NULL, obj), GCH_EINVAL);
 }
 
 static void test_set_during_mark(void **state)
