@@ -18,12 +18,14 @@ enum lockrank {
     LOCKRANK_GCBITS = 7, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
     LOCKRANK_SPECIAL = 8, /* per-span specials lists, 64 stripes keyed by span start page (alloc/mspecial.c) */
     LOCKRANK_SPECIALALLOC = 9, /* fixallocs of the special records (alloc/mspecial.c) */
-    LOCKRANK_WORKBUFS = 10, /* global full/empty workbuf lists (gc/mgcwork.c) */
-    LOCKRANK_MPROF = 11, /* heap profile bucket insertion and publication (alloc/mprof.c) */
-    LOCKRANK_PERSISTENT = 12, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
-    LOCKRANK_BGSWEEP = 13, /* background sweeper's wake-up state (gc/mgcsweep.c) */
-    LOCKRANK_SWEEPDONE = 14, /* sleep until sweeping is done (alloc/msweep.c) */
-    LOCKRANK_SYSMON = 15, /* the monitor thread's wake-up state (gc/sysmon.c) */
+    LOCKRANK_FINQ = 10, /* finalizer/cleanup queue and the finalizer thread's state (gc/mfinal.c) */
+    LOCKRANK_EPHEMERONS = 11, /* the table of ephemeron objects (gc/mweak.c) */
+    LOCKRANK_WORKBUFS = 12, /* global full/empty workbuf lists (gc/mgcwork.c) */
+    LOCKRANK_MPROF = 13, /* heap profile bucket insertion and publication (alloc/mprof.c) */
+    LOCKRANK_PERSISTENT = 14, /* chunk allocator for off-heap metadata (alloc/mfixalloc.c) */
+    LOCKRANK_BGSWEEP = 15, /* background sweeper's wake-up state (gc/mgcsweep.c) */
+    LOCKRANK_SWEEPDONE = 16, /* sleep until sweeping is done (alloc/msweep.c) */
+    LOCKRANK_SYSMON = 17, /* the monitor thread's wake-up state (gc/sysmon.c) */
     LOCKRANK_COUNT
 };
 
@@ -38,6 +40,8 @@ static const char *const gchi_lockrank_names[LOCKRANK_COUNT] = {
     "gcbits",
     "special",
     "specialalloc",
+    "finq",
+    "ephemerons",
     "workbufs",
     "mprof",
     "persistent",

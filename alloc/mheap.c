@@ -333,6 +333,7 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
      * store-release below. */
     atomic_u32_store_relaxed(&s->sweepgen, atomic_u32_load_relaxed(&h->sweepgen));
     atomic_ptr_store_relaxed(&s->specials, NULL); /* SP4: a freed span's list was empty */
+    s->specials_tail = NULL;
     set_span_map(h, base, npages, s);
     atomic_u64_add_relaxed(&h->spans_inuse, 1);
     /* Publication: every field above is visible to a thread that loads

@@ -73,6 +73,7 @@ static inline bool spanclass_noscan(spanclass_t spc) { return (spc & 1) != 0; }
 enum mspan_state { MSPAN_DEAD = 0, MSPAN_IN_USE = 1 };
 
 struct spanlist;
+struct special;
 
 struct mspan {
     /* hot: read by next_free_fast on every small allocation */
@@ -107,6 +108,9 @@ struct mspan {
     struct atomic_u32 sweepgen;  /* [atomic acq/rel] table above */
     struct atomic_ptr specials;  /* [stripe lock; acquire load for the lock-free "any?"
                                   * test] struct special list, alloc/mspecial.h SP1-SP4 */
+    struct special *specials_tail; /* [stripe lock] the list's last record, or NULL: objects
+                                  * are mostly given records in address order, so an
+                                  * append and a miss past the end cost O(1) */
 
     struct mspan *next, *prev;   /* [lock: owning list] */
     struct spanlist *list;       /* [lock: owning list] the list holding it, or NULL */

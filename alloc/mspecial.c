@@ -134,6 +134,8 @@ static void link_after(struct mheap *h, struct mspan *s, struct special *prev, s
         sp->next = prev->next;
         prev->next = sp;
     }
+    if (sp->next == NULL)
+        s->specials_tail = sp;
 }
 
 /* unlink_after: take out the record after prev (NULL: the first). */
@@ -144,13 +146,27 @@ static struct special *unlink_after(struct mheap *h, struct mspan *s, struct spe
         set_head(h, s, sp->next);
     else
         prev->next = sp->next;
+    if (sp->next == NULL)
+        s->specials_tail = prev;
     sp->next = NULL;
     return sp;
+}
+
+/* after_tail: sp belongs after the last record (the common case). */
+static bool after_tail(const struct special *tail, const struct special *sp, bool unique)
+{
+    return tail != NULL &&
+           (tail->offset < sp->offset ||
+            (tail->offset == sp->offset && (tail->kind < sp->kind || (tail->kind == sp->kind && !unique))));
 }
 
 bool special_add_locked(struct mheap *h, struct mspan *s, struct special *sp)
 {
     bool unique = (h->specials.ops[sp->kind].flags & SPECIAL_UNIQUE) != 0;
+    if (after_tail(s->specials_tail, sp, unique)) {
+        link_after(h, s, s->specials_tail, sp);
+        return true;
+    }
     struct special *prev = NULL;
     for (struct special *c = list_head(s); c != NULL; prev = c, c = c->next) {
         if (c->offset > sp->offset || (c->offset == sp->offset && c->kind > sp->kind))
@@ -166,6 +182,8 @@ bool special_add_locked(struct mheap *h, struct mspan *s, struct special *sp)
 
 struct special *special_find_locked(const struct mspan *s, uintptr_t offset, enum special_kind kind)
 {
+    if (s->specials_tail == NULL || s->specials_tail->offset < offset)
+        return NULL; /* past the end */
     for (struct special *c = list_head(s); c != NULL; c = c->next) {
         if (c->offset > offset)
             break;
@@ -186,6 +204,11 @@ void special_unlink_locked(struct mheap *h, struct mspan *s, struct special *sp)
     }
     gch_fatal("special_unlink_locked: record is not on the span's list", (uintptr_t)sp,
               (uintptr_t)s, sp->offset);
+}
+
+struct special *special_unlink_next_locked(struct mheap *h, struct mspan *s, struct special *prev)
+{
+    return unlink_after(h, s, prev);
 }
 
 bool special_add(struct mheap *h, struct mspan *s, struct special *sp)

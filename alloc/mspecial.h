@@ -17,6 +17,7 @@
  *   SP1 a span's list is sorted by (offset, kind); offset is the
  *       distance from the span start to the START of the object (the
  *       slot start), so every record of an object is consecutive;
+ *       span->specials_tail is its last record (NULL when empty);
  *   SP2 a record is on exactly one span's list, or on none (being
  *       allocated, handed to a dead hook, or freed); a kind flagged
  *       SPECIAL_UNIQUE has at most one record per object;
@@ -153,6 +154,10 @@ struct special *special_find_locked(const struct mspan *s, uintptr_t offset,
 /* special_unlink_locked: unlink sp, which is on s's list.  Caller holds
  * s's stripe lock; sp is the caller's afterwards. */
 void special_unlink_locked(struct mheap *h, struct mspan *s, struct special *sp);
+/* special_unlink_next_locked: unlink and return the record after prev
+ * (prev NULL: the first), which must exist; O(1) for a caller walking
+ * the list.  Caller holds s's stripe lock. */
+struct special *special_unlink_next_locked(struct mheap *h, struct mspan *s, struct special *prev);
 
 /* special_add / special_remove: the same taking the stripe lock;
  * special_remove unlinks and returns the first record of kind at offset

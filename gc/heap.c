@@ -131,6 +131,7 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *user_cfg, const struct sys_op
     h->trace_ctx = cfg->trace_ctx;
     sysmon_init(h); /* before gc_init: a cycle's end kicks it */
     gc_init(h);
+    gc_final_init(h, cfg->manual_finalizers != 0);
     lock_init(&h->threads_lock, LOCKRANK_THREADS);
     fixalloc_init(&h->threadalloc, sizeof(struct gch_thread), &h->mheap.pa, false);
     if (cfg->env_prefix != NULL)
@@ -149,10 +150,12 @@ gch_error gch_heap_free(gch_heap *h)
     lock_acquire(&h->threads_lock);
     size_t n = h->nattached;
     lock_release(&h->threads_lock);
-    if (n != 0) {
-        gchi_set_error(GCH_EBUSY, "gch_heap_free: %zu thread(s) still attached", n);
+    size_t own = gc_final_nthreads(h); /* the finalizer thread detaches itself */
+    if (n > own) {
+        gchi_set_error(GCH_EBUSY, "gch_heap_free: %zu thread(s) still attached", n - own);
         return GCH_EBUSY;
     }
+    gc_final_stop(h);
     sysmon_stop(h);      /* first: it may start a cycle */
     gc_wait_idle(h, NULL); /* a cycle in flight ends (its workers run it) */
     gc_workers_stop(h);  /* join the mark workers and the sweeper: they read the heap */
@@ -167,6 +170,7 @@ gch_error gch_heap_free(gch_heap *h)
     roots_destroy(&h->roots);
     workbuf_pool_destroy(&h->gc.workbufs);
     gc_checkmark_release(h);
+    gc_final_destroy(h);
     mheap_destroy(&h->mheap); /* thread records live in its metadata */
     free(h);
     return GCH_OK;

@@ -25,6 +25,7 @@
 #include "debugvars.h"
 #include "mgc.h"
 #include "sysmon.h"
+#include "mfinal.h"
 
 /* Entries of a thread's write-barrier buffer (two per barriered store). */
 #define WBUF_ENTRIES 256
@@ -69,6 +70,8 @@ struct gch_heap {
     struct gch_thread *detached; /* [threads_lock] T1, T3: reused by attach */
     size_t nattached;            /* [threads_lock] */
     char env_prefix[32];         /* [immutable] */
+    struct finstate fin;         /* finalizer queue and thread, weak count (gc/mfinal.h) */
+    struct ephtable eph;         /* ephemeron objects (gc/mfinal.h) */
 };
 
 /* gchi_heap_new_with_ops: gch_heap_new over replacement OS operations

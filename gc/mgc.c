@@ -58,6 +58,7 @@
 #include "heap.h"
 #include "trace.h"
 #include "error.h"
+#include "mfinal.h"
 
 #include <string.h>
 #include <time.h>
@@ -236,6 +237,7 @@ static void stw_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     int64_t t_mark = gc_nanotime();
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
     r->heap_marked = gc_mark(h, r);
+    gc_weak_clear(h); /* FW2, EP2 */
     r->heap_reached = r->heap_marked; /* nothing is allocated black in a stopped mark */
     int64_t t_markterm = gc_nanotime();
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
@@ -317,6 +319,16 @@ static bool stopped_has_work(struct gch_heap *h, struct gcmarker *m)
     return !gcwork_is_empty(&m->work) || workbuf_pool_has_work(&g->workbufs);
 }
 
+/* drain_stopped: world stopped, no restart left: drain m, then shade the
+ * values of ephemerons whose keys that marked, until nothing is left
+ * (EP1). */
+static void drain_stopped(struct gch_heap *h, struct gcmarker *m)
+{
+    do
+        atomic_u64_add_relaxed(&h->gc.stw_drained_bytes, (uint64_t)gcmarker_drain(m, -1));
+    while (gc_ephemerons_pass(h, m));
+}
+
 bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
 {
     struct gcstate *g = &h->gc;
@@ -326,7 +338,8 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     gc_test_hook(h, &g->test_term_hook);
     /* Go's gcMarkDone: work found now may be large (a white subtree);
      * the world goes back to concurrent marking rather than drain it. */
-    if (stopped_has_work(h, m) && g->term_restarts < TERM_MAX_RESTARTS) {
+    bool work = stopped_has_work(h, m) || gc_ephemerons_pass(h, m); /* EP1 */
+    if (work && g->term_restarts < TERM_MAX_RESTARTS) {
         g->term_restarts++;
         atomic_u64_add_relaxed(&g->term_restarts_total, 1);
         gcmarker_flush(m);
@@ -335,11 +348,12 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
         start_the_world(h);
         return false;
     }
-    atomic_u64_add_relaxed(&g->stw_drained_bytes, (uint64_t)gcmarker_drain(m, -1));
+    drain_stopped(h, m);
     gcmarker_flush(m);
     GCH_ASSERT(!workbuf_pool_has_work(&g->workbufs));
     if (h->env.debug.gccheckmark)
         gc_checkmark(h); /* fatal if the mark above lost anything */
+    gc_weak_clear(h); /* FW2, EP2: after the last drain, world still stopped */
     atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
     lock_acquire(&h->threads_lock);
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {

@@ -77,6 +77,9 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h);
 /* gcmarker_shade: grey the object holding address (or tagged word) p;
  * slot is where it was found, for error messages (may be NULL). */
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot);
+/* gcmarker_shade_raw: as gcmarker_shade for a raw address, never passed
+ * to the embedder's decoder (finalizer args, weak targets: gc/mfinal.h). */
+void gcmarker_shade_raw(struct gcmarker *m, uintptr_t p);
 /* gcmarker_drain: scan grey objects until about budget bytes were
  * scanned (budget < 0: until none is left).  Returns the bytes scanned. */
 int64_t gcmarker_drain(struct gcmarker *m, int64_t budget);

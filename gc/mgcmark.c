@@ -16,6 +16,7 @@
 #include "mgc.h"
 #include "heap.h"
 #include "error.h"
+#include "mfinal.h"
 
 /* bad_pointer: GODEBUG=invalidptr=1 found a reference into the heap that
  * points at no allocated object. */
@@ -81,6 +82,14 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
 }
 
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
+
+void gcmarker_shade_raw(struct gcmarker *m, uintptr_t p)
+{
+    void *(*decode)(uintptr_t) = m->decode;
+    m->decode = NULL; /* the marker is its owner's alone */
+    shade(m, p, NULL);
+    m->decode = decode;
+}
 
 static void visit_slot(struct gch_visitor *v, void *const *slot)
 {
@@ -263,6 +272,7 @@ uint64_t gcmarker_scan_globals(struct gcmarker *m)
 {
     gchi_scan_enter();
     uint64_t n = roots_scan_globals(&m->h->roots, &m->v);
+    n += gc_final_scan_roots(m); /* specials and the finalizer queue (FQ1) */
     gchi_scan_leave();
     return n;
 }
@@ -277,7 +287,9 @@ uint64_t gc_mark(struct gch_heap *h, struct gccycle_record *rec)
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
         rec->stack_scan += gcmarker_scan_thread(&m, t); /* W1: t is stopped or is us */
     lock_release(&h->threads_lock);
-    gcmarker_drain(&m, -1);
+    do /* EP1 */
+        gcmarker_drain(&m, -1);
+    while (gc_ephemerons_pass(h, &m));
     uint64_t marked = m.marked;
     m.marked = 0;
     gcwork_dispose(&m.work);

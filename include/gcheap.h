@@ -192,6 +192,11 @@ typedef struct gch_config {
      * 0 turns sampling off, 1 samples every object; default 524288
      * (512 KiB).  GODEBUG=memprofilerate=N overrides it. */
     int mem_profile_rate;
+    /* Who runs finalizers and cleanups (gch_set_finalizer, gch_add_cleanup):
+     * 0 (default): a thread the heap starts at the first one registered,
+     * attached to the heap (so they may allocate); 1: nobody but the
+     * embedder, with gch_run_finalizers on a thread of its choosing. */
+    int manual_finalizers;
 } gch_config;
 
 #define GCH_UNSET (-2147483647 - 1)
@@ -478,6 +483,108 @@ GCH_API gch_error gch_thread_scanner_remove(gch_thread *t, gch_scan_fn fn, void 
  * when memory for the tables runs out.
  */
 GCH_API gch_error gch_write_heap_profile(gch_heap *h, FILE *f);
+
+/* ------------------------------------------------------------------ */
+/* Finalizers, cleanups, weak references, ephemerons                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * gch_set_finalizer: run fn(obj, arg) once, after obj becomes unreachable
+ * (Go's runtime.SetFinalizer).  obj must be the start of an object of t's
+ * heap (else GCH_EINVAL).  An object has at most one finalizer: setting
+ * one replaces the previous fn and arg, and fn NULL removes it.
+ *   - While the finalizer is set, arg and everything obj references are
+ *     kept alive (arg is any pointer: a heap object is kept, other
+ *     pointers are left alone); obj itself is not.
+ *   - The cycle that finds obj unreachable keeps it, with everything it
+ *     reaches, and queues the finalizer; obj and arg stay alive until fn
+ *     has returned, and obj is freed by the first cycle after that which
+ *     finds it unreachable.  fn may store obj somewhere reachable
+ *     (resurrection): obj then lives on as any object, without a
+ *     finalizer (it may set a new one).
+ *   - Finalizers run one at a time on the heap's finalizer thread, or
+ *     with gch_config.manual_finalizers only inside gch_run_finalizers;
+ *     either thread is attached, so fn may allocate, collect and set
+ *     finalizers.  Order among objects is unspecified, except that an
+ *     object reachable from another finalizable object is kept until the
+ *     latter's finalizer has run (its finalizer runs at a later cycle).
+ *   - Cycles: an object reachable from itself through its own referents
+ *     (a cycle through a finalizable object, including a reference to
+ *     itself) is always marked from its own finalizer record, so it is
+ *     never finalized nor freed while the finalizer is set (Go's rule).
+ *     Break such cycles, or use gch_add_cleanup, whose object is not
+ *     kept.
+ *   - A finalizer pending when the heap is freed does not run.
+ * Any attached thread (t is the caller's).  GCH_ENOMEM if no record can
+ * be allocated.
+ */
+typedef void (*gch_finalizer_fn)(void *obj, void *arg);
+GCH_API gch_error gch_set_finalizer(gch_thread *t, void *obj, gch_finalizer_fn fn, void *arg);
+
+/*
+ * gch_add_cleanup: run fn(arg) once, after obj has been freed (Go's
+ * runtime.AddCleanup).  An object may have several cleanups; they run
+ * after obj's finalizer (if any) and after it was freed, in an
+ * unspecified order, where finalizers run.  obj is never kept alive by
+ * its cleanups; arg is kept alive until fn has returned.  arg must not
+ * reach obj (arg == obj, or a path of references from arg to obj): obj
+ * would then never be freed.  Builds with GCH_DEBUG >= 1 check that by
+ * walking the graph from arg (up to 65536 objects) and return GCH_EINVAL
+ * when it reaches obj; other builds do not check.  obj must be the start
+ * of an object (GCH_EINVAL); GCH_ENOMEM if no record can be allocated.
+ */
+typedef void (*gch_cleanup_fn)(void *arg);
+GCH_API gch_error gch_add_cleanup(gch_thread *t, void *obj, gch_cleanup_fn fn, void *arg);
+
+/* gch_run_finalizers: run up to max queued finalizers and cleanups
+ * (max < 0: all) on the calling thread t, outside any blocking section;
+ * returns how many ran, or a negative gch_error for a bad t.  With the
+ * heap's finalizer thread (no manual_finalizers) the two share the
+ * queue. */
+GCH_API int gch_run_finalizers(gch_thread *t, int max);
+
+/*
+ * Weak references (Go's weak.Pointer).  gch_weak_new returns the weak
+ * handle of obj, the start of an object (GCH_EINVAL otherwise): two
+ * calls for the same object return the same handle (so handles compare
+ * equal exactly when made from the same object).  A handle is itself a
+ * heap object, kept alive while obj is and otherwise like any object: the
+ * embedder keeps it reachable (a root or a heap slot) to use it.  May
+ * allocate (a safepoint; obj is protected).  NULL with GCH_ENOMEM.
+ *
+ * gch_weak_get returns obj while obj is reachable, and NULL from the
+ * cycle that finds it unreachable on: the handle is cleared at the end of
+ * that cycle's mark, with the world stopped, so no thread sees obj after
+ * another saw NULL, and obj is freed only after.  A get while the
+ * collector marks marks obj (the caller now holds it).  If obj has a
+ * finalizer, the handle is cleared when obj first becomes unreachable,
+ * before the finalizer runs, even if the finalizer resurrects it.
+ */
+typedef struct gch_weak gch_weak;
+GCH_API gch_weak *gch_weak_new(gch_thread *t, void *obj);
+GCH_API void *gch_weak_get(gch_thread *t, gch_weak *w);
+
+/*
+ * Ephemerons: gch_ephemeron_new(t, key, value) makes a heap object that
+ * holds key weakly and value only while key is otherwise reachable: the
+ * value is kept alive exactly when the ephemeron and its key are both
+ * reachable, through any path but the ephemeron's own value.  So a value
+ * that references its own key does not keep it alive, and chains
+ * (one ephemeron's value holding the key of the next) are followed.  Once
+ * a cycle finds the key unreachable (or the ephemeron itself, which then
+ * is freed), both fields read NULL from the end of that cycle's mark on,
+ * as for weak handles.  key must point into an object of the heap
+ * (GCH_EINVAL otherwise); value may be any pointer (NULL included).  Keys
+ * and values are raw pointers, never passed to gch_config.decode.  The
+ * ephemeron is an ordinary object for its own reachability: keep it in a
+ * root or a heap slot.  May allocate (key and value are protected).
+ * gch_ephemeron_key / _value read the fields (NULL once cleared); while
+ * the collector marks, each marks both key and value.
+ */
+typedef struct gch_ephemeron gch_ephemeron;
+GCH_API gch_ephemeron *gch_ephemeron_new(gch_thread *t, void *key, void *value);
+GCH_API void *gch_ephemeron_key(gch_thread *t, gch_ephemeron *e);
+GCH_API void *gch_ephemeron_value(gch_thread *t, gch_ephemeron *e);
 
 #include "gcheap/safepoint.h"
 #include "gcheap/barrier.h"

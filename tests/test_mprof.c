@@ -46,7 +46,7 @@ static void test_sampling_rate_statistics(void **state)
     print_message("samples %.0f, expected %.0f +- %.0f (5 sigma)\n", got, mean, 5 * sigma);
     assert_true(fabs(got - mean) <= 5 * sigma);
     gch_thread_detach(t);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* The distances themselves: their mean is the rate (within 5 sigma of
@@ -81,7 +81,7 @@ static void test_rate_zero_and_one(void **state)
     assert_int_equal(nsamples(h), 0);
     assert_int_equal(atomic_u64_load_relaxed(&h->mheap.prof.nbuckets), 0);
     gch_thread_detach(t);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 
     h = heap_with_rate(1);
     t = gch_thread_attach(h);
@@ -90,7 +90,7 @@ static void test_rate_zero_and_one(void **state)
     assert_non_null(gch_alloc_noscan(t, 100000)); /* large */
     assert_int_equal(nsamples(h), 1001);
     gch_thread_detach(t);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* ---- reading a profile back: gunzip of stored blocks, protobuf ------ */
@@ -391,7 +391,7 @@ static void test_profile_roundtrip(void **state)
     profile_free(pr);
     assert_int_equal(gch_root_range_remove(h, keep), GCH_OK);
     gch_thread_detach(t);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* Go's cycle delay: frees found by a cycle's sweep show only once the
@@ -423,7 +423,7 @@ static void test_profile_cycle_delay(void **state)
     assert_int_equal(v[2], 0);
     profile_free(pr);
     gch_thread_detach(t);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* At the default rate the scaled estimate is plausible: 128 MiB in
@@ -452,7 +452,7 @@ static void test_profile_default_rate(void **state)
     assert_int_equal(pr->period, 512 * 1024);
     profile_free(pr);
     gch_thread_detach(t);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* `go tool pprof -top` reads the file and names the allocating site
@@ -488,7 +488,7 @@ static void test_go_tool_pprof(void **state)
     assert_non_null(strstr(out, "Type: alloc_space"));
     assert_non_null(strstr(out, "mprof_test_alloc_site"));
     gch_thread_detach(t);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 struct racer {
@@ -536,7 +536,7 @@ static void test_concurrent_sampling(void **state)
     assert_int_equal(v[2], 0);
     assert_int_equal(v[3], 0);
     profile_free(pr);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 /* Argument checks. */
@@ -554,7 +554,7 @@ static void test_write_bad_args(void **state)
     assert_int_equal(pr->nsamples, 0);
     assert_int_equal(pr->ntypes, 4);
     profile_free(pr);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
+    heap_free_checked(h);
 }
 
 int main(void)

@@ -88,6 +88,20 @@ static bool arena_bit(gch_heap *h, const struct mspan *s)
     return (atomic_u64_load_relaxed(&a->special_bits[page / 64]) >> (page % 64)) & 1;
 }
 
+/* check_list: SP1's order and tail hint hold for s. */
+static void check_list(gch_heap *h, struct mspan *s)
+{
+    lock_acquire(span_specials_lock(mh(h), s));
+    struct special *last = NULL;
+    for (struct special *c = atomic_ptr_load_relaxed(&s->specials); c != NULL; c = c->next) {
+        if (last != NULL)
+            assert_true(last->offset < c->offset || (last->offset == c->offset && last->kind <= c->kind));
+        last = c;
+    }
+    assert_ptr_equal(s->specials_tail, last);
+    lock_release(span_specials_lock(mh(h), s));
+}
+
 static void set_mark(gch_heap *h, const void *p)
 {
     struct mspan *s = span_of(h, p);
@@ -138,6 +152,21 @@ static void test_list_order(void **state)
     struct special *fin = attach(f->h, lo, SPECIAL_FINALIZER, true);
     attach(f->h, lo, SPECIAL_FINALIZER, false); /* unique */
     attach(f->h, hi, SPECIAL_WEAK, false);
+    check_list(f->h, s);
+    struct special *c3 = attach(f->h, hi, SPECIAL_CLEANUP, true); /* appended at the tail */
+    assert_ptr_equal(s->specials_tail, c3);
+    assert_ptr_equal(special_remove(mh(f->h), s, (uintptr_t)hi - s->start, SPECIAL_CLEANUP), c1);
+    check_list(f->h, s);
+    assert_ptr_equal(special_remove(mh(f->h), s, (uintptr_t)hi - s->start, SPECIAL_CLEANUP), c2);
+    assert_ptr_equal(special_remove(mh(f->h), s, (uintptr_t)hi - s->start, SPECIAL_CLEANUP), c3);
+    check_list(f->h, s);
+    assert_ptr_equal(s->specials_tail, w);
+    special_free(mh(f->h), c1);
+    special_free(mh(f->h), c2);
+    special_free(mh(f->h), c3);
+    c1 = attach(f->h, hi, SPECIAL_CLEANUP, true);
+    c2 = attach(f->h, hi, SPECIAL_CLEANUP, true);
+    check_list(f->h, s);
     assert_true(span_has_specials(s));
     assert_true(arena_bit(f->h, s));
     struct special *want[] = {fin, w, c1, c2};
@@ -214,6 +243,7 @@ static void test_sweep_dead_and_revived(void **state)
     assert_non_null(special_find_locked(s, (uintptr_t)live - s->start, SPECIAL_CLEANUP));
     lock_release(span_specials_lock(mh(f->h), s));
     assert_int_equal(atomic_u64_load_relaxed(&mh(f->h)->specials.nrecords), 2);
+    check_list(f->h, s);
     /* Next cycle: only live marked; fin is freed now, its cleanup runs. */
     seen.n = 0;
     set_mark(f->h, live);

@@ -34,10 +34,12 @@ static const char *const keyword_names[] = {KEYWORDS(KW_NAME)};
 void builtins_install(struct vm *vm)
 {
     for (int k = 0; k < KW_COUNT; k++)
-        vm->I->kw[k] = intern(vm, keyword_names[k], strlen(keyword_names[k]));
+        gch_write(vm->t, (void **)&vm->I->kw[k],
+                  (void *)intern(vm, keyword_names[k], strlen(keyword_names[k])));
     for (size_t i = 0; i < NBUILTINS; i++) {
         val sym = intern(vm, builtins[i].name, strlen(builtins[i].name));
         vm_set(vm, &OBJ(lsymbol, sym)->value, MK_IMM(IMM_PRIM, i));
+        symtab_bind(vm, sym); /* bound: the weak table keeps it */
     }
 }
 

@@ -139,7 +139,10 @@ static val assign(struct vm *vm, val node, val env)
     struct lsymbol *sym = OBJ(lsymbol, (val)n->a);
     if (k == N_GSET && sym->value == NULL)
         vm_error_at(vm, node_line(node), "unbound variable: %s", sym_name((val)n->a));
+    bool was_unbound = sym->value == NULL;
     vm_set(vm, &sym->value, v);
+    if (was_unbound)
+        symtab_bind(vm, (val)n->a); /* the weak table keeps bound symbols */
     return V_UNSPEC;
 }
 

@@ -11,12 +11,14 @@
  *     bytevectors, and a trace callback for environment frames, whose
  *     live slot count is in their header (one type per size step);
  *   - each thread's value stack, reported by a thread scanner;
- *   - the symbol table, reported by a heap scanner;
+ *   - the symbol table, weak: a heap scanner reports its gch_weak
+ *     handles and only the symbols that have a global value;
  *   - allocation that turns a NULL from gcheap into a Scheme error.
  *
  * Invariants: V1-V3 (lisp.h).  ST1 a symbol is in the table's current
  * array at most once; ST2 the scanner needs no lock: every slot of the
- * current and retired arrays holds NULL or a symbol.
+ * current and retired arrays holds NULL, a handle or a symbol; ST3 a
+ * symbol with a global value is held strongly (symtab_bind).
  */
 #include "lisp.h"
 
@@ -245,63 +247,82 @@ static uint64_t name_hash(const char *s, size_t len)
     return h;
 }
 
-/* symtab_scan: heap scanner; lock-free (ST2).  The retired arrays hold
- * only symbols the current one holds too, so they need no scan. */
+/* symtab_scan: heap scanner; lock-free (ST2): every handle and every
+ * bound symbol of the current array.  The retired arrays hold only
+ * handles that were in the current one when the scan loaded it, so they
+ * need no scan. */
 static void symtab_scan(gch_visitor *v, void *ctx)
 {
     struct symtab *st = ctx;
     struct symarr *a = __atomic_load_n(&st->arr, __ATOMIC_ACQUIRE);
-    for (size_t i = 0; i < a->cap; i++)
+    for (size_t i = 0; i < 2 * a->cap; i++)
         gch_visit(v, &a->slots[i]);
 }
 
 static struct symarr *symarr_new(size_t cap)
 {
-    struct symarr *a = calloc(1, sizeof *a + cap * sizeof(void *));
+    struct symarr *a = calloc(1, sizeof *a + 2 * cap * sizeof(void *));
     if (a != NULL)
         a->cap = cap;
     return a;
 }
 
-/* symtab_probe: the slot holding the symbol named s, or the empty slot
- * where it would go.  Caller holds st->mu. */
-static size_t symtab_probe(struct symarr *a, const char *s, size_t len, uint64_t h)
+/* entry_symbol: the live symbol of entry i, or 0 (empty or dead). */
+static val entry_symbol(struct vm *vm, struct symarr *a, size_t i)
+{
+    return a->slots[2 * i] == NULL ? 0 : (val)gch_weak_get(vm->t, a->slots[2 * i]);
+}
+
+/* symtab_probe: the entry holding the live symbol named s, or the empty
+ * entry where it would go (dead entries are passed over: they keep the
+ * probe chains intact until a rebuild).  Caller holds st->mu. */
+static size_t symtab_probe(struct vm *vm, struct symarr *a, const char *s, size_t len, uint64_t h)
 {
     size_t i = (size_t)h & (a->cap - 1);
     for (;; i = (i + 1) & (a->cap - 1)) {
-        struct lsymbol *sym = a->slots[i];
-        if (sym == NULL)
+        if (a->slots[2 * i] == NULL)
             return i;
+        struct lsymbol *sym = (void *)entry_symbol(vm, a, i);
+        if (sym == NULL)
+            continue;
         struct lstring *name = sym->name;
         if (sym->hash == h && HDR_AUX(name->hdr) == len && memcmp(name->data, s, len) == 0)
             return i;
     }
 }
 
-/* symtab_grow: double the table.  Caller holds st->mu.  The copies go
- * through gch_write (V2) before the new array is published. */
-static bool symtab_grow(struct vm *vm, struct symtab *st)
+/* symtab_rebuild: copy the live entries into a new array (twice the size
+ * if they fill a third of this one), dropping dead ones.  Caller holds
+ * st->mu.  The copies go through gch_write (V2) before the new array is
+ * published. */
+static bool symtab_rebuild(struct vm *vm, struct symtab *st)
 {
-    struct symarr *old = st->arr, *a = symarr_new(old->cap * 2);
+    struct symarr *old = st->arr;
+    size_t live = 0;
+    for (size_t i = 0; i < old->cap; i++)
+        live += entry_symbol(vm, old, i) != 0;
+    struct symarr *a = symarr_new(live * 3 >= old->cap ? old->cap * 2 : old->cap);
     if (a == NULL)
         return false;
     for (size_t i = 0; i < old->cap; i++) {
-        struct lsymbol *sym = old->slots[i];
+        struct lsymbol *sym = (void *)entry_symbol(vm, old, i);
         if (sym == NULL)
             continue;
         struct lstring *name = sym->name;
-        size_t j = symtab_probe(a, name->data, HDR_AUX(name->hdr), sym->hash);
-        gch_write(vm->t, &a->slots[j], sym);
+        size_t j = symtab_probe(vm, a, name->data, HDR_AUX(name->hdr), sym->hash);
+        gch_write(vm->t, &a->slots[2 * j], old->slots[2 * i]);
+        gch_write(vm->t, &a->slots[2 * j + 1], old->slots[2 * i + 1]);
     }
     a->retired = old;
+    st->count = live;
     __atomic_store_n(&st->arr, a, __ATOMIC_RELEASE);
     return true;
 }
 
-static val symtab_lookup(struct symtab *st, const char *s, size_t len, uint64_t h)
+static val symtab_lookup(struct vm *vm, struct symtab *st, const char *s, size_t len, uint64_t h)
 {
     pthread_mutex_lock(&st->mu);
-    val found = (val)st->arr->slots[symtab_probe(st->arr, s, len, h)];
+    val found = entry_symbol(vm, st->arr, symtab_probe(vm, st->arr, s, len, h));
     pthread_mutex_unlock(&st->mu);
     return found;
 }
@@ -317,31 +338,49 @@ static val new_symbol(struct vm *vm, const char *s, size_t len, uint64_t h)
     return (val)sym;
 }
 
-/* intern: the symbol named s.  The symbol is allocated outside the lock
- * (an allocation is a safepoint, and a thread parked there must not hold
- * a lock another thread needs to reach its own safepoint). */
+/* intern: the symbol named s.  The symbol and its weak handle are
+ * allocated outside the lock (an allocation is a safepoint, and a thread
+ * parked there must not hold a lock another thread needs to reach its
+ * own safepoint). */
 val intern(struct vm *vm, const char *s, size_t len)
 {
     struct symtab *st = &vm->I->symtab;
     uint64_t h = name_hash(s, len);
-    val found = symtab_lookup(st, s, len, h);
+    val found = symtab_lookup(vm, st, s, len, h);
     if (found != 0)
         return found;
     val sym = new_symbol(vm, s, len, h);
+    vm_push(vm, sym);
+    gch_weak *w = gch_weak_new(vm->t, (void *)sym);
+    vm->sp--;
+    if (w == NULL)
+        vm_error(vm, "out of memory interning a symbol");
     pthread_mutex_lock(&st->mu);
-    if ((st->count + 1) * 3 > st->arr->cap * 2 && !symtab_grow(vm, st)) {
+    if ((st->count + 1) * 3 > st->arr->cap * 2 && !symtab_rebuild(vm, st)) {
         pthread_mutex_unlock(&st->mu);
         vm_error(vm, "out of memory growing the symbol table");
     }
-    size_t i = symtab_probe(st->arr, s, len, h);
-    if (st->arr->slots[i] == NULL) { /* ST1: another thread may have won */
-        gch_write(vm->t, &st->arr->slots[i], (void *)sym);
+    size_t i = symtab_probe(vm, st->arr, s, len, h);
+    if (st->arr->slots[2 * i] == NULL) { /* ST1: another thread may have won */
+        gch_write(vm->t, &st->arr->slots[2 * i], w);
         st->count++;
     } else {
-        sym = (val)st->arr->slots[i];
+        sym = entry_symbol(vm, st->arr, i);
     }
     pthread_mutex_unlock(&st->mu);
     return sym;
+}
+
+void symtab_bind(struct vm *vm, val sym)
+{
+    struct symtab *st = &vm->I->symtab;
+    struct lsymbol *y = OBJ(lsymbol, sym);
+    struct lstring *name = y->name;
+    pthread_mutex_lock(&st->mu);
+    size_t i = symtab_probe(vm, st->arr, name->data, HDR_AUX(name->hdr), y->hash);
+    if (entry_symbol(vm, st->arr, i) == sym) /* not a gensym */
+        gch_write(vm->t, &st->arr->slots[2 * i + 1], (void *)sym);
+    pthread_mutex_unlock(&st->mu);
 }
 
 /* mk_gensym: an uninterned symbol (the compiler's temporaries). */
@@ -369,11 +408,13 @@ bool interp_init(struct interp *I, size_t heap_limit)
     if (I->symtab.arr == NULL)
         return false;
     gch_heap_scanner_add(I->heap, symtab_scan, &I->symtab);
+    gch_root_range_add(I->heap, (void **)I->kw, KW_COUNT);
     return true;
 }
 
 void interp_free(struct interp *I)
 {
+    gch_root_range_remove(I->heap, (void **)I->kw);
     gch_heap_scanner_remove(I->heap, symtab_scan, &I->symtab);
     gch_heap_free(I->heap);
     for (struct symarr *a = I->symtab.arr, *next; a != NULL; a = next) {

@@ -141,11 +141,16 @@ enum keyword { KEYWORDS(KW_ENUM) KW_COUNT };
 
 /* struct symtab: interned symbols, open addressing by name hash.  Off
  * the heap; the collector sees it through a heap scanner (heap.c).
+ * Weak: entry i is slots[2i], the symbol's gch_weak handle, and
+ * slots[2i + 1], the symbol itself once it has a global value (a bound
+ * symbol must not be forgotten: its value lives in it), else NULL.  An
+ * unbound symbol nothing else references is collected; its entry reads
+ * dead (handle NULL) until a rebuild drops it.
  * Mutators hold mu while they probe or insert; the scanner never takes
  * it: it loads `arr` with acquire and reads each slot (gch_write stores
- * with release).  A grown table's old array is kept until the end
+ * with release).  A rebuilt table's old array is kept until the end
  * (retired), since a scanner may still be reading it. */
-struct symarr { size_t cap; struct symarr *retired; void *slots[]; };
+struct symarr { size_t cap; struct symarr *retired; void *slots[]; /* 2 x cap */ };
 struct symtab {
     pthread_mutex_t mu;
     struct symarr *arr; /* [write under mu with release; scanner reads acquire] */
@@ -156,7 +161,7 @@ struct interp {
     gch_heap *heap;
     struct symtab symtab;
     const char *file;            /* [immutable after start] for error lines */
-    val kw[KW_COUNT];            /* [immutable] interned: alive through the symtab */
+    val kw[KW_COUNT];            /* [immutable; a root range, written with gch_write] */
     pthread_mutex_t mu;          /* guards threads and mutexes below */
     struct lthread *threads;     /* [mu] every spawned thread, joined at exit */
     struct mutexrec *mutexes;    /* [mu] every mutex made, destroyed at exit */
@@ -206,6 +211,8 @@ val mk_obj(struct vm *vm, const gch_type *ty, enum otype ot, uintptr_t aux);
 void *vm_alloc_noscan(struct vm *vm, size_t size);
 val intern(struct vm *vm, const char *name, size_t len);
 val mk_gensym(struct vm *vm, const char *name);
+/* symtab_bind: sym got a global value: the symbol table keeps it (ST3). */
+void symtab_bind(struct vm *vm, val sym);
 extern const gch_type closure_type, hash_type, thread_type, symbol_type;
 
 /* reader.c */

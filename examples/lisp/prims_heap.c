@@ -222,8 +222,12 @@ val p_gc(struct vm *vm, int argc, val *argv)
 static void alist_add(struct vm *vm, size_t base, const char *name, uint64_t v)
 {
     val key = intern(vm, name, strlen(name));
+    vm_push(vm, key); /* V1: the symbol table is weak */
     val e = mk_pair(vm, key, mk_fixnum((intptr_t)(v > (uint64_t)FIX_MAX ? (uint64_t)FIX_MAX : v)));
+    vm->sp--;
+    vm_push(vm, e);
     vm->stack[base] = mk_pair(vm, e, vm->stack[base]);
+    vm->sp--;
 }
 
 /* gc-stats: an alist of gch_read_stats fields (after publishing this

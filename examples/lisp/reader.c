@@ -277,8 +277,11 @@ static val read_hash(struct vm *vm, struct rstate *s)
  * stack[base] and stack[base+1]. */
 static void list_append(struct vm *vm, struct rstate *s, size_t base, val d, long line)
 {
+    vm_push(vm, d); /* V1: a fresh datum (or a symbol: the table is weak) */
     val p = mk_pair(vm, d, V_NIL);
+    vm->stack[vm->sp - 1] = p;
     linetab_put(vm, s->r->lines, p, line);
+    vm->sp--;
     if (vm->stack[base] == V_NIL)
         vm->stack[base] = p;
     else
@@ -326,9 +329,13 @@ static val read_quote(struct vm *vm, struct rstate *s, enum keyword kw)
 {
     long line = s->r->line;
     val d = read_datum(vm, s);
+    vm_push(vm, d); /* V1 */
     val p = mk_pair(vm, d, V_NIL);
+    vm->stack[vm->sp - 1] = p;
     p = mk_pair(vm, vm->I->kw[kw], p);
+    vm->stack[vm->sp - 1] = p;
     linetab_put(vm, s->r->lines, p, line);
+    vm->sp--;
     return p;
 }
 

@@ -1,0 +1,410 @@
+/*
+ * test_finalizer.c - finalizers and cleanups.  Subject: gc/mfinal.c
+ * (FQ1-FQ2 in gc/mfinal.h), the sweep's revival (alloc/mspecial.h SP5)
+ * and the contract of gch_set_finalizer / gch_add_cleanup /
+ * gch_run_finalizers in gcheap.h.  Go counterpart: runtime/mfinal.go,
+ * mcleanup.go (and their tests).
+ *
+ * What it proves:
+ *   1. once only: an unreachable finalizable object is kept, intact with
+ *      what it references, until its finalizer has run (once, with obj
+ *      and arg); it is freed by the first cycle after that;
+ *   2. ordering: A -> B, both finalizable: A's finalizer runs at the
+ *      first cycle, B's only at a later one (B is kept for A's); a
+ *      self-referencing finalizable object and a two-object cycle are
+ *      never finalized (the documented rule);
+ *   3. resurrection: a finalizer storing obj in a root keeps it alive and
+ *      intact for good, and runs once; a finalizer set again runs again;
+ *   4. a finalizer that allocates and collects, on the heap's finalizer
+ *      thread (not manual), with other objects' finalizers queued;
+ *   5. fn NULL removes a finalizer; setting twice replaces it;
+ *   6. cleanups: several per object, run after the object was freed in
+ *      the same cycle (not kept), with arg kept alive until then; with a
+ *      finalizer too, the cleanup runs only once the object is freed;
+ *   7. misuse: a pointer that is not an object's start, arg == obj, and
+ *      (debug builds) an arg that reaches obj give GCH_EINVAL;
+ *   8. a finalizer set during a mark keeps its arg alive (FQ2).
+ *
+ * How: heaps with GOGC off and the environment ignored; cycles by
+ * gch_collect from the attached test thread, whose handle frame holds
+ * what must stay reachable.  Finalizers run by gch_run_finalizers
+ * (manual_finalizers) except in test 4.
+ */
+#include "testutil.h"
+#include "mgc.h"
+
+#include <time.h>
+
+struct node {
+    struct node *next;
+    uint64_t magic;
+};
+static const uint8_t node_mask[] = {0x1};
+static const gch_type node_type = {"node", sizeof(struct node), node_mask, NULL};
+
+#define MAGIC 0x5eed5eedULL
+
+struct calls {
+    int n;
+    void *obj[16];
+    void *arg[16];
+    bool intact[16];    /* obj (and its next, if any) still held their magic */
+    void **resurrect;   /* test 3: where to store obj */
+    gch_thread *t;      /* test 4: the finalizer thread's handle, seen from fn */
+};
+
+struct fx {
+    gch_heap *h;
+    gch_thread *t;
+    void *slots[8];     /* a root range */
+};
+
+static gch_heap *heap_new(bool manual)
+{
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.gc_percent = -1;
+    cfg.read_env = 0;
+    cfg.manual_finalizers = manual;
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    return h;
+}
+
+static int setup_manual(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->h = heap_new(true);
+    f->t = gch_thread_attach(f->h);
+    assert_non_null(f->t);
+    assert_int_equal(gch_root_range_add(f->h, f->slots, 8), GCH_OK);
+    *state = f;
+    return 0;
+}
+
+static int setup_thread(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->h = heap_new(false);
+    f->t = gch_thread_attach(f->h);
+    assert_int_equal(gch_root_range_add(f->h, f->slots, 8), GCH_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(gch_root_range_remove(f->h, f->slots), GCH_OK);
+    assert_int_equal(gch_thread_detach(f->t), GCH_OK);
+    assert_int_equal(gchi_heap_verify(f->h), 0);
+    heap_free_checked(f->h);
+    free(f);
+    return 0;
+}
+
+static struct node *new_node(gch_thread *t, struct node *next)
+{
+    struct node *n = gch_alloc(t, &node_type);
+    assert_non_null(n);
+    n->next = next;
+    n->magic = MAGIC;
+    return n;
+}
+
+/* allocated: p's slot is allocated now (after a gch_collect, which sweeps). */
+static bool allocated(gch_heap *h, const void *p)
+{
+    struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)p);
+    return s != NULL && bit_is_set(s->alloc_bits, s->divmagic ? span_object_index(s, (uintptr_t)p) : 0);
+}
+
+static void record(void *obj, void *arg)
+{
+    struct calls *c = arg;
+    struct node *n = obj;
+    c->obj[c->n] = obj;
+    c->arg[c->n] = arg;
+    c->intact[c->n] = n->magic == MAGIC && (n->next == NULL || n->next->magic == MAGIC);
+    if (c->resurrect != NULL)
+        *c->resurrect = obj;
+    c->n++;
+}
+
+static uint64_t nqueued(gch_heap *h) { return atomic_u64_load_relaxed(&h->fin.nqueued); }
+
+static void test_once_only(void **state)
+{
+    struct fx *f = *state;
+    struct calls c = {0};
+    struct node *child = new_node(f->t, NULL);
+    struct node *obj = new_node(f->t, child);
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(nqueued(f->h), 1);
+    assert_true(allocated(f->h, obj));   /* revived (SP5) */
+    assert_true(allocated(f->h, child)); /* kept by obj's record */
+    assert_int_equal(gch_collect(f->h), GCH_OK); /* still queued: a root (FQ1) */
+    assert_true(allocated(f->h, obj));
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(c.n, 1);
+    assert_ptr_equal(c.obj[0], obj);
+    assert_ptr_equal(c.arg[0], &c);
+    assert_true(c.intact[0]);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_false(allocated(f->h, obj));
+    assert_int_equal(gch_run_finalizers(f->t, -1), 0);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 0);
+    assert_int_equal(c.n, 1);
+}
+
+static void test_ordering_and_cycles(void **state)
+{
+    struct fx *f = *state;
+    struct calls ca = {0}, cb = {0}, cself = {0}, cyc = {0};
+    struct node *b = new_node(f->t, NULL);
+    struct node *a = new_node(f->t, b);
+    assert_int_equal(gch_set_finalizer(f->t, a, record, &ca), GCH_OK);
+    assert_int_equal(gch_set_finalizer(f->t, b, record, &cb), GCH_OK);
+    struct node *self = new_node(f->t, NULL);
+    self->next = self;
+    assert_int_equal(gch_set_finalizer(f->t, self, record, &cself), GCH_OK);
+    struct node *x = new_node(f->t, NULL), *y = new_node(f->t, x);
+    x->next = y;
+    assert_int_equal(gch_set_finalizer(f->t, x, record, &cyc), GCH_OK);
+    assert_int_equal(gch_set_finalizer(f->t, y, record, &cyc), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    gch_run_finalizers(f->t, -1);
+    assert_int_equal(ca.n, 1);
+    assert_true(ca.intact[0]);
+    assert_int_equal(cb.n, 0); /* kept for a's finalizer */
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    gch_run_finalizers(f->t, -1);
+    assert_int_equal(cb.n, 1);
+    assert_true(cb.intact[0]);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(gch_collect(f->h), GCH_OK);
+        gch_run_finalizers(f->t, -1);
+    }
+    assert_false(allocated(f->h, a));
+    assert_false(allocated(f->h, b));
+    assert_int_equal(cself.n, 0); /* leaked, as gcheap.h says */
+    assert_int_equal(cyc.n, 0);
+    assert_true(allocated(f->h, self) && allocated(f->h, x) && allocated(f->h, y));
+}
+
+static void test_resurrection(void **state)
+{
+    struct fx *f = *state;
+    struct calls c = {0};
+    c.resurrect = &f->slots[0]; /* a root: a plain store is fine outside a mark */
+    struct node *obj = new_node(f->t, new_node(f->t, NULL));
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_ptr_equal(f->slots[0], obj);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(gch_collect(f->h), GCH_OK);
+        assert_int_equal(gch_run_finalizers(f->t, -1), 0);
+    }
+    assert_true(allocated(f->h, obj) && allocated(f->h, obj->next));
+    assert_int_equal(obj->magic, MAGIC);
+    assert_int_equal(obj->next->magic, MAGIC);
+    /* Set again and drop: it runs a second time. */
+    c.resurrect = NULL;
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
+    f->slots[0] = NULL;
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_false(allocated(f->h, obj));
+}
+
+/* alloc_fin: allocates a list on the finalizer thread and collects. */
+struct allocating {
+    int ran;
+    int ok;
+    gch_heap *h;
+};
+
+static void alloc_fin(void *obj, void *arg)
+{
+    struct allocating *a = arg;
+    gch_thread *t = gchi_heap_self(a->h);
+    struct node *list = NULL;
+    GCH_LOCALS(t, keep, 1);
+    for (int i = 0; i < 1000; i++)
+        keep[0] = list = new_node(t, list);
+    bool ok = ((struct node *)obj)->magic == MAGIC;
+    if (a->ran == 0)
+        ok = ok && gch_collect(a->h) == GCH_OK;
+    int n = 0;
+    for (struct node *p = list; p != NULL; p = p->next)
+        n += p->magic == MAGIC;
+    GCH_LOCALS_END(t, keep);
+    __atomic_store_n(&a->ok, a->ok + (ok && n == 1000), __ATOMIC_RELEASE);
+    __atomic_store_n(&a->ran, a->ran + 1, __ATOMIC_RELEASE);
+}
+
+static void test_allocating_finalizer_thread(void **state)
+{
+    struct fx *f = *state;
+    struct allocating a = {0, 0, f->h};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(gch_set_finalizer(f->t, new_node(f->t, NULL), alloc_fin, &a), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    for (int i = 0; i < 20000 && __atomic_load_n(&a.ran, __ATOMIC_ACQUIRE) < 8; i++) {
+        struct timespec ts = {0, 1000000};
+        gch_blocking_enter(f->t);
+        nanosleep(&ts, NULL);
+        gch_blocking_leave(f->t);
+    }
+    assert_int_equal(__atomic_load_n(&a.ran, __ATOMIC_ACQUIRE), 8);
+    assert_int_equal(__atomic_load_n(&a.ok, __ATOMIC_ACQUIRE), 8);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 0); /* the thread took them all */
+}
+
+static void test_remove_and_replace(void **state)
+{
+    struct fx *f = *state;
+    struct calls c1 = {0}, c2 = {0};
+    struct node *a = new_node(f->t, NULL), *b = new_node(f->t, NULL);
+    assert_int_equal(gch_set_finalizer(f->t, a, record, &c1), GCH_OK);
+    assert_int_equal(gch_set_finalizer(f->t, a, NULL, NULL), GCH_OK);
+    assert_int_equal(gch_set_finalizer(f->t, b, record, &c1), GCH_OK);
+    assert_int_equal(gch_set_finalizer(f->t, b, record, &c2), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_false(allocated(f->h, a)); /* no finalizer: freed at once */
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(c1.n, 0);
+    assert_int_equal(c2.n, 1);
+}
+
+/* cleanup_fn: counts, checks its arg (a node) is intact. */
+struct cleanups {
+    int n;
+    int intact;
+    gch_heap *h;
+    void *obj;
+    bool obj_was_freed;
+};
+
+static struct cleanups *g_cl; /* the test's record, for cleanup_fn (arg is a heap node) */
+
+static void cleanup_fn(void *arg)
+{
+    struct node *n = arg;
+    g_cl->n++;
+    g_cl->intact += n->magic == MAGIC;
+    g_cl->obj_was_freed = !allocated(g_cl->h, g_cl->obj);
+}
+
+static void test_cleanups(void **state)
+{
+    struct fx *f = *state;
+    struct cleanups cl = {0};
+    cl.h = f->h;
+    g_cl = &cl;
+    struct node *obj = new_node(f->t, NULL);
+    cl.obj = obj;
+    struct node *arg1 = new_node(f->t, NULL), *arg2 = new_node(f->t, NULL);
+    assert_int_equal(gch_add_cleanup(f->t, obj, cleanup_fn, arg1), GCH_OK);
+    assert_int_equal(gch_add_cleanup(f->t, obj, cleanup_fn, arg2), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_false(allocated(f->h, obj)); /* not kept by its cleanups */
+    assert_true(allocated(f->h, arg1) && allocated(f->h, arg2));
+    assert_int_equal(gch_collect(f->h), GCH_OK); /* queued args are roots */
+    assert_int_equal(gch_run_finalizers(f->t, -1), 2);
+    assert_int_equal(cl.n, 2);
+    assert_int_equal(cl.intact, 2);
+    assert_true(cl.obj_was_freed);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_false(allocated(f->h, arg1));
+    /* With a finalizer: the cleanup waits until the object is freed. */
+    struct calls c = {0};
+    cl.n = 0;
+    obj = new_node(f->t, NULL);
+    cl.obj = obj;
+    assert_int_equal(gch_add_cleanup(f->t, obj, cleanup_fn, new_node(f->t, NULL)), GCH_OK);
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(cl.n, 0);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(cl.n, 1);
+    assert_true(cl.obj_was_freed);
+}
+
+static void nop_cleanup(void *arg) { (void)arg; }
+static void nop_fin(void *obj, void *arg) { (void)obj, (void)arg; }
+
+static void test_misuse(void **state)
+{
+    struct fx *f = *state;
+    struct node *obj = new_node(f->t, NULL);
+    int stack_var = 0;
+    assert_int_equal(gch_set_finalizer(f->t, &obj->magic, nop_fin, NULL), GCH_EINVAL);
+    assert_int_equal(gch_set_finalizer(f->t, &stack_var, nop_fin, NULL), GCH_EINVAL);
+    assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, obj), GCH_EINVAL);
+    assert_int_equal(gch_add_cleanup(f->t, obj, NULL, NULL), GCH_EINVAL);
+    struct node *c = new_node(f->t, new_node(f->t, obj)); /* c -> x -> obj */
+#if GCH_DEBUG >= 1
+    assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, c), GCH_EINVAL);
+#endif
+    (void)c;
+    assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, &stack_var), GCH_OK); /* not heap */
+    assert_null(gch_weak_new(f->t, &obj->magic));
+    assert_int_equal(gch_last_error(), GCH_EINVAL);
+    assert_int_equal(gch_run_finalizers(NULL, -1), GCH_EINVAL);
+    assert_int_equal(gch_set_finalizer(NULL, obj, nop_fin, NULL), GCH_EINVAL);
+    expect_error(gch_weak_get(f->t, NULL), GCH_EINVAL);
+    expect_error(gch_ephemeron_value(f->t, NULL), GCH_EINVAL);
+    expect_error(gch_ephemeron_new(f->t, NULL, obj), GCH_EINVAL);
+}
+
+static void test_set_during_mark(void **state)
+{
+    struct fx *f = *state;
+    struct calls c = {0};
+    struct node *obj = new_node(f->t, NULL);
+    f->slots[0] = obj;
+    GCH_LOCALS(f->t, keep, 1);
+    keep[0] = new_node(f->t, NULL); /* white at mark start, held only here */
+    struct node *argnode = keep[0];
+    gchi_test_hold_mark(f->h, true); /* no worker marks anything meanwhile */
+    assert_true(gchi_test_gc_start(f->h));
+    assert_int_equal(atomic_u32_load_relaxed(&f->h->gc.phase), GCPHASE_MARK);
+    assert_false(gc_is_marked(f->h, (uintptr_t)argnode));
+    /* Our root scan is owed (next safepoint) and nobody scanned the
+     * specials: only FQ2 marks the arg now. */
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, argnode), GCH_OK);
+    assert_true(gc_is_marked(f->h, (uintptr_t)argnode));
+    keep[0] = NULL;
+    GCH_LOCALS_END(f->t, keep);
+    gch_safepoint(f->t);
+    gchi_test_hold_mark(f->h, false);
+    gchi_test_gc_wait(f->h);
+    assert_int_equal(gch_collect(f->h), GCH_OK); /* the record keeps argnode */
+    assert_true(allocated(f->h, argnode));
+    assert_int_equal(argnode->magic, MAGIC);
+    (void)c;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_once_only, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_ordering_and_cycles, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_resurrection, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_allocating_finalizer_thread, setup_thread, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_and_replace, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanups, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_misuse, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_set_during_mark, setup_manual, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
