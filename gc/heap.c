@@ -49,6 +49,8 @@ static void settings(const gch_config *cfg, struct gcenv *env)
     if (cfg->scavenge_idle_ms != GCH_UNSET && cfg->scavenge_idle_ms >= 0)
         env->debug.scavengeidlems =
             cfg->scavenge_idle_ms > INT32_MAX ? INT32_MAX : (int)cfg->scavenge_idle_ms;
+    if (cfg->gctrace_legacy)
+        env->debug.gctracelegacy = 1;
     if (cfg->read_env)
         gcenv_read(env, cfg->env_prefix, NULL, NULL, stderr);
     if (env->debug.gcstress > 0) /* a freed object must look freed at once */

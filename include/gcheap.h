@@ -177,6 +177,11 @@ typedef struct gch_config {
      * lock, say): hand the line to a queue instead. */
     void (*trace)(const char *line, void *trace_ctx);
     void *trace_ctx;
+    /* Nonzero: gctrace lines drop their ", S MB stacks, L MB globals"
+     * fields and nothing else (the Go < 1.18 shape, which the patterns of
+     * gcvis and GCViewer expect); default 0, Go's current shape.
+     * GODEBUG=gctracelegacy=0/1 overrides it. */
+    int gctrace_legacy;
 } gch_config;
 
 #define GCH_UNSET (-2147483647 - 1)
