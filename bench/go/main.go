@@ -22,6 +22,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,10 +36,6 @@ import (
 // not have copied them before the program exits).
 var logOut = os.Stderr
 
-// traceEnd is written to stderr after the workload: once the reader
-// sees it, every earlier gctrace line has been read.
-const traceEnd = "gcheapbench: end of trace"
-
 // cycle is one parsed gctrace line.
 type cycle struct {
 	startS  float64 // @T: seconds since the program started
@@ -50,7 +47,6 @@ type cycle struct {
 type gcTrace struct {
 	mu     sync.Mutex
 	cycles []cycle
-	done   chan struct{}
 }
 
 // ensureGctrace re-executes the program with gctrace=1 added to GODEBUG
@@ -88,15 +84,11 @@ func startTrace() *gcTrace {
 	}
 	out := os.NewFile(uintptr(orig), "stderr")
 	logOut = out
-	t := &gcTrace{done: make(chan struct{}, 1)}
+	t := &gcTrace{}
 	go func() {
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			line := sc.Text()
-			if line == traceEnd {
-				t.done <- struct{}{}
-				continue
-			}
 			fmt.Fprintln(out, line)
 			if c, ok := parseGctrace(line); ok {
 				t.mu.Lock()
@@ -108,18 +100,24 @@ func startTrace() *gcTrace {
 	return t
 }
 
-// finish waits until every line written so far has been read and
-// returns the cycles so far (callable more than once).
+// finish waits until the line of every cycle completed so far has
+// been read (the runtime prints a cycle's line in several writes, maybe
+// after runtime.GC has returned) and returns the cycles so far; callable
+// more than once.
 func (t *gcTrace) finish() []cycle {
-	fmt.Fprintln(os.Stderr, traceEnd)
-	select {
-	case <-t.done:
-	case <-time.After(10 * time.Second):
-		fatal("gctrace reader did not finish")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		t.mu.Lock()
+		if uint32(len(t.cycles)) >= ms.NumGC {
+			defer t.mu.Unlock()
+			return append([]cycle(nil), t.cycles...)
+		}
+		t.mu.Unlock()
+		if time.Now().After(deadline) {
+			fatal("gctrace: %d lines read for %d cycles", len(t.cycles), ms.NumGC)
+		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]cycle(nil), t.cycles...)
 }
 
 // parseGctrace reads "gc N @T s P%: A+B+C ms clock, ...".
