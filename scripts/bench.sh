@@ -114,7 +114,7 @@ command_for() {
   local w=$1 s=$2 t=1 prog=$w
   case "$w" in threads) t=2; prog=churn ;; esac
   case "$w:$s" in
-    alloc:c) echo "$B/bench_alloc $ALLOC_ARGS -s 16,64,128 -t 1,2 -a gcheap-scan,malloc" ;;
+    alloc:c) echo "$B/bench_alloc $ALLOC_ARGS -s 16,64,128 -t 1,2 -a gcheap-scan,malloc,boehm" ;;
     alloc:go) echo "$GOBIN alloc $ALLOC_ARGS -s 16,64,128 -t 1,2" ;;
     pauses:c) echo "$B/bench_pauses $PAUSE_ARGS --reps 1 --json" ;;
     pauses:go) echo "$GOBIN pauses ${PAUSE_ARGS//--/-}" ;;

@@ -13,7 +13,8 @@ measurement.  Then, per workload, gcheap's median against each peer's:
 Workloads and what is compared:
     binarytrees, gcbench, churn (threads 1 and 2): wall time, peak RSS,
         the longest per-cycle stop-the-world time;
-    alloc: ns per allocation (gcheap-scan against malloc and Go);
+    alloc: ns per allocation (gcheap-scan against Boehm, malloc and Go; the
+        "peak RSS" cell holds the four ns per allocation instead);
     pauses: the longest and 99th-percentile steady-state pause, throughput;
     markscale: mark wall time with one and two markers.
 The worst ratio (largest gcheap/peer time ratio) is named at the end.
@@ -106,14 +107,17 @@ class Report:
                     continue
                 m = med(find(self.g, bench="alloc", alloc="malloc", size=size, threads=threads),
                         "median_ns_per_alloc")
+                bw = med(find(self.g, bench="alloc", alloc="boehm", size=size, threads=threads),
+                         "median_ns_per_alloc")
                 go = med(find(self.g, bench="alloc", alloc="go", size=size, threads=threads),
                          "median_ns_per_alloc")
                 label = f"alloc {size} B, {threads} thread{'s' if threads > 1 else ''} (ns/alloc)"
-                rm, rg = ratio(g, m), ratio(g, go)
+                rm, rg, rb = ratio(g, m), ratio(g, go), ratio(g, bw)
                 self.note_ratio(rm, f"{label}: gcheap/malloc")
                 self.note_ratio(rg, f"{label}: gcheap/go")
-                self.lines.append(f"| {label} | — | {fmt(rg)} | {fmt(rm)} | "
-                                  f"{fmt(g, 1)} / — / {fmt(go, 1)} / {fmt(m, 1)} (ns) | — |")
+                self.note_ratio(rb, f"{label}: gcheap/boehm")
+                self.lines.append(f"| {label} | {fmt(rb)} | {fmt(rg)} | {fmt(rm)} | "
+                                  f"{fmt(g, 1)} / {fmt(bw, 1)} / {fmt(go, 1)} / {fmt(m, 1)} (ns) | — |")
 
     def pauses_row(self):
         rows = {a: find(self.g, bench="pauses", alloc=a) for a in ("gcheap", "gcheap-stw", "boehm", "go")}
