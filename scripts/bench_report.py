@@ -87,13 +87,15 @@ class Report:
         if not rows["gcheap"]:
             return
         wall = {a: med(rows[a], "median_wall_ms") for a in rows}
+        cpu = {a: med(rows[a], "median_cpu_ms") for a in rows}
         rss = {a: med(rows[a], "median_maxrss_mib") for a in rows}
         pause = {a: med(rows[a], "median_max_pause_ms") for a in rows}
         cells = []
         for p in PEERS:
-            r = ratio(wall["gcheap"], wall[p])
+            r, rc = ratio(wall["gcheap"], wall[p]), ratio(cpu["gcheap"], cpu[p])
             self.note_ratio(r, f"{label}: gcheap/{p} wall")
-            cells.append(fmt(r))
+            self.note_ratio(rc, f"{label}: gcheap/{p} CPU")
+            cells.append(f"{fmt(r)} ({fmt(rc)})" if r is not None else "—")
         self.lines.append(
             f"| {label} | {' | '.join(cells)} | {fmt_slash([rss[a] for a in ('gcheap',) + PEERS])} | "
             f"{fmt_slash([pause[a] for a in ('gcheap', 'boehm', 'go')], 2)} |")
@@ -197,6 +199,9 @@ def main():
 
     if args.title:
         print(args.title + "\n")
+    print("Ratios are gcheap / peer (< 1: gcheap better): wall time, then CPU time (all threads) in "
+          "brackets for the whole-program workloads; ns per allocation for alloc; time per unit of "
+          "work for pauses; mark time for markscale.\n")
     print("| workload | gcheap / Boehm | gcheap / Go | gcheap / malloc | peak RSS MiB gcheap / Boehm / Go / malloc "
           "| max pause ms gcheap / Boehm / Go |")
     print("|---|---|---|---|---|---|")
@@ -209,6 +214,10 @@ def main():
     if rep.ratios:
         worst = max(rep.ratios)
         print(f"Worst ratio: {worst[1]} = {worst[0]:.2f}.")
+        wall = [r for r in rep.ratios if r[1].endswith("wall")]
+        if wall:
+            w = max(wall)
+            print(f"Worst wall-time ratio of the whole-program workloads: {w[1]} = {w[0]:.2f}.")
     for n in args.note:
         print(n)
     for r in failed:
