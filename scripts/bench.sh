@@ -66,10 +66,11 @@ done
 # ---- build ---------------------------------------------------------------
 JOBS=$(nproc 2>/dev/null || echo 2)
 echo "=== bench: $mode mode, $reps repetition(s), building $build (Release) ==="
+mkdir -p "$build"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGCH_BUILD_BENCH=ON -DGCH_BUILD_TESTS=OFF \
-      > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+      > "$build/bench-configure.log" 2>&1 || { cat "$build/bench-configure.log"; exit 1; }
 cmake --build "$build" -j "$JOBS" --target bench_alloc bench_gcbench bench_binarytrees bench_churn \
-      bench_pauses bench_markscale > "$build.build.log" 2>&1 || { cat "$build.build.log"; exit 1; }
+      bench_pauses bench_markscale > "$build/bench-build.log" 2>&1 || { cat "$build/bench-build.log"; exit 1; }
 B=$ROOT/$build/bench
 GOBIN=""
 if [ "$nogo" = 0 ]; then
