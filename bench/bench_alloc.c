@@ -32,6 +32,12 @@
  *                  request takes an 8-byte slot)
  *   malloc         glibc malloc (does not zero)
  *   calloc         glibc calloc(1, size) (zeroes, like gch_alloc)
+ *   boehm          Boehm GC's GC_MALLOC (zeroes, scanned conservatively),
+ *                  with collection disabled while allocating (the objs
+ *                  array is not one of its roots); its objects are
+ *                  dropped by one GC_gcollect after the repetition
+ *                  (reported as median_ms_teardown).  Boehm keeps the
+ *                  freed memory, so its later repetitions start warm.
  * Threads: 1 (the main thread) or T threads allocating at once, each with
  * its own gch_thread on one shared heap; the time per allocation is then
  * the wall time from the first thread's start to the last one's end,
@@ -51,7 +57,7 @@
  *   -r  measured repetitions (default $BENCH_REPS or 7; plus 1 warm-up)
  *   -s  comma-separated sizes in bytes, 8..32768 (default 8,...,512)
  *   -t  comma-separated thread counts (default 1,2)
- *   -a  comma-separated allocators (default all four)
+ *   -a  comma-separated allocators (default all five)
  *   -n  objects per thread, at most (default 3000000)
  *   -m  MiB of objects per thread and repetition, at most (default 96);
  *       N = min(max_objects, MiB / size)
@@ -59,6 +65,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#define GC_THREADS 1
+#define GC_NO_THREAD_REDIRECTS 1
+#include <gc.h>
 #include <gcheap.h>
 
 #include <getopt.h>
@@ -77,11 +86,15 @@
 #define MAX_REPS 1000
 #define MAX_OBJ_SIZE 32768 /* gcheap's largest small size class */
 
-enum alloc_kind { K_GCH_SCAN, K_GCH_NOSCAN, K_MALLOC, K_CALLOC, NUM_KINDS };
+enum alloc_kind { K_GCH_SCAN, K_GCH_NOSCAN, K_MALLOC, K_CALLOC, K_BOEHM, NUM_KINDS };
 
-static const char *const kind_names[NUM_KINDS] = {"gcheap-scan", "gcheap-noscan", "malloc", "calloc"};
+static const char *const kind_names[NUM_KINDS] = {"gcheap-scan", "gcheap-noscan", "malloc", "calloc",
+                                                  "boehm"};
 
 static bool kind_is_gcheap(enum alloc_kind k) { return k == K_GCH_SCAN || k == K_GCH_NOSCAN; }
+
+/* kind_is_gc: a collector, whose objects are dropped, not freed. */
+static bool kind_is_gc(enum alloc_kind k) { return kind_is_gcheap(k) || k == K_BOEHM; }
 
 /* Word 0 of a scan object is a reference; the mask covers the largest size. */
 static const uint8_t scan_mask[MAX_OBJ_SIZE / 64] = {0x01};
@@ -120,10 +133,11 @@ DEFINE_ALLOC_LOOP(loop_gch_scan, gch_alloc(t, ty), gch_write)
 DEFINE_ALLOC_LOOP(loop_gch_noscan, gch_alloc_noscan(t, size), STORE_PLAIN)
 DEFINE_ALLOC_LOOP(loop_malloc, malloc(size), STORE_PLAIN)
 DEFINE_ALLOC_LOOP(loop_calloc, calloc(1, size), STORE_PLAIN)
+DEFINE_ALLOC_LOOP(loop_boehm, GC_MALLOC(size), STORE_PLAIN)
 
 typedef size_t (*alloc_loop_fn)(void **, size_t, size_t, gch_thread *, const gch_type *);
 static const alloc_loop_fn kind_loops[NUM_KINDS] = {loop_gch_scan, loop_gch_noscan, loop_malloc,
-                                                    loop_calloc};
+                                                    loop_calloc, loop_boehm};
 
 /* chain_checksum: how many of objs[0..n) still link to their predecessor
  * (n when nothing overlapped or was lost). */
@@ -172,6 +186,12 @@ static void *worker_run(void *arg)
         t = gch_thread_attach(w->heap);
         w->attach_failed = t == NULL;
     }
+    bool bw_registered = false; /* GC_DUPLICATE for the main thread */
+    if (w->kind == K_BOEHM) {
+        struct GC_stack_base sb;
+        GC_get_stack_base(&sb);
+        bw_registered = GC_register_my_thread(&sb) == GC_SUCCESS;
+    }
     barrier_wait(w->barrier);
     uint64_t f0 = bench_thread_minflt();
     w->alloc_t0 = bench_now_ns();
@@ -184,9 +204,11 @@ static void *worker_run(void *arg)
     if (kind_is_gcheap(w->kind)) {
         if (t != NULL)
             gch_thread_detach(t);
-    } else {
+    } else if (w->kind != K_BOEHM) {
         for (size_t i = 0; i < w->done; i++)
             free(w->objs[i]);
+    } else if (bw_registered) {
+        GC_unregister_my_thread();
     }
     w->rel_t1 = bench_now_ns();
     return NULL;
@@ -267,7 +289,13 @@ static void run_rep(enum alloc_kind k, size_t size, size_t n, unsigned nthreads,
         fprintf(stderr, "bench_alloc: %s size %zu returned NULL\n", kind_names[k], size);
     double total = r->done ? (double)r->done : 1.0;
     r->ns_per_alloc = (double)(a1 - a0) / total;
-    if (kind_is_gcheap(k)) {
+    if (k == K_BOEHM) {
+        uint64_t t0 = bench_now_ns();
+        GC_enable(); /* the objs array is no root: everything goes */
+        GC_gcollect();
+        GC_disable();
+        r->teardown_ms = (double)(bench_now_ns() - t0) / 1e6;
+    } else if (kind_is_gcheap(k)) {
         uint64_t t0 = bench_now_ns();
         gch_error e = gch_heap_free(h);
         uint64_t t1 = bench_now_ns();
@@ -393,7 +421,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
                        row->have[K_CALLOC] ? ratio(row->ns[k], row->ns[K_CALLOC]) : NAN);
         bench_json_num(&js, "min_ns_per_alloc", lo[k]);
         bench_json_num(&js, "max_ns_per_alloc", hi[k]);
-        if (kind_is_gcheap(k))
+        if (kind_is_gc(k))
             bench_json_num(&js, "median_ms_teardown", row->teardown[k]);
         else
             bench_json_num(&js, "median_ns_per_free", row->ns_free[k]);
@@ -419,9 +447,9 @@ static void print_table(const struct row *rows, unsigned nrows, const struct opt
 {
     fprintf(stderr, "\nbench_alloc: median ns per allocation over %u reps (lower is better); "
                     "git %s; %s\n", o->reps, BENCH_GIT_REV, BENCH_BUILD);
-    fprintf(stderr, "%3s %5s %8s | %8s %8s %8s %8s | %8s %8s %8s %8s | %8s %8s\n", "thr", "size",
-            "N/thread", "gch-scan", "gch-nosc", "malloc", "calloc", "scan/mal", "nosc/mal",
-            "scan/cal", "nosc/cal", "free ns", "gch tdms");
+    fprintf(stderr, "%3s %5s %8s | %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s | %8s %8s\n", "thr", "size",
+            "N/thread", "gch-scan", "gch-nosc", "malloc", "calloc", "boehm", "scan/mal", "nosc/mal",
+            "scan/cal", "nosc/cal", "scan/bw", "free ns", "gch tdms");
     for (unsigned i = 0; i < nrows; i++) {
         const struct row *r = &rows[i];
         fprintf(stderr, "%3u %5zu %8zu |", r->threads, r->size, r->n);
@@ -432,6 +460,7 @@ static void print_table(const struct row *rows, unsigned nrows, const struct opt
         print_cell(ratio(r->ns[K_GCH_NOSCAN], r->ns[K_MALLOC]), r->have[K_GCH_NOSCAN] && r->have[K_MALLOC]);
         print_cell(ratio(r->ns[K_GCH_SCAN], r->ns[K_CALLOC]), r->have[K_GCH_SCAN] && r->have[K_CALLOC]);
         print_cell(ratio(r->ns[K_GCH_NOSCAN], r->ns[K_CALLOC]), r->have[K_GCH_NOSCAN] && r->have[K_CALLOC]);
+        print_cell(ratio(r->ns[K_GCH_SCAN], r->ns[K_BOEHM]), r->have[K_GCH_SCAN] && r->have[K_BOEHM]);
         fprintf(stderr, " |");
         print_cell(r->ns_free[K_MALLOC], r->have[K_MALLOC]);
         print_cell(r->teardown[K_GCH_SCAN], r->have[K_GCH_SCAN]);
@@ -449,7 +478,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_alloc [-r reps] [-s sizes] [-t threads] [-a allocators] "
                     "[-n max_objects] [-m MiB_per_thread]\n"
-                    "  allocators: gcheap-scan,gcheap-noscan,malloc,calloc\n"
+                    "  allocators: gcheap-scan,gcheap-noscan,malloc,calloc,boehm\n"
                     "  reps default: $BENCH_REPS or 7 (plus one warm-up)\n");
     exit(2);
 }
@@ -529,6 +558,9 @@ int main(int argc, char **argv)
 {
     struct options o;
     parse_options(argc, argv, &o);
+    GC_INIT(); /* Boehm: collection only between repetitions (run_rep) */
+    GC_allow_register_threads();
+    GC_disable();
 
     /* One pre-faulted pointer array per thread, outside every allocator. */
     unsigned max_threads = 1;

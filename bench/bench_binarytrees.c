@@ -35,7 +35,8 @@
  * Usage: bench_binarytrees [-r reps] [-d max_depth] [-a allocators]
  *   -r  repetitions (default $BENCH_REPS or 3); medians are reported
  *   -d  max depth N, 6..26 (default 21)
- *   -a  comma-separated: gcheap,boehm (default both)
+ *   -a  comma-separated: gcheap,boehm,malloc (default all three; malloc
+ *       frees each tree once checked)
  * gcheap reads GOGC / GODEBUG (cfg.read_env = 1).  Exit 1 on a wrong
  * checksum or crash.
  */
@@ -193,11 +194,77 @@ static void run_boehm(long maxd, struct child_result *res)
 }
 
 /* ------------------------------------------------------------------ */
+/* malloc/free: each tree is freed once checked                        */
+/* ------------------------------------------------------------------ */
+
+static node *ml_new_node(void)
+{
+    node *n = malloc(sizeof(node));
+    if (n == NULL) {
+        fprintf(stderr, "bench_binarytrees: malloc failed\n");
+        _exit(3);
+    }
+    n->left = n->right = NULL;
+    return n;
+}
+
+static NOINLINE node *ml_make_tree(int d)
+{
+    if (d <= 0)
+        return ml_new_node();
+    node *l = ml_make_tree(d - 1);
+    node *r = ml_make_tree(d - 1);
+    node *n = ml_new_node();
+    n->left = l;
+    n->right = r;
+    return n;
+}
+
+static void ml_free_tree(node *n)
+{
+    while (n != NULL) { /* recurse left, iterate right */
+        node *right = n->right;
+        ml_free_tree(n->left);
+        free(n);
+        n = right;
+    }
+}
+
+/* ml_check: check_tree, then free the tree. */
+static uint64_t ml_check(node *n)
+{
+    uint64_t c = check_tree(n);
+    ml_free_tree(n);
+    return c;
+}
+
+static void run_malloc(long maxd, struct child_result *res)
+{
+    uint64_t w0 = bench_now_ns(), c0 = cpu_now_ns();
+    uint64_t sum = ml_check(ml_make_tree((int)maxd + 1));
+    node *longl = ml_make_tree((int)maxd);
+    for (int d = MIN_DEPTH; d <= maxd; d += 2) {
+        long n = 1L << (maxd - d + MIN_DEPTH);
+        for (long i = 0; i < n; i++)
+            sum += ml_check(ml_make_tree(d));
+    }
+    sum += ml_check(longl);
+    res->cpu_ns = cpu_now_ns() - c0;
+    res->wall_ns = bench_now_ns() - w0;
+    res->checksum = sum;
+    res->ok = sum == expected_checksum((int)maxd);
+}
+
+/* ------------------------------------------------------------------ */
 /* Driver: one forked child per (allocator, repetition)                */
 /* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
-    static const struct gcb_spec spec = {"binarytrees", 'd', "max_depth", 21, 6, 26, {run_gcheap, run_boehm}};
+    static const struct gcb_spec spec = {
+        .name = "binarytrees", .param_flag = 'd', .param_key = "max_depth",
+        .param_default = 21, .param_min = 6, .param_max = 26,
+        .run = {[K_GCH] = run_gcheap, [K_BOEHM] = run_boehm, [K_MALLOC] = run_malloc},
+    };
     return gcb_main(&spec, argc, argv);
 }

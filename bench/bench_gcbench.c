@@ -38,7 +38,8 @@
  * Usage: bench_gcbench [-r reps] [-s scale_percent] [-a allocators]
  *   -r  repetitions (default $BENCH_REPS or 3); medians are reported
  *   -s  NumIters scaled to this percentage (default 100: GCBench's count)
- *   -a  comma-separated: gcheap,boehm (default both)
+ *   -a  comma-separated: gcheap,boehm,malloc (default all three; malloc
+ *       frees every dropped tree at once, the long-lived ones at the end)
  * gcheap reads GOGC / GODEBUG (cfg.read_env = 1).  Exit 1 on a failed
  * check or crash.
  */
@@ -247,11 +248,95 @@ static void run_boehm(long scale, struct child_result *res)
 }
 
 /* ------------------------------------------------------------------ */
+/* malloc/free: each dropped tree is freed at once                     */
+/* ------------------------------------------------------------------ */
+
+static node *ml_new_node(void)
+{
+    node *n = malloc(sizeof(node));
+    if (n == NULL) {
+        fprintf(stderr, "bench_gcbench: malloc failed\n");
+        _exit(3);
+    }
+    n->left = n->right = NULL;
+    n->i = n->j = 0;
+    return n;
+}
+
+static NOINLINE void ml_populate(int d, node *n)
+{
+    if (d <= 0)
+        return;
+    d--;
+    n->left = ml_new_node();
+    n->right = ml_new_node();
+    ml_populate(d, n->left);
+    ml_populate(d, n->right);
+}
+
+static NOINLINE node *ml_make_tree(int d)
+{
+    if (d <= 0)
+        return ml_new_node();
+    node *l = ml_make_tree(d - 1);
+    node *r = ml_make_tree(d - 1);
+    node *n = ml_new_node();
+    n->left = l;
+    n->right = r;
+    return n;
+}
+
+static void ml_free_tree(node *n)
+{
+    while (n != NULL) { /* recurse left, iterate right */
+        node *right = n->right;
+        ml_free_tree(n->left);
+        free(n);
+        n = right;
+    }
+}
+
+static void run_malloc(long scale, struct child_result *res)
+{
+    uint64_t w0 = bench_now_ns(), c0 = cpu_now_ns();
+    ml_free_tree(ml_make_tree(STRETCH_DEPTH));
+    node *longl = ml_new_node();
+    ml_populate(LONG_LIVED_DEPTH, longl);
+    double *a = malloc(ARRAY_SIZE * sizeof(double));
+    if (a == NULL) {
+        fprintf(stderr, "bench_gcbench: malloc failed\n");
+        _exit(3);
+    }
+    for (int i = 0; i < ARRAY_SIZE / 2; i++)
+        a[i] = 1.0 / i;
+    for (int d = MIN_DEPTH; d <= MAX_DEPTH; d += 2) {
+        long n = num_iters(d, scale);
+        for (long i = 0; i < n; i++) {
+            node *temp = ml_new_node();
+            ml_populate(d, temp);
+            ml_free_tree(temp);
+        }
+        for (long i = 0; i < n; i++)
+            ml_free_tree(ml_make_tree(d));
+    }
+    res->checksum = (uint64_t)count_nodes(longl);
+    res->ok = res->checksum == (uint64_t)tree_size(LONG_LIVED_DEPTH) && a[1000] == 1.0 / 1000;
+    ml_free_tree(longl);
+    free(a);
+    res->cpu_ns = cpu_now_ns() - c0;
+    res->wall_ns = bench_now_ns() - w0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Driver: one forked child per (allocator, repetition)                */
 /* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
-    static const struct gcb_spec spec = {"gcbench", 's', "scale_percent", 100, 1, 10000, {run_gcheap, run_boehm}};
+    static const struct gcb_spec spec = {
+        .name = "gcbench", .param_flag = 's', .param_key = "scale_percent",
+        .param_default = 100, .param_min = 1, .param_max = 10000,
+        .run = {[K_GCH] = run_gcheap, [K_BOEHM] = run_boehm, [K_MALLOC] = run_malloc},
+    };
     return gcb_main(&spec, argc, argv);
 }

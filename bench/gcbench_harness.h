@@ -1,9 +1,13 @@
 /*
  * gcbench_harness.h - the shared driver of the collector benchmarks
- * against Boehm GC (bench_gcbench.c, bench_binarytrees.c).
+ * against Boehm GC and malloc/free (bench_gcbench.c, bench_binarytrees.c,
+ * bench_churn.c).
  *
  * A benchmark supplies a struct gcb_spec: its name, one numeric parameter
- * (flag, JSON key, default and range) and a run function per allocator.
+ * (flag, JSON key, default and range), optionally a second one (read by
+ * the run functions from gcb_param2), and a run function per allocator
+ * (NULL where the workload has no such version: malloc/free exists only
+ * for workloads that know when their objects die).
  * The harness runs every (allocator, repetition) in a forked child, so
  * each starts from a fresh process and peak RSS comes from wait4; the
  * child measures wall and CPU time and sends its struct child_result back
@@ -31,8 +35,8 @@
 
 #define MAX_REPS 100
 
-enum alloc_kind { K_GCH, K_BOEHM, NUM_KINDS };
-static const char *const kind_names[NUM_KINDS] = {"gcheap", "boehm"};
+enum alloc_kind { K_GCH, K_BOEHM, K_MALLOC, NUM_KINDS };
+static const char *const kind_names[NUM_KINDS] = {"gcheap", "boehm", "malloc"};
 
 struct child_result {
     uint64_t wall_ns, cpu_ns;
@@ -112,7 +116,14 @@ struct gcb_spec {
     const char *param_key;   /* its JSON key and usage word */
     long param_default, param_min, param_max;
     void (*run[NUM_KINDS])(long param, struct child_result *res);
+    char param2_flag;        /* 0: no second parameter */
+    const char *param2_key;
+    long param2_default, param2_min, param2_max;
 };
+
+/* The second parameter of this run (spec->param2_default unless given);
+ * set before any child is forked, read-only afterwards. */
+static long gcb_param2;
 
 /* Boehm pause tracking: the longest and total GC_EVENT_START..END span,
  * and the first BW_MAX_PAUSES spans for the percentile. */
@@ -205,41 +216,61 @@ static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
 
 static void gcb_usage(const struct gcb_spec *spec)
 {
-    fprintf(stderr, "usage: bench_%s [-r reps] [-%c %s] [-a gcheap,boehm]\n", spec->name,
-            spec->param_flag, spec->param_key);
+    fprintf(stderr, "usage: bench_%s [-r reps] [-%c %s]", spec->name, spec->param_flag, spec->param_key);
+    if (spec->param2_flag)
+        fprintf(stderr, " [-%c %s]", spec->param2_flag, spec->param2_key);
+    fprintf(stderr, " [-a");
+    for (unsigned k = 0, n = 0; k < NUM_KINDS; k++)
+        if (spec->run[k] != NULL)
+            fprintf(stderr, "%c%s", n++ ? ',' : ' ', kind_names[k]);
+    fprintf(stderr, "]\n");
     exit(2);
+}
+
+/* gcb_parse_kinds: the comma-separated allocator list arg into kinds;
+ * an unknown name or one without a run function is a usage error. */
+static void gcb_parse_kinds(const struct gcb_spec *spec, const char *arg, bool *kinds)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", arg);
+    for (unsigned k = 0; k < NUM_KINDS; k++)
+        kinds[k] = false;
+    for (char *sv = NULL, *tok = strtok_r(buf, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv)) {
+        unsigned k = 0;
+        while (k < NUM_KINDS && (strcmp(tok, kind_names[k]) != 0 || spec->run[k] == NULL))
+            k++;
+        if (k == NUM_KINDS)
+            gcb_usage(spec);
+        kinds[k] = true;
+    }
 }
 
 static int gcb_main(const struct gcb_spec *spec, int argc, char **argv)
 {
     unsigned reps = (unsigned)bench_env_long("BENCH_REPS", 3, 1, MAX_REPS);
     long param = spec->param_default;
+    gcb_param2 = spec->param2_default;
     char optstring[16];
-    snprintf(optstring, sizeof optstring, "r:%c:a:h", spec->param_flag);
-    bool kinds[NUM_KINDS] = {true, true};
+    int olen = snprintf(optstring, sizeof optstring, "r:%c:a:h", spec->param_flag);
+    if (spec->param2_flag)
+        snprintf(optstring + olen, sizeof optstring - (size_t)olen, "%c:", spec->param2_flag);
+    bool kinds[NUM_KINDS];
+    for (unsigned k = 0; k < NUM_KINDS; k++)
+        kinds[k] = spec->run[k] != NULL;
     int c;
     while ((c = getopt(argc, argv, optstring)) != -1) {
+        char flag[3] = {'-', (char)c, 0};
         if (c == spec->param_flag) {
-            char flag[3] = {'-', spec->param_flag, 0};
             param = bench_parse_long(flag, optarg, spec->param_min, spec->param_max);
+            continue;
+        }
+        if (spec->param2_flag && c == spec->param2_flag) {
+            gcb_param2 = bench_parse_long(flag, optarg, spec->param2_min, spec->param2_max);
             continue;
         }
         switch (c) {
         case 'r': reps = (unsigned)bench_parse_long("-r", optarg, 1, MAX_REPS); break;
-        case 'a': {
-            char buf[128];
-            snprintf(buf, sizeof buf, "%s", optarg);
-            kinds[K_GCH] = kinds[K_BOEHM] = false;
-            for (char *sv = NULL, *tok = strtok_r(buf, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv)) {
-                if (strcmp(tok, "gcheap") == 0)
-                    kinds[K_GCH] = true;
-                else if (strcmp(tok, "boehm") == 0)
-                    kinds[K_BOEHM] = true;
-                else
-                    gcb_usage(spec);
-            }
-            break;
-        }
+        case 'a': gcb_parse_kinds(spec, optarg, kinds); break;
         default: gcb_usage(spec);
         }
     }
@@ -295,6 +326,8 @@ static int gcb_main(const struct gcb_spec *spec, int argc, char **argv)
         bench_json_begin(&js, spec->name);
         bench_json_str(&js, "alloc", kind_names[k]);
         bench_json_u64(&js, spec->param_key, (uint64_t)param);
+        if (spec->param2_flag)
+            bench_json_u64(&js, spec->param2_key, (uint64_t)gcb_param2);
         bench_json_num(&js, "median_wall_ms", med[k][F_WALL]);
         bench_json_num(&js, "median_cpu_ms", med[k][F_CPU]);
         bench_json_num(&js, "median_maxrss_mib", med[k][F_RSS]);

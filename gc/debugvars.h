@@ -51,7 +51,8 @@
     X(disablethp, 0, 0, 1, "1: never advise huge pages for arenas wholly in use")             \
     X(forcegcms, 120000, 0, 2147483647, "ms without a cycle before sysmon starts one; 0: never") \
     X(scavengeidlems, 300000, 0, 2147483647, "ms a free page stays unused before its release; 0: never") \
-    X(memprofilerate, 524288, 0, 2147483647, "heap profile: one sample per N bytes allocated on average; 0: off")
+    X(memprofilerate, 524288, 0, 2147483647, "heap profile: one sample per N bytes allocated on average; 0: off") \
+    X(gctracelegacy, 0, 0, 1, "1: gctrace lines without the stacks and globals fields, as Go < 1.18")
 
 /* Go counterpart: runtime.debug (the GC's share of it). */
 #define GCHI_GODEBUG_FIELD_DECL(name, def, min, max, meaning) int name;

@@ -91,6 +91,8 @@ static void settings(const gch_config *cfg, struct gcenv *env)
             cfg->scavenge_idle_ms > INT32_MAX ? INT32_MAX : (int)cfg->scavenge_idle_ms;
     if (cfg->mem_profile_rate != GCH_UNSET && cfg->mem_profile_rate >= 0)
         env->debug.memprofilerate = cfg->mem_profile_rate;
+    if (cfg->gctrace_legacy)
+        env->debug.gctracelegacy = 1;
     if (cfg->read_env)
         gcenv_read(env, cfg->env_prefix, NULL, NULL, stderr);
     if (env->debug.gcstress > 0) /* a freed object must look freed at once */

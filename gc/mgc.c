@@ -158,7 +158,7 @@ static void trace_start_line(struct gch_heap *h, const struct pacer_line *pline,
 static void print_gctrace(struct gch_heap *h, const struct gccycle_record *r)
 {
     char line[GC_TRACE_LINE_MAX];
-    size_t n = gc_format_gctrace(line, sizeof line, r);
+    size_t n = gc_format_gctrace_shape(line, sizeof line, r, h->env.debug.gctracelegacy != 0);
     gc_trace_emit(h, line, n < sizeof line ? n : sizeof line - 1);
 }
 

@@ -257,9 +257,10 @@ static void gctrace_times(struct tracebuf *tb, const struct gccycle_record *r)
     tb_puts(tb, " ms cpu, ");
 }
 
-/* gctrace_sizes: heap sizes, goal and root sizes in truncated MiB, the
- * thread-context count and the forced marker. */
-static void gctrace_sizes(struct tracebuf *tb, const struct gccycle_record *r)
+/* gctrace_sizes: heap sizes, goal and root sizes in truncated MiB (no
+ * root sizes in the legacy shape), the thread-context count and the
+ * forced marker. */
+static void gctrace_sizes(struct tracebuf *tb, const struct gccycle_record *r, bool legacy)
 {
     tb_u64(tb, r->heap_start >> 20);
     tb_puts(tb, "->");
@@ -269,25 +270,32 @@ static void gctrace_sizes(struct tracebuf *tb, const struct gccycle_record *r)
     tb_puts(tb, " MB, ");
     tb_u64(tb, r->heap_goal >> 20);
     tb_puts(tb, " MB goal, ");
-    tb_u64(tb, r->stack_scan >> 20);
-    tb_puts(tb, " MB stacks, ");
-    tb_u64(tb, r->globals_scan >> 20);
-    tb_puts(tb, " MB globals, ");
+    if (!legacy) {
+        tb_u64(tb, r->stack_scan >> 20);
+        tb_puts(tb, " MB stacks, ");
+        tb_u64(tb, r->globals_scan >> 20);
+        tb_puts(tb, " MB globals, ");
+    }
     tb_u64(tb, r->procs < 0 ? 0 : (uint64_t)r->procs);
     tb_puts(tb, " P");
     if (r->forced)
         tb_puts(tb, " (forced)");
 }
 
-size_t gc_format_gctrace(char *buf, size_t n, const struct gccycle_record *r)
+size_t gc_format_gctrace_shape(char *buf, size_t n, const struct gccycle_record *r, bool legacy)
 {
     struct tracebuf tb;
     tb_init(&tb, buf, n);
     gctrace_head(&tb, r);
     gctrace_times(&tb, r);
-    gctrace_sizes(&tb, r);
+    gctrace_sizes(&tb, r, legacy);
     tb_putc(&tb, '\n');
     return tb_finish(&tb);
+}
+
+size_t gc_format_gctrace(char *buf, size_t n, const struct gccycle_record *r)
+{
+    return gc_format_gctrace_shape(buf, n, r, false);
 }
 
 /* scav_util_percent: in-use bytes as a truncated percentage of in-use +

@@ -26,6 +26,7 @@
 #error "internal header"
 #endif
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "mstats.h"
@@ -67,6 +68,12 @@ size_t gc_format_float(char *buf, size_t n, double x);
  * Negative inputs (times, procs, fraction, NaN) print as 0.
  * Go counterpart: the gctrace block of gcMarkTermination. */
 size_t gc_format_gctrace(char *buf, size_t n, const struct gccycle_record *r);
+
+/* gc_format_gctrace_shape: gc_format_gctrace when legacy is false; when
+ * true, the same line without its ", S MB stacks, L MB globals" part
+ * (the Go < 1.18 shape that gcvis and GCViewer's patterns expect;
+ * GODEBUG=gctracelegacy=1), every other byte unchanged. */
+size_t gc_format_gctrace_shape(char *buf, size_t n, const struct gccycle_record *r, bool legacy);
 
 /* gc_format_scavtrace: the GODEBUG=scavtrace=1 line, current Go shape:
  *   scav B KiB work (bg), E KiB work (eager), R KiB now, U% util

@@ -197,6 +197,11 @@ typedef struct gch_config {
      * attached to the heap (so they may allocate); 1: nobody but the
      * embedder, with gch_run_finalizers on a thread of its choosing. */
     int manual_finalizers;
+    /* Nonzero: gctrace lines drop their ", S MB stacks, L MB globals"
+     * fields and nothing else (the Go < 1.18 shape, which the patterns of
+     * gcvis and GCViewer expect); default 0, Go's current shape.
+     * GODEBUG=gctracelegacy=0/1 overrides it. */
+    int gctrace_legacy;
 } gch_config;
 
 #define GCH_UNSET (-2147483647 - 1)

@@ -5,9 +5,10 @@
 set -euo pipefail
 
 # valgrind: the memcheck tests (tests/valgrind_uaf.c); clang + libclang-rt-14-dev: the
-# libFuzzer harnesses (fuzz/).
+# libFuzzer harnesses (fuzz/); golang-go: the Go peers of scripts/bench.sh (bench/go/);
+# python3-matplotlib: scripts/plot-gctrace; time: peak RSS in scripts/bench.sh.
 PKGS=(build-essential cmake ninja-build pkg-config python3 libcmocka-dev libunwind-dev libgc-dev
-      valgrind clang libclang-rt-14-dev)
+      valgrind clang libclang-rt-14-dev golang-go python3-matplotlib time)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - the README's test command: install dependencies, then build
 # and run every test three times: a normal debug build (GCH_DEBUG=2,
-# warnings fatal), a ThreadSanitizer build and an ASan+UBSan build; then
+# warnings fatal; then scripts/bench.sh --quick, the benchmark suite's
+# smoke test), a ThreadSanitizer build and an ASan+UBSan build; then
 # a clang ASan build of the libFuzzer harnesses (fuzz/), each run for
 # GCH_FUZZ_SECONDS (default 60) from its corpus.
 # Usage: scripts/test.sh [normal|tsan|asan|fuzz]...   (default: all four)
@@ -27,7 +28,10 @@ run_build() {
 
 for b in "${builds[@]}"; do
   case "$b" in
-    normal) run_build normal ;;
+    normal) run_build normal
+            # Benchmark smoke test: every workload for every system at tiny sizes, no number
+            # asserted (a crash or failed check fails it); skips Go when go is missing.
+            bash scripts/bench.sh --quick --out build-bench/results-quick-ci ;;
     tsan)   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_build tsan -DGCH_SANITIZE=thread ;;
     asan)   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
               run_build asan -DGCH_SANITIZE=address ;;

@@ -651,7 +651,7 @@ static void test_help(void **state)
     } while (0);
     GCH_GODEBUG_KEYS(CHECK_ROW)
 #undef CHECK_ROW
-    assert_int_equal(keys, 14);
+    assert_int_equal(keys, 15);
     assert_true(count_lines(text) >= keys);
     free(text);
 }
@@ -762,6 +762,70 @@ static void test_memprofilerate(void **state)
     unsetenv("GCHTEST_GODEBUG");
 }
 
+/* Collects the gctrace lines a heap prints (one heap, one thread at a
+ * time: gch_collect runs the cycle and returns after its line). */
+struct trace_lines {
+    char text[4096];
+    size_t len;
+};
+
+static void trace_sink(const char *line, void *ctx)
+{
+    struct trace_lines *tl = ctx;
+    size_t n = strlen(line);
+    if (tl->len + n < sizeof tl->text) {
+        memcpy(tl->text + tl->len, line, n + 1);
+        tl->len += n;
+    }
+}
+
+/* collect_line: one forced cycle of a fresh heap built from cfg with
+ * gctrace on (GCHTEST_GODEBUG = godebug); its gctrace line in tl. */
+static void collect_line(gch_config *cfg, const char *godebug, struct trace_lines *tl)
+{
+    tl->len = 0;
+    tl->text[0] = '\0';
+    cfg->env_prefix = "GCHTEST_";
+    cfg->trace = trace_sink;
+    cfg->trace_ctx = tl;
+    setenv("GCHTEST_GODEBUG", godebug, 1);
+    gch_heap *h = gch_heap_new(cfg);
+    unsetenv("GCHTEST_GODEBUG");
+    assert_non_null(h);
+    assert_int_equal(gch_collect(h), GCH_OK);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    assert_non_null(strstr(tl->text, "gc 1 @"));
+    assert_non_null(strstr(tl->text, " MB goal, "));
+    assert_non_null(strstr(tl->text, " P (forced)\n"));
+}
+
+/* gctracelegacy: off by default; gch_config.gctrace_legacy or
+ * GODEBUG=gctracelegacy=1 drops the stacks and globals fields of the
+ * heap's real gctrace line; the environment overrides the config. */
+static void test_gctrace_legacy(void **state)
+{
+    (void)state;
+    struct gcdebug d;
+    gcdebug_defaults(&d);
+    assert_int_equal(d.gctracelegacy, 0);
+    gch_config cfg;
+    gch_config_init(&cfg);
+    assert_int_equal(cfg.gctrace_legacy, 0);
+    struct trace_lines tl;
+    collect_line(&cfg, "gctrace=1", &tl);
+    assert_non_null(strstr(tl.text, " MB stacks, "));
+    assert_non_null(strstr(tl.text, " MB globals, "));
+    collect_line(&cfg, "gctrace=1,gctracelegacy=1", &tl);
+    assert_null(strstr(tl.text, " MB stacks"));
+    assert_null(strstr(tl.text, " MB globals"));
+    assert_non_null(strstr(tl.text, " MB goal, "));
+    cfg.gctrace_legacy = 1;
+    collect_line(&cfg, "gctrace=1", &tl);
+    assert_null(strstr(tl.text, " MB stacks"));
+    collect_line(&cfg, "gctrace=1,gctracelegacy=0", &tl); /* env wins */
+    assert_non_null(strstr(tl.text, " MB stacks, "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -790,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_heap_new_precedence),
         cmocka_unit_test(test_sysmon_periods),
         cmocka_unit_test(test_memprofilerate),
+        cmocka_unit_test(test_gctrace_legacy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

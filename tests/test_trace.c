@@ -916,6 +916,51 @@ static void test_parsers_gcvis_vector(void **state)
         assert_string_equal(group(line, m, g).s, want[g]);
 }
 
+/* expect_legacy_shape: the legacy line of r is exactly the current line
+ * with ", S MB stacks, L MB globals" removed (nothing else changes), its
+ * length is returned, and the pre-1.18-only parsers read it as it is. */
+static void expect_legacy_shape(const struct parsers *p, const struct gccycle_record *r)
+{
+    char cur[GC_TRACE_LINE_MAX], old[GC_TRACE_LINE_MAX];
+    gc_format_gctrace(cur, sizeof cur, r);
+    size_t len = gc_format_gctrace_shape(old, sizeof old, r, true);
+    assert_int_equal(len, strlen(old));
+    assert_null(strstr(old, " MB stacks"));
+    assert_null(strstr(old, " MB globals"));
+    legacy_projection(cur);
+    assert_string_equal(old, cur);
+    old[len - 1] = '\0'; /* the patterns are matched per line */
+    assert_int_equal(regexec(&p->gcvis16, old, 0, NULL, 0), 0);
+    assert_int_equal(regexec(&p->gcvis15, old, 0, NULL, 0), 0);
+    char *forced = strstr(old, " (forced)");
+    if (forced != NULL)
+        *forced = '\0';
+    assert_int_equal(regexec(&p->gvdev, old, 0, NULL, 0), 0);
+}
+
+/* GODEBUG=gctracelegacy=1: the golden lines and random records. */
+static void test_gctrace_legacy_shape(void **state)
+{
+    struct parsers *p = *state;
+    struct gccycle_record r = example_line1();
+    char line[GC_TRACE_LINE_MAX];
+    gc_format_gctrace_shape(line, sizeof line, &r, true);
+    assert_string_equal(line, "gc 1 @0.005s 3%: 0.047+1.0+0.002 ms clock, "
+                              "0.094+0.35/0.055/0.12+0.005 ms cpu, 3->4->1 MB, 4 MB goal, 2 P\n");
+    gc_format_gctrace_shape(line, sizeof line, &r, false);
+    assert_non_null(strstr(line, ", 0 MB stacks, 0 MB globals, 2 P\n"));
+    r.forced = true;
+    r.stack_scan = 5ull << 20;
+    r.globals_scan = 6ull << 20;
+    expect_legacy_shape(p, &r);
+    uint64_t seed = 0x13198a2e03707344ULL;
+    for (int i = 0; i < 5000; i++) {
+        memset(&r, 0, sizeof r);
+        rand_record(&seed, &r);
+        expect_legacy_shape(p, &r);
+    }
+}
+
 static void test_parsers_random(void **state)
 {
     struct parsers *p = *state;
@@ -949,6 +994,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parsers_gcvis_vector, parsers_setup,
                                         parsers_teardown),
         cmocka_unit_test_setup_teardown(test_parsers_random, parsers_setup, parsers_teardown),
+        cmocka_unit_test_setup_teardown(test_gctrace_legacy_shape, parsers_setup,
+                                        parsers_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

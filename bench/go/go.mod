@@ -1,0 +1,3 @@
+module gcheap.example/bench/go
+
+go 1.19
