@@ -17,11 +17,17 @@
  *   H5 while spans_pinned is set (the collector is marking) no span is
  *      freed, so a concurrent marker may trust the fields of any span it
  *      finds in use through the page map.
+ *   H6 an allocation fails for want of pages only when no release is in
+ *      flight: pages out of the free set for a madvise come back, so
+ *      mheap_alloc_span waits for them (scav_done) before giving up.
  * Locking: h->lock (rank MHEAP) guards the arenas, bitmaps, span structs
  *   and the page counters; the counters are atomics so that stats can be
  *   read without the lock.  The central lists have their own locks.
  *   scav_lock (rank SCAVENGE, taken before h->lock) lets one release run
- *   at a time; it is held across madvise, h->lock never is.
+ *   at a time; it is held across one madvise (one run), h->lock never is.
+ *   A pass takes and drops both per run, so a long pass never holds up
+ *   an allocation, and the release on allocation over the memory limit
+ *   only tries scav_lock (it gives up while another release runs).
  */
 #ifndef GCHEAP_ALLOC_MHEAP_H
 #define GCHEAP_ALLOC_MHEAP_H
@@ -90,10 +96,15 @@ struct mheap {
     struct mspan emptyspan;         /* [immutable] sentinel: no free slot, ever */
     struct heap_counters counters;
     /* Releasing free pages to the OS (alloc/mscavenge.c). */
-    struct lock scav_lock;          /* rank SCAVENGE: one release in flight */
+    struct lock scav_lock;          /* rank SCAVENGE: one release in flight; held for one
+                                     * run (at most SCAV_MAX_RUN_PAGES), never a pass */
     struct heaparena *scav_busy;    /* [lock] arena whose pages [busy_first, +busy_n) are
                                      * out of the free set being released (H2), or NULL */
     size_t scav_busy_first, scav_busy_n; /* [lock] */
+    pthread_cond_t scav_done;       /* [lock] broadcast when scav_busy goes back to NULL:
+                                     * an allocation that found no pages waits on it (H6) */
+    struct atomic_u64 scav_failed;  /* [atomic] releases the OS refused (madvise failed);
+                                     * their runs were put back free and Ready */
     int64_t start_ns;               /* [immutable] zero of mheap_now_ms */
     bool released_zeroed;           /* [immutable after heap creation] a released page
                                      * reads zero when reused (MADV_DONTNEED or

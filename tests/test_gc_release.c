@@ -1,0 +1,317 @@
+/*
+ * test_gc_release.c - the release mechanism under contention and
+ * failure (alloc/mscavenge.c): an allocation waits for a release in
+ * flight instead of failing at the heap limit (H6); the release made on
+ * allocation over the memory limit never waits behind another (it runs
+ * on a RUNNING mutator); a madvise the OS refuses puts the run back;
+ * harddecommit maps fresh pages once.
+ *
+ * The OS is replaced by forwarding sys_ops (gchi_heap_new_with_ops) that
+ * can hold a release at a gate, refuse it, or count mprotect calls over
+ * an address.  Waits are polled with generous caps.
+ */
+#include "testutil.h"
+#include "mpagealloc.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define MIB ((size_t)1 << 20)
+
+static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* What the forwarding operations do; every field under mu. */
+struct fakeos {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool gate;           /* hold each release until `open` */
+    bool open;
+    int inside;          /* releases that reached the gate */
+    bool refuse;         /* unused fails */
+    uintptr_t watch;     /* count map calls covering this address */
+    int watch_maps;
+};
+
+static void fake_init(struct fakeos *f)
+{
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+}
+
+static bool fake_map(void *ctx, void *v, size_t n)
+{
+    struct fakeos *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    if (f->watch >= (uintptr_t)v && f->watch < (uintptr_t)v + n)
+        f->watch_maps++;
+    pthread_mutex_unlock(&f->mu);
+    return sys_linux_ops.map(NULL, v, n);
+}
+
+static bool fake_unused(void *ctx, void *v, size_t n, bool madv_free)
+{
+    struct fakeos *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    bool refuse = f->refuse;
+    if (f->gate) {
+        f->inside++;
+        pthread_cond_broadcast(&f->cv);
+        for (int i = 0; i < 500 && !f->open; i++) { /* 5 s at most */
+            pthread_mutex_unlock(&f->mu);
+            sleep_ms(10);
+            pthread_mutex_lock(&f->mu);
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return !refuse && sys_linux_ops.unused(NULL, v, n, madv_free);
+}
+
+/* fake_heap: a heap over the fake OS; GODEBUG from RELTEST_GODEBUG when
+ * godebug is not NULL, else no environment. */
+static gch_heap *fake_heap(struct fakeos *f, int gc_percent, size_t heap_limit, const char *godebug)
+{
+    struct sys_ops ops = sys_linux_ops;
+    ops.map = fake_map;
+    ops.unused = fake_unused;
+    ops.ctx = f;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.gc_percent = gc_percent;
+    cfg.heap_limit = heap_limit;
+    cfg.scavenge_idle_ms = 0;
+    cfg.force_gc_ms = 0;
+    cfg.read_env = godebug != NULL;
+    cfg.env_prefix = "RELTEST_";
+    if (godebug != NULL)
+        setenv("RELTEST_GODEBUG", godebug, 1);
+    gch_heap *h = gchi_heap_new_with_ops(&cfg, &ops);
+    unsetenv("RELTEST_GODEBUG");
+    assert_non_null(h);
+    return h;
+}
+
+static void free_heap(gch_heap *h)
+{
+    assert_int_equal(gchi_heap_verify(h), 0);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
+static bool page_released(struct mheap *m, uintptr_t p)
+{
+    struct heaparena *a = arena_of(&m->index, p);
+    size_t i = (p - a->base) / PAGE_SIZE;
+    return (a->scav_bits[i / 64] >> (i % 64)) & 1;
+}
+
+/* ---- H6: an allocation waits for the release in flight ---------------- */
+
+struct job {
+    struct mheap *m;
+    struct mspan *span; /* the allocation's result */
+};
+
+static void *scavenge_all(void *arg)
+{
+    struct job *j = arg;
+    mheap_scavenge(j->m, SIZE_MAX, 0, SCAV_BG, NULL);
+    return NULL;
+}
+
+static void *alloc_256(void *arg)
+{
+    struct job *j = arg;
+    j->span = mheap_alloc_span(j->m, 256, 0);
+    return NULL;
+}
+
+/* At a 4 MiB heap limit, one 2 MiB span in use and the other 2 MiB free
+ * but out of the free set for a release (held at the gate): a 2 MiB
+ * allocation must wait for the release and get those pages, not fail
+ * with ENOMEM (review finding 2). */
+static void test_alloc_waits_for_release(void **state)
+{
+    (void)state;
+    struct fakeos f;
+    fake_init(&f);
+    gch_heap *h = fake_heap(&f, -1, 4 * MIB, NULL);
+    struct mheap *m = &h->mheap;
+    struct mspan *a = mheap_alloc_span(m, 256, 0), *b = mheap_alloc_span(m, 256, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    uintptr_t abase = a->start;
+    memset((void *)abase, 1, 256 * PAGE_SIZE);
+    mheap_free_span(m, a);
+    pthread_mutex_lock(&f.mu);
+    f.gate = true;
+    pthread_mutex_unlock(&f.mu);
+    struct job rel = {m, NULL}, al = {m, NULL};
+    pthread_t tr, ta;
+    assert_int_equal(pthread_create(&tr, NULL, scavenge_all, &rel), 0);
+    pthread_mutex_lock(&f.mu);
+    while (f.inside == 0)
+        pthread_cond_wait(&f.cv, &f.mu); /* the release is in flight */
+    pthread_mutex_unlock(&f.mu);
+    assert_int_equal(pthread_create(&ta, NULL, alloc_256, &al), 0);
+    sleep_ms(30); /* let the allocation find no pages (unfixed: fail now) */
+    pthread_mutex_lock(&f.mu);
+    f.open = true;
+    pthread_mutex_unlock(&f.mu);
+    pthread_join(ta, NULL);
+    pthread_join(tr, NULL);
+    assert_non_null(al.span);
+    assert_int_equal(al.span->start, abase);
+    assert_false(al.span->needzero); /* released (MADV_DONTNEED) before reuse */
+    mheap_free_span(m, al.span);
+    mheap_free_span(m, b);
+    free_heap(h);
+}
+
+/* ---- the eager release never waits behind another -------------------- */
+
+struct eagerjob {
+    struct mheap *m;
+    struct atomic_u32 done;
+};
+
+static void *release_eagerly(void *arg)
+{
+    struct eagerjob *j = arg;
+    mheap_limit_scavenge(j->m);
+    atomic_u32_store_release(&j->done, 1);
+    return NULL;
+}
+
+/* The release an allocation makes over the memory limit runs on a
+ * RUNNING mutator, which every stop of the world waits for: while
+ * another release is in flight (held at the gate) it must return at once
+ * rather than wait for scav_lock (review finding 3; unfixed, it waited
+ * for the whole gch_free_os_memory pass, and a collection's pause with
+ * it: 180 ms to a second with 200 ms madvises). */
+static void test_eager_release_does_not_wait(void **state)
+{
+    (void)state;
+    struct fakeos f;
+    fake_init(&f);
+    gch_heap *h = fake_heap(&f, -1, 0, NULL);
+    struct mheap *m = &h->mheap;
+    struct mspan *a = mheap_alloc_span(m, 64, 0), *fence = mheap_alloc_span(m, 1, 0);
+    memset((void *)a->start, 1, 64 * PAGE_SIZE);
+    mheap_free_span(m, a);
+    pthread_mutex_lock(&f.mu);
+    f.gate = true;
+    pthread_mutex_unlock(&f.mu);
+    struct job rel = {m, NULL};
+    pthread_t tr, te;
+    assert_int_equal(pthread_create(&tr, NULL, scavenge_all, &rel), 0);
+    pthread_mutex_lock(&f.mu);
+    while (f.inside == 0)
+        pthread_cond_wait(&f.cv, &f.mu);
+    pthread_mutex_unlock(&f.mu);
+    atomic_u64_store_relaxed(&m->memory_limit, 0); /* everything Ready is over it */
+    struct eagerjob e = {m, {0}};
+    assert_int_equal(pthread_create(&te, NULL, release_eagerly, &e), 0);
+    bool returned = false;
+    for (int i = 0; i < 200 && !returned; i++) { /* 2 s at most; it needs microseconds */
+        returned = atomic_u32_load_acquire(&e.done) != 0;
+        if (!returned)
+            sleep_ms(10);
+    }
+    pthread_mutex_lock(&f.mu);
+    f.open = true;
+    pthread_mutex_unlock(&f.mu);
+    pthread_join(te, NULL);
+    pthread_join(tr, NULL);
+    assert_true(returned);
+    assert_int_equal(ld(&m->released_bytes[SCAV_EAGER]), 0); /* it left the work */
+    assert_int_equal(ld(&m->released_bytes[SCAV_BG]), 64 * PAGE_SIZE);
+    atomic_u64_store_relaxed(&m->memory_limit, UINT64_MAX);
+    mheap_free_span(m, fence);
+    free_heap(h);
+}
+
+/* ---- the OS refuses ----------------------------------------------------- */
+
+/* A madvise the OS refuses (mlock'd memory) is not fatal: the run goes
+ * back free and Ready, the refusal is counted, nothing is counted as
+ * released, and a later pass releases it (review finding 9). */
+static void test_release_refused(void **state)
+{
+    (void)state;
+    struct fakeos f;
+    fake_init(&f);
+    gch_heap *h = fake_heap(&f, -1, 0, NULL);
+    struct mheap *m = &h->mheap;
+    struct mspan *a = mheap_alloc_span(m, 8, 0), *fence = mheap_alloc_span(m, 1, 0);
+    uintptr_t base = a->start;
+    memset((void *)base, 0x33, 8 * PAGE_SIZE);
+    mheap_free_span(m, a);
+    uint64_t free0 = ld(&m->pages_free), rel0 = ld(&m->pages_released);
+    f.refuse = true;
+    assert_int_equal(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL), 0);
+    assert_int_equal(ld(&m->scav_failed), 1);
+    assert_int_equal(ld(&m->pages_free), free0);
+    assert_int_equal(ld(&m->pages_released), rel0);
+    assert_int_equal(ld(&m->released_bytes[SCAV_BG]), 0);
+    for (int i = 0; i < 8; i++)
+        assert_false(page_released(m, base + i * PAGE_SIZE));
+    assert_int_equal(gchi_heap_verify(h), 0);
+    assert_int_equal(*(unsigned char *)base, 0x33); /* untouched */
+    f.refuse = false;
+    assert_int_equal(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL), 8 * PAGE_SIZE);
+    assert_true(page_released(m, base));
+    mheap_free_span(m, fence);
+    free_heap(h);
+}
+
+/* ---- harddecommit maps fresh pages once --------------------------------- */
+
+/* With harddecommit, released pages are PROT_NONE and reusing them
+ * mprotects them back; pages fresh from growth were made accessible by
+ * the growth itself and get no second mprotect (review finding 9). */
+static void test_harddecommit_fresh_pages(void **state)
+{
+    (void)state;
+    struct fakeos f;
+    fake_init(&f);
+    gch_heap *h = fake_heap(&f, -1, 0, "harddecommit=1");
+    struct mheap *m = &h->mheap;
+    assert_true(m->sys.hard_decommit);
+    struct mspan *grow = mheap_alloc_span(m, 1, 0); /* the first growth */
+    uintptr_t next = grow->start + PAGE_SIZE;       /* fresh, mapped by that growth */
+    pthread_mutex_lock(&f.mu);
+    f.watch = next;
+    pthread_mutex_unlock(&f.mu);
+    struct mspan *a = mheap_alloc_span(m, 4, 0);
+    assert_int_equal(a->start, next);
+    assert_int_equal(f.watch_maps, 0); /* no mprotect: it is accessible already */
+    memset((void *)next, 0x44, 4 * PAGE_SIZE);
+    struct mspan *fence = mheap_alloc_span(m, 1, 0);
+    mheap_free_span(m, a);
+    assert_int_equal(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL), 4 * PAGE_SIZE);
+    a = mheap_alloc_span(m, 4, 0);
+    assert_int_equal(a->start, next);
+    assert_int_equal(f.watch_maps, 1); /* released: PROT_NONE, mapped back once */
+    assert_true(addr_is_zero(next, 4 * PAGE_SIZE));
+    mheap_free_span(m, a);
+    mheap_free_span(m, fence);
+    mheap_free_span(m, grow);
+    free_heap(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alloc_waits_for_release),
+        cmocka_unit_test(test_eager_release_does_not_wait),
+        cmocka_unit_test(test_release_refused),
+        cmocka_unit_test(test_harddecommit_fresh_pages),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
