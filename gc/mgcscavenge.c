@@ -97,7 +97,7 @@ static uint64_t bg_excess(struct gch_heap *h)
     return e1 > e2 ? e1 : e2;
 }
 
-int64_t gc_bgscavenge(struct gch_heap *h)
+int64_t gc_bgscavenge(struct gch_heap *h, int64_t *paced)
 {
     int64_t t0 = sys_nanotime(), worked = 0;
     size_t released = 0;
@@ -120,7 +120,8 @@ int64_t gc_bgscavenge(struct gch_heap *h)
     if (worked < floor)
         worked = floor;
     atomic_u64_add_relaxed(&h->gc.scav.cpu_ns, (uint64_t)worked);
-    return t0 + worked + worked * SCAV_SLEEP_RATIO;
+    *paced = t0 + worked + worked * SCAV_SLEEP_RATIO;
+    return *paced;
 }
 
 void gc_scavtrace_cycle(struct gch_heap *h)
