@@ -181,11 +181,11 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     g->pacer.last_roots = r->stack_scan + r->globals_scan;
     g->scav.last_heap_inuse = atomic_u64_load_relaxed(&h->mheap.pages_inuse) * PAGE_SIZE;
     g->scav.last_heap_goal = r->heap_goal;
-    pacer_commit(h); /* goal and trigger for the next cycle, the scavenger's goals */
+    pacer_commit(h); /* goal and trigger for the next cycle, the sweep's pace, the
+                      * scavenger's goals */
     uint64_t released = gc_released_total(h);
     g->scav.released_last_cycle = released - g->scav.released_at_cycle;
     g->scav.released_at_cycle = released;
-    gc_sweep_pace(h, r->heap_marked, atomic_u64_load_relaxed(&g->trigger));
     g->num_gc++;
     if (r->forced)
         g->num_forced_gc++;

@@ -347,9 +347,10 @@ uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
  * is the limit goal for INT64_MAX, as in Go.  Any thread. */
 uint64_t pacer_goal(struct gch_heap *h, uint64_t marked, uint64_t roots, bool *limited);
 /* pacer_commit: recompute goal and trigger from the last cycle's results
- * and the current settings (and, while marking, the mark's goal and the
- * assist ratio).  stw.lock held, world running or stopped by the
- * caller. */
+ * and the current settings, and the sweep's pace to the new trigger
+ * (and, while marking, the mark's goal and the assist ratio, waking the
+ * assists waiting at the old goal).  stw.lock held, world running or
+ * stopped by the caller. */
 void pacer_commit(struct gch_heap *h);
 /* pacer_gc_percent / pacer_memory_limit: the current settings. */
 int pacer_gc_percent(const struct gch_heap *h);

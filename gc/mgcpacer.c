@@ -281,9 +281,14 @@ void pacer_commit(struct gch_heap *h)
     atomic_u64_store_relaxed(&g->next_gc, goal);
     atomic_u64_store_relaxed(&g->trigger, pacer_trigger(h, marked, goal));
     gc_scav_pace(h, goal);
+    /* The sweep spreads what is left over the allocation until the new
+     * trigger (Go's gcControllerCommit -> gcPaceSweeper). */
+    gc_sweep_pace(h, gc_heap_live(h), atomic_u64_load_relaxed(&g->trigger));
     if (p->triggered != UINT64_MAX) { /* marking: the mark paces to the new goal */
         atomic_u64_store_relaxed(&p->goal, goal);
         pacer_revise(h);
+        /* Assists waiting at the old goal look again (assist_park). */
+        pthread_cond_broadcast(&g->mark_cond);
     }
 }
 

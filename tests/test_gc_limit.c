@@ -378,12 +378,130 @@ static void test_death_spiral(void **state)
     free_heap(h);
 }
 
+/* A setter re-paces the sweep (Go's gcControllerCommit ->
+ * gcPaceSweeper): after a cycle, raising GOGC moves the trigger out, so
+ * the pages left to sweep are spread over a longer allocation budget,
+ * counted from the allocation so far (review finding 5). */
+static void test_setter_repaces_sweep(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    gch_thread *t = gch_thread_attach(h);
+    for (int i = 0; i < 2048; i++)
+        assert_non_null(gch_alloc_noscan(t, 1024)); /* garbage over many spans */
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    assert_true(gchi_test_gc_start(h));
+    gchi_test_gc_wait(h);
+    uint64_t before = ld(&h->mheap.sweep.pace_bytes);
+    assert_true(before > 0);
+    assert_int_equal(gch_set_gc_percent(h, 400), 100);
+    uint64_t after = ld(&h->mheap.sweep.pace_bytes);
+    uint64_t trigger = ld(&h->gc.trigger);
+    print_message("sweep pace: %llu -> %llu bytes (trigger %llu)\n", (unsigned long long)before,
+                  (unsigned long long)after, (unsigned long long)trigger);
+    assert_true(after > before);
+    assert_true(after < trigger); /* the distance from the live heap to the trigger, less 1 MiB */
+    assert_int_equal(ld(&h->mheap.sweep.pace_spent_basis), ld(&h->mheap.counters.alloc_since_gc));
+    free_heap(h);
+}
+
+/* A heap scanner held at a gate keeps a mark from ending. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool inside, open;
+};
+
+static void gated_scanner(gch_visitor *v, void *ctx)
+{
+    (void)v;
+    struct gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->inside = true;
+    pthread_cond_broadcast(&g->cv);
+    for (int i = 0; i < 1000 && !g->open; i++) { /* 10 s at most */
+        pthread_mutex_unlock(&g->mu);
+        sleep_ms(10);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+struct small_allocs {
+    gch_heap *h;
+    struct atomic_u32 done;
+};
+
+static void *allocate_small(void *arg)
+{
+    struct small_allocs *a = arg;
+    gch_thread *t = gch_thread_attach(a->h);
+    assert_non_null(t);
+    for (int i = 0; i < 2560; i++) /* past the limited goal, not the 4 MiB one */
+        assert_non_null(gch_alloc_noscan(t, 1024));
+    atomic_u32_store_release(&a->done, 1);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    return NULL;
+}
+
+/* An assist waiting at the goal for the mark's end goes on allocating as
+ * soon as a setter moves the goal past the heap (review finding 6): the
+ * mark is held open by a gated heap scanner, a 1-byte limit puts the
+ * goal at 0 so the allocating thread waits, then lifting the limit must
+ * let it finish while the mark still runs.  The CPU limiter, which
+ * would also end the wait, is kept off. */
+static void test_setter_wakes_parked_assist(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    h->gc.limiter.capacity_per_thread_ns = INT64_MAX / 1024; /* never full */
+    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+    assert_int_equal(gch_heap_scanner_add(h, gated_scanner, &g), GCH_OK);
+    bool started = gchi_test_gc_start(h) && atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_MARK;
+    pthread_mutex_lock(&g.mu);
+    while (started && !g.inside)
+        pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    if (!started) { /* no workers: the cycle ran stopped (and passed the gate) */
+        gchi_test_gc_wait(h);
+        free_heap(h);
+        skip();
+    }
+    gch_set_memory_limit(h, 1); /* goal: the live heap; every allocation is past it */
+    struct small_allocs a = {h, {0}};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, allocate_small, &a), 0);
+    for (int i = 0; i < 500 && ld(&h->gc.assist_parks) == 0; i++)
+        sleep_ms(10);
+    uint64_t parks = ld(&h->gc.assist_parks);
+    gch_set_memory_limit(h, INT64_MAX);
+    bool finished = false;
+    for (int i = 0; i < 500 && !finished; i++) { /* 5 s; it needs microseconds */
+        finished = atomic_u32_load_acquire(&a.done) != 0;
+        if (!finished)
+            sleep_ms(10);
+    }
+    pthread_mutex_lock(&g.mu);
+    bool held = !g.open;
+    g.open = true;
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(th, NULL);
+    gchi_test_gc_wait(h);
+    assert_int_equal(gch_heap_scanner_remove(h, gated_scanner, &g), GCH_OK);
+    assert_true(parks >= 1);
+    assert_true(held);
+    assert_true(finished); /* while the mark was still held open */
+    free_heap(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_gc_percent),
         cmocka_unit_test(test_set_memory_limit),
         cmocka_unit_test(test_setter_during_mark),
+        cmocka_unit_test(test_setter_repaces_sweep),
+        cmocka_unit_test(test_setter_wakes_parked_assist),
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
         cmocka_unit_test(test_gogc_off_with_limit),
