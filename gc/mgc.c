@@ -79,9 +79,14 @@ uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots)
 {
     if (gc_percent < 0)
         return UINT64_MAX; /* GOGC=off */
-    uint64_t goal = marked + (marked + roots) * (uint64_t)gc_percent / 100;
+    /* 128 bits: (marked + roots) x GOGC overflows 64 for a GOGC in the
+     * millions and a heap in the GiB. */
+    unsigned __int128 goal = (unsigned __int128)marked + (unsigned __int128)(marked + roots) *
+                                                              (unsigned)gc_percent / 100;
     uint64_t floor = HEAP_MINIMUM * (uint64_t)gc_percent / 100;
-    return goal > floor ? goal : floor;
+    if (goal < floor)
+        goal = floor;
+    return goal > GC_HEAP_GOAL_MAX ? GC_HEAP_GOAL_MAX : (uint64_t)goal;
 }
 
 static void set_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal);

@@ -338,7 +338,10 @@ uint64_t gc_heap_live(struct gch_heap *h);
 /* gc_trace_emit: one trace line to the embedder's sink, or to stderr in
  * one write. */
 void gc_trace_emit(struct gch_heap *h, const char *line, size_t n);
-/* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots. */
+/* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots;
+ * UINT64_MAX when GOGC is off, else at most GC_HEAP_GOAL_MAX (a huge
+ * GOGC from a setter saturates there instead of wrapping). */
+#define GC_HEAP_GOAL_MAX ((uint64_t)INT64_MAX)
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
 /* pacer_goal: the heap goal (Go's heapGoalInternal): the GOGC goal
  * capped by the memory-limit goal, which keeps the memory the heap holds

@@ -318,8 +318,10 @@ int gch_set_gc_percent(gch_heap *h, int percent)
     atomic_i64_store_relaxed(&h->gc.pacer.gc_percent, percent < 0 ? -1 : percent);
     pacer_commit(h);
     lock_release(&h->stw.lock);
-    if (percent < 0)
-        gc_wait_idle(h, self); /* as Go: no mark runs once collection is off */
+    /* As Go: no mark runs once collection is off.  Not from a trace sink:
+     * the cycle whose line it prints ends only after the sink returns. */
+    if (percent < 0 && !gchi_in_sink())
+        gc_wait_idle(h, self);
     sysmon_kick(h);
     return old;
 }

@@ -129,8 +129,12 @@ void gc_scavtrace_cycle(struct gch_heap *h)
     struct scavpacing *sp = &h->gc.scav;
     struct mheap *m = &h->mheap;
     uint64_t gen = atomic_u64_load_relaxed(&m->sweep.nflips);
-    if (h->env.debug.scavtrace <= 0 || gen == 0)
+    if (h->env.debug.scavtrace <= 0 || gen == 0 || !mheap_sweep_done(m))
         return;
+    /* The gauges first: h->lock is never taken under trace_mu, which is
+     * held only around the sink and its flags (ARCHITECTURE.md). */
+    struct scav_record r = {0};
+    scav_fill(h, &r);
     pthread_mutex_lock(&h->gc.trace_mu);
     if (sp->line_gen == gen || !mheap_sweep_done(m)) {
         pthread_mutex_unlock(&h->gc.trace_mu);
@@ -140,8 +144,6 @@ void gc_scavtrace_cycle(struct gch_heap *h)
     uint64_t now[SCAV_NKINDS];
     for (int k = 0; k < SCAV_NKINDS; k++)
         now[k] = atomic_u64_load_relaxed(&m->released_bytes[k]);
-    struct scav_record r = {0};
-    scav_fill(h, &r);
     /* Go's "bg" column: the idle and the background scavengers; "eager":
      * releases made by allocation.  Forced releases had their own line. */
     r.released_bg = now[SCAV_IDLE] - sp->reported[SCAV_IDLE] + now[SCAV_BG] - sp->reported[SCAV_BG];

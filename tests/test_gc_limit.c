@@ -494,6 +494,95 @@ static void test_setter_wakes_parked_assist(void **state)
     free_heap(h);
 }
 
+/* A huge GOGC saturates the goal instead of wrapping (review finding 9):
+ * (marked + roots) x GOGC past 2^64 once gave a goal below the live heap,
+ * so every allocation started a cycle. */
+static void test_goal_saturates(void **state)
+{
+    (void)state;
+    uint64_t marked = (uint64_t)1 << 34; /* x 2^30 = 2^64: wrapped to 0 */
+    unsigned __int128 exact = (unsigned __int128)marked + (unsigned __int128)marked * (1u << 30) / 100;
+    assert_true(gc_heap_goal(1 << 30, marked, 0) == (uint64_t)exact);
+    assert_true(gc_heap_goal(INT32_MAX, (uint64_t)1 << 40, 0) == GC_HEAP_GOAL_MAX);
+    assert_true(gc_heap_goal(INT32_MAX, UINT64_MAX / 2, UINT64_MAX / 2) == GC_HEAP_GOAL_MAX);
+    assert_true(gc_heap_goal(100, 1000, 0) == 4 * MIB); /* the floor, unchanged */
+    assert_true(gc_heap_goal(-1, 1000, 0) == UINT64_MAX);
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    assert_int_equal(gch_set_gc_percent(h, INT32_MAX), 100);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_true(st.next_gc > 4 * MIB);
+    assert_int_equal(gch_collect(h), GCH_OK);
+    free_heap(h);
+}
+
+/* GOGC=off set from a trace sink: the sink runs inside the cycle it
+ * prints, so waiting for no cycle to run would never end; gcheap.h says
+ * it returns at once there (review finding 9). */
+struct sink_setter {
+    gch_heap *h;
+    struct atomic_u32 calls;
+    int old;
+};
+
+static void off_from_sink(const char *line, void *ctx)
+{
+    struct sink_setter *s = ctx;
+    if (strncmp(line, "gc ", 3) == 0 && atomic_u32_load_relaxed(&s->calls) == 0) {
+        s->old = gch_set_gc_percent(s->h, -1);
+        atomic_u32_store_release(&s->calls, 1);
+    }
+}
+
+struct collector_arg {
+    gch_heap *h;
+    struct atomic_u32 done;
+};
+
+static void *collect_once(void *arg)
+{
+    struct collector_arg *c = arg;
+    assert_int_equal(gch_collect(c->h), GCH_OK);
+    atomic_u32_store_release(&c->done, 1);
+    return NULL;
+}
+
+static void test_set_gc_percent_off_from_sink(void **state)
+{
+    (void)state;
+    struct sink_setter ss = {NULL, {0}, 0};
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.read_env = 0;
+    cfg.force_gc_ms = 0;
+    cfg.scavenge_idle_ms = 0;
+    cfg.trace = off_from_sink;
+    cfg.trace_ctx = &ss;
+    setenv("SINKTEST_GODEBUG", "gctrace=1", 1);
+    cfg.read_env = 1;
+    cfg.env_prefix = "SINKTEST_";
+    gch_heap *h = gch_heap_new(&cfg);
+    unsetenv("SINKTEST_GODEBUG");
+    assert_non_null(h);
+    ss.h = h;
+    struct collector_arg c = {h, {0}};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, collect_once, &c), 0);
+    bool done = false;
+    for (int i = 0; i < 1000 && !done; i++) { /* 10 s; unfixed, never */
+        done = atomic_u32_load_acquire(&c.done) != 0;
+        if (!done)
+            sleep_ms(10);
+    }
+    if (!done)
+        fail_msg("gch_collect did not return: gch_set_gc_percent(-1) in the sink waits for its own cycle");
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_u32_load_acquire(&ss.calls), 1);
+    assert_int_equal(ss.old, 100);
+    assert_int_equal(gch_set_gc_percent(h, -1), -1);
+    free_heap(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +591,8 @@ int main(void)
         cmocka_unit_test(test_setter_during_mark),
         cmocka_unit_test(test_setter_repaces_sweep),
         cmocka_unit_test(test_setter_wakes_parked_assist),
+        cmocka_unit_test(test_goal_saturates),
+        cmocka_unit_test(test_set_gc_percent_off_from_sink),
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
         cmocka_unit_test(test_gogc_off_with_limit),
