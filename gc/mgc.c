@@ -563,8 +563,8 @@ gch_error gch_collect(gch_heap *h)
 
 bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self)
 {
-    if (h->env.gc_percent < 0)
-        return false; /* GOGC=off: no cycle but the embedder's */
+    if (pacer_gc_percent(h) < 0)
+        return false; /* GOGC=off (now, not at creation): no cycle but the embedder's */
     collect_and_sweep(h, self, GC_KIND_LIMIT);
     return true;
 }

@@ -583,6 +583,45 @@ static void test_set_gc_percent_off_from_sink(void **state)
     free_heap(h);
 }
 
+/* At heap_limit an allocation runs a cycle unless GOGC is off: off as
+ * set now by gch_set_gc_percent, not as configured at creation. */
+static void fill_to_limit(gch_thread *t, bool *failed)
+{
+    *failed = false;
+    for (int i = 0; i < 64 && !*failed; i++) /* 16 MiB of garbage into 8 MiB */
+        *failed = gch_alloc_noscan(t, 256 << 10) == NULL;
+}
+
+static void test_heap_limit_follows_setter(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.read_env = 0;
+    cfg.heap_limit = 8 * MIB;
+    cfg.force_gc_ms = 0;
+    cfg.scavenge_idle_ms = 0;
+    cfg.gc_percent = 100;
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_int_equal(gch_set_gc_percent(h, -1), 100);
+    gch_thread *t = gch_thread_attach(h);
+    bool failed;
+    fill_to_limit(t, &failed);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_true(failed); /* GOGC off now: NULL at the limit ... */
+    assert_int_equal(gch_last_error(), GCH_ENOMEM);
+    assert_int_equal(st.num_gc, 0); /* ... with no cycle */
+    assert_int_equal(gch_set_gc_percent(h, 100), -1);
+    fill_to_limit(t, &failed);
+    gch_read_stats(h, &st);
+    assert_false(failed); /* GOGC on again: cycles at the limit free the garbage */
+    assert_true(st.num_gc >= 1);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_setter_wakes_parked_assist),
         cmocka_unit_test(test_goal_saturates),
         cmocka_unit_test(test_set_gc_percent_off_from_sink),
+        cmocka_unit_test(test_heap_limit_follows_setter),
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
         cmocka_unit_test(test_gogc_off_with_limit),
