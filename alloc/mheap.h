@@ -138,8 +138,11 @@ void mheap_free_span(struct mheap *h, struct mspan *s);
  * first; returns the bytes released and counts them under `kind`.  When
  * next_ms is not NULL it receives the ms until the next free Ready page
  * reaches min_age_ms (UINT32_MAX: none is waiting).  Takes scav_lock then
- * h->lock; caller holds neither (nor any mcentral lock).  The heap lock
- * is dropped around each madvise (alloc/mscavenge.c). */
+ * h->lock for each run of at most 4 MiB, dropping both between runs and
+ * the heap lock around each madvise (alloc/mscavenge.c); SCAV_EAGER only
+ * tries scav_lock and returns what it did when another release holds
+ * it.  Stops at the first run the OS refuses (scav_failed).  Caller
+ * holds neither (nor any mcentral lock). */
 size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
                       uint32_t *next_ms);
 /* mheap_limit_scavenge: release free pages (any age) until the Ready
