@@ -18,7 +18,8 @@
  * the sweeper count), NumGC and its checksum back through a pipe.
  * Medians over the repetitions are printed: a table on stderr, one JSON
  * line per setting on stdout.  Settings go through gch_config
- * (gc_percent, memory_limit) with the environment ignored.
+ * (gc_percent, memory_limit); the environment is read only under the
+ * prefix BENCH_GOGC_ (BENCH_GOGC_GODEBUG=gctrace=1 traces the children).
  *
  * Knobs (environment): BENCH_LIVE_MIB (32), BENCH_ALLOC_MIB (1024),
  * BENCH_REPS (3), BENCH_LIMIT_MIB (the GOGC=off setting's limit; default
@@ -115,7 +116,7 @@ static void run_child(const struct setting *s, long live_mib, long alloc_mib, st
 {
     gch_config cfg;
     gch_config_init(&cfg);
-    cfg.read_env = 0;
+    cfg.env_prefix = "BENCH_GOGC_"; /* BENCH_GOGC_GODEBUG=gctrace=1, say; never plain GOGC */
     cfg.gc_percent = s->gc_percent;
     cfg.memory_limit = s->memory_limit;
     gch_heap *h = gch_heap_new(&cfg);
