@@ -97,7 +97,9 @@ void gc_init(struct gch_heap *h)
     memset(g, 0, sizeof *g);
     workbuf_pool_init(&g->workbufs, &h->mheap.pa);
     pacer_init(h);
-    atomic_u64_store_relaxed(&g->next_gc, pacer_goal(h, 0, 0, NULL));
+    bool limited;
+    atomic_u64_store_relaxed(&g->next_gc, pacer_goal(h, 0, 0, &limited));
+    atomic_u32_store_relaxed(&g->pacer.goal_limited, limited ? 1 : 0);
     set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
     if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace_cv, NULL) != 0 ||
         pthread_mutex_init(&g->trace_mu, NULL) != 0)
@@ -610,8 +612,12 @@ int64_t gc_maybe_trigger(struct gch_heap *h)
         return 0;
     if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
         return 0;
-    if (gc_limiter_on(h))
-        return 0; /* the collector has had half the time: the heap grows instead */
+    /* The collector has had half the time: when the memory limit set
+     * the goal (live data near or over it), the heap grows instead
+     * (gc/mgclimit.c); a GOGC goal grows with the live heap, so cycles
+     * go on, without assists, as in Go. */
+    if (atomic_u32_load_relaxed(&h->gc.pacer.goal_limited) != 0 && gc_limiter_on(h))
+        return 0;
     int64_t t0 = gc_nanotime();
     return gc_start(h, GC_KIND_HEAP) ? gc_nanotime() - t0 : 0;
 }

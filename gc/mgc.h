@@ -151,6 +151,8 @@ struct pacer {
      * running, read atomic by anyone. */
     struct atomic_i64 gc_percent;   /* GOGC; -1 = off */
     struct atomic_i64 memory_limit; /* GOMEMLIMIT, bytes; INT64_MAX = none */
+    struct atomic_u32 goal_limited; /* [written under stw.lock, read atomic] the memory limit,
+                                     * not GOGC, set the goal last committed */
     uint64_t last_roots;            /* [stw.lock] root bytes scanned by the last cycle */
     struct atomic_u64 heap_scan_work;  /* [atomic] heap bytes scanned this mark */
     struct atomic_i64 bg_credit;    /* [atomic] scan work banked by workers for assists */

@@ -277,7 +277,9 @@ void pacer_commit(struct gch_heap *h)
     struct pacer *p = &g->pacer;
     lock_assert_held(&h->stw.lock);
     uint64_t marked = atomic_u64_load_relaxed(&g->heap_marked_live);
-    uint64_t goal = pacer_goal(h, marked, p->last_roots, NULL);
+    bool limited;
+    uint64_t goal = pacer_goal(h, marked, p->last_roots, &limited);
+    atomic_u32_store_relaxed(&p->goal_limited, limited ? 1 : 0);
     atomic_u64_store_relaxed(&g->next_gc, goal);
     atomic_u64_store_relaxed(&g->trigger, pacer_trigger(h, marked, goal));
     gc_scav_pace(h, goal);

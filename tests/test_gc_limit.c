@@ -622,6 +622,34 @@ static void test_heap_limit_follows_setter(void **state)
     free_heap(h);
 }
 
+/* The CPU limiter stops heap-triggered cycles only when the memory limit
+ * sets the goal (the death spiral); under a GOGC goal cycles go on (Go),
+ * or a low GOGC runs far past its goal (bench_gogc).  The limiter is
+ * forced on (a bucket of capacity 0 is always full). */
+static void test_limiter_keeps_gogc_cycles(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    h->gc.limiter.capacity_per_thread_ns = 0;
+    gch_thread *t = gch_thread_attach(h);
+    sleep_ms(2); /* a whole update window */
+    assert_true(gc_limiter_update(h)); /* on, and it stays on */
+    for (int i = 0; i < 256; i++) { /* 64 MiB of garbage against a 4 MiB goal */
+        assert_non_null(gch_alloc_noscan(t, 256 << 10));
+        gchi_test_gc_wait(h); /* a cycle this allocation started ends (no timing) */
+    }
+    gch_stats st;
+    gch_read_stats(h, &st);
+    print_message("limiter on %llu times, %u cycles, heap_sys %llu MiB\n",
+                  (unsigned long long)ld(&h->gc.limiter.enabled_count), st.num_gc,
+                  (unsigned long long)(st.heap_sys >> 20));
+    assert_int_equal(atomic_u32_load_relaxed(&h->gc.limiter.on), 1);
+    assert_int_equal(atomic_u32_load_relaxed(&h->gc.pacer.goal_limited), 0);
+    assert_true(st.num_gc >= 8); /* ~16 expected; deferred, 2 */
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_goal_saturates),
         cmocka_unit_test(test_set_gc_percent_off_from_sink),
         cmocka_unit_test(test_heap_limit_follows_setter),
+        cmocka_unit_test(test_limiter_keeps_gogc_cycles),
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
         cmocka_unit_test(test_gogc_off_with_limit),
