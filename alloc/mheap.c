@@ -317,8 +317,11 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
     while (base == 0 && h->scav_busy != NULL) {
         /* H6: pages out of the free set for a release come back when it
          * ends (one madvise of at most 4 MiB); at the heap limit they may
-         * be the only ones. */
+         * be the only ones.  While we wait no pass starts another run
+         * (scav_waiters), so this is one run's wait, not a pass's. */
+        h->scav_waiters++;
         lock_wait(&h->lock, &h->scav_done);
+        h->scav_waiters--;
         base = find_pages_or_grow(h, npages);
     }
     struct mspan *s = base != 0 ? fixalloc_alloc(&h->spanalloc) : NULL;

@@ -103,6 +103,9 @@ struct mheap {
     size_t scav_busy_first, scav_busy_n; /* [lock] */
     pthread_cond_t scav_done;       /* [lock] broadcast when scav_busy goes back to NULL:
                                      * an allocation that found no pages waits on it (H6) */
+    unsigned scav_waiters;          /* [lock] allocations waiting on scav_done: while
+                                     * non-zero a pass starts no new run (H6's wait is
+                                     * for one run, not a whole pass) */
     struct atomic_u64 scav_failed;  /* [atomic] releases the OS refused (madvise failed);
                                      * their runs were put back free and Ready */
     int64_t start_ns;               /* [immutable] zero of mheap_now_ms */
@@ -114,6 +117,8 @@ struct mheap {
                                      * releases free pages down to it (SCAV_EAGER) */
     struct atomic_u32 eager_off;    /* [atomic] the GC CPU limiter is on: no release on
                                      * allocation over the limit (gc/mgclimit.c) */
+    struct atomic_u32 eager_refused; /* [atomic] the OS refused an eager release: no
+                                     * eager release until the next cycle's end */
     struct atomic_u64 released_bytes[SCAV_NKINDS]; /* [atomic] bytes released, by kind,
                                      * ever (enum scav_kind) */
     struct mcentral central[NUM_SPAN_CLASSES];
@@ -141,8 +146,11 @@ void mheap_free_span(struct mheap *h, struct mspan *s);
  * h->lock for each run of at most 4 MiB, dropping both between runs and
  * the heap lock around each madvise (alloc/mscavenge.c); SCAV_EAGER only
  * tries scav_lock and returns what it did when another release holds
- * it.  Stops at the first run the OS refuses (scav_failed).  Caller
- * holds neither (nor any mcentral lock). */
+ * it, and makes at most a few runs.  A run the OS refuses (scav_failed)
+ * is made young again and the pass goes on below it; an eager pass
+ * stops there and eager release stays off until the cycle's end
+ * (eager_refused).  A pass starts no run while an allocation waits on
+ * scav_done (H6).  Caller holds neither (nor any mcentral lock). */
 size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
                       uint32_t *next_ms);
 /* mheap_limit_scavenge: release free pages (any age) until the Ready

@@ -23,8 +23,13 @@
  * scav_lock and leaves the work to the release in flight.  An allocation
  * that finds no pages while a run is busy waits for it on scav_done (H6)
  * rather than fail at the heap limit.  If the OS refuses the advice
- * (madvise fails on mlock'd memory), the run goes back free and Ready,
- * the refusal is counted (scav_failed) and the pass stops.
+ * (madvise fails on mlock'd memory), the run goes back free and Ready
+ * with its free_since set to now (so it is not every pass's first
+ * candidate), the refusal is counted (scav_failed) and the pass goes on
+ * below it; an eager release stops and stays off until the next cycle.
+ * While an allocation waits for a busy run (H6, scav_waiters), no pass
+ * starts another, so the wait is one madvise long.  An eager release
+ * makes at most SCAV_EAGER_MAX_RUNS runs; sysmon releases the rest.
  *
  * Huge pages: an arena whose every page is in use (fully mapped, no free
  * page) is advised MADV_HUGEPAGE, so a dense long-lived heap gets 2 MiB
@@ -148,6 +153,9 @@ static bool release_run(struct mheap *h, struct heaparena *a, size_t first, size
     pthread_cond_broadcast(&h->scav_done); /* H6: allocations waiting for these pages */
     if (!ok) {
         atomic_u64_add_relaxed(&h->scav_failed, 1);
+        uint32_t now = mheap_now_ms(h); /* young again: not the first candidate of every pass */
+        for (size_t i = first; i < first + n; i++)
+            a->free_since[i] = now;
         return false; /* still free and Ready, still in pages_free */
     }
     bits_set_range(a->scav_bits, first, n);
@@ -163,8 +171,15 @@ struct scav_cursor {
     size_t end;
 };
 
-/* How one step of a pass ended. */
-enum scav_step { SCAV_STEP_RELEASED, SCAV_STEP_NONE_LEFT, SCAV_STEP_REFUSED };
+/* How one step of a pass ended.  YIELDED: an allocation waits for the
+ * run just put back (H6), so the pass starts no new one. */
+enum scav_step { SCAV_STEP_RELEASED, SCAV_STEP_NONE_LEFT, SCAV_STEP_REFUSED, SCAV_STEP_YIELDED };
+
+/* The most runs (each at most SCAV_MAX_RUN_PAGES) one eager release
+ * makes: it runs on a RUNNING allocator, which every stop of the world
+ * waits for; the background scavenger (kicked by the limit's setter and
+ * by each cycle) releases the rest of the excess. */
+#define SCAV_EAGER_MAX_RUNS 4
 
 /* scavenge_step: release the next candidate run below the cursor, at
  * most `want` pages; its length in *got.  Caller holds scav_lock and
@@ -173,6 +188,10 @@ static enum scav_step scavenge_step(struct mheap *h, struct scav_cursor *c, size
                                     uint32_t min_age, uint32_t *wait, size_t *got)
 {
     *got = 0;
+    if (h->scav_waiters != 0) {
+        *wait = 0; /* come back soon: the pass is cut short, not done */
+        return SCAV_STEP_YIELDED;
+    }
     while (c->a != NULL) {
         size_t first = 0;
         size_t n = top_run(c->a, c->end, want < SCAV_MAX_RUN_PAGES ? want : SCAV_MAX_RUN_PAGES,
@@ -205,6 +224,18 @@ static bool scav_lock_take(struct mheap *h, enum scav_kind kind)
     return true;
 }
 
+/* pass_goes_on: whether a pass of `kind` that made `runs` steps, the
+ * last ending in r, takes another.  A refusal ends no pass but the eager
+ * one, which then backs off until the next cycle (eager_refused). */
+static bool pass_goes_on(struct mheap *h, enum scav_kind kind, enum scav_step r, unsigned runs)
+{
+    if (kind == SCAV_EAGER && r == SCAV_STEP_REFUSED)
+        atomic_u32_store_relaxed(&h->eager_refused, 1);
+    if (kind == SCAV_EAGER && runs >= SCAV_EAGER_MAX_RUNS)
+        return false;
+    return r == SCAV_STEP_RELEASED || (r == SCAV_STEP_REFUSED && kind != SCAV_EAGER);
+}
+
 size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
                       uint32_t *next_ms)
 {
@@ -212,11 +243,11 @@ size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum 
     size_t want = nbytes / PAGE_SIZE, done = 0;
     uint32_t wait = UINT32_MAX;
     struct scav_cursor c = {NULL, 0};
-    bool first = true;
-    enum scav_step r = SCAV_STEP_RELEASED;
+    bool first = true, more = true;
+    unsigned runs = 0;
     /* Both locks for one run at a time: between runs an allocation may
      * take h->lock and an eager release scav_lock. */
-    while (done < want && r == SCAV_STEP_RELEASED && scav_lock_take(h, kind)) {
+    while (done < want && more && scav_lock_take(h, kind)) {
         lock_acquire(&h->lock);
         if (first) {
             c.a = h->last_arena;
@@ -224,10 +255,11 @@ size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum 
             first = false;
         }
         size_t got;
-        r = scavenge_step(h, &c, want - done, min_age_ms, &wait, &got);
+        enum scav_step r = scavenge_step(h, &c, want - done, min_age_ms, &wait, &got);
         lock_release(&h->lock);
         lock_release(&h->scav_lock);
         done += got;
+        more = pass_goes_on(h, kind, r, ++runs);
     }
     if (done > 0)
         atomic_u64_add_relaxed(&h->released_bytes[kind], (uint64_t)done * PAGE_SIZE);
@@ -260,7 +292,7 @@ void mheap_limit_scavenge(struct mheap *h)
     uint64_t limit = atomic_u64_load_relaxed(&h->memory_limit);
     uint64_t ready = atomic_u64_load_relaxed(&h->sys.ready);
     if (ready <= limit || atomic_u64_load_relaxed(&h->pages_free) == 0 ||
-        atomic_u32_load_relaxed(&h->eager_off) != 0)
-        return; /* under the limit, nothing free, or the CPU limiter is on */
+        atomic_u32_load_relaxed(&h->eager_off) != 0 || atomic_u32_load_relaxed(&h->eager_refused) != 0)
+        return; /* under the limit, nothing free, the CPU limiter is on, or the OS refused */
     mheap_scavenge(h, ready - limit + PAGE_SIZE - 1, 0, SCAV_EAGER, NULL);
 }

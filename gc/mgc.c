@@ -226,6 +226,7 @@ static void end_cycle(struct gch_heap *h, const struct gccycle_record *r, const 
         print_gctrace(h, r); /* before gch_collect may return */
     gc_sweep_wake(h);
     gc_scavtrace_cycle(h); /* when the cycle swept everything itself */
+    atomic_u32_store_relaxed(&h->mheap.eager_refused, 0); /* eager release may try again */
     sysmon_kick(h);        /* new scavenger goals */
     lock_acquire(&h->stw.lock);
     g->cycle_running = false;
