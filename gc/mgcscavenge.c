@@ -185,9 +185,9 @@ gch_error gch_free_os_memory(gch_heap *h)
     if (self != NULL)
         gch_blocking_enter(self);
     size_t got = mheap_scavenge(&h->mheap, SIZE_MAX, 0, SCAV_FORCED, NULL);
+    if (h->env.debug.scavtrace > 0)
+        gc_scavtrace_forced(h, got); /* still blocking: the sink may wait on a parked thread */
     if (self != NULL)
         gch_blocking_leave(self);
-    if (h->env.debug.scavtrace > 0)
-        gc_scavtrace_forced(h, got);
     return GCH_OK;
 }

@@ -659,6 +659,102 @@ static void test_scavtrace_sink_does_not_hold_stops(void **state)
     free_heap(h);
 }
 
+/* The embedder's side of the forced-line test: a lock M that a parked
+ * thread holds, and a sink that waits for it (3 s at most). */
+struct forced_sink {
+    pthread_mutex_t m;
+    gch_heap *h;
+    struct atomic_u32 m_held, in_sink, collected, go; /* collected: the stop completed */
+    bool timed_out; /* [m or after the joins] */
+};
+
+static void wait_for_m(const char *line, void *ctx)
+{
+    struct forced_sink *k = ctx;
+    if (strstr(line, "(forced)") == NULL)
+        return;
+    atomic_u32_store_release(&k->in_sink, 1);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    if (pthread_mutex_timedlock(&k->m, &until) != 0) {
+        k->timed_out = true; /* only this thread writes it */
+        return;
+    }
+    pthread_mutex_unlock(&k->m);
+}
+
+static void *hold_m_at_safepoints(void *arg)
+{
+    struct forced_sink *k = arg;
+    gch_thread *t = gch_thread_attach(k->h);
+    pthread_mutex_lock(&k->m);
+    atomic_u32_store_release(&k->m_held, 1);
+    while (atomic_u32_load_acquire(&k->go) == 0) {
+        gch_safepoint(t); /* parks here while the world is stopped, holding M */
+        sleep_ms(1);
+    }
+    pthread_mutex_unlock(&k->m);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    return NULL;
+}
+
+static void *free_os_memory(void *arg)
+{
+    struct forced_sink *k = arg;
+    gch_thread *t = gch_thread_attach(k->h);
+    assert_int_equal(gch_free_os_memory(k->h), GCH_OK);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    return NULL;
+}
+
+static void *stop_once_in_sink(void *arg)
+{
+    struct forced_sink *k = arg;
+    while (atomic_u32_load_acquire(&k->in_sink) == 0)
+        sleep_ms(1);
+    stop_the_world(k->h, NULL); /* unfixed: waits for the printer, RUNNING in the sink */
+    start_the_world(k->h);
+    atomic_u32_store_release(&k->collected, 1);
+    return NULL;
+}
+
+/* gch_free_os_memory prints its "(forced)" scavtrace line still in its
+ * blocking section: a sink waiting on a lock held by a thread parked at
+ * a safepoint must not make a stop of the world wait for the printing
+ * thread (review scav2 finding 2, E3; unfixed, the stop waited for the
+ * printer, the printer for the parked thread: stuck until the sink's 3 s
+ * timeout). */
+static void test_forced_scavtrace_line_blocking(void **state)
+{
+    (void)state;
+    struct forced_sink k = {PTHREAD_MUTEX_INITIALIZER, NULL, {0}, {0}, {0}, {0}, false};
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.force_gc_ms = 0;
+    cfg.scavenge_idle_ms = 0;
+    cfg.env_prefix = "RELTEST_";
+    cfg.trace = wait_for_m;
+    cfg.trace_ctx = &k;
+    setenv("RELTEST_GODEBUG", "scavtrace=1", 1);
+    k.h = gch_heap_new(&cfg);
+    unsetenv("RELTEST_GODEBUG");
+    assert_non_null(k.h);
+    pthread_t tc, ta, ts;
+    assert_int_equal(pthread_create(&tc, NULL, hold_m_at_safepoints, &k), 0);
+    while (atomic_u32_load_acquire(&k.m_held) == 0)
+        sleep_ms(1);
+    assert_int_equal(pthread_create(&ts, NULL, stop_once_in_sink, &k), 0);
+    assert_int_equal(pthread_create(&ta, NULL, free_os_memory, &k), 0);
+    pthread_join(ts, NULL); /* returns after the sink's timeout at worst */
+    assert_int_equal(atomic_u32_load_acquire(&k.collected), 1);
+    atomic_u32_store_release(&k.go, 1);
+    pthread_join(tc, NULL);
+    pthread_join(ta, NULL);
+    assert_false(k.timed_out);
+    free_heap(k.h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -672,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_kicks_keep_bg_pacing),
         cmocka_unit_test(test_idle_pass_floor),
         cmocka_unit_test(test_scavtrace_sink_does_not_hold_stops),
+        cmocka_unit_test(test_forced_scavtrace_line_blocking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
