@@ -84,6 +84,24 @@ void lock_acquire(struct lock *l)
 #endif
 }
 
+bool lock_tryacquire(struct lock *l)
+{
+#if GCH_DEBUG >= 2
+    check_order(l);
+#endif
+    int e = pthread_mutex_trylock(&l->mu);
+    if (e == EBUSY)
+        return false;
+    if (e != 0)
+        gch_fatal("pthread_mutex_trylock failed", (uintptr_t)l, (uintptr_t)e, 0);
+#if GCH_DEBUG >= 2
+    push_held(l);
+    l->owner = pthread_self();
+    l->held = 1;
+#endif
+    return true;
+}
+
 void lock_wait(struct lock *l, pthread_cond_t *cond)
 {
 #if GCH_DEBUG >= 2

@@ -34,6 +34,9 @@ void lock_init(struct lock *l, enum lockrank rank);
 void lock_destroy(struct lock *l);
 void lock_acquire(struct lock *l);
 void lock_release(struct lock *l);
+/* lock_tryacquire: take l if no thread holds it (true), else return false
+ * at once.  Rank-checked as lock_acquire. */
+bool lock_tryacquire(struct lock *l);
 /* lock_wait: wait on cond, releasing l meanwhile (pthread_cond_wait);
  * l counts as held throughout for rank checking. */
 void lock_wait(struct lock *l, pthread_cond_t *cond);

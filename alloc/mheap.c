@@ -213,6 +213,19 @@ static bool range_needs_zero(const struct mheap *h, const struct heaparena *a, s
     return used > 0;
 }
 
+/* make_ready: released pages [i, j) of a become Ready.  Those at or
+ * above zeroed_base were never in a span, so never released by the
+ * scavenger: sys_map made them accessible, and harddecommit has nothing
+ * to undo there.  Caller holds h->lock. */
+static void make_ready(struct mheap *h, struct heaparena *a, size_t i, size_t j)
+{
+    size_t mid = j < a->zeroed_base ? j : i > a->zeroed_base ? i : a->zeroed_base;
+    if (mid > i)
+        sys_used(&h->sys, (void *)(a->base + i * PAGE_SIZE), (mid - i) * PAGE_SIZE);
+    if (j > mid)
+        sys_used_fresh(&h->sys, (void *)(a->base + mid * PAGE_SIZE), (j - mid) * PAGE_SIZE);
+}
+
 /* take_pages: mark [base, base + npages pages) in use, making released
  * pages Ready (H2).  Returns whether any page may hold old data (a
  * released page reads zero unless released with MADV_FREE).  Caller
@@ -229,7 +242,7 @@ static bool take_pages(struct mheap *h, uintptr_t base, size_t npages)
         size_t i = first, end = first + n, released = 0;
         while ((i = bits_next_set(a->scav_bits, i, end)) < end) {
             size_t j = bits_next_clear(a->scav_bits, i, end);
-            sys_used(&h->sys, (void *)(a->base + i * PAGE_SIZE), (j - i) * PAGE_SIZE);
+            make_ready(h, a, i, j);
             released += j - i;
             i = j;
         }
@@ -282,16 +295,34 @@ static void set_span_map(struct mheap *h, uintptr_t base, size_t npages, struct 
 
 /* ---- spans -------------------------------------------------------------- */
 
-struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
+/* find_pages_or_grow: find_pages, growing the heap if none fit.  Caller
+ * holds h->lock. */
+static uintptr_t find_pages_or_grow(struct mheap *h, size_t npages)
 {
-    GCH_ASSERT(npages > 0);
-    lock_acquire(&h->lock);
     uintptr_t base = find_pages(h, npages);
     if (base == 0) {
         /* Search again even when growth fell short: what it mapped may
          * complete a run with free pages already there. */
         mheap_grow(h, npages);
         base = find_pages(h, npages);
+    }
+    return base;
+}
+
+struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
+{
+    GCH_ASSERT(npages > 0);
+    lock_acquire(&h->lock);
+    uintptr_t base = find_pages_or_grow(h, npages);
+    while (base == 0 && h->scav_busy != NULL) {
+        /* H6: pages out of the free set for a release come back when it
+         * ends (one madvise of at most 4 MiB); at the heap limit they may
+         * be the only ones.  While we wait no pass starts another run
+         * (scav_waiters), so this is one run's wait, not a pass's. */
+        h->scav_waiters++;
+        lock_wait(&h->lock, &h->scav_done);
+        h->scav_waiters--;
+        base = find_pages_or_grow(h, npages);
     }
     struct mspan *s = base != 0 ? fixalloc_alloc(&h->spanalloc) : NULL;
     if (s == NULL) {
@@ -395,6 +426,8 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     memset(h, 0, sizeof *h);
     lock_init(&h->lock, LOCKRANK_MHEAP);
     lock_init(&h->scav_lock, LOCKRANK_SCAVENGE);
+    if (pthread_cond_init(&h->scav_done, NULL) != 0)
+        return false;
     h->start_ns = sys_nanotime();
     h->released_zeroed = !madv_free;
     sysmem_init(&h->sys, ops, madv_free);
@@ -441,6 +474,7 @@ void mheap_destroy(struct mheap *h)
     sweepstate_destroy(&h->sweep);
     mprof_destroy(&h->prof);
     specials_destroy(h);
+    pthread_cond_destroy(&h->scav_done);
     lock_destroy(&h->scav_lock);
     lock_destroy(&h->lock);
 }

@@ -17,11 +17,17 @@
  *   H5 while spans_pinned is set (the collector is marking) no span is
  *      freed, so a concurrent marker may trust the fields of any span it
  *      finds in use through the page map.
+ *   H6 an allocation fails for want of pages only when no release is in
+ *      flight: pages out of the free set for a madvise come back, so
+ *      mheap_alloc_span waits for them (scav_done) before giving up.
  * Locking: h->lock (rank MHEAP) guards the arenas, bitmaps, span structs
  *   and the page counters; the counters are atomics so that stats can be
  *   read without the lock.  The central lists have their own locks.
  *   scav_lock (rank SCAVENGE, taken before h->lock) lets one release run
- *   at a time; it is held across madvise, h->lock never is.
+ *   at a time; it is held across one madvise (one run), h->lock never is.
+ *   A pass takes and drops both per run, so a long pass never holds up
+ *   an allocation, and the release on allocation over the memory limit
+ *   only tries scav_lock (it gives up while another release runs).
  */
 #ifndef GCHEAP_ALLOC_MHEAP_H
 #define GCHEAP_ALLOC_MHEAP_H
@@ -93,10 +99,18 @@ struct mheap {
     struct mspan emptyspan;         /* [immutable] sentinel: no free slot, ever */
     struct heap_counters counters;
     /* Releasing free pages to the OS (alloc/mscavenge.c). */
-    struct lock scav_lock;          /* rank SCAVENGE: one release in flight */
+    struct lock scav_lock;          /* rank SCAVENGE: one release in flight; held for one
+                                     * run (at most SCAV_MAX_RUN_PAGES), never a pass */
     struct heaparena *scav_busy;    /* [lock] arena whose pages [busy_first, +busy_n) are
                                      * out of the free set being released (H2), or NULL */
     size_t scav_busy_first, scav_busy_n; /* [lock] */
+    pthread_cond_t scav_done;       /* [lock] broadcast when scav_busy goes back to NULL:
+                                     * an allocation that found no pages waits on it (H6) */
+    unsigned scav_waiters;          /* [lock] allocations waiting on scav_done: while
+                                     * non-zero a pass starts no new run (H6's wait is
+                                     * for one run, not a whole pass) */
+    struct atomic_u64 scav_failed;  /* [atomic] releases the OS refused (madvise failed);
+                                     * their runs were put back free and Ready */
     int64_t start_ns;               /* [immutable] zero of mheap_now_ms */
     bool released_zeroed;           /* [immutable after heap creation] a released page
                                      * reads zero when reused (MADV_DONTNEED or
@@ -106,6 +120,8 @@ struct mheap {
                                      * releases free pages down to it (SCAV_EAGER) */
     struct atomic_u32 eager_off;    /* [atomic] the GC CPU limiter is on: no release on
                                      * allocation over the limit (gc/mgclimit.c) */
+    struct atomic_u32 eager_refused; /* [atomic] the OS refused an eager release: no
+                                     * eager release until the next cycle's end */
     struct atomic_u64 released_bytes[SCAV_NKINDS]; /* [atomic] bytes released, by kind,
                                      * ever (enum scav_kind) */
     struct mcentral central[NUM_SPAN_CLASSES];
@@ -131,8 +147,14 @@ void mheap_free_span(struct mheap *h, struct mspan *s);
  * first; returns the bytes released and counts them under `kind`.  When
  * next_ms is not NULL it receives the ms until the next free Ready page
  * reaches min_age_ms (UINT32_MAX: none is waiting).  Takes scav_lock then
- * h->lock; caller holds neither (nor any mcentral lock).  The heap lock
- * is dropped around each madvise (alloc/mscavenge.c). */
+ * h->lock for each run of at most 4 MiB, dropping both between runs and
+ * the heap lock around each madvise (alloc/mscavenge.c); SCAV_EAGER only
+ * tries scav_lock and returns what it did when another release holds
+ * it, and makes at most a few runs.  A run the OS refuses (scav_failed)
+ * is made young again and the pass goes on below it; an eager pass
+ * stops there and eager release stays off until the cycle's end
+ * (eager_refused).  A pass starts no run while an allocation waits on
+ * scav_done (H6).  Caller holds neither (nor any mcentral lock). */
 size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
                       uint32_t *next_ms);
 /* mheap_limit_scavenge: release free pages (any age) until the Ready

@@ -16,7 +16,20 @@
  * Because free memory is only bits, putting it back coalesces with
  * whatever was freed next to it meanwhile.  scav_lock (taken first) lets
  * one release run at a time, so there is at most one busy run and the
- * verifier can find it.
+ * verifier can find it.  A pass (many runs: gch_free_os_memory, the idle
+ * scavenger) takes and drops both locks per run, so nobody waits behind
+ * a whole pass; the release an allocation makes over the memory limit (a
+ * RUNNING mutator, which a stop of the world would wait for) only tries
+ * scav_lock and leaves the work to the release in flight.  An allocation
+ * that finds no pages while a run is busy waits for it on scav_done (H6)
+ * rather than fail at the heap limit.  If the OS refuses the advice
+ * (madvise fails on mlock'd memory), the run goes back free and Ready
+ * with its free_since set to now (so it is not every pass's first
+ * candidate), the refusal is counted (scav_failed) and the pass goes on
+ * below it; an eager release stops and stays off until the next cycle.
+ * While an allocation waits for a busy run (H6, scav_waiters), no pass
+ * starts another, so the wait is one madvise long.  An eager release
+ * makes at most SCAV_EAGER_MAX_RUNS runs; sysmon releases the rest.
  *
  * Huge pages: an arena whose every page is in use (fully mapped, no free
  * page) is advised MADV_HUGEPAGE, so a dense long-lived heap gets 2 MiB
@@ -115,8 +128,10 @@ static void advise_huge(struct mheap *h, struct heaparena *a, bool huge)
 }
 
 /* release_run: steps 2-4 of the file comment for pages [first, first+n)
- * of a.  Called and returns with h->lock held (dropped inside). */
-static void release_run(struct mheap *h, struct heaparena *a, size_t first, size_t n)
+ * of a; false if the OS refused (the run goes back free and Ready, and
+ * is counted in scav_failed).  Called and returns with scav_lock and
+ * h->lock held (h->lock dropped inside). */
+static bool release_run(struct mheap *h, struct heaparena *a, size_t first, size_t n)
 {
     GCH_ASSERT_INTERNAL(h->scav_busy == NULL);
     bits_clear_range(a->free_bits, first, n);
@@ -129,38 +144,96 @@ static void release_run(struct mheap *h, struct heaparena *a, size_t first, size
     lock_release(&h->lock);
     if (unhuge)
         advise_huge(h, a, false); /* before the holes, so khugepaged leaves them */
-    sys_unused(&h->sys, (void *)(a->base + first * PAGE_SIZE), n * PAGE_SIZE);
+    bool ok = sys_unused(&h->sys, (void *)(a->base + first * PAGE_SIZE), n * PAGE_SIZE);
     lock_acquire(&h->lock);
     GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
     bits_set_range(a->free_bits, first, n);
-    bits_set_range(a->scav_bits, first, n);
     a->free_pages += n;
     h->scav_busy = NULL;
+    pthread_cond_broadcast(&h->scav_done); /* H6: allocations waiting for these pages */
+    if (!ok) {
+        atomic_u64_add_relaxed(&h->scav_failed, 1);
+        uint32_t now = mheap_now_ms(h); /* young again: not the first candidate of every pass */
+        for (size_t i = first; i < first + n; i++)
+            a->free_since[i] = now;
+        return false; /* still free and Ready, still in pages_free */
+    }
+    bits_set_range(a->scav_bits, first, n);
     atomic_u64_sub_relaxed(&h->pages_free, n);
     atomic_u64_add_relaxed(&h->pages_released, n);
+    return true;
 }
 
-/* scavenge_arena: release candidate runs of a, top down, until `want`
- * pages are done.  Returns the pages released.  Caller holds h->lock. */
-static size_t scavenge_arena(struct mheap *h, struct heaparena *a, size_t want, uint32_t min_age,
-                             uint32_t *wait)
+/* Where a pass goes on after dropping its locks: the arena it is in and
+ * the page below which it looks next (the cursor only moves down). */
+struct scav_cursor {
+    struct heaparena *a; /* NULL: every arena seen */
+    size_t end;
+};
+
+/* How one step of a pass ended.  YIELDED: an allocation waits for the
+ * run just put back (H6), so the pass starts no new one. */
+enum scav_step { SCAV_STEP_RELEASED, SCAV_STEP_NONE_LEFT, SCAV_STEP_REFUSED, SCAV_STEP_YIELDED };
+
+/* The most runs (each at most SCAV_MAX_RUN_PAGES) one eager release
+ * makes: it runs on a RUNNING allocator, which every stop of the world
+ * waits for; the background scavenger (kicked by the limit's setter and
+ * by each cycle) releases the rest of the excess. */
+#define SCAV_EAGER_MAX_RUNS 4
+
+/* scavenge_step: release the next candidate run below the cursor, at
+ * most `want` pages; its length in *got.  Caller holds scav_lock and
+ * h->lock. */
+static enum scav_step scavenge_step(struct mheap *h, struct scav_cursor *c, size_t want,
+                                    uint32_t min_age, uint32_t *wait, size_t *got)
 {
-    size_t done = 0, end = a->mapped_pages;
-    while (done < want) {
-        size_t left = want - done, first = 0;
-        size_t n = top_run(a, end, left < SCAV_MAX_RUN_PAGES ? left : SCAV_MAX_RUN_PAGES,
+    *got = 0;
+    if (h->scav_waiters != 0) {
+        *wait = 0; /* come back soon: the pass is cut short, not done */
+        return SCAV_STEP_YIELDED;
+    }
+    while (c->a != NULL) {
+        size_t first = 0;
+        size_t n = top_run(c->a, c->end, want < SCAV_MAX_RUN_PAGES ? want : SCAV_MAX_RUN_PAGES,
                            mheap_now_ms(h), min_age, wait, &first);
-        if (n == 0)
-            break;
-        end = first;
+        if (n == 0) {
+            c->a = c->a->prev; /* highest addresses first (Go's order: the heap stays dense low) */
+            c->end = c->a != NULL ? c->a->mapped_pages : 0;
+            continue;
+        }
+        c->end = first;
         size_t afirst = first;
-        size_t an = phys_align(a, &afirst, n);
+        size_t an = phys_align(c->a, &afirst, n);
         if (an == 0)
             continue;
-        release_run(h, a, afirst, an);
-        done += an;
+        if (!release_run(h, c->a, afirst, an))
+            return SCAV_STEP_REFUSED;
+        *got = an;
+        return SCAV_STEP_RELEASED;
     }
-    return done;
+    return SCAV_STEP_NONE_LEFT;
+}
+
+/* scav_lock_take: take scav_lock; an eager release (a RUNNING allocator)
+ * only tries, and gives up while another release is in flight. */
+static bool scav_lock_take(struct mheap *h, enum scav_kind kind)
+{
+    if (kind == SCAV_EAGER)
+        return lock_tryacquire(&h->scav_lock);
+    lock_acquire(&h->scav_lock);
+    return true;
+}
+
+/* pass_goes_on: whether a pass of `kind` that made `runs` steps, the
+ * last ending in r, takes another.  A refusal ends no pass but the eager
+ * one, which then backs off until the next cycle (eager_refused). */
+static bool pass_goes_on(struct mheap *h, enum scav_kind kind, enum scav_step r, unsigned runs)
+{
+    if (kind == SCAV_EAGER && r == SCAV_STEP_REFUSED)
+        atomic_u32_store_relaxed(&h->eager_refused, 1);
+    if (kind == SCAV_EAGER && runs >= SCAV_EAGER_MAX_RUNS)
+        return false;
+    return r == SCAV_STEP_RELEASED || (r == SCAV_STEP_REFUSED && kind != SCAV_EAGER);
 }
 
 size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
@@ -169,13 +242,25 @@ size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum 
     GCH_ASSERT(kind < SCAV_NKINDS);
     size_t want = nbytes / PAGE_SIZE, done = 0;
     uint32_t wait = UINT32_MAX;
-    lock_acquire(&h->scav_lock);
-    lock_acquire(&h->lock);
-    /* Highest addresses first (Go's order: the heap stays dense low). */
-    for (struct heaparena *a = h->last_arena; a != NULL && done < want; a = a->prev)
-        done += scavenge_arena(h, a, want - done, min_age_ms, &wait);
-    lock_release(&h->lock);
-    lock_release(&h->scav_lock);
+    struct scav_cursor c = {NULL, 0};
+    bool first = true, more = true;
+    unsigned runs = 0;
+    /* Both locks for one run at a time: between runs an allocation may
+     * take h->lock and an eager release scav_lock. */
+    while (done < want && more && scav_lock_take(h, kind)) {
+        lock_acquire(&h->lock);
+        if (first) {
+            c.a = h->last_arena;
+            c.end = c.a != NULL ? c.a->mapped_pages : 0;
+            first = false;
+        }
+        size_t got;
+        enum scav_step r = scavenge_step(h, &c, want - done, min_age_ms, &wait, &got);
+        lock_release(&h->lock);
+        lock_release(&h->scav_lock);
+        done += got;
+        more = pass_goes_on(h, kind, r, ++runs);
+    }
     if (done > 0)
         atomic_u64_add_relaxed(&h->released_bytes[kind], (uint64_t)done * PAGE_SIZE);
     if (next_ms != NULL)
@@ -207,7 +292,7 @@ void mheap_limit_scavenge(struct mheap *h)
     uint64_t limit = atomic_u64_load_relaxed(&h->memory_limit);
     uint64_t ready = atomic_u64_load_relaxed(&h->sys.ready);
     if (ready <= limit || atomic_u64_load_relaxed(&h->pages_free) == 0 ||
-        atomic_u32_load_relaxed(&h->eager_off) != 0)
-        return; /* under the limit, nothing free, or the CPU limiter is on */
+        atomic_u32_load_relaxed(&h->eager_off) != 0 || atomic_u32_load_relaxed(&h->eager_refused) != 0)
+        return; /* under the limit, nothing free, the CPU limiter is on, or the OS refused */
     mheap_scavenge(h, ready - limit + PAGE_SIZE - 1, 0, SCAV_EAGER, NULL);
 }

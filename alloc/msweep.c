@@ -26,6 +26,8 @@ void sweepstate_init(struct sweepstate *sw, bool clobberfree)
     atomic_u64_store_relaxed(&sw->pages_swept, 0);
     atomic_u64_store_relaxed(&sw->pace_pages, 0);
     atomic_u64_store_relaxed(&sw->pace_bytes, 0);
+    atomic_u64_store_relaxed(&sw->pace_swept_basis, 0);
+    atomic_u64_store_relaxed(&sw->pace_spent_basis, 0);
     atomic_u64_store_relaxed(&sw->nflips, 0);
     sw->clobberfree = clobberfree;
 }
@@ -218,6 +220,8 @@ void mheap_sweep_flip(struct mheap *h)
     gcbits_new_epoch(&h->gcbits); /* before any new mark bits (mspan.h) */
     atomic_u64_store_relaxed(&h->sweep.pages_swept, 0);
     atomic_u64_store_relaxed(&h->sweep.pace_bytes, 0);
+    atomic_u64_store_relaxed(&h->sweep.pace_swept_basis, 0);
+    atomic_u64_store_relaxed(&h->sweep.pace_spent_basis, 0);
     /* Before any sweeper can enter: the pages this generation sweeps. */
     atomic_u64_store_relaxed(&h->sweep.pace_pages, atomic_u64_load_relaxed(&h->pages_inuse));
     atomic_u32_store_relaxed(&h->sweep.cursor, 0);
@@ -232,6 +236,9 @@ void mheap_sweep_flip(struct mheap *h)
 
 void mheap_sweep_pace(struct mheap *h, uint64_t bytes)
 {
+    atomic_u64_store_relaxed(&h->sweep.pace_swept_basis, atomic_u64_load_relaxed(&h->sweep.pages_swept));
+    atomic_u64_store_relaxed(&h->sweep.pace_spent_basis,
+                             atomic_u64_load_relaxed(&h->counters.alloc_since_gc));
     atomic_u64_store_relaxed(&h->sweep.pace_bytes, bytes);
 }
 
@@ -241,10 +248,15 @@ void mheap_sweep_credit(struct mheap *h, uint64_t bytes)
     if (pace == 0 || (atomic_u32_load_relaxed(&h->sweep.state) & SWEEP_DRAINED) != 0)
         return;
     uint64_t spent = atomic_u64_load_relaxed(&h->counters.alloc_since_gc) + bytes;
+    uint64_t spent0 = atomic_u64_load_relaxed(&h->sweep.pace_spent_basis);
+    uint64_t swept0 = atomic_u64_load_relaxed(&h->sweep.pace_swept_basis);
     uint64_t pages = atomic_u64_load_relaxed(&h->sweep.pace_pages);
-    /* Pages that must be swept by now: the same fraction of the pages as
-     * of the allocation budget (128-bit product: no overflow). */
-    uint64_t target = spent >= pace ? pages : (uint64_t)((unsigned __int128)pages * spent / pace);
+    /* Pages that must be swept by now: of those left when the pace was
+     * set, the same fraction as of the allocation budget spent since
+     * (128-bit product: no overflow; a mixed read never wraps). */
+    spent = spent > spent0 ? spent - spent0 : 0;
+    uint64_t left = pages > swept0 ? pages - swept0 : 0;
+    uint64_t target = swept0 + (spent >= pace ? left : (uint64_t)((unsigned __int128)left * spent / pace));
     while (atomic_u64_load_relaxed(&h->sweep.pages_swept) < target)
         if (mheap_sweep_one(h, NULL) == 0)
             break;

@@ -51,10 +51,17 @@ struct sweepstate {
     struct atomic_u32 cursor;       /* [atomic] next span class to sweep from (SW2) */
     struct atomic_u64 pages_swept;  /* [atomic] pages swept since the flip */
     /* Proportional sweeping (Go's sweepPagesPerByte, as a ratio): the
-     * pace_pages in use at the flip must be swept over pace_bytes of
-     * allocation.  0 pace_bytes: no pacing. */
+     * pace_pages in use at the flip, less the pace_swept_basis swept
+     * when the pace was set, must be swept over pace_bytes of allocation
+     * after alloc_since_gc was pace_spent_basis (Go's pagesSweptBasis and
+     * sweepHeapLiveBasis).  0 pace_bytes: no pacing.  The pace is set at
+     * the flip, world stopped, and again by a setting (gch_set_gc_percent
+     * ...), world running: a sweeper may then read old and new fields
+     * mixed once, which makes one credit payment early or late, no more. */
     struct atomic_u64 pace_pages;   /* [written at the flip, world stopped] */
-    struct atomic_u64 pace_bytes;   /* [written at the flip, world stopped] */
+    struct atomic_u64 pace_bytes;   /* [atomic] */
+    struct atomic_u64 pace_swept_basis; /* [atomic] */
+    struct atomic_u64 pace_spent_basis; /* [atomic] */
     struct atomic_u64 nflips;       /* [written under done_lock, read atomic] sweep
                                      * generations started */
     bool clobberfree;               /* [immutable] GODEBUG=clobberfree */
@@ -96,8 +103,9 @@ void mheap_sweep_wait(struct mheap *h, uint64_t gen);
  * gcbits epoch, every listed span now unswept.  World stopped, sweeping
  * done, no span cached (SW4). */
 void mheap_sweep_flip(struct mheap *h);
-/* mheap_sweep_pace: sweep the pages in use now over the next `bytes` of
- * allocation (0: do not pace).  World stopped, right after the flip. */
+/* mheap_sweep_pace: sweep the pages of this generation not swept yet
+ * over the next `bytes` of allocation (0: do not pace).  After the flip
+ * (world stopped) or from a setting (any time; see pace_bytes). */
 void mheap_sweep_pace(struct mheap *h, uint64_t bytes);
 /* mheap_sweep_credit: proportional sweeping before the caller takes
  * `bytes` more (Go's deductSweepCredit). */

@@ -62,7 +62,8 @@ struct sys_ops {
     void *(*reserve)(void *ctx, void *hint, size_t n); /* PROT_NONE mapping */
     bool (*map)(void *ctx, void *v, size_t n);          /* make accessible */
     void (*used)(void *ctx, void *v, size_t n);         /* about to be touched */
-    void (*unused)(void *ctx, void *v, size_t n, bool madv_free);
+    bool (*unused)(void *ctx, void *v, size_t n, bool madv_free); /* false: the OS
+                                * refused (the range stays Ready, unchanged) */
     void (*release)(void *ctx, void *v, size_t n);      /* unmap */
     void (*fault)(void *ctx, void *v, size_t n);        /* back to PROT_NONE */
     void *ctx;
@@ -93,7 +94,13 @@ size_t sys_phys_page_size(void);
 void *sys_reserve(struct sysmem *m, void *hint, size_t n);
 bool sys_map(struct sysmem *m, void *v, size_t n);
 void sys_used(struct sysmem *m, void *v, size_t n);
-void sys_unused(struct sysmem *m, void *v, size_t n);
+/* sys_used_fresh: sys_used for a range that sys_map made Prepared and no
+ * sys_unused touched since: it is accessible already, so harddecommit
+ * has nothing to undo (no second mprotect). */
+void sys_used_fresh(struct sysmem *m, void *v, size_t n);
+/* sys_unused: false when the OS refused the advice (madvise failed: an
+ * mlock'd range, say); then nothing changed, the range is still Ready. */
+bool sys_unused(struct sysmem *m, void *v, size_t n);
 void *sys_alloc(struct sysmem *m, size_t n);
 /* sys_free: from_state says which counter the range leaves. */
 enum sys_state { SYS_NONE, SYS_RESERVED, SYS_PREPARED, SYS_READY };

@@ -42,14 +42,15 @@ static void linux_used(void *ctx, void *v, size_t n)
     (void)n; /* Linux repopulates discarded pages on touch */
 }
 
-static void linux_unused(void *ctx, void *v, size_t n, bool madv_free)
+static bool linux_unused(void *ctx, void *v, size_t n, bool madv_free)
 {
     (void)ctx;
     if (madv_free && madvise(v, n, MADV_FREE) == 0)
-        return;
-    /* MADV_DONTNEED: the next touch sees zero pages and RSS drops now. */
-    if (madvise(v, n, MADV_DONTNEED) != 0)
-        gch_fatal("madvise(MADV_DONTNEED) failed", (uintptr_t)v, n, (uintptr_t)errno);
+        return true;
+    /* MADV_DONTNEED: the next touch sees zero pages and RSS drops now.
+     * It fails on mlock'd memory (mlockall: EINVAL); the caller keeps
+     * the range as it was, as Go ignores the error. */
+    return madvise(v, n, MADV_DONTNEED) == 0;
 }
 
 static void linux_release(void *ctx, void *v, size_t n)
@@ -130,25 +131,32 @@ bool sys_map(struct sysmem *m, void *v, size_t n)
     return true;
 }
 
+void sys_used_fresh(struct sysmem *m, void *v, size_t n)
+{
+    m->ops.used(m->ops.ctx, v, n);
+    atomic_u64_sub_relaxed(&m->prepared, n);
+    atomic_u64_add_relaxed(&m->ready, n);
+}
+
 void sys_used(struct sysmem *m, void *v, size_t n)
 {
     /* harddecommit: the range was made inaccessible when released. */
     if (m->hard_decommit && !m->ops.map(m->ops.ctx, v, n))
         gch_fatal("harddecommit: making released memory accessible again failed", (uintptr_t)v, n,
                   (uintptr_t)errno);
-    m->ops.used(m->ops.ctx, v, n);
-    atomic_u64_sub_relaxed(&m->prepared, n);
-    atomic_u64_add_relaxed(&m->ready, n);
+    sys_used_fresh(m, v, n);
 }
 
-void sys_unused(struct sysmem *m, void *v, size_t n)
+bool sys_unused(struct sysmem *m, void *v, size_t n)
 {
-    m->ops.unused(m->ops.ctx, v, n, m->madv_free);
+    if (!m->ops.unused(m->ops.ctx, v, n, m->madv_free))
+        return false;
     if (m->hard_decommit)
         m->ops.fault(m->ops.ctx, v, n); /* also inaccessible, as Go's harddecommit */
     atomic_u64_sub_relaxed(&m->ready, n);
     atomic_u64_add_relaxed(&m->prepared, n);
     atomic_u64_add_relaxed(&m->unused_calls, 1);
+    return true;
 }
 
 /* sys_alloc: None -> Ready in one step, for off-heap metadata. */

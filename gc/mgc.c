@@ -80,9 +80,14 @@ uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots)
 {
     if (gc_percent < 0)
         return UINT64_MAX; /* GOGC=off */
-    uint64_t goal = marked + (marked + roots) * (uint64_t)gc_percent / 100;
+    /* 128 bits: (marked + roots) x GOGC overflows 64 for a GOGC in the
+     * millions and a heap in the GiB. */
+    unsigned __int128 goal = (unsigned __int128)marked + (unsigned __int128)(marked + roots) *
+                                                              (unsigned)gc_percent / 100;
     uint64_t floor = HEAP_MINIMUM * (uint64_t)gc_percent / 100;
-    return goal > floor ? goal : floor;
+    if (goal < floor)
+        goal = floor;
+    return goal > GC_HEAP_GOAL_MAX ? GC_HEAP_GOAL_MAX : (uint64_t)goal;
 }
 
 static void set_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal);
@@ -93,7 +98,9 @@ void gc_init(struct gch_heap *h)
     memset(g, 0, sizeof *g);
     workbuf_pool_init(&g->workbufs, &h->mheap.pa);
     pacer_init(h);
-    atomic_u64_store_relaxed(&g->next_gc, pacer_goal(h, 0, 0, NULL));
+    bool limited;
+    atomic_u64_store_relaxed(&g->next_gc, pacer_goal(h, 0, 0, &limited));
+    atomic_u32_store_relaxed(&g->pacer.goal_limited, limited ? 1 : 0);
     set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
     if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace_cv, NULL) != 0 ||
         pthread_mutex_init(&g->trace_mu, NULL) != 0)
@@ -182,11 +189,11 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
     g->pacer.last_roots = r->stack_scan + r->globals_scan;
     g->scav.last_heap_inuse = atomic_u64_load_relaxed(&h->mheap.pages_inuse) * PAGE_SIZE;
     g->scav.last_heap_goal = r->heap_goal;
-    pacer_commit(h); /* goal and trigger for the next cycle, the scavenger's goals */
+    pacer_commit(h); /* goal and trigger for the next cycle, the sweep's pace, the
+                      * scavenger's goals */
     uint64_t released = gc_released_total(h);
     g->scav.released_last_cycle = released - g->scav.released_at_cycle;
     g->scav.released_at_cycle = released;
-    gc_sweep_pace(h, r->heap_marked, atomic_u64_load_relaxed(&g->trigger));
     g->num_gc++;
     if (r->forced)
         g->num_forced_gc++;
@@ -220,6 +227,7 @@ static void end_cycle(struct gch_heap *h, const struct gccycle_record *r, const 
         print_gctrace(h, r); /* before gch_collect may return */
     gc_sweep_wake(h);
     gc_scavtrace_cycle(h); /* when the cycle swept everything itself */
+    atomic_u32_store_relaxed(&h->mheap.eager_refused, 0); /* eager release may try again */
     sysmon_kick(h);        /* new scavenger goals */
     lock_acquire(&h->stw.lock);
     g->cycle_running = false;
@@ -569,8 +577,8 @@ gch_error gch_collect(gch_heap *h)
 
 bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self)
 {
-    if (h->env.gc_percent < 0)
-        return false; /* GOGC=off: no cycle but the embedder's */
+    if (pacer_gc_percent(h) < 0)
+        return false; /* GOGC=off (now, not at creation): no cycle but the embedder's */
     collect_and_sweep(h, self, GC_KIND_LIMIT);
     return true;
 }
@@ -591,8 +599,12 @@ int64_t gc_maybe_trigger(struct gch_heap *h)
         return 0;
     if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
         return 0;
-    if (gc_limiter_on(h))
-        return 0; /* the collector has had half the time: the heap grows instead */
+    /* The collector has had half the time: when the memory limit set
+     * the goal (live data near or over it), the heap grows instead
+     * (gc/mgclimit.c); a GOGC goal grows with the live heap, so cycles
+     * go on, without assists, as in Go. */
+    if (atomic_u32_load_relaxed(&h->gc.pacer.goal_limited) != 0 && gc_limiter_on(h))
+        return 0;
     int64_t t0 = gc_nanotime();
     return gc_start(h, GC_KIND_HEAP) ? gc_nanotime() - t0 : 0;
 }

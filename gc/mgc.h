@@ -154,6 +154,8 @@ struct pacer {
      * running, read atomic by anyone. */
     struct atomic_i64 gc_percent;   /* GOGC; -1 = off */
     struct atomic_i64 memory_limit; /* GOMEMLIMIT, bytes; INT64_MAX = none */
+    struct atomic_u32 goal_limited; /* [written under stw.lock, read atomic] the memory limit,
+                                     * not GOGC, set the goal last committed */
     uint64_t last_roots;            /* [stw.lock] root bytes scanned by the last cycle */
     struct atomic_u64 heap_scan_work;  /* [atomic] heap bytes scanned this mark */
     struct atomic_i64 bg_credit;    /* [atomic] scan work banked by workers for assists */
@@ -352,7 +354,10 @@ uint64_t gc_heap_live(struct gch_heap *h);
 /* gc_trace_emit: one trace line to the embedder's sink, or to stderr in
  * one write. */
 void gc_trace_emit(struct gch_heap *h, const char *line, size_t n);
-/* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots. */
+/* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots;
+ * UINT64_MAX when GOGC is off, else at most GC_HEAP_GOAL_MAX (a huge
+ * GOGC from a setter saturates there instead of wrapping). */
+#define GC_HEAP_GOAL_MAX ((uint64_t)INT64_MAX)
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
 /* pacer_goal: the heap goal (Go's heapGoalInternal): the GOGC goal
  * capped by the memory-limit goal, which keeps the memory the heap holds
@@ -361,9 +366,10 @@ uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots);
  * is the limit goal for INT64_MAX, as in Go.  Any thread. */
 uint64_t pacer_goal(struct gch_heap *h, uint64_t marked, uint64_t roots, bool *limited);
 /* pacer_commit: recompute goal and trigger from the last cycle's results
- * and the current settings (and, while marking, the mark's goal and the
- * assist ratio).  stw.lock held, world running or stopped by the
- * caller. */
+ * and the current settings, and the sweep's pace to the new trigger
+ * (and, while marking, the mark's goal and the assist ratio, waking the
+ * assists waiting at the old goal).  stw.lock held, world running or
+ * stopped by the caller. */
 void pacer_commit(struct gch_heap *h);
 /* pacer_gc_percent / pacer_memory_limit: the current settings. */
 int pacer_gc_percent(const struct gch_heap *h);
@@ -395,12 +401,14 @@ void gc_wait_idle(struct gch_heap *h, struct gch_thread *self);
  * gc_bgscavenge: one burst on sysmon: release 64 KiB at a time for about
  *   1 ms while memory is over a goal; returns when the next burst is due
  *   (monotonic ns) so that it works 1% of one CPU, INT64_MAX when there
- *   is nothing to do until the goals change;
+ *   is nothing to do until the goals change; when it released anything,
+ *   *paced gets the earliest time the next burst may start at 1%, which
+ *   a kick (new goals) must not bring forward;
  * gc_scavtrace_cycle: the per-cycle scavtrace line, once per sweep
  *   generation, when sweeping is done (the background sweeper);
  * gc_released_total: bytes released to the OS by every kind, ever. */
 void gc_scav_pace(struct gch_heap *h, uint64_t goal);
-int64_t gc_bgscavenge(struct gch_heap *h);
+int64_t gc_bgscavenge(struct gch_heap *h, int64_t *paced);
 void gc_scavtrace_cycle(struct gch_heap *h);
 uint64_t gc_released_total(struct gch_heap *h);
 /* The GC CPU limiter (gc/mgclimit.c):

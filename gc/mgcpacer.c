@@ -277,13 +277,20 @@ void pacer_commit(struct gch_heap *h)
     struct pacer *p = &g->pacer;
     lock_assert_held(&h->stw.lock);
     uint64_t marked = atomic_u64_load_relaxed(&g->heap_marked_live);
-    uint64_t goal = pacer_goal(h, marked, p->last_roots, NULL);
+    bool limited;
+    uint64_t goal = pacer_goal(h, marked, p->last_roots, &limited);
+    atomic_u32_store_relaxed(&p->goal_limited, limited ? 1 : 0);
     atomic_u64_store_relaxed(&g->next_gc, goal);
     atomic_u64_store_relaxed(&g->trigger, pacer_trigger(h, marked, goal));
     gc_scav_pace(h, goal);
+    /* The sweep spreads what is left over the allocation until the new
+     * trigger (Go's gcControllerCommit -> gcPaceSweeper). */
+    gc_sweep_pace(h, gc_heap_live(h), atomic_u64_load_relaxed(&g->trigger));
     if (p->triggered != UINT64_MAX) { /* marking: the mark paces to the new goal */
         atomic_u64_store_relaxed(&p->goal, goal);
         pacer_revise(h);
+        /* Assists waiting at the old goal look again (assist_park). */
+        pthread_cond_broadcast(&g->mark_cond);
     }
 }
 
@@ -313,8 +320,10 @@ int gch_set_gc_percent(gch_heap *h, int percent)
     atomic_i64_store_relaxed(&h->gc.pacer.gc_percent, percent < 0 ? -1 : percent);
     pacer_commit(h);
     lock_release(&h->stw.lock);
-    if (percent < 0)
-        gc_wait_idle(h, self); /* as Go: no mark runs once collection is off */
+    /* As Go: no mark runs once collection is off.  Not from a trace sink:
+     * the cycle whose line it prints ends only after the sink returns. */
+    if (percent < 0 && !gchi_in_sink())
+        gc_wait_idle(h, self);
     sysmon_kick(h);
     return old;
 }

@@ -97,7 +97,7 @@ static uint64_t bg_excess(struct gch_heap *h)
     return e1 > e2 ? e1 : e2;
 }
 
-int64_t gc_bgscavenge(struct gch_heap *h)
+int64_t gc_bgscavenge(struct gch_heap *h, int64_t *paced)
 {
     int64_t t0 = sys_nanotime(), worked = 0;
     size_t released = 0;
@@ -120,7 +120,8 @@ int64_t gc_bgscavenge(struct gch_heap *h)
     if (worked < floor)
         worked = floor;
     atomic_u64_add_relaxed(&h->gc.scav.cpu_ns, (uint64_t)worked);
-    return t0 + worked + worked * SCAV_SLEEP_RATIO;
+    *paced = t0 + worked + worked * SCAV_SLEEP_RATIO;
+    return *paced;
 }
 
 void gc_scavtrace_cycle(struct gch_heap *h)
@@ -128,8 +129,12 @@ void gc_scavtrace_cycle(struct gch_heap *h)
     struct scavpacing *sp = &h->gc.scav;
     struct mheap *m = &h->mheap;
     uint64_t gen = atomic_u64_load_relaxed(&m->sweep.nflips);
-    if (h->env.debug.scavtrace <= 0 || gen == 0)
+    if (h->env.debug.scavtrace <= 0 || gen == 0 || !mheap_sweep_done(m))
         return;
+    /* The gauges first: h->lock is never taken under trace_mu, which is
+     * held only around the sink and its flags (ARCHITECTURE.md). */
+    struct scav_record r = {0};
+    scav_fill(h, &r);
     pthread_mutex_lock(&h->gc.trace_mu);
     if (sp->line_gen == gen || !mheap_sweep_done(m)) {
         pthread_mutex_unlock(&h->gc.trace_mu);
@@ -139,8 +144,6 @@ void gc_scavtrace_cycle(struct gch_heap *h)
     uint64_t now[SCAV_NKINDS];
     for (int k = 0; k < SCAV_NKINDS; k++)
         now[k] = atomic_u64_load_relaxed(&m->released_bytes[k]);
-    struct scav_record r = {0};
-    scav_fill(h, &r);
     /* Go's "bg" column: the idle and the background scavengers; "eager":
      * releases made by allocation.  Forced releases had their own line. */
     r.released_bg = now[SCAV_IDLE] - sp->reported[SCAV_IDLE] + now[SCAV_BG] - sp->reported[SCAV_BG];
@@ -182,9 +185,9 @@ gch_error gch_free_os_memory(gch_heap *h)
     if (self != NULL)
         gch_blocking_enter(self);
     size_t got = mheap_scavenge(&h->mheap, SIZE_MAX, 0, SCAV_FORCED, NULL);
+    if (h->env.debug.scavtrace > 0)
+        gc_scavtrace_forced(h, got); /* still blocking: the sink may wait on a parked thread */
     if (self != NULL)
         gch_blocking_leave(self);
-    if (h->env.debug.scavtrace > 0)
-        gc_scavtrace_forced(h, got);
     return GCH_OK;
 }

@@ -383,9 +383,11 @@ static void assist_park(struct gch_thread *t)
     atomic_u64_add_relaxed(&h->gc.assist_parks, 1);
     gch_blocking_enter(t);
     lock_acquire(&h->stw.lock);
-    /* end_cycle broadcasts mark_cond after mark_done_gen moved on;
-     * mark_cond uses the realtime clock. */
-    while (h->gc.mark_done_gen < gen && !h->gc.workers_quit) {
+    /* end_cycle broadcasts mark_cond after mark_done_gen moved on, and
+     * pacer_commit when a setting moved the goal (past the heap: go on
+     * allocating); mark_cond uses the realtime clock. */
+    while (h->gc.mark_done_gen < gen && !h->gc.workers_quit &&
+           gc_heap_live(h) >= atomic_u64_load_relaxed(&h->gc.pacer.goal)) {
         int64_t w0 = gc_nanotime();
         lock_timedwait(&h->stw.lock, &h->gc.mark_cond, realtime_ns() + ASSIST_PARK_SLICE_NS);
         sys_time_add(&t->assist_ns, w0); /* owner-written even while blocking */

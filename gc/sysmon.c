@@ -18,13 +18,18 @@
  *   - idle release: free Ready pages that stayed free for
  *     scavenge_idle_ms (5 minutes) go back to the OS (mheap_scavenge with
  *     that minimum age).  A pass runs every half period, or sooner when
- *     the pass saw a page that will come of age before then, so a page is
- *     released within 1.5 periods of being freed, usually 1.  The same
+ *     the pass saw a page that will come of age before then, but never
+ *     sooner than an eighth of a period after the last (a pass costs
+ *     O(free pages) under the heap lock), so a page is released within
+ *     1.5 periods of being freed, usually 1.125.  The same
  *     pass advises huge pages for arenas wholly in use
  *     (alloc/mscavenge.c).
  * and the background scavenger (gc/mgcscavenge.c): bursts of about 1 ms
  * at 1% of one CPU while retained memory is over its goal; after a burst
- * that found nothing it waits for a kick (a cycle ended: new goals).
+ * that found nothing it waits for a kick (a cycle ended: new goals).  A
+ * kick makes it look again, but no sooner than the 1% pacing of the last
+ * burst that released allows (bg_paced): cycles may end 100 times a
+ * second under churn.
  * Sleeping: Go's sysmon naps 20 us to 10 ms because it also preempts
  * goroutines and polls the network; ours has only deadlines, so it sleeps
  * exactly until the next one (SM2), at least SYSMON_MIN_NAP_NS.
@@ -39,6 +44,11 @@
 /* The shortest sleep: a deadline already past (a cycle running when the
  * periodic GC was due) is retried after this, never at once. */
 #define SYSMON_MIN_NAP_NS (1 * MS)
+/* Idle passes are at least scavenge_idle_ms / this apart: a pass scans
+ * every free page under the heap lock, and under churn the next page to
+ * come of age is always a few ms away.  A page then waits at most this
+ * fraction of a period past its age (still within 1.5 periods). */
+#define SYSMON_IDLE_MIN_SCAN_DIV 8
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -78,7 +88,10 @@ static int64_t idle_release(struct gch_heap *h, int64_t now)
         mheap_advise_huge(&h->mheap); /* arenas wholly in use: huge pages */
     atomic_u64_add_relaxed(&sm->idle_passes, 1);
     int64_t half = idle / 2 > 0 ? idle / 2 : 1;
+    int64_t floor = idle / SYSMON_IDLE_MIN_SCAN_DIV > 0 ? idle / SYSMON_IDLE_MIN_SCAN_DIV : 1;
     int64_t wait = wait_ms < (uint64_t)half ? (int64_t)wait_ms + 1 : half;
+    if (wait < floor)
+        wait = floor; /* churn: a page comes of age every few ms */
     sm->next_idle_scan = now + wait * MS;
     return sm->next_idle_scan;
 }
@@ -89,7 +102,7 @@ static int64_t bg_scavenge(struct gch_heap *h, int64_t now)
 {
     struct sysmon *sm = &h->sysmon;
     if (now >= sm->next_bg)
-        sm->next_bg = gc_bgscavenge(h);
+        sm->next_bg = gc_bgscavenge(h, &sm->bg_paced);
     return sm->next_bg;
 }
 
@@ -100,7 +113,7 @@ static void *sysmon_main(void *arg)
     lock_acquire(&sm->lock);
     while (!sm->quit) {
         if (sm->kick)
-            sm->next_bg = 0; /* goals changed: look again */
+            sm->next_bg = sm->bg_paced; /* goals changed: look again, at 1% still */
         sm->kick = false;
         lock_release(&sm->lock);
         int64_t now = sys_nanotime();
@@ -131,6 +144,7 @@ void sysmon_init(struct gch_heap *h)
     sm->kick = false;
     sm->next_idle_scan = 0;
     sm->next_bg = 0;
+    sm->bg_paced = 0;
     atomic_u64_store_relaxed(&sm->periodic_gcs, 0);
     atomic_u64_store_relaxed(&sm->idle_passes, 0);
     atomic_u64_store_relaxed(&sm->wakeups, 0);

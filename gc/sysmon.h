@@ -42,6 +42,8 @@ struct sysmon {
     int64_t next_idle_scan;       /* [sysmon thread] monotonic ns of the next idle pass */
     int64_t next_bg;              /* [sysmon thread] monotonic ns of the next background
                                    * scavenger burst (0: now; INT64_MAX: at the next kick) */
+    int64_t bg_paced;             /* [sysmon thread] no burst before this (1% of a CPU since
+                                   * the last that released), kick or not */
     struct atomic_u64 periodic_gcs; /* [atomic] periodic cycles started (tests, stats) */
     struct atomic_u64 idle_passes;  /* [atomic] idle-scavenger passes run (tests) */
     struct atomic_u64 wakeups;      /* [atomic] times the thread woke (tests: SM2) */

@@ -354,7 +354,9 @@ GCH_API gch_error gch_free_os_memory(gch_heap *h);
  * takes effect at once: the goal and trigger are recomputed, and a mark
  * in progress paces its assists to the new goal.  A negative percent
  * turns collection off (the memory limit still applies) and returns only
- * once no cycle runs; a negative limit changes nothing and only reads it
+ * once no cycle runs, except from a trace sink (gch_config.trace), where
+ * it returns at once (the cycle being traced ends after the sink
+ * returns); a negative limit changes nothing and only reads it
  * (INT64_MAX = no limit).  Any thread, attached or not, at any time but
  * from a scan or trace callback (fatal).  NULL heap: GCH_UNSET with
  * GCH_EINVAL.

@@ -691,6 +691,48 @@ static void test_heap_new_precedence(void **state)
     unsetenv("GOGC");
 }
 
+/* Issue 10's settings reach the heap they configure: GOMEMLIMIT (and its
+ * config field) becomes the pacer's and the page heap's limit, the
+ * setter reads it back; harddecommit makes released pages PROT_NONE and
+ * zero on reuse even with MADV_FREE; disablethp and scavtrace are kept;
+ * "off" and a config limit below it. */
+static void test_issue10_keys_reach_heap(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "GCHTEST_";
+    cfg.memory_limit = 32 << 20;
+    setenv("GCHTEST_GOMEMLIMIT", "3GiB", 1);
+    setenv("GCHTEST_GODEBUG", "harddecommit=1,madvdontneed=0,disablethp=1,scavtrace=1", 1);
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_true(h->env.memory_limit == INT64_C(3) << 30);
+    assert_true(gch_set_memory_limit(h, -1) == INT64_C(3) << 30);
+    assert_true(atomic_u64_load_relaxed(&h->mheap.memory_limit) == UINT64_C(3) << 30);
+    assert_true(h->mheap.sys.hard_decommit);
+    assert_true(h->mheap.sys.madv_free);
+    assert_true(h->mheap.released_zeroed); /* PROT_NONE pages come back zero */
+    assert_int_equal(h->env.debug.disablethp, 1);
+    assert_int_equal(h->env.debug.scavtrace, 1);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    setenv("GCHTEST_GOMEMLIMIT", "off", 1);
+    setenv("GCHTEST_GODEBUG", "harddecommit=2,disablethp=x", 1); /* bad: defaults kept */
+    h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_true(h->env.memory_limit == INT64_MAX); /* env "off" wins over the config */
+    assert_true(gch_set_memory_limit(h, -1) == INT64_MAX);
+    assert_false(h->mheap.sys.hard_decommit);
+    assert_int_equal(h->env.debug.disablethp, 0);
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+    unsetenv("GCHTEST_GOMEMLIMIT");
+    unsetenv("GCHTEST_GODEBUG");
+    h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_true(gch_set_memory_limit(h, -1) == 32 << 20); /* the config's */
+    assert_int_equal(gch_heap_free(h), GCH_OK);
+}
+
 /* The monitor thread's periods: Go's defaults (2 and 5 minutes), the
  * config's values (0 turns a job off, values past INT32_MAX ms clamp),
  * then GODEBUG forcegcms / scavengeidlems; a bad GODEBUG value keeps
@@ -855,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_sysmon_periods),
         cmocka_unit_test(test_memprofilerate),
         cmocka_unit_test(test_gctrace_legacy),
+        cmocka_unit_test(test_issue10_keys_reach_heap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

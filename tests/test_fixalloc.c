@@ -335,10 +335,10 @@ static void *failing_reserve(void *ctx, void *hint, size_t n)
 
 static bool fwd_map(void *ctx, void *v, size_t n) { (void)ctx; return sys_linux_ops.map(NULL, v, n); }
 static void fwd_used(void *ctx, void *v, size_t n) { (void)ctx; sys_linux_ops.used(NULL, v, n); }
-static void fwd_unused(void *ctx, void *v, size_t n, bool f)
+static bool fwd_unused(void *ctx, void *v, size_t n, bool f)
 {
     (void)ctx;
-    sys_linux_ops.unused(NULL, v, n, f);
+    return sys_linux_ops.unused(NULL, v, n, f);
 }
 static void fwd_release(void *ctx, void *v, size_t n) { (void)ctx; sys_linux_ops.release(NULL, v, n); }
 static void fwd_fault(void *ctx, void *v, size_t n) { (void)ctx; sys_linux_ops.fault(NULL, v, n); }

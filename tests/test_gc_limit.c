@@ -378,12 +378,290 @@ static void test_death_spiral(void **state)
     free_heap(h);
 }
 
+/* A setter re-paces the sweep (Go's gcControllerCommit ->
+ * gcPaceSweeper): after a cycle, raising GOGC moves the trigger out, so
+ * the pages left to sweep are spread over a longer allocation budget,
+ * counted from the allocation so far (review finding 5). */
+static void test_setter_repaces_sweep(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    gch_thread *t = gch_thread_attach(h);
+    for (int i = 0; i < 2048; i++)
+        assert_non_null(gch_alloc_noscan(t, 1024)); /* garbage over many spans */
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    assert_true(gchi_test_gc_start(h));
+    gchi_test_gc_wait(h);
+    uint64_t before = ld(&h->mheap.sweep.pace_bytes);
+    assert_true(before > 0);
+    assert_int_equal(gch_set_gc_percent(h, 400), 100);
+    uint64_t after = ld(&h->mheap.sweep.pace_bytes);
+    uint64_t trigger = ld(&h->gc.trigger);
+    print_message("sweep pace: %llu -> %llu bytes (trigger %llu)\n", (unsigned long long)before,
+                  (unsigned long long)after, (unsigned long long)trigger);
+    assert_true(after > before);
+    assert_true(after < trigger); /* the distance from the live heap to the trigger, less 1 MiB */
+    assert_int_equal(ld(&h->mheap.sweep.pace_spent_basis), ld(&h->mheap.counters.alloc_since_gc));
+    free_heap(h);
+}
+
+/* A heap scanner held at a gate keeps a mark from ending. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool inside, open;
+};
+
+static void gated_scanner(gch_visitor *v, void *ctx)
+{
+    (void)v;
+    struct gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->inside = true;
+    pthread_cond_broadcast(&g->cv);
+    for (int i = 0; i < 1000 && !g->open; i++) { /* 10 s at most */
+        pthread_mutex_unlock(&g->mu);
+        sleep_ms(10);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+struct small_allocs {
+    gch_heap *h;
+    struct atomic_u32 done;
+};
+
+static void *allocate_small(void *arg)
+{
+    struct small_allocs *a = arg;
+    gch_thread *t = gch_thread_attach(a->h);
+    assert_non_null(t);
+    for (int i = 0; i < 2560; i++) /* past the limited goal, not the 4 MiB one */
+        assert_non_null(gch_alloc_noscan(t, 1024));
+    atomic_u32_store_release(&a->done, 1);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    return NULL;
+}
+
+/* An assist waiting at the goal for the mark's end goes on allocating as
+ * soon as a setter moves the goal past the heap (review finding 6): the
+ * mark is held open by a gated heap scanner, a 1-byte limit puts the
+ * goal at 0 so the allocating thread waits, then lifting the limit must
+ * let it finish while the mark still runs.  The CPU limiter, which
+ * would also end the wait, is kept off. */
+static void test_setter_wakes_parked_assist(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    h->gc.limiter.capacity_per_thread_ns = INT64_MAX / 1024; /* never full */
+    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+    assert_int_equal(gch_heap_scanner_add(h, gated_scanner, &g), GCH_OK);
+    bool started = gchi_test_gc_start(h) && atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_MARK;
+    pthread_mutex_lock(&g.mu);
+    while (started && !g.inside)
+        pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    if (!started) { /* no workers: the cycle ran stopped (and passed the gate) */
+        gchi_test_gc_wait(h);
+        free_heap(h);
+        skip();
+    }
+    gch_set_memory_limit(h, 1); /* goal: the live heap; every allocation is past it */
+    struct small_allocs a = {h, {0}};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, allocate_small, &a), 0);
+    for (int i = 0; i < 500 && ld(&h->gc.assist_parks) == 0; i++)
+        sleep_ms(10);
+    uint64_t parks = ld(&h->gc.assist_parks);
+    gch_set_memory_limit(h, INT64_MAX);
+    bool finished = false;
+    for (int i = 0; i < 500 && !finished; i++) { /* 5 s; it needs microseconds */
+        finished = atomic_u32_load_acquire(&a.done) != 0;
+        if (!finished)
+            sleep_ms(10);
+    }
+    pthread_mutex_lock(&g.mu);
+    bool held = !g.open;
+    g.open = true;
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(th, NULL);
+    gchi_test_gc_wait(h);
+    assert_int_equal(gch_heap_scanner_remove(h, gated_scanner, &g), GCH_OK);
+    assert_true(parks >= 1);
+    assert_true(held);
+    assert_true(finished); /* while the mark was still held open */
+    free_heap(h);
+}
+
+/* A huge GOGC saturates the goal instead of wrapping (review finding 9):
+ * (marked + roots) x GOGC past 2^64 once gave a goal below the live heap,
+ * so every allocation started a cycle. */
+static void test_goal_saturates(void **state)
+{
+    (void)state;
+    uint64_t marked = (uint64_t)1 << 34; /* x 2^30 = 2^64: wrapped to 0 */
+    unsigned __int128 exact = (unsigned __int128)marked + (unsigned __int128)marked * (1u << 30) / 100;
+    assert_true(gc_heap_goal(1 << 30, marked, 0) == (uint64_t)exact);
+    assert_true(gc_heap_goal(INT32_MAX, (uint64_t)1 << 40, 0) == GC_HEAP_GOAL_MAX);
+    assert_true(gc_heap_goal(INT32_MAX, UINT64_MAX / 2, UINT64_MAX / 2) == GC_HEAP_GOAL_MAX);
+    assert_true(gc_heap_goal(100, 1000, 0) == 4 * MIB); /* the floor, unchanged */
+    assert_true(gc_heap_goal(-1, 1000, 0) == UINT64_MAX);
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    assert_int_equal(gch_set_gc_percent(h, INT32_MAX), 100);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_true(st.next_gc > 4 * MIB);
+    assert_int_equal(gch_collect(h), GCH_OK);
+    free_heap(h);
+}
+
+/* GOGC=off set from a trace sink: the sink runs inside the cycle it
+ * prints, so waiting for no cycle to run would never end; gcheap.h says
+ * it returns at once there (review finding 9). */
+struct sink_setter {
+    gch_heap *h;
+    struct atomic_u32 calls;
+    int old;
+};
+
+static void off_from_sink(const char *line, void *ctx)
+{
+    struct sink_setter *s = ctx;
+    if (strncmp(line, "gc ", 3) == 0 && atomic_u32_load_relaxed(&s->calls) == 0) {
+        s->old = gch_set_gc_percent(s->h, -1);
+        atomic_u32_store_release(&s->calls, 1);
+    }
+}
+
+struct collector_arg {
+    gch_heap *h;
+    struct atomic_u32 done;
+};
+
+static void *collect_once(void *arg)
+{
+    struct collector_arg *c = arg;
+    assert_int_equal(gch_collect(c->h), GCH_OK);
+    atomic_u32_store_release(&c->done, 1);
+    return NULL;
+}
+
+static void test_set_gc_percent_off_from_sink(void **state)
+{
+    (void)state;
+    struct sink_setter ss = {NULL, {0}, 0};
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.read_env = 0;
+    cfg.force_gc_ms = 0;
+    cfg.scavenge_idle_ms = 0;
+    cfg.trace = off_from_sink;
+    cfg.trace_ctx = &ss;
+    setenv("SINKTEST_GODEBUG", "gctrace=1", 1);
+    cfg.read_env = 1;
+    cfg.env_prefix = "SINKTEST_";
+    gch_heap *h = gch_heap_new(&cfg);
+    unsetenv("SINKTEST_GODEBUG");
+    assert_non_null(h);
+    ss.h = h;
+    struct collector_arg c = {h, {0}};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, collect_once, &c), 0);
+    bool done = false;
+    for (int i = 0; i < 1000 && !done; i++) { /* 10 s; unfixed, never */
+        done = atomic_u32_load_acquire(&c.done) != 0;
+        if (!done)
+            sleep_ms(10);
+    }
+    if (!done)
+        fail_msg("gch_collect did not return: gch_set_gc_percent(-1) in the sink waits for its own cycle");
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_u32_load_acquire(&ss.calls), 1);
+    assert_int_equal(ss.old, 100);
+    assert_int_equal(gch_set_gc_percent(h, -1), -1);
+    free_heap(h);
+}
+
+/* At heap_limit an allocation runs a cycle unless GOGC is off: off as
+ * set now by gch_set_gc_percent, not as configured at creation. */
+static void fill_to_limit(gch_thread *t, bool *failed)
+{
+    *failed = false;
+    for (int i = 0; i < 64 && !*failed; i++) /* 16 MiB of garbage into 8 MiB */
+        *failed = gch_alloc_noscan(t, 256 << 10) == NULL;
+}
+
+static void test_heap_limit_follows_setter(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.read_env = 0;
+    cfg.heap_limit = 8 * MIB;
+    cfg.force_gc_ms = 0;
+    cfg.scavenge_idle_ms = 0;
+    cfg.gc_percent = 100;
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    assert_int_equal(gch_set_gc_percent(h, -1), 100);
+    gch_thread *t = gch_thread_attach(h);
+    bool failed;
+    fill_to_limit(t, &failed);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    assert_true(failed); /* GOGC off now: NULL at the limit ... */
+    assert_int_equal(gch_last_error(), GCH_ENOMEM);
+    assert_int_equal(st.num_gc, 0); /* ... with no cycle */
+    assert_int_equal(gch_set_gc_percent(h, 100), -1);
+    fill_to_limit(t, &failed);
+    gch_read_stats(h, &st);
+    assert_false(failed); /* GOGC on again: cycles at the limit free the garbage */
+    assert_true(st.num_gc >= 1);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
+/* The CPU limiter stops heap-triggered cycles only when the memory limit
+ * sets the goal (the death spiral); under a GOGC goal cycles go on (Go),
+ * or a low GOGC runs far past its goal (bench_gogc).  The limiter is
+ * forced on (a bucket of capacity 0 is always full). */
+static void test_limiter_keeps_gogc_cycles(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    h->gc.limiter.capacity_per_thread_ns = 0;
+    gch_thread *t = gch_thread_attach(h);
+    sleep_ms(2); /* a whole update window */
+    assert_true(gc_limiter_update(h)); /* on, and it stays on */
+    for (int i = 0; i < 256; i++) { /* 64 MiB of garbage against a 4 MiB goal */
+        assert_non_null(gch_alloc_noscan(t, 256 << 10));
+        gchi_test_gc_wait(h); /* a cycle this allocation started ends (no timing) */
+    }
+    gch_stats st;
+    gch_read_stats(h, &st);
+    print_message("limiter on %llu times, %u cycles, heap_sys %llu MiB\n",
+                  (unsigned long long)ld(&h->gc.limiter.enabled_count), st.num_gc,
+                  (unsigned long long)(st.heap_sys >> 20));
+    assert_int_equal(atomic_u32_load_relaxed(&h->gc.limiter.on), 1);
+    assert_int_equal(atomic_u32_load_relaxed(&h->gc.pacer.goal_limited), 0);
+    assert_true(st.num_gc >= 8); /* ~16 expected; deferred, 2 */
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_gc_percent),
         cmocka_unit_test(test_set_memory_limit),
         cmocka_unit_test(test_setter_during_mark),
+        cmocka_unit_test(test_setter_repaces_sweep),
+        cmocka_unit_test(test_setter_wakes_parked_assist),
+        cmocka_unit_test(test_goal_saturates),
+        cmocka_unit_test(test_set_gc_percent_off_from_sink),
+        cmocka_unit_test(test_heap_limit_follows_setter),
+        cmocka_unit_test(test_limiter_keeps_gogc_cycles),
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
         cmocka_unit_test(test_gogc_off_with_limit),

@@ -587,8 +587,11 @@ static void test_huge_page_advice(void **state)
 
 /* Teardown with every heap thread busy: two mutators churn (so cycles,
  * mark workers and the sweeper run), sysmon forces a cycle every 2 ms
- * and releases pages idle for 1 ms; the mutators detach and the heap is
- * freed at once, several times.  TSan checks the hand-offs. */
+ * and releases pages idle for 1 ms, and a third thread flips GOGC and
+ * GOMEMLIMIT and calls gch_free_os_memory meanwhile (setters re-pacing
+ * marks and the sweep, passes racing eager releases); the mutators
+ * detach and the heap is freed at once, several times.  TSan checks the
+ * hand-offs. */
 struct mutator {
     gch_heap *h;
     int iters;
@@ -614,6 +617,26 @@ static void *mutate(void *arg)
     return NULL;
 }
 
+/* settle: an unattached thread changing the settings and releasing
+ * memory while the mutators run, until they are done. */
+struct settler {
+    gch_heap *h;
+    struct atomic_u32 stop;
+};
+
+static void *settle(void *arg)
+{
+    struct settler *s = arg;
+    for (int i = 0; atomic_u32_load_acquire(&s->stop) == 0; i++) {
+        gch_set_memory_limit(s->h, i % 2 ? INT64_MAX : (int64_t)8 << 20);
+        gch_set_gc_percent(s->h, i % 3 == 0 ? 25 : 50);
+        if (i % 4 == 0)
+            assert_int_equal(gch_free_os_memory(s->h), GCH_OK);
+        sleep_ms(1);
+    }
+    return NULL;
+}
+
 static void test_teardown_busy(void **state)
 {
     (void)state;
@@ -621,11 +644,15 @@ static void test_teardown_busy(void **state)
         gch_heap *h = new_heap(50, 1, 2, NULL, NULL);
         assert_int_equal(gch_collect(h), GCH_OK); /* arms the periodic GC */
         struct mutator mu = {h, 30000};
-        pthread_t th[2];
+        struct settler se = {h, {0}};
+        pthread_t th[2], ts;
+        assert_int_equal(pthread_create(&ts, NULL, settle, &se), 0);
         for (int i = 0; i < 2; i++)
             assert_int_equal(pthread_create(&th[i], NULL, mutate, &mu), 0);
         for (int i = 0; i < 2; i++)
             pthread_join(th[i], NULL);
+        atomic_u32_store_release(&se.stop, 1);
+        pthread_join(ts, NULL);
         heap_free_checked(h); /* sysmon, workers, sweeper mid-work */
     }
 }

@@ -70,7 +70,7 @@ static void test_state_transitions(void **state)
     memset(base, 0xab, MIB / 2);
 
     uint64_t calls = ld(&m.unused_calls);
-    sys_unused(&m, base, 4 * pg);
+    assert_true(sys_unused(&m, base, 4 * pg));
     expect_counters(&m, total - MIB, MIB / 2 + 4 * pg, MIB / 2 - 4 * pg);
     assert_int_equal(ld(&m.unused_calls), calls + 1);
     /* MADV_DONTNEED: the next touch sees zero pages; the rest is kept. */
@@ -108,7 +108,7 @@ static void test_unused_madv_free_counts(void **state)
     assert_non_null(p);
     memset(p, 1, n);
     expect_counters(&m, 0, 0, n);
-    sys_unused(&m, p, n);
+    assert_true(sys_unused(&m, p, n));
     expect_counters(&m, 0, n, 0);
     assert_int_equal(ld(&m.unused_calls), 1);
     sys_used(&m, p, n);
@@ -260,10 +260,10 @@ static bool fake_map(void *ctx, void *v, size_t n)
 }
 
 static void fake_used(void *ctx, void *v, size_t n) { (void)ctx; sys_linux_ops.used(NULL, v, n); }
-static void fake_unused(void *ctx, void *v, size_t n, bool f)
+static bool fake_unused(void *ctx, void *v, size_t n, bool f)
 {
     (void)ctx;
-    sys_linux_ops.unused(NULL, v, n, f);
+    return sys_linux_ops.unused(NULL, v, n, f);
 }
 static void fake_release(void *ctx, void *v, size_t n)
 {
