@@ -160,17 +160,7 @@ static node *bw_new_node(void)
     return n;
 }
 
-static NOINLINE node *bw_make_tree(int d)
-{
-    if (d <= 0)
-        return bw_new_node();
-    node *l = bw_make_tree(d - 1);
-    node *r = bw_make_tree(d - 1);
-    node *n = bw_new_node();
-    n->left = l;
-    n->right = r;
-    return n;
-}
+GCB_DEFINE_MAKE_TREE(bw)
 
 static void run_boehm(long maxd, struct child_result *res)
 {
@@ -208,27 +198,9 @@ static node *ml_new_node(void)
     return n;
 }
 
-static NOINLINE node *ml_make_tree(int d)
-{
-    if (d <= 0)
-        return ml_new_node();
-    node *l = ml_make_tree(d - 1);
-    node *r = ml_make_tree(d - 1);
-    node *n = ml_new_node();
-    n->left = l;
-    n->right = r;
-    return n;
-}
+GCB_DEFINE_MAKE_TREE(ml)
 
-static void ml_free_tree(node *n)
-{
-    while (n != NULL) { /* recurse left, iterate right */
-        node *right = n->right;
-        ml_free_tree(n->left);
-        free(n);
-        n = right;
-    }
-}
+GCB_DEFINE_FREE_TREE(ml)
 
 /* ml_check: check_tree, then free the tree. */
 static uint64_t ml_check(node *n)

@@ -189,28 +189,9 @@ static node *bw_new_node(void)
     return n;
 }
 
-static NOINLINE void bw_populate(int d, node *n)
-{
-    if (d <= 0)
-        return;
-    d--;
-    n->left = bw_new_node();
-    n->right = bw_new_node();
-    bw_populate(d, n->left);
-    bw_populate(d, n->right);
-}
+GCB_DEFINE_POPULATE(bw)
 
-static NOINLINE node *bw_make_tree(int d)
-{
-    if (d <= 0)
-        return bw_new_node();
-    node *l = bw_make_tree(d - 1);
-    node *r = bw_make_tree(d - 1);
-    node *n = bw_new_node();
-    n->left = l;
-    n->right = r;
-    return n;
-}
+GCB_DEFINE_MAKE_TREE(bw)
 
 static void run_boehm(long scale, struct child_result *res)
 {
@@ -263,38 +244,11 @@ static node *ml_new_node(void)
     return n;
 }
 
-static NOINLINE void ml_populate(int d, node *n)
-{
-    if (d <= 0)
-        return;
-    d--;
-    n->left = ml_new_node();
-    n->right = ml_new_node();
-    ml_populate(d, n->left);
-    ml_populate(d, n->right);
-}
+GCB_DEFINE_POPULATE(ml)
 
-static NOINLINE node *ml_make_tree(int d)
-{
-    if (d <= 0)
-        return ml_new_node();
-    node *l = ml_make_tree(d - 1);
-    node *r = ml_make_tree(d - 1);
-    node *n = ml_new_node();
-    n->left = l;
-    n->right = r;
-    return n;
-}
+GCB_DEFINE_MAKE_TREE(ml)
 
-static void ml_free_tree(node *n)
-{
-    while (n != NULL) { /* recurse left, iterate right */
-        node *right = n->right;
-        ml_free_tree(n->left);
-        free(n);
-        n = right;
-    }
-}
+GCB_DEFINE_FREE_TREE(ml)
 
 static void run_malloc(long scale, struct child_result *res)
 {

@@ -366,4 +366,43 @@ static int gcb_main(const struct gcb_spec *spec, int argc, char **argv)
     return ok ? 0 : 1;
 }
 
+/* Tree builders for the peers whose nodes are plain pointers (Boehm GC,
+ * malloc): each file defines `node` (with left and right) and
+ * PFX_new_node(), then instantiates what it needs.  gcheap's builders stay
+ * written out in each file: they hold nodes in handle frames. */
+#define GCB_DEFINE_MAKE_TREE(pfx)                                         \
+    static __attribute__((noinline)) node *pfx##_make_tree(int d)         \
+    {                                                                     \
+        if (d <= 0)                                                       \
+            return pfx##_new_node();                                      \
+        node *l = pfx##_make_tree(d - 1);                                 \
+        node *r = pfx##_make_tree(d - 1);                                 \
+        node *n = pfx##_new_node();                                       \
+        n->left = l;                                                      \
+        n->right = r;                                                     \
+        return n;                                                         \
+    }
+#define GCB_DEFINE_POPULATE(pfx)                                          \
+    static __attribute__((noinline)) void pfx##_populate(int d, node *n)  \
+    {                                                                     \
+        if (d <= 0)                                                       \
+            return;                                                       \
+        d--;                                                              \
+        n->left = pfx##_new_node();                                       \
+        n->right = pfx##_new_node();                                      \
+        pfx##_populate(d, n->left);                                       \
+        pfx##_populate(d, n->right);                                      \
+    }
+/* malloc peer: free a tree, recursing left and iterating right. */
+#define GCB_DEFINE_FREE_TREE(pfx)                                         \
+    static void pfx##_free_tree(node *n)                                  \
+    {                                                                     \
+        while (n != NULL) {                                               \
+            node *right = n->right;                                       \
+            pfx##_free_tree(n->left);                                     \
+            free(n);                                                      \
+            n = right;                                                    \
+        }                                                                 \
+    }
+
 #endif /* GCHEAP_BENCH_GCBENCH_HARNESS_H */
