@@ -188,6 +188,14 @@ static inline bool span_needs_typebits(spanclass_t spc)
     return !spanclass_noscan(spc) && sc != 0 && gchi_class_to_size[sc] <= HEAPBITS_MAX_SIZE;
 }
 
+/* span_typebits_has_header: span_slot_has_header for a span with
+ * typebits (a small scan class, span_needs_typebits): its header bit. */
+static inline bool span_typebits_has_header(const struct mspan *s, uintptr_t v)
+{
+    uint32_t idx = (uint32_t)(((uint64_t)(v - s->start) * s->divmagic) >> 32);
+    return (word_load(&s->typebits->hdr[idx / 64]) >> (idx % 64)) & 1;
+}
+
 /* span_slot_has_header: the slot holding the object at v carries a type
  * header (Y2).  Caller owns the object (its span cannot be reused). */
 static inline bool span_slot_has_header(const struct mspan *s, uintptr_t v)
@@ -196,8 +204,7 @@ static inline bool span_slot_has_header(const struct mspan *s, uintptr_t v)
         return false;
     if (s->typebits == NULL)
         return true; /* slots > HEAPBITS_MAX_SIZE: always */
-    uint32_t idx = (uint32_t)(((uint64_t)(v - s->start) * s->divmagic) >> 32);
-    return (word_load(&s->typebits->hdr[idx / 64]) >> (idx % 64)) & 1;
+    return span_typebits_has_header(s, v);
 }
 
 /* header_type: the gch_type a header word names (Y2, Y3). */

@@ -214,7 +214,7 @@ static inline void span_cache_reset(struct gcmarker *m, bool draining)
 static GCH_ALWAYS_INLINE void scan_in_span(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
 {
     m->scanning = obj;
-    if (GCH_LIKELY(s->typebits != NULL && !span_slot_has_header(s, obj))) {
+    if (GCH_LIKELY(s->typebits != NULL && !span_typebits_has_header(s, obj))) {
         scan_bits(m, s, obj); /* the common case: small masked objects */
     } else if (spanclass_sizeclass(s->spanclass) == 0) {
         if (s->largetype != NULL)
