@@ -101,6 +101,14 @@ GCHI_MEM_OPS(mem_size, size_t)
 /* mem_u8_or_relaxed: *p |= m; returns the old byte. */
 static inline uint8_t mem_u8_or_relaxed(uint8_t *p, uint8_t m)
 { return __atomic_fetch_or(p, m, __ATOMIC_RELAXED); }
+/* mem_u64_bts_relaxed: set bit b % 64 of *p; true if it was already set.
+ * Spelled (mask from b & 63, old & mask != 0) so that GCC and clang emit
+ * one lock bts on x86, not a load and cmpxchg loop. */
+static inline bool mem_u64_bts_relaxed(uint64_t *p, unsigned b)
+{
+    uint64_t m = (uint64_t)1 << (b & 63);
+    return (__atomic_fetch_or(p, m, __ATOMIC_RELAXED) & m) != 0;
+}
 
 /* Heap reference slots.  A slot holds a (possibly tagged) reference, so
  * the loads return its bits as a word; the stores take the pointer. */

@@ -170,11 +170,19 @@ static inline bool bit_load(const uint8_t *bits, uint32_t i)
 {
     return (mem_u8_load_relaxed(&bits[i / 8]) >> (i % 8)) & 1;
 }
-/* bit_set_atomic: set bit i; true if this call set it (it was clear). */
+/* bit_set_atomic: set bit i; true if this call set it (it was clear).
+ * Bitmaps are 8-byte aligned whole words (gcbits_alloc, bitmap_bytes),
+ * so on a little-endian machine bit i is bit i % 64 of word i / 64 and
+ * one word-sized atomic bit-test-and-set does it (x86: lock bts, where
+ * a byte OR whose old value is needed compiles to a cmpxchg loop). */
 static inline bool bit_set_atomic(uint8_t *bits, uint32_t i)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return !mem_u64_bts_relaxed((uint64_t *)(void *)bits + i / 64, i % 64);
+#else
     uint8_t m = (uint8_t)(1u << (i % 8));
     return (mem_u8_or_relaxed(&bits[i / 8], m) & m) == 0;
+#endif
 }
 static inline uint64_t word_load(const uint64_t *w) { return mem_u64_load_relaxed(w); }
 static inline void word_store(uint64_t *w, uint64_t v) { mem_u64_store_relaxed(w, v); }
@@ -186,6 +194,14 @@ static inline bool span_needs_typebits(spanclass_t spc)
     return !spanclass_noscan(spc) && sc != 0 && gchi_class_to_size[sc] <= HEAPBITS_MAX_SIZE;
 }
 
+/* span_typebits_has_header: span_slot_has_header for a span with
+ * typebits (a small scan class, span_needs_typebits): its header bit. */
+static inline bool span_typebits_has_header(const struct mspan *s, uintptr_t v)
+{
+    uint32_t idx = (uint32_t)(((uint64_t)(v - s->start) * s->divmagic) >> 32);
+    return (word_load(&s->typebits->hdr[idx / 64]) >> (idx % 64)) & 1;
+}
+
 /* span_slot_has_header: the slot holding the object at v carries a type
  * header (Y2).  Caller owns the object (its span cannot be reused). */
 static inline bool span_slot_has_header(const struct mspan *s, uintptr_t v)
@@ -194,8 +210,7 @@ static inline bool span_slot_has_header(const struct mspan *s, uintptr_t v)
         return false;
     if (s->typebits == NULL)
         return true; /* slots > HEAPBITS_MAX_SIZE: always */
-    uint32_t idx = (uint32_t)(((uint64_t)(v - s->start) * s->divmagic) >> 32);
-    return (word_load(&s->typebits->hdr[idx / 64]) >> (idx % 64)) & 1;
+    return span_typebits_has_header(s, v);
 }
 
 /* header_type: the gch_type a header word names (Y2, Y3). */

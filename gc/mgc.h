@@ -71,6 +71,12 @@ struct gcmarker {
     uintptr_t scanning;           /* the object being scanned (0: a root), for errors */
     uint64_t marked;              /* bytes blackened, not yet folded into the cycle */
     struct checkmark *checkmark;  /* non-NULL: a gccheckmark pass (gc/mcheckmark.c) */
+    /* One-entry span cache (MK1, gc/mgcmark.c): valid only inside one
+     * gcmarker_drain call. */
+    bool draining;                /* [owner] inside gcmarker_drain: the cache may fill */
+    uintptr_t cached_start;       /* [owner] the cached span's first byte */
+    uintptr_t cached_len;         /* [owner] its limit - start (0: no entry) */
+    struct mspan *cached_span;    /* [owner] in use and pinned (mheap.h H5) */
 };
 
 void gcmarker_init(struct gcmarker *m, struct gch_heap *h);

@@ -11,6 +11,18 @@
  * Mark, alloc and heap bits are read and set with the relaxed atomics of
  * alloc/mspan.h, and slots are loaded atomically, so that several markers
  * can run at once and alongside allocating and writing mutators.
+ *
+ * Invariant:
+ *   MK1 a gcmarker's span cache (cached_start/len/span) is non-empty only
+ *       inside one gcmarker_drain call, and then names a span that was in
+ *       use with [cached_start, cached_start + cached_len) == [start,
+ *       limit) when a lookup in that call found it.  The drain runs while
+ *       spans are pinned (mheap.h H5: no span is freed while marking, and
+ *       a drain call finishes before mark termination: the owner is not
+ *       stopped mid-call, mgcwork.h), so the span stays in use with the
+ *       same layout for the whole call and a hit may skip the page map,
+ *       the state and the limit checks.  The cache is emptied on entry and
+ *       exit, so no entry survives into a later phase or cycle.
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"
@@ -29,6 +41,41 @@ static GCH_NOINLINE GCH_COLD void bad_pointer(const struct gcmarker *m, const ch
                (unsigned long)m->scanning, (const void *)s);
 }
 
+/* span_cache_fill: inside a drain, remember s, an in-use span (MK1). */
+static inline void span_cache_fill(struct gcmarker *m, struct mspan *s)
+{
+    if (m->draining) {
+        m->cached_start = s->start;
+        m->cached_len = s->limit - s->start;
+        m->cached_span = s;
+    }
+}
+
+/* shade_lookup: the in-use span whose objects cover p, through the page
+ * map, or NULL when p is outside the heap or points at no slot (reported
+ * when GODEBUG=invalidptr=1).  Fills the span cache inside a drain (MK1). */
+static GCH_NOINLINE struct mspan *shade_lookup(struct gcmarker *m, uintptr_t p, const void *slot)
+{
+    struct heaparena *a = arena_of(&m->h->mheap.index, p);
+    if (a == NULL)
+        return NULL; /* not this heap's address space */
+    /* No span is freed while marking (H5), so an in-use span's fields
+     * are stable; acquire pairs with the span's publication. */
+    struct mspan *s = atomic_ptr_load_acquire(&a->spans[(p - a->base) >> PAGE_SHIFT]);
+    if (s == NULL || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE) {
+        if (m->invalidptr)
+            bad_pointer(m, "points to a free page", p, slot, s);
+        return NULL;
+    }
+    if (p >= s->limit) {
+        if (m->invalidptr)
+            bad_pointer(m, "points past the last object of its span", p, slot, s);
+        return NULL;
+    }
+    span_cache_fill(m, s);
+    return s;
+}
+
 /* shade: mark the object holding address p (X3), queueing it for
  * scanning if it has references.  Addresses outside the heap are ignored.
  * Inlined into the bitmap scan loop; gcmarker_shade for everyone else.
@@ -39,23 +86,13 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
         p = (uintptr_t)m->decode(p);
     if (p == 0)
         return;
-    struct mheap *mh = &m->h->mheap;
-    struct heaparena *a = arena_of(&mh->index, p);
-    if (a == NULL)
-        return; /* not this heap's address space */
-    /* No span is freed while marking (sweeping never overlaps it and
-     * uncaching keeps empty spans), so an in-use span's fields are
-     * stable; acquire pairs with the span's publication. */
-    struct mspan *s = atomic_ptr_load_acquire(&a->spans[(p - a->base) >> PAGE_SHIFT]);
-    if (s == NULL || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE) {
-        if (m->invalidptr)
-            bad_pointer(m, "points to a free page", p, slot, s);
-        return;
-    }
-    if (p >= s->limit) {
-        if (m->invalidptr)
-            bad_pointer(m, "points past the last object of its span", p, slot, s);
-        return;
+    struct mspan *s;
+    if (p - m->cached_start < m->cached_len) {
+        s = m->cached_span; /* MK1 */
+    } else {
+        s = shade_lookup(m, p, slot);
+        if (s == NULL)
+            return;
     }
     uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, p);
     if (GCH_UNLIKELY(m->checkmark != NULL)) {
@@ -163,9 +200,22 @@ static GCH_ALWAYS_INLINE void scan_bits(struct gcmarker *m, const struct mspan *
 /* marking_span: the span of an object being scanned.  While anything
  * marks, no span is freed (H5, or the world is stopped), so the arena
  * entry is current and needs no seqlock check. */
-static inline struct mspan *marking_span(const struct gcmarker *m, uintptr_t obj)
+static inline struct mspan *marking_span(struct gcmarker *m, uintptr_t obj)
 {
-    return arena_span_of(&m->h->mheap.index, obj);
+    if (obj - m->cached_start < m->cached_len)
+        return m->cached_span; /* MK1 */
+    struct mspan *s = arena_span_of(&m->h->mheap.index, obj);
+    span_cache_fill(m, s);
+    return s;
+}
+
+/* span_cache_reset: empty the span cache and set whether it may fill (MK1). */
+static inline void span_cache_reset(struct gcmarker *m, bool draining)
+{
+    m->draining = draining;
+    m->cached_start = 0;
+    m->cached_len = 0;
+    m->cached_span = NULL;
 }
 
 /* scan_in_span: scan obj, an allocated object of span s (mspan.h Y1,
@@ -173,7 +223,7 @@ static inline struct mspan *marking_span(const struct gcmarker *m, uintptr_t obj
 static GCH_ALWAYS_INLINE void scan_in_span(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
 {
     m->scanning = obj;
-    if (GCH_LIKELY(s->typebits != NULL && !span_slot_has_header(s, obj))) {
+    if (GCH_LIKELY(s->typebits != NULL && !span_typebits_has_header(s, obj))) {
         scan_bits(m, s, obj); /* the common case: small masked objects */
     } else if (spanclass_sizeclass(s->spanclass) == 0) {
         if (s->largetype != NULL)
@@ -226,6 +276,7 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
     m->scanning = 0;
     m->marked = 0;
     m->checkmark = NULL;
+    span_cache_reset(m, false);
 }
 
 int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
@@ -233,6 +284,7 @@ int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
     int64_t done = 0;
     uintptr_t obj;
     gchi_scan_enter();
+    span_cache_reset(m, true);
     while ((budget < 0 || done < budget) && (obj = gcwork_tryget(&m->work)) != 0) {
         const struct mspan *s = marking_span(m, obj);
         if (GCH_UNLIKELY(splits(s))) {
@@ -245,6 +297,7 @@ int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
         if (!workbuf_pool_has_work(m->work.pool))
             gcwork_balance(&m->work);
     }
+    span_cache_reset(m, false);
     gchi_scan_leave();
     if (m->checkmark == NULL && done > 0)
         atomic_u64_add_relaxed(&m->h->gc.pacer.heap_scan_work, (uint64_t)done);

@@ -853,6 +853,47 @@ static void test_oblet_is_the_unit_of_work(void **state)
     GCH_LOCALS_END(f->t, r);
 }
 
+/* MK1: a drain that hops between spans of several classes (a list of
+ * cnodes, each pointing at an array of 1..8 elems) marks everything it
+ * reaches, and leaves its one-entry span cache empty and unfillable, so
+ * no entry outlives the call (the next cycle may free that span). */
+static void test_drain_span_cache(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 3000 };
+    GCH_LOCALS(f->t, r, 1);
+    for (uint64_t i = 0; i < N; i++) {
+        struct cnode *n = new_cnode(f->t, i);
+        gch_write(f->t, (void **)&n->next, r[0]);
+        r[0] = n;
+        struct elem *a = gch_alloc_array(f->t, &elem_type, 1 + i % 8);
+        assert_non_null(a);
+        gch_write(f->t, (void **)&n->other, a);
+    }
+    gchi_test_hold_mark(f->h, true); /* the workers keep off */
+    assert_true(gchi_test_gc_start(f->h));
+    gch_safepoint(f->t); /* our frame: the list head is queued on our marker */
+    gcmarker_flush(&f->t->marker);
+    struct gcmarker mine;
+    gcmarker_init(&mine, f->h);
+    int64_t done = gcmarker_drain(&mine, -1);
+    assert_true(done >= (int64_t)(N * sizeof(struct cnode)));
+    assert_false(mine.draining);
+    assert_int_equal(mine.cached_len, 0);
+    assert_null(mine.cached_span);
+    gcmarker_flush(&mine);
+    gchi_test_hold_mark(f->h, false);
+    gchi_test_gc_wait(f->h);
+    assert_int_equal(live_after_collect(f->h), 2 * N);
+    uint64_t i = N;
+    for (struct cnode *n = r[0]; n != NULL; n = n->next)
+        assert_true(cnode_ok(n, --i));
+    assert_int_equal(i, 0);
+    r[0] = NULL;
+    assert_int_equal(live_after_collect(f->h), 0);
+    GCH_LOCALS_END(f->t, r);
+}
+
 /* ------------------------------------------------------------------ */
 /* 6. Tagged values through the decoder                                 */
 /* ------------------------------------------------------------------ */
@@ -1714,6 +1755,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large_and_mid_objects, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_large_arrays_in_oblets, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_oblet_is_the_unit_of_work, gc_setup, gc_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_span_cache, gc_setup, gc_teardown),
         cmocka_unit_test(test_decoder),
         cmocka_unit_test_setup_teardown(test_slots_reused, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_memory_stable, gc_setup, gc_teardown),

@@ -488,6 +488,25 @@ static void test_gcbits_epochs(void **state)
     free(e);
 }
 
+/* bit_set_atomic sets exactly bit i of the byte-addressed bitmap (the
+ * bit bit_load, load_le64 and the sweeper read), whatever word-sized
+ * operation it uses, returns true only the first time, and leaves every
+ * other bit alone. */
+static void test_bit_set_atomic_layout(void **state)
+{
+    (void)state;
+    _Alignas(8) uint8_t bits[32];
+    for (uint32_t i = 0; i < 8 * sizeof(bits); i++) {
+        memset(bits, 0, sizeof(bits));
+        assert_true(bit_set_atomic(bits, i));
+        assert_false(bit_set_atomic(bits, i));
+        for (uint32_t j = 0; j < 8 * sizeof(bits); j++)
+            assert_int_equal(bit_load(bits, j), j == i);
+        assert_int_equal(bits[i / 8], 1u << (i % 8));
+        assert_int_equal(load_le64(bits + i / 64 * 8), (uint64_t)1 << (i % 64));
+    }
+}
+
 /* Real spans get their alloc and mark bitmaps from the heap's gcbits:
  * distinct, zeroed, sized for nelems. */
 static void test_span_bitmaps(void **state)
@@ -520,6 +539,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_span_is_valid, heapspan_setup, heapspan_teardown),
         cmocka_unit_test(test_gcbits_alloc),
         cmocka_unit_test(test_gcbits_epochs),
+        cmocka_unit_test(test_bit_set_atomic_layout),
         cmocka_unit_test_setup_teardown(test_span_bitmaps, heapspan_setup, heapspan_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
