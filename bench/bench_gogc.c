@@ -23,7 +23,8 @@
  *
  * Knobs (environment): BENCH_LIVE_MIB (32), BENCH_ALLOC_MIB (1024),
  * BENCH_REPS (3), BENCH_LIMIT_MIB (the GOGC=off setting's limit; default
- * 2 x LIVE_MIB + 16).  Timings on a shared machine are noise; run it on
+ * 2 x LIVE_MIB + 16), BENCH_ONLY (run only the settings whose name
+ * contains it, e.g. "off").  Timings on a shared machine are noise; run it on
  * a quiet one for figures.
  */
 #include "benchutil.h"
@@ -211,7 +212,10 @@ int main(void)
     fprintf(stderr, "bench_gogc: live %ld MiB, %ld MiB allocated, medians of %ld\n", live, alloc, reps);
     fprintf(stderr, "%-22s %10s %10s %10s %8s\n", "setting", "peakRSS MiB", "wall s", "cpu s", "GCs");
     int failed = 0;
+    const char *only = getenv("BENCH_ONLY");
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        if (only != NULL && strstr(settings[i].name, only) == NULL)
+            continue;
         double rss[MAX_REPS], wall[MAX_REPS], cpu[MAX_REPS], gcs[MAX_REPS];
         for (long r = 0; r < reps; r++) {
             struct child_result res;

@@ -135,7 +135,12 @@ void pacer_revise(struct gch_heap *h)
         double stretched = (goal - (double)p->triggered) / expected * max_work + (double)p->triggered;
         int gogc = pacer_gc_percent(h);
         double pct = gogc < 0 ? 100000.0 : (double)gogc;
-        double cap = (1 + pct / 100) * goal;
+        /* Go caps the stretch at (1 + GOGC/100) x goal, "no more than the
+         * next cycle will use anyway"; under a goal the memory limit set,
+         * the next cycle is held to the limit too, so no stretch (Go,
+         * with GOGC=off, would allow 1001x: bench_gogc's first cycle went
+         * 20 MB past an 80 MiB limit's goal; Go's own ran 6 MB past). */
+        double cap = atomic_u32_load_relaxed(&p->goal_limited) != 0 ? goal : (1 + pct / 100) * goal;
         goal = stretched < cap ? stretched : cap;
         expected = max_work;
     }

@@ -259,6 +259,38 @@ static void test_limit_caps_heap(void **state)
     free_heap(h);
 }
 
+/* When a mark finds more to scan than the last one did, the pacer
+ * stretches the goal (Go's extended goal) so assists stay flat; Go caps
+ * the stretch at (1 + GOGC/100) x goal, 1001x with GOGC=off.  A goal the
+ * memory limit set must not be stretched: bench_gogc's first cycle under
+ * GOGC=off and an 80 MiB limit went 73->95 MB against a 77 MB goal with
+ * almost no assists (peak RSS 98-104 MiB; 83 after).  Here: triggered at
+ * 73 MiB, goal 77 MiB set by the limit, 2 MiB scanned against 1 MiB
+ * expected: the ratio must pace the whole live heap's scan into the 4 MiB
+ * left (about 18), not into a stretched 365 MiB goal (about 0.24). */
+static void test_limit_goal_not_stretched(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(-1, (int64_t)(80 * MIB), NULL, NULL);
+    struct pacer *p = &h->gc.pacer;
+    lock_acquire(&h->stw.lock);
+    atomic_u64_store_relaxed(&h->gc.heap_marked_live, 73 * MIB);
+    atomic_u64_store_relaxed(&h->mheap.counters.alloc_since_gc, 0);
+    p->triggered = 73 * MIB;
+    atomic_u64_store_relaxed(&p->goal, 77 * MIB);
+    atomic_u32_store_relaxed(&p->goal_limited, 1);
+    atomic_u64_store_relaxed(&p->heap_scan_work, 2 * MIB);
+    pacer_revise(h);
+    double ratio = pacer_assist_ratio(h);
+    p->triggered = UINT64_MAX;
+    atomic_u64_store_relaxed(&p->heap_scan_work, 0);
+    atomic_u64_store_relaxed(&h->gc.heap_marked_live, 0);
+    lock_release(&h->stw.lock);
+    print_message("assist ratio with the limit's goal and work over expected: %.3f\n", ratio);
+    assert_true(ratio > 10.0);
+    free_heap(h);
+}
+
 /* GOGC=off plus a limit: no cycle until the heap nears the limit, then
  * cycles keep it under the limit + 5%.  The churn is all noscan, so a
  * mark has almost no scan work to pace allocation with: what holds the
@@ -664,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_limiter_keeps_gogc_cycles),
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
+        cmocka_unit_test(test_limit_goal_not_stretched),
         cmocka_unit_test(test_gogc_off_with_limit),
         cmocka_unit_test(test_death_spiral),
     };
