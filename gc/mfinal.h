@@ -34,8 +34,9 @@
  *     the heap's ephemeron table.  Mark termination, world stopped, shades
  *     the value of every marked ephemeron whose key is marked, and marks
  *     again, until a pass shades nothing (EP1); then it clears every
- *     marked ephemeron whose key is unmarked and drops unmarked ones from
- *     the table (EP2).
+ *     ephemeron whose key is unmarked, and every unmarked one (a
+ *     finalizer may revive it at the sweep), dropping both from the
+ *     table (EP2).
  *
  * Invariants:
  *   FQ1 a finalizer or cleanup record is on its object's span list, on
@@ -52,7 +53,8 @@
  *   EP1 after the last drain, no marked ephemeron with a marked key has
  *       an unmarked value (the termination loops pass + drain);
  *   EP2 the table lists every ephemeron object not yet found unreachable
- *       or cleared; cleared ones are dropped from it.
+ *       or cleared; one found unreachable is cleared too (both fields 0,
+ *       world stopped) before it is dropped from the table.
  * Locking: fin.lock (rank FINQ) guards the queue, `running` and the
  *   thread's state; eph.lock (rank EPHEMERONS) the table.  Both leaves
  *   but for shading (WORKBUFS, PERSISTENT) and, for FINQ, pthread cond

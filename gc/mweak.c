@@ -223,13 +223,14 @@ static void eph_clear(struct gch_heap *h)
     size_t j = 0;
     for (size_t i = 0; i < x->n; i++) {
         struct gch_ephemeron *e = (struct gch_ephemeron *)x->v[i];
-        if (!gc_is_marked(h, x->v[i]))
-            continue; /* e dies: drop it */
         uintptr_t k = atomic_uptr_load_relaxed(&e->key);
-        if (k == 0 || !gc_is_marked(h, k)) {
+        /* An unmarked e is still allocated until the sweep, which may
+         * revive it (a finalizer, SP5): cleared too, so that it never
+         * shows a key or value this cycle frees. */
+        if (!gc_is_marked(h, x->v[i]) || k == 0 || !gc_is_marked(h, k)) {
             atomic_uptr_store_release(&e->key, 0);
             atomic_uptr_store_release(&e->value, 0);
-            continue;
+            continue; /* dropped from the table */
         }
         x->v[j++] = x->v[i];
     }

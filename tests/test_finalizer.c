@@ -23,7 +23,9 @@
  *      finalizer too, the cleanup runs only once the object is freed;
  *   7. misuse: a pointer that is not an object's start, arg == obj, and
  *      (debug builds) an arg that reaches obj give GCH_EINVAL;
- *   8. a finalizer set during a mark keeps its arg alive (FQ2).
+ *   8. a finalizer set during a mark keeps its arg alive (FQ2);
+ *   9. a finalizer on an ephemeron whose key and value died with it
+ *      reads NULL for both, during its run and after a resurrection.
  *
  * How: heaps with GOGC off and the environment ignored; cycles by
  * gch_collect from the attached test thread, whose handle frame holds
@@ -394,6 +396,56 @@ static void test_set_during_mark(void **state)
     (void)c;
 }
 
+/* eph_fin: a finalizer on an ephemeron reads both fields (finding 1). */
+struct eph_seen {
+    gch_thread *t;
+    int n;
+    void *key, *value;
+    void **resurrect;
+};
+
+static void eph_fin(void *obj, void *arg)
+{
+    struct eph_seen *c = arg;
+    c->key = gch_ephemeron_key(c->t, obj);
+    c->value = gch_ephemeron_value(c->t, obj);
+    if (c->resurrect != NULL)
+        *c->resurrect = obj;
+    c->n++;
+}
+
+/* An unreachable ephemeron with a finalizer, its key and value unrooted:
+ * the sweep revives the ephemeron but frees key and value, so its
+ * finalizer must read NULL for both, and so must anyone after a
+ * resurrection (EP2: cleared at the mark termination that drops it). */
+static void test_ephemeron_finalizer(void **state)
+{
+    struct fx *f = *state;
+    struct eph_seen c = {.t = f->t, .resurrect = &f->slots[0]};
+    GCH_LOCALS(f->t, keep, 2);
+    keep[0] = new_node(f->t, NULL);
+    keep[1] = new_node(f->t, NULL);
+    gch_ephemeron *e = gch_ephemeron_new(f->t, keep[0], keep[1]);
+    assert_non_null(e);
+    void *k = keep[0], *v = keep[1];
+    keep[0] = keep[1] = NULL;
+    GCH_LOCALS_END(f->t, keep);
+    assert_int_equal(gch_set_finalizer(f->t, e, eph_fin, &c), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_false(allocated(f->h, k));
+    assert_false(allocated(f->h, v));
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(c.n, 1);
+    assert_null(c.key);
+    assert_null(c.value);
+    assert_ptr_equal(f->slots[0], e); /* resurrected */
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_true(allocated(f->h, e));
+    assert_null(gch_ephemeron_key(f->t, e));
+    assert_null(gch_ephemeron_value(f->t, e));
+    f->slots[0] = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cleanups, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_misuse, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_set_during_mark, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_ephemeron_finalizer, setup_manual, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
