@@ -25,7 +25,8 @@
  *      (debug builds) an arg that reaches obj give GCH_EINVAL;
  *   8. a finalizer set during a mark keeps its arg alive (FQ2);
  *   9. a finalizer on an ephemeron whose key and value died with it
- *      reads NULL for both, during its run and after a resurrection.
+ *      reads NULL for both, during its run and after a resurrection;
+ *  10. gchi_free of a finalizable object drops the finalizer (not queued).
  *
  * How: heaps with GOGC off and the environment ignored; cycles by
  * gch_collect from the attached test thread, whose handle frame holds
@@ -446,6 +447,31 @@ static void test_ephemeron_finalizer(void **state)
     f->slots[0] = NULL;
 }
 
+/* gchi_free (tests only) of a finalizable object drops its finalizer
+ * (gcheap.h): nothing is queued, so no later mark shades the freed slot;
+ * a cleanup of the same object still runs. */
+static void count_cleanup(void *arg) { (*(int *)arg)++; }
+
+static void test_free_drops_finalizer(void **state)
+{
+    struct fx *f = *state;
+    struct calls c = {0};
+    int cleaned = 0;
+    struct node *obj = new_node(f->t, NULL);
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
+    assert_int_equal(gch_add_cleanup(f->t, obj, count_cleanup, &cleaned), GCH_OK);
+    uint64_t q = nqueued(f->h);
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK); /* gchi_free needs an uncached span */
+    gchi_free(f->t, obj);
+    assert_int_equal(nqueued(f->h), q + 1); /* the cleanup only */
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(cleaned, 1);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 0);
+    assert_int_equal(c.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +484,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_misuse, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_set_during_mark, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_ephemeron_finalizer, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_free_drops_finalizer, setup_manual, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
