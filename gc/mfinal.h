@@ -58,7 +58,9 @@
  * Locking: fin.lock (rank FINQ) guards the queue, `running` and the
  *   thread's state; eph.lock (rank EPHEMERONS) the table.  Both leaves
  *   but for shading (WORKBUFS, PERSISTENT) and, for FINQ, pthread cond
- *   waits.  Functions run with no heap lock held.
+ *   waits.  Functions run with no heap lock held, and so do the
+ *   embedder's trace/decode callbacks of the specials' roots walk (it
+ *   copies finalizable objects out under the stripe lock, then scans).
  */
 #ifndef GCHEAP_GC_MFINAL_H
 #define GCHEAP_GC_MFINAL_H

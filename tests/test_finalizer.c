@@ -26,7 +26,9 @@
  *   8. a finalizer set during a mark keeps its arg alive (FQ2);
  *   9. a finalizer on an ephemeron whose key and value died with it
  *      reads NULL for both, during its run and after a resurrection;
- *  10. gchi_free of a finalizable object drops the finalizer (not queued).
+ *  10. gchi_free of a finalizable object drops the finalizer (not queued);
+ *  11. a finalizable object's trace callback runs with no specials stripe
+ *      lock held.
  *
  * How: heaps with GOGC off and the environment ignored; cycles by
  * gch_collect from the attached test thread, whose handle frame holds
@@ -472,6 +474,62 @@ static void test_free_drops_finalizer(void **state)
     assert_int_equal(c.n, 0);
 }
 
+/* The embedder's trace callback of a finalizable object runs with no
+ * specials stripe lock held (finding 4): it may take a lock whose holder
+ * waits for that stripe.  Only this heap's one span has records, and no
+ * sweep overlaps the mark, so a busy stripe means the scanner holds it. */
+struct traced {
+    struct traced *next;
+};
+static struct lock *g_stripe;    /* the finalizable object's stripe */
+static int g_traced, g_stripe_busy;
+
+static void traced_trace(gch_visitor *v, void *obj, size_t size)
+{
+    (void)size;
+    if (g_stripe != NULL) {
+        g_traced++;
+        if (pthread_mutex_trylock(&g_stripe->mu) == 0)
+            pthread_mutex_unlock(&g_stripe->mu);
+        else
+            g_stripe_busy++;
+    }
+    gch_visit(v, (void *const *)&((struct traced *)obj)->next);
+}
+static const gch_type traced_type = {"traced", sizeof(struct traced), NULL, traced_trace};
+
+static void test_trace_outside_stripe_lock(void **state)
+{
+    struct fx *f = *state;
+    struct calls c = {0};
+    struct traced *obj = gch_alloc(f->t, &traced_type);
+    assert_non_null(obj);
+    f->slots[0] = obj;
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
+    struct mspan *s = mheap_span_of_heap(&f->h->mheap, (uintptr_t)obj);
+    g_stripe = span_specials_lock(&f->h->mheap, s);
+    g_traced = g_stripe_busy = 0;
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    g_stripe = NULL;
+    assert_true(g_traced >= 2); /* from the root and from its record */
+    assert_int_equal(g_stripe_busy, 0);
+    f->slots[0] = NULL;
+    assert_int_equal(gch_set_finalizer(f->t, obj, NULL, NULL), GCH_OK);
+    /* More finalizable objects in one span than one batch of the scan
+     * (resumed by offset): every one's referent is kept. */
+    enum { N = 100 };
+    struct node *kids[N];
+    for (int i = 0; i < N; i++) {
+        struct node *o = new_node(f->t, new_node(f->t, NULL));
+        kids[i] = o->next;
+        assert_int_equal(gch_set_finalizer(f->t, o, nop_fin, NULL), GCH_OK);
+    }
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    for (int i = 0; i < N; i++)
+        assert_true(allocated(f->h, kids[i]));
+    gch_run_finalizers(f->t, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_during_mark, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_ephemeron_finalizer, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_free_drops_finalizer, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_outside_stripe_lock, setup_manual, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
