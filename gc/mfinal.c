@@ -414,7 +414,7 @@ gch_error gch_add_cleanup(gch_thread *t, void *obj, gch_cleanup_fn fn, void *arg
         return GCH_EINVAL;
     }
     struct gch_heap *h = t->heap;
-    if (gc_cleanup_arg_reaches(h, arg, (uintptr_t)obj)) {
+    if (gc_cleanup_arg_reaches(t, arg, (uintptr_t)obj)) {
         gchi_set_error(GCH_EINVAL, "gch_add_cleanup: arg %p reaches the object %p: it would "
                        "never be freed", arg, obj);
         return GCH_EINVAL;

@@ -135,9 +135,11 @@ void gc_weak_clear(struct gch_heap *h);
 /* gc_is_marked: the object holding p is marked (p in an in-use span;
  * spans pinned or world stopped). */
 bool gc_is_marked(struct gch_heap *h, uintptr_t p);
-/* gc_cleanup_arg_reaches: arg == obj, or (GCH_DEBUG >= 1) a walk of up
- * to 65536 objects from arg reaches the object at obj.  Caller is an
- * attached running thread (no cycle can free what it walks). */
-bool gc_cleanup_arg_reaches(struct gch_heap *h, void *arg, uintptr_t obj);
+/* gc_cleanup_arg_reaches: arg == obj, or (GCH_DEBUG >= 2) a walk of up
+ * to 65536 allocated objects from arg reaches the object at obj (t's
+ * cache is flushed first, so t's own objects count as allocated; slots
+ * with a clear alloc bit are not followed).  t is attached and running
+ * (no cycle can free what it walks). */
+bool gc_cleanup_arg_reaches(struct gch_thread *t, void *arg, uintptr_t obj);
 
 #endif

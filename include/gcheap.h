@@ -486,9 +486,11 @@ GCH_API gch_error gch_set_finalizer(gch_thread *t, void *obj, gch_finalizer_fn f
  * unspecified order, where finalizers run.  obj is never kept alive by
  * its cleanups; arg is kept alive until fn has returned.  arg must not
  * reach obj (arg == obj, or a path of references from arg to obj): obj
- * would then never be freed.  Builds with GCH_DEBUG >= 1 check that by
- * walking the graph from arg (up to 65536 objects) and return GCH_EINVAL
- * when it reaches obj; other builds do not check.  obj must be the start
+ * would then never be freed.  arg == obj gives GCH_EINVAL.  Builds with
+ * GCH_DEBUG >= 2 also walk the graph from arg (up to 65536 objects; t's
+ * cached spans are flushed first; an object another thread allocated
+ * since its last gch_thread_flush is not followed) and return GCH_EINVAL
+ * when the walk reaches obj; other builds do not walk.  obj must be the start
  * of an object (GCH_EINVAL); GCH_ENOMEM if no record can be allocated.
  * fn runs as a finalizer does (same threads and rules).  A cleanup
  * pending when the heap is freed does not run.

@@ -22,7 +22,8 @@
  *      the same cycle (not kept), with arg kept alive until then; with a
  *      finalizer too, the cleanup runs only once the object is freed;
  *   7. misuse: a pointer that is not an object's start, arg == obj, and
- *      (debug builds) an arg that reaches obj give GCH_EINVAL;
+ *      (GCH_DEBUG >= 2) an arg that reaches obj give GCH_EINVAL, but a
+ *      path through a free slot's old contents does not;
  *   8. a finalizer set during a mark keeps its arg alive (FQ2);
  *   9. a finalizer on an ephemeron whose key and value died with it
  *      reads NULL for both, during its run and after a resurrection;
@@ -357,7 +358,7 @@ static void test_misuse(void **state)
     assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, obj), GCH_EINVAL);
     assert_int_equal(gch_add_cleanup(f->t, obj, NULL, NULL), GCH_EINVAL);
     struct node *c = new_node(f->t, new_node(f->t, obj)); /* c -> x -> obj */
-#if GCH_DEBUG >= 1
+#if GCH_DEBUG >= 2
     assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, c), GCH_EINVAL);
 #endif
     (void)c;
@@ -530,6 +531,30 @@ static void test_trace_outside_stripe_lock(void **state)
     gch_run_finalizers(f->t, -1);
 }
 
+/* The cleanup debug check never scans a free slot (finding 3): arg ->
+ * x, x freed (its old contents still point at obj): not a path. */
+static void test_cleanup_check_skips_free_slot(void **state)
+{
+    struct fx *f = *state;
+#if GCH_DEBUG >= 2
+    struct node *obj = new_node(f->t, NULL);
+    struct node *x = new_node(f->t, obj);
+    struct node *arg = new_node(f->t, x);
+    f->slots[0] = obj;
+    f->slots[1] = arg;
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    gchi_free(f->t, x);
+    assert_ptr_equal(x->next, obj); /* stale, not clobbered */
+    assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, arg), GCH_OK);
+    arg->next = NULL; /* no mark running: a plain store */
+    f->slots[0] = f->slots[1] = NULL;
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+#else
+    (void)f;
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,6 +569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ephemeron_finalizer, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_free_drops_finalizer, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_trace_outside_stripe_lock, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_check_skips_free_slot, setup_manual, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
