@@ -541,7 +541,10 @@ GCH_API void *gch_weak_get(gch_thread *t, gch_weak *w);
  * ephemeron is an ordinary object for its own reachability: keep it in a
  * root or a heap slot.  May allocate (key and value are protected).
  * gch_ephemeron_key / _value read the fields (NULL once cleared); while
- * the collector marks, each marks both key and value.
+ * the collector marks, each marks both key and value.  Cost: the end of
+ * each cycle's mark, with the world stopped, takes up to E + 1 passes
+ * over all E live ephemerons, O(E^2) when chains run opposite to the
+ * order in which their ephemerons were created; avoid long chains.
  */
 typedef struct gch_ephemeron gch_ephemeron;
 GCH_API gch_ephemeron *gch_ephemeron_new(gch_thread *t, void *key, void *value);
