@@ -342,10 +342,27 @@ static struct special *unlink_matching(struct mheap *h, struct mspan *s, uintptr
     return d.head;
 }
 
+/* drop_revivers: free the SPECIAL_REVIVES records of chain (an object
+ * freed explicitly has nothing left to finalize); returns the rest. */
+static struct special *drop_revivers(struct mheap *h, struct special *chain)
+{
+    struct special **pp = &chain;
+    while (*pp != NULL) {
+        struct special *sp = *pp;
+        if ((h->specials.ops[sp->kind].flags & SPECIAL_REVIVES) != 0) {
+            *pp = sp->next;
+            special_free(h, sp);
+        } else {
+            pp = &sp->next;
+        }
+    }
+    return chain;
+}
+
 void specials_free_object(struct mheap *h, struct mspan *s, uintptr_t offset)
 {
     if (span_has_specials(s))
-        run_dead(h, s, unlink_matching(h, s, offset, false));
+        run_dead(h, s, drop_revivers(h, unlink_matching(h, s, offset, false)));
 }
 
 void specials_free_span(struct mheap *h, struct mspan *s)

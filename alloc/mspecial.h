@@ -173,7 +173,9 @@ struct special *special_remove(struct mheap *h, struct mspan *s, uintptr_t offse
  * no lock held.  Called by span_sweep when span_has_specials(s). */
 void specials_sweep(struct mheap *h, struct mspan *s);
 /* specials_free_object: the object at offset is freed explicitly
- * (gchi_free): hand each of its records to its dead hook. */
+ * (gchi_free): free its SPECIAL_REVIVES records (a finalizer is dropped,
+ * never queued for a freed object) and hand each other record to its
+ * dead hook. */
 void specials_free_object(struct mheap *h, struct mspan *s, uintptr_t offset);
 /* specials_free_span: s goes back to the heap: hand every record left
  * to its dead hook (SP4's defensive half).  Caller holds no lock. */

@@ -244,16 +244,32 @@ void gc_final_destroy(struct gch_heap *h)
 
 /* ---- the mark's roots (FQ1) ------------------------------------------------ */
 
-/* scan_span_specials: the roots that s's records hold. */
-static void scan_span_specials(void *ctx, struct mspan *s)
+#define SCAN_BATCH 32
+
+/* collect_span_roots: under s's stripe lock, from the first record at
+ * offset >= *resume: shade the args and handles, and copy into objs the
+ * finalizable objects whose referents need a scan, stopping at an
+ * object boundary once objs is full.  Returns how many were copied;
+ * *resume is the offset to continue from, or UINTPTR_MAX when done. */
+static size_t collect_span_roots(struct gcmarker *m, struct mspan *s, uintptr_t *resume,
+                                 uintptr_t objs[SCAN_BATCH])
 {
-    struct gcmarker *m = ctx;
+    bool scan = !spanclass_noscan(s->spanclass);
+    size_t n = 0;
+    uintptr_t start = *resume;
+    *resume = UINTPTR_MAX;
     struct lock *l = span_specials_lock(&m->h->mheap, s);
     lock_acquire(l);
     for (struct special *sp = atomic_ptr_load_relaxed(&s->specials); sp != NULL; sp = sp->next) {
-        uintptr_t obj = s->start + sp->offset;
-        if (sp->kind == SPECIAL_FINALIZER && !spanclass_noscan(s->spanclass))
-            gcmarker_scan_object(m, obj); /* its referents, not itself */
+        if (sp->offset < start)
+            continue;
+        if (n == SCAN_BATCH && sp->offset != start) {
+            *resume = sp->offset; /* SP1: every record before it was seen */
+            break;
+        }
+        start = sp->offset;
+        if (sp->kind == SPECIAL_FINALIZER && scan)
+            objs[n++] = s->start + sp->offset; /* its referents, not itself */
         if (sp->kind == SPECIAL_FINALIZER || sp->kind == SPECIAL_CLEANUP)
             gcmarker_shade_raw(m, (uintptr_t)((struct special_fin *)sp)->arg);
         else if (sp->kind == SPECIAL_WEAK)
@@ -261,6 +277,25 @@ static void scan_span_specials(void *ctx, struct mspan *s)
         m->v.slots++;
     }
     lock_release(l);
+    return n;
+}
+
+/* scan_span_specials: the roots that s's records hold.  The embedder's
+ * trace and decode callbacks run with no stripe lock held (a callback
+ * may take a lock whose holder waits for the stripe): the objects are
+ * copied out first and scanned after.  They stay allocated (no sweep
+ * during the mark, X1) and their span pinned (H5); a record added
+ * meanwhile at an offset already passed is covered by FQ2. */
+static void scan_span_specials(void *ctx, struct mspan *s)
+{
+    struct gcmarker *m = ctx;
+    uintptr_t objs[SCAN_BATCH];
+    uintptr_t resume = 0;
+    do {
+        size_t n = collect_span_roots(m, s, &resume, objs);
+        for (size_t i = 0; i < n; i++)
+            gcmarker_scan_object(m, objs[i]);
+    } while (resume != UINTPTR_MAX);
 }
 
 /* scan_queue: queued and running records: object and arg. */
@@ -379,7 +414,7 @@ gch_error gch_add_cleanup(gch_thread *t, void *obj, gch_cleanup_fn fn, void *arg
         return GCH_EINVAL;
     }
     struct gch_heap *h = t->heap;
-    if (gc_cleanup_arg_reaches(h, arg, (uintptr_t)obj)) {
+    if (gc_cleanup_arg_reaches(t, arg, (uintptr_t)obj)) {
         gchi_set_error(GCH_EINVAL, "gch_add_cleanup: arg %p reaches the object %p: it would "
                        "never be freed", arg, obj);
         return GCH_EINVAL;

@@ -34,8 +34,9 @@
  *     the heap's ephemeron table.  Mark termination, world stopped, shades
  *     the value of every marked ephemeron whose key is marked, and marks
  *     again, until a pass shades nothing (EP1); then it clears every
- *     marked ephemeron whose key is unmarked and drops unmarked ones from
- *     the table (EP2).
+ *     ephemeron whose key is unmarked, and every unmarked one (a
+ *     finalizer may revive it at the sweep), dropping both from the
+ *     table (EP2).
  *
  * Invariants:
  *   FQ1 a finalizer or cleanup record is on its object's span list, on
@@ -52,11 +53,14 @@
  *   EP1 after the last drain, no marked ephemeron with a marked key has
  *       an unmarked value (the termination loops pass + drain);
  *   EP2 the table lists every ephemeron object not yet found unreachable
- *       or cleared; cleared ones are dropped from it.
+ *       or cleared; one found unreachable is cleared too (both fields 0,
+ *       world stopped) before it is dropped from the table.
  * Locking: fin.lock (rank FINQ) guards the queue, `running` and the
  *   thread's state; eph.lock (rank EPHEMERONS) the table.  Both leaves
  *   but for shading (WORKBUFS, PERSISTENT) and, for FINQ, pthread cond
- *   waits.  Functions run with no heap lock held.
+ *   waits.  Functions run with no heap lock held, and so do the
+ *   embedder's trace/decode callbacks of the specials' roots walk (it
+ *   copies finalizable objects out under the stripe lock, then scans).
  */
 #ifndef GCHEAP_GC_MFINAL_H
 #define GCHEAP_GC_MFINAL_H
@@ -131,9 +135,11 @@ void gc_weak_clear(struct gch_heap *h);
 /* gc_is_marked: the object holding p is marked (p in an in-use span;
  * spans pinned or world stopped). */
 bool gc_is_marked(struct gch_heap *h, uintptr_t p);
-/* gc_cleanup_arg_reaches: arg == obj, or (GCH_DEBUG >= 1) a walk of up
- * to 65536 objects from arg reaches the object at obj.  Caller is an
- * attached running thread (no cycle can free what it walks). */
-bool gc_cleanup_arg_reaches(struct gch_heap *h, void *arg, uintptr_t obj);
+/* gc_cleanup_arg_reaches: arg == obj, or (GCH_DEBUG >= 2) a walk of up
+ * to 65536 allocated objects from arg reaches the object at obj (t's
+ * cache is flushed first, so t's own objects count as allocated; slots
+ * with a clear alloc bit are not followed).  t is attached and running
+ * (no cycle can free what it walks). */
+bool gc_cleanup_arg_reaches(struct gch_thread *t, void *arg, uintptr_t obj);
 
 #endif

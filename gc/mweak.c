@@ -223,13 +223,14 @@ static void eph_clear(struct gch_heap *h)
     size_t j = 0;
     for (size_t i = 0; i < x->n; i++) {
         struct gch_ephemeron *e = (struct gch_ephemeron *)x->v[i];
-        if (!gc_is_marked(h, x->v[i]))
-            continue; /* e dies: drop it */
         uintptr_t k = atomic_uptr_load_relaxed(&e->key);
-        if (k == 0 || !gc_is_marked(h, k)) {
+        /* An unmarked e is still allocated until the sweep, which may
+         * revive it (a finalizer, SP5): cleared too, so that it never
+         * shows a key or value this cycle frees. */
+        if (!gc_is_marked(h, x->v[i]) || k == 0 || !gc_is_marked(h, k)) {
             atomic_uptr_store_release(&e->key, 0);
             atomic_uptr_store_release(&e->value, 0);
-            continue;
+            continue; /* dropped from the table */
         }
         x->v[j++] = x->v[i];
     }
@@ -312,6 +313,11 @@ static bool reach_add(struct reach *r, uintptr_t p)
         r->found = true;
         return false;
     }
+    /* A slot whose alloc bit is clear is free (M2, M4), or allocated by
+     * another thread since its last flush: not followed either way, so
+     * a free slot's old contents are never scanned. */
+    if (!bit_load(s->alloc_bits, s->divmagic == 0 ? 0 : span_object_index(s, base)))
+        return false;
     size_t mask = 2 * REACH_MAX_OBJECTS - 1, i = (base >> 3) * 0x9E3779B97F4A7C15ULL & mask;
     while (r->seen[i] != 0 && r->seen[i] != base)
         i = (i + 1) & mask;
@@ -333,11 +339,14 @@ static void reach_visit(struct gch_visitor *v, void *const *slot)
     reach_add(r, p);
 }
 
-bool gc_cleanup_arg_reaches(struct gch_heap *h, void *arg, uintptr_t obj)
+bool gc_cleanup_arg_reaches(struct gch_thread *t, void *arg, uintptr_t obj)
 {
     if ((uintptr_t)arg == obj)
         return true;
-    if (GCH_DEBUG < 1 || arg == NULL)
+    if (GCH_DEBUG < 2 || arg == NULL)
+        return false;
+    struct gch_heap *h = t->heap;
+    if (gch_thread_flush(t) != GCH_OK) /* t's own objects: exact alloc bits (M4) */
         return false;
     struct reach r = {.target = obj};
     gcmarker_init(&r.m, h);

@@ -502,17 +502,25 @@ GCH_API gch_error gch_write_heap_profile(gch_heap *h, FILE *f);
  * one replaces the previous fn and arg, and fn NULL removes it.
  *   - While the finalizer is set, arg and everything obj references are
  *     kept alive (arg is any pointer: a heap object is kept, other
- *     pointers are left alone); obj itself is not.
+ *     pointers are left alone); obj itself is not.  So an arg that
+ *     reaches obj keeps it alive: obj is then never finalized nor freed
+ *     while the finalizer is set (as for cycles, below).
  *   - The cycle that finds obj unreachable keeps it, with everything it
  *     reaches, and queues the finalizer; obj and arg stay alive until fn
  *     has returned, and obj is freed by the first cycle after that which
  *     finds it unreachable.  fn may store obj somewhere reachable
  *     (resurrection): obj then lives on as any object, without a
  *     finalizer (it may set a new one).
- *   - Finalizers run one at a time on the heap's finalizer thread, or
- *     with gch_config.manual_finalizers only inside gch_run_finalizers;
- *     either thread is attached, so fn may allocate, collect and set
- *     finalizers.  Order among objects is unspecified, except that an
+ *   - Finalizers run on the heap's finalizer thread (one at a time
+ *     there) and inside gch_run_finalizers, on its caller; with
+ *     gch_config.manual_finalizers only inside gch_run_finalizers.  The
+ *     two share one queue, so two finalizers may run at once on
+ *     different threads.  Either thread is attached and running, so fn
+ *     may allocate, collect and set finalizers; fn must not block
+ *     except inside gch_blocking_enter/leave (every stop of the world
+ *     waits for it otherwise), and fn must return: leaving it by
+ *     longjmp is not supported (obj and arg would stay alive for ever).
+ *     Order among objects is unspecified, except that an
  *     object reachable from another finalizable object is kept until the
  *     latter's finalizer has run (its finalizer runs at a later cycle).
  *   - Cycles: an object reachable from itself through its own referents
@@ -535,10 +543,14 @@ GCH_API gch_error gch_set_finalizer(gch_thread *t, void *obj, gch_finalizer_fn f
  * unspecified order, where finalizers run.  obj is never kept alive by
  * its cleanups; arg is kept alive until fn has returned.  arg must not
  * reach obj (arg == obj, or a path of references from arg to obj): obj
- * would then never be freed.  Builds with GCH_DEBUG >= 1 check that by
- * walking the graph from arg (up to 65536 objects) and return GCH_EINVAL
- * when it reaches obj; other builds do not check.  obj must be the start
+ * would then never be freed.  arg == obj gives GCH_EINVAL.  Builds with
+ * GCH_DEBUG >= 2 also walk the graph from arg (up to 65536 objects; t's
+ * cached spans are flushed first; an object another thread allocated
+ * since its last gch_thread_flush is not followed) and return GCH_EINVAL
+ * when the walk reaches obj; other builds do not walk.  obj must be the start
  * of an object (GCH_EINVAL); GCH_ENOMEM if no record can be allocated.
+ * fn runs as a finalizer does (same threads and rules).  A cleanup
+ * pending when the heap is freed does not run.
  */
 typedef void (*gch_cleanup_fn)(void *arg);
 GCH_API gch_error gch_add_cleanup(gch_thread *t, void *obj, gch_cleanup_fn fn, void *arg);
@@ -578,15 +590,18 @@ GCH_API void *gch_weak_get(gch_thread *t, gch_weak *w);
  * reachable, through any path but the ephemeron's own value.  So a value
  * that references its own key does not keep it alive, and chains
  * (one ephemeron's value holding the key of the next) are followed.  Once
- * a cycle finds the key unreachable (or the ephemeron itself, which then
- * is freed), both fields read NULL from the end of that cycle's mark on,
- * as for weak handles.  key must point into an object of the heap
+ * a cycle finds the key unreachable (or the ephemeron itself, which is
+ * then freed, or kept for its finalizer), both fields read NULL from the
+ * end of that cycle's mark on, as for weak handles.  key must point into an object of the heap
  * (GCH_EINVAL otherwise); value may be any pointer (NULL included).  Keys
  * and values are raw pointers, never passed to gch_config.decode.  The
  * ephemeron is an ordinary object for its own reachability: keep it in a
  * root or a heap slot.  May allocate (key and value are protected).
  * gch_ephemeron_key / _value read the fields (NULL once cleared); while
- * the collector marks, each marks both key and value.
+ * the collector marks, each marks both key and value.  Cost: the end of
+ * each cycle's mark, with the world stopped, takes up to E + 1 passes
+ * over all E live ephemerons, O(E^2) when chains run opposite to the
+ * order in which their ephemerons were created; avoid long chains.
  */
 typedef struct gch_ephemeron gch_ephemeron;
 GCH_API gch_ephemeron *gch_ephemeron_new(gch_thread *t, void *key, void *value);

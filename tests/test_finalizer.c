@@ -22,8 +22,14 @@
  *      the same cycle (not kept), with arg kept alive until then; with a
  *      finalizer too, the cleanup runs only once the object is freed;
  *   7. misuse: a pointer that is not an object's start, arg == obj, and
- *      (debug builds) an arg that reaches obj give GCH_EINVAL;
- *   8. a finalizer set during a mark keeps its arg alive (FQ2).
+ *      (GCH_DEBUG >= 2) an arg that reaches obj give GCH_EINVAL, but a
+ *      path through a free slot's old contents does not;
+ *   8. a finalizer set during a mark keeps its arg alive (FQ2);
+ *   9. a finalizer on an ephemeron whose key and value died with it
+ *      reads NULL for both, during its run and after a resurrection;
+ *  10. gchi_free of a finalizable object drops the finalizer (not queued);
+ *  11. a finalizable object's trace callback runs with no specials stripe
+ *      lock held.
  *
  * How: heaps with GOGC off and the environment ignored; cycles by
  * gch_collect from the attached test thread, whose handle frame holds
@@ -352,7 +358,7 @@ static void test_misuse(void **state)
     assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, obj), GCH_EINVAL);
     assert_int_equal(gch_add_cleanup(f->t, obj, NULL, NULL), GCH_EINVAL);
     struct node *c = new_node(f->t, new_node(f->t, obj)); /* c -> x -> obj */
-#if GCH_DEBUG >= 1
+#if GCH_DEBUG >= 2
     assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, c), GCH_EINVAL);
 #endif
     (void)c;
@@ -394,6 +400,162 @@ static void test_set_during_mark(void **state)
     (void)c;
 }
 
+/* eph_fin: a finalizer on an ephemeron reads both fields (finding 1). */
+struct eph_seen {
+    gch_thread *t;
+    int n;
+    void *key, *value;
+    void **resurrect;
+};
+
+static void eph_fin(void *obj, void *arg)
+{
+    struct eph_seen *c = arg;
+    c->key = gch_ephemeron_key(c->t, obj);
+    c->value = gch_ephemeron_value(c->t, obj);
+    if (c->resurrect != NULL)
+        *c->resurrect = obj;
+    c->n++;
+}
+
+/* An unreachable ephemeron with a finalizer, its key and value unrooted:
+ * the sweep revives the ephemeron but frees key and value, so its
+ * finalizer must read NULL for both, and so must anyone after a
+ * resurrection (EP2: cleared at the mark termination that drops it). */
+static void test_ephemeron_finalizer(void **state)
+{
+    struct fx *f = *state;
+    struct eph_seen c = {.t = f->t, .resurrect = &f->slots[0]};
+    GCH_LOCALS(f->t, keep, 2);
+    keep[0] = new_node(f->t, NULL);
+    keep[1] = new_node(f->t, NULL);
+    gch_ephemeron *e = gch_ephemeron_new(f->t, keep[0], keep[1]);
+    assert_non_null(e);
+    void *k = keep[0], *v = keep[1];
+    keep[0] = keep[1] = NULL;
+    GCH_LOCALS_END(f->t, keep);
+    assert_int_equal(gch_set_finalizer(f->t, e, eph_fin, &c), GCH_OK);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_false(allocated(f->h, k));
+    assert_false(allocated(f->h, v));
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(c.n, 1);
+    assert_null(c.key);
+    assert_null(c.value);
+    assert_ptr_equal(f->slots[0], e); /* resurrected */
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_true(allocated(f->h, e));
+    assert_null(gch_ephemeron_key(f->t, e));
+    assert_null(gch_ephemeron_value(f->t, e));
+    f->slots[0] = NULL;
+}
+
+/* gchi_free (tests only) of a finalizable object drops its finalizer
+ * (gcheap.h): nothing is queued, so no later mark shades the freed slot;
+ * a cleanup of the same object still runs. */
+static void count_cleanup(void *arg) { (*(int *)arg)++; }
+
+static void test_free_drops_finalizer(void **state)
+{
+    struct fx *f = *state;
+    struct calls c = {0};
+    int cleaned = 0;
+    struct node *obj = new_node(f->t, NULL);
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
+    assert_int_equal(gch_add_cleanup(f->t, obj, count_cleanup, &cleaned), GCH_OK);
+    uint64_t q = nqueued(f->h);
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK); /* gchi_free needs an uncached span */
+    gchi_free(f->t, obj);
+    assert_int_equal(nqueued(f->h), q + 1); /* the cleanup only */
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(cleaned, 1);
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 0);
+    assert_int_equal(c.n, 0);
+}
+
+/* The embedder's trace callback of a finalizable object runs with no
+ * specials stripe lock held (finding 4): it may take a lock whose holder
+ * waits for that stripe.  Only this heap's one span has records, and no
+ * sweep overlaps the mark, so a busy stripe means the scanner holds it. */
+struct traced {
+    struct traced *next;
+};
+static struct lock *g_stripe;    /* the finalizable object's stripe */
+static int g_traced, g_stripe_busy;
+
+static void traced_trace(gch_visitor *v, void *obj, size_t size)
+{
+    (void)size;
+    if (g_stripe != NULL) {
+        g_traced++;
+        if (pthread_mutex_trylock(&g_stripe->mu) == 0)
+            pthread_mutex_unlock(&g_stripe->mu);
+        else
+            g_stripe_busy++;
+    }
+    gch_visit(v, (void *const *)&((struct traced *)obj)->next);
+}
+static const gch_type traced_type = {"traced", sizeof(struct traced), NULL, traced_trace};
+
+static void test_trace_outside_stripe_lock(void **state)
+{
+    struct fx *f = *state;
+    struct calls c = {0};
+    struct traced *obj = gch_alloc(f->t, &traced_type);
+    assert_non_null(obj);
+    f->slots[0] = obj;
+    assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
+    struct mspan *s = mheap_span_of_heap(&f->h->mheap, (uintptr_t)obj);
+    g_stripe = span_specials_lock(&f->h->mheap, s);
+    g_traced = g_stripe_busy = 0;
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    g_stripe = NULL;
+    assert_true(g_traced >= 2); /* from the root and from its record */
+    assert_int_equal(g_stripe_busy, 0);
+    f->slots[0] = NULL;
+    assert_int_equal(gch_set_finalizer(f->t, obj, NULL, NULL), GCH_OK);
+    /* More finalizable objects in one span than one batch of the scan
+     * (resumed by offset): every one's referent is kept. */
+    enum { N = 100 };
+    struct node *kids[N];
+    for (int i = 0; i < N; i++) {
+        struct node *o = new_node(f->t, new_node(f->t, NULL));
+        kids[i] = o->next;
+        assert_int_equal(gch_set_finalizer(f->t, o, nop_fin, NULL), GCH_OK);
+    }
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    for (int i = 0; i < N; i++)
+        assert_true(allocated(f->h, kids[i]));
+    gch_run_finalizers(f->t, -1);
+}
+
+/* The cleanup debug check never scans a free slot (finding 3): arg ->
+ * x, x freed (its old contents still point at obj): not a path. */
+static void test_cleanup_check_skips_free_slot(void **state)
+{
+    struct fx *f = *state;
+#if GCH_DEBUG >= 2
+    struct node *obj = new_node(f->t, NULL);
+    struct node *x = new_node(f->t, obj);
+    struct node *arg = new_node(f->t, x);
+    f->slots[0] = obj;
+    f->slots[1] = arg;
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    gchi_free(f->t, x);
+    /* x's old contents still name obj (no clobberfree; ASan poisons the
+     * slot, so the test does not read it). */
+    assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, arg), GCH_OK);
+    arg->next = NULL; /* no mark running: a plain store */
+    f->slots[0] = f->slots[1] = NULL;
+    assert_int_equal(gch_collect(f->h), GCH_OK);
+    assert_int_equal(gch_run_finalizers(f->t, -1), 1);
+#else
+    (void)f;
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +567,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cleanups, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_misuse, setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_set_during_mark, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_ephemeron_finalizer, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_free_drops_finalizer, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_outside_stripe_lock, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_check_skips_free_slot, setup_manual, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
