@@ -102,8 +102,10 @@ GCHI_MEM_OPS(mem_size, size_t)
 static inline uint8_t mem_u8_or_relaxed(uint8_t *p, uint8_t m)
 { return __atomic_fetch_or(p, m, __ATOMIC_RELAXED); }
 /* mem_u64_bts_relaxed: set bit b % 64 of *p; true if it was already set.
- * Spelled (mask from b & 63, old & mask != 0) so that GCC and clang emit
- * one lock bts on x86, not a load and cmpxchg loop. */
+ * Spelled (mask from b & 63, old & mask != 0) so that GCC 12 emits one
+ * lock bts on x86, not a load and cmpxchg loop (clang 14 still emits the
+ * loop: correct, slower).  Keep the & 63: a memory bts with a register
+ * offset addresses a bit string and could reach past the word. */
 static inline bool mem_u64_bts_relaxed(uint64_t *p, unsigned b)
 {
     uint64_t m = (uint64_t)1 << (b & 63);

@@ -27,6 +27,8 @@
 extern const char __start_gchi_alloc_text[] __attribute__((visibility("hidden")));
 extern const char __stop_gchi_alloc_text[] __attribute__((visibility("hidden")));
 
+static int unwind(void **buf, int max);
+
 void mprof_init(struct mprof *p, struct persistent *pa, int64_t rate)
 {
     lock_init(&p->lock, LOCKRANK_MPROF);
@@ -39,6 +41,13 @@ void mprof_init(struct mprof *p, struct persistent *pa, int64_t rate)
     atomic_u64_store_relaxed(&p->nsamples, 0);
     atomic_u64_store_relaxed(&p->nbuckets, 0);
     atomic_u64_store_relaxed(&p->nlost, 0);
+    if (p->rate > 0) {
+        /* libunwind initialises its globals lazily at the first unwind,
+         * unsynchronised with concurrent unwinds (TSan reports it): do
+         * that first unwind here, before the heap has threads. */
+        void *warm[2];
+        (void)unwind(warm, 2);
+    }
 }
 
 void mprof_destroy(struct mprof *p) { lock_destroy(&p->lock); } /* buckets: pa's memory */

@@ -32,7 +32,7 @@ for b in "${builds[@]}"; do
             # Benchmark smoke test: every workload for every system at tiny sizes, no number
             # asserted (a crash or failed check fails it); skips Go when go is missing.
             bash scripts/bench.sh --quick --out build-bench/results-quick-ci ;;
-    tsan)   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_build tsan -DGCH_SANITIZE=thread ;;
+    tsan)   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" run_build tsan -DGCH_SANITIZE=thread ;;
     asan)   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
               run_build asan -DGCH_SANITIZE=address ;;
     fuzz)   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" CC=clang \
