@@ -36,19 +36,12 @@
  * what must stay reachable.  Finalizers run by gch_run_finalizers
  * (manual_finalizers) except in test 4.
  */
-#include "testutil.h"
+#define SPX_MAGIC 0x5eed5eedULL
+#include "specials_fixture.h"
 #include "mgc.h"
 
 #include <time.h>
 
-struct node {
-    struct node *next;
-    uint64_t magic;
-};
-static const uint8_t node_mask[] = {0x1};
-static const gch_type node_type = {"node", sizeof(struct node), node_mask, NULL};
-
-#define MAGIC 0x5eed5eedULL
 
 struct calls {
     int n;
@@ -59,11 +52,6 @@ struct calls {
     gch_thread *t;      /* test 4: the finalizer thread's handle, seen from fn */
 };
 
-struct fx {
-    gch_heap *h;
-    gch_thread *t;
-    void *slots[8];     /* a root range */
-};
 
 static gch_heap *heap_new(bool manual)
 {
@@ -79,51 +67,18 @@ static gch_heap *heap_new(bool manual)
 
 static int setup_manual(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->h = heap_new(true);
-    f->t = gch_thread_attach(f->h);
-    assert_non_null(f->t);
-    assert_int_equal(gch_root_range_add(f->h, f->slots, 8), GCH_OK);
-    *state = f;
+    *state = spx_attach(calloc(1, sizeof(struct fx)), heap_new(true));
     return 0;
 }
 
 static int setup_thread(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->h = heap_new(false);
-    f->t = gch_thread_attach(f->h);
-    assert_int_equal(gch_root_range_add(f->h, f->slots, 8), GCH_OK);
-    *state = f;
+    *state = spx_attach(calloc(1, sizeof(struct fx)), heap_new(false));
     return 0;
 }
 
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    assert_int_equal(gch_root_range_remove(f->h, f->slots), GCH_OK);
-    assert_int_equal(gch_thread_detach(f->t), GCH_OK);
-    assert_int_equal(gchi_heap_verify(f->h), 0);
-    heap_free_checked(f->h);
-    free(f);
-    return 0;
-}
 
-static struct node *new_node(gch_thread *t, struct node *next)
-{
-    struct node *n = gch_alloc(t, &node_type);
-    assert_non_null(n);
-    n->next = next;
-    n->magic = MAGIC;
-    return n;
-}
 
-/* allocated: p's slot is allocated now (after a gch_collect, which sweeps). */
-static bool allocated(gch_heap *h, const void *p)
-{
-    struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)p);
-    return s != NULL && bit_is_set(s->alloc_bits, s->divmagic ? span_object_index(s, (uintptr_t)p) : 0);
-}
 
 static void record(void *obj, void *arg)
 {
@@ -131,7 +86,7 @@ static void record(void *obj, void *arg)
     struct node *n = obj;
     c->obj[c->n] = obj;
     c->arg[c->n] = arg;
-    c->intact[c->n] = n->magic == MAGIC && (n->next == NULL || n->next->magic == MAGIC);
+    c->intact[c->n] = n->magic == SPX_MAGIC && (n->next == NULL || n->next->magic == SPX_MAGIC);
     if (c->resurrect != NULL)
         *c->resurrect = obj;
     c->n++;
@@ -143,22 +98,22 @@ static void test_once_only(void **state)
 {
     struct fx *f = *state;
     struct calls c = {0};
-    struct node *child = new_node(f->t, NULL);
-    struct node *obj = new_node(f->t, child);
+    struct node *child = spx_new_node(f->t, NULL);
+    struct node *obj = spx_new_node(f->t, child);
     assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
     assert_int_equal(gch_collect(f->h), GCH_OK);
     assert_int_equal(nqueued(f->h), 1);
-    assert_true(allocated(f->h, obj));   /* revived (SP5) */
-    assert_true(allocated(f->h, child)); /* kept by obj's record */
+    assert_true(spx_allocated(f->h, obj));   /* revived (SP5) */
+    assert_true(spx_allocated(f->h, child)); /* kept by obj's record */
     assert_int_equal(gch_collect(f->h), GCH_OK); /* still queued: a root (FQ1) */
-    assert_true(allocated(f->h, obj));
+    assert_true(spx_allocated(f->h, obj));
     assert_int_equal(gch_run_finalizers(f->t, -1), 1);
     assert_int_equal(c.n, 1);
     assert_ptr_equal(c.obj[0], obj);
     assert_ptr_equal(c.arg[0], &c);
     assert_true(c.intact[0]);
     assert_int_equal(gch_collect(f->h), GCH_OK);
-    assert_false(allocated(f->h, obj));
+    assert_false(spx_allocated(f->h, obj));
     assert_int_equal(gch_run_finalizers(f->t, -1), 0);
     assert_int_equal(gch_collect(f->h), GCH_OK);
     assert_int_equal(gch_run_finalizers(f->t, -1), 0);
@@ -169,14 +124,14 @@ static void test_ordering_and_cycles(void **state)
 {
     struct fx *f = *state;
     struct calls ca = {0}, cb = {0}, cself = {0}, cyc = {0};
-    struct node *b = new_node(f->t, NULL);
-    struct node *a = new_node(f->t, b);
+    struct node *b = spx_new_node(f->t, NULL);
+    struct node *a = spx_new_node(f->t, b);
     assert_int_equal(gch_set_finalizer(f->t, a, record, &ca), GCH_OK);
     assert_int_equal(gch_set_finalizer(f->t, b, record, &cb), GCH_OK);
-    struct node *self = new_node(f->t, NULL);
+    struct node *self = spx_new_node(f->t, NULL);
     self->next = self;
     assert_int_equal(gch_set_finalizer(f->t, self, record, &cself), GCH_OK);
-    struct node *x = new_node(f->t, NULL), *y = new_node(f->t, x);
+    struct node *x = spx_new_node(f->t, NULL), *y = spx_new_node(f->t, x);
     x->next = y;
     assert_int_equal(gch_set_finalizer(f->t, x, record, &cyc), GCH_OK);
     assert_int_equal(gch_set_finalizer(f->t, y, record, &cyc), GCH_OK);
@@ -193,11 +148,11 @@ static void test_ordering_and_cycles(void **state)
         assert_int_equal(gch_collect(f->h), GCH_OK);
         gch_run_finalizers(f->t, -1);
     }
-    assert_false(allocated(f->h, a));
-    assert_false(allocated(f->h, b));
+    assert_false(spx_allocated(f->h, a));
+    assert_false(spx_allocated(f->h, b));
     assert_int_equal(cself.n, 0); /* leaked, as gcheap.h says */
     assert_int_equal(cyc.n, 0);
-    assert_true(allocated(f->h, self) && allocated(f->h, x) && allocated(f->h, y));
+    assert_true(spx_allocated(f->h, self) && spx_allocated(f->h, x) && spx_allocated(f->h, y));
 }
 
 static void test_resurrection(void **state)
@@ -205,7 +160,7 @@ static void test_resurrection(void **state)
     struct fx *f = *state;
     struct calls c = {0};
     c.resurrect = &f->slots[0]; /* a root: a plain store is fine outside a mark */
-    struct node *obj = new_node(f->t, new_node(f->t, NULL));
+    struct node *obj = spx_new_node(f->t, spx_new_node(f->t, NULL));
     assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
     assert_int_equal(gch_collect(f->h), GCH_OK);
     assert_int_equal(gch_run_finalizers(f->t, -1), 1);
@@ -214,9 +169,9 @@ static void test_resurrection(void **state)
         assert_int_equal(gch_collect(f->h), GCH_OK);
         assert_int_equal(gch_run_finalizers(f->t, -1), 0);
     }
-    assert_true(allocated(f->h, obj) && allocated(f->h, obj->next));
-    assert_int_equal(obj->magic, MAGIC);
-    assert_int_equal(obj->next->magic, MAGIC);
+    assert_true(spx_allocated(f->h, obj) && spx_allocated(f->h, obj->next));
+    assert_int_equal(obj->magic, SPX_MAGIC);
+    assert_int_equal(obj->next->magic, SPX_MAGIC);
     /* Set again and drop: it runs a second time. */
     c.resurrect = NULL;
     assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
@@ -225,7 +180,7 @@ static void test_resurrection(void **state)
     assert_int_equal(gch_run_finalizers(f->t, -1), 1);
     assert_int_equal(c.n, 2);
     assert_int_equal(gch_collect(f->h), GCH_OK);
-    assert_false(allocated(f->h, obj));
+    assert_false(spx_allocated(f->h, obj));
 }
 
 /* alloc_fin: allocates a list on the finalizer thread and collects. */
@@ -242,13 +197,13 @@ static void alloc_fin(void *obj, void *arg)
     struct node *list = NULL;
     GCH_LOCALS(t, keep, 1);
     for (int i = 0; i < 1000; i++)
-        keep[0] = list = new_node(t, list);
-    bool ok = ((struct node *)obj)->magic == MAGIC;
+        keep[0] = list = spx_new_node(t, list);
+    bool ok = ((struct node *)obj)->magic == SPX_MAGIC;
     if (a->ran == 0)
         ok = ok && gch_collect(a->h) == GCH_OK;
     int n = 0;
     for (struct node *p = list; p != NULL; p = p->next)
-        n += p->magic == MAGIC;
+        n += p->magic == SPX_MAGIC;
     GCH_LOCALS_END(t, keep);
     __atomic_store_n(&a->ok, a->ok + (ok && n == 1000), __ATOMIC_RELEASE);
     __atomic_store_n(&a->ran, a->ran + 1, __ATOMIC_RELEASE);
@@ -259,7 +214,7 @@ static void test_allocating_finalizer_thread(void **state)
     struct fx *f = *state;
     struct allocating a = {0, 0, f->h};
     for (int i = 0; i < 8; i++)
-        assert_int_equal(gch_set_finalizer(f->t, new_node(f->t, NULL), alloc_fin, &a), GCH_OK);
+        assert_int_equal(gch_set_finalizer(f->t, spx_new_node(f->t, NULL), alloc_fin, &a), GCH_OK);
     assert_int_equal(gch_collect(f->h), GCH_OK);
     for (int i = 0; i < 20000 && __atomic_load_n(&a.ran, __ATOMIC_ACQUIRE) < 8; i++) {
         struct timespec ts = {0, 1000000};
@@ -276,13 +231,13 @@ static void test_remove_and_replace(void **state)
 {
     struct fx *f = *state;
     struct calls c1 = {0}, c2 = {0};
-    struct node *a = new_node(f->t, NULL), *b = new_node(f->t, NULL);
+    struct node *a = spx_new_node(f->t, NULL), *b = spx_new_node(f->t, NULL);
     assert_int_equal(gch_set_finalizer(f->t, a, record, &c1), GCH_OK);
     assert_int_equal(gch_set_finalizer(f->t, a, NULL, NULL), GCH_OK);
     assert_int_equal(gch_set_finalizer(f->t, b, record, &c1), GCH_OK);
     assert_int_equal(gch_set_finalizer(f->t, b, record, &c2), GCH_OK);
     assert_int_equal(gch_collect(f->h), GCH_OK);
-    assert_false(allocated(f->h, a)); /* no finalizer: freed at once */
+    assert_false(spx_allocated(f->h, a)); /* no finalizer: freed at once */
     assert_int_equal(gch_run_finalizers(f->t, -1), 1);
     assert_int_equal(c1.n, 0);
     assert_int_equal(c2.n, 1);
@@ -303,8 +258,8 @@ static void cleanup_fn(void *arg)
 {
     struct node *n = arg;
     g_cl->n++;
-    g_cl->intact += n->magic == MAGIC;
-    g_cl->obj_was_freed = !allocated(g_cl->h, g_cl->obj);
+    g_cl->intact += n->magic == SPX_MAGIC;
+    g_cl->obj_was_freed = !spx_allocated(g_cl->h, g_cl->obj);
 }
 
 static void test_cleanups(void **state)
@@ -313,27 +268,27 @@ static void test_cleanups(void **state)
     struct cleanups cl = {0};
     cl.h = f->h;
     g_cl = &cl;
-    struct node *obj = new_node(f->t, NULL);
+    struct node *obj = spx_new_node(f->t, NULL);
     cl.obj = obj;
-    struct node *arg1 = new_node(f->t, NULL), *arg2 = new_node(f->t, NULL);
+    struct node *arg1 = spx_new_node(f->t, NULL), *arg2 = spx_new_node(f->t, NULL);
     assert_int_equal(gch_add_cleanup(f->t, obj, cleanup_fn, arg1), GCH_OK);
     assert_int_equal(gch_add_cleanup(f->t, obj, cleanup_fn, arg2), GCH_OK);
     assert_int_equal(gch_collect(f->h), GCH_OK);
-    assert_false(allocated(f->h, obj)); /* not kept by its cleanups */
-    assert_true(allocated(f->h, arg1) && allocated(f->h, arg2));
+    assert_false(spx_allocated(f->h, obj)); /* not kept by its cleanups */
+    assert_true(spx_allocated(f->h, arg1) && spx_allocated(f->h, arg2));
     assert_int_equal(gch_collect(f->h), GCH_OK); /* queued args are roots */
     assert_int_equal(gch_run_finalizers(f->t, -1), 2);
     assert_int_equal(cl.n, 2);
     assert_int_equal(cl.intact, 2);
     assert_true(cl.obj_was_freed);
     assert_int_equal(gch_collect(f->h), GCH_OK);
-    assert_false(allocated(f->h, arg1));
+    assert_false(spx_allocated(f->h, arg1));
     /* With a finalizer: the cleanup waits until the object is freed. */
     struct calls c = {0};
     cl.n = 0;
-    obj = new_node(f->t, NULL);
+    obj = spx_new_node(f->t, NULL);
     cl.obj = obj;
-    assert_int_equal(gch_add_cleanup(f->t, obj, cleanup_fn, new_node(f->t, NULL)), GCH_OK);
+    assert_int_equal(gch_add_cleanup(f->t, obj, cleanup_fn, spx_new_node(f->t, NULL)), GCH_OK);
     assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
     assert_int_equal(gch_collect(f->h), GCH_OK);
     assert_int_equal(gch_run_finalizers(f->t, -1), 1);
@@ -351,13 +306,13 @@ static void nop_fin(void *obj, void *arg) { (void)obj, (void)arg; }
 static void test_misuse(void **state)
 {
     struct fx *f = *state;
-    struct node *obj = new_node(f->t, NULL);
+    struct node *obj = spx_new_node(f->t, NULL);
     int stack_var = 0;
     assert_int_equal(gch_set_finalizer(f->t, &obj->magic, nop_fin, NULL), GCH_EINVAL);
     assert_int_equal(gch_set_finalizer(f->t, &stack_var, nop_fin, NULL), GCH_EINVAL);
     assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, obj), GCH_EINVAL);
     assert_int_equal(gch_add_cleanup(f->t, obj, NULL, NULL), GCH_EINVAL);
-    struct node *c = new_node(f->t, new_node(f->t, obj)); /* c -> x -> obj */
+    struct node *c = spx_new_node(f->t, spx_new_node(f->t, obj)); /* c -> x -> obj */
 #if GCH_DEBUG >= 2
     assert_int_equal(gch_add_cleanup(f->t, obj, nop_cleanup, c), GCH_EINVAL);
 #endif
@@ -376,10 +331,10 @@ static void test_set_during_mark(void **state)
 {
     struct fx *f = *state;
     struct calls c = {0};
-    struct node *obj = new_node(f->t, NULL);
+    struct node *obj = spx_new_node(f->t, NULL);
     f->slots[0] = obj;
     GCH_LOCALS(f->t, keep, 1);
-    keep[0] = new_node(f->t, NULL); /* white at mark start, held only here */
+    keep[0] = spx_new_node(f->t, NULL); /* white at mark start, held only here */
     struct node *argnode = keep[0];
     gchi_test_hold_mark(f->h, true); /* no worker marks anything meanwhile */
     assert_true(gchi_test_gc_start(f->h));
@@ -395,8 +350,8 @@ static void test_set_during_mark(void **state)
     gchi_test_hold_mark(f->h, false);
     gchi_test_gc_wait(f->h);
     assert_int_equal(gch_collect(f->h), GCH_OK); /* the record keeps argnode */
-    assert_true(allocated(f->h, argnode));
-    assert_int_equal(argnode->magic, MAGIC);
+    assert_true(spx_allocated(f->h, argnode));
+    assert_int_equal(argnode->magic, SPX_MAGIC);
     (void)c;
 }
 
@@ -427,8 +382,8 @@ static void test_ephemeron_finalizer(void **state)
     struct fx *f = *state;
     struct eph_seen c = {.t = f->t, .resurrect = &f->slots[0]};
     GCH_LOCALS(f->t, keep, 2);
-    keep[0] = new_node(f->t, NULL);
-    keep[1] = new_node(f->t, NULL);
+    keep[0] = spx_new_node(f->t, NULL);
+    keep[1] = spx_new_node(f->t, NULL);
     gch_ephemeron *e = gch_ephemeron_new(f->t, keep[0], keep[1]);
     assert_non_null(e);
     void *k = keep[0], *v = keep[1];
@@ -436,15 +391,15 @@ static void test_ephemeron_finalizer(void **state)
     GCH_LOCALS_END(f->t, keep);
     assert_int_equal(gch_set_finalizer(f->t, e, eph_fin, &c), GCH_OK);
     assert_int_equal(gch_collect(f->h), GCH_OK);
-    assert_false(allocated(f->h, k));
-    assert_false(allocated(f->h, v));
+    assert_false(spx_allocated(f->h, k));
+    assert_false(spx_allocated(f->h, v));
     assert_int_equal(gch_run_finalizers(f->t, -1), 1);
     assert_int_equal(c.n, 1);
     assert_null(c.key);
     assert_null(c.value);
     assert_ptr_equal(f->slots[0], e); /* resurrected */
     assert_int_equal(gch_collect(f->h), GCH_OK);
-    assert_true(allocated(f->h, e));
+    assert_true(spx_allocated(f->h, e));
     assert_null(gch_ephemeron_key(f->t, e));
     assert_null(gch_ephemeron_value(f->t, e));
     f->slots[0] = NULL;
@@ -460,7 +415,7 @@ static void test_free_drops_finalizer(void **state)
     struct fx *f = *state;
     struct calls c = {0};
     int cleaned = 0;
-    struct node *obj = new_node(f->t, NULL);
+    struct node *obj = spx_new_node(f->t, NULL);
     assert_int_equal(gch_set_finalizer(f->t, obj, record, &c), GCH_OK);
     assert_int_equal(gch_add_cleanup(f->t, obj, count_cleanup, &cleaned), GCH_OK);
     uint64_t q = nqueued(f->h);
@@ -521,13 +476,13 @@ static void test_trace_outside_stripe_lock(void **state)
     enum { N = 100 };
     struct node *kids[N];
     for (int i = 0; i < N; i++) {
-        struct node *o = new_node(f->t, new_node(f->t, NULL));
+        struct node *o = spx_new_node(f->t, spx_new_node(f->t, NULL));
         kids[i] = o->next;
         assert_int_equal(gch_set_finalizer(f->t, o, nop_fin, NULL), GCH_OK);
     }
     assert_int_equal(gch_collect(f->h), GCH_OK);
     for (int i = 0; i < N; i++)
-        assert_true(allocated(f->h, kids[i]));
+        assert_true(spx_allocated(f->h, kids[i]));
     gch_run_finalizers(f->t, -1);
 }
 
@@ -537,9 +492,9 @@ static void test_cleanup_check_skips_free_slot(void **state)
 {
     struct fx *f = *state;
 #if GCH_DEBUG >= 2
-    struct node *obj = new_node(f->t, NULL);
-    struct node *x = new_node(f->t, obj);
-    struct node *arg = new_node(f->t, x);
+    struct node *obj = spx_new_node(f->t, NULL);
+    struct node *x = spx_new_node(f->t, obj);
+    struct node *arg = spx_new_node(f->t, x);
     f->slots[0] = obj;
     f->slots[1] = arg;
     assert_int_equal(gch_thread_flush(f->t), GCH_OK);
@@ -559,18 +514,18 @@ static void test_cleanup_check_skips_free_slot(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_once_only, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_ordering_and_cycles, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_resurrection, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_allocating_finalizer_thread, setup_thread, teardown),
-        cmocka_unit_test_setup_teardown(test_remove_and_replace, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_cleanups, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_misuse, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_set_during_mark, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_ephemeron_finalizer, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_free_drops_finalizer, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_trace_outside_stripe_lock, setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_cleanup_check_skips_free_slot, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_once_only, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_ordering_and_cycles, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_resurrection, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_allocating_finalizer_thread, setup_thread, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_and_replace, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_cleanups, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_misuse, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_set_during_mark, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_ephemeron_finalizer, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_free_drops_finalizer, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_trace_outside_stripe_lock, setup_manual, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_check_skips_free_slot, setup_manual, spx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

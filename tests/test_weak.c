@@ -30,24 +30,13 @@
  * under its own environment prefix (test 4) and GODEBUG settings read
  * under a prefix (test 6).
  */
-#include "testutil.h"
+#define SPX_MAGIC 0xfeedf00dULL
+#include "specials_fixture.h"
 #include "mgc.h"
 
 #include <pthread.h>
 
-struct node {
-    struct node *next;
-    uint64_t magic;
-};
-static const uint8_t node_mask[] = {0x1};
-static const gch_type node_type = {"node", sizeof(struct node), node_mask, NULL};
-#define MAGIC 0xfeedf00dULL
 
-struct fx {
-    gch_heap *h;
-    gch_thread *t;
-    void *slots[8]; /* a root range */
-};
 
 static gch_heap *heap_env(const char *prefix, const char *godebug, int gc_percent)
 {
@@ -66,12 +55,7 @@ static gch_heap *heap_env(const char *prefix, const char *godebug, int gc_percen
 
 static int setup_prefix(void **state, const char *prefix, const char *godebug)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    f->h = heap_env(prefix, godebug, -1);
-    f->t = gch_thread_attach(f->h);
-    assert_non_null(f->t);
-    assert_int_equal(gch_root_range_add(f->h, f->slots, 8), GCH_OK);
-    *state = f;
+    *state = spx_attach(calloc(1, sizeof(struct fx)), heap_env(prefix, godebug, -1));
     return 0;
 }
 
@@ -79,36 +63,13 @@ static int setup(void **state) { return setup_prefix(state, "WEAKT_", ""); }
 static int setup_checkmark(void **state) { return setup_prefix(state, "WEAKC_", "gccheckmark=1"); }
 static int setup_stw(void **state) { return setup_prefix(state, "WEAKS_", "gcstoptheworld=1"); }
 
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    assert_int_equal(gch_root_range_remove(f->h, f->slots), GCH_OK);
-    assert_int_equal(gch_thread_detach(f->t), GCH_OK);
-    assert_int_equal(gchi_heap_verify(f->h), 0);
-    heap_free_checked(f->h);
-    free(f);
-    return 0;
-}
 
-static struct node *new_node(gch_thread *t, struct node *next)
-{
-    struct node *n = gch_alloc(t, &node_type);
-    assert_non_null(n);
-    n->next = next;
-    n->magic = MAGIC;
-    return n;
-}
 
-static bool allocated(gch_heap *h, const void *p)
-{
-    struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)p);
-    return s != NULL && bit_is_set(s->alloc_bits, s->divmagic ? span_object_index(s, (uintptr_t)p) : 0);
-}
 
 static void test_weak_basic(void **state)
 {
     struct fx *f = *state;
-    struct node *a = new_node(f->t, NULL), *b = new_node(f->t, NULL);
+    struct node *a = spx_new_node(f->t, NULL), *b = spx_new_node(f->t, NULL);
     f->slots[0] = a;
     f->slots[1] = b;
     gch_weak *wa = gch_weak_new(f->t, a);
@@ -121,12 +82,12 @@ static void test_weak_basic(void **state)
     assert_int_equal(gch_collect(f->h), GCH_OK);
     assert_ptr_equal(gch_weak_get(f->t, wa), a);
     assert_ptr_equal(gch_weak_get(f->t, wb), b);
-    assert_true(allocated(f->h, wb));
+    assert_true(spx_allocated(f->h, wb));
     f->slots[3] = wb;
     f->slots[0] = NULL;
     assert_int_equal(gch_collect(f->h), GCH_OK);
     assert_null(gch_weak_get(f->t, wa));
-    assert_false(allocated(f->h, a));
+    assert_false(spx_allocated(f->h, a));
     assert_ptr_equal(gch_weak_get(f->t, wb), b);
     assert_int_equal(atomic_u64_load_relaxed(&f->h->fin.nweak), 1);
 }
@@ -136,7 +97,7 @@ static void resurrect(void *obj, void *arg) { *(void **)arg = obj; }
 static void test_weak_and_finalizer(void **state)
 {
     struct fx *f = *state;
-    struct node *a = new_node(f->t, NULL);
+    struct node *a = spx_new_node(f->t, NULL);
     gch_weak *w = gch_weak_new(f->t, a);
     f->slots[0] = w;
     assert_int_equal(gch_set_finalizer(f->t, a, resurrect, &f->slots[1]), GCH_OK);
@@ -145,7 +106,7 @@ static void test_weak_and_finalizer(void **state)
     assert_int_equal(gch_run_finalizers(f->t, -1), 1);
     assert_ptr_equal(f->slots[1], a);
     assert_int_equal(gch_collect(f->h), GCH_OK);
-    assert_true(allocated(f->h, a));
+    assert_true(spx_allocated(f->h, a));
     assert_null(gch_weak_get(f->t, w));
     gch_weak *w2 = gch_weak_new(f->t, a); /* a fresh handle for the resurrected object */
     assert_ptr_not_equal(w2, w);
@@ -173,12 +134,12 @@ static void test_get_during_mark(void **state)
 {
     struct fx *f = *state;
     GCH_LOCALS(f->t, keep, 3);
-    keep[0] = new_node(f->t, NULL);
+    keep[0] = spx_new_node(f->t, NULL);
     struct node *a = keep[0];
     gch_weak *w = gch_weak_new(f->t, a);
     f->slots[0] = w;
-    keep[1] = new_node(f->t, NULL); /* key */
-    keep[2] = new_node(f->t, NULL); /* value */
+    keep[1] = spx_new_node(f->t, NULL); /* key */
+    keep[2] = spx_new_node(f->t, NULL); /* value */
     struct node *k = keep[1], *v = keep[2];
     gch_ephemeron *e = gch_ephemeron_new(f->t, k, v);
     assert_non_null(e);
@@ -195,42 +156,42 @@ static void test_get_during_mark(void **state)
     end_held_mark(f);
     assert_ptr_equal(gch_weak_get(f->t, w), a); /* survived: marked by the get */
     assert_ptr_equal(gch_ephemeron_key(f->t, e), k);
-    assert_true(allocated(f->h, a) && allocated(f->h, v));
+    assert_true(spx_allocated(f->h, a) && spx_allocated(f->h, v));
     assert_int_equal(gch_collect(f->h), GCH_OK); /* now nothing holds them */
     assert_null(gch_weak_get(f->t, w));
     assert_null(gch_ephemeron_key(f->t, e));
     assert_null(gch_ephemeron_value(f->t, e));
-    assert_false(allocated(f->h, a) || allocated(f->h, k) || allocated(f->h, v));
+    assert_false(spx_allocated(f->h, a) || spx_allocated(f->h, k) || spx_allocated(f->h, v));
 }
 
 static void test_ephemeron_basic(void **state)
 {
     struct fx *f = *state;
-    struct node *k = new_node(f->t, NULL), *v = new_node(f->t, new_node(f->t, NULL));
+    struct node *k = spx_new_node(f->t, NULL), *v = spx_new_node(f->t, spx_new_node(f->t, NULL));
     f->slots[0] = k;
     gch_ephemeron *e = gch_ephemeron_new(f->t, k, v);
     f->slots[1] = e;
     /* A value that references its own key. */
-    struct node *k2 = new_node(f->t, NULL), *v2 = new_node(f->t, k2);
+    struct node *k2 = spx_new_node(f->t, NULL), *v2 = spx_new_node(f->t, k2);
     gch_ephemeron *e2 = gch_ephemeron_new(f->t, k2, v2);
     f->slots[2] = e2;
     /* An ephemeron nobody holds: its value dies with it. */
-    struct node *v3 = new_node(f->t, NULL);
+    struct node *v3 = spx_new_node(f->t, NULL);
     assert_non_null(gch_ephemeron_new(f->t, k, v3));
     assert_int_equal(gch_collect(f->h), GCH_OK);
     assert_ptr_equal(gch_ephemeron_key(f->t, e), k);
     assert_ptr_equal(gch_ephemeron_value(f->t, e), v);
-    assert_true(allocated(f->h, v) && allocated(f->h, v->next));
-    assert_int_equal(v->next->magic, MAGIC);
+    assert_true(spx_allocated(f->h, v) && spx_allocated(f->h, v->next));
+    assert_int_equal(v->next->magic, SPX_MAGIC);
     assert_null(gch_ephemeron_key(f->t, e2));
     assert_null(gch_ephemeron_value(f->t, e2));
-    assert_false(allocated(f->h, k2) || allocated(f->h, v2));
-    assert_false(allocated(f->h, v3));
+    assert_false(spx_allocated(f->h, k2) || spx_allocated(f->h, v2));
+    assert_false(spx_allocated(f->h, v3));
     f->slots[0] = NULL;
     assert_int_equal(gch_collect(f->h), GCH_OK);
     assert_null(gch_ephemeron_key(f->t, e));
     assert_null(gch_ephemeron_value(f->t, e));
-    assert_false(allocated(f->h, v) || allocated(f->h, k));
+    assert_false(spx_allocated(f->h, v) || spx_allocated(f->h, k));
     assert_int_equal(atomic_u64_load_relaxed(&f->h->eph.count), 0);
     assert_null(gch_ephemeron_new(f->t, &v, v)); /* not a heap key */
     assert_int_equal(gch_last_error(), GCH_EINVAL);
@@ -247,8 +208,8 @@ static void chain_test(struct fx *f)
     struct node *next_key = NULL;
     for (int i = CHAIN - 1; i >= 0; i--) {
         keep[0] = next_key;
-        struct node *v = new_node(f->t, next_key);
-        struct node *k = new_node(f->t, NULL);
+        struct node *v = spx_new_node(f->t, next_key);
+        struct node *k = spx_new_node(f->t, NULL);
         GCH_LOCALS(f->t, kv, 2);
         kv[0] = k;
         kv[1] = v;
@@ -263,7 +224,7 @@ static void chain_test(struct fx *f)
     for (int i = 0; i < CHAIN; i++) {
         struct node *v = gch_ephemeron_value(f->t, es[i]);
         assert_non_null(v);
-        assert_int_equal(v->magic, MAGIC);
+        assert_int_equal(v->magic, SPX_MAGIC);
         if (i + 1 < CHAIN)
             assert_ptr_equal(v->next, gch_ephemeron_key(f->t, es[i + 1]));
     }
@@ -393,12 +354,12 @@ static void test_weak_four_mutators(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_weak_basic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_weak_and_finalizer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_during_mark, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ephemeron_basic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ephemeron_chain_concurrent, setup_checkmark, teardown),
-        cmocka_unit_test_setup_teardown(test_ephemeron_chain_stw, setup_stw, teardown),
+        cmocka_unit_test_setup_teardown(test_weak_basic, setup, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_weak_and_finalizer, setup, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_get_during_mark, setup, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_ephemeron_basic, setup, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_ephemeron_chain_concurrent, setup_checkmark, spx_teardown),
+        cmocka_unit_test_setup_teardown(test_ephemeron_chain_stw, setup_stw, spx_teardown),
         cmocka_unit_test(test_weak_four_mutators),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
