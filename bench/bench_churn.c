@@ -244,13 +244,13 @@ static void run_gcheap(long scale, struct child_result *res)
 /* Boehm                                                               */
 /* ------------------------------------------------------------------ */
 
-static void bw_fill(void *ctx, void **table, size_t i, uint64_t id)
+/* plain_fill: a Boehm or malloc peer's record (hd, lf) made and stored
+ * at table[i]; `what` names the allocator if either is NULL. */
+static void plain_fill(void **table, size_t i, uint64_t id, struct head *hd, struct leaf *lf,
+                       const char *what)
 {
-    (void)ctx;
-    struct head *hd = GC_MALLOC(sizeof *hd);
-    struct leaf *lf = GC_MALLOC_ATOMIC(sizeof *lf);
     if (hd == NULL || lf == NULL) {
-        fprintf(stderr, "bench_churn: GC_MALLOC failed\n");
+        fprintf(stderr, "bench_churn: %s failed\n", what);
         _exit(3);
     }
     hd->id = id;
@@ -259,6 +259,13 @@ static void bw_fill(void *ctx, void **table, size_t i, uint64_t id)
     lf->check = leaf_check(id, i);
     hd->leaf = lf;
     table[i] = hd;
+}
+
+static void bw_fill(void *ctx, void **table, size_t i, uint64_t id)
+{
+    (void)ctx;
+    struct head *hd = GC_MALLOC(sizeof *hd);
+    plain_fill(table, i, id, hd, GC_MALLOC_ATOMIC(sizeof(struct leaf)), "GC_MALLOC");
 }
 
 static void *bw_mutator(void *arg)
@@ -299,17 +306,7 @@ static void ml_fill(void *ctx, void **table, size_t i, uint64_t id)
 {
     (void)ctx;
     struct head *hd = malloc(sizeof *hd);
-    struct leaf *lf = malloc(sizeof *lf);
-    if (hd == NULL || lf == NULL) {
-        fprintf(stderr, "bench_churn: malloc failed\n");
-        _exit(3);
-    }
-    hd->id = id;
-    hd->slot = i;
-    lf->id = id;
-    lf->check = leaf_check(id, i);
-    hd->leaf = lf;
-    table[i] = hd;
+    plain_fill(table, i, id, hd, malloc(sizeof(struct leaf)), "malloc");
 }
 
 static void ml_drop(struct head *old)
