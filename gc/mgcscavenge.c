@@ -31,6 +31,7 @@
 #include "error.h"
 
 #include <string.h>
+#include <time.h>
 
 /* scav_fill: the gauges of a scavtrace record, read now. */
 static void scav_fill(struct gch_heap *h, struct scav_record *r)
@@ -57,6 +58,8 @@ static void scav_fill(struct gch_heap *h, struct scav_record *r)
 /* Over a goal with nothing free to release while the sweep is still
  * freeing pages: look again after this. */
 #define SCAV_UNSWEPT_RETRY_NS ((int64_t)10000000)
+/* After a burst that yielded to an allocation waiting for a release (H6). */
+#define SCAV_YIELD_RETRY_NS ((int64_t)1000000)
 
 uint64_t gc_released_total(struct gch_heap *h)
 {
@@ -102,14 +105,20 @@ int64_t gc_bgscavenge(struct gch_heap *h, int64_t *paced)
     int64_t t0 = sys_nanotime(), worked = 0;
     size_t released = 0;
     uint64_t excess;
+    bool yielded = false;
     while (worked < SCAV_BURST_NS && (excess = bg_excess(h)) > 0) {
         size_t want = excess < SCAV_QUANTUM ? (size_t)excess : SCAV_QUANTUM;
-        size_t got = mheap_scavenge(&h->mheap, want + PAGE_SIZE - 1, 0, SCAV_BG, NULL);
+        uint32_t next = UINT32_MAX; /* min age 0: 0 only when the pass yielded (H6) */
+        size_t got = mheap_scavenge(&h->mheap, want + PAGE_SIZE - 1, 0, SCAV_BG, &next);
         released += got;
         worked = sys_nanotime() - t0;
-        if (got == 0)
-            break; /* nothing free and Ready: wait for the goals to change */
+        if (got == 0) {
+            yielded = next == 0;
+            break; /* nothing free and Ready (wait for the goals to change), or an allocation waits */
+        }
     }
+    if (released == 0 && yielded)
+        return t0 + SCAV_YIELD_RETRY_NS; /* the waiter is served in one madvise: come back */
     if (released == 0) {
         /* Nothing free yet: the sweep may still free what the goal wants
          * released; once it is done, only a new goal (a kick) helps. */
@@ -184,7 +193,18 @@ gch_error gch_free_os_memory(gch_heap *h)
     struct gch_thread *self = gchi_heap_self(h);
     if (self != NULL)
         gch_blocking_enter(self);
-    size_t got = mheap_scavenge(&h->mheap, SIZE_MAX, 0, SCAV_FORCED, NULL);
+    /* A pass yields while an allocation waits for a release (H6): wait
+     * for it and go on, so that everything free is released (min age 0:
+     * next is 0 only after a yield).  Bounded: about 1 s of yields. */
+    size_t got = 0;
+    for (int tries = 0; tries < 1000; tries++) {
+        uint32_t next = UINT32_MAX;
+        got += mheap_scavenge(&h->mheap, SIZE_MAX, 0, SCAV_FORCED, &next);
+        if (next != 0)
+            break;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
     if (h->env.debug.scavtrace > 0)
         gc_scavtrace_forced(h, got); /* still blocking: the sink may wait on a parked thread */
     if (self != NULL)
