@@ -112,6 +112,21 @@ static void free_heap(gch_heap *h)
     assert_int_equal(gch_heap_free(h), GCH_OK);
 }
 
+/* free_run: a run of npages pages, written with `fill` (so its pages are
+ * resident) and freed, below a one-page fence span that keeps it from
+ * coalescing upward; the fence in *fence, the run's base returned. */
+static uintptr_t free_run(struct mheap *m, size_t npages, int fill, struct mspan **fence)
+{
+    struct mspan *a = mheap_alloc_span(m, npages, 0);
+    assert_non_null(a);
+    *fence = mheap_alloc_span(m, 1, 0);
+    assert_non_null(*fence);
+    uintptr_t base = a->start;
+    memset((void *)base, fill, npages * PAGE_SIZE);
+    mheap_free_span(m, a);
+    return base;
+}
+
 static bool page_released(struct mheap *m, uintptr_t p)
 {
     struct heaparena *a = arena_of(&m->index, p);
@@ -210,9 +225,8 @@ static void test_eager_release_does_not_wait(void **state)
     fake_init(&f);
     gch_heap *h = fake_heap(&f, -1, 0, NULL);
     struct mheap *m = &h->mheap;
-    struct mspan *a = mheap_alloc_span(m, 64, 0), *fence = mheap_alloc_span(m, 1, 0);
-    memset((void *)a->start, 1, 64 * PAGE_SIZE);
-    mheap_free_span(m, a);
+    struct mspan *fence;
+    (void)free_run(m, 64, 1, &fence);
     pthread_mutex_lock(&f.mu);
     f.gate = true;
     pthread_mutex_unlock(&f.mu);
@@ -257,10 +271,8 @@ static void test_release_refused(void **state)
     fake_init(&f);
     gch_heap *h = fake_heap(&f, -1, 0, NULL);
     struct mheap *m = &h->mheap;
-    struct mspan *a = mheap_alloc_span(m, 8, 0), *fence = mheap_alloc_span(m, 1, 0);
-    uintptr_t base = a->start;
-    memset((void *)base, 0x33, 8 * PAGE_SIZE);
-    mheap_free_span(m, a);
+    struct mspan *fence;
+    uintptr_t base = free_run(m, 8, 0x33, &fence);
     uint64_t free0 = ld(&m->pages_free), rel0 = ld(&m->pages_released);
     f.refuse = true;
     assert_int_equal(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL), 0);
@@ -416,10 +428,8 @@ static void test_eager_release_capped(void **state)
     fake_init(&f);
     gch_heap *h = fake_heap(&f, -1, 0, NULL);
     struct mheap *m = &h->mheap;
-    struct mspan *a = mheap_alloc_span(m, 48 * MIB / PAGE_SIZE, 0), *fence = mheap_alloc_span(m, 1, 0);
-    assert_non_null(a);
-    memset((void *)a->start, 1, 48 * MIB);
-    mheap_free_span(m, a);
+    struct mspan *fence;
+    (void)free_run(m, 48 * MIB / PAGE_SIZE, 1, &fence);
     atomic_u64_store_relaxed(&m->memory_limit, 0);
     mheap_limit_scavenge(m);
     uint64_t eager = ld(&m->released_bytes[SCAV_EAGER]);
@@ -489,9 +499,8 @@ static void test_kicks_keep_bg_pacing(void **state)
     f.sleep_us = 1000;
     gch_heap *h = fake_heap(&f, -1, 0, NULL);
     struct mheap *m = &h->mheap;
-    struct mspan *a = mheap_alloc_span(m, 32 * MIB / PAGE_SIZE, 0), *fence = mheap_alloc_span(m, 1, 0);
-    memset((void *)a->start, 1, 32 * MIB);
-    mheap_free_span(m, a);
+    struct mspan *fence;
+    (void)free_run(m, 32 * MIB / PAGE_SIZE, 1, &fence);
     set_bg_goals(h, 0);
     for (int i = 0; i < 250; i++) {
         sysmon_kick(h);
@@ -791,9 +800,8 @@ static void test_forced_release_outlasts_a_waiter(void **state)
     fake_init(&f);
     gch_heap *h = fake_heap(&f, -1, 0, NULL);
     struct mheap *m = &h->mheap;
-    struct mspan *a = mheap_alloc_span(m, 64, 0), *fence = mheap_alloc_span(m, 1, 0);
-    uintptr_t base = a->start;
-    mheap_free_span(m, a);
+    struct mspan *fence;
+    uintptr_t base = free_run(m, 64, 1, &fence);
     assert_true(ld(&m->pages_free) >= 64);
     fake_waiter_arrives(m);
     struct waiter_job w = {m, 50};
@@ -817,8 +825,8 @@ static void test_bg_burst_yield_comes_back(void **state)
     fake_init(&f);
     gch_heap *h = fake_heap(&f, 100, 0, NULL);
     struct mheap *m = &h->mheap;
-    struct mspan *a = mheap_alloc_span(m, 64, 0), *fence = mheap_alloc_span(m, 1, 0);
-    mheap_free_span(m, a);
+    struct mspan *fence;
+    (void)free_run(m, 64, 1, &fence);
     assert_int_equal(gch_collect(h), GCH_OK); /* goals committed, sweep done */
     fake_waiter_arrives(m);                   /* sysmon's passes yield too */
     gch_set_memory_limit(h, 1);               /* everything Ready is excess */
