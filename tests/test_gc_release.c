@@ -106,12 +106,6 @@ static gch_heap *fake_heap(struct fakeos *f, int gc_percent, size_t heap_limit, 
     return h;
 }
 
-static void free_heap(gch_heap *h)
-{
-    assert_int_equal(gchi_heap_verify(h), 0);
-    assert_int_equal(gch_heap_free(h), GCH_OK);
-}
-
 /* free_run: a run of npages pages, written with `fill` (so its pages are
  * resident) and freed, below a one-page fence span that keeps it from
  * coalescing upward; the fence in *fence, the run's base returned. */
@@ -194,7 +188,7 @@ static void test_alloc_waits_for_release(void **state)
     assert_false(al.span->needzero); /* released (MADV_DONTNEED) before reuse */
     mheap_free_span(m, al.span);
     mheap_free_span(m, b);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* ---- the eager release never waits behind another -------------------- */
@@ -256,7 +250,7 @@ static void test_eager_release_does_not_wait(void **state)
     assert_int_equal(ld(&m->released_bytes[SCAV_BG]), 64 * PAGE_SIZE);
     atomic_u64_store_relaxed(&m->memory_limit, UINT64_MAX);
     mheap_free_span(m, fence);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* ---- the OS refuses ----------------------------------------------------- */
@@ -288,7 +282,7 @@ static void test_release_refused(void **state)
     assert_int_equal(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL), 8 * PAGE_SIZE);
     assert_true(page_released(m, base));
     mheap_free_span(m, fence);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* fake_calls: releases the fake OS saw. */
@@ -368,7 +362,7 @@ static void test_h6_wait_is_one_run(void **state)
     assert_int_equal(al.calls, 1);
     for (int i = 0; i < 4; i++)
         mheap_free_span(m, fences[i]);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* A run the OS refuses (mlock'd) must not stop every later pass at it:
@@ -414,7 +408,7 @@ static void test_refused_run_does_not_block_the_rest(void **state)
     atomic_u32_store_relaxed(&m->eager_refused, 0);
     mheap_free_span(m, f1);
     mheap_free_span(m, f2);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* The eager release runs on a RUNNING allocator: after the limit drops
@@ -439,7 +433,7 @@ static void test_eager_release_capped(void **state)
     assert_true(eager <= 4 * 4 * MIB);
     atomic_u64_store_relaxed(&m->memory_limit, UINT64_MAX);
     mheap_free_span(m, fence);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* ---- harddecommit maps fresh pages once --------------------------------- */
@@ -474,7 +468,7 @@ static void test_harddecommit_fresh_pages(void **state)
     mheap_free_span(m, a);
     mheap_free_span(m, fence);
     mheap_free_span(m, grow);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* ---- sysmon's pacing --------------------------------------------------- */
@@ -514,7 +508,7 @@ static void test_kicks_keep_bg_pacing(void **state)
         fail_msg("%d background releases of 1 ms each in ~500 ms: over 1%% of a CPU", calls);
     set_bg_goals(h, UINT64_MAX);
     mheap_free_span(m, fence);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* Under churn a free page comes of age every few ms; the idle pass, which
@@ -554,7 +548,7 @@ static void test_idle_pass_floor(void **state)
         fail_msg("%llu idle passes in 400 ms with a 1 s idle period", (unsigned long long)passes);
     for (int k = 0; k < N; k++)
         mheap_free_span(m, spans[2 * k + 1]);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* ---- the scavtrace line and stops ------------------------------------- */
@@ -661,11 +655,11 @@ static void test_scavtrace_sink_does_not_hold_stops(void **state)
     pthread_join(th, NULL);
     print_message("scav line held in the sink of the collecting thread: %s\n", inside ? "yes" : "no");
     if (!inside) {
-        free_heap(h);
+        heap_free_checked(h);
         skip(); /* the background sweeper printed every line */
     }
     assert_false(k.timed_out);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* The embedder's side of the forced-line test: a lock M that a parked
@@ -761,7 +755,7 @@ static void test_forced_scavtrace_line_blocking(void **state)
     pthread_join(tc, NULL);
     pthread_join(ta, NULL);
     assert_false(k.timed_out);
-    free_heap(k.h);
+    heap_free_checked(k.h);
 }
 
 /* ---- passes that yield to an H6 waiter come back -------------------- */
@@ -812,7 +806,7 @@ static void test_forced_release_outlasts_a_waiter(void **state)
     assert_int_equal(ld(&m->pages_free), 0); /* every free page released */
     assert_true(page_released(m, base));
     mheap_free_span(m, fence);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 /* A background burst that yields to a waiting allocation comes back
@@ -844,7 +838,7 @@ static void test_bg_burst_yield_comes_back(void **state)
     assert_true(ld(&m->pages_released) >= 64);
     gch_set_memory_limit(h, INT64_MAX);
     mheap_free_span(m, fence);
-    free_heap(h);
+    heap_free_checked(h);
 }
 
 int main(void)

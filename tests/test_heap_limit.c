@@ -66,6 +66,15 @@ static char *live_setup(gch_heap *h, gch_thread *t, void **root)
     return live;
 }
 
+/* live_teardown: undo live_setup, detach t and free the verified heap. */
+static void live_teardown(gch_heap *h, gch_thread *t, void **root)
+{
+    gch_write(t, root, NULL);
+    assert_int_equal(gch_root_remove(h, root), GCH_OK);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    heap_free_checked(h); /* verifies first */
+}
+
 static void test_garbage_past_the_limit(void **state)
 {
     (void)state;
@@ -83,11 +92,7 @@ static void test_garbage_past_the_limit(void **state)
     assert_int_equal(gch_last_error(), GCH_OK); /* a retry that succeeded clears it */
     assert_ptr_equal(root, live);
     assert_true(mem_all(live, 0x5A, LIVE));
-    gch_write(t, &root, NULL);
-    assert_int_equal(gch_root_remove(h, &root), GCH_OK);
-    assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gchi_heap_verify(h), 0);
-    heap_free_checked(h);
+    live_teardown(h, t, &root);
 }
 
 static void *garbage_thread(void *arg)
@@ -116,11 +121,7 @@ static void test_garbage_past_the_limit_two_threads(void **state)
     assert_int_equal(mine, 2048 + ((size_t)96 << 10));
     assert_int_equal((size_t)theirs, ((size_t)24 << 10) + 1024);
     assert_true(mem_all(live, 0x5A, LIVE));
-    gch_write(t, &root, NULL);
-    assert_int_equal(gch_root_remove(h, &root), GCH_OK);
-    assert_int_equal(gch_thread_detach(t), GCH_OK);
-    assert_int_equal(gchi_heap_verify(h), 0);
-    heap_free_checked(h);
+    live_teardown(h, t, &root);
 }
 
 static void *herd_thread(void *arg)
@@ -165,11 +166,7 @@ static void test_garbage_past_the_limit_herd(void **state)
         uint32_t cycles = num_gc(h) - gc0;
         assert_true(cycles <= 3 * (THREADS * 64 / 12) / 2 + 4);
         assert_true(mem_all(live, 0x5A, LIVE));
-        gch_write(t, &root, NULL);
-        assert_int_equal(gch_root_remove(h, &root), GCH_OK);
-        assert_int_equal(gch_thread_detach(t), GCH_OK);
-        assert_int_equal(gchi_heap_verify(h), 0);
-        heap_free_checked(h);
+        live_teardown(h, t, &root);
     }
 }
 
