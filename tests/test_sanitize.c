@@ -158,33 +158,20 @@ static void use_after_free(void)
     fprintf(stderr, "read %lu\n", (unsigned long)((volatile struct node *)n)->tag);
     GCH_LOCALS_END(t, keep);
 }
+
+static void use_after_free_child(void *arg)
+{
+    (void)arg;
+    use_after_free();
+}
 #endif
 
 static void test_use_after_free_reported(void **state)
 {
     (void)state;
 #if HAVE_ASAN
-    int pipefd[2];
-    assert_int_equal(pipe(pipefd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(pipefd[0]);
-        dup2(pipefd[1], 2);
-        use_after_free();
-        _exit(0);
-    }
-    close(pipefd[1]);
     static char buf[65536];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(pipefd[0], buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-    close(pipefd[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    int status = child_stderr(use_after_free_child, NULL, buf, sizeof buf);
     assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (strstr(buf, "use-after-poison") == NULL)
         fail_msg("no ASan report; child stderr:\n%s", buf);

@@ -170,8 +170,10 @@ static inline void peek_freed(void *dst, const void *src, size_t n)
         assert_string_not_equal(msg_, "no error");                      \
     } while (0)
 
-/* expect_fatal: fn(arg) must abort with `needle` in its stderr output. */
-static inline void expect_fatal(void (*fn)(void *), void *arg, const char *needle)
+/* child_stderr: run fn(arg) in a forked child (SIGABRT at its default,
+ * _exit(0) if fn returns), collect what it writes to stderr into buf
+ * (NUL-terminated, at most n - 1 bytes) and return its wait status. */
+static inline int child_stderr(void (*fn)(void *), void *arg, char *buf, size_t n)
 {
     int pipefd[2];
     assert_int_equal(pipe(pipefd), 0);
@@ -183,18 +185,26 @@ static inline void expect_fatal(void (*fn)(void *), void *arg, const char *needl
         dup2(pipefd[1], 2);
         signal(SIGABRT, SIG_DFL);
         fn(arg);
-        _exit(0); /* reaching here means no fatal error: the parent fails */
+        _exit(0);
     }
     close(pipefd[1]);
-    char buf[8192];
-    size_t n = 0;
+    size_t got = 0;
     ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(pipefd[0], buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
+    while (got < n - 1 && (r = read(pipefd[0], buf + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
     close(pipefd[0]);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* expect_fatal: fn(arg) must abort with `needle` in its stderr output
+ * (returning from fn means no fatal error: the parent fails). */
+static inline void expect_fatal(void (*fn)(void *), void *arg, const char *needle)
+{
+    char buf[8192];
+    int status = child_stderr(fn, arg, buf, sizeof buf);
     if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) || strstr(buf, needle) == NULL)
         fail_msg("expected a fatal error containing \"%s\"; child status %d, stderr:\n%s", needle,
                  status, buf);
