@@ -593,18 +593,60 @@ void gc_wait_idle(struct gch_heap *h, struct gch_thread *self)
 
 bool gc_start_forced(struct gch_heap *h) { return gc_start(h, GC_KIND_USER); }
 
-int64_t gc_maybe_trigger(struct gch_heap *h)
+/* trigger_reached: the phase is off and the heap at its trigger, so an
+ * allocation should start a cycle. */
+static bool trigger_reached(struct gch_heap *h)
 {
     if (atomic_u32_load_relaxed(&h->gc.phase) != GCPHASE_OFF)
-        return 0;
+        return false;
     if (gc_heap_live(h) < atomic_u64_load_relaxed(&h->gc.trigger))
-        return 0;
+        return false;
     /* The collector has had half the time: when the memory limit set
      * the goal (live data near or over it), the heap grows instead
      * (gc/mgclimit.c); a GOGC goal grows with the live heap, so cycles
      * go on, without assists, as in Go. */
-    if (atomic_u32_load_relaxed(&h->gc.pacer.goal_limited) != 0 && gc_limiter_on(h))
-        return 0;
-    int64_t t0 = gc_nanotime();
-    return gc_start(h, GC_KIND_HEAP) ? gc_nanotime() - t0 : 0;
+    return !(atomic_u32_load_relaxed(&h->gc.pacer.goal_limited) != 0 && gc_limiter_on(h));
+}
+
+/* wait_cycle_change: the trigger is reached but another thread holds the
+ * cycle: one is starting (its stopper has not set the mark phase yet) or
+ * one is ending (its mark is over, its trace lines and wake-ups not yet).
+ * Neither assists nor a new cycle would stop this allocation, and a
+ * collector thread descheduled in end_cycle let a mutator run from 5 to
+ * 70 MB against a 10 MB goal.  So wait, in a blocking section, until the
+ * cycle state changes (Go's gcStart waits on gcsema and worldsema, held
+ * by a cycle until its gctrace line is printed).  False: do not wait
+ * (no cycle holds it any more is true too: try again).  A trace sink's
+ * thread may be the one ending the cycle: it never waits. */
+static bool wait_cycle_change(struct gch_heap *h)
+{
+    if (gchi_in_sink())
+        return false;
+    struct gch_thread *self = gchi_heap_self(h);
+    if (self != NULL)
+        gch_blocking_enter(self);
+    lock_acquire(&h->stw.lock);
+    /* Checked under the lock that every change of the two is broadcast
+     * under (mark_setup, end_cycle, an abandoned start), so none is
+     * missed. */
+    if (h->gc.cycle_running && atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_OFF)
+        lock_wait(&h->stw.lock, &h->gc.mark_cond);
+    lock_release(&h->stw.lock);
+    if (self != NULL)
+        gch_blocking_leave(self);
+    return true;
+}
+
+int64_t gc_maybe_trigger(struct gch_heap *h)
+{
+    int64_t t0 = 0;
+    while (trigger_reached(h)) {
+        if (t0 == 0)
+            t0 = gc_nanotime();
+        if (gc_start(h, GC_KIND_HEAP))
+            return gc_nanotime() - t0;
+        if (!wait_cycle_change(h))
+            return 0;
+    }
+    return 0;
 }

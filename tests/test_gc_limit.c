@@ -195,10 +195,55 @@ static void test_gogc_off_no_limit(void **state)
     free_heap(h);
 }
 
+/* What the heap held when churn saw its peak, printed when a bound
+ * fails (a flake under load must say where the memory was). */
+struct peak_detail {
+    uint64_t ready, inuse, free, released, goal, alloc;
+    size_t trace_len; /* how much gctrace had been printed then */
+};
+static struct peak_detail peak_at;
+
+static void peak_record(gch_heap *h, uint64_t ready, struct capture *cap)
+{
+    struct mheap *m = &h->mheap;
+    peak_at.ready = ready;
+    peak_at.inuse = ld(&m->pages_inuse) * PAGE_SIZE;
+    peak_at.free = ld(&m->pages_free) * PAGE_SIZE;
+    peak_at.released = ld(&m->pages_released) * PAGE_SIZE;
+    peak_at.goal = ld(&h->gc.next_gc);
+    peak_at.alloc = gchi_heap_alloc_bytes(h);
+    pthread_mutex_lock(&cap->mu);
+    peak_at.trace_len = cap->len;
+    pthread_mutex_unlock(&cap->mu);
+}
+
+static void peak_print(void)
+{
+    print_message("at the peak: ready %llu KiB = in use %llu + free %llu (+ metadata); released %llu;"
+                  " goal %llu, alloc %llu KiB; gctrace up to byte %zu\n",
+                  (unsigned long long)(peak_at.ready >> 10), (unsigned long long)(peak_at.inuse >> 10),
+                  (unsigned long long)(peak_at.free >> 10), (unsigned long long)(peak_at.released >> 10),
+                  (unsigned long long)(peak_at.goal >> 10), (unsigned long long)(peak_at.alloc >> 10),
+                  peak_at.trace_len);
+}
+
+/* peak_fail: print what made up the peak and the cycles' gctrace, then
+ * fail. */
+static void peak_fail(struct capture *cap, uint64_t peak, uint64_t limit, uint64_t slack,
+                      uint64_t limiter_on)
+{
+    peak_print();
+    pthread_mutex_lock(&cap->mu);
+    print_message("gctrace:\n%s", cap->text);
+    pthread_mutex_unlock(&cap->mu);
+    fail_msg("peak %llu bytes over the limit %llu + %llu (limiter on %llu times)", (unsigned long long)peak,
+             (unsigned long long)limit, (unsigned long long)slack, (unsigned long long)limiter_on);
+}
+
 /* churn: keep `live` bytes reachable in 1 MiB chunks and allocate
  * `garbage` bytes of 64 KiB garbage, sampling the memory the heap holds;
- * returns the peak. */
-static uint64_t churn(gch_heap *h, gch_thread *t, uint64_t live, uint64_t garbage)
+ * returns the peak (peak_at says what made it up). */
+static uint64_t churn(gch_heap *h, gch_thread *t, uint64_t live, uint64_t garbage, struct capture *cap)
 {
     size_t nlive = (size_t)(live / MIB);
     void **roots = calloc(nlive, sizeof *roots);
@@ -215,7 +260,10 @@ static uint64_t churn(gch_heap *h, gch_thread *t, uint64_t live, uint64_t garbag
         assert_non_null(p);
         p[0] = 1;
         uint64_t m = mapped_ready(h);
-        peak = m > peak ? m : peak;
+        if (m > peak) {
+            peak = m;
+            peak_record(h, m, cap);
+        }
     }
     assert_int_equal(gch_root_range_remove(h, roots), GCH_OK);
     free(roots);
@@ -231,7 +279,7 @@ static void test_limit_caps_heap(void **state)
     struct capture cap;
     gch_heap *h = new_heap(100, (int64_t)LIMIT, "gctrace=1", &cap);
     gch_thread *t = gch_thread_attach(h);
-    uint64_t peak = churn(h, t, LIVE, 4 * LIVE);
+    uint64_t peak = churn(h, t, LIVE, 4 * LIVE, &cap);
     gch_stats st;
     gch_read_stats(h, &st);
     print_message("limit %llu MiB, live %llu MiB: peak %llu MiB held, %u cycles, limiter on %llu\n",
@@ -245,9 +293,7 @@ static void test_limit_caps_heap(void **state)
      * holds.  Seen once under a load average of 26 on 2 cores. */
     uint64_t slack = ld(&h->gc.limiter.enabled_count) == 0 ? LIMIT / 20 : LIMIT / 2;
     if (peak > LIMIT + slack)
-        fail_msg("peak %llu bytes over the limit %llu + %llu (limiter on %llu times)",
-                 (unsigned long long)peak, (unsigned long long)LIMIT, (unsigned long long)slack,
-                 (unsigned long long)ld(&h->gc.limiter.enabled_count));
+        peak_fail(&cap, peak, LIMIT, slack, ld(&h->gc.limiter.enabled_count));
     pthread_mutex_lock(&cap.mu);
     const char *g = strstr(cap.text, " MB goal, ");
     assert_non_null(g);
@@ -299,14 +345,15 @@ static void test_limit_goal_not_stretched(void **state)
 static void test_gogc_off_with_limit(void **state)
 {
     (void)state;
-    gch_heap *h = new_heap(-1, (int64_t)(64 * MIB / (SCALE > 1 ? 2 : 1)), NULL, NULL);
+    struct capture cap;
+    gch_heap *h = new_heap(-1, (int64_t)(64 * MIB / (SCALE > 1 ? 2 : 1)), "gctrace=1", &cap);
     gch_thread *t = gch_thread_attach(h);
     for (int i = 0; i < 64 / (SCALE > 1 ? 2 : 1) / 2; i++)
         assert_non_null(gch_alloc_noscan(t, 1 << 20)); /* half the limit */
     gch_stats st;
     gch_read_stats(h, &st);
     assert_int_equal(st.num_gc, 0);
-    uint64_t peak = churn(h, t, 16 * MIB / SCALE, 256 * MIB / SCALE); /* a 32 MiB limit at least */
+    uint64_t peak = churn(h, t, 16 * MIB / SCALE, 256 * MIB / SCALE, &cap); /* a 32 MiB limit at least */
     gch_read_stats(h, &st);
     assert_true(st.num_gc >= 1);
     uint64_t limit = 64 * MIB / (SCALE > 1 ? 2 : 1);
@@ -314,7 +361,7 @@ static void test_gogc_off_with_limit(void **state)
                   (unsigned long long)(limit >> 20), (unsigned long long)(peak >> 20), st.num_gc);
     uint64_t slack = ld(&h->gc.limiter.enabled_count) == 0 ? limit / 20 : limit / 2; /* as above */
     if (peak > limit + slack)
-        fail_msg("peak %llu bytes, limit %llu", (unsigned long long)peak, (unsigned long long)limit);
+        peak_fail(&cap, peak, limit, slack, ld(&h->gc.limiter.enabled_count));
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     free_heap(h);
 }
@@ -615,6 +662,98 @@ static void test_set_gc_percent_off_from_sink(void **state)
     free_heap(h);
 }
 
+/* An allocation at the trigger while another thread is still ending a
+ * cycle (its mark over, its gctrace line not yet printed) waits for that
+ * end instead of allocating on unchecked: neither an assist (no mark) nor
+ * a new cycle (the old one still holds it) would stop it.  Unfixed, a
+ * descheduled collector let the heap run from 5 to 70 MB against a
+ * 10 MB goal (test_limit_caps_heap's flake).  Here a sink holds the
+ * ending cycle on the collecting thread while a mutator allocates 64 MiB
+ * of garbage: it must stop near the 4 MiB trigger, and finish once the
+ * sink lets the cycle end. */
+struct held_sink {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool held, release;
+};
+
+static void holding_sink(const char *line, void *ctx)
+{
+    struct held_sink *s = ctx;
+    if (strncmp(line, "gc 1 @", 6) != 0)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->held = true;
+    pthread_cond_broadcast(&s->cv);
+    while (!s->release)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+struct garbage_arg {
+    gch_heap *h;
+    struct atomic_u64 allocated;
+    struct atomic_u32 done;
+};
+
+static void *allocate_garbage(void *arg)
+{
+    struct garbage_arg *a = arg;
+    gch_thread *t = gch_thread_attach(a->h);
+    assert_non_null(t);
+    for (int i = 0; i < 1024; i++) { /* 64 MiB */
+        char *p = gch_alloc_noscan(t, 64 << 10);
+        assert_non_null(p);
+        p[0] = 1;
+        atomic_u64_add_relaxed(&a->allocated, 64 << 10);
+    }
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    atomic_u32_store_release(&a->done, 1);
+    return NULL;
+}
+
+static void test_trigger_waits_for_ending_cycle(void **state)
+{
+    (void)state;
+    struct held_sink hs = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.force_gc_ms = 0;
+    cfg.scavenge_idle_ms = 0;
+    cfg.env_prefix = "ENDTEST_";
+    cfg.trace = holding_sink;
+    cfg.trace_ctx = &hs;
+    setenv("ENDTEST_GODEBUG", "gctrace=1", 1);
+    gch_heap *h = gch_heap_new(&cfg);
+    unsetenv("ENDTEST_GODEBUG");
+    assert_non_null(h);
+    struct collector_arg c = {h, {0}};
+    pthread_t collector, mutator;
+    assert_int_equal(pthread_create(&collector, NULL, collect_once, &c), 0);
+    pthread_mutex_lock(&hs.mu);
+    while (!hs.held)
+        pthread_cond_wait(&hs.cv, &hs.mu);
+    pthread_mutex_unlock(&hs.mu);
+    struct garbage_arg a = {h, {0}, {0}};
+    assert_int_equal(pthread_create(&mutator, NULL, allocate_garbage, &a), 0);
+    sleep_ms(200); /* unfixed, the mutator finishes its 64 MiB in this time */
+    uint64_t held_at = atomic_u64_load_relaxed(&a.allocated);
+    gch_stats st;
+    gch_read_stats(h, &st);
+    print_message("while the cycle's end was held: %llu KiB allocated, trigger near %llu KiB\n",
+                  (unsigned long long)(held_at >> 10), (unsigned long long)(st.next_gc >> 10));
+    assert_int_equal(atomic_u32_load_acquire(&a.done), 0);
+    assert_true(held_at <= st.next_gc + (1u << 20));
+    pthread_mutex_lock(&hs.mu);
+    hs.release = true;
+    pthread_cond_broadcast(&hs.cv);
+    pthread_mutex_unlock(&hs.mu);
+    pthread_join(mutator, NULL);
+    pthread_join(collector, NULL);
+    assert_int_equal(atomic_u64_load_relaxed(&a.allocated), 64u << 20);
+    free_heap(h);
+}
+
 /* At heap_limit an allocation runs a cycle unless GOGC is off: off as
  * set now by gch_set_gc_percent, not as configured at creation. */
 static void fill_to_limit(gch_thread *t, bool *failed)
@@ -696,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_limiter_keeps_gogc_cycles),
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
+        cmocka_unit_test(test_trigger_waits_for_ending_cycle),
         cmocka_unit_test(test_limit_goal_not_stretched),
         cmocka_unit_test(test_gogc_off_with_limit),
         cmocka_unit_test(test_death_spiral),
