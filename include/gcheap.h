@@ -184,7 +184,12 @@ typedef struct gch_config {
      * not call back into the heap's collector.  A VM thread whose
      * allocation starts a cycle may call it from inside gch_alloc, so it
      * must not take a lock the VM holds while allocating (an interpreter
-     * lock, say): hand the line to a queue instead. */
+     * lock, say): hand the line to a queue instead.  The cycle a line
+     * reports ends only when the sink returns: meanwhile no other cycle
+     * starts, and a VM thread whose allocation reaches the next trigger
+     * waits (in a blocking section) for the sink, as Go's allocations
+     * wait for the previous cycle's gctrace line; so a slow sink slows
+     * allocation. */
     void (*trace)(const char *line, void *trace_ctx);
     void *trace_ctx;
     /* Heap profiling (gch_write_heap_profile): on average one sampled
