@@ -617,7 +617,10 @@ static bool trigger_reached(struct gch_heap *h)
  * cycle state changes (Go's gcStart waits on gcsema and worldsema, held
  * by a cycle until its gctrace line is printed).  False: do not wait
  * (no cycle holds it any more is true too: try again).  A trace sink's
- * thread may be the one ending the cycle: it never waits. */
+ * thread may be the one ending the cycle: it never waits.  The wait is
+ * unbounded, as Go's: so a trace sink must not wait for a VM thread that
+ * may be allocating (gcheap.h, gch_config.trace).  stw_cycle broadcasts
+ * no phase change (the world is stopped): its waiters wake at end_cycle. */
 static bool wait_cycle_change(struct gch_heap *h)
 {
     if (gchi_in_sink())
@@ -639,10 +642,12 @@ static bool wait_cycle_change(struct gch_heap *h)
 
 int64_t gc_maybe_trigger(struct gch_heap *h)
 {
-    int64_t t0 = 0;
     while (trigger_reached(h)) {
-        if (t0 == 0)
-            t0 = gc_nanotime();
+        /* Only the start itself is the caller's stop time: a wait for
+         * another thread's cycle is not collector work (Go does not count
+         * a goroutine waiting on gcsema), and counting it would feed the
+         * GC CPU limiter a descheduled collector's delay. */
+        int64_t t0 = gc_nanotime();
         if (gc_start(h, GC_KIND_HEAP))
             return gc_nanotime() - t0;
         if (!wait_cycle_change(h))

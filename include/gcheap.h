@@ -185,11 +185,13 @@ typedef struct gch_config {
      * allocation starts a cycle may call it from inside gch_alloc, so it
      * must not take a lock the VM holds while allocating (an interpreter
      * lock, say): hand the line to a queue instead.  The cycle a line
-     * reports ends only when the sink returns: meanwhile no other cycle
-     * starts, and a VM thread whose allocation reaches the next trigger
-     * waits (in a blocking section) for the sink, as Go's allocations
-     * wait for the previous cycle's gctrace line; so a slow sink slows
-     * allocation. */
+     * reports (or, for "GC forced", is about to start) holds the heap's
+     * cycle until the sink returns: meanwhile no other cycle starts, and
+     * a VM thread whose allocation reaches the next trigger waits (in a
+     * blocking section) for the sink, as Go's allocations wait for the
+     * previous cycle's gctrace line.  So a slow sink slows allocation,
+     * and a sink that waits for any VM thread that may be allocating
+     * (for a lock it holds, a queue it drains) can deadlock. */
     void (*trace)(const char *line, void *trace_ctx);
     void *trace_ctx;
     /* Heap profiling (gch_write_heap_profile): on average one sampled
