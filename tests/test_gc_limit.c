@@ -662,30 +662,32 @@ static void test_set_gc_percent_off_from_sink(void **state)
     free_heap(h);
 }
 
-/* An allocation at the trigger while another thread is still ending a
- * cycle (its mark over, its gctrace line not yet printed) waits for that
- * end instead of allocating on unchecked: neither an assist (no mark) nor
- * a new cycle (the old one still holds it) would stop it.  Unfixed, a
- * descheduled collector let the heap run from 5 to 70 MB against a
- * 10 MB goal (test_limit_caps_heap's flake).  Here a sink holds the
- * ending cycle on the collecting thread while a mutator allocates 64 MiB
- * of garbage.  It must stop near the 4 MiB trigger, in a blocking
- * section (a RUNNING waiter would hang every stop of the world), and
- * finish once the sink lets the cycle end; the wait is not charged to
- * its stop time (which feeds the GC CPU limiter).  State is static: a
- * failed assertion longjmps out while other threads still use it. */
+/* An allocation at the trigger while another thread holds the cycle
+ * waits for it instead of allocating on unchecked: neither an assist
+ * (no mark) nor a new cycle (the old one still holds it) would stop it.
+ * Two windows: a cycle ending (its mark over, its gctrace line not yet
+ * printed) and a cycle starting (sysmon printed "GC forced", the world
+ * not yet stopped).  Unfixed, a descheduled collector let the heap run
+ * from 5 to 70 MB against a 10 MB goal (test_limit_caps_heap's flake).
+ * Here a sink holds the cycle on the collecting thread while a mutator
+ * allocates 64 MiB of garbage.  It must stop near the 4 MiB trigger, in a
+ * blocking section (a RUNNING waiter would hang every stop of the world),
+ * and finish once the sink lets go; the wait is not charged to its stop
+ * time (which feeds the GC CPU limiter).  State is static: a failed
+ * assertion longjmps out while other threads may still use it. */
 #define HOLD_MS 500
 struct held_sink {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    const char *prefix; /* the line to hold */
     bool held, release;
 };
-static struct held_sink held_sink = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+static struct held_sink held_sink = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false, false};
 
 static void holding_sink(const char *line, void *ctx)
 {
     struct held_sink *s = ctx;
-    if (strncmp(line, "gc 1 @", 6) != 0)
+    if (strncmp(line, s->prefix, strlen(s->prefix)) != 0)
         return;
     pthread_mutex_lock(&s->mu);
     s->held = true;
@@ -701,6 +703,20 @@ static void held_sink_release(void)
     held_sink.release = true;
     pthread_cond_broadcast(&held_sink.cv);
     pthread_mutex_unlock(&held_sink.mu);
+}
+
+/* held_sink_wait: wait up to 30 s for the sink to hold its line. */
+static bool held_sink_wait(void)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 30;
+    pthread_mutex_lock(&held_sink.mu);
+    while (!held_sink.held && pthread_cond_timedwait(&held_sink.cv, &held_sink.mu, &deadline) == 0)
+        ;
+    bool held = held_sink.held;
+    pthread_mutex_unlock(&held_sink.mu);
+    return held;
 }
 
 /* The mutator records what happened; the main thread asserts. */
@@ -752,12 +768,16 @@ static bool wait_flag(struct atomic_u32 *flag, long ms)
     return true;
 }
 
-static void test_trigger_waits_for_ending_cycle(void **state)
+/* held_heap: a heap whose trace sink holds the first line starting with
+ * prefix; force_gc_ms as given (0: no periodic cycle). */
+static gch_heap *held_heap(const char *prefix, int64_t force_gc_ms)
 {
-    (void)state;
+    held_sink.prefix = prefix;
+    held_sink.held = held_sink.release = false;
+    memset(&garbage, 0, sizeof garbage);
     gch_config cfg;
     gch_config_init(&cfg);
-    cfg.force_gc_ms = 0;
+    cfg.force_gc_ms = force_gc_ms;
     cfg.scavenge_idle_ms = 0;
     cfg.env_prefix = "ENDTEST_";
     cfg.trace = holding_sink;
@@ -766,20 +786,15 @@ static void test_trigger_waits_for_ending_cycle(void **state)
     gch_heap *h = gch_heap_new(&cfg);
     unsetenv("ENDTEST_GODEBUG");
     assert_non_null(h);
-    static struct collector_arg c;
-    c.h = h;
-    pthread_t collector, mutator;
-    assert_int_equal(pthread_create(&collector, NULL, collect_once, &c), 0);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 30;
-    pthread_mutex_lock(&held_sink.mu);
-    while (!held_sink.held && pthread_cond_timedwait(&held_sink.cv, &held_sink.mu, &deadline) == 0)
-        ;
-    bool held = held_sink.held;
-    pthread_mutex_unlock(&held_sink.mu);
-    if (!held)
-        fail_msg("cycle 1's gctrace line never reached the sink");
+    return h;
+}
+
+/* allocate_while_held: the sink holds the cycle now; run the mutator
+ * for HOLD_MS, let the sink go, wait for the mutator and for `other`
+ * (NULL: nothing else), and check what the header comment says. */
+static void allocate_while_held(gch_heap *h, struct atomic_u32 *other, const char *window)
+{
+    pthread_t mutator;
     garbage.h = h;
     assert_int_equal(pthread_create(&mutator, NULL, allocate_garbage, &garbage), 0);
     sleep_ms(HOLD_MS); /* unfixed, the mutator finishes its 64 MiB in this time */
@@ -793,15 +808,14 @@ static void test_trigger_waits_for_ending_cycle(void **state)
     lock_release(&h->stw.lock);
     uint64_t trigger = ld(&h->gc.trigger);
     held_sink_release();
-    bool joined = wait_flag(&garbage.done, 60000) && wait_flag(&c.done, 60000);
-    print_message("while the cycle's end was held: %llu KiB allocated (trigger %llu KiB), %s; "
+    bool joined = wait_flag(&garbage.done, 60000) && (other == NULL || wait_flag(other, 60000));
+    print_message("while the cycle's %s was held: %llu KiB allocated (trigger %llu KiB), %s; "
                   "stop time charged %.1f ms\n",
-                  (unsigned long long)(held_at >> 10), (unsigned long long)(trigger >> 10),
+                  window, (unsigned long long)(held_at >> 10), (unsigned long long)(trigger >> 10),
                   blocking ? "waiting in a blocking section" : "not blocking", (double)garbage.stop_ns / 1e6);
     if (!joined)
-        fail_msg("the mutator or the collector did not finish after the sink let the cycle end");
+        fail_msg("the mutator or the collector did not finish after the sink let the cycle go");
     pthread_join(mutator, NULL);
-    pthread_join(collector, NULL);
     assert_false(finished_early);
     assert_true(held_at <= trigger + (1u << 20));
     assert_true(blocking);
@@ -810,6 +824,35 @@ static void test_trigger_waits_for_ending_cycle(void **state)
     /* Its own starts only (tens of ms under TSan for 16 cycles), not the
      * HOLD_MS wait: unfixed, at least HOLD_MS less the few ms to the trigger. */
     assert_true(garbage.stop_ns < (int64_t)HOLD_MS * 1000000 / 10 * 6);
+}
+
+static void test_trigger_waits_for_ending_cycle(void **state)
+{
+    (void)state;
+    gch_heap *h = held_heap("gc 1 @", 0);
+    static struct collector_arg c;
+    c.h = h;
+    atomic_u32_store_relaxed(&c.done, 0);
+    pthread_t collector;
+    assert_int_equal(pthread_create(&collector, NULL, collect_once, &c), 0);
+    if (!held_sink_wait())
+        fail_msg("cycle 1's gctrace line never reached the sink");
+    allocate_while_held(h, &c.done, "end");
+    pthread_join(collector, NULL);
+    free_heap(h);
+}
+
+/* The start window: sysmon's periodic cycle prints "GC forced" after it
+ * claimed the cycle and before it stops the world (gcheap.h: the line
+ * holds the cycle it is about to start). */
+static void test_trigger_waits_for_starting_cycle(void **state)
+{
+    (void)state;
+    gch_heap *h = held_heap("GC forced", 20);
+    assert_int_equal(gch_collect(h), GCH_OK); /* a periodic cycle needs one ended before */
+    if (!held_sink_wait())
+        fail_msg("sysmon's GC forced line never reached the sink");
+    allocate_while_held(h, NULL, "start");
     free_heap(h);
 }
 
@@ -895,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_gogc_off_no_limit),
         cmocka_unit_test(test_limit_caps_heap),
         cmocka_unit_test(test_trigger_waits_for_ending_cycle),
+        cmocka_unit_test(test_trigger_waits_for_starting_cycle),
         cmocka_unit_test(test_limit_goal_not_stretched),
         cmocka_unit_test(test_gogc_off_with_limit),
         cmocka_unit_test(test_death_spiral),
