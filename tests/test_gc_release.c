@@ -37,6 +37,8 @@ struct fakeos {
     uintptr_t refuse_lo, refuse_hi; /* unused fails on ranges touching these */
     long sleep_us;       /* each release takes at least this long */
     int unused_calls;
+    int64_t last_call_ns; /* when the latest unused call began (0: none yet) */
+    int64_t min_gap_ns;   /* least time between the starts of two unused calls */
     uintptr_t watch;     /* count map calls covering this address */
     int watch_maps;
 };
@@ -44,6 +46,7 @@ struct fakeos {
 static void fake_init(struct fakeos *f)
 {
     memset(f, 0, sizeof *f);
+    f->min_gap_ns = INT64_MAX;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
 }
@@ -65,6 +68,10 @@ static bool fake_unused(void *ctx, void *v, size_t n, bool madv_free)
     bool refuse = f->refuse || ((uintptr_t)v < f->refuse_hi && (uintptr_t)v + n > f->refuse_lo);
     long us = f->sleep_us;
     f->unused_calls++;
+    int64_t now = sys_nanotime();
+    if (f->last_call_ns != 0 && now - f->last_call_ns < f->min_gap_ns)
+        f->min_gap_ns = now - f->last_call_ns;
+    f->last_call_ns = now;
     if (f->gate) {
         f->inside++;
         pthread_cond_broadcast(&f->cv);
@@ -482,9 +489,15 @@ static void set_bg_goals(gch_heap *h, uint64_t goal)
 }
 
 /* Cycles ending every 2 ms (kicks) must not make the background
- * scavenger work more than its 1% of a CPU: with each 64 KiB release
- * taking 1 ms, 500 ms of kicks allow about 5 bursts of one release each
- * (review finding 4; unfixed, every kick started a burst: ~250). */
+ * scavenger work more than its 1% of a CPU (review finding 4; unfixed,
+ * every kick started a burst).  Each 64 KiB release takes 1 ms here, so
+ * a burst is one release and the next burst may begin 99 burst-lengths
+ * later: any two releases start 99 ms apart or more, while unfixed they
+ * followed the kicks, 2 ms apart.  The test checks that least gap (over
+ * 250 kicks and three releases at least) rather than a count of
+ * releases in "500 ms": 250 sleeps of 2 ms last far longer on a loaded
+ * machine, which allowed more bursts than the count assumed, while a
+ * loaded machine can only widen the gaps. */
 static void test_kicks_keep_bg_pacing(void **state)
 {
     (void)state;
@@ -496,16 +509,23 @@ static void test_kicks_keep_bg_pacing(void **state)
     struct mspan *fence;
     (void)free_run(m, 32 * MIB / PAGE_SIZE, 1, &fence);
     set_bg_goals(h, 0);
-    for (int i = 0; i < 250; i++) {
+    int64_t t0 = sys_nanotime();
+    for (int i = 0; i < 250 || fake_calls(&f) < 3; i++) {
+        if (sys_nanotime() - t0 > 60 * 1000000000LL)
+            fail_msg("%d background releases in 60 s of kicks (3 expected in 300 ms)", fake_calls(&f));
         sysmon_kick(h);
         sleep_ms(2);
     }
+    int64_t window = sys_nanotime() - t0;
     int calls = fake_calls(&f);
+    pthread_mutex_lock(&f.mu);
+    int64_t gap = f.min_gap_ns;
+    pthread_mutex_unlock(&f.mu);
     uint64_t bg = ld(&m->released_bytes[SCAV_BG]);
-    print_message("250 kicks in ~500 ms: %d releases, %llu KiB\n", calls, (unsigned long long)(bg >> 10));
-    assert_true(calls >= 1);
-    if (calls > 25)
-        fail_msg("%d background releases of 1 ms each in ~500 ms: over 1%% of a CPU", calls);
+    print_message("kicks for %lld ms: %d releases, %llu KiB, least gap %lld ms\n", (long long)(window / 1000000),
+                  calls, (unsigned long long)(bg >> 10), (long long)(gap / 1000000));
+    if (gap < 50 * 1000000LL)
+        fail_msg("background releases of 1 ms each %lld us apart: over 1%% of a CPU", (long long)(gap / 1000));
     set_bg_goals(h, UINT64_MAX);
     mheap_free_span(m, fence);
     heap_free_checked(h);
@@ -515,7 +535,10 @@ static void test_kicks_keep_bg_pacing(void **state)
  * scans every free page under the heap lock, must still run at most
  * every eighth of the idle period: 200 single free pages coming of age
  * 2 ms apart, idle period 1 s, 400 ms: ~4 passes (review finding 8;
- * unfixed, a pass every ~3 ms: ~130). */
+ * unfixed, a pass every ~3 ms: ~130).  The window is measured, not
+ * taken to be the 400 ms slept (a loaded machine sleeps longer, and
+ * the floor allows a pass per 125 ms of it), and the first pass and its
+ * release are waited for, not expected within the sleep. */
 static void test_idle_pass_floor(void **state)
 {
     (void)state;
@@ -537,15 +560,21 @@ static void test_idle_pass_floor(void **state)
     }
     lock_release(&m->lock);
     set_bg_goals(h, UINT64_MAX);
+    int64_t t0 = sys_nanotime();
     sysmon_kick(h);
     sleep_ms(400);
+    for (int i = 0; i < 3000 && ld(&m->released_bytes[SCAV_IDLE]) < PAGE_SIZE; i++)
+        sleep_ms(10); /* 30 s cap; the first pass runs at the kick */
     uint64_t passes = ld(&h->sysmon.idle_passes);
-    print_message("idle passes in 400 ms: %llu, %llu KiB released\n", (unsigned long long)passes,
-                  (unsigned long long)(ld(&m->released_bytes[SCAV_IDLE]) >> 10));
+    int64_t window_ms = (sys_nanotime() - t0) / 1000000;
+    print_message("idle passes in %lld ms: %llu, %llu KiB released\n", (long long)window_ms,
+                  (unsigned long long)passes, (unsigned long long)(ld(&m->released_bytes[SCAV_IDLE]) >> 10));
     assert_true(passes >= 1);
     assert_true(ld(&m->released_bytes[SCAV_IDLE]) >= PAGE_SIZE);
-    if (passes > 20)
-        fail_msg("%llu idle passes in 400 ms with a 1 s idle period", (unsigned long long)passes);
+    /* one at the kick, then one per 125 ms at most; twice that allowed */
+    if (passes > (uint64_t)(2 + window_ms / 62))
+        fail_msg("%llu idle passes in %lld ms with a 1 s idle period", (unsigned long long)passes,
+                 (long long)window_ms);
     for (int k = 0; k < N; k++)
         mheap_free_span(m, spans[2 * k + 1]);
     heap_free_checked(h);
