@@ -140,7 +140,25 @@ static bool page_released(struct mheap *m, uintptr_t p)
 struct job {
     struct mheap *m;
     struct mspan *span; /* the allocation's result */
+    struct atomic_u32 returned; /* set after span */
 };
+
+/* wait_for_waiter: poll until an allocation waits for a busy run (H6,
+ * scav_waiters) or *returned is set (60 s cap); true if one waits. */
+static bool wait_for_waiter(struct mheap *m, struct atomic_u32 *returned)
+{
+    for (int i = 0; i < 6000; i++) {
+        lock_acquire(&m->lock);
+        unsigned waiting = m->scav_waiters;
+        lock_release(&m->lock);
+        if (waiting != 0)
+            return true;
+        if (returned != NULL && atomic_u32_load_acquire(returned) != 0)
+            return false;
+        sleep_ms(10);
+    }
+    return false;
+}
 
 static void *scavenge_all(void *arg)
 {
@@ -153,6 +171,7 @@ static void *alloc_256(void *arg)
 {
     struct job *j = arg;
     j->span = mheap_alloc_span(j->m, 256, 0);
+    atomic_u32_store_release(&j->returned, 1);
     return NULL;
 }
 
@@ -176,7 +195,7 @@ static void test_alloc_waits_for_release(void **state)
     pthread_mutex_lock(&f.mu);
     f.gate = true;
     pthread_mutex_unlock(&f.mu);
-    struct job rel = {m, NULL}, al = {m, NULL};
+    struct job rel = {m, NULL, {0}}, al = {m, NULL, {0}};
     pthread_t tr, ta;
     assert_int_equal(pthread_create(&tr, NULL, scavenge_all, &rel), 0);
     pthread_mutex_lock(&f.mu);
@@ -184,7 +203,10 @@ static void test_alloc_waits_for_release(void **state)
         pthread_cond_wait(&f.cv, &f.mu); /* the release is in flight */
     pthread_mutex_unlock(&f.mu);
     assert_int_equal(pthread_create(&ta, NULL, alloc_256, &al), 0);
-    sleep_ms(30); /* let the allocation find no pages (unfixed: fail now) */
+    /* Open the gate once the allocation waits for the release, or has
+     * returned (unfixed: it fails at once).  A fixed 30 ms let a late
+     * allocation find the pages back and pass without testing the wait. */
+    assert_true(wait_for_waiter(m, &al.returned));
     pthread_mutex_lock(&f.mu);
     f.open = true;
     pthread_mutex_unlock(&f.mu);
@@ -231,7 +253,7 @@ static void test_eager_release_does_not_wait(void **state)
     pthread_mutex_lock(&f.mu);
     f.gate = true;
     pthread_mutex_unlock(&f.mu);
-    struct job rel = {m, NULL};
+    struct job rel = {m, NULL, {0}};
     pthread_t tr, te;
     assert_int_equal(pthread_create(&tr, NULL, scavenge_all, &rel), 0);
     pthread_mutex_lock(&f.mu);
@@ -348,7 +370,7 @@ static void test_h6_wait_is_one_run(void **state)
     f.gate = true;
     f.sleep_us = 20000;
     pthread_mutex_unlock(&f.mu);
-    struct job rel = {m, NULL};
+    struct job rel = {m, NULL, {0}};
     struct h6job al = {m, &f, NULL, 0, 0};
     pthread_t tr, ta;
     assert_int_equal(pthread_create(&tr, NULL, scavenge_all, &rel), 0);
@@ -357,7 +379,10 @@ static void test_h6_wait_is_one_run(void **state)
         pthread_cond_wait(&f.cv, &f.mu); /* the first release is in flight */
     pthread_mutex_unlock(&f.mu);
     assert_int_equal(pthread_create(&ta, NULL, alloc_512_counting, &al), 0);
-    sleep_ms(30); /* let the allocation find no 512-page run and wait */
+    /* Open the gate only once the allocation waits (it used to get 30 ms
+     * to arrive: under load it came later, the pass had no waiter to
+     * stop for, rightly went on to the next run and the count was 2). */
+    assert_true(wait_for_waiter(m, NULL));
     pthread_mutex_lock(&f.mu);
     f.open = true;
     pthread_mutex_unlock(&f.mu);
