@@ -32,6 +32,7 @@ struct fakeos {
     pthread_cond_t cv;
     bool gate;           /* hold each release until `open` */
     bool open;
+    bool gate_expired;   /* a release left the gate unopened (after 60 s) */
     int inside;          /* releases that reached the gate */
     bool refuse;         /* unused fails */
     uintptr_t refuse_lo, refuse_hi; /* unused fails on ranges touching these */
@@ -75,11 +76,12 @@ static bool fake_unused(void *ctx, void *v, size_t n, bool madv_free)
     if (f->gate) {
         f->inside++;
         pthread_cond_broadcast(&f->cv);
-        for (int i = 0; i < 500 && !f->open; i++) { /* 5 s at most */
+        for (int i = 0; i < 6000 && !f->open; i++) { /* 60 s at most */
             pthread_mutex_unlock(&f->mu);
             sleep_ms(10);
             pthread_mutex_lock(&f->mu);
         }
+        f->gate_expired = f->gate_expired || !f->open;
     }
     pthread_mutex_unlock(&f->mu);
     if (us > 0) {
@@ -224,6 +226,8 @@ static void test_alloc_waits_for_release(void **state)
 
 struct eagerjob {
     struct mheap *m;
+    struct fakeos *f;
+    bool gate_closed; /* the pass's release was still held when it returned */
     struct atomic_u32 done;
 };
 
@@ -231,6 +235,9 @@ static void *release_eagerly(void *arg)
 {
     struct eagerjob *j = arg;
     mheap_limit_scavenge(j->m);
+    pthread_mutex_lock(&j->f->mu);
+    j->gate_closed = !j->f->open && !j->f->gate_expired;
+    pthread_mutex_unlock(&j->f->mu);
     atomic_u32_store_release(&j->done, 1);
     return NULL;
 }
@@ -261,10 +268,14 @@ static void test_eager_release_does_not_wait(void **state)
         pthread_cond_wait(&f.cv, &f.mu);
     pthread_mutex_unlock(&f.mu);
     atomic_u64_store_relaxed(&m->memory_limit, 0); /* everything Ready is over it */
-    struct eagerjob e = {m, {0}};
+    struct eagerjob e = {m, &f, false, {0}};
     assert_int_equal(pthread_create(&te, NULL, release_eagerly, &e), 0);
+    /* It needs microseconds; it used to get 2 s to return, a bound on its
+     * thread's start.  What is checked is that it returned while the
+     * other release was still held, as it saw it itself; unfixed, it
+     * waits for that release, so for the gate to open or expire. */
     bool returned = false;
-    for (int i = 0; i < 200 && !returned; i++) { /* 2 s at most; it needs microseconds */
+    for (int i = 0; i < 6000 && !returned; i++) { /* 60 s cap */
         returned = atomic_u32_load_acquire(&e.done) != 0;
         if (!returned)
             sleep_ms(10);
@@ -275,6 +286,7 @@ static void test_eager_release_does_not_wait(void **state)
     pthread_join(te, NULL);
     pthread_join(tr, NULL);
     assert_true(returned);
+    assert_true(e.gate_closed);
     assert_int_equal(ld(&m->released_bytes[SCAV_EAGER]), 0); /* it left the work */
     assert_int_equal(ld(&m->released_bytes[SCAV_BG]), 64 * PAGE_SIZE);
     atomic_u64_store_relaxed(&m->memory_limit, UINT64_MAX);
