@@ -2,8 +2,9 @@
  * test_barrier.c - the write barrier's contract at its edges (issue 13,
  * issue 16 item 6).
  *
- * Every heap here runs with clobberfree=1 and gccheckmark=1, and with
- * invalidptr=1 (the default): shading a freed object is a fatal error.
+ * Every heap here is tests/mark_fixture.h's (shared with test_races.c):
+ * clobberfree=1 and gccheckmark=1, and invalidptr=1 (the default):
+ * shading a freed object is a fatal error.
  *
  * What it checks:
  *   1. gch_write_cas with a stale comparand (an object freed a cycle ago)
@@ -18,85 +19,10 @@
  *      thread that does not own the handle, is a fatal error even with
  *      the barrier off.
  */
-#include "testutil.h"
+#include "mark_fixture.h"
 #include "error.h"
 
 #include <pthread.h>
-
-#define MAGIC 0x6261727269657221ULL
-
-struct obj {
-    uint64_t magic;
-    void *f[3];
-};
-
-static const uint8_t obj_mask[] = {0x0e}; /* words 1..3 */
-static const gch_type obj_type = {"obj", sizeof(struct obj), obj_mask, NULL};
-
-struct env {
-    gch_heap *h;
-    gch_thread *t;
-    void *g[4]; /* registered global roots */
-};
-
-static struct obj *new_obj(gch_thread *t)
-{
-    struct obj *o = gch_alloc(t, &obj_type);
-    assert_non_null(o);
-    o->magic = MAGIC;
-    return o;
-}
-
-static void check_obj(const void *p)
-{
-    assert_non_null(p);
-    if (((const struct obj *)p)->magic != MAGIC)
-        fail_msg("object %p lost: magic %#lx", p, (unsigned long)((const struct obj *)p)->magic);
-}
-
-static void env_open(struct env *e)
-{
-    gch_config cfg;
-    gch_config_init(&cfg);
-    cfg.env_prefix = "TBARRIER_";
-    cfg.gc_percent = -1; /* cycles only when a test starts one */
-    setenv("TBARRIER_GODEBUG", "clobberfree=1,gccheckmark=1,invalidptr=1", 1);
-    e->h = gch_heap_new(&cfg);
-    unsetenv("TBARRIER_GODEBUG");
-    assert_non_null(e->h);
-    assert_int_equal(e->h->env.debug.gccheckmark, 1);
-    e->t = gch_thread_attach(e->h);
-    assert_non_null(e->t);
-    memset(e->g, 0, sizeof e->g);
-    assert_int_equal(gch_root_range_add(e->h, e->g, 4), GCH_OK);
-}
-
-static void env_close(struct env *e)
-{
-    assert_int_equal(gch_root_range_remove(e->h, e->g), GCH_OK);
-    assert_int_equal(gch_thread_detach(e->t), GCH_OK);
-    heap_free_checked(e->h);
-}
-
-/* mark_frozen: start a cycle with the mark held; our frames are scanned
- * at the safepoint, and our barrier is on from here. */
-static void mark_frozen(struct env *e)
-{
-    gchi_test_hold_mark(e->h, true);
-    assert_true(gchi_test_gc_start(e->h));
-    assert_int_equal(atomic_u32_load_relaxed(&e->h->gc.phase), GCPHASE_MARK);
-    gch_safepoint(e->t);
-    assert_int_equal(e->t->hs_ops & HS_SCAN_ROOTS, 0);
-}
-
-static void mark_finish(struct env *e)
-{
-    uint64_t passes = atomic_u64_load_relaxed(&e->h->gc.checkmark_passes);
-    gchi_test_hold_mark(e->h, false);
-    gchi_test_gc_wait(e->h);
-    assert_int_equal(atomic_u32_load_relaxed(&e->h->gc.phase), GCPHASE_OFF);
-    assert_true(atomic_u64_load_relaxed(&e->h->gc.checkmark_passes) > passes);
-}
 
 static bool wbuf_holds(const gch_thread *t, uint32_t from, const void *p)
 {
@@ -243,14 +169,7 @@ static void *cas_collector(void *arg)
 static void test_cas_stale_concurrent(void **state)
 {
     (void)state;
-    gch_config cfg;
-    gch_config_init(&cfg);
-    cfg.env_prefix = "TBARRIER_";
-    cfg.gc_percent = -1;
-    setenv("TBARRIER_GODEBUG", "clobberfree=1,gccheckmark=1,invalidptr=1", 1);
-    struct cas_shared s = {.h = gch_heap_new(&cfg)};
-    unsetenv("TBARRIER_GODEBUG");
-    assert_non_null(s.h);
+    struct cas_shared s = {.h = mark_heap_new()};
     assert_int_equal(gch_root_add(s.h, &s.slot[0]), GCH_OK);
     pthread_t coll, repl, mut[CAS_THREADS];
     assert_int_equal(pthread_create(&coll, NULL, cas_collector, &s), 0);

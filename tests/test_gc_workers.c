@@ -17,6 +17,10 @@
  * The test holds one worker asleep in its nap through a whole cycle, then
  * lets it go from inside the next cycle's termination and asserts it did
  * not begin mark work before that termination ended.
+ *
+ * No assertion here waits for a time: each waits for one of two events,
+ * the right one or the wrong one, and the order of the two is what is
+ * checked (a loaded machine only makes both later).
  */
 #include "testutil.h"
 
@@ -93,7 +97,24 @@ static void test_no_worker_starts_during_termination(void **state)
 
 /* A worker asleep through two whole marks leaves its old round when it
  * wakes (it used to stay in it for good, never seeing its own mark's
- * number as the last ended, so gch_heap_free waited on it forever). */
+ * number as the last ended, so gch_heap_free waited on it forever).
+ *
+ * Once released, with no cycle running, a worker naps (calls the idle
+ * hook) only if it is still in a round whose mark ended: stuck, it naps
+ * every 50 us.  So the test waits for either nidle back to 0 (pass) or
+ * a nap after the release (fail), however long the scheduler makes
+ * either take.  It used to allow the victim 1000 naps of 1 ms to leave,
+ * a bound on the victim's scheduling, which a loaded 2-core machine
+ * under TSan can exceed. */
+static atomic_int naps_after_release;
+
+static void hold_first_napper_count_after(struct gch_heap *h)
+{
+    if (atomic_load(&victim_release))
+        atomic_fetch_add(&naps_after_release, 1);
+    hold_first_napper(h);
+}
+
 static void test_sleeper_leaves_its_old_round(void **state)
 {
     (void)state;
@@ -107,7 +128,8 @@ static void test_sleeper_leaves_its_old_round(void **state)
     assert_int_equal(gch_collect(h), GCH_OK);
     atomic_store(&victim_held, 0);
     atomic_store(&victim_release, 0);
-    gchi_test_set_idle_hook(h, hold_first_napper);
+    atomic_store(&naps_after_release, 0);
+    gchi_test_set_idle_hook(h, hold_first_napper_count_after);
     atomic_store(&victim_armed, 1);
     for (int i = 0; i < 100 && !atomic_load(&victim_held); i++)
         assert_int_equal(gch_collect(h), GCH_OK);
@@ -116,12 +138,13 @@ static void test_sleeper_leaves_its_old_round(void **state)
     assert_int_equal(gch_collect(h), GCH_OK);
     atomic_store(&victim_release, 1);
     int nidle = -1;
-    for (int i = 0; i < 1000 && nidle != 0; i++) {
+    while (nidle != 0 && atomic_load(&naps_after_release) == 0) {
         nap_ms(1);
         lock_acquire(&h->stw.lock);
         nidle = h->gc.nidle;
         lock_release(&h->stw.lock);
     }
+    assert_int_equal(atomic_load(&naps_after_release), 0); /* nobody naps in a finished round */
     assert_int_equal(nidle, 0); /* no worker left counted in a finished round */
     gchi_test_set_idle_hook(h, NULL);
     heap_free_checked(h);

@@ -6,9 +6,10 @@
  * A test freezes the mark with gchi_test_hold_mark (workers and assists
  * do no mark work), starts a cycle, runs its own root-scan handshake at a
  * safepoint (its handle frame is then black), makes its stores, and lets
- * the mark go on.  Every heap runs with gccheckmark=1, which re-marks with
- * the world stopped at the end of each mark and aborts on a lost object,
- * and with clobberfree=1, so a freed object fails its magic check.
+ * the mark go on.  Every heap is tests/mark_fixture.h's (shared with
+ * test_barrier.c): gccheckmark=1, which re-marks with the world stopped
+ * at the end of each mark and aborts on a lost object, and clobberfree=1,
+ * so a freed object fails its magic check.
  *
  * What it checks:
  *   1. a reference moved from the heap into a scanned handle frame and
@@ -37,87 +38,11 @@
  *      (and after 32 restarts is drained stopped), losing nothing; a root
  *      edit from a scan callback is fatal.
  */
-#include "testutil.h"
+#include "mark_fixture.h"
 #include "error.h"
 
 #include <pthread.h>
 #include <time.h>
-
-#define MAGIC 0x6f626a6563742121ULL
-
-struct obj {
-    uint64_t magic;
-    void *f[3];
-};
-
-static const uint8_t obj_mask[] = {0x0e}; /* words 1..3 */
-static const gch_type obj_type = {"obj", sizeof(struct obj), obj_mask, NULL};
-
-struct env {
-    gch_heap *h;
-    gch_thread *t;
-    void *g[4]; /* registered global roots */
-};
-
-static struct obj *new_obj(gch_thread *t)
-{
-    struct obj *o = gch_alloc(t, &obj_type);
-    assert_non_null(o);
-    o->magic = MAGIC;
-    return o;
-}
-
-static void check_obj(const void *p)
-{
-    assert_non_null(p);
-    if (((const struct obj *)p)->magic != MAGIC)
-        fail_msg("object %p lost: magic %#lx", p, (unsigned long)((const struct obj *)p)->magic);
-}
-
-static void env_open(struct env *e)
-{
-    gch_config cfg;
-    gch_config_init(&cfg);
-    cfg.env_prefix = "TRACES_";
-    cfg.gc_percent = -1; /* cycles only when a test starts one */
-    setenv("TRACES_GODEBUG", "clobberfree=1,gccheckmark=1", 1);
-    e->h = gch_heap_new(&cfg);
-    unsetenv("TRACES_GODEBUG");
-    assert_non_null(e->h);
-    assert_int_equal(e->h->env.debug.gccheckmark, 1);
-    e->t = gch_thread_attach(e->h);
-    assert_non_null(e->t);
-    memset(e->g, 0, sizeof e->g);
-    assert_int_equal(gch_root_range_add(e->h, e->g, 4), GCH_OK);
-}
-
-static void env_close(struct env *e)
-{
-    gch_root_range_remove(e->h, e->g); /* may already be gone (test 4) */
-    assert_int_equal(gch_thread_detach(e->t), GCH_OK);
-    heap_free_checked(e->h);
-}
-
-/* mark_frozen: start a cycle with the mark held, and scan our own frames
- * now (the handshake at our safepoint): from here on they are black. */
-static void mark_frozen(struct env *e)
-{
-    gchi_test_hold_mark(e->h, true);
-    assert_true(gchi_test_gc_start(e->h));
-    assert_int_equal(atomic_u32_load_relaxed(&e->h->gc.phase), GCPHASE_MARK);
-    gch_safepoint(e->t);
-    assert_int_equal(e->t->hs_ops & HS_SCAN_ROOTS, 0);
-}
-
-/* mark_finish: let the mark run to its end (checkmark included). */
-static void mark_finish(struct env *e)
-{
-    uint64_t passes = atomic_u64_load_relaxed(&e->h->gc.checkmark_passes);
-    gchi_test_hold_mark(e->h, false);
-    gchi_test_gc_wait(e->h);
-    assert_int_equal(atomic_u32_load_relaxed(&e->h->gc.phase), GCPHASE_OFF);
-    assert_true(atomic_u64_load_relaxed(&e->h->gc.checkmark_passes) > passes);
-}
 
 /* ---- 1. heap -> black frame ----------------------------------------------- */
 

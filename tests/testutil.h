@@ -19,6 +19,17 @@
  *   expect_fatal()      runs a function in a forked child and asserts it
  *                       died by abort() with a message containing a
  *                       given substring on stderr (gch_fatal's path).
+ *
+ * A failed assertion aborts the test program at once, printing its
+ * message (CMOCKA_TEST_ABORT=1, set below unless the environment says
+ * otherwise).  cmocka's default longjmps back to its runner, which is
+ * wrong for us twice over: from a thread other than the runner's the
+ * jump lands on another thread's stack, and a test that fails while it
+ * holds the mark (gchi_test_hold_mark), a hook thread or a stopped world
+ * leaves the heap frozen, so the teardown's heap_free_checked waits for
+ * the cycle forever, and cmocka, which keeps the message until the
+ * teardown returns, never prints it: a CI run then ends in ctest's
+ * timeout with no reason given (tests/test_harness.c).
  */
 #ifndef GCHEAP_TESTUTIL_H
 #define GCHEAP_TESTUTIL_H
@@ -43,6 +54,15 @@
 #include "gcheap.h"
 #include "heap.h"
 #include "testhooks.h"
+
+/* abort_on_failure: run before main (one per test program, the one
+ * file that includes us).  setenv with overwrite 0: CMOCKA_TEST_ABORT=0
+ * in the environment brings back cmocka's run-every-test behaviour for a
+ * developer chasing several single-threaded failures. */
+__attribute__((constructor)) static void abort_on_failure(void)
+{
+    setenv("CMOCKA_TEST_ABORT", "1", 0);
+}
 
 struct fixture {
     gch_heap *h;
