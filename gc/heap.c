@@ -230,9 +230,7 @@ gch_thread *gch_thread_attach(gch_heap *h)
     t->scanners = (struct thread_scanners){NULL, 0, 0};
     /* Attached during a mark: its roots start empty, so they count as
      * scanned (black), and its stores and allocations join the cycle. */
-    bool marking = atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_MARK;
-    mem_u32_store_relaxed(&t->head.wb_enabled, marking);
-    t->mcache.alloc_black = marking;
+    gc_phase_apply_thread(t, (enum gcphase)atomic_u32_load_relaxed(&h->gc.phase));
     atomic_u32_store_relaxed(&t->mcache.gcstress, (uint32_t)h->env.debug.gcstress);
     t->mcache.gcstress_left = (uint32_t)h->env.debug.gcstress;
     t->hs_ops = 0;

@@ -3,14 +3,19 @@
  * Overview essay: gc/mgc.c.  Go counterpart: runtime/mgc.go (work,
  * gcphase), mgcmark.go, mgcsweep.go.
  *
- * Phases (gc_phase):
+ * Phases (gcstate.phase; the table gcphase_flags() below says what each
+ * turns on, and gc_set_phase in gc/mgc.c is the only writer of the phase
+ * and of the flags derived from it, with the world stopped):
  *   GCPHASE_OFF       mutators run; allocation is white; barrier off;
  *                     spans are swept lazily and in the background
  *   GCPHASE_MARK      roots and heap are marked concurrently with the
  *                     mutators: barrier on, allocation black, spans
  *                     pinned (gc/mgcworker.c)
- *   GCPHASE_MARKTERM  (world stopped) marking done; the sweep generation
- *                     flips
+ *   GCPHASE_MARKTERM  (world stopped) marking done: barrier off,
+ *                     allocation white, caches flushed, spans unpinned;
+ *                     the sweep generation flips
+ * Transitions: OFF -> MARK (mark setup, or the stopped mark of
+ * gcstoptheworld) -> MARKTERM -> OFF, each with the world stopped.
  *
  * Invariants:
  *   X1 when marking begins every in-use span has sweepgen ==
@@ -50,6 +55,24 @@ struct gch_heap;
 struct gch_thread;
 
 enum gcphase { GCPHASE_OFF = 0, GCPHASE_MARK = 1, GCPHASE_MARKTERM = 2 };
+
+/* The phase table (Go's setGCPhase derives writeBarrier.enabled the same
+ * way): the state each phase puts every thread and the heap in. */
+struct gcphase_flags {
+    bool barrier;      /* gch_write shades: every attached thread's head.wb_enabled (B1) */
+    bool alloc_black;  /* objects are handed out marked: mcache.alloc_black (X2) */
+    bool spans_pinned; /* no span is freed: mheap.spans_pinned (H5) */
+};
+
+static inline struct gcphase_flags gcphase_flags(enum gcphase p)
+{
+    static const struct gcphase_flags table[] = {
+        [GCPHASE_OFF] = {.barrier = false, .alloc_black = false, .spans_pinned = false},
+        [GCPHASE_MARK] = {.barrier = true, .alloc_black = true, .spans_pinned = true},
+        [GCPHASE_MARKTERM] = {.barrier = false, .alloc_black = false, .spans_pinned = false},
+    };
+    return table[p];
+}
 
 /* Background mark workers a heap may run at most. */
 #define GC_MAX_WORKERS 64
@@ -266,6 +289,14 @@ struct gcstate {
 };
 
 void gc_init(struct gch_heap *h);
+/* gc_set_phase: move the heap to `phase` and derive everything the table
+ * above ties to it (gc/mgc.c says in which order, and why).  World
+ * stopped; caller holds no lock. */
+void gc_set_phase(struct gch_heap *h, enum gcphase phase);
+/* gc_phase_apply_thread: give t the barrier and allocation colour of
+ * `phase` (at attach; gc_set_phase for every attached thread).  t is not
+ * running (W3), or is the caller attaching itself; threads_lock held. */
+void gc_phase_apply_thread(struct gch_thread *t, enum gcphase phase);
 /* gc_mark: mark from every root with the world stopped; returns the bytes
  * marked and fills the root byte counts of *rec.  Caller stopped the
  * world and flushed every mcache (X2). */
