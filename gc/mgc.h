@@ -46,6 +46,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "lock.h"
+#include "gcmarker.h"
 #include "mgcwork.h"
 #include "roots.h"
 #include "mstats.h"
@@ -80,27 +81,6 @@ static inline struct gcphase_flags gcphase_flags(enum gcphase p)
 /* Handshake operations a thread runs at its next safepoint (gc/stw.c),
  * or the collector runs for it while it is blocking (Go's forEachP). */
 enum { HS_SCAN_ROOTS = 1u, HS_FLUSH = 2u };
-
-/* struct gcmarker: one marker's state: its grey queue and what it has
- * blackened.  Each background worker has one, and each attached thread
- * one for its barrier buffer, assists and root scan.  [owner thread; the
- * collector while the owner is stopped or blocking] */
-struct gcmarker {
-    struct gch_visitor v;         /* first: gch_visit hands it back */
-    struct gcwork work;
-    struct gch_heap *h;
-    void *(*decode)(uintptr_t);
-    bool invalidptr;
-    uintptr_t scanning;           /* the object being scanned (0: a root), for errors */
-    uint64_t marked;              /* bytes blackened, not yet folded into the cycle */
-    struct checkmark *checkmark;  /* non-NULL: a gccheckmark pass (gc/mcheckmark.c) */
-    /* One-entry span cache (MK1, gc/mgcmark.c): valid only inside one
-     * gcmarker_drain call. */
-    bool draining;                /* [owner] inside gcmarker_drain: the cache may fill */
-    uintptr_t cached_start;       /* [owner] the cached span's first byte */
-    uintptr_t cached_len;         /* [owner] its limit - start (0: no entry) */
-    struct mspan *cached_span;    /* [owner] in use and pinned (mheap.h H5) */
-};
 
 void gcmarker_init(struct gcmarker *m, struct gch_heap *h);
 /* gcmarker_shade: grey the object holding address (or tagged word) p;

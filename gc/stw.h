@@ -4,14 +4,8 @@
  * _Prunning / _Psyscall / _Pgcstop).  Overview: gc/mgc.c;
  * ARCHITECTURE.md "Concurrency".
  *
- * Thread run states (struct gch_thread.run, guarded by stw.lock):
- *   RUN_RUNNING  may touch the heap; must reach a safepoint when asked
- *   RUN_PARKED   waiting at a safepoint (or in attach/detach) for the
- *                world to restart; touches nothing
- *   RUN_BLOCKING between gch_blocking_enter and _leave; touches nothing
- * Transitions: RUNNING -> PARKED (safepoint while stopping), PARKED ->
- * RUNNING (world restarted), RUNNING <-> BLOCKING (enter / leave; leave
- * waits while the world is stopped).
+ * Thread run states (struct gch_thread.run, guarded by stw.lock): the
+ * table of enum run_state in gc/thread.h.
  *
  * Invariants:
  *   W1 while stw.active, every attached thread other than stw.stopper is
@@ -37,8 +31,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "lock.h"
-
-enum run_state { RUN_RUNNING = 0, RUN_PARKED = 1, RUN_BLOCKING = 2 };
 
 struct gch_heap;
 struct gch_thread;
