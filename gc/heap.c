@@ -280,8 +280,7 @@ gch_error gch_thread_detach(gch_thread *t)
         gch_fatal("gch_thread_detach: handle frames still pushed", (uintptr_t)t,
                   (uintptr_t)t->head.frames, 0);
     }
-    while (t->hs_busy) /* the collector is finishing a handshake for t */
-        lock_wait(&h->stw.lock, &h->stw.changed);
+    gc_handshake_wait_done(t); /* the collector may be finishing a handshake for t */
     t->hs_ops = 0; /* its roots leave with it; its buffers go below */
     gc_thread_flush(t);
     /* G7: it will not answer the flush handshake that would report what

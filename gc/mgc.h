@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include "lock.h"
 #include "gcmarker.h"
+#include "handshake.h"
 #include "mgcwork.h"
 #include "roots.h"
 #include "mstats.h"
@@ -77,10 +78,6 @@ static inline struct gcphase_flags gcphase_flags(enum gcphase p)
 
 /* Background mark workers a heap may run at most. */
 #define GC_MAX_WORKERS 64
-
-/* Handshake operations a thread runs at its next safepoint (gc/stw.c),
- * or the collector runs for it while it is blocking (Go's forEachP). */
-enum { HS_SCAN_ROOTS = 1u, HS_FLUSH = 2u };
 
 void gcmarker_init(struct gcmarker *m, struct gch_heap *h);
 /* gcmarker_shade: grey the object holding address (or tagged word) p;

@@ -79,25 +79,6 @@ static bool root_jobs(struct gch_heap *h, struct gcmarker *m)
     return did;
 }
 
-void gc_handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, struct gcmarker *m)
-{
-    if (ops & HS_SCAN_ROOTS)
-        atomic_u64_add_relaxed(&h->gc.stack_scan_bytes, gcmarker_scan_thread(m, t));
-    gc_wbuf_flush(t, m);
-    if (m != &t->marker)
-        gcmarker_flush(&t->marker);
-    gcmarker_flush(m);
-    if (ops & HS_FLUSH) {
-        /* G7: anything published since the last check, by the thread's
-         * assists, barrier or this flush, sends termination round again:
-         * another marker may have taken it and still hold it. */
-        if (t->marker.work.flushed_since_check || m->work.flushed_since_check)
-            atomic_u32_store_relaxed(&h->gc.hs_flushed, 1);
-        t->marker.work.flushed_since_check = false;
-        m->work.flushed_since_check = false;
-    }
-}
-
 bool gc_shade_begin(struct gch_heap *h)
 {
     struct gcstate *g = &h->gc;
@@ -172,11 +153,7 @@ static bool try_terminate(struct gch_heap *h, struct gcmarker *m)
     g->terminating = true; /* MW2 */
     atomic_u32_store_relaxed(&g->hs_flushed, 0);
     m->work.flushed_since_check = false; /* ours was published before going idle */
-    gc_handshake_request(h, HS_FLUSH);
-    while (gc_handshake_pending(h, HS_FLUSH)) {
-        if (!gc_handshake_help(h, m))
-            lock_wait(&w->lock, &w->changed);
-    }
+    gc_handshake_all(h, HS_FLUSH, m);
     if (atomic_u32_load_relaxed(&g->hs_flushed) != 0 || !quiet(h)) {
         end_terminating(g); /* the flush found work: back to marking */
         return false;

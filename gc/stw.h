@@ -59,24 +59,6 @@ void start_the_world(struct gch_heap *h);
  * is stopped by someone else, then mark t RUNNING.  t may be NULL for a
  * caller with no attached record (it just waits for the restart). */
 void stw_wait_running(struct gch_heap *h, struct gch_thread *t);
-/* Handshakes (Go's forEachP): operations (HS_* in gc/mgc.h) each attached
- * thread runs once, at its next safepoint, without stopping the world; for
- * a thread in a blocking section the collector runs them (hs_busy keeps
- * the thread in its section meanwhile).
- * gc_handshake_request: ask every attached thread (stw.lock held);
- * gc_handshake_pending: some attached thread still owes one of ops;
- * gc_handshake_help: run the handshakes of blocking threads with marker m
- *   (stw.lock held, released around each); true if it ran any;
- * gc_handshake_run: the operations themselves (gc/mgc.c). */
-struct gcmarker;
-void gc_handshake_request(struct gch_heap *h, uint32_t ops);
-bool gc_handshake_pending(struct gch_heap *h, uint32_t ops);
-bool gc_handshake_help(struct gch_heap *h, struct gcmarker *m);
-/* gc_handshake_helpable: gc_handshake_help would find a thread to run
- * (stw.lock held). */
-bool gc_handshake_helpable(struct gch_heap *h);
-void gc_handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, struct gcmarker *m);
-
 /* stw_check_not_blocking: fatal if t (the caller's own thread) is in a
  * blocking section, where the collector may be scanning or flushing its
  * state: `what` names the offending call. */
