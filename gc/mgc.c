@@ -1,5 +1,6 @@
 /*
- * mgc.c - the collector: overview, the cycle, triggering, gctrace.
+ * mgc.c - the collector: overview, the cycle, triggering (and the
+ * allocator's hooks into it, gc/gchooks.h), gctrace.
  * Go counterpart: runtime/mgc.go (gcStart, gcMarkDone,
  * gcMarkTermination), mgcpacer.go (heap goal).
  *
@@ -55,6 +56,7 @@
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"
+#include "gchooks.h"
 #include "heap.h"
 #include "trace.h"
 #include "error.h"
@@ -695,4 +697,49 @@ int64_t gc_maybe_trigger(struct gch_heap *h)
             return 0;
     }
     return 0;
+}
+
+/* ---- the allocator's entry into the collector (gc/gchooks.h) ---- */
+
+void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
+{
+    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
+    stw_check_not_blocking(t, "allocation");
+    gc_check_not_in_cycle(t->heap, "allocation"); /* before the safepoint's lock */
+    gch_safepoint(t);
+    if (atomic_u32_load_relaxed(&t->heap->gc.phase) == GCPHASE_MARK) {
+        gc_assist(t, bytes);
+    } else {
+        int64_t stopped = gc_maybe_trigger(t->heap);
+        if (stopped > 0) /* this thread started a cycle */
+            atomic_u64_store_relaxed(&t->stop_ns, atomic_u64_load_relaxed(&t->stop_ns) + (uint64_t)stopped);
+    }
+}
+
+/* Cycles an allocation that finds the heap full waits for before it
+ * fails, while the last one left room for it (the reached rule below).
+ * More than one: what other threads allocate during a cycle survives it
+ * (allocate black), and with several threads at the limit the room a
+ * cycle freed may go to the others before this thread's retry.  The cap
+ * only bounds the wait of a thread that keeps losing that race. */
+#define ALLOC_FAILED_CYCLES 16
+
+bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt)
+{
+    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
+    struct gch_heap *h = t->heap;
+    size_t limit = h->mheap.heap_limit;
+    if (gch_last_error() != GCH_ENOMEM || attempt >= ALLOC_FAILED_CYCLES || (limit != 0 && bytes > limit))
+        return false;
+    /* After a cycle we waited for: full of live data is full.  What
+     * other threads allocated during it counts as marked (allocated
+     * black) but may be garbage already, so the test uses the bytes the
+     * mark reached, a figure the last finished cycle stored whole (a
+     * later cycle's start cannot tear it). */
+    if (attempt > 0 && limit != 0) {
+        uint64_t reached = atomic_u64_load_relaxed(&h->gc.heap_reached_live);
+        if (reached + bytes > limit)
+            return false;
+    }
+    return gc_collect_at_limit(h, t);
 }
