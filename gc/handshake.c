@@ -25,6 +25,7 @@
 #define GCHI_BUILDING 1
 #include "handshake.h"
 #include "heap.h"
+#include "mgc.h"
 
 static void set_preempt(struct gch_thread *t, uint32_t v)
 {

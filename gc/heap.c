@@ -7,6 +7,7 @@
  */
 #define GCHI_BUILDING 1
 #include "heap.h"
+#include "mgc.h"
 #include "error.h"
 
 #include <stdlib.h>
@@ -165,8 +166,8 @@ gch_error gch_heap_free(gch_heap *h)
     sysmon_destroy(h);
     gc_limiter_destroy(h);
     pthread_cond_destroy(&h->gc.mark_cond);
-    pthread_cond_destroy(&h->gc.trace_cv);
-    pthread_mutex_destroy(&h->gc.trace_mu);
+    pthread_cond_destroy(&h->gc.trace.cv);
+    pthread_mutex_destroy(&h->gc.trace.mu);
     lock_destroy(&h->threads_lock);
     stw_destroy(&h->stw);
     roots_destroy(&h->roots);

@@ -24,7 +24,7 @@
 #include "stw.h"
 #include "roots.h"
 #include "debugvars.h"
-#include "mgc.h"
+#include "gcstate.h"
 #include "sysmon.h"
 #include "mfinal.h"
 

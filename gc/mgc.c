@@ -104,8 +104,8 @@ void gc_init(struct gch_heap *h)
     atomic_u64_store_relaxed(&g->next_gc, pacer_goal(h, 0, 0, &limited));
     atomic_u32_store_relaxed(&g->pacer.goal_limited, limited ? 1 : 0);
     set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
-    if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace_cv, NULL) != 0 ||
-        pthread_mutex_init(&g->trace_mu, NULL) != 0)
+    if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace.cv, NULL) != 0 ||
+        pthread_mutex_init(&g->trace.mu, NULL) != 0)
         gch_fatal("pthread_cond_init failed", (uintptr_t)g, 0, 0);
     g->start_ns = gc_nanotime();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -208,9 +208,9 @@ static void trace_emit_locked(struct gch_heap *h, const char *line, size_t n)
 
 void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
 {
-    pthread_mutex_lock(&h->gc.trace_mu);
+    pthread_mutex_lock(&h->gc.trace.mu);
     trace_emit_locked(h, line, n);
-    pthread_mutex_unlock(&h->gc.trace_mu);
+    pthread_mutex_unlock(&h->gc.trace.mu);
 }
 
 /* trace_start_line: the starter of mark `gen`, world running again: its
@@ -218,12 +218,12 @@ void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
 static void trace_start_line(struct gch_heap *h, const struct pacer_line *pline, uint64_t gen)
 {
     struct gcstate *g = &h->gc;
-    pthread_mutex_lock(&g->trace_mu);
+    pthread_mutex_lock(&g->trace.mu);
     if (pline->len > 0)
         trace_emit_locked(h, pline->text, pline->len);
-    g->trace_start_done = gen;
-    pthread_cond_broadcast(&g->trace_cv);
-    pthread_mutex_unlock(&g->trace_mu);
+    g->trace.start_done = gen;
+    pthread_cond_broadcast(&g->trace.cv);
+    pthread_mutex_unlock(&g->trace.mu);
 }
 
 /* print_gctrace: the cycle's line (GODEBUG=gctrace=1). */
@@ -282,10 +282,10 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
 static void end_cycle(struct gch_heap *h, const struct gccycle_record *r, const struct pacer_line *pline)
 {
     struct gcstate *g = &h->gc;
-    pthread_mutex_lock(&g->trace_mu); /* after the mark's start line */
-    while (g->trace_start_done < atomic_u64_load_relaxed(&g->trace_start_pending))
-        pthread_cond_wait(&g->trace_cv, &g->trace_mu);
-    pthread_mutex_unlock(&g->trace_mu);
+    pthread_mutex_lock(&g->trace.mu); /* after the mark's start line */
+    while (g->trace.start_done < atomic_u64_load_relaxed(&g->trace.start_pending))
+        pthread_cond_wait(&g->trace.cv, &g->trace.mu);
+    pthread_mutex_unlock(&g->trace.mu);
     if (pline != NULL)
         pacer_line_emit(h, pline);
     if (h->env.debug.gctrace > 0)
@@ -350,7 +350,7 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     lock_acquire(&h->stw.lock);
     gc_handshake_request(h, HS_SCAN_ROOTS);
     uint64_t gen = ++g->mark_gen;
-    atomic_u64_store_relaxed(&g->trace_start_pending, gen); /* not trace_mu: a sink may hold it */
+    atomic_u64_store_relaxed(&g->trace.start_pending, gen); /* not trace_mu: a sink may hold it */
     g->cur = *r;
     g->t0 = t0;
     g->t_mark = gc_nanotime();

@@ -12,6 +12,7 @@
 #include "roots.h"
 #include "error.h"
 #include "heap.h"
+#include "mgc.h"
 
 #include <stdlib.h>
 #include <stdatomic.h>

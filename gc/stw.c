@@ -15,6 +15,7 @@
 #include "stw.h"
 #include "handshake.h"
 #include "heap.h"
+#include "mgc.h"
 #include "error.h"
 
 void stw_init(struct stw *w)

@@ -42,6 +42,7 @@
 #endif
 #include "gcheap.h"
 #include "heap.h"
+#include "mgc.h"
 #include "testhooks.h"
 
 struct fixture {
