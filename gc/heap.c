@@ -7,6 +7,10 @@
  */
 #define GCHI_BUILDING 1
 #include "heap.h"
+#include "stw.h"
+#include "roots.h"
+#include "sysmon.h"
+#include "mfinal.h"
 #include "mgc.h"
 #include "error.h"
 

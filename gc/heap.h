@@ -21,12 +21,12 @@
 #include "gcheap.h"
 #include "malloc.h"
 #include "thread.h"
-#include "stw.h"
-#include "roots.h"
+#include "stwstate.h"
+#include "roottable.h"
 #include "debugvars.h"
 #include "gcstate.h"
-#include "sysmon.h"
-#include "mfinal.h"
+#include "sysmonstate.h"
+#include "finstate.h"
 
 struct gch_heap {
     struct mheap mheap;          /* the allocator */

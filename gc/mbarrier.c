@@ -63,6 +63,7 @@
 #define GCHI_BUILDING 1
 #include "mgc.h"
 #include "heap.h"
+#include "stw.h"
 #include "error.h"
 
 #include <string.h>

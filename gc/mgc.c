@@ -58,6 +58,8 @@
 #include "mgc.h"
 #include "gchooks.h"
 #include "heap.h"
+#include "stw.h"
+#include "sysmon.h"
 #include "trace.h"
 #include "error.h"
 #include "mfinal.h"

@@ -33,6 +33,7 @@
 #define GCHI_BUILDING 1
 #include "mgc.h"
 #include "heap.h"
+#include "stw.h"
 
 #include <signal.h>
 #include <time.h>

@@ -16,6 +16,7 @@
 #define GCHI_BUILDING 1
 #include "mfinal.h"
 #include "heap.h"
+#include "stw.h"
 #include "mgc.h"
 #include "error.h"
 

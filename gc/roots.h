@@ -35,20 +35,10 @@
 #include <stdint.h>
 #include "gcheap.h"
 #include "lock.h"
+#include "roottable.h"
 
 struct gch_visitor;     /* gc/gcmarker.h */
 struct thread_scanners; /* gc/thread.h */
-
-struct root_range { void **start; size_t count; };
-struct root_scanner { gch_scan_fn fn; void *ctx; };
-
-struct root_table {
-    struct lock lock;               /* rank ROOTS */
-    struct root_range *ranges;      /* [lock] sorted by start (R1) */
-    size_t nranges, capranges;      /* [lock] */
-    struct root_scanner *scanners;  /* [lock] */
-    size_t nscanners, capscanners;  /* [lock] */
-};
 
 void roots_init(struct root_table *r);
 void roots_destroy(struct root_table *r);

@@ -31,18 +31,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "lock.h"
+#include "stwstate.h"
 
 struct gch_heap;
 struct gch_thread;
-
-struct stw {
-    struct lock lock;             /* rank WORLD */
-    pthread_cond_t changed;       /* a thread parked, blocked or detached */
-    pthread_cond_t resume;        /* the world restarted */
-    bool active;                  /* [lock] a stop is pending or in force */
-    struct gch_thread *stopper;   /* [lock] the attached thread stopping it, or NULL */
-    uint64_t nstops;              /* [lock] completed stops (tests, stats) */
-};
 
 void stw_init(struct stw *w);
 void stw_destroy(struct stw *w);

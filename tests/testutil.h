@@ -43,6 +43,10 @@
 #include "gcheap.h"
 #include "heap.h"
 #include "mgc.h"
+#include "mfinal.h"
+#include "roots.h"
+#include "stw.h"
+#include "sysmon.h"
 #include "testhooks.h"
 
 struct fixture {
