@@ -1,6 +1,10 @@
 /*
- * heap.h - struct gch_heap and struct gch_thread: the per-heap and
- * per-thread roots of all state (DESIGN.md decision 1: no globals).
+ * heap.h - struct gch_heap: the per-heap root of all state (DESIGN.md
+ * decision 1: no globals), with the registry of its threads (struct
+ * gch_thread: gc/thread.h), and heap.c's internal entry points.  Of gc/
+ * it includes only types headers (ARCHITECTURE.md "Headers") and
+ * debugvars.h, whose module includes nothing of gc/; so a file that
+ * includes it gets every struct but no collector function.
  * Overview: alloc/malloc.c (allocator) and gc/mgc.c (collector).
  *
  * Invariants:
