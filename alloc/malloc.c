@@ -185,6 +185,14 @@ static GCH_ALWAYS_INLINE void *alloc_slot(struct mcache *c, spanclass_t spc)
     return mprof_count(c, v, s->elemsize);
 }
 
+/* large_grow: malloc_large's span from the heap, for mheap_alloc_swept. */
+struct large_req { struct mheap *h; size_t npages; spanclass_t spc; };
+static struct mspan *large_grow(void *ctx)
+{
+    const struct large_req *r = ctx;
+    return mheap_alloc_span(r->h, r->npages, r->spc);
+}
+
 /* malloc_large: an object of its own span.  Go counterpart: mallocgcLarge. */
 static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_large(struct mcache *c, size_t size, bool noscan)
 {
@@ -194,20 +202,9 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_large(struct mcache *c, size_t 
     size_t npages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
     struct mheap *h = c->heap;
     spanclass_t spc = make_spanclass(0, noscan);
-    int64_t t0 = mheap_sweep_done(h) ? 0 : sys_nanotime();
-    mheap_sweep_credit(h, (uint64_t)npages * PAGE_SIZE);
-    mheap_reclaim(h, npages);
-    if (t0 != 0)
-        sys_time_add(&c->sweep_ns, t0);
-    struct mspan *s = mheap_alloc_span(h, npages, spc);
-    if (s == NULL && !mheap_sweep_done(h)) {
-        /* At the heap limit: the reclaim stops at its page count, which
-         * need not be a run; sweeping the rest may free one. */
-        mheap_sweep_finish(h);
-        s = mheap_alloc_span(h, npages, spc);
-        if (s != NULL)
-            gch_clear_error();
-    }
+    struct large_req req = {h, npages, spc};
+    static const struct sweep_alloc how = {NULL, large_grow};
+    struct mspan *s = mheap_alloc_swept(h, npages, &c->sweep_ns, &how, &req);
     if (s == NULL)
         s = large_after_gc(c, npages, spc);
     if (s == NULL)

@@ -138,38 +138,29 @@ static struct mspan *take_swept_partial(struct mcentral *c, uint32_t sg)
     return s;
 }
 
+/* cache_find / cache_grow: mcentral_cache_span's ways to a span, for
+ * mheap_alloc_swept.  No flip happens during a refill, so sweepgen is the
+ * same at each call. */
+static struct mspan *cache_find(void *ctx, bool may_sweep)
+{
+    struct mcentral *c = ctx;
+    struct mspan *s = take_swept_partial(c, mheap_sweepgen(c->heap));
+    if (s == NULL && may_sweep)
+        s = sweep_for_cache(c);
+    return s;
+}
+
+static struct mspan *cache_grow(void *ctx)
+{
+    struct mcentral *c = ctx;
+    return grow_for_cache(c, mheap_sweepgen(c->heap));
+}
+
 struct mspan *mcentral_cache_span(struct mcentral *c, struct atomic_u64 *sweep_ns)
 {
-    unsigned sc = spanclass_sizeclass(c->spanclass);
-    size_t npages = gchi_class_to_allocnpages[sc];
-    /* Timed while a sweep is on: the credit, the sweeping and the reclaim
-     * (the caller's GC time; growing the heap is not). */
-    int64_t t0 = mheap_sweep_done(c->heap) ? 0 : sys_nanotime();
-    mheap_sweep_credit(c->heap, (uint64_t)npages * PAGE_SIZE);
-    uint32_t sg = mheap_sweepgen(c->heap);
-    struct mspan *s = take_swept_partial(c, sg);
-    if (s == NULL)
-        s = sweep_for_cache(c);
-    if (s == NULL) {
-        /* Reclaiming sweeps other classes too, and may sweep spans of
-         * this one that have room: look again before growing. */
-        mheap_reclaim(c->heap, npages);
-        s = take_swept_partial(c, sg);
-    }
-    if (t0 != 0)
-        sys_time_add(sweep_ns, t0);
-    if (s == NULL)
-        s = grow_for_cache(c, sg);
-    if (s == NULL && !mheap_sweep_done(c->heap)) {
-        /* At the heap limit: sweeping the rest may free a run or slots
-         * of this class (the reclaim stops at its page count). */
-        mheap_sweep_finish(c->heap);
-        s = take_swept_partial(c, sg);
-        if (s == NULL)
-            s = grow_for_cache(c, sg);
-        if (s != NULL)
-            gch_clear_error();
-    }
+    static const struct sweep_alloc how = {cache_find, cache_grow};
+    size_t npages = gchi_class_to_allocnpages[spanclass_sizeclass(c->spanclass)];
+    struct mspan *s = mheap_alloc_swept(c->heap, npages, sweep_ns, &how, c);
     if (s == NULL)
         return NULL;
     GCH_ASSERT_INTERNAL(/*C2*/ s->alloc_count < s->nelems);

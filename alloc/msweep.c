@@ -12,6 +12,7 @@
  */
 #define GCHI_BUILDING 1
 #include "msweep.h"
+#include "error.h"
 #include "mheap.h"
 
 /* Spans one reclaim may sweep looking for free pages. */
@@ -273,4 +274,36 @@ void mheap_reclaim(struct mheap *h, size_t npages)
             break;
         got += freed;
     }
+}
+
+struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u64 *sweep_ns,
+                                const struct sweep_alloc *how, void *ctx)
+{
+    /* Timed while a sweep is on: the credit, the sweeping and the reclaim
+     * (the caller's GC time; growing the heap is not). */
+    int64_t t0 = mheap_sweep_done(h) ? 0 : sys_nanotime();
+    mheap_sweep_credit(h, (uint64_t)npages * PAGE_SIZE);
+    struct mspan *s = how->find != NULL ? how->find(ctx, true) : NULL;
+    if (s == NULL) {
+        /* Reclaiming sweeps other classes too, and may sweep spans of
+         * the caller's that have room: look again before growing. */
+        mheap_reclaim(h, npages);
+        if (how->find != NULL)
+            s = how->find(ctx, false);
+    }
+    if (t0 != 0)
+        sys_time_add(sweep_ns, t0);
+    if (s == NULL)
+        s = how->grow(ctx);
+    if (s == NULL && !mheap_sweep_done(h)) {
+        /* At the heap limit: sweeping the rest may free a run, or slots
+         * of the caller's class. */
+        mheap_sweep_finish(h);
+        s = how->find != NULL ? how->find(ctx, false) : NULL;
+        if (s == NULL)
+            s = how->grow(ctx);
+        if (s != NULL)
+            gch_clear_error();
+    }
+    return s;
 }

@@ -114,4 +114,26 @@ void mheap_sweep_credit(struct mheap *h, uint64_t bytes);
  * unswept, before the caller allocates npages from the heap. */
 void mheap_reclaim(struct mheap *h, size_t npages);
 
+/* struct sweep_alloc: how an allocation gets the span it needs (for
+ * mheap_alloc_swept).  find: a span of the caller's class that sweeping
+ * gave room (may_sweep: it may sweep spans of that class itself; false
+ * after a reclaim, which swept them); NULL for a large object, which
+ * takes none.  grow: a span from the heap (NULL, error set, at the
+ * limit). */
+struct sweep_alloc {
+    struct mspan *(*find)(void *ctx, bool may_sweep);
+    struct mspan *(*grow)(void *ctx);
+};
+/* mheap_alloc_swept: the sweeping an allocation of npages pages does
+ * before it takes its span, then the span: the proportional credit, a
+ * span sweeping freed (how->find), the reclaim of npages from any class
+ * and find again, all timed into *sweep_ns while the generation is not
+ * swept; then how->grow; and at the heap limit, with spans still
+ * unswept, the rest of the sweep and both again (the reclaim stops at
+ * its page count, which need not be a run).  Clears the error when that
+ * last try succeeds.  NULL when all failed (error set).  A running
+ * thread holding no lock: no flip happens before it returns. */
+struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u64 *sweep_ns,
+                                const struct sweep_alloc *how, void *ctx);
+
 #endif /* GCHEAP_ALLOC_MSWEEP_H */

@@ -1,7 +1,8 @@
 /*
  * gchooks.h - the collector functions the allocator may call: the one
  * upward edge from alloc/ to gc/ (STYLE.md layout rule, checked by
- * scripts/check_style.py).  Implemented in gc/.
+ * scripts/check_style.py).  Implemented in gc/mgc.c (the slow path and
+ * the failed allocation) and gc/mgcstress.c (gcstress).
  */
 #ifndef GCHEAP_GC_GCHOOKS_H
 #define GCHEAP_GC_GCHOOKS_H

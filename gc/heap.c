@@ -7,6 +7,11 @@
  */
 #define GCHI_BUILDING 1
 #include "heap.h"
+#include "stw.h"
+#include "roots.h"
+#include "sysmon.h"
+#include "mfinal.h"
+#include "mgc.h"
 #include "error.h"
 
 #include <stdlib.h>
@@ -165,8 +170,8 @@ gch_error gch_heap_free(gch_heap *h)
     sysmon_destroy(h);
     gc_limiter_destroy(h);
     pthread_cond_destroy(&h->gc.mark_cond);
-    pthread_cond_destroy(&h->gc.trace_cv);
-    pthread_mutex_destroy(&h->gc.trace_mu);
+    pthread_cond_destroy(&h->gc.trace.cv);
+    pthread_mutex_destroy(&h->gc.trace.mu);
     lock_destroy(&h->threads_lock);
     stw_destroy(&h->stw);
     roots_destroy(&h->roots);
@@ -230,9 +235,7 @@ gch_thread *gch_thread_attach(gch_heap *h)
     t->scanners = (struct thread_scanners){NULL, 0, 0};
     /* Attached during a mark: its roots start empty, so they count as
      * scanned (black), and its stores and allocations join the cycle. */
-    bool marking = atomic_u32_load_relaxed(&h->gc.phase) == GCPHASE_MARK;
-    mem_u32_store_relaxed(&t->head.wb_enabled, marking);
-    t->mcache.alloc_black = marking;
+    gc_phase_apply_thread(t, (enum gcphase)atomic_u32_load_relaxed(&h->gc.phase));
     atomic_u32_store_relaxed(&t->mcache.gcstress, (uint32_t)h->env.debug.gcstress);
     t->mcache.gcstress_left = (uint32_t)h->env.debug.gcstress;
     t->hs_ops = 0;
@@ -282,8 +285,7 @@ gch_error gch_thread_detach(gch_thread *t)
         gch_fatal("gch_thread_detach: handle frames still pushed", (uintptr_t)t,
                   (uintptr_t)t->head.frames, 0);
     }
-    while (t->hs_busy) /* the collector is finishing a handshake for t */
-        lock_wait(&h->stw.lock, &h->stw.changed);
+    gc_handshake_wait_done(t); /* the collector may be finishing a handshake for t */
     t->hs_ops = 0; /* its roots leave with it; its buffers go below */
     gc_thread_flush(t);
     /* G7: it will not answer the flush handshake that would report what

@@ -1,6 +1,10 @@
 /*
- * heap.h - struct gch_heap and struct gch_thread: the per-heap and
- * per-thread roots of all state (DESIGN.md decision 1: no globals).
+ * heap.h - struct gch_heap: the per-heap root of all state (DESIGN.md
+ * decision 1: no globals), with the registry of its threads (struct
+ * gch_thread: gc/thread.h), and heap.c's internal entry points.  Of gc/
+ * it includes only types headers (ARCHITECTURE.md "Headers") and
+ * debugvars.h, whose module includes nothing of gc/; so a file that
+ * includes it gets every struct but no collector function.
  * Overview: alloc/malloc.c (allocator) and gc/mgc.c (collector).
  *
  * Invariants:
@@ -20,39 +24,13 @@
 
 #include "gcheap.h"
 #include "malloc.h"
-#include "stw.h"
-#include "roots.h"
+#include "thread.h"
+#include "stwstate.h"
+#include "roottable.h"
 #include "debugvars.h"
-#include "mgc.h"
-#include "sysmon.h"
-#include "mfinal.h"
-
-/* Entries of a thread's write-barrier buffer (two per barriered store). */
-#define WBUF_ENTRIES 256
-
-struct gch_thread {
-    gchi_thread_head head;       /* read by the inline fast paths (gcheap/attrs.h) */
-    struct mcache mcache;        /* [owner thread] at THREAD_MCACHE_OFFSET (malloc.h) */
-    struct gch_heap *heap;       /* [immutable while attached] */
-    struct gch_thread *next;     /* [threads_lock] T1 */
-    enum run_state run;          /* [stw.lock] stw.h */
-    struct thread_scanners scanners; /* [owner thread] roots.h */
-    /* The collector's per-thread state (gc/mbarrier.c, gc/stw.c).  The
-     * owner uses it; the collector only while the owner is stopped or
-     * blocking with hs_busy set (W3). */
-    uint32_t hs_ops;             /* [stw.lock] handshake operations pending (HS_*) */
-    bool hs_busy;                /* [stw.lock] someone is running t's handshake */
-    uint32_t wbuf_n;             /* [owner] entries in wbuf */
-    uintptr_t wbuf[WBUF_ENTRIES];/* [owner] old and new values of barriered stores */
-    struct gcmarker marker;      /* [owner] barrier shading, assists, own root scan */
-    double assist_debt;          /* [owner] scan bytes owed by allocation while marking */
-    /* Wall time this thread spent on the collector's behalf (the public
-     * gch_thread_read_gc_time; sweeping is in mcache.sweep_ns). */
-    struct atomic_u64 stop_ns;   /* [owner writes; any reads] parked for stops, or
-                                  * stopping the world to start a cycle */
-    struct atomic_u64 scan_ns;   /* [owner writes; any reads] own root-scan handshakes */
-    struct atomic_u64 assist_ns; /* [owner writes; any reads] mark assists */
-};
+#include "gcstate.h"
+#include "sysmonstate.h"
+#include "finstate.h"
 
 struct gch_heap {
     struct mheap mheap;          /* the allocator */

@@ -54,7 +54,7 @@
  *
  * Invariants:
  *   B1 while the phase is MARK every attached thread has its barrier on
- *      (head.wb_enabled, set with the world stopped at mark setup, or at
+ *      (head.wb_enabled, set by gc_set_phase with the world stopped, or at
  *      attach during a mark);
  *   B2 a buffered barrier entry is shaded before mark termination drains
  *      for the last time (handshake flush, then the STW flush of every
@@ -63,6 +63,7 @@
 #define GCHI_BUILDING 1
 #include "mgc.h"
 #include "heap.h"
+#include "stw.h"
 #include "error.h"
 
 #include <string.h>

@@ -23,6 +23,7 @@
 #define GCHI_BUILDING 1
 #include "mgc.h"
 #include "heap.h"
+#include "roots.h"
 #include "error.h"
 
 #include <stdio.h>

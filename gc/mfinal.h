@@ -71,47 +71,11 @@
 
 #include <pthread.h>
 #include "mspecial.h"
+#include "finstate.h"
 
 struct gch_heap;
 struct gch_thread;
 struct gcmarker;
-
-/* special_fin: a finalizer's or cleanup's record. */
-struct special_fin {
-    struct special sp;
-    void (*fn)(void);      /* [stripe lock while listed; then the queue's] gch_finalizer_fn
-                            * or gch_cleanup_fn by sp.kind */
-    void *arg;             /* [as fn] */
-    uintptr_t obj;         /* [set when queued] the object (finalizer), 0 (cleanup) */
-};
-
-/* special_weak: a weak handle's record. */
-struct special_weak {
-    struct special sp;
-    uintptr_t handle;      /* [immutable once linked] the handle object */
-};
-
-struct finstate {
-    struct lock lock;              /* rank FINQ */
-    pthread_cond_t cond;           /* work queued, or quit */
-    struct special *head, *tail;   /* [lock] queued records, FIFO, linked by sp.next */
-    struct special *running;       /* [lock] records whose function runs now */
-    bool manual;                   /* [immutable] gch_config.manual_finalizers */
-    bool started;                  /* [lock] the finalizer thread was started */
-    bool quit;                     /* [lock] heap teardown */
-    struct gch_thread *fthread;    /* [lock] the finalizer thread's record, once attached */
-    pthread_t thread;              /* [lock] valid when started */
-    struct atomic_u64 nqueued;     /* [atomic] records queued, ever (tests, stats) */
-    struct atomic_u64 nrun;        /* [atomic] functions run, ever */
-    struct atomic_u64 nweak;       /* [atomic] weak records linked now */
-};
-
-struct ephtable {
-    struct lock lock;              /* rank EPHEMERONS */
-    uintptr_t *v;                  /* [lock] ephemeron objects (EP2) */
-    size_t n, cap;                 /* [lock] */
-    struct atomic_u64 count;       /* [written under lock, read atomic] n, for the fast test */
-};
 
 /* gc_final_init: the queue, the ephemeron table, and the kinds' hooks
  * (heap creation, before any thread).  gc_final_stop: stop and join the

@@ -1,5 +1,6 @@
 /*
- * mgc.c - the collector: overview, the cycle, triggering, gctrace.
+ * mgc.c - the collector: overview, the cycle, triggering (and the
+ * allocator's hooks into it, gc/gchooks.h), gctrace.
  * Go counterpart: runtime/mgc.go (gcStart, gcMarkDone,
  * gcMarkTermination), mgcpacer.go (heap goal).
  *
@@ -55,7 +56,10 @@
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"
+#include "gchooks.h"
 #include "heap.h"
+#include "stw.h"
+#include "sysmon.h"
 #include "trace.h"
 #include "error.h"
 #include "mfinal.h"
@@ -102,8 +106,8 @@ void gc_init(struct gch_heap *h)
     atomic_u64_store_relaxed(&g->next_gc, pacer_goal(h, 0, 0, &limited));
     atomic_u32_store_relaxed(&g->pacer.goal_limited, limited ? 1 : 0);
     set_trigger(h, 0, atomic_u64_load_relaxed(&g->next_gc));
-    if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace_cv, NULL) != 0 ||
-        pthread_mutex_init(&g->trace_mu, NULL) != 0)
+    if (pthread_cond_init(&g->mark_cond, NULL) != 0 || pthread_cond_init(&g->trace.cv, NULL) != 0 ||
+        pthread_mutex_init(&g->trace.mu, NULL) != 0)
         gch_fatal("pthread_cond_init failed", (uintptr_t)g, 0, 0);
     g->start_ns = gc_nanotime();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -120,6 +124,69 @@ static void flush_all(struct gch_heap *h)
     for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
         mcache_release_all(&t->mcache);
     lock_release(&h->threads_lock);
+}
+
+void gc_phase_apply_thread(struct gch_thread *t, enum gcphase phase)
+{
+    lock_assert_held(&t->heap->threads_lock);
+    struct gcphase_flags f = gcphase_flags(phase);
+    mem_u32_store_relaxed(&t->head.wb_enabled, f.barrier ? 1 : 0);
+    t->mcache.alloc_black = f.alloc_black;
+}
+
+/* gc_set_phase: the one place the phase changes (Go's setGCPhase), with
+ * the world stopped: every other attached thread is PARKED or BLOCKING
+ * (W1) and reads its flags again only once it runs.  The steps, in the
+ * order their invariants need:
+ *   1. entering a phase that pins spans (MARK): pin first (H5), so that
+ *      no thread ever sees the phase MARK while a span may still be
+ *      freed under a marker;
+ *   2. store the phase (read by allocation slow paths, attach, root
+ *      edits and weak gets; all of them wait out the stopped world, so
+ *      they see the phase and the flags below together);
+ *   3. every attached thread's barrier and allocation colour from the
+ *      table (B1, X2), under stw.lock and threads_lock: plain stores are
+ *      enough because each thread is stopped or blocking (W3) and the
+ *      world's restart under stw.lock publishes them.  Entering MARK
+ *      also clears its assist debt (a mark starts owing nothing);
+ *      leaving MARK drops a flush handshake still owed (nothing is
+ *      buffered once the barrier is off: B2 was kept by the caller's
+ *      stopped flush);
+ *   4. leaving MARK: release every cache (X2 for the next cycle, C3: no
+ *      span is cached at the flip that follows), with allocate-black
+ *      already off (step 3) and the spans still pinned, so an empty
+ *      span a cache gives back waits on its partial list for the next
+ *      sweep instead of being freed here;
+ *   5. only then unpin (H5 ends), before the caller flips the sweep
+ *      generation or sweeps (gcstoptheworld=2 sweeps right away). */
+void gc_set_phase(struct gch_heap *h, enum gcphase phase)
+{
+    struct gcphase_flags f = gcphase_flags(phase);
+    enum gcphase old = (enum gcphase)atomic_u32_load_relaxed(&h->gc.phase);
+    bool was_pinned = mheap_spans_pinned(&h->mheap);
+    if (f.spans_pinned)
+        atomic_u32_store_relaxed(&h->mheap.spans_pinned, 1); /* 1: H5 before MARK */
+    atomic_u32_store_relaxed(&h->gc.phase, phase);         /* 2 */
+    /* 3: only entering and leaving MARK change a thread's flags (the
+     * table's other rows agree). */
+    if (phase == GCPHASE_MARK || old == GCPHASE_MARK) {
+        lock_acquire(&h->stw.lock);
+        GCH_ASSERT_INTERNAL(h->stw.active);
+        lock_acquire(&h->threads_lock);
+        for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
+            gc_phase_apply_thread(t, phase);
+            if (phase == GCPHASE_MARK)
+                t->assist_debt = 0;
+            else
+                t->hs_ops &= ~(uint32_t)HS_FLUSH;
+        }
+        lock_release(&h->threads_lock);
+        lock_release(&h->stw.lock);
+    }
+    if (old == GCPHASE_MARK)
+        flush_all(h); /* 4: folds black_bytes */
+    if (was_pinned && !f.spans_pinned)
+        atomic_u32_store_relaxed(&h->mheap.spans_pinned, 0); /* 5 */
 }
 
 uint64_t gc_heap_live(struct gch_heap *h)
@@ -143,9 +210,9 @@ static void trace_emit_locked(struct gch_heap *h, const char *line, size_t n)
 
 void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
 {
-    pthread_mutex_lock(&h->gc.trace_mu);
+    pthread_mutex_lock(&h->gc.trace.mu);
     trace_emit_locked(h, line, n);
-    pthread_mutex_unlock(&h->gc.trace_mu);
+    pthread_mutex_unlock(&h->gc.trace.mu);
 }
 
 /* trace_start_line: the starter of mark `gen`, world running again: its
@@ -153,12 +220,12 @@ void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
 static void trace_start_line(struct gch_heap *h, const struct pacer_line *pline, uint64_t gen)
 {
     struct gcstate *g = &h->gc;
-    pthread_mutex_lock(&g->trace_mu);
+    pthread_mutex_lock(&g->trace.mu);
     if (pline->len > 0)
         trace_emit_locked(h, pline->text, pline->len);
-    g->trace_start_done = gen;
-    pthread_cond_broadcast(&g->trace_cv);
-    pthread_mutex_unlock(&g->trace_mu);
+    g->trace.start_done = gen;
+    pthread_cond_broadcast(&g->trace.cv);
+    pthread_mutex_unlock(&g->trace.mu);
 }
 
 /* print_gctrace: the cycle's line (GODEBUG=gctrace=1). */
@@ -217,10 +284,10 @@ static void finish_cycle(struct gch_heap *h, struct gccycle_record *r, uint64_t 
 static void end_cycle(struct gch_heap *h, const struct gccycle_record *r, const struct pacer_line *pline)
 {
     struct gcstate *g = &h->gc;
-    pthread_mutex_lock(&g->trace_mu); /* after the mark's start line */
-    while (g->trace_start_done < atomic_u64_load_relaxed(&g->trace_start_pending))
-        pthread_cond_wait(&g->trace_cv, &g->trace_mu);
-    pthread_mutex_unlock(&g->trace_mu);
+    pthread_mutex_lock(&g->trace.mu); /* after the mark's start line */
+    while (g->trace.start_done < atomic_u64_load_relaxed(&g->trace.start_pending))
+        pthread_cond_wait(&g->trace.cv, &g->trace.mu);
+    pthread_mutex_unlock(&g->trace.mu);
     if (pline != NULL)
         pacer_line_emit(h, pline);
     if (h->env.debug.gctrace > 0)
@@ -243,16 +310,16 @@ static void stw_cycle(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
 {
     struct gcstate *g = &h->gc;
     int64_t t_mark = gc_nanotime();
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
+    gc_set_phase(h, GCPHASE_MARK);
     r->heap_marked = gc_mark(h, r);
     gc_weak_clear(h); /* FW2, EP2 */
     r->heap_reached = r->heap_marked; /* nothing is allocated black in a stopped mark */
     int64_t t_markterm = gc_nanotime();
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
+    gc_set_phase(h, GCPHASE_MARKTERM); /* the caches are still empty: nobody ran */
     gc_sweep_flip(h);
     if (h->env.debug.gcstoptheworld >= 2)
         gc_sweep_termination(h); /* sweep at once, world still stopped */
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
+    gc_set_phase(h, GCPHASE_OFF);
     atomic_uptr_store_relaxed(&g->collector, 0);
     int64_t t_end = gc_nanotime();
     r->clock_sweepterm_ns = t_mark - t0;
@@ -281,19 +348,11 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     g->term_restart_ns = 0;
     struct pacer_line pline;
     pacer_start_cycle(h, gc_heap_live(h), atomic_u64_load_relaxed(&g->next_gc), &pline);
-    atomic_u32_store_relaxed(&h->mheap.spans_pinned, 1); /* H5 */
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARK);
+    gc_set_phase(h, GCPHASE_MARK); /* pinned, barrier on, allocate black */
     lock_acquire(&h->stw.lock);
-    lock_acquire(&h->threads_lock);
-    for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
-        mem_u32_store_relaxed(&t->head.wb_enabled, 1); /* W3: t is stopped or blocking */
-        t->mcache.alloc_black = true;
-        t->assist_debt = 0;
-    }
-    lock_release(&h->threads_lock);
     gc_handshake_request(h, HS_SCAN_ROOTS);
     uint64_t gen = ++g->mark_gen;
-    atomic_u64_store_relaxed(&g->trace_start_pending, gen); /* not trace_mu: a sink may hold it */
+    atomic_u64_store_relaxed(&g->trace.start_pending, gen); /* not trace_mu: a sink may hold it */
     g->cur = *r;
     g->t0 = t0;
     g->t_mark = gc_nanotime();
@@ -362,16 +421,7 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     if (h->env.debug.gccheckmark)
         gc_checkmark(h); /* fatal if the mark above lost anything */
     gc_weak_clear(h); /* FW2, EP2: after the last drain, world still stopped */
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_MARKTERM);
-    lock_acquire(&h->threads_lock);
-    for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
-        mem_u32_store_relaxed(&t->head.wb_enabled, 0);
-        t->mcache.alloc_black = false;
-        t->hs_ops &= ~(uint32_t)HS_FLUSH; /* a flush owed from an earlier handshake */
-    }
-    lock_release(&h->threads_lock);
-    flush_all(h); /* no span cached at the flip (C3); folds black_bytes */
-    atomic_u32_store_relaxed(&h->mheap.spans_pinned, 0);
+    gc_set_phase(h, GCPHASE_MARKTERM); /* barrier off, caches flushed (C3), unpinned */
     gc_sweep_flip(h);
     struct gccycle_record *r = &g->cur;
     r->heap_reached = atomic_u64_load_relaxed(&g->marked_bytes);
@@ -384,7 +434,7 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     r->clock_mark_ns = t_mt - g->t_mark;
     struct pacer_line pline;
     pacer_end_cycle(h, r->heap_end_mark, r->clock_mark_ns, r->cpu_assist_ns, &pline);
-    atomic_u32_store_relaxed(&g->phase, GCPHASE_OFF);
+    gc_set_phase(h, GCPHASE_OFF);
     atomic_uptr_store_relaxed(&g->collector, 0);
     int64_t t_end = gc_nanotime();
     r->clock_markterm_ns = t_end - t_mt;
@@ -654,4 +704,49 @@ int64_t gc_maybe_trigger(struct gch_heap *h)
             return 0;
     }
     return 0;
+}
+
+/* ---- the allocator's entry into the collector (gc/gchooks.h) ---- */
+
+void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
+{
+    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
+    stw_check_not_blocking(t, "allocation");
+    gc_check_not_in_cycle(t->heap, "allocation"); /* before the safepoint's lock */
+    gch_safepoint(t);
+    if (atomic_u32_load_relaxed(&t->heap->gc.phase) == GCPHASE_MARK) {
+        gc_assist(t, bytes);
+    } else {
+        int64_t stopped = gc_maybe_trigger(t->heap);
+        if (stopped > 0) /* this thread started a cycle */
+            atomic_u64_store_relaxed(&t->stop_ns, atomic_u64_load_relaxed(&t->stop_ns) + (uint64_t)stopped);
+    }
+}
+
+/* Cycles an allocation that finds the heap full waits for before it
+ * fails, while the last one left room for it (the reached rule below).
+ * More than one: what other threads allocate during a cycle survives it
+ * (allocate black), and with several threads at the limit the room a
+ * cycle freed may go to the others before this thread's retry.  The cap
+ * only bounds the wait of a thread that keeps losing that race. */
+#define ALLOC_FAILED_CYCLES 16
+
+bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt)
+{
+    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
+    struct gch_heap *h = t->heap;
+    size_t limit = h->mheap.heap_limit;
+    if (gch_last_error() != GCH_ENOMEM || attempt >= ALLOC_FAILED_CYCLES || (limit != 0 && bytes > limit))
+        return false;
+    /* After a cycle we waited for: full of live data is full.  What
+     * other threads allocated during it counts as marked (allocated
+     * black) but may be garbage already, so the test uses the bytes the
+     * mark reached, a figure the last finished cycle stored whole (a
+     * later cycle's start cannot tear it). */
+    if (attempt > 0 && limit != 0) {
+        uint64_t reached = atomic_u64_load_relaxed(&h->gc.heap_reached_live);
+        if (reached + bytes > limit)
+            return false;
+    }
+    return gc_collect_at_limit(h, t);
 }

@@ -3,14 +3,19 @@
  * Overview essay: gc/mgc.c.  Go counterpart: runtime/mgc.go (work,
  * gcphase), mgcmark.go, mgcsweep.go.
  *
- * Phases (gc_phase):
+ * Phases (gcstate.phase; the table gcphase_flags() below says what each
+ * turns on, and gc_set_phase in gc/mgc.c is the only writer of the phase
+ * and of the flags derived from it, with the world stopped):
  *   GCPHASE_OFF       mutators run; allocation is white; barrier off;
  *                     spans are swept lazily and in the background
  *   GCPHASE_MARK      roots and heap are marked concurrently with the
  *                     mutators: barrier on, allocation black, spans
  *                     pinned (gc/mgcworker.c)
- *   GCPHASE_MARKTERM  (world stopped) marking done; the sweep generation
- *                     flips
+ *   GCPHASE_MARKTERM  (world stopped) marking done: barrier off,
+ *                     allocation white, caches flushed, spans unpinned;
+ *                     the sweep generation flips
+ * Transitions: OFF -> MARK (mark setup, or the stopped mark of
+ * gcstoptheworld) -> MARKTERM -> OFF, each with the world stopped.
  *
  * Invariants:
  *   X1 when marking begins every in-use span has sweepgen ==
@@ -41,43 +46,36 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "lock.h"
+#include "gcmarker.h"
+#include "handshake.h"
 #include "mgcwork.h"
 #include "roots.h"
 #include "mstats.h"
 #include "mheap.h"
+#include "gcstate.h"
 
 struct gch_heap;
 struct gch_thread;
 
 enum gcphase { GCPHASE_OFF = 0, GCPHASE_MARK = 1, GCPHASE_MARKTERM = 2 };
 
-/* Background mark workers a heap may run at most. */
-#define GC_MAX_WORKERS 64
-
-/* Handshake operations a thread runs at its next safepoint (gc/stw.c),
- * or the collector runs for it while it is blocking (Go's forEachP). */
-enum { HS_SCAN_ROOTS = 1u, HS_FLUSH = 2u };
-
-/* struct gcmarker: one marker's state: its grey queue and what it has
- * blackened.  Each background worker has one, and each attached thread
- * one for its barrier buffer, assists and root scan.  [owner thread; the
- * collector while the owner is stopped or blocking] */
-struct gcmarker {
-    struct gch_visitor v;         /* first: gch_visit hands it back */
-    struct gcwork work;
-    struct gch_heap *h;
-    void *(*decode)(uintptr_t);
-    bool invalidptr;
-    uintptr_t scanning;           /* the object being scanned (0: a root), for errors */
-    uint64_t marked;              /* bytes blackened, not yet folded into the cycle */
-    struct checkmark *checkmark;  /* non-NULL: a gccheckmark pass (gc/mcheckmark.c) */
-    /* One-entry span cache (MK1, gc/mgcmark.c): valid only inside one
-     * gcmarker_drain call. */
-    bool draining;                /* [owner] inside gcmarker_drain: the cache may fill */
-    uintptr_t cached_start;       /* [owner] the cached span's first byte */
-    uintptr_t cached_len;         /* [owner] its limit - start (0: no entry) */
-    struct mspan *cached_span;    /* [owner] in use and pinned (mheap.h H5) */
+/* The phase table (Go's setGCPhase derives writeBarrier.enabled the same
+ * way): the state each phase puts every thread and the heap in. */
+struct gcphase_flags {
+    bool barrier;      /* gch_write shades: every attached thread's head.wb_enabled (B1) */
+    bool alloc_black;  /* objects are handed out marked: mcache.alloc_black (X2) */
+    bool spans_pinned; /* no span is freed: mheap.spans_pinned (H5) */
 };
+
+static inline struct gcphase_flags gcphase_flags(enum gcphase p)
+{
+    static const struct gcphase_flags table[] = {
+        [GCPHASE_OFF] = {.barrier = false, .alloc_black = false, .spans_pinned = false},
+        [GCPHASE_MARK] = {.barrier = true, .alloc_black = true, .spans_pinned = true},
+        [GCPHASE_MARKTERM] = {.barrier = false, .alloc_black = false, .spans_pinned = false},
+    };
+    return table[p];
+}
 
 void gcmarker_init(struct gcmarker *m, struct gch_heap *h);
 /* gcmarker_shade: grey the object holding address (or tagged word) p;
@@ -104,70 +102,6 @@ uint64_t gcmarker_scan_thread(struct gcmarker *m, struct gch_thread *t);
 void gcmarker_scan_object(struct gcmarker *m, uintptr_t obj);
 uint64_t gcmarker_scan_globals(struct gcmarker *m);
 
-/* struct bgsweeper: the background sweeper thread (gc/mgcsweep.c). */
-struct bgsweeper {
-    struct lock lock;            /* rank BGSWEEP */
-    pthread_cond_t cond;         /* wake or quit changed */
-    pthread_t thread;            /* [lock] valid when started */
-    bool started;                /* [lock] */
-    bool wake;                   /* [lock] a new generation to sweep */
-    struct atomic_u32 quit;      /* [written under lock, read atomic] heap is being freed */
-    struct atomic_u64 rounds;    /* [atomic] sweep rounds finished (tests) */
-};
-
-/* struct scavpacing: the background scavenger's goals and accounting
- * (gc/mgcscavenge.c; Go's scavenger state in mgcscavenge.go). */
-struct scavpacing {
-    struct atomic_u64 gogc_goal;   /* [written under stw.lock, read atomic] retained bytes
-                                    * (in use + free) to come down to; UINT64_MAX: none */
-    struct atomic_u64 limit_goal;  /* [as gogc_goal] Ready bytes (heap and metadata) to
-                                    * stay under: 95% of GOMEMLIMIT; UINT64_MAX: none */
-    uint64_t last_heap_inuse;      /* [stw.lock] in-use bytes at the last mark termination */
-    uint64_t last_heap_goal;       /* [stw.lock] goal of the last finished cycle, 0 before */
-    uint64_t released_at_cycle;    /* [stw.lock] released_total at the last cycle's end */
-    uint64_t released_last_cycle;  /* [stw.lock] released between the last two cycle ends */
-    struct atomic_u64 cpu_ns;      /* [atomic] wall time sysmon's scavengers worked */
-    uint64_t reported[SCAV_NKINDS];/* [trace_mu] released_bytes at the last scavtrace line */
-    uint64_t line_gen;             /* [trace_mu] sweep generation whose line went out */
-};
-
-/* struct gclimiter: the GC CPU limiter (gc/mgclimit.c, LM1-LM2). */
-struct gclimiter {
-    pthread_mutex_t mu;            /* leaf: the bucket */
-    int64_t last_ns;               /* [mu] end of the last window */
-    int64_t bucket_ns;             /* [mu] LM1 */
-    uint64_t last_lost;            /* [mu] lost_ns at the last update */
-    int64_t capacity_per_thread_ns;/* [mu; tests may shorten it before use] */
-    struct atomic_u64 lost_ns;     /* [atomic] extra lost time (gc_limiter_charge) */
-    struct atomic_u64 next_update_ns; /* [atomic] throttle for gc_limiter_on */
-    struct atomic_u32 on;          /* [written under mu, read atomic] LM2 */
-    struct atomic_u64 enabled_count; /* [atomic] times it turned on (tests, stats) */
-};
-
-/* struct pacer: the pacer's state (gc/mgcpacer.c).  Fields without a
- * note are written with the world stopped or at heap creation. */
-struct pacer {
-    int dedicated;                  /* dedicated mark workers (25% rule) */
-    double fractional;              /* CPUs for the one fractional worker, 0: none */
-    double cons_mark;               /* bytes allocated per byte scanned, max of 5 cycles */
-    double last_cons_mark[4];
-    uint64_t last_heap_scan, last_stack_scan, last_globals_scan; /* last mark's work */
-    uint64_t triggered;             /* heap_live when the mark began; UINT64_MAX outside */
-    struct atomic_u64 goal;         /* [written with the world stopped, or under stw.lock
-                                     * while it runs (setters); read atomic] this mark's goal */
-    /* The settings the runtime setters change (gch_set_gc_percent,
-     * gch_set_memory_limit): written under stw.lock with the world
-     * running, read atomic by anyone. */
-    struct atomic_i64 gc_percent;   /* GOGC; -1 = off */
-    struct atomic_i64 memory_limit; /* GOMEMLIMIT, bytes; INT64_MAX = none */
-    struct atomic_u32 goal_limited; /* [written under stw.lock, read atomic] the memory limit,
-                                     * not GOGC, set the goal last committed */
-    uint64_t last_roots;            /* [stw.lock] root bytes scanned by the last cycle */
-    struct atomic_u64 heap_scan_work;  /* [atomic] heap bytes scanned this mark */
-    struct atomic_i64 bg_credit;    /* [atomic] scan work banked by workers for assists */
-    struct atomic_u64 assist_ratio_fp; /* [atomic] scan bytes owed per byte, x 65536 */
-};
-
 /* A gcpacertrace line: formatted with the world stopped into a buffer of
  * the stopper's, printed after it restarts the world (the sink may take
  * a lock that a stopped thread holds). */
@@ -176,96 +110,15 @@ struct pacer_line {
     size_t len; /* 0: none */
 };
 
-/* struct gcstate: per heap (Go's `work` and parts of `memstats`). */
-struct gcstate {
-    struct atomic_u32 phase;        /* [written by the stopper; read by any thread] enum gcphase */
-    struct atomic_uptr collector;   /* [written by the stopper] gchi_thread_tag() of the
-                                     * thread running the cycle, 0 outside one */
-    struct workbuf_pool workbufs;   /* grey objects */
-    struct atomic_u64 next_gc;      /* [written by the stopper; read by allocators] heap goal */
-    struct atomic_u64 heap_marked_live; /* [atomic] live bytes marked by the last cycle */
-    struct atomic_u64 heap_reached_live; /* [written under stw.lock with heap_marked_live]
-                                     * of those, the bytes the mark reached (not allocated
-                                     * black): one cycle's figure, never mixed with another's */
-    struct atomic_u64 marked_bytes; /* [atomic] bytes blackened this cycle, folded in by
-                                     * gcmarker_flush */
-    /* Cycle statistics: written by the stopper under stw.lock (finish_cycle),
-     * read under it by gch_read_stats and gc_maybe_trigger. */
-    uint32_t num_gc, num_forced_gc; /* [stw.lock] */
-    uint64_t pause_total_ns;        /* [stw.lock] */
-    uint64_t pause_ns[256];         /* [stw.lock] ring */
-    uint64_t last_gc_unix_ns;       /* [stw.lock] */
-    int64_t last_gc_mono_ns;        /* [stw.lock] monotonic end of the last cycle, 0 before
-                                     * the first (sysmon's periodic GC) */
-    int64_t start_ns;               /* [immutable] heap creation, monotonic ns */
-    int stwprocs;                   /* [immutable] min(GOMAXPROCS, online CPUs): CPU
-                                     * charged per ns of stop-the-world (Go stwprocs) */
-    int64_t gc_cpu_ns;              /* [STW] GC CPU time so far, for gc_cpu_fraction */
-    struct bgsweeper sweeper;
-    struct atomic_u64 trigger;      /* [written by the stopper; read by allocators]
-                                     * heap_live at which the next cycle starts */
-    /* The cycle and the concurrent mark (gc/mgc.c, gc/mgcworker.c), under
-     * stw.lock unless marked otherwise. */
-    pthread_cond_t mark_cond;       /* a mark started, a cycle ended, workers quit */
-    /* Trace lines: the sink is called by one thread at a time (trace_mu,
-     * a leaf: held only around the sink and the flags below), and a
-     * mark's gcpacertrace start line comes before the cycle's later lines
-     * even when a worker ends a short mark before the starter printed. */
-    pthread_mutex_t trace_mu;
-    pthread_cond_t trace_cv;
-    struct atomic_u64 trace_start_pending; /* [written with the world stopped] mark_gen
-                                     * whose start line is owed */
-    uint64_t trace_start_done;      /* [trace_mu] mark_gen whose start line went out */
-    bool cycle_running;             /* [stw.lock] from gc_start to the end of the cycle */
-    uint64_t cycles_done;           /* [stw.lock] */
-    uint64_t mark_gen;              /* [stw.lock] concurrent marks started */
-    uint64_t mark_done_gen;         /* [stw.lock] the last concurrent mark that ended */
-    bool terminating;               /* [stw.lock] a worker runs mark termination (MW2) */
-    int nworkers, nidle;            /* [stw.lock] MW1 */
-    int nnumbered;                  /* [stw.lock] workers that took their number */
-    int nshading;                   /* [stw.lock] root edits shading outside any thread's
-                                     * marker (gc_shade_begin): termination waits (X4) */
-    struct atomic_u32 hs_flushed;   /* [atomic] a flush handshake published work (X4) */
-    struct atomic_u32 test_no_workers; /* [atomic] tests: worker threads cannot start */
-    struct atomic_u32 test_work_in_term; /* [atomic] tests: workers that began mark work
-                                     * while a termination was in progress (MW4) */
-    /* Test instrumentation, set only through tests/testhooks.c (never
-     * compiled into the library): zero in production, where each use
-     * below costs one load off the hot paths. */
-    struct atomic_u32 test_mode;    /* [atomic] a test instrumented this heap: the MW4
-                                     * probe (test_work_in_term) runs */
-    struct atomic_uptr test_root_edit_hook; /* [atomic acq/rel] void (*)(struct gch_heap *),
-                                     * called by each root edit after gc_shade_begin */
-    struct atomic_uptr test_term_hook; /* [atomic acq/rel] called by mark termination
-                                     * as soon as the world is stopped */
-    struct atomic_uptr test_idle_hook; /* [atomic acq/rel] called by an idle worker before
-                                     * each nap, holding no lock */
-    bool workers_quit;              /* [stw.lock] */
-    pthread_t workers[GC_MAX_WORKERS]; /* [stw.lock] the last is fractional if the
-                                     * pacer wants one */
-    bool forced;                    /* [stw.lock] the running cycle is gch_collect's */
-    struct atomic_u32 globals_todo; /* [atomic] 1 until a worker claims the global roots */
-    struct atomic_u64 stack_scan_bytes, globals_scan_bytes; /* [atomic] this cycle */
-    struct atomic_i64 bg_cpu_ns, assist_cpu_ns;             /* [atomic] this cycle */
-    struct pacer pacer;
-    struct scavpacing scav;
-    struct gclimiter limiter;
-    double gc_cpu_fraction;         /* [stw.lock] Go's GCCPUFraction after the last cycle */
-    struct gccycle_record cur;      /* [the cycle's stoppers] the concurrent cycle */
-    int term_restarts;              /* [the cycle's stoppers] terminations that found work */
-    int64_t term_restart_ns;        /* [the cycle's stoppers] their stopped time */
-    struct atomic_u64 term_restarts_total; /* [atomic] all cycles' (tests) */
-    struct atomic_u64 assist_parks; /* [atomic] assists that waited for a mark's end at
-                                     * its goal (gc/mgcworker.c; tests) */
-    struct atomic_u64 stw_drained_bytes;   /* [atomic] scanned with the world stopped at
-                                            * mark termination, all cycles (tests) */
-    struct checkmark *checkmark;    /* [world stopped] gccheckmark bitmaps, or NULL */
-    struct atomic_u32 test_hold;    /* [atomic] tests: workers and assists do no mark work */
-    struct atomic_u64 checkmark_passes; /* [atomic] gccheckmark passes run (tests) */
-    int64_t t0, t_mark;             /* [the cycle's stoppers] its start, mark start */
-};
-
 void gc_init(struct gch_heap *h);
+/* gc_set_phase: move the heap to `phase` and derive everything the table
+ * above ties to it (gc/mgc.c says in which order, and why).  World
+ * stopped; caller holds no lock. */
+void gc_set_phase(struct gch_heap *h, enum gcphase phase);
+/* gc_phase_apply_thread: give t the barrier and allocation colour of
+ * `phase` (at attach; gc_set_phase for every attached thread).  t is not
+ * running (W3), or is the caller attaching itself; threads_lock held. */
+void gc_phase_apply_thread(struct gch_thread *t, enum gcphase phase);
 /* gc_mark: mark from every root with the world stopped; returns the bytes
  * marked and fills the root byte counts of *rec.  Caller stopped the
  * world and flushed every mcache (X2). */

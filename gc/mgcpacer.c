@@ -30,6 +30,8 @@
 #define GCHI_BUILDING 1
 #include "mgc.h"
 #include "heap.h"
+#include "stw.h"
+#include "sysmon.h"
 #include "trace.h"
 #include "error.h"
 

@@ -27,6 +27,7 @@
  */
 #define GCHI_BUILDING 1
 #include "heap.h"
+#include "mgc.h"
 #include "trace.h"
 #include "error.h"
 
@@ -144,9 +145,9 @@ void gc_scavtrace_cycle(struct gch_heap *h)
      * held only around the sink and its flags (ARCHITECTURE.md). */
     struct scav_record r = {0};
     scav_fill(h, &r);
-    pthread_mutex_lock(&h->gc.trace_mu);
+    pthread_mutex_lock(&h->gc.trace.mu);
     if (sp->line_gen == gen || !mheap_sweep_done(m)) {
-        pthread_mutex_unlock(&h->gc.trace_mu);
+        pthread_mutex_unlock(&h->gc.trace.mu);
         return;
     }
     sp->line_gen = gen;
@@ -160,7 +161,7 @@ void gc_scavtrace_cycle(struct gch_heap *h)
     memcpy(sp->reported, now, sizeof now);
     char line[GC_TRACE_LINE_MAX];
     size_t n = gc_format_scavtrace(line, sizeof line, &r);
-    pthread_mutex_unlock(&h->gc.trace_mu);
+    pthread_mutex_unlock(&h->gc.trace.mu);
     gc_trace_emit(h, line, n < sizeof line ? n : sizeof line - 1);
 }
 
@@ -170,9 +171,9 @@ void gc_scavtrace_forced(struct gch_heap *h, uint64_t released)
     scav_fill(h, &r);
     r.released_eager = released;
     r.forced = true;
-    pthread_mutex_lock(&h->gc.trace_mu); /* counted here, not in the next cycle's line */
+    pthread_mutex_lock(&h->gc.trace.mu); /* counted here, not in the next cycle's line */
     h->gc.scav.reported[SCAV_FORCED] = atomic_u64_load_relaxed(&h->mheap.released_bytes[SCAV_FORCED]);
-    pthread_mutex_unlock(&h->gc.trace_mu);
+    pthread_mutex_unlock(&h->gc.trace.mu);
     char line[GC_TRACE_LINE_MAX];
     size_t n = gc_format_scavtrace(line, sizeof line, &r);
     gc_trace_emit(h, line, n < sizeof line ? n : sizeof line - 1);

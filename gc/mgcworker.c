@@ -33,6 +33,7 @@
 #define GCHI_BUILDING 1
 #include "mgc.h"
 #include "heap.h"
+#include "stw.h"
 
 #include <signal.h>
 #include <time.h>
@@ -77,25 +78,6 @@ static bool root_jobs(struct gch_heap *h, struct gcmarker *m)
     did |= gc_handshake_help(h, m);
     lock_release(&h->stw.lock);
     return did;
-}
-
-void gc_handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, struct gcmarker *m)
-{
-    if (ops & HS_SCAN_ROOTS)
-        atomic_u64_add_relaxed(&h->gc.stack_scan_bytes, gcmarker_scan_thread(m, t));
-    gc_wbuf_flush(t, m);
-    if (m != &t->marker)
-        gcmarker_flush(&t->marker);
-    gcmarker_flush(m);
-    if (ops & HS_FLUSH) {
-        /* G7: anything published since the last check, by the thread's
-         * assists, barrier or this flush, sends termination round again:
-         * another marker may have taken it and still hold it. */
-        if (t->marker.work.flushed_since_check || m->work.flushed_since_check)
-            atomic_u32_store_relaxed(&h->gc.hs_flushed, 1);
-        t->marker.work.flushed_since_check = false;
-        m->work.flushed_since_check = false;
-    }
 }
 
 bool gc_shade_begin(struct gch_heap *h)
@@ -155,7 +137,7 @@ static bool has_work(struct gch_heap *h)
  * enter a round (MW4).  stw.lock held. */
 static void end_terminating(struct gcstate *g)
 {
-    g->terminating = false;
+    g->workers.terminating = false;
     pthread_cond_broadcast(&g->mark_cond);
 }
 
@@ -167,16 +149,12 @@ static bool try_terminate(struct gch_heap *h, struct gcmarker *m)
 {
     struct gcstate *g = &h->gc;
     struct stw *w = &h->stw;
-    if (g->terminating || g->nidle != g->nworkers || !quiet(h))
+    if (g->workers.terminating || g->workers.nidle != g->workers.nworkers || !quiet(h))
         return false;
-    g->terminating = true; /* MW2 */
+    g->workers.terminating = true; /* MW2 */
     atomic_u32_store_relaxed(&g->hs_flushed, 0);
     m->work.flushed_since_check = false; /* ours was published before going idle */
-    gc_handshake_request(h, HS_FLUSH);
-    while (gc_handshake_pending(h, HS_FLUSH)) {
-        if (!gc_handshake_help(h, m))
-            lock_wait(&w->lock, &w->changed);
-    }
+    gc_handshake_all(h, HS_FLUSH, m);
     if (atomic_u32_load_relaxed(&g->hs_flushed) != 0 || !quiet(h)) {
         end_terminating(g); /* the flush found work: back to marking */
         return false;
@@ -192,7 +170,7 @@ static bool try_terminate(struct gch_heap *h, struct gcmarker *m)
 static void idle_wait(struct gch_heap *h)
 {
     lock_release(&h->stw.lock);
-    gc_test_hook(h, &h->gc.test_idle_hook);
+    gc_test_hook(h, &h->gc.workers.test_idle_hook);
     struct timespec ts = {0, WORKER_IDLE_NS};
     nanosleep(&ts, NULL);
     lock_acquire(&h->stw.lock);
@@ -225,8 +203,8 @@ static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool frac
 {
     if (GCH_UNLIKELY(atomic_u32_load_relaxed(&h->gc.test_mode) != 0)) {
         lock_acquire(&h->stw.lock);
-        if (h->gc.terminating) /* MW4 broken */
-            atomic_u32_add_relaxed(&h->gc.test_work_in_term, 1);
+        if (h->gc.workers.terminating) /* MW4 broken */
+            atomic_u32_add_relaxed(&h->gc.workers.test_work_in_term, 1);
         lock_release(&h->stw.lock);
     }
     int64_t cpu0 = thread_cpu_ns();
@@ -264,7 +242,7 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, boo
         }
         atomic_i64_add_relaxed(&g->bg_cpu_ns, work_until_idle(h, m, fractional, &frac_used));
         lock_acquire(&h->stw.lock);
-        g->nidle++;
+        g->workers.nidle++;
         bool over = false;
         while (!over) {
             if (g->mark_done_gen >= gen) { /* this round's mark, or a later one, ended */
@@ -273,13 +251,13 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, boo
                 idle_wait(h);
             } else if (try_terminate(h, m)) {
                 over = true;
-            } else if (!g->terminating && has_work(h)) {
+            } else if (!g->workers.terminating && has_work(h)) {
                 break; /* work appeared: busy again */
             } else {
                 idle_wait(h);
             }
         }
-        g->nidle--;
+        g->workers.nidle--;
         lock_release(&h->stw.lock);
         if (over)
             break;
@@ -293,19 +271,19 @@ static void *worker_main(void *arg)
     lock_acquire(&h->stw.lock);
     /* Workers are numbered in the order they first take the lock; the
      * last is the fractional one when the pacer wants one. */
-    bool fractional = g->pacer.fractional > 0 && ++g->nnumbered == pacer_workers(h);
+    bool fractional = g->pacer.fractional > 0 && ++g->workers.nnumbered == pacer_workers(h);
     lock_release(&h->stw.lock);
     struct gcmarker m;
     gcmarker_init(&m, h);
     uint64_t seen = 0;
     lock_acquire(&h->stw.lock);
     for (;;) {
-        while (!g->workers_quit && g->mark_gen == seen)
+        while (!g->workers.workers_quit && g->mark_gen == seen)
             lock_wait(&h->stw.lock, &g->mark_cond);
-        if (g->workers_quit)
+        if (g->workers.workers_quit)
             break;
         seen = g->mark_gen;
-        while (g->terminating) /* MW4: a stale idle count may have let it begin */
+        while (g->workers.terminating) /* MW4: a stale idle count may have let it begin */
             lock_wait(&h->stw.lock, &g->mark_cond);
         if (g->mark_done_gen == seen)
             continue; /* that mark already ended */
@@ -321,33 +299,33 @@ bool gc_workers_start(struct gch_heap *h)
 {
     struct gcstate *g = &h->gc;
     lock_assert_held(&h->stw.lock);
-    if (g->nworkers > 0)
+    if (g->workers.nworkers > 0)
         return true;
-    if (atomic_u32_load_relaxed(&g->test_no_workers) != 0)
+    if (atomic_u32_load_relaxed(&g->workers.test_no_workers) != 0)
         return false;
     int want = pacer_workers(h);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* embedder signals never land here */
     for (int i = 0; i < want; i++) {
-        if (pthread_create(&g->workers[i], NULL, worker_main, h) != 0)
+        if (pthread_create(&g->workers.threads[i], NULL, worker_main, h) != 0)
             break;
-        g->nworkers++;
+        g->workers.nworkers++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return g->nworkers > 0;
+    return g->workers.nworkers > 0;
 }
 
 void gc_workers_stop(struct gch_heap *h)
 {
     struct gcstate *g = &h->gc;
     lock_acquire(&h->stw.lock);
-    g->workers_quit = true;
+    g->workers.workers_quit = true;
     pthread_cond_broadcast(&g->mark_cond);
-    int n = g->nworkers;
+    int n = g->workers.nworkers;
     lock_release(&h->stw.lock);
     for (int i = 0; i < n; i++)
-        pthread_join(g->workers[i], NULL);
+        pthread_join(g->workers.threads[i], NULL);
 }
 
 /* ---- assists ------------------------------------------------------------ */
@@ -376,7 +354,7 @@ static void assist_park(struct gch_thread *t)
     struct gch_heap *h = t->heap;
     lock_acquire(&h->stw.lock);
     uint64_t gen = h->gc.mark_gen;
-    bool marking = h->gc.mark_done_gen < gen && !h->gc.workers_quit;
+    bool marking = h->gc.mark_done_gen < gen && !h->gc.workers.workers_quit;
     lock_release(&h->stw.lock);
     if (!marking)
         return;
@@ -386,7 +364,7 @@ static void assist_park(struct gch_thread *t)
     /* end_cycle broadcasts mark_cond after mark_done_gen moved on, and
      * pacer_commit when a setting moved the goal (past the heap: go on
      * allocating); mark_cond uses the realtime clock. */
-    while (h->gc.mark_done_gen < gen && !h->gc.workers_quit &&
+    while (h->gc.mark_done_gen < gen && !h->gc.workers.workers_quit &&
            gc_heap_live(h) >= atomic_u64_load_relaxed(&h->gc.pacer.goal)) {
         int64_t w0 = gc_nanotime();
         lock_timedwait(&h->stw.lock, &h->gc.mark_cond, realtime_ns() + ASSIST_PARK_SLICE_NS);

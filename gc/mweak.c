@@ -16,6 +16,8 @@
 #define GCHI_BUILDING 1
 #include "mfinal.h"
 #include "heap.h"
+#include "stw.h"
+#include "mgc.h"
 #include "error.h"
 
 #include <stdlib.h>

@@ -12,6 +12,8 @@
 #include "roots.h"
 #include "error.h"
 #include "heap.h"
+#include "stw.h"
+#include "mgc.h"
 
 #include <stdlib.h>
 #include <stdatomic.h>

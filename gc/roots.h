@@ -35,30 +35,10 @@
 #include <stdint.h>
 #include "gcheap.h"
 #include "lock.h"
+#include "roottable.h"
 
-/* struct gch_visitor: what scan callbacks report to.  The marker embeds
- * one; visit is called once per reported slot. */
-struct gch_visitor {
-    void (*visit)(struct gch_visitor *v, void *const *slot);
-    uint64_t slots;  /* slots reported so far (root bytes = slots * 8) */
-};
-
-struct root_range { void **start; size_t count; };
-struct root_scanner { gch_scan_fn fn; void *ctx; };
-
-struct root_table {
-    struct lock lock;               /* rank ROOTS */
-    struct root_range *ranges;      /* [lock] sorted by start (R1) */
-    size_t nranges, capranges;      /* [lock] */
-    struct root_scanner *scanners;  /* [lock] */
-    size_t nscanners, capscanners;  /* [lock] */
-};
-
-/* Per-thread scanners live in gch_thread as a small growable array. */
-struct thread_scanners {
-    struct root_scanner *v;         /* [owner thread] */
-    size_t n, cap;                  /* [owner thread] */
-};
+struct gch_visitor;     /* gc/gcmarker.h */
+struct thread_scanners; /* gc/thread.h */
 
 void roots_init(struct root_table *r);
 void roots_destroy(struct root_table *r);

@@ -1,5 +1,6 @@
 /*
  * stw.c - stop the world, safepoints, blocking sections, frame checks.
+ * Handshakes (run at a safepoint without stopping the world): gc/handshake.c.
  * Go counterpart: runtime/proc.go (stopTheWorldWithSema, startTheWorld,
  * entersyscall/exitsyscall).  States and invariants W1-W3: gc/stw.h.
  *
@@ -12,8 +13,9 @@
  */
 #define GCHI_BUILDING 1
 #include "stw.h"
-#include "gchooks.h"
+#include "handshake.h"
 #include "heap.h"
+#include "mgc.h"
 #include "error.h"
 
 void stw_init(struct stw *w)
@@ -139,20 +141,8 @@ void gch_safepoint_slow(gch_thread *t)
     struct stw *w = &h->stw;
     lock_acquire(&w->lock);
     for (;;) {
-        if (t->hs_ops != 0) {
-            /* A handshake: run it here, on the thread itself. */
-            uint32_t ops = t->hs_ops;
-            t->hs_busy = true;
-            lock_release(&w->lock);
-            int64_t t0 = gc_nanotime();
-            gc_handshake_run(h, t, ops, &t->marker);
-            sys_time_add(&t->scan_ns, t0);
-            lock_acquire(&w->lock);
-            t->hs_ops &= ~ops;
-            t->hs_busy = false;
-            pthread_cond_broadcast(&w->changed);
+        if (gc_handshake_self(h, t))
             continue;
-        }
         if (w->active && w->stopper != t) {
             int64_t t0 = gc_nanotime();
             stw_wait_running(h, t);
@@ -164,112 +154,6 @@ void gch_safepoint_slow(gch_thread *t)
     if (!w->active)
         set_preempt(t, 0);
     lock_release(&w->lock);
-}
-
-void gc_handshake_request(struct gch_heap *h, uint32_t ops)
-{
-    lock_assert_held(&h->stw.lock);
-    lock_acquire(&h->threads_lock);
-    for (struct gch_thread *t = h->attached; t != NULL; t = t->next) {
-        t->hs_ops |= ops;
-        set_preempt(t, 1);
-    }
-    lock_release(&h->threads_lock);
-}
-
-bool gc_handshake_pending(struct gch_heap *h, uint32_t ops)
-{
-    lock_assert_held(&h->stw.lock);
-    bool any = false;
-    lock_acquire(&h->threads_lock);
-    for (struct gch_thread *t = h->attached; t != NULL && !any; t = t->next)
-        any = (t->hs_ops & ops) != 0;
-    lock_release(&h->threads_lock);
-    return any;
-}
-
-/* blocked_with_ops: an attached thread in a blocking section whose
- * handshake nobody runs yet, or NULL.  Caller holds stw.lock. */
-static struct gch_thread *blocked_with_ops(struct gch_heap *h)
-{
-    struct gch_thread *found = NULL;
-    lock_acquire(&h->threads_lock);
-    for (struct gch_thread *t = h->attached; t != NULL && found == NULL; t = t->next)
-        if (t->hs_ops != 0 && !t->hs_busy && t->run == RUN_BLOCKING)
-            found = t;
-    lock_release(&h->threads_lock);
-    return found;
-}
-
-bool gc_handshake_helpable(struct gch_heap *h)
-{
-    lock_assert_held(&h->stw.lock);
-    return blocked_with_ops(h) != NULL;
-}
-
-bool gc_handshake_help(struct gch_heap *h, struct gcmarker *m)
-{
-    struct stw *w = &h->stw;
-    lock_assert_held(&w->lock);
-    bool ran = false;
-    struct gch_thread *t;
-    while ((t = blocked_with_ops(h)) != NULL) {
-        /* t stays in its blocking section until hs_busy clears
-         * (gch_blocking_leave waits), so its state is ours meanwhile. */
-        uint32_t ops = t->hs_ops;
-        t->hs_busy = true;
-        lock_release(&w->lock);
-        gc_handshake_run(h, t, ops, m);
-        lock_acquire(&w->lock);
-        t->hs_ops &= ~ops;
-        t->hs_busy = false;
-        pthread_cond_broadcast(&w->changed);
-        ran = true;
-    }
-    return ran;
-}
-
-void gchi_hook_alloc_slow(struct mcache *c, size_t bytes)
-{
-    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
-    stw_check_not_blocking(t, "allocation");
-    gc_check_not_in_cycle(t->heap, "allocation"); /* before the safepoint's lock */
-    gch_safepoint(t);
-    if (atomic_u32_load_relaxed(&t->heap->gc.phase) == GCPHASE_MARK) {
-        gc_assist(t, bytes);
-    } else {
-        int64_t stopped = gc_maybe_trigger(t->heap);
-        if (stopped > 0) /* this thread started a cycle */
-            atomic_u64_store_relaxed(&t->stop_ns, atomic_u64_load_relaxed(&t->stop_ns) + (uint64_t)stopped);
-    }
-}
-
-/* Cycles an allocation that finds the heap full waits for before it
- * fails, while the last one left room for it (the reached rule below).
- * More than one: what other threads allocate during a cycle survives it
- * (allocate black), and with several threads at the limit the room a
- * cycle freed may go to the others before this thread's retry.  The cap
- * only bounds the wait of a thread that keeps losing that race. */
-#define ALLOC_FAILED_CYCLES 16
-
-bool gchi_hook_alloc_failed(struct mcache *c, size_t bytes, int attempt)
-{
-    gch_thread *t = (gch_thread *)(void *)((char *)c - THREAD_MCACHE_OFFSET);
-    struct gch_heap *h = t->heap;
-    size_t limit = h->mheap.heap_limit;
-    if (gch_last_error() != GCH_ENOMEM || attempt >= ALLOC_FAILED_CYCLES || (limit != 0 && bytes > limit))
-        return false;
-    /* After a cycle we waited for: full of live data is full.  What
-     * other threads allocated during it counts as marked (allocated
-     * black) but may be garbage already, so the test uses the bytes the
-     * mark reached, a figure the last finished cycle stored whole (a
-     * later cycle's start cannot tear it). */
-    if (attempt > 0 && limit != 0) {
-        uint64_t reached = atomic_u64_load_relaxed(&h->gc.heap_reached_live);
-        if (reached + bytes > limit)
-            return false;
-    }
-    return gc_collect_at_limit(h, t);
 }
 
 void stw_check_not_blocking(struct gch_thread *t, const char *what)
@@ -303,8 +187,7 @@ void gch_blocking_leave(gch_thread *t)
         gch_fatal("gch_blocking_leave without gch_blocking_enter", (uintptr_t)t, 0, 0);
     }
     int64_t t0 = gc_nanotime();
-    while (t->hs_busy) /* the collector is running t's handshake */
-        lock_wait(&w->lock, &w->changed);
+    gc_handshake_wait_done(t); /* the collector may be running t's handshake */
     stw_wait_running(t->heap, t);
     lock_release(&w->lock);
     sys_time_add(&t->stop_ns, t0);

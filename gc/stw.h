@@ -4,14 +4,8 @@
  * _Prunning / _Psyscall / _Pgcstop).  Overview: gc/mgc.c;
  * ARCHITECTURE.md "Concurrency".
  *
- * Thread run states (struct gch_thread.run, guarded by stw.lock):
- *   RUN_RUNNING  may touch the heap; must reach a safepoint when asked
- *   RUN_PARKED   waiting at a safepoint (or in attach/detach) for the
- *                world to restart; touches nothing
- *   RUN_BLOCKING between gch_blocking_enter and _leave; touches nothing
- * Transitions: RUNNING -> PARKED (safepoint while stopping), PARKED ->
- * RUNNING (world restarted), RUNNING <-> BLOCKING (enter / leave; leave
- * waits while the world is stopped).
+ * Thread run states (struct gch_thread.run, guarded by stw.lock): the
+ * table of enum run_state in gc/thread.h.
  *
  * Invariants:
  *   W1 while stw.active, every attached thread other than stw.stopper is
@@ -37,20 +31,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "lock.h"
-
-enum run_state { RUN_RUNNING = 0, RUN_PARKED = 1, RUN_BLOCKING = 2 };
+#include "stwstate.h"
 
 struct gch_heap;
 struct gch_thread;
-
-struct stw {
-    struct lock lock;             /* rank WORLD */
-    pthread_cond_t changed;       /* a thread parked, blocked or detached */
-    pthread_cond_t resume;        /* the world restarted */
-    bool active;                  /* [lock] a stop is pending or in force */
-    struct gch_thread *stopper;   /* [lock] the attached thread stopping it, or NULL */
-    uint64_t nstops;              /* [lock] completed stops (tests, stats) */
-};
 
 void stw_init(struct stw *w);
 void stw_destroy(struct stw *w);
@@ -67,24 +51,6 @@ void start_the_world(struct gch_heap *h);
  * is stopped by someone else, then mark t RUNNING.  t may be NULL for a
  * caller with no attached record (it just waits for the restart). */
 void stw_wait_running(struct gch_heap *h, struct gch_thread *t);
-/* Handshakes (Go's forEachP): operations (HS_* in gc/mgc.h) each attached
- * thread runs once, at its next safepoint, without stopping the world; for
- * a thread in a blocking section the collector runs them (hs_busy keeps
- * the thread in its section meanwhile).
- * gc_handshake_request: ask every attached thread (stw.lock held);
- * gc_handshake_pending: some attached thread still owes one of ops;
- * gc_handshake_help: run the handshakes of blocking threads with marker m
- *   (stw.lock held, released around each); true if it ran any;
- * gc_handshake_run: the operations themselves (gc/mgc.c). */
-struct gcmarker;
-void gc_handshake_request(struct gch_heap *h, uint32_t ops);
-bool gc_handshake_pending(struct gch_heap *h, uint32_t ops);
-bool gc_handshake_help(struct gch_heap *h, struct gcmarker *m);
-/* gc_handshake_helpable: gc_handshake_help would find a thread to run
- * (stw.lock held). */
-bool gc_handshake_helpable(struct gch_heap *h);
-void gc_handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, struct gcmarker *m);
-
 /* stw_check_not_blocking: fatal if t (the caller's own thread) is in a
  * blocking section, where the collector may be scanning or flushing its
  * state: `what` names the offending call. */

@@ -37,6 +37,7 @@
 #define GCHI_BUILDING 1
 #include "sysmon.h"
 #include "heap.h"
+#include "mgc.h"
 
 #include <signal.h>
 

@@ -59,7 +59,7 @@ static void release_in_termination(struct gch_heap *h)
     if (!atomic_load(&victim_held) || atomic_load(&victim_release))
         return;
     atomic_store(&victim_release, 1);
-    for (int i = 0; i < 1000 && atomic_u32_load_relaxed(&h->gc.test_work_in_term) == 0; i++)
+    for (int i = 0; i < 1000 && atomic_u32_load_relaxed(&h->gc.workers.test_work_in_term) == 0; i++)
         nap_ms(1);
 }
 
@@ -74,7 +74,7 @@ static void test_no_worker_starts_during_termination(void **state)
     gch_heap *h = gch_heap_new(&cfg);
     assert_non_null(h);
     assert_int_equal(gch_collect(h), GCH_OK); /* starts the workers */
-    assert_int_equal(h->gc.nworkers, 2);
+    assert_int_equal(h->gc.workers.nworkers, 2);
     gchi_test_set_idle_hook(h, hold_first_napper);
     atomic_store(&victim_armed, 1);
     /* Cycle N: the first worker to go idle naps (the other is not idle
@@ -88,7 +88,7 @@ static void test_no_worker_starts_during_termination(void **state)
     assert_int_equal(gch_collect(h), GCH_OK);
     gchi_test_set_term_hook(h, NULL);
     assert_true(atomic_load(&victim_release));
-    assert_int_equal(atomic_u32_load_relaxed(&h->gc.test_work_in_term), 0);
+    assert_int_equal(atomic_u32_load_relaxed(&h->gc.workers.test_work_in_term), 0);
     /* and the heap goes on collecting */
     assert_int_equal(gch_collect(h), GCH_OK);
     gchi_test_set_idle_hook(h, NULL);
@@ -141,7 +141,7 @@ static void test_sleeper_leaves_its_old_round(void **state)
     while (nidle != 0 && atomic_load(&naps_after_release) == 0) {
         nap_ms(1);
         lock_acquire(&h->stw.lock);
-        nidle = h->gc.nidle;
+        nidle = h->gc.workers.nidle;
         lock_release(&h->stw.lock);
     }
     assert_int_equal(atomic_load(&naps_after_release), 0); /* nobody naps in a finished round */

@@ -1,7 +1,7 @@
 /*
  * test_heap_limit.c - at the heap limit an allocation collects before it
- * fails (gcheap.h, gch_config.heap_limit; gchi_hook_alloc_failed in
- * gc/stw.c, gc_collect_at_limit in gc/mgc.c).  Regression tests for
+ * fails (gcheap.h, gch_config.heap_limit; gchi_hook_alloc_failed and
+ * gc_collect_at_limit in gc/mgc.c).  Regression tests for
  * issue 16 item 4 (../shared/repro/limit_nogc.c).
  *
  * The heaps here set GOGC=1000, so that the pacer's goal lies far above

@@ -393,11 +393,11 @@ static void test_no_workers_falls_back(void **state)
     assert_int_equal(gch_collect(e.h), GCH_OK); /* returns: no mark waits for a worker */
     gch_read_stats(e.h, &st);
     assert_int_equal(st.num_gc, n0 + 1);
-    assert_int_equal(e.h->gc.nworkers, 0);
+    assert_int_equal(e.h->gc.workers.nworkers, 0);
     check_obj(e.g[0]);
     gchi_test_no_workers(e.h, false);
     assert_int_equal(gch_collect(e.h), GCH_OK); /* and later cycles are concurrent */
-    assert_true(e.h->gc.nworkers > 0);
+    assert_true(e.h->gc.workers.nworkers > 0);
     env_close(&e);
 }
 

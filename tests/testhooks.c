@@ -14,6 +14,7 @@
 #define GCHI_BUILDING 1
 #include "testhooks.h"
 #include "heap.h"
+#include "mgc.h"
 #include "error.h"
 #include "mspecial.h"
 
@@ -42,7 +43,7 @@ void gchi_test_hold_mark(struct gch_heap *h, bool hold)
 void gchi_test_no_workers(struct gch_heap *h, bool fail)
 {
     test_mode_on(h);
-    atomic_u32_store_relaxed(&h->gc.test_no_workers, fail ? 1 : 0);
+    atomic_u32_store_relaxed(&h->gc.workers.test_no_workers, fail ? 1 : 0);
 }
 
 static void set_hook(struct gch_heap *h, struct atomic_uptr *slot, gchi_test_hook_fn fn)
@@ -63,7 +64,7 @@ void gchi_test_set_term_hook(struct gch_heap *h, gchi_test_hook_fn fn)
 
 void gchi_test_set_idle_hook(struct gch_heap *h, gchi_test_hook_fn fn)
 {
-    set_hook(h, &h->gc.test_idle_hook, fn);
+    set_hook(h, &h->gc.workers.test_idle_hook, fn);
 }
 
 void gchi_free(gch_thread *t, void *p)

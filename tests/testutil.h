@@ -53,6 +53,11 @@
 #endif
 #include "gcheap.h"
 #include "heap.h"
+#include "mgc.h"
+#include "mfinal.h"
+#include "roots.h"
+#include "stw.h"
+#include "sysmon.h"
 #include "testhooks.h"
 
 /* abort_on_failure: run before main (one per test program, the one
