@@ -267,43 +267,13 @@ static uint64_t memory_limit_goal(struct gch_heap *h, uint64_t marked)
     return goal > marked ? goal : marked;
 }
 
-/* gogc_goal: the GOGC goal after a cycle that marked `marked` bytes, of
- * which it reached `reached` by tracing; the rest was allocated black
- * during the mark.  Growth is GOGC% of the reached bytes (plus roots),
- * on top of everything marked:
- *     goal = marked + (reached + roots) x GOGC/100
- * where Go grows from all of `marked`.  Allocate-black keeps every object
- * allocated during a mark through it, dead or not, and a workload that
- * replaces live data (bench_churn) marks its live heap plus the records
- * replaced during the mark: counting that floating garbage in the growth
- * too made the goal 2 x (live + floating) and the peak heap with it
- * (issue 15: churn at 256 MiB live marked 306 -> 344 MiB as its marks
- * grew longer, goals 612 -> 690 MiB).  Bytes allocated black that are
- * really live are reached by the next cycle's trace and count from then
- * on, so a growing heap is paced one cycle later, never lost.  With
- * nothing allocated black (a stopped-world mark) this is Go's goal. */
-static uint64_t gogc_goal(const struct gch_heap *h, uint64_t marked, uint64_t reached, uint64_t roots)
+uint64_t pacer_goal(struct gch_heap *h, uint64_t marked, uint64_t roots, bool *limited)
 {
-    uint64_t goal = gc_heap_goal(pacer_gc_percent(h), reached < marked ? reached : marked, roots);
-    uint64_t black = reached < marked ? marked - reached : 0;
-    if (goal == UINT64_MAX)
-        return goal; /* GOGC=off */
-    return goal > GC_HEAP_GOAL_MAX - black ? GC_HEAP_GOAL_MAX : goal + black;
-}
-
-/* goal_of: pacer_goal with the reached bytes of the last mark known. */
-static uint64_t goal_of(struct gch_heap *h, uint64_t marked, uint64_t reached, uint64_t roots, bool *limited)
-{
-    uint64_t goal = gogc_goal(h, marked, reached, roots);
+    uint64_t goal = gc_heap_goal(pacer_gc_percent(h), marked, roots);
     uint64_t lim = memory_limit_goal(h, marked);
     if (limited != NULL)
         *limited = lim < goal;
     return lim < goal ? lim : goal;
-}
-
-uint64_t pacer_goal(struct gch_heap *h, uint64_t marked, uint64_t roots, bool *limited)
-{
-    return goal_of(h, marked, marked, roots, limited);
 }
 
 void pacer_commit(struct gch_heap *h)
@@ -312,10 +282,8 @@ void pacer_commit(struct gch_heap *h)
     struct pacer *p = &g->pacer;
     lock_assert_held(&h->stw.lock);
     uint64_t marked = atomic_u64_load_relaxed(&g->heap_marked_live);
-    /* Written with marked under stw.lock, which we hold: one cycle's pair. */
-    uint64_t reached = atomic_u64_load_relaxed(&g->heap_reached_live);
     bool limited;
-    uint64_t goal = goal_of(h, marked, reached, p->last_roots, &limited);
+    uint64_t goal = pacer_goal(h, marked, p->last_roots, &limited);
     atomic_u32_store_relaxed(&p->goal_limited, limited ? 1 : 0);
     atomic_u64_store_relaxed(&g->next_gc, goal);
     atomic_u64_store_relaxed(&g->trigger, pacer_trigger(h, marked, goal));

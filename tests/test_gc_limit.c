@@ -337,41 +337,6 @@ static void test_limit_goal_not_stretched(void **state)
     free_heap(h);
 }
 
-/* commit_goal: the goal pacer_commit sets after a cycle that marked
- * `marked` bytes and reached `reached` of them by tracing. */
-static uint64_t commit_goal(gch_heap *h, uint64_t marked, uint64_t reached)
-{
-    lock_acquire(&h->stw.lock);
-    atomic_u64_store_relaxed(&h->gc.heap_marked_live, marked);
-    atomic_u64_store_relaxed(&h->gc.heap_reached_live, reached);
-    h->gc.pacer.last_roots = 0;
-    pacer_commit(h);
-    uint64_t goal = atomic_u64_load_relaxed(&h->gc.next_gc);
-    atomic_u64_store_relaxed(&h->gc.heap_marked_live, 0);
-    atomic_u64_store_relaxed(&h->gc.heap_reached_live, 0);
-    pacer_commit(h);
-    lock_release(&h->stw.lock);
-    return goal;
-}
-
-/* The GOGC growth is taken on the bytes the mark reached, not on those
- * allocated black during it (issue 15: bench_churn's goal was 2 x (live
- * + floating garbage)): 100 MiB marked of which 80 reached gives 180 MiB
- * at GOGC=100, 140 at GOGC=50; with nothing allocated black it is Go's
- * 2 x marked; GOGC=off stays off. */
-static void test_goal_grows_from_reached(void **state)
-{
-    (void)state;
-    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
-    assert_true(commit_goal(h, 100 * MIB, 80 * MIB) == 180 * MIB);
-    assert_true(commit_goal(h, 100 * MIB, 100 * MIB) == 200 * MIB);
-    assert_int_equal(gch_set_gc_percent(h, 50), 100);
-    assert_true(commit_goal(h, 100 * MIB, 80 * MIB) == 140 * MIB);
-    assert_int_equal(gch_set_gc_percent(h, -1), 50);
-    assert_true(commit_goal(h, 100 * MIB, 80 * MIB) > ((uint64_t)1 << 62)); /* Go's off goal */
-    free_heap(h);
-}
-
 /* GOGC=off plus a limit: no cycle until the heap nears the limit, then
  * cycles keep it under the limit + 5%.  The churn is all noscan, so a
  * mark has almost no scan work to pace allocation with: what holds the
@@ -872,7 +837,6 @@ int main(void)
         cmocka_unit_test(test_limit_caps_heap),
         cmocka_unit_test(test_trigger_waits_for_ending_cycle),
         cmocka_unit_test(test_limit_goal_not_stretched),
-        cmocka_unit_test(test_goal_grows_from_reached),
         cmocka_unit_test(test_gogc_off_with_limit),
         cmocka_unit_test(test_death_spiral),
     };
