@@ -295,6 +295,15 @@ static void set_span_map(struct mheap *h, uintptr_t base, size_t npages, struct 
 
 /* ---- spans -------------------------------------------------------------- */
 
+/* typebits_pool: the fixalloc of s's typebits record, sized by its slot
+ * count (s->nelems is set from allocation to free). */
+static struct fixalloc *typebits_pool(struct mheap *h, const struct mspan *s)
+{
+    size_t n = typebits_hdr_words(s->nelems);
+    GCH_ASSERT_INTERNAL(n >= 1 && n <= TYPEBITS_HDR_WORDS_MAX);
+    return &h->typebitsalloc[n - 1];
+}
+
 /* find_pages_or_grow: find_pages, growing the heap if none fit.  Caller
  * holds h->lock. */
 static uintptr_t find_pages_or_grow(struct mheap *h, size_t npages)
@@ -349,7 +358,7 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
     s->gcmark_bits = s->alloc_bits ? gcbits_alloc(&h->gcbits, nbytes) : NULL;
     if (s->gcmark_bits != NULL && span_needs_typebits(spc)) {
         GCH_ASSERT_INTERNAL(npages == 1);
-        s->typebits = fixalloc_alloc(&h->typebitsalloc); /* zeroed */
+        s->typebits = fixalloc_alloc(typebits_pool(h, s)); /* zeroed */
         if (s->typebits == NULL)
             s->gcmark_bits = NULL;
     }
@@ -389,7 +398,7 @@ void mheap_free_span(struct mheap *h, struct mspan *s)
     give_pages(h, s->start, s->npages);
     atomic_u64_sub_relaxed(&h->spans_inuse, 1);
     if (s->typebits != NULL)
-        fixalloc_free(&h->typebitsalloc, s->typebits);
+        fixalloc_free(typebits_pool(h, s), s->typebits);
     s->typebits = NULL;
     fixalloc_free(&h->spanalloc, s);
     lock_release(&h->lock);
@@ -442,7 +451,9 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
                        sizeof(struct fixlink) <= sizeof(uint64_t),
                    "fixlink overlaps only alloc_cache");
     fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
-    fixalloc_init(&h->typebitsalloc, sizeof(struct span_typebits), &h->pa, true);
+    for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++)
+        fixalloc_init(&h->typebitsalloc[i], sizeof(struct span_typebits) + (i + 1) * sizeof(uint64_t), &h->pa,
+                      true);
     h->heap_limit = heap_limit;
     atomic_u64_store_relaxed(&h->memory_limit, UINT64_MAX);
     /* Go starts its sweep generation at 0 too; uint32 wrap-around is
