@@ -139,12 +139,15 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
 /* struct span_cache: a fast drain's span cache, in locals (stores to
  * work buffers cannot alias them).  An entry with len 0 is empty; any
  * other entry was filled by a lookup in this drain call and names an in-use
- * span with [start, start + len) == [start, limit), under MK1's terms. */
+ * span with [start, start + len) == [start, limit), under MK1's terms.
+ * arena, when set, is the arena of the last miss, so that the next miss
+ * in it reads its page map directly (arenas live as long as the heap). */
 struct span_cache {
     struct {
         uintptr_t start, len;
         struct mspan *span;
     } e[SPAN_CACHE_ENTRIES];
+    struct heaparena *arena;
 };
 
 /* cache_slot: the entry of c that may hold the span of p. */
@@ -153,18 +156,31 @@ static GCH_ALWAYS_INLINE unsigned cache_slot(uintptr_t p)
     return (unsigned)(p >> PAGE_SHIFT) % SPAN_CACHE_ENTRIES;
 }
 
-/* cache_span: the span covering p through the page map (shade_lookup),
- * entered in c.  NULL as shade_lookup. */
+/* cache_span: the span covering p through the page map, entered in c:
+ * shade_lookup's answer, read straight from c->arena's page map when p
+ * lies in it and the entry is a plain hit (anything else, including
+ * every bad pointer, goes through shade_lookup).  NULL as shade_lookup. */
 static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct span_cache *c, uintptr_t p,
                                             const void *slot)
 {
-    struct mspan *s = shade_lookup(m, p, slot);
-    if (s != NULL) {
-        unsigned k = cache_slot(p);
-        c->e[k].start = s->start;
-        c->e[k].len = s->limit - s->start;
-        c->e[k].span = s;
+    struct heaparena *a = c->arena;
+    struct mspan *s = NULL;
+    if (a != NULL && p - a->base < ARENA_SIZE) {
+        /* Acquire pairs with the span's publication, as in shade_lookup. */
+        s = atomic_ptr_load_acquire(&a->spans[(p - a->base) >> PAGE_SHIFT]);
+        if (s != NULL && (atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE || p >= s->limit))
+            s = NULL;
     }
+    if (s == NULL) {
+        s = shade_lookup(m, p, slot);
+        if (s == NULL)
+            return NULL;
+        c->arena = arena_of(&m->h->mheap.index, p);
+    }
+    unsigned k = cache_slot(p);
+    c->e[k].start = s->start;
+    c->e[k].len = s->limit - s->start;
+    c->e[k].span = s;
     return s;
 }
 
