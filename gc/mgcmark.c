@@ -26,8 +26,8 @@
  *       same layout for the whole call and a hit may skip the page map,
  *       the state and the limit checks.  The cache is emptied on entry and
  *       exit, so no entry survives into a later phase or cycle.  A fast
- *       drain's own cache (struct span_cache, direct-mapped, in locals)
- *       holds entries under the same terms and dies with the call.
+ *       drain's own cache (struct span_cache, in locals)
+ *       holds an entry under the same terms and dies with the call.
  */
 #define GCHI_BUILDING 1
 #include "mgc.h"
@@ -82,10 +82,11 @@ static GCH_NOINLINE struct mspan *shade_lookup(struct gcmarker *m, uintptr_t p, 
 }
 
 /* grey: mark slot idx of s, which holds p (X3), and queue the object if
- * it has references; its bytes are added to *marked.  The common tail of
+ * it has references, through the open cursor q if not NULL; its bytes
+ * are added to *marked.  The common tail of
  * every shade.  Go counterpart: greyobject. */
 static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uint32_t idx, uintptr_t p,
-                                   const void *slot, uint64_t *marked)
+                                   const void *slot, uint64_t *marked, struct gcwork_cursor *q)
 {
     if (bit_load(s->gcmark_bits, idx))
         return; /* marked already, or allocated black */
@@ -100,7 +101,7 @@ static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uint32_t
     if (spanclass_noscan(s->spanclass))
         return;
     uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
-    if (!gcwork_put(&m->work, obj))
+    if (!(q != NULL ? gcwork_cursor_put(&m->work, q, obj) : gcwork_put(&m->work, obj)))
         gch_fatal("out of memory for mark work buffers", p, (uintptr_t)s, 0);
 }
 
@@ -127,33 +128,29 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
         gc_checkmark_shade(m, s, idx, slot);
         return;
     }
-    grey(m, s, idx, p, slot, &m->marked);
+    grey(m, s, idx, p, slot, &m->marked, NULL);
 }
 
-/* Entries of a fast drain's span cache, direct-mapped by page number:
- * the prefetch ring interleaves objects of several spans, which makes a
- * one-entry cache miss on most shades (callgrind: 667,706 page-map
- * lookups against 29,068 for 1 M nodes without the ring). */
-#define SPAN_CACHE_ENTRIES 16
-
 /* struct span_cache: a fast drain's span cache, in locals (stores to
- * work buffers cannot alias them).  An entry with len 0 is empty; any
- * other entry was filled by a lookup in this drain call and names an in-use
- * span with [start, start + len) == [start, limit), under MK1's terms.
- * arena, when set, is the arena of the last miss, so that the next miss
- * in it reads its page map directly (arenas live as long as the heap). */
+ * work buffers cannot alias them).  [start, start + len) == [start,
+ * limit) of span, an in-use span found by a lookup in this drain call
+ * (len 0: empty), under MK1's terms; arena, when set, is the arena of
+ * the last page-map lookup, whose page map later lookups read directly
+ * (arenas live as long as the heap).  The prefetch ring interleaves the
+ * objects of several subtrees, so a scanned object's span is often not
+ * the last one: it is read from the page map and becomes the cached span,
+ * which then serves most of the object's own references. */
 struct span_cache {
-    struct {
-        uintptr_t start, len;
-        struct mspan *span;
-    } e[SPAN_CACHE_ENTRIES];
+    uintptr_t start, len;
+    struct mspan *span;
     struct heaparena *arena;
 };
 
-/* cache_slot: the entry of c that may hold the span of p. */
-static GCH_ALWAYS_INLINE unsigned cache_slot(uintptr_t p)
+static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
 {
-    return (unsigned)(p >> PAGE_SHIFT) % SPAN_CACHE_ENTRIES;
+    c->start = s->start;
+    c->len = s->limit - s->start;
+    c->span = s;
 }
 
 /* cache_span: the span covering p through the page map, entered in c:
@@ -177,10 +174,7 @@ static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct span_cac
             return NULL;
         c->arena = arena_of(&m->h->mheap.index, p);
     }
-    unsigned k = cache_slot(p);
-    c->e[k].start = s->start;
-    c->e[k].len = s->limit - s->start;
-    c->e[k].span = s;
+    cache_enter(c, s);
     return s;
 }
 
@@ -188,21 +182,34 @@ static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct span_cac
 static GCH_ALWAYS_INLINE struct mspan *cache_find(struct gcmarker *m, struct span_cache *c, uintptr_t p,
                                                   const void *slot)
 {
-    unsigned k = cache_slot(p);
-    if (GCH_LIKELY(p - c->e[k].start < c->e[k].len))
-        return c->e[k].span; /* MK1 */
+    if (GCH_LIKELY(p - c->start < c->len))
+        return c->span; /* MK1 */
     return cache_span(m, c, p, slot);
+}
+
+/* object_span: the span of obj, a grey object (so allocated in an in-use
+ * span, which stays so while anything marks: H5), entered in c: from
+ * c->arena's page map without state or limit checks when obj lies in it
+ * (as marking_span), else through cache_find. */
+static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct span_cache *c, uintptr_t obj)
+{
+    struct heaparena *a = c->arena;
+    if (a == NULL || obj - a->base >= ARENA_SIZE)
+        return cache_find(m, c, obj, NULL);
+    struct mspan *s = atomic_ptr_load_acquire(&a->spans[(obj - a->base) >> PAGE_SHIFT]);
+    cache_enter(c, s);
+    return s;
 }
 
 /* shade_fast: shade for a drain with no decoder and no gccheckmark. */
 static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *c, uintptr_t p,
-                                         const void *slot, uint64_t *marked)
+                                         const void *slot, uint64_t *marked, struct gcwork_cursor *q)
 {
     if (p == 0)
         return;
     struct mspan *s = cache_find(m, c, p, slot);
     if (s != NULL)
-        grey(m, s, span_object_index(s, p), p, slot, marked);
+        grey(m, s, span_object_index(s, p), p, slot, marked, q);
 }
 
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
@@ -398,15 +405,16 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
  * nothing outside a drain call ever sees them missing (X4). */
 static int64_t drain_fast(struct gcmarker *m, int64_t budget)
 {
-    struct span_cache c;
-    memset(&c, 0, sizeof c);
+    struct span_cache c = {0, 0, NULL, NULL};
+    struct gcwork_cursor q;
     uintptr_t ring[PREFETCH_RING];
     unsigned head = 0, count = 0;
     uint64_t marked = 0;
     int64_t done = 0;
     uintptr_t obj;
+    gcwork_cursor_open(&m->work, &q);
     while (done < budget) {
-        while (count < PREFETCH_RING && (obj = gcwork_tryget(&m->work)) != 0) {
+        while (count < PREFETCH_RING && (obj = gcwork_cursor_tryget(&m->work, &q)) != 0) {
             __builtin_prefetch((const void *)obj);
             ring[(head + count++) % PREFETCH_RING] = obj;
         }
@@ -415,24 +423,31 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
         obj = ring[head];
         head = (head + 1) % PREFETCH_RING;
         count--;
-        struct mspan *s = cache_find(m, &c, obj, NULL); /* not NULL: obj is marked */
+        struct mspan *s = object_span(m, &c, obj); /* not NULL: obj is grey */
         size_t size = s->elemsize;
         if (GCH_LIKELY(s->typebits != NULL && !span_typebits_has_header(s, obj))) {
             m->scanning = obj; /* for bad_pointer; cleared after the loop */
             for (uint64_t bits = obj_bits(s, obj); bits != 0; bits &= bits - 1) {
                 void *const *slot = (void *const *)(obj + 8 * (size_t)__builtin_ctzll(bits));
-                shade_fast(m, &c, slot_load_acquire(slot), slot, &marked); /* acquire: see visit_slot */
+                shade_fast(m, &c, slot_load_acquire(slot), slot, &marked, &q); /* acquire: see visit_slot */
             }
-        } else if (GCH_UNLIKELY(splits(s))) {
-            size = scan_oblet(m, s, obj);
         } else {
-            scan_in_span(m, s, obj);
+            gcwork_cursor_close(&m->work, &q); /* these shade through m->work */
+            if (GCH_UNLIKELY(splits(s)))
+                size = scan_oblet(m, s, obj);
+            else
+                scan_in_span(m, s, obj);
+            gcwork_cursor_open(&m->work, &q);
         }
         done += (int64_t)size;
         /* Keep idle markers fed: publish some work when none is shared. */
-        if (!workbuf_pool_has_work(m->work.pool))
+        if (!workbuf_pool_has_work(m->work.pool)) {
+            gcwork_cursor_close(&m->work, &q);
             gcwork_balance(&m->work);
+            gcwork_cursor_open(&m->work, &q);
+        }
     }
+    gcwork_cursor_close(&m->work, &q);
     for (; count > 0; count--, head = (head + 1) % PREFETCH_RING) /* grey objects go back (G6) */
         if (!gcwork_put(&m->work, ring[head]))
             gch_fatal("out of memory for mark work buffers", ring[head], 0, 0);
