@@ -136,7 +136,8 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
  * limit) of span, an in-use span found by a lookup in this drain call
  * (len 0: empty), under MK1's terms; arena, when set, is the arena of
  * the last page-map lookup, whose page map later lookups read directly
- * (arenas live as long as the heap).  The prefetch ring interleaves the
+ * (arenas live as long as the heap), and [abase, abase + alen) its
+ * addresses.  The prefetch ring interleaves the
  * objects of several subtrees, so a scanned object's span is often not
  * the last one: it is read from the page map and becomes the cached span,
  * which then serves most of the object's own references. */
@@ -144,6 +145,7 @@ struct span_cache {
     uintptr_t start, len;
     struct mspan *span;
     struct heaparena *arena;
+    uintptr_t abase, alen;       /* arena->base and ARENA_SIZE, or 0, 0 */
 };
 
 static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
@@ -173,6 +175,8 @@ static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct span_cac
         if (s == NULL)
             return NULL;
         c->arena = arena_of(&m->h->mheap.index, p);
+        c->abase = c->arena->base;
+        c->alen = ARENA_SIZE;
     }
     cache_enter(c, s);
     return s;
@@ -193,11 +197,11 @@ static GCH_ALWAYS_INLINE struct mspan *cache_find(struct gcmarker *m, struct spa
  * (as marking_span), else through cache_find. */
 static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct span_cache *c, uintptr_t obj)
 {
-    struct heaparena *a = c->arena;
-    if (a == NULL || obj - a->base >= ARENA_SIZE)
+    if (obj - c->abase >= c->alen)
         return cache_find(m, c, obj, NULL);
-    struct mspan *s = atomic_ptr_load_acquire(&a->spans[(obj - a->base) >> PAGE_SHIFT]);
-    cache_enter(c, s);
+    struct mspan *s = atomic_ptr_load_acquire(&c->arena->spans[(obj - c->abase) >> PAGE_SHIFT]);
+    if (s != c->span)
+        cache_enter(c, s);
     return s;
 }
 
@@ -405,24 +409,29 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
  * nothing outside a drain call ever sees them missing (X4). */
 static int64_t drain_fast(struct gcmarker *m, int64_t budget)
 {
-    struct span_cache c = {0, 0, NULL, NULL};
+    struct span_cache c = {0, 0, NULL, NULL, 0, 0};
     struct gcwork_cursor q;
-    uintptr_t ring[PREFETCH_RING];
-    unsigned head = 0, count = 0;
+    uintptr_t ring[PREFETCH_RING] = {0}; /* 0: an empty place */
+    unsigned at = 0, held = 0;
     uint64_t marked = 0;
     int64_t done = 0;
-    uintptr_t obj;
     gcwork_cursor_open(&m->work, &q);
     while (done < budget) {
-        while (count < PREFETCH_RING && (obj = gcwork_cursor_tryget(&m->work, &q)) != 0) {
-            __builtin_prefetch((const void *)obj);
-            ring[(head + count++) % PREFETCH_RING] = obj;
+        /* Swap the next queued object (prefetched) for the oldest one held. */
+        uintptr_t next = gcwork_cursor_tryget(&m->work, &q);
+        uintptr_t obj = ring[at];
+        ring[at] = next;
+        at = (at + 1) % PREFETCH_RING;
+        if (next != 0) {
+            __builtin_prefetch((const void *)next);
+            held++;
         }
-        if (count == 0)
-            break;
-        obj = ring[head];
-        head = (head + 1) % PREFETCH_RING;
-        count--;
+        if (obj == 0) {
+            if (held == 0)
+                break;
+            continue;
+        }
+        held--;
         struct mspan *s = object_span(m, &c, obj); /* not NULL: obj is grey */
         size_t size = s->elemsize;
         if (GCH_LIKELY(s->typebits != NULL && !span_typebits_has_header(s, obj))) {
@@ -448,9 +457,13 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
         }
     }
     gcwork_cursor_close(&m->work, &q);
-    for (; count > 0; count--, head = (head + 1) % PREFETCH_RING) /* grey objects go back (G6) */
-        if (!gcwork_put(&m->work, ring[head]))
-            gch_fatal("out of memory for mark work buffers", ring[head], 0, 0);
+    for (unsigned k = 0; held > 0 && k < PREFETCH_RING; k++) { /* grey objects go back (G6) */
+        if (ring[k] == 0)
+            continue;
+        held--;
+        if (!gcwork_put(&m->work, ring[k]))
+            gch_fatal("out of memory for mark work buffers", ring[k], 0, 0);
+    }
     m->scanning = 0;
     m->marked += marked;
     return done;
