@@ -165,6 +165,62 @@ static inline uintptr_t gcwork_tryget(struct gcwork *w)
     return gcwork_tryget_slow(w);
 }
 
+/* struct gcwork_cursor: a drain loop's copy of where wbuf1's entries end,
+ * held in locals so that a push or pop is a compare and a pointer step
+ * (the buffer's own nobj would be reloaded after every entry store, which
+ * may alias it).  While a cursor is open, wbuf1->nobj is stale: the owner
+ * must close it before any other call on w (the slow halves below do so)
+ * and reopen it after; G2 and G6 hold again once it is closed.  A gcwork
+ * without wbuf1 gets an empty cursor (every push and pop goes slow). */
+struct gcwork_cursor {
+    uintptr_t *base;  /* wbuf1->obj, or NULL */
+    uintptr_t *top;   /* one past the newest entry */
+    uintptr_t *end;   /* wbuf1->obj + WORKBUF_NOBJ, or NULL */
+};
+
+static inline void gcwork_cursor_open(const struct gcwork *w, struct gcwork_cursor *c)
+{
+    struct workbuf *b = w->wbuf1;
+    if (b == NULL) {
+        c->base = c->top = c->end = NULL;
+        return;
+    }
+    c->base = b->obj;
+    c->top = b->obj + b->nobj;
+    c->end = b->obj + WORKBUF_NOBJ;
+}
+
+static inline void gcwork_cursor_close(struct gcwork *w, const struct gcwork_cursor *c)
+{
+    if (c->base != NULL)
+        w->wbuf1->nobj = (size_t)(c->top - c->base);
+}
+
+/* gcwork_cursor_put: gcwork_put through an open cursor. */
+static inline bool gcwork_cursor_put(struct gcwork *w, struct gcwork_cursor *c, uintptr_t obj)
+{
+    GCH_ASSERT_INTERNAL(/*G6*/ obj != 0);
+    if (GCH_LIKELY(c->top < c->end)) {
+        *c->top++ = obj;
+        return true;
+    }
+    gcwork_cursor_close(w, c);
+    bool ok = gcwork_put_slow(w, obj);
+    gcwork_cursor_open(w, c);
+    return ok;
+}
+
+/* gcwork_cursor_tryget: gcwork_tryget through an open cursor. */
+static inline uintptr_t gcwork_cursor_tryget(struct gcwork *w, struct gcwork_cursor *c)
+{
+    if (GCH_LIKELY(c->top > c->base))
+        return *--c->top;
+    gcwork_cursor_close(w, c);
+    uintptr_t obj = gcwork_tryget_slow(w);
+    gcwork_cursor_open(w, c);
+    return obj;
+}
+
 /* gcwork_is_empty: w holds no queued entry (it may still hold buffers). */
 static inline bool gcwork_is_empty(const struct gcwork *w)
 {
