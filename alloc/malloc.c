@@ -155,19 +155,42 @@ static GCH_NOINLINE void alloc_black(struct mcache *c, struct mspan *s, uintptr_
     c->black_bytes += s->elemsize;
 }
 
-/* alloc_slot_slow: alloc_slot when the cache window has no free slot.
- * A separate function so that the fast path makes only tail calls and
- * needs no stack frame. */
+/* slot_rare: a slot needs more than the common path gives it: its mark
+ * bit while the collector marks, or zeroing because its span may hold
+ * old data.  Tested with one branch on the fast paths. */
+static GCH_ALWAYS_INLINE bool slot_rare(const struct mcache *c, const struct mspan *s)
+{
+    return GCH_UNLIKELY((c->alloc_black | s->needzero) != 0);
+}
+
+/* slot_prepare: slot_rare's work for the object at v of cached span s. */
+static GCH_ALWAYS_INLINE void slot_prepare(struct mcache *c, struct mspan *s, uintptr_t v)
+{
+    if (GCH_UNLIKELY(c->alloc_black))
+        alloc_black(c, s, v);
+    if (s->needzero)
+        memset((void *)v, 0, s->elemsize);
+}
+
+/* slot_finish_rare: the end of alloc_slot when slot_rare holds.  Out of
+ * line and tail-called, so that the fast path calls nothing and keeps
+ * no stack frame: its only calls are tail calls (this, the refill,
+ * mprof_sample). */
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *slot_finish_rare(struct mcache *c, struct mspan *s,
+                                                          uintptr_t v)
+{
+    slot_prepare(c, s, v);
+    return mprof_count(c, v, s->elemsize);
+}
+
+/* alloc_slot_slow: alloc_slot when the cache window has no free slot. */
 static GCH_NOINLINE GCHI_ALLOC_TEXT void *alloc_slot_slow(struct mcache *c, spanclass_t spc)
 {
     uintptr_t v = next_free(c, spc);
     if (v == 0)
         return NULL;
     struct mspan *s = c->alloc[spc];
-    if (GCH_UNLIKELY(c->alloc_black))
-        alloc_black(c, s, v);
-    if (s->needzero)
-        memset((void *)v, 0, s->elemsize);
+    slot_prepare(c, s, v);
     return mprof_count(c, v, s->elemsize);
 }
 
@@ -178,10 +201,8 @@ static GCH_ALWAYS_INLINE void *alloc_slot(struct mcache *c, spanclass_t spc)
     uintptr_t v = next_free_fast(s);
     if (GCH_UNLIKELY(v == 0))
         return alloc_slot_slow(c, spc);
-    if (GCH_UNLIKELY(c->alloc_black))
-        alloc_black(c, s, v);
-    if (s->needzero)
-        memset((void *)v, 0, s->elemsize);
+    if (slot_rare(c, s))
+        return slot_finish_rare(c, s, v);
     return mprof_count(c, v, s->elemsize);
 }
 
@@ -320,18 +341,32 @@ static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty, size_
 }
 
 /* malloc_bits_slow: malloc_bits when the cache window is empty. */
-static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_slow(struct mcache *c, spanclass_t spc, const gch_type *ty,
-                                           size_t size)
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_slow(struct mcache *c, spanclass_t spc,
+                                                          const gch_type *ty, size_t size)
 {
-    void *p = alloc_slot_slow(c, spc);
-    if (p != NULL)
-        write_heap_bits(c->alloc[spc], (uintptr_t)p, ty, size);
-    return p;
+    uintptr_t v = next_free(c, spc);
+    if (v == 0)
+        return NULL;
+    struct mspan *s = c->alloc[spc];
+    slot_prepare(c, s, v);
+    write_heap_bits(s, v, ty, size);
+    return mprof_count(c, v, s->elemsize);
+}
+
+/* malloc_bits_rare: the end of malloc_bits when slot_rare holds (as
+ * slot_finish_rare). */
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_rare(struct mcache *c, struct mspan *s,
+                                                          uintptr_t v, const gch_type *ty,
+                                                          size_t size)
+{
+    slot_prepare(c, s, v);
+    write_heap_bits(s, v, ty, size);
+    return mprof_count(c, v, s->elemsize);
 }
 
 /* malloc_bits: a masked scan object of 1..512 bytes, its pointer words
  * recorded in the span's heap bitmap.  The common typed allocation: kept
- * inline, slow half tail-called.  Go counterpart:
+ * inline, every other path tail-called.  Go counterpart:
  * mallocgcSmallScanNoHeader. */
 static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, size_t size)
 {
@@ -343,10 +378,8 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
     uintptr_t v = next_free_fast(s);
     if (GCH_UNLIKELY(v == 0))
         return malloc_bits_slow(c, spc, ty, size);
-    if (GCH_UNLIKELY(c->alloc_black))
-        alloc_black(c, s, v);
-    if (s->needzero)
-        memset((void *)v, 0, s->elemsize);
+    if (slot_rare(c, s))
+        return malloc_bits_rare(c, s, v, ty, size);
     write_heap_bits(s, v, ty, size);
     return mprof_count(c, v, s->elemsize);
 }
