@@ -40,6 +40,16 @@
  *   4. The slot is zeroed only if its span may hold old data (needzero):
  *      fresh pages from the OS are already zero.
  *
+ * The fast half of step 3 for objects of 1..512 bytes (masked or noscan)
+ * is inline in the embedder's code (include/gcheap/alloc.h, STYLE.md
+ * habit 4): it reads the cache and the span through the offsets
+ * gcheap/attrs.h publishes, pinned at the end of this file, and takes a
+ * slot exactly as next_free_fast does; a rare tail (zeroing, header
+ * bits, a profile sample) is gchi_alloc_finish, and anything else is
+ * gch_alloc_slow / gch_alloc_noscan_slow below, which do the whole
+ * allocation.  The library keeps everything the inline path must not do
+ * (mcache.h K4).
+ *
  * No tiny allocator (Go packs noscan objects under 16 bytes into shared
  * 16-byte blocks at 1/2/4/8-byte offsets).  Every object a VM can point
  * to must be 8-byte aligned, since VMs tag the low bits of references
@@ -468,7 +478,7 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *alloc_stressed(gch_thread *t, const gc
 
 static const gch_type noscan_type = {"noscan", 1, NULL, NULL};
 
-GCHI_ALLOC_TEXT void *gch_alloc(gch_thread *t, const gch_type *ty)
+GCHI_ALLOC_TEXT void *gch_alloc_slow(gch_thread *t, const gch_type *ty)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc", t, ty);
@@ -480,7 +490,7 @@ GCHI_ALLOC_TEXT void *gch_alloc(gch_thread *t, const gch_type *ty)
     return malloc_scan(t, ty, size);
 }
 
-GCHI_ALLOC_TEXT void *gch_alloc_noscan(gch_thread *t, size_t size)
+GCHI_ALLOC_TEXT void *gch_alloc_noscan_slow(gch_thread *t, size_t size)
 {
     if (GCH_UNLIKELY(t == NULL))
         return gchi_set_error(GCH_EINVAL, "gch_alloc_noscan: thread is NULL");
@@ -509,4 +519,47 @@ GCHI_ALLOC_TEXT void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t 
     if (type_is_noscan(ty))
         return malloc_gc(t, bytes, true);
     return malloc_scan(t, ty, bytes);
+}
+
+/* The layout gcheap/attrs.h publishes for the inline path (K4, M1-M3). */
+_Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, alloc) == GCHI_THREAD_SPANS_OFFSET,
+               "gcheap/attrs.h: spans");
+_Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, inline_off) ==
+                       GCHI_THREAD_INLINE_OFF_OFFSET &&
+                   offsetof(struct mcache, alloc_black) == offsetof(struct mcache, inline_off) + 1 &&
+                   sizeof(bool) == 1,
+               "gcheap/attrs.h: inline_off and alloc_black, one 2-byte word");
+_Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, next_sample) ==
+                   GCHI_THREAD_NEXT_SAMPLE_OFFSET,
+               "gcheap/attrs.h: next_sample");
+_Static_assert(offsetof(struct mspan, alloc_cache) == GCHI_SPAN_ALLOC_CACHE_OFFSET &&
+                   offsetof(struct mspan, freeindex) == GCHI_SPAN_FREEINDEX_OFFSET &&
+                   offsetof(struct mspan, nelems) == GCHI_SPAN_NELEMS_OFFSET &&
+                   offsetof(struct mspan, start) == GCHI_SPAN_START_OFFSET &&
+                   offsetof(struct mspan, elemsize) == GCHI_SPAN_ELEMSIZE_OFFSET &&
+                   offsetof(struct mspan, alloc_count) == GCHI_SPAN_ALLOC_COUNT_OFFSET &&
+                   offsetof(struct mspan, typebits) == GCHI_SPAN_TYPEBITS_OFFSET &&
+                   offsetof(struct span_typebits, words) == 0,
+               "gcheap/attrs.h: the span's allocation window");
+_Static_assert(offsetof(struct mspan, needzero) == GCHI_SPAN_RARE_OFFSET &&
+                   offsetof(struct mspan, has_headers) == GCHI_SPAN_RARE_OFFSET + 1,
+               "gcheap/attrs.h: needzero and has_headers, one 2-byte word");
+_Static_assert(HEAPBITS_MAX_SIZE == GCHI_INLINE_MAX_SIZE, "gcheap/sizeclass.h: the inline sizes");
+
+/* gchi_alloc_finish: the tail of the inline path (gcheap/alloc.h) when
+ * the slot needs zeroing, its span's header bits need clearing, or the
+ * heap profile samples it: as malloc_bits_rare, for a slot already
+ * taken and already counted (next_sample).  Never during a mark (K4:
+ * alloc_black is clear). */
+GCHI_ALLOC_TEXT void *gchi_alloc_finish(gch_thread *t, void *span, uintptr_t v, const gch_type *ty,
+                                        size_t size)
+{
+    struct mcache *c = gchi_thread_cache(t);
+    struct mspan *s = span;
+    slot_prepare(c, s, v);
+    if (ty != NULL)
+        write_heap_bits(s, v, ty, size);
+    if (c->next_sample < 0)
+        return mprof_sample(c, v, s->elemsize);
+    return (void *)v;
 }

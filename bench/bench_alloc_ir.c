@@ -33,7 +33,7 @@
 #define NOINLINE __attribute__((noinline))
 
 /* Word 0 of each object is a reference (the typed fast path's mask). */
-static const uint8_t mask1[] = {0x01};
+static const uint8_t mask1[] = {0x01, 0x00}; /* 16 words: t128 */
 static const gch_type t16 = {"t16", 16, mask1, NULL};
 static const gch_type t64 = {"t64", 64, mask1, NULL};
 static const gch_type t128 = {"t128", 128, mask1, NULL};
