@@ -40,6 +40,16 @@
  *   4. The slot is zeroed only if its span may hold old data (needzero):
  *      fresh pages from the OS are already zero.
  *
+ * The fast half of step 3 for objects of 1..512 bytes (masked or noscan)
+ * is inline in the embedder's code (include/gcheap/alloc.h, STYLE.md
+ * habit 4): it reads the cache and the span through the offsets
+ * gcheap/attrs.h publishes, pinned at the end of this file, and takes a
+ * slot exactly as next_free_fast does; a rare tail (zeroing, header
+ * bits, a profile sample) is gchi_alloc_finish, and anything else is
+ * gch_alloc_slow / gch_alloc_noscan_slow below, which do the whole
+ * allocation.  The library keeps everything the inline path must not do
+ * (mcache.h K4).
+ *
  * No tiny allocator (Go packs noscan objects under 16 bytes into shared
  * 16-byte blocks at 1/2/4/8-byte offsets).  Every object a VM can point
  * to must be 8-byte aligned, since VMs tag the low bits of references
@@ -155,19 +165,42 @@ static GCH_NOINLINE void alloc_black(struct mcache *c, struct mspan *s, uintptr_
     c->black_bytes += s->elemsize;
 }
 
-/* alloc_slot_slow: alloc_slot when the cache window has no free slot.
- * A separate function so that the fast path makes only tail calls and
- * needs no stack frame. */
+/* slot_rare: a slot needs more than the common path gives it: its mark
+ * bit while the collector marks, or zeroing because its span may hold
+ * old data.  Tested with one branch on the fast paths. */
+static GCH_ALWAYS_INLINE bool slot_rare(const struct mcache *c, const struct mspan *s)
+{
+    return GCH_UNLIKELY((c->alloc_black | s->needzero) != 0);
+}
+
+/* slot_prepare: slot_rare's work for the object at v of cached span s. */
+static GCH_ALWAYS_INLINE void slot_prepare(struct mcache *c, struct mspan *s, uintptr_t v)
+{
+    if (GCH_UNLIKELY(c->alloc_black))
+        alloc_black(c, s, v);
+    if (s->needzero)
+        memset((void *)v, 0, s->elemsize);
+}
+
+/* slot_finish_rare: the end of alloc_slot when slot_rare holds.  Out of
+ * line and tail-called, so that the fast path calls nothing and keeps
+ * no stack frame: its only calls are tail calls (this, the refill,
+ * mprof_sample). */
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *slot_finish_rare(struct mcache *c, struct mspan *s,
+                                                          uintptr_t v)
+{
+    slot_prepare(c, s, v);
+    return mprof_count(c, v, s->elemsize);
+}
+
+/* alloc_slot_slow: alloc_slot when the cache window has no free slot. */
 static GCH_NOINLINE GCHI_ALLOC_TEXT void *alloc_slot_slow(struct mcache *c, spanclass_t spc)
 {
     uintptr_t v = next_free(c, spc);
     if (v == 0)
         return NULL;
     struct mspan *s = c->alloc[spc];
-    if (GCH_UNLIKELY(c->alloc_black))
-        alloc_black(c, s, v);
-    if (s->needzero)
-        memset((void *)v, 0, s->elemsize);
+    slot_prepare(c, s, v);
     return mprof_count(c, v, s->elemsize);
 }
 
@@ -178,10 +211,8 @@ static GCH_ALWAYS_INLINE void *alloc_slot(struct mcache *c, spanclass_t spc)
     uintptr_t v = next_free_fast(s);
     if (GCH_UNLIKELY(v == 0))
         return alloc_slot_slow(c, spc);
-    if (GCH_UNLIKELY(c->alloc_black))
-        alloc_black(c, s, v);
-    if (s->needzero)
-        memset((void *)v, 0, s->elemsize);
+    if (slot_rare(c, s))
+        return slot_finish_rare(c, s, v);
     return mprof_count(c, v, s->elemsize);
 }
 
@@ -317,18 +348,32 @@ static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty, size_
 }
 
 /* malloc_bits_slow: malloc_bits when the cache window is empty. */
-static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_slow(struct mcache *c, spanclass_t spc, const gch_type *ty,
-                                           size_t size)
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_slow(struct mcache *c, spanclass_t spc,
+                                                          const gch_type *ty, size_t size)
 {
-    void *p = alloc_slot_slow(c, spc);
-    if (p != NULL)
-        write_heap_bits(c->alloc[spc], (uintptr_t)p, ty, size);
-    return p;
+    uintptr_t v = next_free(c, spc);
+    if (v == 0)
+        return NULL;
+    struct mspan *s = c->alloc[spc];
+    slot_prepare(c, s, v);
+    write_heap_bits(s, v, ty, size);
+    return mprof_count(c, v, s->elemsize);
+}
+
+/* malloc_bits_rare: the end of malloc_bits when slot_rare holds (as
+ * slot_finish_rare). */
+static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_rare(struct mcache *c, struct mspan *s,
+                                                          uintptr_t v, const gch_type *ty,
+                                                          size_t size)
+{
+    slot_prepare(c, s, v);
+    write_heap_bits(s, v, ty, size);
+    return mprof_count(c, v, s->elemsize);
 }
 
 /* malloc_bits: a masked scan object of 1..512 bytes, its pointer words
  * recorded in the span's heap bitmap.  The common typed allocation: kept
- * inline, slow half tail-called.  Go counterpart:
+ * inline, every other path tail-called.  Go counterpart:
  * mallocgcSmallScanNoHeader. */
 static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, size_t size)
 {
@@ -340,10 +385,8 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
     uintptr_t v = next_free_fast(s);
     if (GCH_UNLIKELY(v == 0))
         return malloc_bits_slow(c, spc, ty, size);
-    if (GCH_UNLIKELY(c->alloc_black))
-        alloc_black(c, s, v);
-    if (s->needzero)
-        memset((void *)v, 0, s->elemsize);
+    if (slot_rare(c, s))
+        return malloc_bits_rare(c, s, v, ty, size);
     write_heap_bits(s, v, ty, size);
     return mprof_count(c, v, s->elemsize);
 }
@@ -432,7 +475,7 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *alloc_stressed(gch_thread *t, const gc
 
 static const gch_type noscan_type = {"noscan", 1, NULL, NULL};
 
-GCHI_ALLOC_TEXT void *gch_alloc(gch_thread *t, const gch_type *ty)
+GCHI_ALLOC_TEXT void *gch_alloc_slow(gch_thread *t, const gch_type *ty)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc", t, ty);
@@ -444,7 +487,7 @@ GCHI_ALLOC_TEXT void *gch_alloc(gch_thread *t, const gch_type *ty)
     return malloc_scan(t, ty, size);
 }
 
-GCHI_ALLOC_TEXT void *gch_alloc_noscan(gch_thread *t, size_t size)
+GCHI_ALLOC_TEXT void *gch_alloc_noscan_slow(gch_thread *t, size_t size)
 {
     if (GCH_UNLIKELY(t == NULL))
         return gchi_set_error(GCH_EINVAL, "gch_alloc_noscan: thread is NULL");
@@ -473,4 +516,47 @@ GCHI_ALLOC_TEXT void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t 
     if (type_is_noscan(ty))
         return malloc_gc(t, bytes, true);
     return malloc_scan(t, ty, bytes);
+}
+
+/* The layout gcheap/attrs.h publishes for the inline path (K4, M1-M3). */
+_Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, alloc) == GCHI_THREAD_SPANS_OFFSET,
+               "gcheap/attrs.h: spans");
+_Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, inline_off) ==
+                       GCHI_THREAD_INLINE_OFF_OFFSET &&
+                   offsetof(struct mcache, alloc_black) == offsetof(struct mcache, inline_off) + 1 &&
+                   sizeof(bool) == 1,
+               "gcheap/attrs.h: inline_off and alloc_black, one 2-byte word");
+_Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, next_sample) ==
+                   GCHI_THREAD_NEXT_SAMPLE_OFFSET,
+               "gcheap/attrs.h: next_sample");
+_Static_assert(offsetof(struct mspan, alloc_cache) == GCHI_SPAN_ALLOC_CACHE_OFFSET &&
+                   offsetof(struct mspan, freeindex) == GCHI_SPAN_FREEINDEX_OFFSET &&
+                   offsetof(struct mspan, nelems) == GCHI_SPAN_NELEMS_OFFSET &&
+                   offsetof(struct mspan, start) == GCHI_SPAN_START_OFFSET &&
+                   offsetof(struct mspan, elemsize) == GCHI_SPAN_ELEMSIZE_OFFSET &&
+                   offsetof(struct mspan, alloc_count) == GCHI_SPAN_ALLOC_COUNT_OFFSET &&
+                   offsetof(struct mspan, typebits) == GCHI_SPAN_TYPEBITS_OFFSET &&
+                   offsetof(struct span_typebits, words) == 0,
+               "gcheap/attrs.h: the span's allocation window");
+_Static_assert(offsetof(struct mspan, needzero) == GCHI_SPAN_RARE_OFFSET &&
+                   offsetof(struct mspan, has_headers) == GCHI_SPAN_RARE_OFFSET + 1,
+               "gcheap/attrs.h: needzero and has_headers, one 2-byte word");
+_Static_assert(HEAPBITS_MAX_SIZE == GCHI_INLINE_MAX_SIZE, "gcheap/sizeclass.h: the inline sizes");
+
+/* gchi_alloc_finish: the tail of the inline path (gcheap/alloc.h) when
+ * the slot needs zeroing, its span's header bits need clearing, or the
+ * heap profile samples it: as malloc_bits_rare, for a slot already
+ * taken and already counted (next_sample).  Never during a mark (K4:
+ * alloc_black is clear). */
+GCHI_ALLOC_TEXT void *gchi_alloc_finish(gch_thread *t, void *span, uintptr_t v, const gch_type *ty,
+                                        size_t size)
+{
+    struct mcache *c = gchi_thread_cache(t);
+    struct mspan *s = span;
+    slot_prepare(c, s, v);
+    if (ty != NULL)
+        write_heap_bits(s, v, ty, size);
+    if (c->next_sample < 0)
+        return mprof_sample(c, v, s->elemsize);
+    return (void *)v;
 }

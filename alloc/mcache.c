@@ -23,6 +23,7 @@ void mcache_init(struct mcache *c, struct mheap *h)
     /* Distinct sequences per cache and per attach. */
     c->sample_rng = (uint64_t)(uintptr_t)c ^ (uint64_t)sys_nanotime() * 0x9e3779b97f4a7c15u;
     c->next_sample = mprof_next_interval(h->prof.rate, &c->sample_rng);
+    c->inline_off = GCH_TRACKING ? MCACHE_INLINE_TRACK : 0; /* K4 */
     c->alloc_black = false;
     c->black_bytes = 0;
     atomic_u64_store_relaxed(&c->sweep_ns, 0);

@@ -17,7 +17,13 @@
  *   K3 while not attached every alloc[] is the sentinel and owner_tag is
  *      0; every allocation first compares owner_tag with the
  *      calling thread's tag, so a detached or foreign handle never touches
- *      a span.
+ *      a span;
+ *   K4 the inline path of gcheap/alloc.h, compiled into the embedder, takes
+ *      a slot only while inline_off and alloc_black are both 0: gcstress,
+ *      sanitizer tracking (alloc/track.h) and allocate-black are done by
+ *      the library alone.  Scan and trace callbacks run only while
+ *      alloc_black is set (a mark, up to mark termination's flip), so an
+ *      allocation from one always reaches the library's checks.
  * Locking: [owner thread] for everything but `attached`, which the heap's
  *   thread registry also reads.
  */
@@ -47,6 +53,10 @@ struct mcache {
      * profiling is off.  Beside owner_tag: the same cache line. */
     int64_t next_sample;                   /* [owner thread] */
     uint64_t sample_rng;                   /* [owner thread] its distances' generator */
+    /* The public inline allocation path (include/gcheap/alloc.h) reads
+     * inline_off and alloc_black as one 2-byte word and serves an
+     * allocation only while both are 0 (K4).  MCACHE_INLINE_* bits. */
+    uint8_t inline_off;                    /* [owner thread; written at init and attach] */
     /* Allocate black (Go's gcmarknewobject): while the collector marks,
      * each new object's mark bit is set as it is handed out, so it
      * survives the cycle unscanned. */
@@ -56,6 +66,10 @@ struct mcache {
     struct atomic_u64 sweep_ns;            /* [owner writes; any thread reads] time spent
                                             * sweeping to allocate (gch_thread_read_gc_time) */
 };
+
+/* inline_off bits: why the inline path must leave c to the library. */
+#define MCACHE_INLINE_TRACK 1u  /* a sanitizer or Valgrind build tracks each object */
+#define MCACHE_INLINE_STRESS 2u /* GODEBUG=gcstress counts each allocation */
 
 void mcache_init(struct mcache *c, struct mheap *h);
 /* mcache_refill: replace the full span of class spc with one that has a

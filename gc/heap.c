@@ -238,6 +238,10 @@ gch_thread *gch_thread_attach(gch_heap *h)
     gc_phase_apply_thread(t, (enum gcphase)atomic_u32_load_relaxed(&h->gc.phase));
     atomic_u32_store_relaxed(&t->mcache.gcstress, (uint32_t)h->env.debug.gcstress);
     t->mcache.gcstress_left = (uint32_t)h->env.debug.gcstress;
+    if (h->env.debug.gcstress > 0) /* K4: each allocation is counted by the library */
+        t->mcache.inline_off |= MCACHE_INLINE_STRESS;
+    else
+        t->mcache.inline_off &= (uint8_t)~MCACHE_INLINE_STRESS;
     t->hs_ops = 0;
     t->hs_busy = false;
     t->wbuf_n = 0;

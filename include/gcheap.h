@@ -254,10 +254,13 @@ GCH_API gch_heap *gch_thread_heap(const gch_thread *t);
  * objects share a slot: gcheap has no tiny allocator packing small
  * objects together, so a 1..8-byte object takes 8 bytes.
  */
-GCH_API void *gch_alloc(gch_thread *t, const gch_type *ty);
+static inline void *gch_alloc(gch_thread *t, const gch_type *ty);
 /* gch_alloc_noscan: size bytes that hold no references, zeroed, aligned
- * as gch_alloc's objects are. */
-GCH_API void *gch_alloc_noscan(gch_thread *t, size_t size);
+ * as gch_alloc's objects are.
+ * Both are inline (gcheap/alloc.h): small objects are taken from the
+ * thread's cache in the caller, anything else by gch_alloc_slow /
+ * gch_alloc_noscan_slow, out of line, with the same contract. */
+static inline void *gch_alloc_noscan(gch_thread *t, size_t size);
 /* gch_alloc_array: n objects of type ty in one block, zeroed; the layout
  * (mask or callback) applies to each element.  n * ty->size overflowing
  * gives GCH_EOVERFLOW; a masked type whose size is not a multiple of 8
@@ -617,6 +620,7 @@ GCH_API void *gch_ephemeron_value(gch_thread *t, gch_ephemeron *e);
 
 #include "gcheap/safepoint.h"
 #include "gcheap/barrier.h"
+#include "gcheap/alloc.h"
 
 #ifdef __cplusplus
 }

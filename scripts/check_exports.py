@@ -6,7 +6,9 @@ Usage: check_exports.py LIBGCHEAP_SO GCHEAP_MAP
 1. Every dynamic symbol the library defines (nm -D --defined-only) is a
    gch_* function, or one of the gchi_* slow halves that the version script
    (scripts/gcheap.map) lists by name for the inline fast paths in
-   include/gcheap/*.h; and none of them contains "test".
+   include/gcheap/*.h (the map says which path calls each); and none of
+   them contains "test".  The inline paths read no data symbol: their
+   layout and size classes are header constants.
 2. No object the library defines lives in writable, non-thread-local
    memory (.data or .bss), except the toolchain's own (TOOLCHAIN below):
    file-scope state would make two heaps in one process share it
