@@ -41,7 +41,7 @@ void *gchi_set_error(gch_error e, const char *fmt, ...)
     return NULL;
 }
 
-/* short_path: the last two components of a __FILE__ ("gc/heap.c"). */
+/* short_path: the last two components of a __FILE__ ("gc/proc.c"). */
 static const char *short_path(const char *file)
 {
     const char *last = NULL, *prev = NULL;

@@ -10,7 +10,7 @@
 enum lockrank {
     LOCKRANK_NONE = 0,
     LOCKRANK_WORLD = 1, /* stop-the-world state and thread run states (gc/stw.c) */
-    LOCKRANK_THREADS = 2, /* heap's registry of attached threads (gc/heap.c) */
+    LOCKRANK_THREADS = 2, /* heap's registry of attached threads (gc/proc.c) */
     LOCKRANK_ROOTS = 3, /* global root ranges and heap-wide scanners (gc/roots.c) */
     LOCKRANK_SCAVENGE = 4, /* one release of free pages to the OS in flight (alloc/mscavenge.c) */
     LOCKRANK_MCENTRAL = 5, /* one per span class: its span lists (alloc/mcentral.c) */

@@ -13,7 +13,7 @@
 #include "mcache.h"
 
 /* THREAD_MCACHE_OFFSET: byte offset of the allocator cache inside a
- * gch_thread, right after its gchi_thread_head (gc/heap.h); gc/heap.c
+ * gch_thread, right after its gchi_thread_head (gc/thread.h); gc/proc.c
  * pins it with a _Static_assert.  Internal: no inline fast path reads
  * the cache. */
 #define THREAD_MCACHE_OFFSET 16

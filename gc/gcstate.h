@@ -98,7 +98,8 @@ struct pacer {
 /* struct gcstate: per heap (Go's `work` and parts of `memstats`): the
  * cycle's state, with the workers and the trace sink as members. */
 struct gcstate {
-    struct atomic_u32 phase;        /* [written by the stopper; read by any thread] enum gcphase */
+    struct atomic_u32 phase;        /* [written by gc_set_phase, world stopped; read by any
+                                     * thread] enum gcphase (gc/mgc.h) */
     struct atomic_uptr collector;   /* [written by the stopper] gchi_thread_tag() of the
                                      * thread running the cycle, 0 outside one */
     struct workbuf_pool workbufs;   /* grey objects */

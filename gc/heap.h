@@ -1,10 +1,10 @@
 /*
  * heap.h - struct gch_heap: the per-heap root of all state (DESIGN.md
  * decision 1: no globals), with the registry of its threads (struct
- * gch_thread: gc/thread.h), and heap.c's internal entry points.  Of gc/
- * it includes only types headers (ARCHITECTURE.md "Headers") and
- * debugvars.h, whose module includes nothing of gc/; so a file that
- * includes it gets every struct but no collector function.
+ * gch_thread: gc/thread.h).  Types only: the heap is built and torn down
+ * by gc/proc.c.  Of gc/ it includes only types headers (ARCHITECTURE.md
+ * "Headers") and debugvars.h, whose module includes nothing of gc/; so a
+ * file that includes it gets every struct but no collector function.
  * Overview: alloc/malloc.c (allocator) and gc/mgc.c (collector).
  *
  * Invariants:
@@ -51,22 +51,5 @@ struct gch_heap {
     struct finstate fin;         /* finalizer queue and thread, weak count (gc/mfinal.h) */
     struct ephtable eph;         /* ephemeron objects (gc/mfinal.h) */
 };
-
-/* gchi_heap_new_with_ops: gch_heap_new over replacement OS operations
- * (fault-injection tests). */
-gch_heap *gchi_heap_new_with_ops(const gch_config *cfg, const struct sys_ops *ops);
-/* gchi_heap_self: the calling OS thread's attached record on h, or NULL. */
-struct gch_thread *gchi_heap_self(gch_heap *h);
-/* gchi_heap_alloc_bytes: bytes in allocated objects (Go's HeapAlloc)
- * from the flushed counters; any thread. */
-uint64_t gchi_heap_alloc_bytes(gch_heap *h);
-/* gchi_heap_verify: 0 when every checked invariant holds, else a small
- * positive number naming the part that failed (1 = pages, spans and
- * span lists; 2 = thread records and their grey queues and barrier
- * buffers; 3 = the workbuf pool), with gch_last_error_message() naming
- * the invariant, the expression, where, and the values (GCH_CHECK).
- * While no cycle runs it also checks that no grey work is left (G8, B2).
- * No thread may allocate concurrently. */
-int gchi_heap_verify(gch_heap *h);
 
 #endif

@@ -207,6 +207,9 @@ double pacer_assist_ratio(const struct gch_heap *h);
 uint64_t pacer_work_done(const struct gch_heap *h);
 int64_t pacer_take_credit(struct gch_heap *h, int64_t want);
 void pacer_bank_credit(struct gch_heap *h, int64_t work);
+/* gchi_heap_alloc_bytes: bytes in allocated objects (Go's HeapAlloc)
+ * from the flushed counters; any thread (gc/mgcpacer.c). */
+uint64_t gchi_heap_alloc_bytes(struct gch_heap *h);
 /* gc_heap_live: the live-heap estimate the trigger compares (Go's
  * heapLive): marked by the last cycle plus handed to caches since. */
 uint64_t gc_heap_live(struct gch_heap *h);

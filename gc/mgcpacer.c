@@ -352,3 +352,20 @@ int64_t gch_set_memory_limit(gch_heap *h, int64_t limit)
     sysmon_kick(h);
     return old;
 }
+
+/* sub_floor0: a - b, or 0 when a counter pair was read mid-update (the
+ * two loads are not one snapshot; a flush may land between them). */
+static uint64_t alloc_sub_floor0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+uint64_t gchi_heap_alloc_bytes(gch_heap *h)
+{
+    struct heap_counters *k = &h->mheap.counters;
+    uint64_t bytes = alloc_sub_floor0(atomic_u64_load_relaxed(&k->large_alloc_bytes),
+                                atomic_u64_load_relaxed(&k->large_free_bytes));
+    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
+        uint64_t ma = atomic_u64_load_relaxed(&k->small_mallocs[sc]);
+        uint64_t fr = atomic_u64_load_relaxed(&k->small_frees[sc]);
+        bytes += alloc_sub_floor0(ma, fr) * gchi_class_to_size[sc];
+    }
+    return bytes;
+}

@@ -28,6 +28,7 @@
 #define GCHI_BUILDING 1
 #include "heap.h"
 #include "mgc.h"
+#include "stw.h"
 #include "trace.h"
 #include "error.h"
 

@@ -199,3 +199,23 @@ void gchi_frame_pop_mismatch(gch_thread *t, gch_frame *f)
               "(popped out of order or twice)", (uintptr_t)f, (uintptr_t)t->head.frames,
               (uintptr_t)t);
 }
+
+/* stw_find_attached: the calling OS thread's record on h, or NULL, matched by
+ * the same thread tag the allocation fast path checks.  Caller holds
+ * threads_lock. */
+struct gch_thread *stw_find_attached(struct gch_heap *h)
+{
+    uintptr_t tag = gchi_thread_tag();
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
+        if (atomic_uptr_load_relaxed(&t->mcache.owner_tag) == tag)
+            return t;
+    return NULL;
+}
+
+struct gch_thread *gchi_heap_self(struct gch_heap *h)
+{
+    lock_acquire(&h->threads_lock);
+    struct gch_thread *t = stw_find_attached(h);
+    lock_release(&h->threads_lock);
+    return t;
+}

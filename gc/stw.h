@@ -51,6 +51,13 @@ void start_the_world(struct gch_heap *h);
  * is stopped by someone else, then mark t RUNNING.  t may be NULL for a
  * caller with no attached record (it just waits for the restart). */
 void stw_wait_running(struct gch_heap *h, struct gch_thread *t);
+/* gchi_heap_self: the calling OS thread's attached record on h, or NULL
+ * (takes threads_lock).  stw_find_attached: the same, threads_lock held
+ * by the caller.  Matched by the thread tag the allocation fast path
+ * checks. */
+struct gch_thread *gchi_heap_self(struct gch_heap *h);
+struct gch_thread *stw_find_attached(struct gch_heap *h);
+
 /* stw_check_not_blocking: fatal if t (the caller's own thread) is in a
  * blocking section, where the collector may be scanning or flushing its
  * state: `what` names the offending call. */

@@ -2,7 +2,7 @@
  * test_api_misuse.c - every bad input of the public API gets its
  * documented result (include/gcheap.h, README.md error table), and heap-
  * corrupting misuse of the internal free is fatal.
- * Subject: alloc/malloc.c (argument and thread checks), gc/heap.c
+ * Subject: alloc/malloc.c (argument and thread checks), gc/proc.c
  * (lifecycle, attach/detach), alloc/error.c (the per-thread error slot),
  * alloc/mcentral.c (gchi_free's fatal checks).
  *

@@ -2,7 +2,7 @@
  * test_stats.c - gch_read_stats: the MemStats identities it promises
  * (include/gcheap.h), read while another thread allocates and frees, and
  * kept exactly by a single thread across many flushes and frees.
- * Subject: gc/heap.c (gch_read_stats), the counters of alloc/mheap.h
+ * Subject: gc/proc.c (gch_read_stats), the counters of alloc/mheap.h
  * (heap_counters; the page counters, read under the heap lock) and the
  * code that moves them: alloc/mcache.c (flush), alloc/malloc.c (large
  * allocation, gchi_free), alloc/mheap.c (spans in and out of use).

@@ -2,7 +2,7 @@
  * test_typeinfo.c - the type information recorded for scan objects.
  * Subject: malloc_typed and its helpers in alloc/malloc.c, span_typebits
  * and span_slot_has_header in alloc/mspan.h ("Type information of scan
- * objects", invariants Y1 and Y2), gch_usable_size in gc/heap.c.
+ * objects", invariants Y1 and Y2), gch_usable_size in gc/proc.c.
  * Go counterpart: mbitmap.go (heapBitsInSpan, malloc headers), the
  * heapSetType calls of mallocgcSmallScanNoHeader / ...Header / Large.
  *

@@ -15,6 +15,7 @@
 #include "testhooks.h"
 #include "heap.h"
 #include "mgc.h"
+#include "stw.h"
 #include "error.h"
 #include "mspecial.h"
 

@@ -55,6 +55,7 @@
 #include "heap.h"
 #include "mgc.h"
 #include "mfinal.h"
+#include "proc.h"
 #include "roots.h"
 #include "stw.h"
 #include "sysmon.h"

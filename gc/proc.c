@@ -1,12 +1,15 @@
 /*
- * heap.c - gch_heap_new/free, thread attach/detach, statistics, and the
- * heap-wide queries of the public API.
+ * proc.c - gch_heap_new/free, thread attach/detach, statistics, and the
+ * heap-wide queries of the public API: the top of gc/, which builds and
+ * tears down every other part (it was heap.c; struct gch_heap is
+ * gc/heap.h's, a types header every file includes).
  * Go counterpart: the parts of runtime/proc.go that create Ps and of
  * mstats.go that read MemStats.  Invariants T1-T3: gc/heap.h.
  * Overview: alloc/malloc.c.
  */
 #define GCHI_BUILDING 1
 #include "heap.h"
+#include "proc.h"
 #include "stw.h"
 #include "roots.h"
 #include "sysmon.h"
@@ -183,26 +186,6 @@ gch_error gch_heap_free(gch_heap *h)
     return GCH_OK;
 }
 
-/* find_attached: the calling OS thread's record on h, or NULL, matched by
- * the same thread tag the allocation fast path checks.  Caller holds
- * threads_lock. */
-static struct gch_thread *find_attached(gch_heap *h)
-{
-    uintptr_t tag = gchi_thread_tag();
-    for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
-        if (atomic_uptr_load_relaxed(&t->mcache.owner_tag) == tag)
-            return t;
-    return NULL;
-}
-
-struct gch_thread *gchi_heap_self(gch_heap *h)
-{
-    lock_acquire(&h->threads_lock);
-    struct gch_thread *t = find_attached(h);
-    lock_release(&h->threads_lock);
-    return t;
-}
-
 gch_thread *gch_thread_attach(gch_heap *h)
 {
     if (h == NULL)
@@ -211,7 +194,7 @@ gch_thread *gch_thread_attach(gch_heap *h)
     lock_acquire(&h->stw.lock);
     stw_wait_running(h, NULL);
     lock_acquire(&h->threads_lock);
-    if (find_attached(h) != NULL) {
+    if (stw_find_attached(h) != NULL) {
         lock_release(&h->threads_lock);
         lock_release(&h->stw.lock);
         return gchi_set_error(GCH_ESTATE, "gch_thread_attach: this OS thread is already attached");
@@ -369,19 +352,6 @@ size_t gch_usable_size(gch_heap *h, const void *p)
  * two loads are not one snapshot; a flush may land between them). */
 static uint64_t sub_floor0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-
-uint64_t gchi_heap_alloc_bytes(gch_heap *h)
-{
-    struct heap_counters *k = &h->mheap.counters;
-    uint64_t bytes = sub_floor0(atomic_u64_load_relaxed(&k->large_alloc_bytes),
-                                atomic_u64_load_relaxed(&k->large_free_bytes));
-    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES; sc++) {
-        uint64_t ma = atomic_u64_load_relaxed(&k->small_mallocs[sc]);
-        uint64_t fr = atomic_u64_load_relaxed(&k->small_frees[sc]);
-        bytes += sub_floor0(ma, fr) * gchi_class_to_size[sc];
-    }
-    return bytes;
-}
 
 /* read_cycle_stats: the fields the cycles and the scavengers keep. */
 static void read_cycle_stats(gch_heap *h, gch_stats *out)
