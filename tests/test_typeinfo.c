@@ -625,6 +625,42 @@ static void test_subword_mask_types(void **state)
     assert_non_null(gch_alloc_array(f->t, &s12, 1)); /* one element is fine */
 }
 
+/* Typebits records are sized by the span's slot count (issue 15): the
+ * record of every scan span up to 512 bytes comes from the pool of its
+ * header-word count, 128 bytes of word bits plus a word per 64 slots
+ * (rounded to 16 bytes by fixalloc);
+ * and the header bit of a full 16-byte span's last slot (the last bit of
+ * its 8-word header bitmap) is set and read back. */
+static void test_typebits_sized_by_slot_count(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t ones[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    struct mheap *mh = &f->h->mheap;
+    for (unsigned sc = 1; sc < NUM_SIZE_CLASSES && gchi_class_to_size[sc] <= 512; sc++) {
+        const gch_type ty = {"t", gchi_class_to_size[sc], ones, NULL};
+        struct mspan *s = span_of(f->h, gch_alloc(f->t, &ty));
+        size_t words = typebits_hdr_words(s->nelems);
+        assert_true(words >= 1 && words <= TYPEBITS_HDR_WORDS_MAX);
+        assert_true(words * 64 >= s->nelems && (words - 1) * 64 < s->nelems);
+        const struct fixalloc *pool = &mh->typebitsalloc[words - 1];
+        assert_int_equal(pool->size, (128 + 8 * words + 15) & ~(size_t)15); /* fixalloc: 16-aligned */
+        assert_true(pool->inuse >= 1);
+    }
+    const gch_type traced = {"traced", 8, NULL, trace_nothing}; /* 16-byte slots, 512 a span */
+    enum { N = 2 * 512 };
+    void *p[N];
+    for (int k = 0; k < N; k++)
+        p[k] = gch_alloc(f->t, &traced);
+    int last = 0;
+    for (int k = 0; k < N; k++) {
+        struct mspan *s = span_of(f->h, p[k]);
+        assert_int_equal(s->nelems, 512);
+        assert_true(hdr_bit(s, p[k]));
+        last += slot_index(s, p[k]) == 511;
+    }
+    assert_true(last >= 1); /* one span at least was filled to its last slot */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subword_mask_types, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_typebits_only_for_scan_classes_up_to_512, heap_setup,
                                         heap_teardown),
+        cmocka_unit_test_setup_teardown(test_typebits_sized_by_slot_count, heap_setup, heap_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
