@@ -31,7 +31,9 @@
  *      the gets.  An address is queued twice only if it was put twice;
  *      the marker puts an object only when its atomic OR of the mark bit
  *      changed the bit, so while marking each object is queued at most
- *      once per cycle.  Entries are never 0 (0 means "no work").
+ *      once per cycle.  Entries are never 0 (0 means "no work").  While
+ *      a gcwork_cursor is open, wbuf1's nobj is stale and the entries
+ *      are counted by the cursor (struct gcwork_cursor).
  *   G7 w->flushed_since_check is set whenever w has published a
  *      non-empty buffer to pool->full since the flag was last cleared
  *      (by the mark-termination check, which clears it).

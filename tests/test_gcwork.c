@@ -5,7 +5,8 @@
  * pool, so buffer counts and the allocated total are exact.
  *
  *   - one gcwork on its own is a stack: entries come back newest first,
- *     across buffer swaps and spills to the pool;
+ *     across buffer swaps and spills to the pool; so it is through a
+ *     gcwork_cursor, mixed with plain calls around which it is closed;
  *   - both local buffers full -> the older one spills to pool->full
  *     (G7 flag set), the newest full one is kept as wbuf2;
  *   - a model multiset over millions of random puts/gets/balances/
@@ -121,6 +122,44 @@ static void test_lifo_order(void **state)
     w.flushed_since_check = false;
     gcwork_dispose(&w); /* only empty buffers: no work was published (G7) */
     assert_false(w.flushed_since_check);
+    expect_all_listed(&e->pool);
+    assert_int_equal(e->pool.nfull, 0);
+}
+
+/* Through a cursor the gcwork is the same exact stack, across buffer
+ * swaps and spills; closing it brings wbuf1's count up to date, so plain
+ * puts and gets made while it is closed keep the LIFO order. */
+static void test_cursor_lifo(void **state)
+{
+    struct env *e = *state;
+    struct gcwork w;
+    gcwork_init(&w, &e->pool);
+    struct gcwork_cursor c;
+    gcwork_cursor_open(&w, &c); /* no buffer yet: everything goes slow */
+    assert_int_equal(gcwork_cursor_tryget(&w, &c), 0);
+    const uintptr_t n = 5 * WORKBUF_NOBJ + 17;
+    for (uintptr_t i = 1; i <= n; i++) {
+        if (i % 100 == 0) {
+            gcwork_cursor_close(&w, &c);
+            put_ok(&w, i);
+            gcwork_cursor_open(&w, &c);
+        } else {
+            assert_true(gcwork_cursor_put(&w, &c, i));
+        }
+    }
+    assert_true(e->pool.nfull > 0);
+    for (uintptr_t i = n; i > n / 2; i--)
+        assert_int_equal(gcwork_cursor_tryget(&w, &c), i);
+    gcwork_cursor_close(&w, &c);
+    assert_valid(gcwork_is_valid(&w, false));
+    for (uintptr_t i = n / 2; i >= 1; i--)
+        assert_int_equal(gcwork_tryget(&w), i);
+    assert_int_equal(gcwork_tryget(&w), 0);
+    gcwork_cursor_open(&w, &c);
+    assert_int_equal(gcwork_cursor_tryget(&w, &c), 0);
+    gcwork_cursor_close(&w, &c);
+    assert_true(gcwork_is_empty(&w));
+    gcwork_dispose(&w);
     expect_all_listed(&e->pool);
     assert_int_equal(e->pool.nfull, 0);
 }
@@ -558,6 +597,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_fresh_is_empty),
         T(test_lifo_order),
+        T(test_cursor_lifo),
         T(test_spill_when_both_full),
         T(test_random_model),
         T(test_dispose_then_other_gets_all),

@@ -894,6 +894,68 @@ static void test_drain_span_cache(void **state)
     GCH_LOCALS_END(f->t, r);
 }
 
+/* cnode_tree: a complete binary tree of cnodes (next, other = left,
+ * right) of the given depth, ids in preorder from *id. */
+static struct cnode *cnode_tree(gch_thread *t, int depth, uint64_t *id)
+{
+    GCH_LOCALS(t, loc, 1);
+    loc[0] = new_cnode(t, (*id)++);
+    if (depth > 0) {
+        struct cnode *l = cnode_tree(t, depth - 1, id);
+        gch_write(t, (void **)&((struct cnode *)loc[0])->next, l);
+        struct cnode *r = cnode_tree(t, depth - 1, id);
+        gch_write(t, (void **)&((struct cnode *)loc[0])->other, r);
+    }
+    struct cnode *n = loc[0];
+    GCH_LOCALS_END(t, loc);
+    return n;
+}
+
+/* cnode_tree_ok: the tree cnode_tree built, ids in preorder from *id. */
+static bool cnode_tree_ok(const struct cnode *n, int depth, uint64_t *id)
+{
+    if (!cnode_ok(n, (*id)++))
+        return false;
+    if (depth == 0)
+        return n->next == NULL && n->other == NULL;
+    return cnode_tree_ok(n->next, depth - 1, id) && cnode_tree_ok(n->other, depth - 1, id);
+}
+
+/* G6 through the fast drain's prefetch ring: a drain that stops at its
+ * budget holds grey objects taken from its queue but not yet scanned and
+ * must put them back, so a tree marked by hundreds of drains of a few
+ * objects each, with only our marker working, is marked whole. */
+static void test_drain_budget_keeps_ring(void **state)
+{
+    struct fixture *f = *state;
+    enum { DEPTH = 11 };
+    uint64_t id = 0;
+    GCH_LOCALS(f->t, r, 1);
+    r[0] = cnode_tree(f->t, DEPTH, &id);
+    const uint64_t n = id;
+    gchi_test_hold_mark(f->h, true); /* the workers keep off */
+    assert_true(gchi_test_gc_start(f->h));
+    gch_safepoint(f->t); /* our frame: the root is queued on our marker */
+    gcmarker_flush(&f->t->marker);
+    struct gcmarker mine;
+    gcmarker_init(&mine, f->h);
+    int64_t total = 0, calls = 0;
+    for (int64_t d; (d = gcmarker_drain(&mine, 3 * (int64_t)sizeof(struct cnode))) > 0; calls++)
+        total += d;
+    assert_true(gcwork_is_empty(&mine.work));
+    assert_true(calls > (int64_t)n / 8); /* each call stopped at its budget */
+    assert_int_equal(total, (int64_t)(n * sizeof(struct cnode)));
+    gcmarker_flush(&mine);
+    gchi_test_hold_mark(f->h, false);
+    gchi_test_gc_wait(f->h);
+    assert_int_equal(live_after_collect(f->h), n);
+    id = 0;
+    assert_true(cnode_tree_ok(r[0], DEPTH, &id));
+    r[0] = NULL;
+    assert_int_equal(live_after_collect(f->h), 0);
+    GCH_LOCALS_END(f->t, r);
+}
+
 /* ------------------------------------------------------------------ */
 /* 6. Tagged values through the decoder                                 */
 /* ------------------------------------------------------------------ */
@@ -1756,6 +1818,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large_arrays_in_oblets, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_oblet_is_the_unit_of_work, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_drain_span_cache, gc_setup, gc_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_budget_keeps_ring, gc_setup, gc_teardown),
         cmocka_unit_test(test_decoder),
         cmocka_unit_test_setup_teardown(test_slots_reused, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_memory_stable, gc_setup, gc_teardown),
