@@ -118,8 +118,10 @@ static inline uintptr_t gchi_alloc_take(gch_thread *t, unsigned spc, char **span
 }
 
 /* gchi_alloc_small: an object of 1..GCHI_INLINE_MAX_SIZE bytes of masked
- * type ty, or noscan when ty is NULL; NULL when the library must serve it. */
-static inline void *gchi_alloc_small(gch_thread *t, const gch_type *ty, size_t size)
+ * type ty whose pointer words are `bits` (gchi_mask_bits, computed by the
+ * caller before any store, so that a type the compiler cannot see is read
+ * once), or noscan when ty is NULL; NULL when the library must serve it. */
+static inline void *gchi_alloc_small(gch_thread *t, const gch_type *ty, size_t size, uint64_t bits)
 {
     unsigned spc = (unsigned)gchi_inline_class8[(size + 7) / 8] * 2 + (ty == NULL);
     char *s;
@@ -135,7 +137,7 @@ static inline void *gchi_alloc_small(gch_thread *t, const gch_type *ty, size_t s
     if (GCHI_UNLIKELY((*next_sample -= (int64_t)elemsize) < 0 || rare != 0))
         return gchi_alloc_finish(t, s, v, ty, size);
     if (ty != NULL)
-        gchi_set_heap_bits(s, v, elemsize, gchi_mask_bits(ty, size));
+        gchi_set_heap_bits(s, v, elemsize, bits);
     return (void *)v;
 }
 #else
@@ -146,7 +148,9 @@ static inline void *gch_alloc(gch_thread *t, const gch_type *ty)
 {
 #if GCHI_ALLOC_INLINE
     if (t != NULL && ty != NULL && ty->trace == NULL && ty->size - 1 < GCHI_INLINE_MAX_SIZE) {
-        void *p = gchi_alloc_small(t, ty->ptrmask != NULL ? ty : NULL, ty->size);
+        size_t size = ty->size;
+        const gch_type *masked = ty->ptrmask != NULL ? ty : NULL;
+        void *p = gchi_alloc_small(t, masked, size, masked ? gchi_mask_bits(ty, size) : 0);
         if (GCHI_LIKELY(p != NULL))
             return p;
     }
@@ -160,7 +164,8 @@ static inline void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
     size_t size;
     if (t != NULL && ty != NULL && ty->trace == NULL && !__builtin_mul_overflow(ty->size, n, &size) &&
         size - 1 < GCHI_INLINE_MAX_SIZE && (ty->ptrmask == NULL || ty->size % 8 == 0 || n == 1)) {
-        void *p = gchi_alloc_small(t, ty->ptrmask != NULL ? ty : NULL, size);
+        const gch_type *masked = ty->ptrmask != NULL ? ty : NULL;
+        void *p = gchi_alloc_small(t, masked, size, masked ? gchi_mask_bits(ty, size) : 0);
         if (GCHI_LIKELY(p != NULL))
             return p;
     }
@@ -172,7 +177,7 @@ static inline void *gch_alloc_noscan(gch_thread *t, size_t size)
 {
 #if GCHI_ALLOC_INLINE
     if (t != NULL && size - 1 < GCHI_INLINE_MAX_SIZE) {
-        void *p = gchi_alloc_small(t, NULL, size);
+        void *p = gchi_alloc_small(t, NULL, size, 0);
         if (GCHI_LIKELY(p != NULL))
             return p;
     }
