@@ -40,14 +40,14 @@
  *   4. The slot is zeroed only if its span may hold old data (needzero):
  *      fresh pages from the OS are already zero.
  *
- * The fast half of step 3 for objects of 1..512 bytes (masked or noscan)
- * is inline in the embedder's code (include/gcheap/alloc.h, STYLE.md
- * habit 4): it reads the cache and the span through the offsets
+ * The fast half of step 3 for objects of 1..512 bytes (masked or noscan,
+ * arrays included) is inline in the embedder's code
+ * (include/gcheap/alloc.h, STYLE.md habit 4): it reads the cache and the span through the offsets
  * gcheap/attrs.h publishes, pinned at the end of this file, and takes a
  * slot exactly as next_free_fast does; a rare tail (zeroing, header
  * bits, a profile sample) is gchi_alloc_finish, and anything else is
- * gch_alloc_slow / gch_alloc_noscan_slow below, which do the whole
- * allocation.  The library keeps everything the inline path must not do
+ * gch_alloc_slow / gch_alloc_noscan_slow / gch_alloc_array_slow below,
+ * which do the whole allocation.  The library keeps everything the inline path must not do
  * (mcache.h K4).
  *
  * No tiny allocator (Go packs noscan objects under 16 bytes into shared
@@ -299,12 +299,14 @@ static GCH_ALWAYS_INLINE uint64_t mask_bits(const gch_type *ty, size_t size, siz
             bits |= (uint64_t)ty->ptrmask[i] << (8 * i);
         return words == 64 ? bits : bits & (((uint64_t)1 << words) - 1);
     }
-    for (size_t w = 0; w < words; w++) { /* an array: repeat the element mask */
-        size_t e = w % elem_words;
-        if ((ty->ptrmask[e / 8] >> (e % 8)) & 1)
-            bits |= (uint64_t)1 << w;
-    }
-    return bits;
+    /* An array: the element's bits (elem_words < words <= 64), then the
+     * pattern doubled until it covers the object's words. */
+    for (size_t i = 0; i < (elem_words + 7) / 8; i++)
+        bits |= (uint64_t)ty->ptrmask[i] << (8 * i);
+    bits &= ((uint64_t)1 << elem_words) - 1;
+    for (size_t have = elem_words; have < words; have *= 2)
+        bits |= bits << have;
+    return words == 64 ? bits : bits & (((uint64_t)1 << words) - 1);
 }
 
 /* write_heap_bits: record the pointer words of the object at v (Y1): its
@@ -496,7 +498,7 @@ GCHI_ALLOC_TEXT void *gch_alloc_noscan_slow(gch_thread *t, size_t size)
     return malloc_gc(t, size, true);
 }
 
-GCHI_ALLOC_TEXT void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
+GCHI_ALLOC_TEXT void *gch_alloc_array_slow(gch_thread *t, const gch_type *ty, size_t n)
 {
     if (GCH_UNLIKELY(!args_ok(t, ty)))
         return bad_args("gch_alloc_array", t, ty);

@@ -37,7 +37,8 @@ static const uint8_t mask1[] = {0x01, 0x00}; /* 16 words: t128 */
 static const gch_type t16 = {"t16", 16, mask1, NULL};
 static const gch_type t64 = {"t64", 64, mask1, NULL};
 static const gch_type t128 = {"t128", 128, mask1, NULL};
-/* gch_alloc_array's element: {reference, word}, 16 bytes. */
+/* gch_alloc_array's element: {reference, word}, 16 bytes; the length
+ * is opaque to the compiler. */
 static const gch_type pair = {"pair", 16, mask1, NULL};
 
 #define LOOP(name, EXPR)                                                                  \
@@ -61,9 +62,17 @@ PAIR(alloc, 128, gch_alloc(t, &t128))
 PAIR(noscan, 16, gch_alloc_noscan(t, 16))
 PAIR(noscan, 64, gch_alloc_noscan(t, 64))
 PAIR(noscan, 128, gch_alloc_noscan(t, 128))
-PAIR(array, 16, gch_alloc_array(t, &pair, 1))
-PAIR(array, 64, gch_alloc_array(t, &pair, 4))
-PAIR(array, 128, gch_alloc_array(t, &pair, 8))
+/* opaque: x, unknown to the compiler (an array's length is usually not a
+ * constant where it is allocated). */
+static inline size_t opaque(size_t x)
+{
+    __asm__("" : "+r"(x));
+    return x;
+}
+
+PAIR(array, 16, gch_alloc_array(t, &pair, opaque(1)))
+PAIR(array, 64, gch_alloc_array(t, &pair, opaque(4)))
+PAIR(array, 128, gch_alloc_array(t, &pair, opaque(8)))
 PAIR(malloc, 16, malloc(16))
 PAIR(malloc, 64, malloc(64))
 PAIR(malloc, 128, malloc(128))

@@ -257,15 +257,16 @@ GCH_API gch_heap *gch_thread_heap(const gch_thread *t);
 static inline void *gch_alloc(gch_thread *t, const gch_type *ty);
 /* gch_alloc_noscan: size bytes that hold no references, zeroed, aligned
  * as gch_alloc's objects are.
- * Both are inline (gcheap/alloc.h): small objects are taken from the
- * thread's cache in the caller, anything else by gch_alloc_slow /
- * gch_alloc_noscan_slow, out of line, with the same contract. */
+ * gch_alloc, gch_alloc_noscan and gch_alloc_array (below) are inline
+ * (gcheap/alloc.h): small objects are taken from the thread's cache in
+ * the caller, anything else by gch_alloc_slow / gch_alloc_noscan_slow /
+ * gch_alloc_array_slow, out of line, with the same contract. */
 static inline void *gch_alloc_noscan(gch_thread *t, size_t size);
 /* gch_alloc_array: n objects of type ty in one block, zeroed; the layout
  * (mask or callback) applies to each element.  n * ty->size overflowing
  * gives GCH_EOVERFLOW; a masked type whose size is not a multiple of 8
  * gives GCH_EINVAL for n > 1 (its elements' words would not align). */
-GCH_API void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
+static inline void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n);
 
 /* gch_usable_size: the bytes available at p, an object the caller owns:
  * its size-class slot, less the type header (8 or 16 bytes) that objects

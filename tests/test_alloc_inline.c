@@ -1,7 +1,8 @@
 /*
  * test_alloc_inline.c - the inline allocation path of include/gcheap/alloc.h
- * (gch_alloc and gch_alloc_noscan, compiled into this file) against the
- * library's own path (gch_alloc_slow, gch_alloc_noscan_slow).
+ * (gch_alloc, gch_alloc_array and gch_alloc_noscan, compiled into this
+ * file) against the library's own path (gch_alloc_slow,
+ * gch_alloc_array_slow, gch_alloc_noscan_slow).
  *
  * The inline path reads the thread's cache and its spans through the
  * offsets gcheap/attrs.h publishes (pinned by _Static_asserts in
@@ -88,6 +89,12 @@ static void test_heap_bits_match(void **state)
     }
     void *p = gch_alloc(f->t, &t16);
     assert_int_equal(slot_bits(cached_span(f->t, 16, false), p, 2), 0x1);
+    /* Arrays: the element's mask repeated (3 x 16 bytes share t48's class). */
+    volatile size_t three = 3;
+    for (int i = 0; i < 40; i++) {
+        void *a = i % 2 ? gch_alloc_array_slow(f->t, &t16, three) : gch_alloc_array(f->t, &t16, three);
+        assert_int_equal(slot_bits(mheap_span_of_heap(&f->h->mheap, (uintptr_t)a), a, 6), 0x15);
+    }
 }
 
 /* A slot of a span that may hold old data is zeroed (gchi_alloc_finish). */
@@ -217,6 +224,8 @@ static void test_foreign_and_detached(void **state)
 
     expect_error(gch_alloc(NULL, &t16), GCH_EINVAL);
     expect_error(gch_alloc_noscan(f->t, 0), GCH_EINVAL);
+    expect_error(gch_alloc_array(f->t, &t16, 0), GCH_EINVAL);
+    expect_error(gch_alloc_array(f->t, &t16, SIZE_MAX / 8), GCH_EOVERFLOW);
     gch_thread *t = f->t;
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     f->t = NULL; /* detached: the teardown must not detach it again */

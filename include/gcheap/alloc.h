@@ -1,6 +1,6 @@
 /*
- * gcheap/alloc.h - the allocation fast path: gch_alloc and
- * gch_alloc_noscan inline for objects of 1..GCHI_INLINE_MAX_SIZE bytes.
+ * gcheap/alloc.h - the allocation fast path: gch_alloc, gch_alloc_array
+ * and gch_alloc_noscan inline for objects of 1..GCHI_INLINE_MAX_SIZE bytes.
  * Included by gcheap.h (inside its extern "C" block, after gch_type); the
  * slow halves live in alloc/malloc.c, whose opening comment explains the
  * allocator (Go's mallocgc: per-thread cached spans, one per size class).
@@ -19,8 +19,8 @@
  * the slot's heap-bitmap bits, which fold to constants when the type is
  * visible to the compiler.  Everything else - an empty cache window, a
  * full span, sizes over GCHI_INLINE_MAX_SIZE, trace-callback types,
- * errors - is gch_alloc_slow / gch_alloc_noscan_slow, which do the whole
- * allocation.  Defining GCHI_NO_INLINE_ALLOC before including gcheap.h
+ * errors - is gch_alloc_slow / gch_alloc_array_slow /
+ * gch_alloc_noscan_slow, which do the whole allocation.  Defining GCHI_NO_INLINE_ALLOC before including gcheap.h
  * compiles the inline path out (every call goes to the _slow function).
  */
 #ifndef GCHEAP_ALLOC_H
@@ -33,10 +33,12 @@
 #include "gcheap/attrs.h"
 #include "gcheap/sizeclass.h"
 
-/* The whole allocation, out of line: what gch_alloc and gch_alloc_noscan
- * do when the inline path does not serve them (alloc/malloc.c). */
+/* The whole allocation, out of line: what gch_alloc, gch_alloc_noscan
+ * and gch_alloc_array do when the inline path does not serve them
+ * (alloc/malloc.c). */
 GCH_API void *gch_alloc_slow(gch_thread *t, const gch_type *ty);
 GCH_API void *gch_alloc_noscan_slow(gch_thread *t, size_t size);
+GCH_API void *gch_alloc_array_slow(gch_thread *t, const gch_type *ty, size_t n);
 /* gchi_alloc_finish: the inline path took the slot at v from span of t's
  * cache, for an object of `size` bytes of masked type ty (NULL: noscan),
  * and took the slot's size off the heap profile's count; zero the slot
@@ -50,15 +52,23 @@ GCH_API void *gchi_alloc_finish(gch_thread *t, void *span, uintptr_t v, const gc
 
 #define GCHI_FIELD(base, off, type) (*(type *)(void *)((base) + (off)))
 
-/* gchi_mask_bits: the pointer words of a size-byte object of masked type
- * ty, word 0 in bit 0; size <= GCHI_INLINE_MAX_SIZE, so at most 64
- * words.  A constant for a type the compiler can see. */
+/* gchi_mask_bits: the pointer words of a size-byte object made of
+ * elements of masked type ty (one for gch_alloc), word 0 in bit 0; size
+ * <= GCHI_INLINE_MAX_SIZE, so at most 64 words (the library's
+ * mask_bits).  A constant for a type and count the compiler can see. */
 static inline uint64_t gchi_mask_bits(const gch_type *ty, size_t size)
 {
-    size_t words = size / 8;
+    size_t words = size / 8, elem_words = ty->size / 8;
+    if (elem_words == 0)
+        return 0; /* an element smaller than a word holds no aligned reference */
+    size_t mw = elem_words < words ? elem_words : words; /* mask words to read */
     uint64_t bits = 0;
-    for (size_t i = 0; i < (words + 7) / 8; i++)
+    for (size_t i = 0; i < (mw + 7) / 8; i++)
         bits |= (uint64_t)ty->ptrmask[i] << (8 * i);
+    if (mw < 64)
+        bits &= ((uint64_t)1 << mw) - 1;
+    for (size_t have = mw; have < words; have *= 2) /* an array: repeat the element */
+        bits |= bits << have;
     return words >= 64 ? bits : bits & (((uint64_t)1 << words) - 1);
 }
 
@@ -108,8 +118,10 @@ static inline uintptr_t gchi_alloc_take(gch_thread *t, unsigned spc, char **span
 }
 
 /* gchi_alloc_small: an object of 1..GCHI_INLINE_MAX_SIZE bytes of masked
- * type ty, or noscan when ty is NULL; NULL when the library must serve it. */
-static inline void *gchi_alloc_small(gch_thread *t, const gch_type *ty, size_t size)
+ * type ty whose pointer words are `bits` (gchi_mask_bits, computed by the
+ * caller before any store, so that a type the compiler cannot see is read
+ * once), or noscan when ty is NULL; NULL when the library must serve it. */
+static inline void *gchi_alloc_small(gch_thread *t, const gch_type *ty, size_t size, uint64_t bits)
 {
     unsigned spc = (unsigned)gchi_inline_class8[(size + 7) / 8] * 2 + (ty == NULL);
     char *s;
@@ -125,7 +137,7 @@ static inline void *gchi_alloc_small(gch_thread *t, const gch_type *ty, size_t s
     if (GCHI_UNLIKELY((*next_sample -= (int64_t)elemsize) < 0 || rare != 0))
         return gchi_alloc_finish(t, s, v, ty, size);
     if (ty != NULL)
-        gchi_set_heap_bits(s, v, elemsize, gchi_mask_bits(ty, size));
+        gchi_set_heap_bits(s, v, elemsize, bits);
     return (void *)v;
 }
 #else
@@ -136,7 +148,9 @@ static inline void *gch_alloc(gch_thread *t, const gch_type *ty)
 {
 #if GCHI_ALLOC_INLINE
     if (t != NULL && ty != NULL && ty->trace == NULL && ty->size - 1 < GCHI_INLINE_MAX_SIZE) {
-        void *p = gchi_alloc_small(t, ty->ptrmask != NULL ? ty : NULL, ty->size);
+        size_t size = ty->size;
+        const gch_type *masked = ty->ptrmask != NULL ? ty : NULL;
+        void *p = gchi_alloc_small(t, masked, size, masked ? gchi_mask_bits(ty, size) : 0);
         if (GCHI_LIKELY(p != NULL))
             return p;
     }
@@ -144,11 +158,26 @@ static inline void *gch_alloc(gch_thread *t, const gch_type *ty)
     return gch_alloc_slow(t, ty);
 }
 
+static inline void *gch_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
+{
+#if GCHI_ALLOC_INLINE
+    size_t size;
+    if (t != NULL && ty != NULL && ty->trace == NULL && !__builtin_mul_overflow(ty->size, n, &size) &&
+        size - 1 < GCHI_INLINE_MAX_SIZE && (ty->ptrmask == NULL || ty->size % 8 == 0 || n == 1)) {
+        const gch_type *masked = ty->ptrmask != NULL ? ty : NULL;
+        void *p = gchi_alloc_small(t, masked, size, masked ? gchi_mask_bits(ty, size) : 0);
+        if (GCHI_LIKELY(p != NULL))
+            return p;
+    }
+#endif
+    return gch_alloc_array_slow(t, ty, n);
+}
+
 static inline void *gch_alloc_noscan(gch_thread *t, size_t size)
 {
 #if GCHI_ALLOC_INLINE
     if (t != NULL && size - 1 < GCHI_INLINE_MAX_SIZE) {
-        void *p = gchi_alloc_small(t, NULL, size);
+        void *p = gchi_alloc_small(t, NULL, size, 0);
         if (GCHI_LIKELY(p != NULL))
             return p;
     }
