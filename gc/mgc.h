@@ -53,6 +53,7 @@
 #include "mstats.h"
 #include "mheap.h"
 #include "gcstate.h"
+#include "mgclimit.h"
 
 struct gch_heap;
 struct gch_thread;
@@ -273,18 +274,6 @@ void gc_scav_pace(struct gch_heap *h, uint64_t goal);
 int64_t gc_bgscavenge(struct gch_heap *h, int64_t *paced);
 void gc_scavtrace_cycle(struct gch_heap *h);
 uint64_t gc_released_total(struct gch_heap *h);
-/* The GC CPU limiter (gc/mgclimit.c):
- * gc_limiter_charge: add mutator time lost to the collector that the
- *   threads' own counters do not show;
- * gc_limiter_on: whether assists, heap-triggered cycle starts and
- *   release on allocation over the limit are off now; updates the bucket
- *   at most once per ms;
- * gc_limiter_update: update now, return whether it is on. */
-void gc_limiter_init(struct gch_heap *h);
-void gc_limiter_destroy(struct gch_heap *h);
-void gc_limiter_charge(struct gch_heap *h, int64_t lost_ns);
-bool gc_limiter_on(struct gch_heap *h);
-bool gc_limiter_update(struct gch_heap *h);
 /* gc_scavtrace_forced: the scavtrace line of gch_free_os_memory, which
  * released `released` bytes (gc/mgcscavenge.c).  World running. */
 void gc_scavtrace_forced(struct gch_heap *h, uint64_t released);

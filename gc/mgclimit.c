@@ -48,7 +48,7 @@
  */
 #define GCHI_BUILDING 1
 #include "heap.h"
-#include "mgc.h"
+#include "mgclimit.h"
 
 /* The shortest window an update looks at. */
 #define LIMITER_MIN_WINDOW_NS ((int64_t)1000000)
