@@ -402,8 +402,8 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
  * worker and assist: the span cache and the marked bytes live in locals,
  * objects pass through the prefetch ring, and the objects of heap-bitmap
  * spans are scanned inline with shade_fast.  Anything else goes through
- * scan_in_span and the marker's own cache (which holds every entry the
- * local one took, MK1).  The ring's objects are grey and counted by no
+ * scan_in_span and the marker's own cache (MK1), with the work cursor
+ * closed.  The ring's objects are grey and counted by no
  * queue, so every exit puts them back (G6) before the call returns:
  * nothing outside a drain call ever sees them missing (X4). */
 static int64_t drain_fast(struct gcmarker *m, int64_t budget)
