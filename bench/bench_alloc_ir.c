@@ -8,7 +8,8 @@
  * noinline loops, warm_<api>_<size> and run_<api>_<size>, of N
  * allocations each; the warm loop takes the first spans and heap growth
  * (and glibc's first top-chunk growth), so the run loop's inclusive Ir / N
- * is the steady cost of one allocation: the call, the fast path, the
+ * is the steady cost of one allocation (mreuse: malloc's, after the warm
+ * loop's objects were freed, so that it serves them from its bins): the call, the fast path, the
  * amortised refill of a span every nelems objects, and the loop's own
  * store of the pointer (2-3 Ir, the same for every API).
  * The heap runs with collection off (GOGC off), as bench_alloc does, and
@@ -27,6 +28,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "benchutil.h"
 
@@ -76,6 +78,11 @@ PAIR(array, 128, gch_alloc_array(t, &pair, opaque(8)))
 PAIR(malloc, 16, malloc(16))
 PAIR(malloc, 64, malloc(64))
 PAIR(malloc, 128, malloc(128))
+/* mreuse: malloc again after freeing the warm loop's objects (its bins and
+ * tcache, the steady state of a program that frees), for context. */
+PAIR(mreuse, 16, malloc(16))
+PAIR(mreuse, 64, malloc(64))
+PAIR(mreuse, 128, malloc(128))
 
 typedef size_t (*loop_fn)(void **, size_t, gch_thread *);
 static const struct {
@@ -85,7 +92,7 @@ static const struct {
 #define ROW(api, size) {#api "_" #size, warm_##api##_##size, run_##api##_##size}
     ROW(alloc, 16),  ROW(alloc, 64),  ROW(alloc, 128),  ROW(noscan, 16), ROW(noscan, 64),
     ROW(noscan, 128), ROW(array, 16), ROW(array, 64),   ROW(array, 128), ROW(malloc, 16),
-    ROW(malloc, 64), ROW(malloc, 128),
+    ROW(malloc, 64), ROW(malloc, 128), ROW(mreuse, 16), ROW(mreuse, 64), ROW(mreuse, 128),
 #undef ROW
 };
 
@@ -108,6 +115,9 @@ int main(int argc, char **argv)
     int rc = 0;
     for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
         size_t done = loops[i].warm(objs, n, t);
+        if (strncmp(loops[i].name, "mreuse", 6) == 0) /* give them back first */
+            for (size_t j = 0; j < done; j++)
+                free(objs[j]);
         done += loops[i].run(objs, n, t);
         if (done != 2 * n) {
             fprintf(stderr, "bench_alloc_ir: %s: allocation failed\n", loops[i].name);

@@ -11,7 +11,8 @@
 #   RATE       heap profiling's mem_profile_rate (default 0: off, so the
 #              count is deterministic; the sampling check is still paid)
 # Prints one row per size: Ir per allocation of each API and its ratio to
-# malloc's (a ratio <= 1 meets the target).
+# malloc's allocate-only path (a ratio <= 1 meets the target); mreuse is
+# malloc again after freeing, from its bins (context, no target).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -36,7 +37,7 @@ n = int(sys.argv[2])
 ir = {}
 for m in re.finditer(r"^\s*([\d,]+)\s+\([^)]*\)\s+\S*:run_(\w+)_(\d+) ", text, re.M):
     ir[(m.group(2), int(m.group(3)))] = int(m.group(1).replace(",", "")) / n
-apis = ["alloc", "noscan", "array", "malloc"]
+apis = ["alloc", "noscan", "array", "malloc", "mreuse"]
 print("Ir per allocation (callgrind, %d objects per loop, loop overhead included)" % n)
 print("%6s" % "size" + "".join("%16s" % a for a in apis))
 for size in (16, 64, 128):
@@ -46,7 +47,7 @@ for size in (16, 64, 128):
         v = ir.get((a, size))
         if v is None:
             row += "%16s" % "?"
-        elif a == "malloc" or not base:
+        elif a in ("malloc", "mreuse") or not base:
             row += "%16.1f" % v
         else:
             row += "%9.1f (%.2fx)" % (v, v / base)
