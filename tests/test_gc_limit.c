@@ -405,23 +405,13 @@ static double spiral(gch_heap *h, gch_thread *t, uint64_t *allocs)
     return (double)(lost_ns(t) - lost0) / (double)(clock_ns(CLOCK_MONOTONIC) - mid);
 }
 
-/* The death spiral: live data above the memory limit.  The goal is then
- * the live heap itself, cycles run back to back, and every allocation
- * during a mark waits at the goal for its end: without the GC CPU
- * limiter the mutator gets next to nothing done.  The limiter (its
- * bucket shortened to 100 ms) stops assists, waits at the goal and
- * cycle starts once the collector has had half of the mutator's time,
- * and the heap runs over the limit instead.  The target is that the
- * mutator keeps half its time over the second second; measured 19-54%
- * lost when run alone and up to 57% with the suite running in parallel
- * on a loaded 2-core machine (sweeping, which the limiter cannot stop,
- * is a third of it), against 86-94% with the limiter disabled.  The
- * assertion allows 65%, which still tells the two apart. */
-static void test_death_spiral(void **state)
+/* death_spiral_run: the death spiral over a limiter bucket of `capacity`
+ * ns per thread; returns the share of its time the mutator lost over the
+ * second second (and prints the run). */
+static double death_spiral_run(int64_t capacity, const char *name, uint64_t *enabled)
 {
-    (void)state;
     gch_heap *h = new_heap(100, (int64_t)(16 * MIB / SCALE), NULL, NULL);
-    h->gc.limiter.capacity_per_thread_ns = 100 * 1000000;
+    h->gc.limiter.capacity_per_thread_ns = capacity;
     gch_thread *t = gch_thread_attach(h);
     size_t nlive = 24 / SCALE;
     void **roots = calloc(nlive, sizeof *roots);
@@ -432,29 +422,61 @@ static void test_death_spiral(void **state)
     double lost = spiral(h, t, &allocs);
     gch_stats st;
     gch_read_stats(h, &st);
-    print_message("death spiral: the mutator lost %.0f%% of its time in the second second; "
+    *enabled = ld(&h->gc.limiter.enabled_count);
+    print_message("death spiral, %s: the mutator lost %.0f%% of its time in the second second; "
                   "%u cycles, %llu allocations then, limiter on %llu times\n",
-                  lost * 100, st.num_gc, (unsigned long long)allocs,
-                  (unsigned long long)ld(&h->gc.limiter.enabled_count));
+                  name, lost * 100, st.num_gc, (unsigned long long)allocs, (unsigned long long)*enabled);
     gch_gc_time gt;
     gch_thread_read_gc_time(t, &gt);
     print_message("  (whole run: stop %llu, scan %llu, assist %llu, sweep %llu ms; %llu waits at the goal)\n",
                   (unsigned long long)gt.stop_ns / 1000000, (unsigned long long)gt.scan_ns / 1000000,
                   (unsigned long long)gt.assist_ns / 1000000, (unsigned long long)gt.sweep_ns / 1000000,
                   (unsigned long long)ld(&h->gc.assist_parks));
-    assert_true(ld(&h->gc.limiter.enabled_count) >= 1);
     assert_true(st.num_gc >= 2);
-    /* Under ASan and TSan sweeping alone (which the limiter does not
-     * control) takes most of the mutator's time: the ratio says nothing
-     * there, only that the limiter engaged. */
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-    if (lost > 0.65)
-        fail_msg("the mutator lost %.0f%% of its time to the collector", lost * 100);
-#endif
     assert_int_equal(gch_root_range_remove(h, roots), GCH_OK);
     free(roots);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     free_heap(h);
+    return lost;
+}
+
+/* The death spiral: live data above the memory limit.  The goal is then
+ * the live heap itself, cycles run back to back, and every allocation
+ * during a mark waits at the goal for its end: without the GC CPU
+ * limiter the mutator gets next to nothing done.  The limiter (its
+ * bucket shortened to 100 ms) stops assists, waits at the goal and
+ * cycle starts once the collector has had half of the mutator's time,
+ * and the heap runs over the limit instead.  Measured alone: 19-54% of
+ * the mutator's time lost with the limiter, 86-94% without.
+ *
+ * The times are wall-clock: a thread descheduled in the middle of a
+ * sweep or a wait counts the whole delay as lost, and the limiter sees
+ * it late (sweeping, which it cannot stop, is a third of the loss).  On
+ * a loaded machine the limited run lost 57% and then 71% (ctest -j3 at
+ * a load average of 25), over the fixed 65% bound this test had.  So
+ * the limiter is judged against a peer in the same run and under the
+ * same load, the same spiral with the limiter off (a bucket that never
+ * fills): the mutator must keep at least twice the time it keeps
+ * without it (measured under a load average of 15-25: 6-22 times). */
+static void test_death_spiral(void **state)
+{
+    (void)state;
+    uint64_t enabled = 0, enabled_off = 0;
+    double lost = death_spiral_run(100 * 1000000, "limiter on", &enabled);
+    assert_true(enabled >= 1);
+    /* Under ASan and TSan sweeping alone (which the limiter does not
+     * control) takes most of the mutator's time: the ratio says nothing
+     * there, only that the limiter engaged. */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    double lost_off = death_spiral_run(INT64_MAX / 1024, "limiter off", &enabled_off);
+    assert_int_equal(enabled_off, 0);
+    if (1 - lost < 2 * (1 - lost_off))
+        fail_msg("the mutator kept %.0f%% of its time with the limiter, %.0f%% without", (1 - lost) * 100,
+                 (1 - lost_off) * 100);
+#else
+    (void)lost;
+    (void)enabled_off;
+#endif
 }
 
 /* A setter re-paces the sweep (Go's gcControllerCommit ->
