@@ -562,3 +562,21 @@ GCHI_ALLOC_TEXT void *gchi_alloc_finish(gch_thread *t, void *span, uintptr_t v, 
         return mprof_sample(c, v, s->elemsize);
     return (void *)v;
 }
+
+/* The public names, out of line: gcheap.h makes gch_alloc,
+ * gch_alloc_noscan and gch_alloc_array inline, so the library defines no
+ * symbol of those names unless it says so.  An embedder that cannot
+ * compile the header's inline functions (an FFI binding reached by
+ * dlsym, another language's C loader, a binary built against a header
+ * without them) still finds them, with the same contract: each is the
+ * _slow function.  The C names differ (the header's static inline ones
+ * are in scope here); the assembler labels give the exported names. */
+GCH_API void *gchi_export_alloc(gch_thread *t, const gch_type *ty) __asm__("gch_alloc");
+GCH_API void *gchi_export_alloc_noscan(gch_thread *t, size_t size) __asm__("gch_alloc_noscan");
+GCH_API void *gchi_export_alloc_array(gch_thread *t, const gch_type *ty, size_t n) __asm__("gch_alloc_array");
+void *gchi_export_alloc(gch_thread *t, const gch_type *ty) { return gch_alloc_slow(t, ty); }
+void *gchi_export_alloc_noscan(gch_thread *t, size_t size) { return gch_alloc_noscan_slow(t, size); }
+void *gchi_export_alloc_array(gch_thread *t, const gch_type *ty, size_t n)
+{
+    return gch_alloc_array_slow(t, ty, n);
+}

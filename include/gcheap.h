@@ -260,7 +260,9 @@ static inline void *gch_alloc(gch_thread *t, const gch_type *ty);
  * gch_alloc, gch_alloc_noscan and gch_alloc_array (below) are inline
  * (gcheap/alloc.h): small objects are taken from the thread's cache in
  * the caller, anything else by gch_alloc_slow / gch_alloc_noscan_slow /
- * gch_alloc_array_slow, out of line, with the same contract. */
+ * gch_alloc_array_slow, out of line, with the same contract.  The shared
+ * library also exports all three under their own names, out of line (for
+ * embedders that reach it through dlsym or an FFI). */
 static inline void *gch_alloc_noscan(gch_thread *t, size_t size);
 /* gch_alloc_array: n objects of type ty in one block, zeroed; the layout
  * (mask or callback) applies to each element.  n * ty->size overflowing
