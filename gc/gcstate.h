@@ -54,8 +54,8 @@ struct scavpacing {
     uint64_t released_at_cycle;    /* [stw.lock] released_total at the last cycle's end */
     uint64_t released_last_cycle;  /* [stw.lock] released between the last two cycle ends */
     struct atomic_u64 cpu_ns;      /* [atomic] wall time sysmon's scavengers worked */
-    uint64_t reported[SCAV_NKINDS];/* [trace_mu] released_bytes at the last scavtrace line */
-    uint64_t line_gen;             /* [trace_mu] sweep generation whose line went out */
+    uint64_t reported[SCAV_NKINDS];/* [gc.trace.mu] released_bytes at the last scavtrace line */
+    uint64_t line_gen;             /* [gc.trace.mu] sweep generation whose line went out */
 };
 
 /* struct gclimiter: the GC CPU limiter (gc/mgclimit.c, LM1-LM2). */

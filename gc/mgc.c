@@ -150,15 +150,21 @@ void gc_phase_apply_thread(struct gch_thread *t, enum gcphase phase)
  *      world's restart under stw.lock publishes them.  Entering MARK
  *      also clears its assist debt (a mark starts owing nothing);
  *      leaving MARK drops a flush handshake still owed (nothing is
- *      buffered once the barrier is off: B2 was kept by the caller's
- *      stopped flush);
+ *      buffered once the barrier is off: on the concurrent path B2 was
+ *      kept by the caller's stopped flush; in the stopped cycle no
+ *      mutator ran, so nothing was buffered);
  *   4. leaving MARK: release every cache (X2 for the next cycle, C3: no
  *      span is cached at the flip that follows), with allocate-black
  *      already off (step 3) and the spans still pinned, so an empty
  *      span a cache gives back waits on its partial list for the next
  *      sweep instead of being freed here;
  *   5. only then unpin (H5 ends), before the caller flips the sweep
- *      generation or sweeps (gcstoptheworld=2 sweeps right away). */
+ *      generation or sweeps (gcstoptheworld=2 sweeps right away).
+ * The stopped cycle (gcstoptheworld, or no worker thread) goes through
+ * the same steps since issue 14: its mark now runs with spans pinned and
+ * every thread's barrier and allocate-black on, which nothing can see
+ * (no mutator runs) but which makes freeing a span during a stopped mark
+ * fatal there too (H5), as it is in a concurrent one. */
 void gc_set_phase(struct gch_heap *h, enum gcphase phase)
 {
     struct gcphase_flags f = gcphase_flags(phase);
@@ -195,7 +201,7 @@ uint64_t gc_heap_live(struct gch_heap *h)
            atomic_u64_load_relaxed(&h->mheap.counters.alloc_since_gc);
 }
 
-/* trace_emit_locked: one line to the sink or stderr; trace_mu held. */
+/* trace_emit_locked: one line to the sink or stderr; gc.trace.mu held. */
 static void trace_emit_locked(struct gch_heap *h, const char *line, size_t n)
 {
     if (h->trace != NULL) {
@@ -352,7 +358,7 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     lock_acquire(&h->stw.lock);
     gc_handshake_request(h, HS_SCAN_ROOTS);
     uint64_t gen = ++g->mark_gen;
-    atomic_u64_store_relaxed(&g->trace.start_pending, gen); /* not trace_mu: a sink may hold it */
+    atomic_u64_store_relaxed(&g->trace.start_pending, gen); /* not trace.mu: a sink may hold it */
     g->cur = *r;
     g->t0 = t0;
     g->t_mark = gc_nanotime();

@@ -17,10 +17,8 @@
  *       inside one gcmarker_drain call, and then names a span that was in
  *       use with [cached_start, cached_start + cached_len) == [start,
  *       limit) when a lookup in that call found it.  The drain runs while
- *       spans are pinned (mheap.h H5: no span is freed while marking), or
- *       with the world stopped and the collector the only marker
- *       (gcstoptheworld's gc_mark, after sweep termination; callbacks may
- *       not allocate or poll), and
+ *       spans are pinned (mheap.h H5: no span is freed while marking;
+ *       gcstoptheworld's stopped mark pins them too, gc_set_phase), and
  *       a drain call finishes before mark termination: the owner is not
  *       stopped mid-call, mgcwork.h), so the span stays in use with the
  *       same layout for the whole call and a hit may skip the page map,

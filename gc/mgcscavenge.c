@@ -8,7 +8,7 @@
  *
  * The scavtrace counters: every release is counted by kind in
  * mheap.released_bytes; a line reports what each kind released since the
- * last line (scav_reported, under trace_mu like every trace line).  Go's
+ * last line (scav_reported, under gc.trace.mu like every trace line).  Go's
  * "bg" column gets the idle and background scavengers, "eager" the
  * releases made on allocation, and the forced line what
  * gch_free_os_memory released.
@@ -142,7 +142,7 @@ void gc_scavtrace_cycle(struct gch_heap *h)
     uint64_t gen = atomic_u64_load_relaxed(&m->sweep.nflips);
     if (h->env.debug.scavtrace <= 0 || gen == 0 || !mheap_sweep_done(m))
         return;
-    /* The gauges first: h->lock is never taken under trace_mu, which is
+    /* The gauges first: h->lock is never taken under gc.trace.mu, which is
      * held only around the sink and its flags (ARCHITECTURE.md). */
     struct scav_record r = {0};
     scav_fill(h, &r);

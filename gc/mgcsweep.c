@@ -149,7 +149,7 @@ void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self)
         gch_blocking_enter(self);
     mheap_sweep_wait(mh, gen);
     /* Still blocking: a stop need not wait for this thread while it is
-     * in the trace sink (holding trace_mu; ARCHITECTURE.md). */
+     * in the trace sink (holding gc.trace.mu; ARCHITECTURE.md). */
     gc_scavtrace_cycle(h);
     if (self != NULL)
         gch_blocking_leave(self);

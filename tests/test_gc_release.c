@@ -679,7 +679,7 @@ static void *collect_until_held(void *arg)
 /* gch_collect's sweep wait prints the cycle's scav line when it is the
  * first to see the sweep done; it must do so still in its blocking
  * section, so that a stop of the world does not wait for a thread that
- * sits in the sink holding trace_mu (review finding 7; unfixed, the stop
+ * sits in the sink holding gc.trace.mu (review finding 7; unfixed, the stop
  * waited until the sink gave up). */
 static void test_scavtrace_sink_does_not_hold_stops(void **state)
 {

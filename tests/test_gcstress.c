@@ -118,7 +118,7 @@ static int run_child(void (*fn)(void *), void *arg)
 /* A trace sink that allocates (gcheap.h allows it on a VM thread) under
  * gcstress: the sink may run before its cycle is published as ended, so
  * a collection from there would wait for itself (a review found the
- * hang with gcstoptheworld=1, and with gcpacertrace=1 on trace_mu).  The
+ * hang with gcstoptheworld=1, and with gcpacertrace=1 on gc.trace.mu).  The
  * collection is put off to the next allocation. */
 static _Thread_local gch_thread *sink_thread;
 static int sink_lines;
