@@ -25,14 +25,6 @@
 #define LIMIT ((256 * MIB) / SCALE)
 #define LIVE ((200 * MIB) / SCALE)
 
-static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 struct capture {
     pthread_mutex_t mu;
     char text[1 << 16];

@@ -18,14 +18,6 @@
 
 #define MIB ((size_t)1 << 20)
 
-static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* What the forwarding operations do; every field under mu. */
 struct fakeos {
     pthread_mutex_t mu;

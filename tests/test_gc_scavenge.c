@@ -27,14 +27,6 @@
 #define CHUNK ((size_t)1 << 20)
 #define NCHUNKS (BIG_BYTES / CHUNK)
 
-static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* rss_bytes: the process's resident set, from /proc/self/statm. */
 static uint64_t rss_bytes(void)
 {

@@ -53,12 +53,6 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static gch_heap *new_heap(int gc_percent, void *(*decode)(uintptr_t), int read_env)
 {
     gch_config c;

@@ -28,8 +28,6 @@
 
 #define LARGE make_spanclass(0, true)
 
-static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
-
 static struct mheap *mh_new(size_t limit)
 {
     struct mheap *h = calloc(1, sizeof *h);

@@ -24,8 +24,6 @@
 #include "testutil.h"
 #include "mheap.h"
 
-static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
-
 static int heapspan_setup(void **state)
 {
     struct mheap *h = calloc(1, sizeof *h);

@@ -39,8 +39,6 @@
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
-
 static double now_seconds(void)
 {
     struct timespec ts;

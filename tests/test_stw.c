@@ -25,12 +25,6 @@ struct worker {
     _Atomic int left_blocking;
 };
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;

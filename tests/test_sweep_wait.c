@@ -131,12 +131,6 @@ static void *finisher_main(void *arg)
     return NULL;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void test_finish_sleeps_for_sweepers(void **state)
 {
     (void)state;

@@ -31,8 +31,6 @@
 
 #define MIB ((size_t)1 << 20)
 
-static uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
-
 /* expect_counters: the three state counters, exactly. */
 static void expect_counters(struct sysmem *m, uint64_t reserved, uint64_t prepared, uint64_t ready)
 {

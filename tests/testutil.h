@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef GCHI_BUILDING
@@ -68,6 +69,16 @@
 __attribute__((constructor)) static void abort_on_failure(void)
 {
     setenv("CMOCKA_TEST_ABORT", "1", 0);
+}
+
+/* ld: a counter's value (relaxed: the tests read it when the writers are
+ * quiet or only compare it against a bound). */
+static inline uint64_t ld(const struct atomic_u64 *a) { return atomic_u64_load_relaxed(a); }
+
+static inline void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 struct fixture {
