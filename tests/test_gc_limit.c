@@ -43,28 +43,37 @@ static void capture_sink(const char *line, void *ctx)
     pthread_mutex_unlock(&c->mu);
 }
 
-static gch_heap *new_heap(int gc_percent, int64_t limit, const char *godebug, struct capture *cap)
+/* sink_heap: a heap whose trace lines go to sink(ctx) (NULL: stderr),
+ * with GODEBUG from godebug (NULL: none) and no idle scavenging. */
+static gch_heap *sink_heap(int gc_percent, int64_t limit, int64_t force_gc_ms, const char *godebug,
+                           void (*sink)(const char *, void *), void *ctx)
 {
     gch_config cfg;
     gch_config_init(&cfg);
     cfg.gc_percent = gc_percent;
     cfg.memory_limit = limit;
     cfg.env_prefix = "LIMTEST_";
-    cfg.force_gc_ms = 0;
+    cfg.force_gc_ms = force_gc_ms;
     cfg.scavenge_idle_ms = 0;
+    cfg.trace = sink;
+    cfg.trace_ctx = ctx;
     if (godebug != NULL)
         setenv("LIMTEST_GODEBUG", godebug, 1);
-    if (cap != NULL) {
-        pthread_mutex_init(&cap->mu, NULL);
-        cap->len = 0;
-        cap->text[0] = '\0';
-        cfg.trace = capture_sink;
-        cfg.trace_ctx = cap;
-    }
     gch_heap *h = gch_heap_new(&cfg);
     unsetenv("LIMTEST_GODEBUG");
     assert_non_null(h);
     return h;
+}
+
+/* new_heap: a heap whose trace lines go to cap (when not NULL). */
+static gch_heap *new_heap(int gc_percent, int64_t limit, const char *godebug, struct capture *cap)
+{
+    if (cap != NULL) {
+        pthread_mutex_init(&cap->mu, NULL);
+        cap->len = 0;
+        cap->text[0] = '\0';
+    }
+    return sink_heap(gc_percent, limit, 0, godebug, cap != NULL ? capture_sink : NULL, cap);
 }
 
 static void free_heap(gch_heap *h)
@@ -789,18 +798,7 @@ static gch_heap *held_heap(const char *prefix, int64_t force_gc_ms)
     held_sink.prefix = prefix;
     held_sink.held = held_sink.release = false;
     memset(&garbage, 0, sizeof garbage);
-    gch_config cfg;
-    gch_config_init(&cfg);
-    cfg.force_gc_ms = force_gc_ms;
-    cfg.scavenge_idle_ms = 0;
-    cfg.env_prefix = "ENDTEST_";
-    cfg.trace = holding_sink;
-    cfg.trace_ctx = &held_sink;
-    setenv("ENDTEST_GODEBUG", "gctrace=1", 1);
-    gch_heap *h = gch_heap_new(&cfg);
-    unsetenv("ENDTEST_GODEBUG");
-    assert_non_null(h);
-    return h;
+    return sink_heap(GCH_UNSET, GCH_UNSET, force_gc_ms, "gctrace=1", holding_sink, &held_sink);
 }
 
 /* allocate_while_held: the sink holds the cycle now; run the mutator
