@@ -671,9 +671,10 @@ static bool trigger_reached(struct gch_heap *h)
  * collector thread descheduled in end_cycle let a mutator run from 5 to
  * 70 MB against a 10 MB goal.  So wait, in a blocking section, until the
  * cycle state changes (Go's gcStart waits on gcsema and worldsema, held
- * by a cycle until its gctrace line is printed).  False: do not wait
- * (no cycle holds it any more is true too: try again).  A trace sink's
- * thread may be the one ending the cycle: it never waits.  The wait is
+ * by a cycle until its gctrace line is printed).  Returns true after the
+ * wait, or at once when no cycle holds it any more (try again); false
+ * without waiting on a trace sink's thread, which may be the one ending
+ * the cycle.  The wait is
  * unbounded, as Go's: so a trace sink must not wait for a VM thread that
  * may be allocating (gcheap.h, gch_config.trace).  stw_cycle broadcasts
  * no phase change (the world is stopped): its waiters wake at end_cycle. */
