@@ -1,7 +1,7 @@
 /*
  * gcmarker.h - struct gcmarker, one marker's state, and struct
  * gch_visitor, what scan callbacks report to.  Types only: the marker's
- * functions are in gc/mgc.h (gcmarker_*, gc/mgcmark.c).  Overview:
+ * functions are in gc/mgcmark.h (gcmarker_*, gc/mgcmark.c).  Overview:
  * gc/mgc.c.  Go counterpart: runtime/mgcwork.go (gcWork as a marker's
  * handle), mgcmark.go.
  *
@@ -42,6 +42,11 @@ struct gcmarker {
     uintptr_t scanning;           /* the object being scanned (0: a root), for errors */
     uint64_t marked;              /* bytes blackened, not yet folded into the cycle */
     struct checkmark *checkmark;  /* non-NULL: a gccheckmark pass (gc/mcheckmark.c) */
+    /* With checkmark set: what shading object idx of in-use span s, found
+     * at slot, does instead of greying it (the pass's own bits, gc/
+     * mcheckmark.c).  A pointer, so that the marker does not depend on
+     * the pass that drives it. */
+    void (*checkmark_shade)(struct gcmarker *m, struct mspan *s, uint32_t idx, const void *slot);
     /* One-entry span cache (MK1, gc/mgcmark.c): valid only inside one
      * gcmarker_drain call. */
     bool draining;                /* [owner] inside gcmarker_drain: the cache may fill */

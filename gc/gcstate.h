@@ -1,8 +1,10 @@
 /*
  * gcstate.h - struct gcstate, the collector's per-heap state, and the
  * state structs it holds: the background sweeper, the scavenger's pacing,
- * the CPU limiter, the pacer.  Types only: the functions are declared in
- * gc/mgc.h, and the phases, their table and X1-X4 are described there.
+ * the CPU limiter, the pacer, and the phases (enum gcphase).  Types only:
+ * each file's functions are in its own header (gc/mgc.h the driver's,
+ * gc/mgcpacer.h the pacer's, gc/mgcsweep.h the sweeper's, ...), and the
+ * phases' table and X1-X4 are described in gc/mgc.h.
  * Two parts have headers of their own: the mark workers (gc/gcworkers.h)
  * and the trace sink (gc/tracesink.h).  Go counterpart: runtime/mgc.go
  * (work), mgcpacer.go (gcController), mgclimit.go, mgcscavenge.go.
@@ -95,11 +97,15 @@ struct pacer {
     struct atomic_u64 assist_ratio_fp; /* [atomic] scan bytes owed per byte, x 65536 */
 };
 
+/* The collector's phase (gcstate.phase): what each turns on, and the
+ * transitions, are described with the phase table in gc/mgc.h. */
+enum gcphase { GCPHASE_OFF = 0, GCPHASE_MARK = 1, GCPHASE_MARKTERM = 2 };
+
 /* struct gcstate: per heap (Go's `work` and parts of `memstats`): the
  * cycle's state, with the workers and the trace sink as members. */
 struct gcstate {
     struct atomic_u32 phase;        /* [written by gc_set_phase, world stopped; read by any
-                                     * thread] enum gcphase (gc/mgc.h) */
+                                     * thread] enum gcphase (above) */
     struct atomic_uptr collector;   /* [written by the stopper] gchi_thread_tag() of the
                                      * thread running the cycle, 0 outside one */
     struct workbuf_pool workbufs;   /* grey objects */

@@ -25,7 +25,10 @@
 #define GCHI_BUILDING 1
 #include "handshake.h"
 #include "heap.h"
-#include "mgc.h"
+#include "gcbase.h"
+#include "mgcmark.h"
+#include "mbarrier.h"
+#include "markroot.h"
 
 static void set_preempt(struct gch_thread *t, uint32_t v)
 {

@@ -61,10 +61,11 @@
  *      thread).
  */
 #define GCHI_BUILDING 1
-#include "mgc.h"
+#include "mbarrier.h"
 #include "heap.h"
-#include "stw.h"
 #include "error.h"
+#include "gcbase.h"
+#include "mgcmark.h"
 
 #include <string.h>
 

@@ -21,10 +21,11 @@
  * Allocation is impossible meanwhile (the scan depth makes it fatal).
  */
 #define GCHI_BUILDING 1
-#include "mgc.h"
+#include "mcheckmark.h"
 #include "heap.h"
-#include "roots.h"
 #include "error.h"
+#include "mgcmark.h"
+#include "markroot.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -275,7 +276,9 @@ static void record_lost(struct gcmarker *m, struct mspan *s, uintptr_t obj, cons
     c->lost_free = free;
 }
 
-void gc_checkmark_shade(struct gcmarker *m, struct mspan *s, uint32_t idx, const void *slot)
+/* checkmark_shade: the marker's shade step in this pass (its
+ * checkmark_shade): object idx of in-use span s, found at slot. */
+static void checkmark_shade(struct gcmarker *m, struct mspan *s, uint32_t idx, const void *slot)
 {
     uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
     bool marked = bit_load(s->gcmark_bits, idx);
@@ -315,6 +318,7 @@ void gc_checkmark(struct gch_heap *h)
     struct gcmarker m;
     gcmarker_init(&m, h);
     m.checkmark = c;
+    m.checkmark_shade = checkmark_shade;
     m.invalidptr = false; /* the real mark already judged every pointer */
     gcmarker_scan_globals(&m);
     lock_acquire(&h->threads_lock);

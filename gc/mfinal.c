@@ -8,10 +8,11 @@
  */
 #define GCHI_BUILDING 1
 #include "mfinal.h"
+#include "mweak.h"
 #include "heap.h"
-#include "stw.h"
-#include "mgc.h"
 #include "error.h"
+#include "gcbase.h"
+#include "mgcmark.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -77,6 +77,9 @@ struct gch_heap;
 struct gch_thread;
 struct gcmarker;
 
+/* The functions of weak handles and ephemerons (gc/mweak.c) are in
+ * gc/mweak.h. */
+
 /* gc_final_init: the queue, the ephemeron table, and the kinds' hooks
  * (heap creation, before any thread).  gc_final_stop: stop and join the
  * finalizer thread (heap teardown); gc_final_destroy: release. */
@@ -90,20 +93,5 @@ size_t gc_final_nthreads(struct gch_heap *h);
  * running records.  Part of the global-roots job (any marker; spans
  * pinned or the world stopped).  Returns bytes of roots reported. */
 uint64_t gc_final_scan_roots(struct gcmarker *m);
-/* gc_ephemerons_pass: world stopped at mark termination (or the whole
- * mark stopped): shade the value of every marked ephemeron whose key is
- * marked into m; true if that marked anything. */
-bool gc_ephemerons_pass(struct gch_heap *h, struct gcmarker *m);
-/* gc_weak_clear: FW2 and EP2 after the last drain, world stopped. */
-void gc_weak_clear(struct gch_heap *h);
-/* gc_is_marked: the object holding p is marked (p in an in-use span;
- * spans pinned or world stopped). */
-bool gc_is_marked(struct gch_heap *h, uintptr_t p);
-/* gc_cleanup_arg_reaches: arg == obj, or (GCH_DEBUG >= 2) a walk of up
- * to 65536 allocated objects from arg reaches the object at obj (t's
- * cache is flushed first, so t's own objects count as allocated; slots
- * with a clear alloc bit are not followed).  t is attached and running
- * (no cycle can free what it walks). */
-bool gc_cleanup_arg_reaches(struct gch_thread *t, void *arg, uintptr_t obj);
 
 #endif

@@ -59,39 +59,31 @@
 #include "gchooks.h"
 #include "heap.h"
 #include "stw.h"
-#include "sysmon.h"
 #include "trace.h"
 #include "error.h"
-#include "mfinal.h"
+#include "mweak.h"
+#include "gcbase.h"
+#include "mgcmark.h"
+#include "roots.h"
+#include "mbarrier.h"
+#include "mgcsweep.h"
+#include "mgcworker.h"
+#include "mcheckmark.h"
+#include "mgcpacer.h"
+#include "mgcscavenge.h"
+#include "mgclimit.h"
+#include "handshake.h"
+#include "markroot.h"
 
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* 4 MiB at GOGC=100: Go's minimum heap goal (heapMinimum). */
-#define HEAP_MINIMUM ((uint64_t)4 << 20)
-
-int64_t gc_nanotime(void) { return sys_nanotime(); }
 
 static uint64_t unix_nanotime(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots)
-{
-    if (gc_percent < 0)
-        return UINT64_MAX; /* GOGC=off */
-    /* 128 bits: (marked + roots) x GOGC overflows 64 for a GOGC in the
-     * millions and a heap in the GiB. */
-    unsigned __int128 goal = (unsigned __int128)marked + (unsigned __int128)(marked + roots) *
-                                                              (unsigned)gc_percent / 100;
-    uint64_t floor = HEAP_MINIMUM * (uint64_t)gc_percent / 100;
-    if (goal < floor)
-        goal = floor;
-    return goal > GC_HEAP_GOAL_MAX ? GC_HEAP_GOAL_MAX : (uint64_t)goal;
 }
 
 static void set_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal);
@@ -195,32 +187,6 @@ void gc_set_phase(struct gch_heap *h, enum gcphase phase)
         atomic_u32_store_relaxed(&h->mheap.spans_pinned, 0); /* 5 */
 }
 
-uint64_t gc_heap_live(struct gch_heap *h)
-{
-    return atomic_u64_load_relaxed(&h->gc.heap_marked_live) +
-           atomic_u64_load_relaxed(&h->mheap.counters.alloc_since_gc);
-}
-
-/* trace_emit_locked: one line to the sink or stderr; gc.trace.mu held. */
-static void trace_emit_locked(struct gch_heap *h, const char *line, size_t n)
-{
-    if (h->trace != NULL) {
-        gchi_sink_enter();
-        h->trace(line, h->trace_ctx);
-        gchi_sink_leave();
-        return;
-    }
-    ssize_t w = write(2, line, n);
-    (void)w;
-}
-
-void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
-{
-    pthread_mutex_lock(&h->gc.trace.mu);
-    trace_emit_locked(h, line, n);
-    pthread_mutex_unlock(&h->gc.trace.mu);
-}
-
 /* trace_start_line: the starter of mark `gen`, world running again: its
  * gcpacertrace line, then let the cycle's end lines go. */
 static void trace_start_line(struct gch_heap *h, const struct pacer_line *pline, uint64_t gen)
@@ -228,7 +194,7 @@ static void trace_start_line(struct gch_heap *h, const struct pacer_line *pline,
     struct gcstate *g = &h->gc;
     pthread_mutex_lock(&g->trace.mu);
     if (pline->len > 0)
-        trace_emit_locked(h, pline->text, pline->len);
+        gc_trace_emit_locked(h, pline->text, pline->len);
     g->trace.start_done = gen;
     pthread_cond_broadcast(&g->trace.cv);
     pthread_mutex_unlock(&g->trace.mu);
@@ -307,6 +273,28 @@ static void end_cycle(struct gch_heap *h, const struct gccycle_record *r, const 
     g->cycles_done++;
     pthread_cond_broadcast(&g->mark_cond);
     lock_release(&h->stw.lock);
+}
+
+/* gc_mark: mark from every root with the world stopped; returns the bytes
+ * marked and fills the root byte counts of *rec.  Caller stopped the
+ * world and flushed every mcache (X2). */
+static uint64_t gc_mark(struct gch_heap *h, struct gccycle_record *rec)
+{
+    struct gcmarker m;
+    gcmarker_init(&m, h);
+    rec->globals_scan = gcmarker_scan_globals(&m);
+    rec->stack_scan = 0;
+    lock_acquire(&h->threads_lock);
+    for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
+        rec->stack_scan += gcmarker_scan_thread(&m, t); /* W1: t is stopped or is us */
+    lock_release(&h->threads_lock);
+    do /* EP1 */
+        gcmarker_drain(&m, -1);
+    while (gc_ephemerons_pass(h, &m));
+    uint64_t marked = m.marked;
+    m.marked = 0;
+    gcwork_dispose(&m.work);
+    return marked;
 }
 
 /* stw_cycle: the whole cycle with the world stopped (GODEBUG=
@@ -530,36 +518,6 @@ bool gc_start_periodic(struct gch_heap *h, int64_t period_ns)
     return gc_start_kind(h, GC_KIND_TIME, period_ns);
 }
 
-void gc_check_not_in_cycle(struct gch_heap *h, const char *what)
-{
-    if (GCH_UNLIKELY(gchi_in_scan() || atomic_uptr_load_relaxed(&h->gc.collector) == gchi_thread_tag()))
-        gch_fatalf("%s inside a collection: scan and trace callbacks may only call "
-                   "gch_visit", what);
-}
-
-/* wait_cycle: sleep on mark_cond, in a blocking section when attached so
- * that the collector need not wait for this thread.  stw.lock held. */
-static void wait_cycle(struct gch_heap *h, struct gch_thread *self)
-{
-    if (self == NULL) {
-        lock_wait(&h->stw.lock, &h->gc.mark_cond);
-        return;
-    }
-    /* The lock is dropped to enter the blocking section, and a cycle may
-     * start or end meanwhile: sleep only if nothing changed, or the
-     * broadcast would be missed. */
-    uint64_t done = h->gc.cycles_done;
-    bool running = h->gc.cycle_running;
-    lock_release(&h->stw.lock);
-    gch_blocking_enter(self);
-    lock_acquire(&h->stw.lock);
-    if (h->gc.cycles_done == done && h->gc.cycle_running == running)
-        lock_wait(&h->stw.lock, &h->gc.mark_cond);
-    lock_release(&h->stw.lock);
-    gch_blocking_leave(self);
-    lock_acquire(&h->stw.lock);
-}
-
 /* run_own_cycle: wait out a cycle already running, then run one this
  * thread starts (another thread's start makes it wait that one out and
  * try again), and wait for its end.  stw.lock held. */
@@ -568,7 +526,7 @@ static void run_own_cycle(struct gch_heap *h, struct gch_thread *self, enum gc_k
     struct gcstate *g = &h->gc;
     for (;;) {
         while (g->cycle_running)
-            wait_cycle(h, self);
+            gc_wait_cycle(h, self);
         uint64_t before = g->cycles_done;
         lock_release(&h->stw.lock);
         bool started = gc_start(h, kind);
@@ -576,7 +534,7 @@ static void run_own_cycle(struct gch_heap *h, struct gch_thread *self, enum gc_k
         if (!started)
             continue;
         while (g->cycles_done == before)
-            wait_cycle(h, self);
+            gc_wait_cycle(h, self);
         return;
     }
 }
@@ -592,7 +550,7 @@ static void share_next_cycle(struct gch_heap *h, struct gch_thread *self, enum g
     uint64_t target = g->cycles_done + 1;
     while (g->cycles_done < target) {
         if (g->cycle_running) {
-            wait_cycle(h, self);
+            gc_wait_cycle(h, self);
             continue;
         }
         lock_release(&h->stw.lock);
@@ -637,14 +595,6 @@ bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self)
         return false; /* GOGC=off (now, not at creation): no cycle but the embedder's */
     collect_and_sweep(h, self, GC_KIND_LIMIT);
     return true;
-}
-
-void gc_wait_idle(struct gch_heap *h, struct gch_thread *self)
-{
-    lock_acquire(&h->stw.lock);
-    while (h->gc.cycle_running)
-        wait_cycle(h, self);
-    lock_release(&h->stw.lock);
 }
 
 bool gc_start_forced(struct gch_heap *h) { return gc_start(h, GC_KIND_USER); }

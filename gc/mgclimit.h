@@ -2,7 +2,7 @@
  * mgclimit.h - the GC CPU limiter's functions (gc/mgclimit.c, LM1-LM2;
  * its state, struct gclimiter, is in gc/gcstate.h).  A leaf: the limiter
  * calls nothing of the collector, so its file includes this header and
- * heap.h only; gc/mgc.h includes it for the limiter's callers.
+ * heap.h only, and its callers include it.
  */
 #ifndef GCHEAP_GC_MGCLIMIT_H
 #define GCHEAP_GC_MGCLIMIT_H

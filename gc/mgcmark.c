@@ -1,7 +1,8 @@
 /*
- * mgcmark.c - marking: roots, grey objects, scanning by type, draining.
- * Go counterpart: runtime/mgcmark.go (markroot, scanobject, greyobject,
- * gcDrain) and mbitmap.go (findObject).  Invariants X2, X3: gc/mgc.h.
+ * mgcmark.c - marking: grey objects, scanning by type, draining (the
+ * roots: gc/markroot.c).  Go counterpart: runtime/mgcmark.go
+ * (scanobject, greyobject, gcDrain) and mbitmap.go (findObject).
+ * Invariants X2, X3: gc/mgc.h.
  * Overview: gc/mgc.c.
  *
  * Marking never recurses: a newly marked object of a scan span goes on
@@ -28,10 +29,9 @@
  *       holds an entry under the same terms and dies with the call.
  */
 #define GCHI_BUILDING 1
-#include "mgc.h"
+#include "mgcmark.h"
 #include "heap.h"
 #include "error.h"
-#include "mfinal.h"
 
 /* bad_pointer: GODEBUG=invalidptr=1 found a reference into the heap that
  * points at no allocated object. */
@@ -123,7 +123,7 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
     }
     uint32_t idx = span_object_index(s, p); /* 0 in a large object's span: divmagic is 0 */
     if (GCH_UNLIKELY(m->checkmark != NULL)) {
-        gc_checkmark_shade(m, s, idx, slot);
+        m->checkmark_shade(m, s, idx, slot);
         return;
     }
     grey(m, s, idx, p, slot, &m->marked, NULL);
@@ -383,6 +383,7 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
     m->scanning = 0;
     m->marked = 0;
     m->checkmark = NULL;
+    m->checkmark_shade = NULL;
     span_cache_reset(m, false);
 }
 
@@ -508,40 +509,4 @@ void gcmarker_flush(struct gcmarker *m)
         atomic_u64_add_relaxed(&m->h->gc.marked_bytes, m->marked);
         m->marked = 0;
     }
-}
-
-uint64_t gcmarker_scan_thread(struct gcmarker *m, struct gch_thread *t)
-{
-    gchi_scan_enter();
-    uint64_t n = roots_scan_thread(t, &m->v);
-    gchi_scan_leave();
-    return n;
-}
-
-uint64_t gcmarker_scan_globals(struct gcmarker *m)
-{
-    gchi_scan_enter();
-    uint64_t n = roots_scan_globals(&m->h->roots, &m->v);
-    n += gc_final_scan_roots(m); /* specials and the finalizer queue (FQ1) */
-    gchi_scan_leave();
-    return n;
-}
-
-uint64_t gc_mark(struct gch_heap *h, struct gccycle_record *rec)
-{
-    struct gcmarker m;
-    gcmarker_init(&m, h);
-    rec->globals_scan = gcmarker_scan_globals(&m);
-    rec->stack_scan = 0;
-    lock_acquire(&h->threads_lock);
-    for (struct gch_thread *t = h->attached; t != NULL; t = t->next)
-        rec->stack_scan += gcmarker_scan_thread(&m, t); /* W1: t is stopped or is us */
-    lock_release(&h->threads_lock);
-    do /* EP1 */
-        gcmarker_drain(&m, -1);
-    while (gc_ephemerons_pass(h, &m));
-    uint64_t marked = m.marked;
-    m.marked = 0;
-    gcwork_dispose(&m.work);
-    return marked;
 }

@@ -28,12 +28,14 @@
  * world stopped (mark setup, mark termination) or at heap creation.
  */
 #define GCHI_BUILDING 1
-#include "mgc.h"
+#include "mgcpacer.h"
 #include "heap.h"
 #include "stw.h"
-#include "sysmon.h"
 #include "trace.h"
 #include "error.h"
+#include "gcbase.h"
+#include "mgcsweep.h"
+#include "mgcscavenge.h"
 
 #include <math.h>
 #include <unistd.h>
@@ -64,16 +66,6 @@ void pacer_init(struct gch_heap *h)
     p->triggered = UINT64_MAX;
     atomic_i64_store_relaxed(&p->gc_percent, h->env.gc_percent);
     atomic_i64_store_relaxed(&p->memory_limit, h->env.memory_limit);
-}
-
-int pacer_gc_percent(const struct gch_heap *h)
-{
-    return (int)atomic_i64_load_relaxed(&h->gc.pacer.gc_percent);
-}
-
-int64_t pacer_memory_limit(const struct gch_heap *h)
-{
-    return atomic_i64_load_relaxed(&h->gc.pacer.memory_limit);
 }
 
 int pacer_workers(const struct gch_heap *h)

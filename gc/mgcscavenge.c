@@ -26,11 +26,12 @@
  * the last cycle is not built.
  */
 #define GCHI_BUILDING 1
+#include "mgcscavenge.h"
 #include "heap.h"
-#include "mgc.h"
 #include "stw.h"
 #include "trace.h"
 #include "error.h"
+#include "gcbase.h"
 
 #include <string.h>
 #include <time.h>

@@ -21,11 +21,10 @@
  * slow path may start a cycle anyway: a safepoint of the calling thread.
  */
 #define GCHI_BUILDING 1
-#include "mgc.h"
 #include "heap.h"
-#include "stw.h"
 #include "gchooks.h"
 #include "error.h"
+#include "gcbase.h"
 
 void gchi_hook_gcstress(struct mcache *c)
 {

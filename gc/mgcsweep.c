@@ -20,8 +20,9 @@
  * gch_collect sweeps everything before it returns, like runtime.GC.
  */
 #define GCHI_BUILDING 1
-#include "mgc.h"
+#include "mgcsweep.h"
 #include "heap.h"
+#include "mgcscavenge.h"
 
 #include <sched.h>
 #include <signal.h>

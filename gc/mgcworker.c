@@ -31,9 +31,15 @@
  *       check no longer sees (lost objects, marking after the mark).
  */
 #define GCHI_BUILDING 1
+#include "mgcworker.h"
 #include "mgc.h"
 #include "heap.h"
-#include "stw.h"
+#include "gcbase.h"
+#include "mgcmark.h"
+#include "mgcpacer.h"
+#include "mgclimit.h"
+#include "handshake.h"
+#include "markroot.h"
 
 #include <signal.h>
 #include <time.h>
@@ -78,39 +84,6 @@ static bool root_jobs(struct gch_heap *h, struct gcmarker *m)
     did |= gc_handshake_help(h, m);
     lock_release(&h->stw.lock);
     return did;
-}
-
-bool gc_shade_begin(struct gch_heap *h)
-{
-    struct gcstate *g = &h->gc;
-    struct gch_thread *self = gchi_heap_self(h);
-    lock_acquire(&h->stw.lock);
-    /* R3: no edit begins while the world is stopped (a running attached
-     * caller parks here as at a safepoint; others wait), and a stop that
-     * changes the phase waits for the edits already counted (gc_start,
-     * stopped_has_work).  So the phase read here holds until end. */
-    stw_wait_running(h, self != NULL && self->run == RUN_RUNNING ? self : NULL);
-    g->nshading++;
-    bool shade = atomic_u32_load_relaxed(&g->phase) == GCPHASE_MARK;
-    lock_release(&h->stw.lock);
-    return shade;
-}
-
-void gc_shade_end(struct gch_heap *h)
-{
-    lock_acquire(&h->stw.lock);
-    h->gc.nshading--;
-    pthread_cond_broadcast(&h->stw.changed);
-    lock_release(&h->stw.lock);
-}
-
-void gc_wait_root_edits(struct gch_heap *h)
-{
-    lock_acquire(&h->stw.lock);
-    GCH_ASSERT_INTERNAL(h->stw.active);
-    while (h->gc.nshading > 0)
-        lock_wait(&h->stw.lock, &h->stw.changed);
-    lock_release(&h->stw.lock);
 }
 
 /* ---- termination -------------------------------------------------------- */

@@ -14,11 +14,11 @@
  * records once per cycle when there are any.
  */
 #define GCHI_BUILDING 1
-#include "mfinal.h"
+#include "mweak.h"
 #include "heap.h"
-#include "stw.h"
-#include "mgc.h"
 #include "error.h"
+#include "gcbase.h"
+#include "mgcmark.h"
 
 #include <stdlib.h>
 

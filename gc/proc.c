@@ -16,6 +16,15 @@
 #include "mfinal.h"
 #include "mgc.h"
 #include "error.h"
+#include "gcbase.h"
+#include "mgcmark.h"
+#include "mbarrier.h"
+#include "mgcsweep.h"
+#include "mgcworker.h"
+#include "mcheckmark.h"
+#include "mgcscavenge.h"
+#include "mgclimit.h"
+#include "handshake.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -356,7 +365,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 /* read_cycle_stats: the fields the cycles and the scavengers keep. */
 static void read_cycle_stats(gch_heap *h, gch_stats *out)
 {
-    lock_acquire(&h->stw.lock); /* cycle statistics (gc/mgc.h) */
+    lock_acquire(&h->stw.lock); /* cycle statistics (gc/gcstate.h) */
     out->num_gc = h->gc.num_gc;
     out->num_forced_gc = h->gc.num_forced_gc;
     out->pause_total_ns = h->gc.pause_total_ns;

@@ -13,7 +13,8 @@
 #include "error.h"
 #include "heap.h"
 #include "stw.h"
-#include "mgc.h"
+#include "gcbase.h"
+#include "mgcmark.h"
 
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -265,34 +266,37 @@ void thread_scanners_free(struct thread_scanners *s)
     s->n = s->cap = 0;
 }
 
-/* ---- scanning ------------------------------------------------------------ */
+/* ---- root edits while marking (R3) ---------------------------------------- */
 
-void gch_visit(gch_visitor *v, void *const *slot)
+bool gc_shade_begin(struct gch_heap *h)
 {
-    v->slots++;
-    v->visit(v, slot);
+    struct gcstate *g = &h->gc;
+    struct gch_thread *self = gchi_heap_self(h);
+    lock_acquire(&h->stw.lock);
+    /* R3: no edit begins while the world is stopped (a running attached
+     * caller parks here as at a safepoint; others wait), and a stop that
+     * changes the phase waits for the edits already counted (gc_start,
+     * stopped_has_work).  So the phase read here holds until end. */
+    stw_wait_running(h, self != NULL && self->run == RUN_RUNNING ? self : NULL);
+    g->nshading++;
+    bool shade = atomic_u32_load_relaxed(&g->phase) == GCPHASE_MARK;
+    lock_release(&h->stw.lock);
+    return shade;
 }
 
-uint64_t roots_scan_globals(struct root_table *r, struct gch_visitor *v)
+void gc_shade_end(struct gch_heap *h)
 {
-    uint64_t before = v->slots;
-    lock_acquire(&r->lock); /* R2 */
-    for (size_t i = 0; i < r->nranges; i++)
-        for (size_t j = 0; j < r->ranges[i].count; j++)
-            gch_visit(v, &r->ranges[i].start[j]);
-    for (size_t i = 0; i < r->nscanners; i++)
-        r->scanners[i].fn(v, r->scanners[i].ctx);
-    lock_release(&r->lock);
-    return (v->slots - before) * sizeof(void *);
+    lock_acquire(&h->stw.lock);
+    h->gc.nshading--;
+    pthread_cond_broadcast(&h->stw.changed);
+    lock_release(&h->stw.lock);
 }
 
-uint64_t roots_scan_thread(gch_thread *t, struct gch_visitor *v)
+void gc_wait_root_edits(struct gch_heap *h)
 {
-    uint64_t before = v->slots;
-    for (gch_frame *f = t->head.frames; f != NULL; f = f->prev)
-        for (size_t j = 0; j < f->n; j++)
-            gch_visit(v, &f->slots[j]);
-    for (size_t i = 0; i < t->scanners.n; i++)
-        t->scanners.v[i].fn(v, t->scanners.v[i].ctx);
-    return (v->slots - before) * sizeof(void *);
+    lock_acquire(&h->stw.lock);
+    GCH_ASSERT_INTERNAL(h->stw.active);
+    while (h->gc.nshading > 0)
+        lock_wait(&h->stw.lock, &h->stw.changed);
+    lock_release(&h->stw.lock);
 }

@@ -31,23 +31,33 @@
 #error "internal header"
 #endif
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "gcheap.h"
 #include "lock.h"
 #include "roottable.h"
 
+struct gch_heap;
 struct gch_visitor;     /* gc/gcmarker.h */
+struct gcmarker;        /* gc/gcmarker.h */
 struct thread_scanners; /* gc/thread.h */
 
 void roots_init(struct root_table *r);
 void roots_destroy(struct root_table *r);
-/* roots_scan_globals: report every global slot and run every heap-wide
- * scanner into v.  Returns the bytes of global slots reported. */
-uint64_t roots_scan_globals(struct root_table *r, struct gch_visitor *v);
-/* roots_scan_thread: report t's handle frames and run its scanners.
- * Caller is t, or t is stopped or blocking (stw.h W1/W3).  Returns bytes. */
-uint64_t roots_scan_thread(gch_thread *t, struct gch_visitor *v);
 void thread_scanners_free(struct thread_scanners *s);
+/* Scanning the roots, and marking from them, is gc/markroot.h's. */
+
+/* Root edits while marking (R3):
+ * gc_shade_begin / gc_shade_end: bracket every root edit (a global range
+ *   or heap scanner added or removed) from any thread, attached or not:
+ *   begin waits out a stopped world, counts the caller in nshading until
+ *   end and says whether to shade (a mark runs); called holding no lock;
+ * gc_wait_root_edits: world stopped: wait until nshading is 0.  A stop
+ *   that changes the phase or ends the mark calls it first, so an edit's
+ *   answer from begin holds for the whole edit. */
+bool gc_shade_begin(struct gch_heap *h);
+void gc_shade_end(struct gch_heap *h);
+void gc_wait_root_edits(struct gch_heap *h);
 
 #endif

@@ -15,8 +15,8 @@
 #include "stw.h"
 #include "handshake.h"
 #include "heap.h"
-#include "mgc.h"
 #include "error.h"
+#include "gcbase.h"
 
 void stw_init(struct stw *w)
 {
@@ -154,15 +154,6 @@ void gch_safepoint_slow(gch_thread *t)
     if (!w->active)
         set_preempt(t, 0);
     lock_release(&w->lock);
-}
-
-void stw_check_not_blocking(struct gch_thread *t, const char *what)
-{
-    /* t->run is written only by t itself (stop_the_world writes only its
-     * own record), so its owner may read it without the lock. */
-    if (GCH_UNLIKELY(t->run == RUN_BLOCKING))
-        gch_fatalf("%s inside a blocking section (between gch_blocking_enter and "
-                   "gch_blocking_leave): the collector may be using this thread's state", what);
 }
 
 void gch_blocking_enter(gch_thread *t)

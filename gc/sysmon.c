@@ -38,6 +38,8 @@
 #include "sysmon.h"
 #include "heap.h"
 #include "mgc.h"
+#include "gcbase.h"
+#include "mgcscavenge.h"
 
 #include <signal.h>
 
@@ -140,6 +142,7 @@ void sysmon_init(struct gch_heap *h)
     struct sysmon *sm = &h->sysmon;
     lock_init(&sm->lock, LOCKRANK_SYSMON);
     lock_cond_init_monotonic(&sm->cond);
+    sm->main = sysmon_main;
     sm->started = false;
     sm->quit = false;
     sm->kick = false;
@@ -149,30 +152,6 @@ void sysmon_init(struct gch_heap *h)
     atomic_u64_store_relaxed(&sm->periodic_gcs, 0);
     atomic_u64_store_relaxed(&sm->idle_passes, 0);
     atomic_u64_store_relaxed(&sm->wakeups, 0);
-}
-
-/* start_locked: create the thread, every signal blocked (the embedder's
- * process-directed signals never run on a heap thread).  sysmon.lock
- * held; the thread waits for it before its first look. */
-static void start_locked(struct gch_heap *h)
-{
-    struct sysmon *sm = &h->sysmon;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    sm->started = pthread_create(&sm->thread, NULL, sysmon_main, h) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-void sysmon_kick(struct gch_heap *h)
-{
-    struct sysmon *sm = &h->sysmon;
-    lock_acquire(&sm->lock);
-    if (!sm->started && !sm->quit)
-        start_locked(h); /* the first kick: a cycle ended, or a setting changed */
-    sm->kick = true;
-    pthread_cond_signal(&sm->cond);
-    lock_release(&sm->lock);
 }
 
 void sysmon_stop(struct gch_heap *h)

@@ -44,9 +44,8 @@ void sysmon_stop(struct gch_heap *h);
 /* sysmon_destroy: free its lock and condition variable, once nothing can
  * kick it (every heap thread joined). */
 void sysmon_destroy(struct gch_heap *h);
-/* sysmon_kick: wake the thread to recompute its deadlines (a cycle ended,
- * a setting changed), starting it the first time.  Any thread, holding no
- * lock of rank >= SYSMON. */
-void sysmon_kick(struct gch_heap *h);
+/* sysmon_kick (the kick that wakes it, and starts it the first time) is
+ * gc/gcbase.h's, so that the collector and the pacer can kick it without
+ * depending on this file. */
 
 #endif

@@ -20,6 +20,8 @@ struct sysmon {
     struct lock lock;             /* rank SYSMON */
     pthread_cond_t cond;          /* [lock] monotonic clock: quit or kick changed */
     pthread_t thread;             /* [immutable once started] */
+    void *(*main)(void *);        /* [immutable] the thread's body (gc/sysmon.c), which the
+                                   * first sysmon_kick (gc/gcbase.c) starts */
     bool started;                 /* [lock] the thread runs (set once, at the first kick) */
     bool quit;                    /* [lock] gch_heap_free is joining the thread */
     bool kick;                    /* [lock] settings changed: recompute deadlines now */

@@ -1,7 +1,8 @@
 /*
  * tracesink.h - struct tracesink: how trace lines reach the embedder's
  * sink (or stderr) one at a time and in order.  Types only; the code is
- * gc/mgc.c's (gc_trace_emit, the cycle's start and end lines).  Go
+ * gc/gcbase.c's (gc_trace_emit) and gc/mgc.c's (the cycle's start and
+ * end lines).  Go
  * counterpart: the print lock runtime/print.go takes around a line.
  */
 #ifndef GCHEAP_GC_TRACESINK_H

@@ -21,6 +21,8 @@
 #define GCHEAP_TESTS_MARK_FIXTURE_H
 
 #include "testutil.h"
+#include "mgc.h"
+#include "handshake.h"
 
 #define MAGIC 0x6f626a6563742121ULL
 

@@ -20,6 +20,8 @@
 
 #include "mfinal.h"
 #include "msize.h"
+#include "mgc.h"
+#include "mweak.h"
 
 static const uint8_t mask_w0[] = {0x01, 0x00};
 static const gch_type t16 = {"t16", 16, mask_w0, NULL};

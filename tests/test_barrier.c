@@ -21,6 +21,7 @@
  */
 #include "mark_fixture.h"
 #include "error.h"
+#include "mgc.h"
 
 #include <pthread.h>
 

@@ -39,6 +39,8 @@
 #define SPX_MAGIC 0x5eed5eedULL
 #include "specials_fixture.h"
 #include "mgc.h"
+#include "mweak.h"
+#include "stw.h"
 
 #include <time.h>
 

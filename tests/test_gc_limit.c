@@ -12,6 +12,10 @@
  * instrumented scanning make 200 MiB of churn take minutes there).
  */
 #include "testutil.h"
+#include "gcbase.h"
+#include "mgcpacer.h"
+#include "mgc.h"
+#include "mgclimit.h"
 
 #include <pthread.h>
 #include <time.h>

@@ -12,6 +12,9 @@
  */
 #include "testutil.h"
 #include "mpagealloc.h"
+#include "gcbase.h"
+#include "mgcscavenge.h"
+#include "stw.h"
 
 #include <pthread.h>
 #include <time.h>

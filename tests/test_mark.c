@@ -26,6 +26,7 @@
  * test plants on purpose.
  */
 #include "testutil.h"
+#include "mgcmark.h"
 
 #include <pthread.h>
 #include <time.h>

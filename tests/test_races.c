@@ -40,6 +40,7 @@
  */
 #include "mark_fixture.h"
 #include "error.h"
+#include "mgc.h"
 
 #include <pthread.h>
 #include <time.h>

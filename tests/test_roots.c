@@ -5,6 +5,8 @@
  * tested with the collector; here a recording visitor stands in for it.
  */
 #include "testutil.h"
+#include "roots.h"
+#include "markroot.h"
 
 #include <pthread.h>
 

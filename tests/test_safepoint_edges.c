@@ -22,6 +22,8 @@
  * cycle (a forked child has no mark workers).
  */
 #include "testutil.h"
+#include "handshake.h"
+#include "stw.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

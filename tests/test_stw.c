@@ -9,6 +9,7 @@
  * few milliseconds), never as a pass/fail threshold.
  */
 #include "testutil.h"
+#include "stw.h"
 
 #include <pthread.h>
 #include <time.h>

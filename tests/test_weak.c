@@ -33,6 +33,7 @@
 #define SPX_MAGIC 0xfeedf00dULL
 #include "specials_fixture.h"
 #include "mgc.h"
+#include "mweak.h"
 
 #include <pthread.h>
 

@@ -18,6 +18,7 @@
 #include "stw.h"
 #include "error.h"
 #include "mspecial.h"
+#include "gcbase.h"
 
 static void test_mode_on(struct gch_heap *h)
 {

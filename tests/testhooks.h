@@ -2,7 +2,7 @@
  * testhooks.h - test-only entry points (tests/testhooks.c), linked only
  * into the tests and fuzzers, never into libgcheap (Go keeps the same in
  * export_test.go).  They set the per-heap test fields of struct gcstate
- * (gc/mgc.h), which the library only reads, or reach internal functions
+ * (gc/gcstate.h), which the library only reads, or reach internal functions
  * in ways no embedder may.
  *
  * gchi_test_gc_start: start a forced cycle; with concurrent marking it
