@@ -21,12 +21,6 @@
 
 int64_t gc_nanotime(void) { return sys_nanotime(); }
 
-uint64_t gc_heap_live(struct gch_heap *h)
-{
-    return atomic_u64_load_relaxed(&h->gc.heap_marked_live) +
-           atomic_u64_load_relaxed(&h->mheap.counters.alloc_since_gc);
-}
-
 uint64_t gc_heap_goal(int gc_percent, uint64_t marked, uint64_t roots)
 {
     if (gc_percent < 0)
@@ -70,11 +64,10 @@ void gc_trace_emit(struct gch_heap *h, const char *line, size_t n)
     pthread_mutex_unlock(&h->gc.trace.mu);
 }
 
-void gc_check_not_in_cycle(struct gch_heap *h, const char *what)
+void gc_in_cycle_fatal(const char *what)
 {
-    if (GCH_UNLIKELY(gchi_in_scan() || atomic_uptr_load_relaxed(&h->gc.collector) == gchi_thread_tag()))
-        gch_fatalf("%s inside a collection: scan and trace callbacks may only call "
-                   "gch_visit", what);
+    gch_fatalf("%s inside a collection: scan and trace callbacks may only call "
+               "gch_visit", what);
 }
 
 void stw_check_not_blocking(struct gch_thread *t, const char *what)

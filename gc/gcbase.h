@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include "atomic.h"
 #include "check.h"
+#include "error.h"
+#include "heap.h"
 
 struct gch_heap;
 struct gch_thread;
@@ -28,8 +30,13 @@ struct gch_thread;
 int64_t gc_nanotime(void);
 
 /* gc_heap_live: the live-heap estimate the trigger compares (Go's
- * heapLive): marked by the last cycle plus handed to caches since. */
-uint64_t gc_heap_live(struct gch_heap *h);
+ * heapLive): marked by the last cycle plus handed to caches since.
+ * Inline, as it was in gc/mgc.c, for the trigger's check on every refill. */
+static inline uint64_t gc_heap_live(struct gch_heap *h)
+{
+    return atomic_u64_load_relaxed(&h->gc.heap_marked_live) +
+           atomic_u64_load_relaxed(&h->mheap.counters.alloc_since_gc);
+}
 /* gc_heap_goal: GOGC goal for a live heap of `marked` bytes plus roots;
  * UINT64_MAX when GOGC is off, else at most GC_HEAP_GOAL_MAX (a huge
  * GOGC from a setter saturates there instead of wrapping). */
@@ -45,9 +52,15 @@ int64_t pacer_memory_limit(const struct gch_heap *h);
 void gc_trace_emit(struct gch_heap *h, const char *line, size_t n);
 void gc_trace_emit_locked(struct gch_heap *h, const char *line, size_t n);
 
-/* gc_check_not_in_cycle: fatal if the calling thread is the one running
- * a cycle: it can get here only from a scan or trace callback. */
-void gc_check_not_in_cycle(struct gch_heap *h, const char *what);
+/* gc_check_not_in_cycle: fatal (gc_in_cycle_fatal) if the calling thread
+ * is the one running a cycle: it can get here only from a scan or trace
+ * callback.  Inline: every allocation slow path checks it. */
+GCH_NORETURN GCH_COLD void gc_in_cycle_fatal(const char *what);
+static inline void gc_check_not_in_cycle(struct gch_heap *h, const char *what)
+{
+    if (GCH_UNLIKELY(gchi_in_scan() || atomic_uptr_load_relaxed(&h->gc.collector) == gchi_thread_tag()))
+        gc_in_cycle_fatal(what);
+}
 /* stw_check_not_blocking: fatal if t (the caller's own thread) is in a
  * blocking section, where the collector may be scanning or flushing its
  * state: `what` names the offending call. */
