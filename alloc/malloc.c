@@ -45,7 +45,7 @@
  * (include/gcheap/alloc.h, STYLE.md habit 4): it reads the cache and the span through the offsets
  * gcheap/attrs.h publishes, pinned at the end of this file, and takes a
  * slot exactly as next_free_fast does; a rare tail (zeroing, header
- * bits, a profile sample) is gchi_alloc_finish, and anything else is
+ * bits, a profile sample) is gch_alloc_finish_slow, and anything else is
  * gch_alloc_slow / gch_alloc_noscan_slow / gch_alloc_array_slow below,
  * which do the whole allocation.  The library keeps everything the inline path must not do
  * (mcache.h K4).
@@ -545,13 +545,13 @@ _Static_assert(offsetof(struct mspan, needzero) == GCHI_SPAN_RARE_OFFSET &&
                "gcheap/attrs.h: needzero and has_headers, one 2-byte word");
 _Static_assert(HEAPBITS_MAX_SIZE == GCHI_INLINE_MAX_SIZE, "gcheap/sizeclass.h: the inline sizes");
 
-/* gchi_alloc_finish: the tail of the inline path (gcheap/alloc.h) when
+/* gch_alloc_finish_slow: the tail of the inline path (gcheap/alloc.h) when
  * the slot needs zeroing, its span's header bits need clearing, or the
  * heap profile samples it: as malloc_bits_rare, for a slot already
  * taken and already counted (next_sample).  Never during a mark (K4:
  * alloc_black is clear). */
-GCHI_ALLOC_TEXT void *gchi_alloc_finish(gch_thread *t, void *span, uintptr_t v, const gch_type *ty,
-                                        size_t size)
+GCHI_ALLOC_TEXT void *gch_alloc_finish_slow(gch_thread *t, void *span, uintptr_t v,
+                                            const gch_type *ty, size_t size)
 {
     struct mcache *c = gchi_thread_cache(t);
     struct mspan *s = span;

@@ -104,11 +104,11 @@ static struct gch_thread *barrier_thread(gch_thread *t, const char *what)
     return t;
 }
 
-/* gchi_write_bad_thread: the out-of-line half of debug builds' inline
+/* gch_write_check_slow: the out-of-line half of debug builds' inline
  * thread check (gcheap/barrier.h): fatal unless t is attached and owned
  * by the calling OS thread.  Returns only when t is fine (the non-GNU
  * fallback calls it for every write). */
-void gchi_write_bad_thread(gch_thread *t)
+void gch_write_check_slow(gch_thread *t)
 {
     barrier_thread(t, "gch_write");
 }

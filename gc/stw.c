@@ -120,7 +120,7 @@ static inline bool safepoint_ok(gch_thread *t)
     return t != NULL && !gchi_in_scan() && gchi_check_thread(&t->mcache) == GCH_OK;
 }
 
-void gchi_safepoint_check(gch_thread *t)
+void gch_safepoint_check(gch_thread *t)
 {
     if (GCH_UNLIKELY(!safepoint_ok(t)))
         safepoint_misuse(t);
@@ -128,7 +128,7 @@ void gchi_safepoint_check(gch_thread *t)
 
 void gch_safepoint_slow(gch_thread *t)
 {
-    gchi_safepoint_check(t);
+    gch_safepoint_check(t);
     /* A blocking section is one long safepoint: the thread touches no
      * heap object, the world may stop and a worker may run its handshake
      * meanwhile (hs_busy).  Polling there changes nothing: neither
@@ -184,7 +184,7 @@ void gch_blocking_leave(gch_thread *t)
     sys_time_add(&t->stop_ns, t0);
 }
 
-void gchi_frame_pop_mismatch(gch_thread *t, gch_frame *f)
+void gch_frame_pop_fatal(gch_thread *t, gch_frame *f)
 {
     gch_fatal("gch_frame_pop: frame is not the top of the thread's handle stack "
               "(popped out of order or twice)", (uintptr_t)f, (uintptr_t)t->head.frames,

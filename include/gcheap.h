@@ -21,6 +21,14 @@
  * gch_last_error() and gch_last_error_message().  Misuse that would
  * corrupt the heap if execution went on is a fatal error: a message on
  * stderr naming what was wrong, a backtrace, then abort().
+ *
+ * Exports: the shared library exports gch_* only.  A few of those are
+ * not API but ABI: the entry points that the inline fast paths of the
+ * headers in include/gcheap/ call from the embedder's code, so they must
+ * stay as long as those paths may call them.  They are
+ * gch_alloc_finish_slow (gcheap/alloc.h), gch_write_check_slow
+ * (gcheap/barrier.h), gch_safepoint_check and gch_frame_pop_fatal
+ * (gcheap/safepoint.h); call the inline functions instead of them.
  */
 #ifndef GCHEAP_H
 #define GCHEAP_H

@@ -99,7 +99,7 @@ static void test_heap_bits_match(void **state)
     }
 }
 
-/* A slot of a span that may hold old data is zeroed (gchi_alloc_finish). */
+/* A slot of a span that may hold old data is zeroed (gch_alloc_finish_slow). */
 static void test_reused_slot_zeroed(void **state)
 {
     struct fixture *f = *state;

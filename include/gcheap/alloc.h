@@ -15,7 +15,7 @@
  * library must serve every allocation (gcstress, sanitizer tracking,
  * allocate-black while marking: alloc/mcache.h K4), the slot, then one
  * branch for the rare tail (a slot to zero, header bits to clear, or the
- * heap profile's sample due: gchi_alloc_finish), and for a masked type
+ * heap profile's sample due: gch_alloc_finish_slow), and for a masked type
  * the slot's heap-bitmap bits, which fold to constants when the type is
  * visible to the compiler.  Everything else - an empty cache window, a
  * full span, sizes over GCHI_INLINE_MAX_SIZE, trace-callback types,
@@ -39,13 +39,14 @@
 GCH_API void *gch_alloc_slow(gch_thread *t, const gch_type *ty);
 GCH_API void *gch_alloc_noscan_slow(gch_thread *t, size_t size);
 GCH_API void *gch_alloc_array_slow(gch_thread *t, const gch_type *ty, size_t n);
-/* gchi_alloc_finish: the inline path took the slot at v from span of t's
- * cache, for an object of `size` bytes of masked type ty (NULL: noscan),
- * and took the slot's size off the heap profile's count; zero the slot
- * if needed, record its heap bits, sample it if the count ran out, and
- * return it.  Not API. */
-GCH_API void *gchi_alloc_finish(gch_thread *t, void *span, uintptr_t v, const gch_type *ty,
-                                size_t size);
+/* gch_alloc_finish_slow: the inline path took the slot at v from span of
+ * t's cache, for an object of `size` bytes of masked type ty (NULL:
+ * noscan), and took the slot's size off the heap profile's count; zero
+ * the slot if needed, record its heap bits, sample it if the count ran
+ * out, and return it.  An entry point of the inline code below (ABI, not
+ * API: see gcheap.h); not to be called directly. */
+GCH_API void *gch_alloc_finish_slow(gch_thread *t, void *span, uintptr_t v, const gch_type *ty,
+                                    size_t size);
 
 #if defined(__GNUC__) && !defined(GCHI_ATOMICS_C11) && !defined(GCHI_NO_INLINE_ALLOC)
 #define GCHI_ALLOC_INLINE 1
@@ -135,7 +136,7 @@ static inline void *gchi_alloc_small(gch_thread *t, const gch_type *ty, size_t s
     /* The heap profile's whole cost when it samples nothing: one
      * subtract from the count and its sign test (alloc/mprof.h). */
     if (GCHI_UNLIKELY((*next_sample -= (int64_t)elemsize) < 0 || rare != 0))
-        return gchi_alloc_finish(t, s, v, ty, size);
+        return gch_alloc_finish_slow(t, s, v, ty, size);
     if (ty != NULL)
         gchi_set_heap_bits(s, v, elemsize, bits);
     return (void *)v;

@@ -27,7 +27,11 @@
 typedef struct gch_thread gch_thread;
 
 GCH_API void gch_write_slow(gch_thread *t, void **slot, void *value);
-GCH_API void gchi_write_bad_thread(gch_thread *t);
+/* gch_write_check_slow: the out-of-line half of gchi_write_check below:
+ * fatal unless t is attached and owned by the calling OS thread.  An
+ * entry point of the inline code (ABI, not API: see gcheap.h); not to be
+ * called directly. */
+GCH_API void gch_write_check_slow(gch_thread *t);
 
 /* gchi_write_check: with GCH_DEBUG >= 1 (the default when the embedder
  * does not set it), gch_write checks that t is attached and owned by the
@@ -42,9 +46,9 @@ static inline void gchi_write_check(gch_thread *t)
                       GCHI_LOAD_RELAXED((const uintptr_t *)(const void *)(base +
                                         GCHI_THREAD_OWNER_TAG_OFFSET)) !=
                           (uintptr_t)__builtin_thread_pointer()))
-        gchi_write_bad_thread(t);
+        gch_write_check_slow(t);
 #else
-    gchi_write_bad_thread(t); /* checks, and returns when t is fine */
+    gch_write_check_slow(t); /* checks, and returns when t is fine */
 #endif
 #else
     (void)t;

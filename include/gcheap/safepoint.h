@@ -27,12 +27,15 @@ typedef struct gch_frame {
 } gch_frame;
 
 GCH_API void gch_safepoint_slow(gch_thread *t);
-GCH_API void gchi_frame_pop_mismatch(gch_thread *t, gch_frame *f);
-/* gchi_safepoint_check: fatal unless t is the calling OS thread's
- * attached thread and the caller is not a scan or trace callback.  The
- * slow path always checks; the inline poll does too when compiled with
- * GCH_DEBUG >= 2. */
-GCH_API void gchi_safepoint_check(gch_thread *t);
+/* gch_frame_pop_fatal: gch_frame_pop's report of a frame that is not the
+ * top of t's handle stack (fatal).  gch_safepoint_check: fatal unless t
+ * is the calling OS thread's attached thread and the caller is not a scan
+ * or trace callback; the slow path always checks, and the inline poll
+ * does too when compiled with GCH_DEBUG >= 2.  Both are entry points of
+ * the inline code below (ABI, not API: see gcheap.h); not to be called
+ * directly. */
+GCH_API void gch_frame_pop_fatal(gch_thread *t, gch_frame *f);
+GCH_API void gch_safepoint_check(gch_thread *t);
 
 static inline gchi_thread_head *gchi_head(gch_thread *t) { return (gchi_thread_head *)(void *)t; }
 
@@ -44,7 +47,7 @@ static inline gchi_thread_head *gchi_head(gch_thread *t) { return (gchi_thread_h
 static inline void gch_safepoint(gch_thread *t)
 {
 #if GCH_DEBUG >= 2
-    gchi_safepoint_check(t);
+    gch_safepoint_check(t);
 #endif
     if (GCHI_UNLIKELY(GCHI_LOAD_RELAXED(&gchi_head(t)->preempt) != 0))
         gch_safepoint_slow(t);
@@ -68,7 +71,7 @@ static inline void gch_frame_pop(gch_thread *t, gch_frame *f)
 {
     gchi_thread_head *hd = gchi_head(t);
     if (GCHI_UNLIKELY(hd->frames != f))
-        gchi_frame_pop_mismatch(t, f);
+        gch_frame_pop_fatal(t, f);
     hd->frames = f->prev;
 }
 
