@@ -318,10 +318,12 @@ static uintptr_t find_pages_or_grow(struct mheap *h, size_t npages)
     return base;
 }
 
-struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
+/* find_pages_or_wait: find_pages_or_grow, and while nothing fits but a
+ * release is in flight, wait for its pages to come back and search
+ * again (H6).  Returns 0 when nothing fits and no release is in flight.
+ * Caller holds h->lock (dropped while waiting). */
+static uintptr_t find_pages_or_wait(struct mheap *h, size_t npages)
 {
-    GCH_ASSERT(npages > 0);
-    lock_acquire(&h->lock);
     uintptr_t base = find_pages_or_grow(h, npages);
     while (base == 0 && h->scav_busy != NULL) {
         /* H6: pages out of the free set for a release come back when it
@@ -333,6 +335,14 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
         h->scav_waiters--;
         base = find_pages_or_grow(h, npages);
     }
+    return base;
+}
+
+struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
+{
+    GCH_ASSERT(npages > 0);
+    lock_acquire(&h->lock);
+    uintptr_t base = find_pages_or_wait(h, npages);
     struct mspan *s = base != 0 ? fixalloc_alloc(&h->spanalloc) : NULL;
     if (s == NULL) {
         bool limited = h->heap_limit != 0 &&
