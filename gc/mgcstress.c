@@ -9,7 +9,7 @@
  * What it is for: an embedder's missing root or missing barrier fails at
  * once and close to the bug.  An object reachable only from a C local
  * across an allocation is freed by that allocation's collection and
- * clobbered (gcstress sets clobberfree=1, gc/heap.c), so a later read
+ * clobbered (gcstress sets clobberfree=1, gc/proc.c), so a later read
  * sees 0xdeadbeef, and a later store of it into a live object makes the
  * next collection's mark stop on it (invalidptr, the default), naming
  * the slot and the object that hold it (gc/mgcmark.c: bad_pointer).

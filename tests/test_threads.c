@@ -3,7 +3,7 @@
  * allocate at once, while others attach and detach.  Not a benchmark: it
  * checks correctness, and must be clean under ThreadSanitizer.
  * Subject: the mcache/mcentral/mheap hand-offs (alloc/mcache.c,
- * mcentral.c, mheap.c) and the thread registry (gc/heap.c, T1-T3).
+ * mcentral.c, mheap.c) and the thread registry (gc/proc.c, T1-T3).
  *
  * What it proves:
  *   - four threads allocating ten million objects in total (small

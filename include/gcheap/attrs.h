@@ -6,8 +6,8 @@
  * (and, in debug builds, the owner tag at GCHI_THREAD_OWNER_TAG_OFFSET),
  * never the library's private structs.  The inline allocation path
  * (gcheap/alloc.h) reads the fields named by the offsets below.
- * gc/heap.c pins the layout with _Static_asserts.  Not API: the names
- * start with gchi_ and may change between releases.
+ * gc/proc.c and alloc/malloc.c pin the layout with _Static_asserts.  Not
+ * API: the names start with gchi_ and may change between releases.
  */
 #ifndef GCHEAP_ATTRS_H
 #define GCHEAP_ATTRS_H
