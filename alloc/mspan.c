@@ -6,6 +6,7 @@
  */
 #define GCHI_BUILDING 1
 #include "mspan.h"
+#include "error.h"
 
 #define GCBITS_CHUNK ((size_t)64 << 10)
 

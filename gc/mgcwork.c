@@ -19,6 +19,7 @@
  */
 #define GCHI_BUILDING 1
 #include "mgcwork.h"
+#include "error.h"
 
 #include <string.h>
 

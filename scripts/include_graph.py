@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """include_graph.py - the dependency graph of gc/ and alloc/, and its cycles.
 
-A module is a file pair: gc/mgc.c with gc/mgc.h, or a lone .c or .h.
+A module is a file pair: gc/mgc.c with gc/mgc.h, or a lone .c or .h; a
+platform's implementation of a header (alloc/sys_linux.c of alloc/sys.h)
+is part of the header's module.
 Module A depends on module B when
   - a file of A includes a header of B (an include edge), or
   - A's header declares or calls a function that B's .c defines (a
@@ -41,8 +43,17 @@ def files():
     return out
 
 
+# A platform's implementation of a header belongs to the header's module:
+# alloc/sys_linux.c implements alloc/sys.h.
+PLATFORM_SUFFIXES = ("_linux",)
+
+
 def module(rel):
-    return rel[:-2]
+    m = rel[:-2]
+    for suffix in PLATFORM_SUFFIXES:
+        if rel.endswith(".c") and m.endswith(suffix):
+            return m[:-len(suffix)]
+    return m
 
 
 def resolve(inc, from_rel, known):
