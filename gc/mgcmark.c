@@ -273,18 +273,24 @@ static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch
  * one mask, without branches.  The span is one page (struct
  * span_typebits), so an object that straddles two bitmap words never
  * starts in the last one: the index of the second word wraps there, and
- * the bits it brings in lie past the object and are masked off. */
+ * the bits it brings in lie past the object and are masked off.  The two
+ * words are shifted as one 128-bit value (x86-64: one shrd, which also
+ * gives the right answer for a shift of 0), and the object's n words
+ * keep ~0 >> (64 - n) (the shift count taken mod 64: n == 64 keeps all). */
 static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t obj)
 {
     enum { NWORDS = sizeof(s->typebits->words) / sizeof(s->typebits->words[0]) };
     _Static_assert((NWORDS & (NWORDS - 1)) == 0, "the index wrap needs a power of two");
     _Static_assert(HEAPBITS_MAX_SIZE <= 64 * 8, "an object's word bits fit one mask");
-    size_t w0 = (obj - s->start) / 8, n = s->elemsize / 8, i = w0 / 64, sh = w0 % 64;
+    size_t w0 = (obj - s->start) / 8, i = w0 / 64;
     const uint64_t *words = s->typebits->words;
     uint64_t lo = word_load(&words[i]), hi = word_load(&words[(i + 1) % NWORDS]);
-    /* (hi << 1) << (63 - sh) is hi << (64 - sh), and 0 when sh == 0 */
-    uint64_t bits = (lo >> sh) | ((hi << 1) << (63 - sh));
-    return bits & (~(uint64_t)0 >> (64 - n)); /* 1 <= n <= 64 */
+#ifdef __SIZEOF_INT128__
+    uint64_t bits = (uint64_t)(((unsigned __int128)hi << 64 | lo) >> (w0 % 64));
+#else /* (hi << 1) << (63 - sh) is hi << (64 - sh), and 0 when sh == 0 */
+    uint64_t bits = (lo >> (w0 % 64)) | ((hi << 1) << (63 - w0 % 64));
+#endif
+    return bits & (~(uint64_t)0 >> ((0u - (unsigned)(s->elemsize / 8)) % 64)); /* 1 <= n <= 64 */
 }
 
 /* scan_bits: the references of the object at obj in a heap-bitmap span,
@@ -408,27 +414,32 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
 {
     struct span_cache c = {0, 0, NULL, NULL, 0, 0};
     struct gcwork_cursor q;
-    uintptr_t ring[PREFETCH_RING] = {0}; /* 0: an empty place */
+    const struct workbuf_pool *pool = m->work.pool;
+    uintptr_t ring[PREFETCH_RING]; /* held objects: ring[(at + k) % PREFETCH_RING], k < held */
     unsigned at = 0, held = 0;
     uint64_t marked = 0;
     int64_t done = 0;
     gcwork_cursor_open(&m->work, &q);
     while (done < budget) {
-        /* Swap the next queued object (prefetched) for the oldest one held. */
-        uintptr_t next = gcwork_cursor_tryget(&m->work, &q);
-        uintptr_t obj = ring[at];
-        ring[at] = next;
-        at = (at + 1) % PREFETCH_RING;
-        if (next != 0) {
+        /* Swap the next queued object (prefetched) for the oldest one
+         * held; while the ring fills, only hold it; with the queue empty,
+         * scan the oldest held (a list's objects pass straight through). */
+        uintptr_t obj, next = gcwork_cursor_tryget(&m->work, &q);
+        if (GCH_LIKELY(next != 0)) {
             __builtin_prefetch((const void *)next);
-            held++;
-        }
-        if (obj == 0) {
+            if (held < PREFETCH_RING) {
+                ring[(at + held++) % PREFETCH_RING] = next;
+                continue;
+            }
+            obj = ring[at];
+            ring[at] = next;
+        } else {
             if (held == 0)
                 break;
-            continue;
+            held--;
+            obj = ring[at];
         }
-        held--;
+        at = (at + 1) % PREFETCH_RING;
         struct mspan *s = object_span(m, &c, obj); /* not NULL: obj is grey */
         size_t size = s->elemsize;
         if (GCH_LIKELY(s->typebits != NULL && !span_typebits_has_header(s, obj))) {
@@ -447,20 +458,16 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
         }
         done += (int64_t)size;
         /* Keep idle markers fed: publish some work when none is shared. */
-        if (!workbuf_pool_has_work(m->work.pool)) {
+        if (!workbuf_pool_has_work(pool)) {
             gcwork_cursor_close(&m->work, &q);
             gcwork_balance(&m->work);
             gcwork_cursor_open(&m->work, &q);
         }
     }
     gcwork_cursor_close(&m->work, &q);
-    for (unsigned k = 0; held > 0 && k < PREFETCH_RING; k++) { /* grey objects go back (G6) */
-        if (ring[k] == 0)
-            continue;
-        held--;
-        if (!gcwork_put(&m->work, ring[k]))
-            gch_fatal("out of memory for mark work buffers", ring[k], 0, 0);
-    }
+    for (; held > 0; held--, at = (at + 1) % PREFETCH_RING) /* grey objects go back (G6) */
+        if (!gcwork_put(&m->work, ring[at]))
+            gch_fatal("out of memory for mark work buffers", ring[at], 0, 0);
     m->scanning = 0;
     m->marked += marked;
     return done;
