@@ -442,13 +442,16 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
         at = (at + 1) % PREFETCH_RING;
         struct mspan *s = object_span(m, &c, obj); /* not NULL: obj is grey */
         size_t size = s->elemsize;
-        if (GCH_LIKELY(s->typebits != NULL && !span_typebits_has_header(s, obj))) {
+        uint64_t bits;
+        /* A headered slot's word bits are clear (Y1), so an object with
+         * word bits is masked and its header bit needs no test. */
+        if (GCH_LIKELY(s->typebits != NULL && (bits = obj_bits(s, obj)) != 0)) {
             m->scanning = obj; /* for bad_pointer; cleared after the loop */
-            for (uint64_t bits = obj_bits(s, obj); bits != 0; bits &= bits - 1) {
+            do {
                 void *const *slot = (void *const *)(obj + 8 * (size_t)__builtin_ctzll(bits));
                 shade_fast(m, &c, slot_load_acquire(slot), slot, &marked, &q); /* acquire: see visit_slot */
-            }
-        } else {
+            } while ((bits &= bits - 1) != 0);
+        } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
             gcwork_cursor_close(&m->work, &q); /* these shade through m->work */
             if (GCH_UNLIKELY(splits(s)))
                 size = scan_oblet(m, s, obj);
