@@ -33,15 +33,27 @@
 #include "error.h"
 #include "mfinal.h"
 
+/* scanned_object: the object holding slot, a slot of an object a fast
+ * drain is scanning (which leaves m->scanning 0: one store per object
+ * saved), found through the page map as marking_span does. */
+static uintptr_t scanned_object(const struct gcmarker *m, const void *slot)
+{
+    const struct mspan *s = arena_span_of(&m->h->mheap.index, (uintptr_t)slot);
+    return s->start + (uintptr_t)span_object_index(s, (uintptr_t)slot) * s->elemsize;
+}
+
 /* bad_pointer: GODEBUG=invalidptr=1 found a reference into the heap that
  * points at no allocated object. */
 static GCH_NOINLINE GCH_COLD void bad_pointer(const struct gcmarker *m, const char *why, uintptr_t p,
                                                  const void *slot, const struct mspan *s)
 {
+    uintptr_t obj = m->scanning;
+    if (obj == 0 && m->draining && slot != NULL) /* inside a drain every slot is an object's */
+        obj = scanned_object(m, slot);
     gch_fatalf("bad pointer in heap: %s: value %#lx in slot %p of %s %#lx (span %p); "
                "the object was freed or never allocated (set GODEBUG=invalidptr=0 to ignore)",
-               why, (unsigned long)p, slot, m->scanning ? "object" : "root",
-               (unsigned long)m->scanning, (const void *)s);
+               why, (unsigned long)p, slot, obj ? "object" : "root", (unsigned long)obj,
+               (const void *)s);
 }
 
 /* span_cache_fill: inside a drain, remember s, an in-use span (MK1). */
@@ -83,12 +95,25 @@ static GCH_NOINLINE struct mspan *shade_lookup(struct gcmarker *m, uintptr_t p, 
  * it has references, through the open cursor q if not NULL; its bytes
  * are added to *marked.  The common tail of
  * every shade.  Go counterpart: greyobject. */
+/* map_bit: bit i of a mark or alloc bitmap, read as part of its 64-bit
+ * word when the machine is little-endian (bit_set_atomic: the maps are
+ * whole words, so bit i is bit i % 64 of word i / 64), which lets the two
+ * maps' tests and the atomic OR share one word index. */
+static GCH_ALWAYS_INLINE bool map_bit(const uint8_t *bits, uint32_t i)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (mem_u64_load_relaxed((const uint64_t *)(const void *)bits + i / 64) >> (i % 64)) & 1;
+#else
+    return bit_load(bits, i);
+#endif
+}
+
 static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uint32_t idx, uintptr_t p,
                                    const void *slot, uint64_t *marked, struct gcwork_cursor *q)
 {
-    if (bit_load(s->gcmark_bits, idx))
+    if (map_bit(s->gcmark_bits, idx))
         return; /* marked already, or allocated black */
-    if (!bit_load(s->alloc_bits, idx)) { /* exact by X2 */
+    if (!map_bit(s->alloc_bits, idx)) { /* exact by X2 */
         if (m->invalidptr)
             bad_pointer(m, "points to a free object", p, slot, s);
         return;
@@ -130,21 +155,30 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
 }
 
 /* struct span_cache: a fast drain's span cache, in locals (stores to
- * work buffers cannot alias them).  [start, start + len) == [start,
- * limit) of span, an in-use span found by a lookup in this drain call
- * (len 0: empty), under MK1's terms; arena, when set, is the arena of
- * the last page-map lookup, whose page map later lookups read directly
- * (arenas live as long as the heap), and [abase, abase + alen) its
- * addresses.  The prefetch ring interleaves the
- * objects of several subtrees, so a scanned object's span is often not
- * the last one: it is read from the page map and becomes the cached span,
- * which then serves most of the object's own references. */
+ * work buffers cannot alias them, and no call takes its address, so it
+ * stays in registers).  [start, start + len) == [start, limit) of span,
+ * an in-use span found by a lookup in this drain call (len 0: empty),
+ * under MK1's terms.  The prefetch ring interleaves the objects of
+ * several subtrees, so a scanned object's span is often not the last
+ * one: it is read from the page map and becomes the cached span, which
+ * then serves most of the object's own references. */
 struct span_cache {
     uintptr_t start, len;
     struct mspan *span;
-    struct heaparena *arena;
-    uintptr_t abase, alen;       /* arena->base and ARENA_SIZE, or 0, 0 */
 };
+
+/* struct arena_window: the arena of a fast drain's last page-map lookup,
+ * whose page map later lookups read directly (arenas live as long as the
+ * heap): base is arena->base, or ARENA_NONE before the first lookup. */
+struct arena_window {
+    struct heaparena *arena;
+    uintptr_t base;
+};
+
+/* ARENA_NONE: a base no address lies ARENA_SIZE above (addr - base would
+ * have to wrap, and no heap address is in the last ARENA_SIZE bytes of
+ * the address space: user space ends far below). */
+#define ARENA_NONE ((uintptr_t)0 - ARENA_SIZE)
 
 static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
 {
@@ -153,18 +187,18 @@ static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
     c->span = s;
 }
 
-/* cache_span: the span covering p through the page map, entered in c:
- * shade_lookup's answer, read straight from c->arena's page map when p
- * lies in it and the entry is a plain hit (anything else, including
- * every bad pointer, goes through shade_lookup).  NULL as shade_lookup. */
-static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct span_cache *c, uintptr_t p,
+/* cache_span: the span covering p through the page map: shade_lookup's
+ * answer, read straight from w's page map when p lies in it and the
+ * entry is a plain hit (anything else, including every bad pointer,
+ * goes through shade_lookup, and moves w to p's arena).  NULL as
+ * shade_lookup. */
+static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct arena_window *w, uintptr_t p,
                                             const void *slot)
 {
-    struct heaparena *a = c->arena;
     struct mspan *s = NULL;
-    if (a != NULL && p - a->base < ARENA_SIZE) {
+    if (p - w->base < ARENA_SIZE) {
         /* Acquire pairs with the span's publication, as in shade_lookup. */
-        s = atomic_ptr_load_acquire(&a->spans[(p - a->base) >> PAGE_SHIFT]);
+        s = atomic_ptr_load_acquire(&w->arena->spans[(p - w->base) >> PAGE_SHIFT]);
         if (s != NULL && (atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE || p >= s->limit))
             s = NULL;
     }
@@ -172,45 +206,54 @@ static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct span_cac
         s = shade_lookup(m, p, slot);
         if (s == NULL)
             return NULL;
-        c->arena = arena_of(&m->h->mheap.index, p);
-        c->abase = c->arena->base;
-        c->alen = ARENA_SIZE;
+        w->arena = arena_of(&m->h->mheap.index, p);
+        w->base = w->arena->base;
     }
-    cache_enter(c, s);
     return s;
 }
 
-/* cache_find: the span covering p through c, else cache_span. */
-static GCH_ALWAYS_INLINE struct mspan *cache_find(struct gcmarker *m, struct span_cache *c, uintptr_t p,
-                                                  const void *slot)
+/* cache_find: the span covering p through c, else cache_span (entered
+ * in c when found). */
+static GCH_ALWAYS_INLINE struct mspan *cache_find(struct gcmarker *m, struct span_cache *c,
+                                                  struct arena_window *w, uintptr_t p, const void *slot)
 {
     if (GCH_LIKELY(p - c->start < c->len))
         return c->span; /* MK1 */
-    return cache_span(m, c, p, slot);
+    struct mspan *s = cache_span(m, w, p, slot);
+    if (s != NULL)
+        cache_enter(c, s);
+    return s;
 }
 
 /* object_span: the span of obj, a grey object (so allocated in an in-use
  * span, which stays so while anything marks: H5), entered in c: from
- * c->arena's page map without state or limit checks when obj lies in it
- * (as marking_span), else through cache_find. */
-static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct span_cache *c, uintptr_t obj)
+ * w's page map without state or limit checks when obj lies in it (as
+ * marking_span), else through cache_find. */
+static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct span_cache *c,
+                                                   struct arena_window *w, uintptr_t obj)
 {
-    if (obj - c->abase >= c->alen)
-        return cache_find(m, c, obj, NULL);
-    struct mspan *s = atomic_ptr_load_acquire(&c->arena->spans[(obj - c->abase) >> PAGE_SHIFT]);
+    if (obj - w->base >= ARENA_SIZE)
+        return cache_find(m, c, w, obj, NULL);
+    struct mspan *s = atomic_ptr_load_acquire(&w->arena->spans[(obj - w->base) >> PAGE_SHIFT]);
     cache_enter(c, s); /* unconditionally: a test mispredicts (bench_markscale 40 -> 41 ms) */
     return s;
 }
 
 /* shade_fast: shade for a drain with no decoder and no gccheckmark. */
-static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *c, uintptr_t p,
-                                         const void *slot, uint64_t *marked, struct gcwork_cursor *q)
+static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
+                                         uintptr_t p, const void *slot, uint64_t *marked,
+                                         struct gcwork_cursor *q)
 {
     if (p == 0)
         return;
-    struct mspan *s = cache_find(m, c, p, slot);
-    if (s != NULL)
-        grey(m, s, span_object_index(s, p), p, slot, marked, q);
+    struct mspan *s = c->span;
+    if (GCH_UNLIKELY(p - c->start >= c->len)) { /* else a hit (MK1), never NULL */
+        s = cache_span(m, w, p, slot);
+        if (s == NULL)
+            return;
+        cache_enter(c, s);
+    }
+    grey(m, s, span_object_index(s, p), p, slot, marked, q);
 }
 
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
@@ -412,7 +455,8 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
  * nothing outside a drain call ever sees them missing (X4). */
 static int64_t drain_fast(struct gcmarker *m, int64_t budget)
 {
-    struct span_cache c = {0, 0, NULL, NULL, 0, 0};
+    struct span_cache c = {0, 0, NULL};
+    struct arena_window w = {NULL, ARENA_NONE};
     struct gcwork_cursor q;
     const struct workbuf_pool *pool = m->work.pool;
     uintptr_t ring[PREFETCH_RING]; /* held objects: ring[(at + k) % PREFETCH_RING], k < held */
@@ -440,16 +484,15 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
             obj = ring[at];
         }
         at = (at + 1) % PREFETCH_RING;
-        struct mspan *s = object_span(m, &c, obj); /* not NULL: obj is grey */
+        struct mspan *s = object_span(m, &c, &w, obj); /* not NULL: obj is grey */
         size_t size = s->elemsize;
         uint64_t bits;
         /* A headered slot's word bits are clear (Y1), so an object with
          * word bits is masked and its header bit needs no test. */
         if (GCH_LIKELY(s->typebits != NULL && (bits = obj_bits(s, obj)) != 0)) {
-            m->scanning = obj; /* for bad_pointer; cleared after the loop */
             do {
                 void *const *slot = (void *const *)(obj + 8 * (size_t)__builtin_ctzll(bits));
-                shade_fast(m, &c, slot_load_acquire(slot), slot, &marked, &q); /* acquire: see visit_slot */
+                shade_fast(m, &c, &w, slot_load_acquire(slot), slot, &marked, &q); /* acquire: see visit_slot */
             } while ((bits &= bits - 1) != 0);
         } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
             gcwork_cursor_close(&m->work, &q); /* these shade through m->work */
