@@ -91,9 +91,10 @@ static GCH_NOINLINE struct mspan *shade_lookup(struct gcmarker *m, uintptr_t p, 
     return s;
 }
 
-/* grey: mark slot idx of s, which holds p (X3), and queue the object if
- * it has references, through the open cursor q if not NULL; its bytes
- * are added to *marked.  The common tail of
+/* grey: mark slot idx of s (start: s->start, which the caller may hold
+ * in a register), which holds p (X3), and queue the object if it has
+ * references, through the open cursor q if not NULL; its bytes are added
+ * to *marked.  The common tail of
  * every shade.  Go counterpart: greyobject. */
 /* map_bit: bit i of a mark or alloc bitmap, read as part of its 64-bit
  * word when the machine is little-endian (bit_set_atomic: the maps are
@@ -108,8 +109,8 @@ static GCH_ALWAYS_INLINE bool map_bit(const uint8_t *bits, uint32_t i)
 #endif
 }
 
-static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uint32_t idx, uintptr_t p,
-                                   const void *slot, uint64_t *marked, struct gcwork_cursor *q)
+static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uintptr_t start, uint32_t idx,
+                                   uintptr_t p, const void *slot, uint64_t *marked, struct gcwork_cursor *q)
 {
     if (map_bit(s->gcmark_bits, idx))
         return; /* marked already, or allocated black */
@@ -123,7 +124,7 @@ static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uint32_t
     *marked += s->elemsize;
     if (spanclass_noscan(s->spanclass))
         return;
-    uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
+    uintptr_t obj = start + (uintptr_t)idx * s->elemsize;
     if (!(q != NULL ? gcwork_cursor_put(&m->work, q, obj) : gcwork_put(&m->work, obj)))
         gch_fatal("out of memory for mark work buffers", p, (uintptr_t)s, 0);
 }
@@ -151,7 +152,7 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
         gc_checkmark_shade(m, s, idx, slot);
         return;
     }
-    grey(m, s, idx, p, slot, &m->marked, NULL);
+    grey(m, s, s->start, idx, p, slot, &m->marked, NULL);
 }
 
 /* struct span_cache: a fast drain's span cache, in locals (stores to
@@ -253,7 +254,8 @@ static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *
             return;
         cache_enter(c, s);
     }
-    grey(m, s, span_object_index(s, p), p, slot, marked, q);
+    /* c->start == s->start: the index as span_object_index, one load fewer */
+    grey(m, s, c->start, (uint32_t)(((uint64_t)(p - c->start) * s->divmagic) >> 32), p, slot, marked, q);
 }
 
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
@@ -320,12 +322,12 @@ static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch
  * words are shifted as one 128-bit value (x86-64: one shrd, which also
  * gives the right answer for a shift of 0), and the object's n words
  * keep ~0 >> (64 - n) (the shift count taken mod 64: n == 64 keeps all). */
-static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t obj)
+static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t start, uintptr_t obj)
 {
     enum { NWORDS = sizeof(s->typebits->words) / sizeof(s->typebits->words[0]) };
     _Static_assert((NWORDS & (NWORDS - 1)) == 0, "the index wrap needs a power of two");
     _Static_assert(HEAPBITS_MAX_SIZE <= 64 * 8, "an object's word bits fit one mask");
-    size_t w0 = (obj - s->start) / 8, i = w0 / 64;
+    size_t w0 = (obj - start) / 8, i = w0 / 64; /* start: s->start */
     const uint64_t *words = s->typebits->words;
     uint64_t lo = word_load(&words[i]), hi = word_load(&words[(i + 1) % NWORDS]);
 #ifdef __SIZEOF_INT128__
@@ -341,7 +343,7 @@ static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t obj)
  * trace callbacks and gccheckmark's path finder). */
 static GCH_ALWAYS_INLINE void scan_bits(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
 {
-    uint64_t bits = obj_bits(s, obj);
+    uint64_t bits = obj_bits(s, s->start, obj);
     bool direct = m->v.visit == visit_slot; /* not gccheckmark's path finder */
     while (bits != 0) {
         void *const *slot = (void *const *)(obj + 8 * (size_t)__builtin_ctzll(bits));
@@ -444,15 +446,43 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
  * 50 with a ring of 4, 47 with 8, 50 with 16. */
 #define PREFETCH_RING 8
 
+/* scan_fast: scan obj, a grey object, for drain_fast, whose span cache,
+ * arena window, marked bytes and open cursor are c, w, *marked and q;
+ * returns the bytes of work done (the slot, or an oblet).  An object of
+ * a heap-bitmap span is scanned inline with shade_fast; anything else
+ * goes through scan_in_span (or scan_oblet) and the marker's own cache
+ * (MK1), with the cursor closed. */
+static GCH_ALWAYS_INLINE size_t scan_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
+                                          uintptr_t obj, uint64_t *marked, struct gcwork_cursor *q)
+{
+    struct mspan *s = object_span(m, c, w, obj); /* not NULL: obj is grey */
+    size_t size = s->elemsize;
+    uint64_t bits;
+    /* A headered slot's word bits are clear (Y1), so an object with
+     * word bits is masked and its header bit needs no test. */
+    if (GCH_LIKELY(s->typebits != NULL && (bits = obj_bits(s, c->start, obj)) != 0)) {
+        do {
+            void *const *slot = (void *const *)(obj + 8 * (size_t)(unsigned)__builtin_ctzll(bits));
+            shade_fast(m, c, w, slot_load_acquire(slot), slot, marked, q); /* acquire: see visit_slot */
+        } while ((bits &= bits - 1) != 0);
+    } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
+        gcwork_cursor_close(&m->work, q); /* these shade through m->work */
+        if (GCH_UNLIKELY(splits(s)))
+            size = scan_oblet(m, s, obj);
+        else
+            scan_in_span(m, s, obj);
+        gcwork_cursor_open(&m->work, q);
+    }
+    return size;
+}
+
 /* drain_fast: gcmarker_drain's loop for a marker with no decoder, no
  * gccheckmark and the plain visitor, the state of every background
- * worker and assist: the span cache and the marked bytes live in locals,
- * objects pass through the prefetch ring, and the objects of heap-bitmap
- * spans are scanned inline with shade_fast.  Anything else goes through
- * scan_in_span and the marker's own cache (MK1), with the work cursor
- * closed.  The ring's objects are grey and counted by no
- * queue, so every exit puts them back (G6) before the call returns:
- * nothing outside a drain call ever sees them missing (X4). */
+ * worker and assist: the span cache, arena window, marked bytes and work
+ * cursor live in locals, and objects pass through the prefetch ring
+ * before scan_fast scans them.  The ring's objects are grey and counted
+ * by no queue, so every exit puts them back (G6) before the call
+ * returns: nothing outside a drain call ever sees them missing (X4). */
 static int64_t drain_fast(struct gcmarker *m, int64_t budget)
 {
     struct span_cache c = {0, 0, NULL};
@@ -462,9 +492,9 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
     uintptr_t ring[PREFETCH_RING]; /* held objects: ring[(at + k) % PREFETCH_RING], k < held */
     unsigned at = 0, held = 0;
     uint64_t marked = 0;
-    int64_t done = 0;
+    int64_t left = budget;
     gcwork_cursor_open(&m->work, &q);
-    while (done < budget) {
+    while (left > 0) {
         /* Swap the next queued object (prefetched) for the oldest one
          * held; while the ring fills, only hold it; with the queue empty,
          * scan the oldest held (a list's objects pass straight through). */
@@ -484,27 +514,10 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
             obj = ring[at];
         }
         at = (at + 1) % PREFETCH_RING;
-        struct mspan *s = object_span(m, &c, &w, obj); /* not NULL: obj is grey */
-        size_t size = s->elemsize;
-        uint64_t bits;
-        /* A headered slot's word bits are clear (Y1), so an object with
-         * word bits is masked and its header bit needs no test. */
-        if (GCH_LIKELY(s->typebits != NULL && (bits = obj_bits(s, obj)) != 0)) {
-            do {
-                void *const *slot = (void *const *)(obj + 8 * (size_t)__builtin_ctzll(bits));
-                shade_fast(m, &c, &w, slot_load_acquire(slot), slot, &marked, &q); /* acquire: see visit_slot */
-            } while ((bits &= bits - 1) != 0);
-        } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
-            gcwork_cursor_close(&m->work, &q); /* these shade through m->work */
-            if (GCH_UNLIKELY(splits(s)))
-                size = scan_oblet(m, s, obj);
-            else
-                scan_in_span(m, s, obj);
-            gcwork_cursor_open(&m->work, &q);
-        }
-        done += (int64_t)size;
-        /* Keep idle markers fed: publish some work when none is shared. */
-        if (!workbuf_pool_has_work(pool)) {
+        left -= (int64_t)scan_fast(m, &c, &w, obj, &marked, &q);
+        /* Keep idle markers fed: publish some work when none is shared
+         * (looked at once per PREFETCH_RING objects). */
+        if (at == 0 && !workbuf_pool_has_work(pool)) {
             gcwork_cursor_close(&m->work, &q);
             gcwork_balance(&m->work);
             gcwork_cursor_open(&m->work, &q);
@@ -516,7 +529,7 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
             gch_fatal("out of memory for mark work buffers", ring[at], 0, 0);
     m->scanning = 0;
     m->marked += marked;
-    return done;
+    return budget - left;
 }
 
 /* drain_general: gcmarker_drain's loop for every other marker. */
