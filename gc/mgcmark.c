@@ -131,8 +131,9 @@ static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uintptr_
 
 /* shade: mark the object holding address p (X3), queueing it for
  * scanning if it has references.  Addresses outside the heap are ignored.
- * The general path (decoder, gccheckmark, the marker's own span cache);
- * a drain without either uses shade_fast.  Go counterpart: greyobject. */
+ * The general path (roots, barrier buffers, gccheckmark, the marker's
+ * own span cache); a drain without gccheckmark uses shade_fast.  Go
+ * counterpart: greyobject. */
 static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void *slot)
 {
     if (m->decode != NULL && p != 0)
@@ -240,12 +241,21 @@ static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct sp
     return s;
 }
 
-/* shade_fast: shade for a drain with no decoder and no gccheckmark. */
+/* decode_fn: a heap's tag decoder (gch_config.decode). */
+typedef void *(*decode_fn)(uintptr_t);
+
+/* shade_fast: shade for a drain without gccheckmark: the word p read from
+ * slot, decoded first when decode (the heap's decoder) is not NULL.  One
+ * drain serves both kinds of heap: the test costs a plain heap about 1
+ * instruction per node (bench_mark_ir), and a copy of the drain per kind
+ * came out slower for both (the register allocation of the copies). */
 static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
                                          uintptr_t p, const void *slot, uint64_t *marked,
-                                         struct gcwork_cursor *q)
+                                         struct gcwork_cursor *q, decode_fn decode)
 {
     if (p == 0)
+        return;
+    if (GCH_UNLIKELY(decode != NULL) && (p = (uintptr_t)decode(p)) == 0)
         return;
     struct mspan *s = c->span;
     if (GCH_UNLIKELY(p - c->start >= c->len)) { /* else a hit (MK1), never NULL */
@@ -447,13 +457,15 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
 #define PREFETCH_RING 8
 
 /* scan_fast: scan obj, a grey object, for drain_fast, whose span cache,
- * arena window, marked bytes and open cursor are c, w, *marked and q;
+ * arena window, marked bytes, open cursor and decoder (or NULL) are c,
+ * w, *marked, q and decode;
  * returns the bytes of work done (the slot, or an oblet).  An object of
  * a heap-bitmap span is scanned inline with shade_fast; anything else
  * goes through scan_in_span (or scan_oblet) and the marker's own cache
  * (MK1), with the cursor closed. */
 static GCH_ALWAYS_INLINE size_t scan_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
-                                          uintptr_t obj, uint64_t *marked, struct gcwork_cursor *q)
+                                          uintptr_t obj, uint64_t *marked, struct gcwork_cursor *q,
+                                          decode_fn decode)
 {
     struct mspan *s = object_span(m, c, w, obj); /* not NULL: obj is grey */
     size_t size = s->elemsize;
@@ -463,7 +475,7 @@ static GCH_ALWAYS_INLINE size_t scan_fast(struct gcmarker *m, struct span_cache 
     if (GCH_LIKELY(s->typebits != NULL && (bits = obj_bits(s, c->start, obj)) != 0)) {
         do {
             void *const *slot = (void *const *)(obj + 8 * (size_t)(unsigned)__builtin_ctzll(bits));
-            shade_fast(m, c, w, slot_load_acquire(slot), slot, marked, q); /* acquire: see visit_slot */
+            shade_fast(m, c, w, slot_load_acquire(slot), slot, marked, q, decode); /* acquire: see visit_slot */
         } while ((bits &= bits - 1) != 0);
     } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
         gcwork_cursor_close(&m->work, q); /* these shade through m->work */
@@ -476,15 +488,16 @@ static GCH_ALWAYS_INLINE size_t scan_fast(struct gcmarker *m, struct span_cache 
     return size;
 }
 
-/* drain_fast: gcmarker_drain's loop for a marker with no decoder, no
- * gccheckmark and the plain visitor, the state of every background
- * worker and assist: the span cache, arena window, marked bytes and work
- * cursor live in locals, and objects pass through the prefetch ring
- * before scan_fast scans them.  The ring's objects are grey and counted
+/* drain_fast: gcmarker_drain's loop for a marker without gccheckmark
+ * and with the plain visitor, the state of every background worker and
+ * assist, with or without a decoder: the span cache, arena window,
+ * marked bytes, work cursor and decoder live in locals, and objects
+ * pass through the prefetch ring before scan_fast scans them.  The ring's objects are grey and counted
  * by no queue, so every exit puts them back (G6) before the call
  * returns: nothing outside a drain call ever sees them missing (X4). */
 static int64_t drain_fast(struct gcmarker *m, int64_t budget)
 {
+    decode_fn decode = m->decode;
     struct span_cache c = {0, 0, NULL};
     struct arena_window w = {NULL, ARENA_NONE};
     struct gcwork_cursor q;
@@ -514,7 +527,7 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
             obj = ring[at];
         }
         at = (at + 1) % PREFETCH_RING;
-        left -= (int64_t)scan_fast(m, &c, &w, obj, &marked, &q);
+        left -= (int64_t)scan_fast(m, &c, &w, obj, &marked, &q, decode);
         /* Keep idle markers fed: publish some work when none is shared
          * (looked at once per PREFETCH_RING objects). */
         if (at == 0 && !workbuf_pool_has_work(pool)) {
@@ -557,9 +570,11 @@ int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
         budget = INT64_MAX;
     gchi_scan_enter();
     span_cache_reset(m, true);
-    int64_t done = m->decode == NULL && m->checkmark == NULL && m->v.visit == visit_slot
-                       ? drain_fast(m, budget)
-                       : drain_general(m, budget);
+    int64_t done;
+    if (m->checkmark != NULL || m->v.visit != visit_slot)
+        done = drain_general(m, budget);
+    else
+        done = drain_fast(m, budget);
     span_cache_reset(m, false);
     gchi_scan_leave();
     if (m->checkmark == NULL && done > 0)
