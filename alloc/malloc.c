@@ -309,14 +309,12 @@ static GCH_ALWAYS_INLINE uint64_t mask_bits(const gch_type *ty, size_t size, siz
     return words == 64 ? bits : bits & (((uint64_t)1 << words) - 1);
 }
 
-/* write_heap_bits: record the pointer words of the object at v (Y1): its
- * slot's word bits from the mask, its header bit clear. */
-static GCH_ALWAYS_INLINE void write_heap_bits(struct mspan *s, uintptr_t v, const gch_type *ty,
-                                              size_t size)
+/* store_word_bits: set the word bits of the slot at v of typebits span s
+ * to bits (bit k for the slot's word k). */
+static GCH_ALWAYS_INLINE void store_word_bits(struct mspan *s, uintptr_t v, uint64_t bits)
 {
     struct span_typebits *tb = s->typebits;
     size_t w0 = (v - s->start) / 8, nwords = s->elemsize / 8;
-    uint64_t bits = mask_bits(ty, size, nwords);
     uint64_t m = nwords == 64 ? ~(uint64_t)0 : (((uint64_t)1 << nwords) - 1);
     size_t i = w0 / 64, sh = w0 % 64;
     /* This cache is the words' only writer; a marker may read a
@@ -324,9 +322,18 @@ static GCH_ALWAYS_INLINE void write_heap_bits(struct mspan *s, uintptr_t v, cons
     word_store(&tb->words[i], (tb->words[i] & ~(m << sh)) | (bits << sh));
     if (sh + nwords > 64) /* the slot straddles two bitmap words */
         word_store(&tb->words[i + 1], (tb->words[i + 1] & ~(m >> (64 - sh))) | (bits >> (64 - sh)));
+}
+
+/* write_heap_bits: record the pointer words of the object at v (Y1): its
+ * slot's word bits from the mask, its header bit clear. */
+static GCH_ALWAYS_INLINE void write_heap_bits(struct mspan *s, uintptr_t v, const gch_type *ty,
+                                              size_t size)
+{
+    store_word_bits(s, v, mask_bits(ty, size, s->elemsize / 8));
     if (GCH_UNLIKELY(s->has_headers)) { /* only then can the slot's bit be set */
         uint32_t idx = span_object_index(s, v);
-        word_store(&tb->hdr[idx / 64], tb->hdr[idx / 64] & ~((uint64_t)1 << (idx % 64)));
+        uint64_t *hw = &s->typebits->hdr[idx / 64];
+        word_store(hw, *hw & ~((uint64_t)1 << (idx % 64)));
     }
 }
 
@@ -345,6 +352,7 @@ static void write_header(struct mspan *s, uintptr_t v, const gch_type *ty, size_
         uint32_t idx = span_object_index(s, v);
         uint64_t *hw = &s->typebits->hdr[idx / 64];
         word_store(hw, *hw | (uint64_t)1 << (idx % 64));
+        store_word_bits(s, v, 0); /* Y1: the marker reads them first */
         s->has_headers = true;
     }
 }

@@ -131,9 +131,10 @@ struct mspan {
  * depend on the type.  Go counterpart: mbitmap.go (heapBitsInSpan, malloc
  * headers at the slot start; ours sit at the end).
  *   Y1 the mcache that allocates a scan object writes, before returning
- *      it, the slot's header bit, and for an object without a header its
- *      word bits (a headered slot's word bits are stale and never read:
- *      readers test the header bit first);
+ *      it, the slot's header bit and its word bits: the mask's for an
+ *      object without a header, all clear for one with a header (so a
+ *      reader may test the word bits first and the header bit only when
+ *      they are all clear, as the fast drain does);
  *   Y2 a slot with its header bit set (or any slot of a > 512-byte scan
  *      span) holds its gch_type pointer at slot + elemsize - 8;
  *   Y3 the collector scans exactly the bytes an object was allocated with

@@ -33,15 +33,27 @@
 #include "heap.h"
 #include "error.h"
 
+/* scanned_object: the object holding slot, a slot of an object a fast
+ * drain is scanning (which leaves m->scanning 0: one store per object
+ * saved), found through the page map as marking_span does. */
+static uintptr_t scanned_object(const struct gcmarker *m, const void *slot)
+{
+    const struct mspan *s = arena_span_of(&m->h->mheap.index, (uintptr_t)slot);
+    return s->start + (uintptr_t)span_object_index(s, (uintptr_t)slot) * s->elemsize;
+}
+
 /* bad_pointer: GODEBUG=invalidptr=1 found a reference into the heap that
  * points at no allocated object. */
 static GCH_NOINLINE GCH_COLD void bad_pointer(const struct gcmarker *m, const char *why, uintptr_t p,
                                                  const void *slot, const struct mspan *s)
 {
+    uintptr_t obj = m->scanning;
+    if (obj == 0 && m->draining && slot != NULL) /* inside a drain every slot is an object's */
+        obj = scanned_object(m, slot);
     gch_fatalf("bad pointer in heap: %s: value %#lx in slot %p of %s %#lx (span %p); "
                "the object was freed or never allocated (set GODEBUG=invalidptr=0 to ignore)",
-               why, (unsigned long)p, slot, m->scanning ? "object" : "root",
-               (unsigned long)m->scanning, (const void *)s);
+               why, (unsigned long)p, slot, obj ? "object" : "root", (unsigned long)obj,
+               (const void *)s);
 }
 
 /* span_cache_fill: inside a drain, remember s, an in-use span (MK1). */
@@ -79,16 +91,30 @@ static GCH_NOINLINE struct mspan *shade_lookup(struct gcmarker *m, uintptr_t p, 
     return s;
 }
 
-/* grey: mark slot idx of s, which holds p (X3), and queue the object if
- * it has references, through the open cursor q if not NULL; its bytes
- * are added to *marked.  The common tail of
+/* grey: mark slot idx of s (start: s->start, which the caller may hold
+ * in a register), which holds p (X3), and queue the object if it has
+ * references, through the open cursor q if not NULL; its bytes are added
+ * to *marked.  The common tail of
  * every shade.  Go counterpart: greyobject. */
-static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uint32_t idx, uintptr_t p,
-                                   const void *slot, uint64_t *marked, struct gcwork_cursor *q)
+/* map_bit: bit i of a mark or alloc bitmap, read as part of its 64-bit
+ * word when the machine is little-endian (bit_set_atomic: the maps are
+ * whole words, so bit i is bit i % 64 of word i / 64), which lets the two
+ * maps' tests and the atomic OR share one word index. */
+static GCH_ALWAYS_INLINE bool map_bit(const uint8_t *bits, uint32_t i)
 {
-    if (bit_load(s->gcmark_bits, idx))
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (mem_u64_load_relaxed((const uint64_t *)(const void *)bits + i / 64) >> (i % 64)) & 1;
+#else
+    return bit_load(bits, i);
+#endif
+}
+
+static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uintptr_t start, uint32_t idx,
+                                   uintptr_t p, const void *slot, uint64_t *marked, struct gcwork_cursor *q)
+{
+    if (map_bit(s->gcmark_bits, idx))
         return; /* marked already, or allocated black */
-    if (!bit_load(s->alloc_bits, idx)) { /* exact by X2 */
+    if (!map_bit(s->alloc_bits, idx)) { /* exact by X2 */
         if (m->invalidptr)
             bad_pointer(m, "points to a free object", p, slot, s);
         return;
@@ -98,15 +124,16 @@ static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uint32_t
     *marked += s->elemsize;
     if (spanclass_noscan(s->spanclass))
         return;
-    uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
+    uintptr_t obj = start + (uintptr_t)idx * s->elemsize;
     if (!(q != NULL ? gcwork_cursor_put(&m->work, q, obj) : gcwork_put(&m->work, obj)))
         gch_fatal("out of memory for mark work buffers", p, (uintptr_t)s, 0);
 }
 
 /* shade: mark the object holding address p (X3), queueing it for
  * scanning if it has references.  Addresses outside the heap are ignored.
- * The general path (decoder, gccheckmark, the marker's own span cache);
- * a drain without either uses shade_fast.  Go counterpart: greyobject. */
+ * The general path (roots, barrier buffers, gccheckmark, the marker's
+ * own span cache); a drain without gccheckmark uses shade_fast.  Go
+ * counterpart: greyobject. */
 static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void *slot)
 {
     if (m->decode != NULL && p != 0)
@@ -126,25 +153,34 @@ static GCH_ALWAYS_INLINE void shade(struct gcmarker *m, uintptr_t p, const void 
         m->checkmark_shade(m, s, idx, slot);
         return;
     }
-    grey(m, s, idx, p, slot, &m->marked, NULL);
+    grey(m, s, s->start, idx, p, slot, &m->marked, NULL);
 }
 
 /* struct span_cache: a fast drain's span cache, in locals (stores to
- * work buffers cannot alias them).  [start, start + len) == [start,
- * limit) of span, an in-use span found by a lookup in this drain call
- * (len 0: empty), under MK1's terms; arena, when set, is the arena of
- * the last page-map lookup, whose page map later lookups read directly
- * (arenas live as long as the heap), and [abase, abase + alen) its
- * addresses.  The prefetch ring interleaves the
- * objects of several subtrees, so a scanned object's span is often not
- * the last one: it is read from the page map and becomes the cached span,
- * which then serves most of the object's own references. */
+ * work buffers cannot alias them, and no call takes its address, so it
+ * stays in registers).  [start, start + len) == [start, limit) of span,
+ * an in-use span found by a lookup in this drain call (len 0: empty),
+ * under MK1's terms.  The prefetch ring interleaves the objects of
+ * several subtrees, so a scanned object's span is often not the last
+ * one: it is read from the page map and becomes the cached span, which
+ * then serves most of the object's own references. */
 struct span_cache {
     uintptr_t start, len;
     struct mspan *span;
-    struct heaparena *arena;
-    uintptr_t abase, alen;       /* arena->base and ARENA_SIZE, or 0, 0 */
 };
+
+/* struct arena_window: the arena of a fast drain's last page-map lookup,
+ * whose page map later lookups read directly (arenas live as long as the
+ * heap): base is arena->base, or ARENA_NONE before the first lookup. */
+struct arena_window {
+    struct heaparena *arena;
+    uintptr_t base;
+};
+
+/* ARENA_NONE: a base no address lies ARENA_SIZE above (addr - base would
+ * have to wrap, and no heap address is in the last ARENA_SIZE bytes of
+ * the address space: user space ends far below). */
+#define ARENA_NONE ((uintptr_t)0 - ARENA_SIZE)
 
 static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
 {
@@ -153,18 +189,18 @@ static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
     c->span = s;
 }
 
-/* cache_span: the span covering p through the page map, entered in c:
- * shade_lookup's answer, read straight from c->arena's page map when p
- * lies in it and the entry is a plain hit (anything else, including
- * every bad pointer, goes through shade_lookup).  NULL as shade_lookup. */
-static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct span_cache *c, uintptr_t p,
+/* cache_span: the span covering p through the page map: shade_lookup's
+ * answer, read straight from w's page map when p lies in it and the
+ * entry is a plain hit (anything else, including every bad pointer,
+ * goes through shade_lookup, and moves w to p's arena).  NULL as
+ * shade_lookup. */
+static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct arena_window *w, uintptr_t p,
                                             const void *slot)
 {
-    struct heaparena *a = c->arena;
     struct mspan *s = NULL;
-    if (a != NULL && p - a->base < ARENA_SIZE) {
+    if (p - w->base < ARENA_SIZE) {
         /* Acquire pairs with the span's publication, as in shade_lookup. */
-        s = atomic_ptr_load_acquire(&a->spans[(p - a->base) >> PAGE_SHIFT]);
+        s = atomic_ptr_load_acquire(&w->arena->spans[(p - w->base) >> PAGE_SHIFT]);
         if (s != NULL && (atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE || p >= s->limit))
             s = NULL;
     }
@@ -172,45 +208,64 @@ static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct span_cac
         s = shade_lookup(m, p, slot);
         if (s == NULL)
             return NULL;
-        c->arena = arena_of(&m->h->mheap.index, p);
-        c->abase = c->arena->base;
-        c->alen = ARENA_SIZE;
+        w->arena = arena_of(&m->h->mheap.index, p);
+        w->base = w->arena->base;
     }
-    cache_enter(c, s);
     return s;
 }
 
-/* cache_find: the span covering p through c, else cache_span. */
-static GCH_ALWAYS_INLINE struct mspan *cache_find(struct gcmarker *m, struct span_cache *c, uintptr_t p,
-                                                  const void *slot)
+/* cache_find: the span covering p through c, else cache_span (entered
+ * in c when found). */
+static GCH_ALWAYS_INLINE struct mspan *cache_find(struct gcmarker *m, struct span_cache *c,
+                                                  struct arena_window *w, uintptr_t p, const void *slot)
 {
     if (GCH_LIKELY(p - c->start < c->len))
         return c->span; /* MK1 */
-    return cache_span(m, c, p, slot);
+    struct mspan *s = cache_span(m, w, p, slot);
+    if (s != NULL)
+        cache_enter(c, s);
+    return s;
 }
 
 /* object_span: the span of obj, a grey object (so allocated in an in-use
  * span, which stays so while anything marks: H5), entered in c: from
- * c->arena's page map without state or limit checks when obj lies in it
- * (as marking_span), else through cache_find. */
-static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct span_cache *c, uintptr_t obj)
+ * w's page map without state or limit checks when obj lies in it (as
+ * marking_span), else through cache_find. */
+static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct span_cache *c,
+                                                   struct arena_window *w, uintptr_t obj)
 {
-    if (obj - c->abase >= c->alen)
-        return cache_find(m, c, obj, NULL);
-    struct mspan *s = atomic_ptr_load_acquire(&c->arena->spans[(obj - c->abase) >> PAGE_SHIFT]);
+    if (obj - w->base >= ARENA_SIZE)
+        return cache_find(m, c, w, obj, NULL);
+    struct mspan *s = atomic_ptr_load_acquire(&w->arena->spans[(obj - w->base) >> PAGE_SHIFT]);
     cache_enter(c, s); /* unconditionally: a test mispredicts (bench_markscale 40 -> 41 ms) */
     return s;
 }
 
-/* shade_fast: shade for a drain with no decoder and no gccheckmark. */
-static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *c, uintptr_t p,
-                                         const void *slot, uint64_t *marked, struct gcwork_cursor *q)
+/* decode_fn: a heap's tag decoder (gch_config.decode). */
+typedef void *(*decode_fn)(uintptr_t);
+
+/* shade_fast: shade for a drain without gccheckmark: the word p read from
+ * slot, decoded first when decode (the heap's decoder) is not NULL.  One
+ * drain serves both kinds of heap: the test costs a plain heap about 1
+ * instruction per node (bench_mark_ir), and a copy of the drain per kind
+ * came out slower for both (the register allocation of the copies). */
+static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
+                                         uintptr_t p, const void *slot, uint64_t *marked,
+                                         struct gcwork_cursor *q, decode_fn decode)
 {
     if (p == 0)
         return;
-    struct mspan *s = cache_find(m, c, p, slot);
-    if (s != NULL)
-        grey(m, s, span_object_index(s, p), p, slot, marked, q);
+    if (GCH_UNLIKELY(decode != NULL) && (p = (uintptr_t)decode(p)) == 0)
+        return;
+    struct mspan *s = c->span;
+    if (GCH_UNLIKELY(p - c->start >= c->len)) { /* else a hit (MK1), never NULL */
+        s = cache_span(m, w, p, slot);
+        if (s == NULL)
+            return;
+        cache_enter(c, s);
+    }
+    /* c->start == s->start: the index as span_object_index, one load fewer */
+    grey(m, s, c->start, (uint32_t)(((uint64_t)(p - c->start) * s->divmagic) >> 32), p, slot, marked, q);
 }
 
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
@@ -273,18 +328,24 @@ static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch
  * one mask, without branches.  The span is one page (struct
  * span_typebits), so an object that straddles two bitmap words never
  * starts in the last one: the index of the second word wraps there, and
- * the bits it brings in lie past the object and are masked off. */
-static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t obj)
+ * the bits it brings in lie past the object and are masked off.  The two
+ * words are shifted as one 128-bit value (x86-64: one shrd, which also
+ * gives the right answer for a shift of 0), and the object's n words
+ * keep ~0 >> (64 - n) (the shift count taken mod 64: n == 64 keeps all). */
+static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t start, uintptr_t obj)
 {
     enum { NWORDS = sizeof(s->typebits->words) / sizeof(s->typebits->words[0]) };
     _Static_assert((NWORDS & (NWORDS - 1)) == 0, "the index wrap needs a power of two");
     _Static_assert(HEAPBITS_MAX_SIZE <= 64 * 8, "an object's word bits fit one mask");
-    size_t w0 = (obj - s->start) / 8, n = s->elemsize / 8, i = w0 / 64, sh = w0 % 64;
+    size_t w0 = (obj - start) / 8, i = w0 / 64; /* start: s->start */
     const uint64_t *words = s->typebits->words;
     uint64_t lo = word_load(&words[i]), hi = word_load(&words[(i + 1) % NWORDS]);
-    /* (hi << 1) << (63 - sh) is hi << (64 - sh), and 0 when sh == 0 */
-    uint64_t bits = (lo >> sh) | ((hi << 1) << (63 - sh));
-    return bits & (~(uint64_t)0 >> (64 - n)); /* 1 <= n <= 64 */
+#ifdef __SIZEOF_INT128__
+    uint64_t bits = (uint64_t)(((unsigned __int128)hi << 64 | lo) >> (w0 % 64));
+#else /* (hi << 1) << (63 - sh) is hi << (64 - sh), and 0 when sh == 0 */
+    uint64_t bits = (lo >> (w0 % 64)) | ((hi << 1) << (63 - w0 % 64));
+#endif
+    return bits & (~(uint64_t)0 >> ((0u - (unsigned)(s->elemsize / 8)) % 64)); /* 1 <= n <= 64 */
 }
 
 /* scan_bits: the references of the object at obj in a heap-bitmap span,
@@ -292,7 +353,7 @@ static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t obj)
  * trace callbacks and gccheckmark's path finder). */
 static GCH_ALWAYS_INLINE void scan_bits(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
 {
-    uint64_t bits = obj_bits(s, obj);
+    uint64_t bits = obj_bits(s, s->start, obj);
     bool direct = m->v.visit == visit_slot; /* not gccheckmark's path finder */
     while (bits != 0) {
         void *const *slot = (void *const *)(obj + 8 * (size_t)__builtin_ctzll(bits));
@@ -396,75 +457,93 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
  * 50 with a ring of 4, 47 with 8, 50 with 16. */
 #define PREFETCH_RING 8
 
-/* drain_fast: gcmarker_drain's loop for a marker with no decoder, no
- * gccheckmark and the plain visitor, the state of every background
- * worker and assist: the span cache and the marked bytes live in locals,
- * objects pass through the prefetch ring, and the objects of heap-bitmap
- * spans are scanned inline with shade_fast.  Anything else goes through
- * scan_in_span and the marker's own cache (MK1), with the work cursor
- * closed.  The ring's objects are grey and counted by no
- * queue, so every exit puts them back (G6) before the call returns:
- * nothing outside a drain call ever sees them missing (X4). */
+/* scan_fast: scan obj, a grey object, for drain_fast, whose span cache,
+ * arena window, marked bytes, open cursor and decoder (or NULL) are c,
+ * w, *marked, q and decode;
+ * returns the bytes of work done (the slot, or an oblet).  An object of
+ * a heap-bitmap span is scanned inline with shade_fast; anything else
+ * goes through scan_in_span (or scan_oblet) and the marker's own cache
+ * (MK1), with the cursor closed. */
+static GCH_ALWAYS_INLINE size_t scan_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
+                                          uintptr_t obj, uint64_t *marked, struct gcwork_cursor *q,
+                                          decode_fn decode)
+{
+    struct mspan *s = object_span(m, c, w, obj); /* not NULL: obj is grey */
+    size_t size = s->elemsize;
+    uint64_t bits;
+    /* A headered slot's word bits are clear (Y1), so an object with
+     * word bits is masked and its header bit needs no test. */
+    if (GCH_LIKELY(s->typebits != NULL && (bits = obj_bits(s, c->start, obj)) != 0)) {
+        do {
+            void *const *slot = (void *const *)(obj + 8 * (size_t)(unsigned)__builtin_ctzll(bits));
+            shade_fast(m, c, w, slot_load_acquire(slot), slot, marked, q, decode); /* acquire: see visit_slot */
+        } while ((bits &= bits - 1) != 0);
+    } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
+        gcwork_cursor_close(&m->work, q); /* these shade through m->work */
+        if (GCH_UNLIKELY(splits(s)))
+            size = scan_oblet(m, s, obj);
+        else
+            scan_in_span(m, s, obj);
+        gcwork_cursor_open(&m->work, q);
+    }
+    return size;
+}
+
+/* drain_fast: gcmarker_drain's loop for a marker without gccheckmark
+ * and with the plain visitor, the state of every background worker and
+ * assist, with or without a decoder: the span cache, arena window,
+ * marked bytes, work cursor and decoder live in locals, and objects
+ * pass through the prefetch ring before scan_fast scans them.  The ring's objects are grey and counted
+ * by no queue, so every exit puts them back (G6) before the call
+ * returns: nothing outside a drain call ever sees them missing (X4). */
 static int64_t drain_fast(struct gcmarker *m, int64_t budget)
 {
-    struct span_cache c = {0, 0, NULL, NULL, 0, 0};
+    decode_fn decode = m->decode;
+    struct span_cache c = {0, 0, NULL};
+    struct arena_window w = {NULL, ARENA_NONE};
     struct gcwork_cursor q;
-    uintptr_t ring[PREFETCH_RING] = {0}; /* 0: an empty place */
+    const struct workbuf_pool *pool = m->work.pool;
+    uintptr_t ring[PREFETCH_RING]; /* held objects: ring[(at + k) % PREFETCH_RING], k < held */
     unsigned at = 0, held = 0;
     uint64_t marked = 0;
-    int64_t done = 0;
+    int64_t left = budget;
     gcwork_cursor_open(&m->work, &q);
-    while (done < budget) {
-        /* Swap the next queued object (prefetched) for the oldest one held. */
-        uintptr_t next = gcwork_cursor_tryget(&m->work, &q);
-        uintptr_t obj = ring[at];
-        ring[at] = next;
-        at = (at + 1) % PREFETCH_RING;
-        if (next != 0) {
+    while (left > 0) {
+        /* Swap the next queued object (prefetched) for the oldest one
+         * held; while the ring fills, only hold it; with the queue empty,
+         * scan the oldest held (a list's objects pass straight through). */
+        uintptr_t obj, next = gcwork_cursor_tryget(&m->work, &q);
+        if (GCH_LIKELY(next != 0)) {
             __builtin_prefetch((const void *)next);
-            held++;
-        }
-        if (obj == 0) {
+            if (held < PREFETCH_RING) {
+                ring[(at + held++) % PREFETCH_RING] = next;
+                continue;
+            }
+            obj = ring[at];
+            ring[at] = next;
+        } else {
             if (held == 0)
                 break;
-            continue;
+            held--;
+            obj = ring[at];
         }
-        held--;
-        struct mspan *s = object_span(m, &c, obj); /* not NULL: obj is grey */
-        size_t size = s->elemsize;
-        if (GCH_LIKELY(s->typebits != NULL && !span_typebits_has_header(s, obj))) {
-            m->scanning = obj; /* for bad_pointer; cleared after the loop */
-            for (uint64_t bits = obj_bits(s, obj); bits != 0; bits &= bits - 1) {
-                void *const *slot = (void *const *)(obj + 8 * (size_t)__builtin_ctzll(bits));
-                shade_fast(m, &c, slot_load_acquire(slot), slot, &marked, &q); /* acquire: see visit_slot */
-            }
-        } else {
-            gcwork_cursor_close(&m->work, &q); /* these shade through m->work */
-            if (GCH_UNLIKELY(splits(s)))
-                size = scan_oblet(m, s, obj);
-            else
-                scan_in_span(m, s, obj);
-            gcwork_cursor_open(&m->work, &q);
-        }
-        done += (int64_t)size;
-        /* Keep idle markers fed: publish some work when none is shared. */
-        if (!workbuf_pool_has_work(m->work.pool)) {
+        at = (at + 1) % PREFETCH_RING;
+        left -= (int64_t)scan_fast(m, &c, &w, obj, &marked, &q, decode);
+        /* Keep idle markers fed: publish some work when none is shared
+         * (looked at once per PREFETCH_RING objects). */
+        if (at == 0 && !workbuf_pool_has_work(pool)) {
             gcwork_cursor_close(&m->work, &q);
             gcwork_balance(&m->work);
             gcwork_cursor_open(&m->work, &q);
         }
     }
     gcwork_cursor_close(&m->work, &q);
-    for (unsigned k = 0; held > 0 && k < PREFETCH_RING; k++) { /* grey objects go back (G6) */
-        if (ring[k] == 0)
-            continue;
-        held--;
-        if (!gcwork_put(&m->work, ring[k]))
-            gch_fatal("out of memory for mark work buffers", ring[k], 0, 0);
-    }
+    for (; held > 0; held--, at = (at + 1) % PREFETCH_RING) /* grey objects go back (G6) */
+        if (!gcwork_put(&m->work, ring[at]))
+            gch_fatal("out of memory for mark work buffers", ring[at], 0, 0);
     m->scanning = 0;
     m->marked += marked;
-    return done;
+    return budget - left;
 }
 
 /* drain_general: gcmarker_drain's loop for every other marker. */
@@ -492,9 +571,11 @@ int64_t gcmarker_drain(struct gcmarker *m, int64_t budget)
         budget = INT64_MAX;
     gchi_scan_enter();
     span_cache_reset(m, true);
-    int64_t done = m->decode == NULL && m->checkmark == NULL && m->v.visit == visit_slot
-                       ? drain_fast(m, budget)
-                       : drain_general(m, budget);
+    int64_t done;
+    if (m->checkmark != NULL || m->v.visit != visit_slot)
+        done = drain_general(m, budget);
+    else
+        done = drain_fast(m, budget);
     span_cache_reset(m, false);
     gchi_scan_leave();
     if (m->checkmark == NULL && done > 0)

@@ -950,6 +950,64 @@ static void test_drain_budget_keeps_ring(void **state)
     GCH_LOCALS_END(f->t, r);
 }
 
+/* tnode: a trace-callback object whose one reference is its word 2; with
+ * its header it takes a 32-byte slot, the class of a cnode. */
+struct tnode {
+    uint64_t a, b;
+    void *kid;
+};
+
+static void trace_tnode(gch_visitor *v, void *obj, size_t size)
+{
+    (void)size;
+    gch_visit(v, (void *const *)&((struct tnode *)obj)->kid);
+}
+static const gch_type tnode_type = {"tnode", sizeof(struct tnode), NULL, trace_tnode};
+
+static int cmp_uptr(const void *a, const void *b);
+
+/* Y1 as the fast drain reads it: a headered object in a slot that held a
+ * masked one is scanned by its trace callback, not by the old object's
+ * word bits (which marked words 0 and 1 and would leave its word-2 child
+ * unmarked, so freed).  Every other old object stays live, so that their
+ * spans (and typebits records, with the freed slots' old bits) stay. */
+static void test_headered_slot_after_mask(void **state)
+{
+    struct fixture *f = *state;
+    enum { K = 600 };
+    static void *roots[K], *keep[K];
+    uintptr_t *old = calloc(K, sizeof *old);
+    assert_non_null(old);
+    assert_int_equal(gch_root_range_add(f->h, keep, K), GCH_OK);
+    for (size_t i = 0; i < 2 * K; i++) {
+        struct cnode *n = new_cnode(f->t, i);
+        if (i % 2)
+            gch_write(f->t, &keep[i / 2], n);
+        else
+            old[i / 2] = (uintptr_t)n; /* garbage */
+    }
+    qsort(old, K, sizeof *old, cmp_uptr);
+    assert_int_equal(live_after_collect(f->h), K);
+    assert_int_equal(gch_root_range_add(f->h, roots, K), GCH_OK);
+    size_t reused = 0;
+    for (size_t i = 0; i < K; i++) {
+        struct tnode *tn = gch_alloc(f->t, &tnode_type);
+        assert_non_null(tn);
+        reused += bsearch(&(uintptr_t){(uintptr_t)tn}, old, K, sizeof *old, cmp_uptr) != NULL;
+        gch_write(f->t, &roots[i], tn);
+        struct cnode *kid = new_cnode(f->t, i);
+        gch_write(f->t, &((struct tnode *)roots[i])->kid, kid);
+    }
+    assert_true(reused > 0); /* else the test shows nothing */
+    assert_int_equal(live_after_collect(f->h), 3 * K);
+    for (size_t i = 0; i < K; i++)
+        assert_true(cnode_ok(((struct tnode *)roots[i])->kid, i));
+    assert_int_equal(gch_root_range_remove(f->h, roots), GCH_OK);
+    assert_int_equal(gch_root_range_remove(f->h, keep), GCH_OK);
+    assert_int_equal(live_after_collect(f->h), 0);
+    free(old);
+}
+
 /* ------------------------------------------------------------------ */
 /* 6. Tagged values through the decoder                                 */
 /* ------------------------------------------------------------------ */
@@ -1039,6 +1097,89 @@ static void test_decoder(void **state)
 /* ------------------------------------------------------------------ */
 /* 7. Freed slots are reused; memory does not grow                      */
 /* ------------------------------------------------------------------ */
+
+/* tag_tree: a complete binary tree of cnodes linked by tagged words
+ * (next, other = TAG(left), TAG(right)), ids in preorder from *id; the
+ * leaves' links are small integers. */
+static struct cnode *tag_tree(gch_thread *t, int depth, uint64_t *id)
+{
+    GCH_LOCALS(t, loc, 1);
+    loc[0] = TAG(new_cnode(t, (*id)++));
+    if (depth > 0) {
+        struct cnode *l = tag_tree(t, depth - 1, id);
+        gch_write(t, (void **)&((struct cnode *)UNTAG(loc[0]))->next, TAG(l));
+        struct cnode *r = tag_tree(t, depth - 1, id);
+        gch_write(t, (void **)&((struct cnode *)UNTAG(loc[0]))->other, TAG(r));
+    } else {
+        gch_write(t, (void **)&((struct cnode *)UNTAG(loc[0]))->next, SMALLINT(*id));
+    }
+    struct cnode *n = UNTAG(loc[0]);
+    GCH_LOCALS_END(t, loc);
+    return n;
+}
+
+static bool tag_tree_ok(const struct cnode *n, int depth, uint64_t *id)
+{
+    if (!cnode_ok(n, (*id)++))
+        return false;
+    if (depth == 0)
+        return n->next == SMALLINT(*id) && n->other == NULL;
+    return tag_tree_ok(UNTAG(n->next), depth - 1, id) && tag_tree_ok(UNTAG(n->other), depth - 1, id);
+}
+
+/* The fast drain with a decoder: a tree and a list linked only by
+ * tagged words are marked whole, and nothing a raw word points at, by
+ * the workers' drains and, with the workers held off, by hundreds of
+ * budgeted drains of our own marker (the prefetch ring's objects go back
+ * to the queue, G6). */
+static void test_decoder_drain(void **state)
+{
+    (void)state;
+    enum { DEPTH = 10, LIST = 3000 };
+    gch_heap *h = new_heap(-1, tag_decode, 0);
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    GCH_LOCALS(t, r, 2);
+    uint64_t id = 0;
+    r[0] = TAG(tag_tree(t, DEPTH, &id));
+    const uint64_t n = id;
+    for (uint64_t i = 0; i < LIST; i++) {
+        struct cnode *c = new_cnode(t, i);
+        gch_write(t, (void **)&c->next, r[1]);
+        r[1] = TAG(c);
+        /* a raw word, which the decoder says holds no reference: the
+         * node it points at is garbage (if the drain skipped the decoder,
+         * it would see an address and keep it) */
+        gch_write(t, (void **)&c->other, new_cnode(t, 0xdead));
+    }
+    assert_int_equal(live_after_collect(h), n + LIST);
+    gchi_test_hold_mark(h, true); /* the workers keep off */
+    assert_true(gchi_test_gc_start(h));
+    gch_safepoint(t); /* our frame: the roots are queued on our marker */
+    gcmarker_flush(&t->marker);
+    struct gcmarker mine;
+    gcmarker_init(&mine, h);
+    int64_t total = 0, calls = 0;
+    for (int64_t d; (d = gcmarker_drain(&mine, 3 * (int64_t)sizeof(struct cnode))) > 0; calls++)
+        total += d;
+    assert_true(calls > (int64_t)(n + LIST) / 8);
+    assert_int_equal(total, (int64_t)((n + LIST) * sizeof(struct cnode)));
+    gcmarker_flush(&mine);
+    gchi_test_hold_mark(h, false);
+    gchi_test_gc_wait(h);
+    assert_int_equal(live_after_collect(h), n + LIST);
+    id = 0;
+    assert_true(tag_tree_ok(UNTAG(r[0]), DEPTH, &id));
+    uint64_t i = LIST;
+    for (struct cnode *c = UNTAG(r[1]); c != NULL; c = UNTAG(c->next))
+        assert_true(cnode_ok(c, --i));
+    assert_int_equal(i, 0);
+    r[0] = r[1] = NULL;
+    assert_int_equal(live_after_collect(h), 0);
+    GCH_LOCALS_END(t, r);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
 
 static int cmp_uptr(const void *a, const void *b)
 {
@@ -1726,8 +1867,13 @@ static void test_invalidptr(void **state)
     (void)state;
     enum bad_kind kinds[] = {BAD_ROOT_FREE_SLOT, BAD_HEAP_FREE_SLOT, BAD_ROOT_FREE_PAGE,
                              BAD_PAST_LIMIT};
+    /* The report names the slot's holder: the dangling word in b is
+     * found by a fast drain, which finds b from the slot. */
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        expect_fatal(bad_child, &kinds[i], "bad pointer");
+        expect_fatal(bad_child, &kinds[i],
+                     kinds[i] == BAD_HEAP_FREE_SLOT ? "points to a free object: value 0x" : "bad pointer");
+    expect_fatal(bad_child, &kinds[1], "of object 0x");
+    expect_fatal(bad_child, &kinds[0], "of root 0 (");
     /* With invalidptr=0 the same words are ignored and resurrect nothing. */
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         gch_heap *h = heap_with_godebug("invalidptr=0", -1);
@@ -1813,7 +1959,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oblet_is_the_unit_of_work, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_drain_span_cache, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_drain_budget_keeps_ring, gc_setup, gc_teardown),
+        cmocka_unit_test_setup_teardown(test_headered_slot_after_mask, gc_setup, gc_teardown),
         cmocka_unit_test(test_decoder),
+        cmocka_unit_test(test_decoder_drain),
         cmocka_unit_test_setup_teardown(test_slots_reused, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_memory_stable, gc_setup, gc_teardown),
         cmocka_unit_test(test_model_gogc_off),

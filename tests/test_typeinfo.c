@@ -23,7 +23,8 @@
  *   - 32760 bytes is the largest scan object with a header; 32761 and more
  *     are large objects whose span holds the type (largetype);
  *   - a slot reused by an object of another kind gets the new kind's
- *     header bit and word bits (also with a recycled typebits record);
+ *     header bit and word bits, all clear for a headered object (also
+ *     with a recycled typebits record);
  *   - noscan spans and scan spans of classes over 512 bytes have no
  *     typebits; scan spans of classes up to 512 bytes have them.
  */
@@ -516,6 +517,7 @@ static void test_slot_reuse_rewrites_type_info(void **state)
     p = gch_alloc(f->t, &traced);
     assert_ptr_equal(p, victim);
     assert_true(hdr_bit(s, p));
+    assert_int_equal(slot_bits(s, p), 0); /* Y1: the mask's bits are gone too */
     assert_ptr_equal(header_of(s, p), &traced);
     assert_int_equal(gch_usable_size(f->h, p), 8);
     free(objs);
