@@ -88,6 +88,24 @@ void span_prepare_cache(struct mspan *s)
     s->alloc_cache = shift == 0 ? s->alloc_cache : s->alloc_cache >> shift;
 }
 
+void span_zero_free(struct mspan *s)
+{
+    for (uint32_t w = 0; w * 64 < s->nelems; w++) {
+        uint64_t holes = ~load_le64(s->alloc_bits + 8 * w);
+        if (s->nelems - w * 64 < 64)
+            holes &= ((uint64_t)1 << (s->nelems - w * 64)) - 1;
+        while (holes != 0) { /* one memset per run of free slots */
+            unsigned lo = (unsigned)__builtin_ctzll(holes);
+            uint64_t run = holes >> lo;
+            unsigned len = ~run == 0 ? 64 - lo : (unsigned)__builtin_ctzll(~run);
+            uintptr_t p = s->start + (uintptr_t)(w * 64 + lo) * s->elemsize;
+            track_zero_free(p, (size_t)len * s->elemsize);
+            holes = len + lo >= 64 ? 0 : holes & ~((((uint64_t)1 << len) - 1) << lo);
+        }
+    }
+    s->needzero = false;
+}
+
 void span_commit_alloc_bits(struct mspan *s)
 {
     /* A concurrent marker may be reading these bytes (bit_load). */

@@ -325,6 +325,13 @@ void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass
 /* span_prepare_cache: set freeindex/alloc_cache for handing the span to an
  * mcache (M3). */
 void span_prepare_cache(struct mspan *s);
+/* span_zero_free: zero every free slot of s (alloc bit clear) and clear
+ * needzero, so that the slots a cache hands out need no zeroing one by
+ * one (the inline path's rare tail).  Caller owns the uncached span with
+ * exact alloc bits (M4); its free slots stay zero while it is cached,
+ * since no slot is freed then (C3), and until a sweep or a free of an
+ * object sets needzero again. */
+void span_zero_free(struct mspan *s);
 /* span_commit_alloc_bits: establish M4 when a span leaves its mcache. */
 void span_commit_alloc_bits(struct mspan *s);
 
