@@ -24,8 +24,14 @@
  *   X2 when marking begins no span is cached (mark setup flushes every
  *      cache; an object is a whole slot, K2), so the alloc bits are exact for
  *      every object that existed then; every object handed out during
- *      the mark has its mark bit set first (allocate black).  So a slot
- *      with neither bit set is free, which is what invalidptr tests;
+ *      the mark has its mark bit set first (allocate black: a span a
+ *      cache takes during the mark has all its free slots marked then,
+ *      alloc/mcache.h K5; a large object is marked as it is handed out).
+ *      So a slot with neither bit set is free, which is what invalidptr
+ *      tests.  Not the converse: until a cache gives such a span back,
+ *      its free slots are marked too, so a stale reference into one is
+ *      taken for an object allocated black (by invalidptr and
+ *      gccheckmark alike); the release clears them before any sweep;
  *   X3 a marked object of a scan span is put on the grey queue exactly
  *      once (the mark bit is tested and set atomically before queueing);
  *   X4 mark termination begins only when no grey work is queued or held,
@@ -157,7 +163,8 @@ void gc_sweep_destroy(struct gch_heap *h);
  * gc_shade_begin / gc_shade_end: bracket every root edit (a global range
  *   or heap scanner added or removed) from any thread, attached or not:
  *   begin waits out a stopped world, counts the caller in nshading until
- *   end and says whether to shade (a mark runs); called holding no lock;
+ *   end and says whether to shade (a mark runs), and gives the caller's
+ *   attached record on h (or NULL) in *self; called holding no lock;
  * gc_wait_root_edits: world stopped: wait until nshading is 0.  A stop
  *   that changes the phase or ends the mark calls it first, so an edit's
  *   answer from begin holds for the whole edit (R3). */
@@ -167,7 +174,7 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m);
 bool gc_workers_start(struct gch_heap *h);
 void gc_workers_stop(struct gch_heap *h);
 void gc_assist(struct gch_thread *t, size_t bytes);
-bool gc_shade_begin(struct gch_heap *h);
+bool gc_shade_begin(struct gch_heap *h, struct gch_thread **self);
 void gc_shade_end(struct gch_heap *h);
 void gc_wait_root_edits(struct gch_heap *h);
 /* GODEBUG=gccheckmark=1 (gc/mcheckmark.c):

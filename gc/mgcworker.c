@@ -80,10 +80,11 @@ static bool root_jobs(struct gch_heap *h, struct gcmarker *m)
     return did;
 }
 
-bool gc_shade_begin(struct gch_heap *h)
+bool gc_shade_begin(struct gch_heap *h, struct gch_thread **selfp)
 {
     struct gcstate *g = &h->gc;
     struct gch_thread *self = gchi_heap_self(h);
+    *selfp = self;
     lock_acquire(&h->stw.lock);
     /* R3: no edit begins while the world is stopped (a running attached
      * caller parks here as at a safepoint; others wait), and a stop that
@@ -402,12 +403,14 @@ void gc_assist(struct gch_thread *t, size_t bytes)
         want = ASSIST_MIN_WORK;
     /* In slices, stopping early when the world is to stop: a long assist
      * would otherwise hold up every pause (the debt stays for later). */
+    bool was = mcache_scan_enter(&t->mcache); /* trace callbacks on t (K4) */
     while (done < want) {
         int64_t d = gcmarker_drain(&t->marker, ASSIST_MIN_WORK);
         done += d;
         if (d == 0 || mem_u32_load_relaxed(&t->head.preempt) != 0)
             break;
     }
+    mcache_scan_leave(&t->mcache, was);
     gcmarker_flush(&t->marker);
     t->assist_debt -= (double)done; /* below zero: credit for later allocation */
     if (done == 0)

@@ -10,9 +10,11 @@
  * checks one contract the two paths share: the same classes, one
  * allocation window (no slot handed out twice or skipped), the same heap
  * bits (stale bits of a reused slot cleared), zeroing of reused slots,
- * one sampling check per allocation, and K4: gcstress, sanitizer
- * tracking and allocate-black during a mark leave every allocation to
- * the library; a foreign or detached handle gets the library's errors.
+ * one sampling check per allocation, K4: gcstress and sanitizer
+ * tracking leave every allocation to the library, K5: during a mark the
+ * inline path hands out black objects; a foreign or detached handle gets
+ * the library's errors.  Zeroing in bulk of a recycled span as a cache
+ * takes it (mcentral_cache_span).
  */
 #include "testutil.h"
 
@@ -184,6 +186,7 @@ static void test_inline_off(void **state)
     struct mcache *c = gchi_thread_cache(f->t);
     assert_int_equal(c->inline_off, GCH_TRACKING ? MCACHE_INLINE_TRACK : 0);
     assert_false(c->alloc_black);
+    assert_false(c->in_scan);
 
     setenv("GODEBUG", "gcstress=1000000", 1);
     gch_config cfg;
@@ -206,7 +209,8 @@ static void test_inline_off(void **state)
     heap_free_checked(h);
 }
 
-/* K4: while the collector marks, a new object is allocated black. */
+/* K5: while the collector marks, a new object is allocated black, on
+ * either path. */
 static void test_allocated_black_during_mark(void **state)
 {
     struct fixture *f = *state;
