@@ -101,6 +101,12 @@ GCHI_MEM_OPS(mem_size, size_t)
 /* mem_u8_or_relaxed: *p |= m; returns the old byte. */
 static inline uint8_t mem_u8_or_relaxed(uint8_t *p, uint8_t m)
 { return __atomic_fetch_or(p, m, __ATOMIC_RELAXED); }
+/* mem_u64_or_relaxed / mem_u64_and_relaxed: *p |= m / *p &= m, as one
+ * atomic read-modify-write (mark-bit words other markers set too). */
+static inline void mem_u64_or_relaxed(uint64_t *p, uint64_t m)
+{ (void)__atomic_fetch_or(p, m, __ATOMIC_RELAXED); }
+static inline void mem_u64_and_relaxed(uint64_t *p, uint64_t m)
+{ (void)__atomic_fetch_and(p, m, __ATOMIC_RELAXED); }
 /* mem_u64_bts_relaxed: set bit b % 64 of *p; true if it was already set.
  * Spelled (mask from b & 63, old & mask != 0) so that GCC 12 emits one
  * lock bts on x86, not a load and cmpxchg loop (clang 14 still emits the

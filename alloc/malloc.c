@@ -157,27 +157,21 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
     return s->start + (uintptr_t)idx * s->elemsize;
 }
 
-/* alloc_black: mark the object at v of cached span s as it is handed out
- * (mcache.h).  Only while the collector marks. */
-static GCH_NOINLINE void alloc_black(struct mcache *c, struct mspan *s, uintptr_t v)
-{
-    bit_set_atomic(s->gcmark_bits, span_object_index(s, v));
-    c->black_bytes += s->elemsize;
-}
-
-/* slot_rare: a slot needs more than the common path gives it: its mark
- * bit while the collector marks, or zeroing because its span may hold
- * old data.  Tested with one branch on the fast paths. */
+/* slot_rare: a slot needs more than the common path gives it: zeroing
+ * because its span may hold old data (rare since mcentral_cache_span
+ * zeroes such spans in bulk; with clobberfree it does not).  Tested with
+ * one branch on the fast paths.  Allocate-black needs nothing here: a
+ * span cached during a mark has its free slots marked already (K5). */
 static GCH_ALWAYS_INLINE bool slot_rare(const struct mcache *c, const struct mspan *s)
 {
-    return GCH_UNLIKELY((c->alloc_black | s->needzero) != 0);
+    (void)c;
+    return GCH_UNLIKELY(s->needzero);
 }
 
 /* slot_prepare: slot_rare's work for the object at v of cached span s. */
 static GCH_ALWAYS_INLINE void slot_prepare(struct mcache *c, struct mspan *s, uintptr_t v)
 {
-    if (GCH_UNLIKELY(c->alloc_black))
-        alloc_black(c, s, v);
+    (void)c;
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
 }
@@ -242,8 +236,10 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_large(struct mcache *c, size_t 
         return NULL;
     track_alloc(s->start, s->elemsize); /* sanitizer builds only (track.h) */
     bit_set_atomic(s->alloc_bits, 0); /* M4: a large span is never cached */
-    if (c->alloc_black)
-        alloc_black(c, s, s->start);
+    if (c->alloc_black) { /* a large span is never cached: marked here (K5) */
+        bit_set_atomic(s->gcmark_bits, 0);
+        c->black_bytes += s->elemsize;
+    }
     s->alloc_count = 1;
     s->freeindex = 0;
     if (s->needzero)
@@ -533,9 +529,9 @@ _Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, alloc) == GCHI_THR
                "gcheap/attrs.h: spans");
 _Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, inline_off) ==
                        GCHI_THREAD_INLINE_OFF_OFFSET &&
-                   offsetof(struct mcache, alloc_black) == offsetof(struct mcache, inline_off) + 1 &&
+                   offsetof(struct mcache, in_scan) == offsetof(struct mcache, inline_off) + 1 &&
                    sizeof(bool) == 1,
-               "gcheap/attrs.h: inline_off and alloc_black, one 2-byte word");
+               "gcheap/attrs.h: inline_off and in_scan, one 2-byte word");
 _Static_assert(THREAD_MCACHE_OFFSET + offsetof(struct mcache, next_sample) ==
                    GCHI_THREAD_NEXT_SAMPLE_OFFSET,
                "gcheap/attrs.h: next_sample");
@@ -556,8 +552,8 @@ _Static_assert(HEAPBITS_MAX_SIZE == GCHI_INLINE_MAX_SIZE, "gcheap/sizeclass.h: t
 /* gch_alloc_finish_slow: the tail of the inline path (gcheap/alloc.h) when
  * the slot needs zeroing, its span's header bits need clearing, or the
  * heap profile samples it: as malloc_bits_rare, for a slot already
- * taken and already counted (next_sample).  Never during a mark (K4:
- * alloc_black is clear). */
+ * taken and already counted (next_sample).  During a mark the slot is
+ * black already (K5). */
 GCHI_ALLOC_TEXT void *gch_alloc_finish_slow(gch_thread *t, void *span, uintptr_t v,
                                             const gch_type *ty, size_t size)
 {

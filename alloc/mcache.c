@@ -1,12 +1,13 @@
 /*
  * mcache.c - per-thread span cache: refill and release.
- * Go counterpart: runtime/mcache.go.  Contract and invariants K1-K3:
+ * Go counterpart: runtime/mcache.go.  Contract and invariants K1-K5:
  * alloc/mcache.h.  Overview: alloc/malloc.c.
  *
  * Allocation counts are not kept per object: when a span leaves the cache
  * the slots it gave out since it arrived (alloc_count minus
  * alloc_count_before_cache) are added to the heap's per-class counters,
- * as Go does, so the fast path has no counter to bump.
+ * as Go does, so the fast path has no counter to bump.  The bytes allocated
+ * black during a mark are counted the same way (K5).
  */
 #define GCHI_BUILDING 1
 #include "mcache.h"
@@ -24,6 +25,7 @@ void mcache_init(struct mcache *c, struct mheap *h)
     c->sample_rng = (uint64_t)(uintptr_t)c ^ (uint64_t)sys_nanotime() * 0x9e3779b97f4a7c15u;
     c->next_sample = mprof_next_interval(h->prof.rate, &c->sample_rng);
     c->inline_off = GCH_TRACKING ? MCACHE_INLINE_TRACK : 0; /* K4 */
+    c->in_scan = false;
     c->alloc_black = false;
     c->black_bytes = 0;
     atomic_u64_store_relaxed(&c->sweep_ns, 0);
@@ -37,6 +39,10 @@ static void flush_span(struct mcache *c, spanclass_t spc, struct mspan *s)
     uint32_t n = s->alloc_count - s->alloc_count_before_cache;
     if (n > 0)
         atomic_u64_add_relaxed(&h->counters.small_mallocs[spanclass_sizeclass(spc)], n);
+    if (s->black) { /* K5: before the alloc bits are committed */
+        span_uncolour_free(s);
+        c->black_bytes += (uint64_t)n * s->elemsize;
+    }
     /* The refill counted every free slot as allocated (alloc_since_gc);
      * take back the ones left unused, never below zero (a cycle may have
      * reset the counter since). */
@@ -61,6 +67,8 @@ bool mcache_refill(struct mcache *c, spanclass_t spc)
     if (s == NULL)
         return false;
     s->alloc_count_before_cache = s->alloc_count;
+    if (c->alloc_black)
+        span_colour_free(s); /* K5 */
     atomic_u64_add_relaxed(&h->counters.alloc_since_gc,
                            (uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
     c->alloc[spc] = s;

@@ -19,11 +19,23 @@
  *      calling thread's tag, so a detached or foreign handle never touches
  *      a span;
  *   K4 the inline path of gcheap/alloc.h, compiled into the embedder, takes
- *      a slot only while inline_off and alloc_black are both 0: gcstress,
- *      sanitizer tracking (alloc/track.h) and allocate-black are done by
- *      the library alone.  Scan and trace callbacks run only while
- *      alloc_black is set (a mark, up to mark termination's flip), so an
- *      allocation from one always reaches the library's checks.
+ *      a slot only while inline_off and in_scan are both 0: gcstress and
+ *      sanitizer tracking (alloc/track.h) are done by the library alone,
+ *      and an allocation from a scan or trace callback running on the
+ *      owner thread (its assists, its own root-scan handshake, the
+ *      shading of its root edits: in_scan is set around each) reaches the
+ *      library's checks;
+ *   K5 (allocate black) a span this cache takes while alloc_black is set
+ *      has the mark bit of every free slot set as it arrives (s->black,
+ *      span_colour_free), so each object handed out from it during the
+ *      mark is black with nothing done per object, inline path included;
+ *      when the span leaves the cache (at the latest when the mark ends:
+ *      gc_set_phase releases every cache) the mark bits of the slots it
+ *      still has free are cleared before its alloc bits are committed
+ *      (span_uncolour_free), and the objects it handed out are counted in
+ *      black_bytes.  So at every sweep a mark bit means an object, and
+ *      during a mark a set mark bit in a cached black span may be a free
+ *      slot (gc/mgc.h X2).  Large objects are marked one by one.
  * Locking: [owner thread] for everything but `attached`, which the heap's
  *   thread registry also reads.
  */
@@ -54,12 +66,14 @@ struct mcache {
     int64_t next_sample;                   /* [owner thread] */
     uint64_t sample_rng;                   /* [owner thread] its distances' generator */
     /* The public inline allocation path (include/gcheap/alloc.h) reads
-     * inline_off and alloc_black as one 2-byte word and serves an
+     * inline_off and in_scan as one 2-byte word and serves an
      * allocation only while both are 0 (K4).  MCACHE_INLINE_* bits. */
     uint8_t inline_off;                    /* [owner thread; written at init and attach] */
+    bool in_scan;                          /* [owner thread] running collector callbacks */
     /* Allocate black (Go's gcmarknewobject): while the collector marks,
-     * each new object's mark bit is set as it is handed out, so it
-     * survives the cycle unscanned. */
+     * every new object is marked, so it survives the cycle unscanned:
+     * small objects by their span's colouring (K5), large ones as they
+     * are handed out. */
     bool alloc_black;                      /* [written with the world stopped] */
     uint64_t black_bytes;                  /* [owner thread] allocated black, flushed to
                                             * the heap's counter by release_all */
@@ -79,5 +93,15 @@ bool mcache_refill(struct mcache *c, spanclass_t spc);
 /* mcache_release_all: return every cached span to its mcentral and flush
  * the counters (K3 afterwards).  Go counterpart: (*mcache).releaseAll. */
 void mcache_release_all(struct mcache *c);
+/* mcache_scan_enter / _leave: the owner thread is about to run, or has
+ * run, collector callbacks (K4): its allocations leave the inline path.
+ * Caller owns c; enter returns the previous state for leave. */
+static inline bool mcache_scan_enter(struct mcache *c)
+{
+    bool was = c->in_scan;
+    c->in_scan = true;
+    return was;
+}
+static inline void mcache_scan_leave(struct mcache *c, bool was) { c->in_scan = was; }
 
 #endif

@@ -164,6 +164,12 @@ struct mspan *mcentral_cache_span(struct mcentral *c, struct atomic_u64 *sweep_n
     if (s == NULL)
         return NULL;
     GCH_ASSERT_INTERNAL(/*C2*/ s->alloc_count < s->nelems);
+    /* Zero the free slots now, in bulk, rather than each as it is handed
+     * out: the inline path then serves the span (gcheap/alloc.h's rare
+     * tail is for needzero).  Not with clobberfree, whose fill should
+     * stay visible in free slots until each is reused. */
+    if (s->needzero && !c->heap->sweep.clobberfree)
+        span_zero_free(s);
     span_prepare_cache(s);
     return s;
 }

@@ -73,6 +73,7 @@ void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass
     s->list = NULL;
     s->typebits = NULL;
     s->has_headers = false;
+    s->black = false;
     s->largetype = NULL;
     s->largesize = 0;
 }
@@ -87,6 +88,64 @@ void span_prepare_cache(struct mspan *s)
     span_refill_alloc_cache(s, window / 8);
     unsigned shift = s->freeindex & 63;
     s->alloc_cache = shift == 0 ? s->alloc_cache : s->alloc_cache >> shift;
+}
+
+/* free_word: the free slots (alloc bit clear) among the 64 of word w. */
+static uint64_t free_word(const struct mspan *s, uint32_t w)
+{
+    uint64_t holes = ~load_le64(s->alloc_bits + 8 * w);
+    return s->nelems - w * 64 < 64 ? holes & (((uint64_t)1 << (s->nelems - w * 64)) - 1) : holes;
+}
+
+/* mem_order: a bitmap word as it lies in memory (bit i of the word from
+ * load_le64 is slot i), for an atomic OR or AND of whole words. */
+static uint64_t mem_order(uint64_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+void span_zero_free(struct mspan *s)
+{
+    for (uint32_t w = 0; w * 64 < s->nelems; w++) {
+        uint64_t holes = free_word(s, w);
+        while (holes != 0) { /* one memset per run of free slots */
+            unsigned lo = (unsigned)__builtin_ctzll(holes);
+            uint64_t run = holes >> lo;
+            unsigned len = ~run == 0 ? 64 - lo : (unsigned)__builtin_ctzll(~run);
+            uintptr_t p = s->start + (uintptr_t)(w * 64 + lo) * s->elemsize;
+            track_zero_free(p, (size_t)len * s->elemsize);
+            holes = len + lo >= 64 ? 0 : holes & ~((((uint64_t)1 << len) - 1) << lo);
+        }
+    }
+    s->needzero = false;
+}
+
+void span_colour_free(struct mspan *s)
+{
+    GCH_ASSERT_INTERNAL(s->freeindex == 0 && !s->black);
+    uint64_t *mark = (uint64_t *)(void *)s->gcmark_bits; /* whole words (gcbits_alloc) */
+    for (uint32_t w = 0; w * 64 < s->nelems; w++) {
+        uint64_t holes = free_word(s, w);
+        if (holes != 0)
+            mem_u64_or_relaxed(&mark[w], mem_order(holes));
+    }
+    s->black = true;
+}
+
+void span_uncolour_free(struct mspan *s)
+{
+    uint64_t *mark = (uint64_t *)(void *)s->gcmark_bits;
+    for (uint32_t w = s->freeindex / 64; w * 64 < s->nelems; w++) {
+        uint64_t holes = free_word(s, w);
+        if (w == s->freeindex / 64 && s->freeindex % 64 != 0) /* handed out below freeindex */
+            holes &= ~(((uint64_t)1 << (s->freeindex % 64)) - 1);
+        if (holes != 0)
+            mem_u64_and_relaxed(&mark[w], ~mem_order(holes));
+    }
+    s->black = false;
 }
 
 void span_commit_alloc_bits(struct mspan *s)

@@ -93,6 +93,8 @@ struct mspan {
 
     uint32_t divmagic;           /* [immutable while in use] object index by multiply */
     uint32_t alloc_count_before_cache; /* [owner mcache] for stats at uncache */
+    bool black;                  /* [owner mcache] cached during a mark: its free slots'
+                                  * mark bits are set (span_colour_free, mcache.h K5) */
     size_t npages;               /* [immutable while in use] */
     uintptr_t limit;             /* [immutable while in use] end of the last slot / large object */
     uint8_t *alloc_bits;         /* [mcentral lock, or the owning mcache at uncache (M4), or
@@ -326,6 +328,24 @@ void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass
 /* span_prepare_cache: set freeindex/alloc_cache for handing the span to an
  * mcache (M3). */
 void span_prepare_cache(struct mspan *s);
+/* span_zero_free: zero every free slot of s (alloc bit clear) and clear
+ * needzero, so that the slots a cache hands out need no zeroing one by
+ * one (the inline path's rare tail).  Caller owns the uncached span with
+ * exact alloc bits (M4); its free slots stay zero while it is cached,
+ * since no slot is freed then (C3), and until a sweep or a free of an
+ * object sets needzero again. */
+void span_zero_free(struct mspan *s);
+/* span_colour_free: set the mark bit of every free slot of s (alloc bit
+ * clear), so that each object a cache hands out from it during a mark is
+ * already black (mcache.h K5), and set s->black.  Caller owns the
+ * uncached span with exact alloc bits (M4, freeindex 0); markers may be
+ * setting bits in the same words: atomic OR. */
+void span_colour_free(struct mspan *s);
+/* span_uncolour_free: undo span_colour_free for the slots s still has
+ * free (at or above freeindex, alloc bit clear), before the cache gives
+ * it back and commits its alloc bits; clear s->black.  The slots below
+ * freeindex were handed out and stay black. */
+void span_uncolour_free(struct mspan *s);
 /* span_commit_alloc_bits: establish M4 when a span leaves its mcache. */
 void span_commit_alloc_bits(struct mspan *s);
 

@@ -86,6 +86,7 @@ static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
 uint32_t span_sweep(struct mheap *h, struct mspan *s)
 {
     GCH_ASSERT_INTERNAL(s->list == NULL);
+    GCH_ASSERT_INTERNAL(/*K5: no coloured free slot left*/ !s->black);
     if (span_has_specials(s)) /* SP4, SP5: before the marks are counted */
         specials_sweep(h, s);
     size_t nbytes = bitmap_bytes(s->nelems);

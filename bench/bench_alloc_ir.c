@@ -12,6 +12,11 @@
  * loop's objects were freed, so that it serves them from its bins): the call, the fast path, the
  * amortised refill of a span every nelems objects, and the loop's own
  * store of the pointer (2-3 Ir, the same for every API).
+ * Two more cases for gch_alloc and gch_alloc_noscan: mark<api> runs its
+ * loop while the collector marks (a heap scanner holds a gch_collect
+ * cycle in its mark, on another thread, until the loop is done), and
+ * reuse<api> runs it after a gch_collect freed the warm loop's objects,
+ * so its spans come from recycled pages that need zeroing.
  * The heap runs with collection off (GOGC off), as bench_alloc does, and
  * with heap profiling off unless asked (mem_profile_rate 0: the fast
  * path still pays its sampling check, but no sample's stack walk, whose
@@ -26,6 +31,7 @@
 #endif
 #include <gcheap.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +81,18 @@ static inline size_t opaque(size_t x)
 PAIR(array, 16, gch_alloc_array(t, &pair, opaque(1)))
 PAIR(array, 64, gch_alloc_array(t, &pair, opaque(4)))
 PAIR(array, 128, gch_alloc_array(t, &pair, opaque(8)))
+PAIR(markalloc, 16, gch_alloc(t, &t16))
+PAIR(markalloc, 64, gch_alloc(t, &t64))
+PAIR(markalloc, 128, gch_alloc(t, &t128))
+PAIR(marknoscan, 16, gch_alloc_noscan(t, 16))
+PAIR(marknoscan, 64, gch_alloc_noscan(t, 64))
+PAIR(marknoscan, 128, gch_alloc_noscan(t, 128))
+PAIR(reusealloc, 16, gch_alloc(t, &t16))
+PAIR(reusealloc, 64, gch_alloc(t, &t64))
+PAIR(reusealloc, 128, gch_alloc(t, &t128))
+PAIR(reusenoscan, 16, gch_alloc_noscan(t, 16))
+PAIR(reusenoscan, 64, gch_alloc_noscan(t, 64))
+PAIR(reusenoscan, 128, gch_alloc_noscan(t, 128))
 PAIR(malloc, 16, malloc(16))
 PAIR(malloc, 64, malloc(64))
 PAIR(malloc, 128, malloc(128))
@@ -93,8 +111,67 @@ static const struct {
     ROW(alloc, 16),  ROW(alloc, 64),  ROW(alloc, 128),  ROW(noscan, 16), ROW(noscan, 64),
     ROW(noscan, 128), ROW(array, 16), ROW(array, 64),   ROW(array, 128), ROW(malloc, 16),
     ROW(malloc, 64), ROW(malloc, 128), ROW(mreuse, 16), ROW(mreuse, 64), ROW(mreuse, 128),
+    ROW(markalloc, 16), ROW(markalloc, 64), ROW(markalloc, 128), ROW(marknoscan, 16),
+    ROW(marknoscan, 64), ROW(marknoscan, 128), ROW(reusealloc, 16), ROW(reusealloc, 64),
+    ROW(reusealloc, 128), ROW(reusenoscan, 16), ROW(reusenoscan, 64), ROW(reusenoscan, 128),
 #undef ROW
 };
+
+/* The mark<api> loops' held mark: a heap scanner that, while armed,
+ * says the mark has begun and waits for the loop to end. */
+struct hold {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int armed, in_mark, release;
+    gch_heap *h;
+};
+
+static void hold_scanner(gch_visitor *v, void *ctx)
+{
+    struct hold *k = ctx;
+    (void)v;
+    pthread_mutex_lock(&k->mu);
+    if (k->armed) {
+        k->armed = 0;
+        k->in_mark = 1;
+        pthread_cond_broadcast(&k->cv);
+        while (!k->release)
+            pthread_cond_wait(&k->cv, &k->mu);
+    }
+    pthread_mutex_unlock(&k->mu);
+}
+
+static void *collector(void *arg)
+{
+    gch_collect(((struct hold *)arg)->h);
+    return NULL;
+}
+
+/* run_in_mark: fn's loop while a cycle marks: t waits for the mark in a
+ * blocking section (the cycle stops the world first). */
+static size_t run_in_mark(struct hold *k, gch_thread *t, loop_fn fn, void **objs, size_t n)
+{
+    pthread_t th;
+    k->armed = 1;
+    k->in_mark = k->release = 0;
+    if (pthread_create(&th, NULL, collector, k) != 0)
+        return 0;
+    gch_blocking_enter(t);
+    pthread_mutex_lock(&k->mu);
+    while (!k->in_mark)
+        pthread_cond_wait(&k->cv, &k->mu);
+    pthread_mutex_unlock(&k->mu);
+    gch_blocking_leave(t);
+    size_t done = fn(objs, n, t);
+    pthread_mutex_lock(&k->mu);
+    k->release = 1;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    gch_blocking_enter(t);
+    pthread_join(th, NULL);
+    gch_blocking_leave(t);
+    return done;
+}
 
 int main(int argc, char **argv)
 {
@@ -112,19 +189,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_alloc_ir: setup: %s\n", gch_last_error_message());
         return 1;
     }
+    static struct hold k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL};
+    k.h = h;
+    gch_heap_scanner_add(h, hold_scanner, &k);
     int rc = 0;
     for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
         size_t done = loops[i].warm(objs, n, t);
         if (strncmp(loops[i].name, "mreuse", 6) == 0) /* give them back first */
             for (size_t j = 0; j < done; j++)
                 free(objs[j]);
-        done += loops[i].run(objs, n, t);
+        if (strncmp(loops[i].name, "reuse", 5) == 0) /* nothing holds them */
+            gch_collect(h);
+        if (strncmp(loops[i].name, "mark", 4) == 0)
+            done += run_in_mark(&k, t, loops[i].run, objs, n);
+        else
+            done += loops[i].run(objs, n, t);
         if (done != 2 * n) {
             fprintf(stderr, "bench_alloc_ir: %s: allocation failed\n", loops[i].name);
             rc = 1;
         }
         printf("%s %zu\n", loops[i].name, n); /* malloc's objects leak: the process ends */
     }
+    gch_heap_scanner_remove(h, hold_scanner, &k);
     gch_thread_detach(t);
     gch_heap_free(h);
     free(objs);

@@ -39,8 +39,14 @@ static void set_preempt(struct gch_thread *t, uint32_t v)
  * (m = &t->marker) or by a worker (its marker m) while t blocks. */
 static void handshake_run(struct gch_heap *h, struct gch_thread *t, uint32_t ops, struct gcmarker *m)
 {
-    if (ops & HS_SCAN_ROOTS)
+    if (ops & HS_SCAN_ROOTS) {
+        /* t's scanners on its own thread: their allocations leave the
+         * inline path (K4).  A worker's are caught by the owner check. */
+        bool own = m == &t->marker, was = own && mcache_scan_enter(&t->mcache);
         atomic_u64_add_relaxed(&h->gc.stack_scan_bytes, gcmarker_scan_thread(m, t));
+        if (own)
+            mcache_scan_leave(&t->mcache, was);
+    }
     gc_wbuf_flush(t, m);
     if (m != &t->marker)
         gcmarker_flush(&t->marker);

@@ -26,8 +26,14 @@
  *   X2 when marking begins no span is cached (mark setup flushes every
  *      cache; an object is a whole slot, K2), so the alloc bits are exact for
  *      every object that existed then; every object handed out during
- *      the mark has its mark bit set first (allocate black).  So a slot
- *      with neither bit set is free, which is what invalidptr tests;
+ *      the mark has its mark bit set first (allocate black: a span a
+ *      cache takes during the mark has all its free slots marked then,
+ *      alloc/mcache.h K5; a large object is marked as it is handed out).
+ *      So a slot with neither bit set is free, which is what invalidptr
+ *      tests.  Not the converse: until a cache gives such a span back,
+ *      its free slots are marked too, so a stale reference into one is
+ *      taken for an object allocated black (by invalidptr and
+ *      gccheckmark alike); the release clears them before any sweep;
  *   X3 a marked object of a scan span is put on the grey queue exactly
  *      once (the mark bit is tested and set atomically before queueing);
  *   X4 mark termination begins only when no grey work is queued or held,

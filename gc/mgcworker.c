@@ -375,12 +375,14 @@ void gc_assist(struct gch_thread *t, size_t bytes)
         want = ASSIST_MIN_WORK;
     /* In slices, stopping early when the world is to stop: a long assist
      * would otherwise hold up every pause (the debt stays for later). */
+    bool was = mcache_scan_enter(&t->mcache); /* trace callbacks on t (K4) */
     while (done < want) {
         int64_t d = gcmarker_drain(&t->marker, ASSIST_MIN_WORK);
         done += d;
         if (d == 0 || mem_u32_load_relaxed(&t->head.preempt) != 0)
             break;
     }
+    mcache_scan_leave(&t->mcache, was);
     gcmarker_flush(&t->marker);
     t->assist_debt -= (double)done; /* below zero: credit for later allocation */
     if (done == 0)

@@ -69,27 +69,33 @@ static bool ranges_overlap(void **a, size_t na, void **b, size_t nb)
 }
 
 /* shade_range: grey the references in n slots (or reported by fn(ctx)
- * when fn is not NULL) with a marker of our own.  Roots lock held. */
-static void shade_range(gch_heap *h, void **slots, size_t n, const struct root_scanner *fn)
+ * when fn is not NULL) with a marker of our own.  Roots lock held.  self:
+ * the caller's attached record on h, or NULL; a scanner's allocation
+ * through it leaves the inline path (alloc/mcache.h K4). */
+static void shade_range(gch_heap *h, struct gch_thread *self, void **slots, size_t n,
+                        const struct root_scanner *fn)
 {
     struct gcmarker m;
     gcmarker_init(&m, h);
+    bool was = self != NULL && mcache_scan_enter(&self->mcache);
     gchi_scan_enter();
     for (size_t i = 0; i < n; i++)
         gch_visit(&m.v, &slots[i]);
     if (fn != NULL)
         fn->fn(&m.v, fn->ctx);
     gchi_scan_leave();
+    if (self != NULL)
+        mcache_scan_leave(&self->mcache, was);
     gcmarker_flush(&m);
 }
 
 /* edit_begin: the start of an edit of the global roots: not from a
  * callback of the collector (it may hold the world stopped, which the
  * edit would wait out forever), then R3's bracket. */
-static bool edit_begin(gch_heap *h, const char *what)
+static bool edit_begin(gch_heap *h, const char *what, struct gch_thread **self)
 {
     gc_check_not_in_cycle(h, what);
-    bool shade = gc_shade_begin(h);
+    bool shade = gc_shade_begin(h, self);
     gc_test_hook(h, &h->gc.test_root_edit_hook);
     return shade;
 }
@@ -101,7 +107,8 @@ gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
-    bool shade = edit_begin(h, "gch_root_range_add");
+    struct gch_thread *self;
+    bool shade = edit_begin(h, "gch_root_range_add", &self);
     lock_acquire(&r->lock);
     size_t i = range_index(r, start);
     /* R1: neighbours on either side must not overlap the new range. */
@@ -120,7 +127,7 @@ gch_error gch_root_range_add(gch_heap *h, void **start, size_t count)
         r->ranges[i] = (struct root_range){start, count};
         r->nranges++;
         if (shade) /* the globals may have been scanned already this mark */
-            shade_range(h, start, count, NULL);
+            shade_range(h, self, start, count, NULL);
     }
     lock_release(&r->lock);
     gc_shade_end(h);
@@ -134,7 +141,8 @@ gch_error gch_root_range_remove(gch_heap *h, void **start)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
-    bool shade = edit_begin(h, "gch_root_range_remove");
+    struct gch_thread *self;
+    bool shade = edit_begin(h, "gch_root_range_remove", &self);
     lock_acquire(&r->lock);
     size_t i = range_index(r, start);
     gch_error e = GCH_OK;
@@ -146,7 +154,7 @@ gch_error gch_root_range_remove(gch_heap *h, void **start)
         memmove(&r->ranges[i], &r->ranges[i + 1], (r->nranges - i - 1) * sizeof *r->ranges);
         r->nranges--;
         if (shade) /* deleting a root is a store of NULL: shade what it held */
-            shade_range(h, gone.start, gone.count, NULL);
+            shade_range(h, self, gone.start, gone.count, NULL);
     }
     lock_release(&r->lock);
     gc_shade_end(h);
@@ -202,13 +210,14 @@ gch_error gch_heap_scanner_add(gch_heap *h, gch_scan_fn fn, void *ctx)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
-    bool shade = edit_begin(h, "gch_heap_scanner_add");
+    struct gch_thread *self;
+    bool shade = edit_begin(h, "gch_heap_scanner_add", &self);
     lock_acquire(&r->lock);
     gch_error e = scanner_add(&r->scanners, &r->nscanners, &r->capscanners, fn, ctx,
                               "gch_heap_scanner_add");
     struct root_scanner added = {fn, ctx};
     if (e == GCH_OK && shade)
-        shade_range(h, NULL, 0, &added);
+        shade_range(h, self, NULL, 0, &added);
     lock_release(&r->lock);
     gc_shade_end(h);
     return e;
@@ -221,11 +230,12 @@ gch_error gch_heap_scanner_remove(gch_heap *h, gch_scan_fn fn, void *ctx)
         return GCH_EINVAL;
     }
     struct root_table *r = &h->roots;
-    bool shade = edit_begin(h, "gch_heap_scanner_remove");
+    struct gch_thread *self;
+    bool shade = edit_begin(h, "gch_heap_scanner_remove", &self);
     lock_acquire(&r->lock);
     struct root_scanner gone = {fn, ctx};
     if (shade && find_scanner(r->scanners, r->nscanners, fn, ctx) >= 0)
-        shade_range(h, NULL, 0, &gone); /* its table's references, one last time */
+        shade_range(h, self, NULL, 0, &gone); /* its table's references, one last time */
     gch_error e = scanner_remove(r->scanners, &r->nscanners, fn, ctx, "gch_heap_scanner_remove");
     lock_release(&r->lock);
     gc_shade_end(h);
@@ -268,10 +278,11 @@ void thread_scanners_free(struct thread_scanners *s)
 
 /* ---- root edits while marking (R3) ---------------------------------------- */
 
-bool gc_shade_begin(struct gch_heap *h)
+bool gc_shade_begin(struct gch_heap *h, struct gch_thread **selfp)
 {
     struct gcstate *g = &h->gc;
     struct gch_thread *self = gchi_heap_self(h);
+    *selfp = self;
     lock_acquire(&h->stw.lock);
     /* R3: no edit begins while the world is stopped (a running attached
      * caller parks here as at a safepoint; others wait), and a stop that

@@ -52,11 +52,12 @@ void thread_scanners_free(struct thread_scanners *s);
  * gc_shade_begin / gc_shade_end: bracket every root edit (a global range
  *   or heap scanner added or removed) from any thread, attached or not:
  *   begin waits out a stopped world, counts the caller in nshading until
- *   end and says whether to shade (a mark runs); called holding no lock;
+ *   end and says whether to shade (a mark runs), and gives the caller's
+ *   attached record on h (or NULL) in *self; called holding no lock;
  * gc_wait_root_edits: world stopped: wait until nshading is 0.  A stop
  *   that changes the phase or ends the mark calls it first, so an edit's
  *   answer from begin holds for the whole edit. */
-bool gc_shade_begin(struct gch_heap *h);
+bool gc_shade_begin(struct gch_heap *h, struct gch_thread **self);
 void gc_shade_end(struct gch_heap *h);
 void gc_wait_root_edits(struct gch_heap *h);
 

@@ -12,7 +12,9 @@
 #              count is deterministic; the sampling check is still paid)
 # Prints one row per size: Ir per allocation of each API and its ratio to
 # malloc's allocate-only path (a ratio <= 1 meets the target); mreuse is
-# malloc again after freeing, from its bins (context, no target).
+# malloc again after freeing, from its bins (context, no target).  A second
+# table gives gch_alloc and gch_alloc_noscan while a cycle marks and on
+# recycled spans (bench_alloc_ir.c).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -51,5 +53,14 @@ for size in (16, 64, 128):
             row += "%16.1f" % v
         else:
             row += "%9.1f (%.2fx)" % (v, v / base)
+    print(row)
+cases = ["markalloc", "marknoscan", "reusealloc", "reusenoscan"]
+print("while marking (mark*) and on recycled spans that need zeroing (reuse*)")
+print("%6s" % "size" + "".join("%16s" % a for a in cases))
+for size in (16, 64, 128):
+    row = "%6d" % size
+    for a in cases:
+        v = ir.get((a, size))
+        row += "%16s" % "?" if v is None else "%16.1f" % v
     print(row)
 PY

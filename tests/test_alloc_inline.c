@@ -10,9 +10,11 @@
  * checks one contract the two paths share: the same classes, one
  * allocation window (no slot handed out twice or skipped), the same heap
  * bits (stale bits of a reused slot cleared), zeroing of reused slots,
- * one sampling check per allocation, and K4: gcstress, sanitizer
- * tracking and allocate-black during a mark leave every allocation to
- * the library; a foreign or detached handle gets the library's errors.
+ * one sampling check per allocation, K4: gcstress and sanitizer
+ * tracking leave every allocation to the library, K5: during a mark the
+ * inline path hands out black objects; a foreign or detached handle gets
+ * the library's errors.  Zeroing in bulk of a recycled span as a cache
+ * takes it (mcentral_cache_span).
  */
 #include "testutil.h"
 
@@ -117,6 +119,44 @@ static void test_reused_slot_zeroed(void **state)
     assert_true(mem_is_zero(q, 48));
 }
 
+/* A span that may hold old data is zeroed in bulk when a cache takes it
+ * (mcentral_cache_span): its free slots are zero, needzero is clear (so
+ * the inline path serves it without the rare tail), and the objects
+ * still allocated in it keep their bytes. */
+static void test_needzero_span_zeroed_when_cached(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 150 };
+    unsigned char *objs[N];
+    for (int i = 0; i < N; i++) {
+        objs[i] = gch_alloc_noscan(f->t, 48);
+        memset(objs[i], 0xAA, 48);
+    }
+    struct mspan *s = cached_span(f->t, 48, true);
+    assert_int_equal(gch_thread_flush(f->t), GCH_OK);
+    for (int i = 0; i < N; i += 3)
+        gchi_free(f->t, objs[i]); /* needzero, the span on its partial list */
+    assert_true(s->needzero);
+    unsigned char *p = gch_alloc_noscan(f->t, 48); /* the refill takes s */
+    assert_ptr_equal(cached_span(f->t, 48, true), s);
+    assert_ptr_equal(p, objs[0]);
+    assert_false(s->needzero);
+    assert_true(mem_is_zero(p, 48));
+    for (int i = 1; i < N; i++) {
+        if (i % 3 != 0) {
+            assert_true(mem_all(objs[i], 0xAA, 48));
+            continue;
+        }
+        unsigned char *q = i % 2 ? gch_alloc_noscan(f->t, 48) : gch_alloc_noscan_slow(f->t, 48);
+        assert_ptr_equal(q, objs[i]); /* the freed slots, in order */
+        assert_true(mem_is_zero(q, 48));
+    }
+    if (!GCH_TRACKING) { /* free slots are poisoned in tracked builds */
+        for (uint32_t i = N; i < s->nelems; i++)
+            assert_true(mem_is_zero((void *)(s->start + (uintptr_t)i * 48), 48));
+    }
+}
+
 /* With mem_profile_rate 1 every allocation is sampled: the inline path's
  * sampling check sends each one to the library. */
 static void test_every_allocation_sampled(void **state)
@@ -148,6 +188,7 @@ static void test_inline_off(void **state)
     struct mcache *c = gchi_thread_cache(f->t);
     assert_int_equal(c->inline_off, GCH_TRACKING ? MCACHE_INLINE_TRACK : 0);
     assert_false(c->alloc_black);
+    assert_false(c->in_scan);
 
     setenv("GODEBUG", "gcstress=1000000", 1);
     gch_config cfg;
@@ -170,7 +211,8 @@ static void test_inline_off(void **state)
     heap_free_checked(h);
 }
 
-/* K4: while the collector marks, a new object is allocated black. */
+/* K5: while the collector marks, a new object is allocated black, on
+ * either path. */
 static void test_allocated_black_during_mark(void **state)
 {
     struct fixture *f = *state;
@@ -242,6 +284,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paths_share_the_window, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_heap_bits_match, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_reused_slot_zeroed, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_needzero_span_zeroed_when_cached, heap_setup,
+                                        heap_teardown),
         cmocka_unit_test(test_every_allocation_sampled),
         cmocka_unit_test_setup_teardown(test_inline_off, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_allocated_black_during_mark, heap_setup, heap_teardown),

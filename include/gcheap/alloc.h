@@ -12,8 +12,9 @@
  * the owner check (K3: one load and one compare with the thread pointer,
  * so a detached or foreign handle goes to the library, which reports
  * GCH_EDETACHED or GCH_EWRONGTHREAD), a 2-byte load that is 0 unless the
- * library must serve every allocation (gcstress, sanitizer tracking,
- * allocate-black while marking: alloc/mcache.h K4), the slot, then one
+ * library must serve every allocation (gcstress, sanitizer tracking, a
+ * collector callback running on this thread: alloc/mcache.h K4), the
+ * slot (black already while the collector marks: K5), then one
  * branch for the rare tail (a slot to zero, header bits to clear, or the
  * heap profile's sample due: gch_alloc_finish_slow), and for a masked type
  * the slot's heap-bitmap bits, which fold to constants when the type is

@@ -45,7 +45,7 @@ typedef struct gchi_thread_head {
  *                      (size class * 2 + noscan);
  *           INLINE_OFF a uint16_t, nonzero when the library must serve
  *                      every allocation (gcstress, sanitizer tracking,
- *                      allocate-black during a mark: mcache.h K4);
+ *                      a collector callback on the thread: mcache.h K4);
  *           NEXT_SAMPLE an int64_t, bytes left before heap profiling
  *                      samples an object (alloc/mprof.h);
  *   span:   the allocation window (alloc/mspan.h M1-M3, next_free_fast):
