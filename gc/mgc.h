@@ -152,6 +152,8 @@ void gc_sweep_destroy(struct gch_heap *h);
  *   marking;
  * gc_workers_start: start the mark workers if none runs (stw.lock held);
  *   false if not one could be started;
+ * gc_idle_cpu: GOMAXPROCS leaves a CPU to no attached thread or worker:
+ *   the fractional worker may mark past its share (holding no lock);
  * gc_workers_stop: stop and join them (heap teardown);
  * gc_assist: allocation of `bytes` while marking pays scan work;
  * gc_shade_begin / gc_shade_end: bracket every root edit (a global range
@@ -165,6 +167,7 @@ void gc_wbuf_flush(struct gch_thread *t, struct gcmarker *m);
 void gc_thread_flush(struct gch_thread *t);
 bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m);
 bool gc_workers_start(struct gch_heap *h);
+bool gc_idle_cpu(struct gch_heap *h);
 void gc_workers_stop(struct gch_heap *h);
 void gc_assist(struct gch_thread *t, size_t bytes);
 bool gc_shade_begin(struct gch_heap *h);
@@ -200,7 +203,7 @@ void pacer_init(struct gch_heap *h);
 int pacer_workers(const struct gch_heap *h);
 uint64_t pacer_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal);
 void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal, struct pacer_line *line);
-void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns,
+void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns, int64_t idle_ns,
                      struct pacer_line *line);
 void pacer_line_emit(struct gch_heap *h, const struct pacer_line *line);
 void pacer_revise(struct gch_heap *h);

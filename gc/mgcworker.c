@@ -176,30 +176,55 @@ static void idle_wait(struct gch_heap *h)
     lock_acquire(&h->stw.lock);
 }
 
+/* gc_idle_cpu: true when GOMAXPROCS leaves a CPU that no attached thread,
+ * no dedicated worker and not the fractional worker itself claims.  The
+ * fractional worker then marks on it past its share, as Go runs an idle
+ * mark worker on an idle P (findRunnable -> gcController.addIdleMarkWorker):
+ * with one mutator on two CPUs the second CPU would otherwise mark only a
+ * quarter of the time while the mutator allocates (and assists) alone.
+ * Attached threads in blocking sections still count as busy, so this
+ * never oversubscribes GOMAXPROCS.  Caller holds no lock. */
+bool gc_idle_cpu(struct gch_heap *h)
+{
+    lock_acquire(&h->threads_lock);
+    size_t busy = h->nattached;
+    lock_release(&h->threads_lock);
+    busy += (size_t)h->gc.pacer.dedicated + 1;
+    return busy <= (size_t)h->env.gomaxprocs;
+}
+
 /* fractional_pause: a fractional worker that used more than its share
  * of the mark's wall time so far sleeps until it is back within it,
- * holding no work.  Not for a forced cycle: gch_collect's caller waits. */
-static void fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns)
+ * holding no work.  Not for a forced cycle: gch_collect's caller waits.
+ * Not while a CPU is idle (gc_idle_cpu): then it returns true, and the
+ * worker's next drain is idle marking. */
+static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns)
 {
     struct gcstate *g = &h->gc;
     double share = g->pacer.fractional;
     if (g->forced)
-        return;
+        return false;
     int64_t elapsed = gc_nanotime() - g->t_mark;
     if ((double)used_ns <= FRACTIONAL_SLACK * share * (double)elapsed)
-        return;
+        return false;
+    if (gc_idle_cpu(h))
+        return true;
     gcmarker_flush(m);
     double wait = (double)used_ns / share - (double)elapsed;
     if (wait > 10e6)
         wait = 10e6; /* look again at least every 10 ms */
     struct timespec ts = {0, (long)wait};
     nanosleep(&ts, NULL);
+    return false;
 }
 
 /* work_until_idle: root jobs and draining while there is any; returns
- * this worker's CPU time spent.  Scan work is banked as assist credit. */
+ * this worker's CPU time spent, of which *idle_ns (added to) on an idle
+ * CPU past a fractional worker's share (Go's idleMarkTime, gctrace's
+ * "idle" column; the pacer counts it apart).  Scan work is banked as
+ * assist credit. */
 static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool fractional,
-                               int64_t *frac_used)
+                               int64_t *frac_used, int64_t *idle_ns)
 {
     if (GCH_UNLIKELY(atomic_u32_load_relaxed(&h->gc.test_mode) != 0)) {
         lock_acquire(&h->stw.lock);
@@ -209,16 +234,19 @@ static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool frac
     }
     int64_t cpu0 = thread_cpu_ns();
     int64_t budget = fractional ? FRACTIONAL_DRAIN_BUDGET : WORKER_DRAIN_BUDGET;
-    bool did = true;
+    bool did = true, past_share = false;
     while (did) {
+        int64_t t0 = past_share ? thread_cpu_ns() : 0;
         did = root_jobs(h, m);
         int64_t done = gcmarker_drain(m, budget);
         if (done > 0) {
             did = true;
             pacer_bank_credit(h, done);
         }
+        if (past_share)
+            *idle_ns += thread_cpu_ns() - t0;
         if (fractional)
-            fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0));
+            past_share = fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0));
     }
     gcmarker_flush(m); /* MW1: idle holds nothing */
     int64_t used = thread_cpu_ns() - cpu0;
@@ -240,7 +268,9 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, boo
             lock_release(&h->stw.lock);
             continue;
         }
-        atomic_i64_add_relaxed(&g->bg_cpu_ns, work_until_idle(h, m, fractional, &frac_used));
+        int64_t idle = 0, used = work_until_idle(h, m, fractional, &frac_used, &idle);
+        atomic_i64_add_relaxed(&g->bg_cpu_ns, used - idle);
+        atomic_i64_add_relaxed(&g->idle_cpu_ns, idle);
         lock_acquire(&h->stw.lock);
         g->workers.nidle++;
         bool over = false;
