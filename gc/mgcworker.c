@@ -176,29 +176,41 @@ static void idle_wait(struct gch_heap *h)
     lock_acquire(&h->stw.lock);
 }
 
-/* gc_idle_cpu: true when GOMAXPROCS leaves a CPU that no attached thread,
- * no dedicated worker and not the fractional worker itself claims.  The
- * fractional worker then marks on it past its share, as Go runs an idle
- * mark worker on an idle P (findRunnable -> gcController.addIdleMarkWorker):
- * with one mutator on two CPUs the second CPU would otherwise mark only a
- * quarter of the time while the mutator allocates (and assists) alone.
- * Attached threads in blocking sections still count as busy, so this
- * never oversubscribes GOMAXPROCS.  Caller holds no lock. */
+/* gc_idle_cpu: true when GOMAXPROCS leaves a CPU that no running
+ * attached thread, no dedicated worker and not the fractional worker
+ * itself claims.  The fractional worker then marks on it past its share,
+ * as Go runs an idle mark worker on an idle P (findRunnable ->
+ * gcController.addIdleMarkWorker): with one mutator on two CPUs the
+ * second CPU would otherwise mark only a quarter of the time while the
+ * mutator allocates (and assists) alone.  A thread in a blocking section
+ * (waiting, or an assist parked at the goal) claims no CPU, as a Go P
+ * whose goroutine is in a syscall is handed on; a thread parked for a
+ * stop does.  Caller holds no lock (takes stw.lock, then threads_lock:
+ * t->run is written under stw.lock). */
 bool gc_idle_cpu(struct gch_heap *h)
 {
+    size_t busy = (size_t)h->gc.pacer.dedicated + 1;
+    lock_acquire(&h->stw.lock);
     lock_acquire(&h->threads_lock);
-    size_t busy = h->nattached;
+    for (const struct gch_thread *t = h->attached; t != NULL; t = t->next)
+        busy += t->run != RUN_BLOCKING;
     lock_release(&h->threads_lock);
-    busy += (size_t)h->gc.pacer.dedicated + 1;
+    lock_release(&h->stw.lock);
     return busy <= (size_t)h->env.gomaxprocs;
 }
+
+/* How long a fractional worker trusts its last gc_idle_cpu answer (it
+ * asks after every drain past its share: every 64 KiB of scan work). */
+#define IDLE_PROBE_NS ((int64_t)1000000)
 
 /* fractional_pause: a fractional worker that used more than its share
  * of the mark's wall time so far sleeps until it is back within it,
  * holding no work.  Not for a forced cycle: gch_collect's caller waits.
- * Not while a CPU is idle (gc_idle_cpu): then it returns true, and the
- * worker's next drain is idle marking. */
-static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns)
+ * Not while a CPU is idle (gc_idle_cpu, asked at most every
+ * IDLE_PROBE_NS; *probe_ns is when to ask next, *idle the last answer):
+ * then it returns true, and the worker's next drain is idle marking. */
+static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns, int64_t *probe_ns,
+                             bool *idle)
 {
     struct gcstate *g = &h->gc;
     double share = g->pacer.fractional;
@@ -207,7 +219,12 @@ static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t use
     int64_t elapsed = gc_nanotime() - g->t_mark;
     if ((double)used_ns <= FRACTIONAL_SLACK * share * (double)elapsed)
         return false;
-    if (gc_idle_cpu(h))
+    int64_t now = elapsed + g->t_mark;
+    if (now >= *probe_ns) {
+        *idle = gc_idle_cpu(h);
+        *probe_ns = now + IDLE_PROBE_NS;
+    }
+    if (*idle)
         return true;
     gcmarker_flush(m);
     double wait = (double)used_ns / share - (double)elapsed;
@@ -234,7 +251,8 @@ static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool frac
     }
     int64_t cpu0 = thread_cpu_ns();
     int64_t budget = fractional ? FRACTIONAL_DRAIN_BUDGET : WORKER_DRAIN_BUDGET;
-    bool did = true, past_share = false;
+    bool did = true, past_share = false, idle = false;
+    int64_t probe_ns = 0;
     while (did) {
         int64_t t0 = past_share ? thread_cpu_ns() : 0;
         did = root_jobs(h, m);
@@ -246,7 +264,7 @@ static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool frac
         if (past_share)
             *idle_ns += thread_cpu_ns() - t0;
         if (fractional)
-            past_share = fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0));
+            past_share = fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0), &probe_ns, &idle);
     }
     gcmarker_flush(m); /* MW1: idle holds nothing */
     int64_t used = thread_cpu_ns() - cpu0;
