@@ -156,6 +156,7 @@ struct gcstate {
     struct gcworkers workers;       /* the background mark workers (gc/gcworkers.h) */
     struct atomic_u64 stack_scan_bytes, globals_scan_bytes; /* [atomic] this cycle */
     struct atomic_i64 bg_cpu_ns, assist_cpu_ns;             /* [atomic] this cycle */
+    struct atomic_i64 idle_cpu_ns; /* [atomic] this cycle: fractional marking on an idle CPU */
     struct pacer pacer;
     struct scavpacing scav;
     struct gclimiter limiter;

@@ -337,6 +337,7 @@ static void mark_setup(struct gch_heap *h, struct gccycle_record *r, int64_t t0)
     atomic_u64_store_relaxed(&g->globals_scan_bytes, 0);
     atomic_i64_store_relaxed(&g->bg_cpu_ns, 0);
     atomic_i64_store_relaxed(&g->assist_cpu_ns, 0);
+    atomic_i64_store_relaxed(&g->idle_cpu_ns, 0);
     atomic_u32_store_relaxed(&g->globals_todo, 1);
     g->term_restarts = 0;
     g->term_restart_ns = 0;
@@ -425,9 +426,10 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
     r->globals_scan = atomic_u64_load_relaxed(&g->globals_scan_bytes);
     r->cpu_assist_ns = atomic_i64_load_relaxed(&g->assist_cpu_ns);
     r->cpu_background_ns = atomic_i64_load_relaxed(&g->bg_cpu_ns);
+    r->cpu_idle_ns = atomic_i64_load_relaxed(&g->idle_cpu_ns);
     r->clock_mark_ns = t_mt - g->t_mark;
     struct pacer_line pline;
-    pacer_end_cycle(h, r->heap_end_mark, r->clock_mark_ns, r->cpu_assist_ns, &pline);
+    pacer_end_cycle(h, r->heap_end_mark, r->clock_mark_ns, r->cpu_assist_ns, r->cpu_idle_ns, &pline);
     gc_set_phase(h, GCPHASE_OFF);
     atomic_uptr_store_relaxed(&g->collector, 0);
     int64_t t_end = gc_nanotime();

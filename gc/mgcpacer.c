@@ -164,7 +164,7 @@ void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal, struct 
     }
 }
 
-void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns,
+void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns, int64_t idle_ns,
                      struct pacer_line *line)
 {
     struct pacer *p = &h->gc.pacer;
@@ -175,10 +175,14 @@ void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t
     uint64_t work = heap_work + stack_work + globals_work;
     double procs = (double)h->env.gomaxprocs;
     double u = 0.25 + (mark_ns > 0 ? (double)assist_ns / ((double)mark_ns * procs) : 0);
+    /* Marking on idle CPUs sped this mark up beyond the 25% the next one
+     * may get: counted in the work's cost, not in the mutators' share
+     * (Go's idleUtilization in endCycle). */
+    double idle_u = mark_ns > 0 ? (double)idle_ns / ((double)mark_ns * procs) : 0;
     double prev = p->cons_mark;
     line->len = 0;
     if (live > p->triggered && work > 0 && u < 1) {
-        double cur = (double)(live - p->triggered) * u / ((double)work * (1 - u));
+        double cur = (double)(live - p->triggered) * (u + idle_u) / ((double)work * (1 - u));
         double m = cur;
         for (int i = 0; i < 4; i++)
             m = p->last_cons_mark[i] > m ? p->last_cons_mark[i] : m;

@@ -44,7 +44,7 @@ int pacer_workers(const struct gch_heap *h);
 uint64_t pacer_trigger(struct gch_heap *h, uint64_t marked, uint64_t goal);
 void pacer_start_cycle(struct gch_heap *h, uint64_t live, uint64_t goal, struct pacer_line *line);
 void pacer_end_cycle(struct gch_heap *h, uint64_t live, int64_t mark_ns, int64_t assist_ns,
-                     struct pacer_line *line);
+                     int64_t idle_ns, struct pacer_line *line);
 void pacer_line_emit(struct gch_heap *h, const struct pacer_line *line);
 void pacer_revise(struct gch_heap *h);
 double pacer_assist_ratio(const struct gch_heap *h);

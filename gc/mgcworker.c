@@ -149,30 +149,72 @@ static void idle_wait(struct gch_heap *h)
     lock_acquire(&h->stw.lock);
 }
 
+/* gc_idle_cpu: true when GOMAXPROCS leaves a CPU that no running
+ * attached thread, no dedicated worker and not the fractional worker
+ * itself claims.  The fractional worker then marks on it past its share,
+ * as Go runs an idle mark worker on an idle P (findRunnable ->
+ * gcController.addIdleMarkWorker): with one mutator on two CPUs the
+ * second CPU would otherwise mark only a quarter of the time while the
+ * mutator allocates (and assists) alone.  A thread in a blocking section
+ * (waiting, or an assist parked at the goal) claims no CPU, as a Go P
+ * whose goroutine is in a syscall is handed on; a thread parked for a
+ * stop does.  Caller holds no lock (takes stw.lock, then threads_lock:
+ * t->run is written under stw.lock). */
+bool gc_idle_cpu(struct gch_heap *h)
+{
+    size_t busy = (size_t)h->gc.pacer.dedicated + 1;
+    lock_acquire(&h->stw.lock);
+    lock_acquire(&h->threads_lock);
+    for (const struct gch_thread *t = h->attached; t != NULL; t = t->next)
+        busy += t->run != RUN_BLOCKING;
+    lock_release(&h->threads_lock);
+    lock_release(&h->stw.lock);
+    return busy <= (size_t)h->env.gomaxprocs;
+}
+
+/* How long a fractional worker trusts its last gc_idle_cpu answer (it
+ * asks after every drain past its share: every 64 KiB of scan work). */
+#define IDLE_PROBE_NS ((int64_t)1000000)
+
 /* fractional_pause: a fractional worker that used more than its share
  * of the mark's wall time so far sleeps until it is back within it,
- * holding no work.  Not for a forced cycle: gch_collect's caller waits. */
-static void fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns)
+ * holding no work.  Not for a forced cycle: gch_collect's caller waits.
+ * Not while a CPU is idle (gc_idle_cpu, asked at most every
+ * IDLE_PROBE_NS; *probe_ns is when to ask next, *idle the last answer):
+ * then it returns true, and the worker's next drain is idle marking. */
+static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns, int64_t *probe_ns,
+                             bool *idle)
 {
     struct gcstate *g = &h->gc;
     double share = g->pacer.fractional;
     if (g->forced)
-        return;
+        return false;
     int64_t elapsed = gc_nanotime() - g->t_mark;
     if ((double)used_ns <= FRACTIONAL_SLACK * share * (double)elapsed)
-        return;
+        return false;
+    int64_t now = elapsed + g->t_mark;
+    if (now >= *probe_ns) {
+        *idle = gc_idle_cpu(h);
+        *probe_ns = now + IDLE_PROBE_NS;
+    }
+    if (*idle)
+        return true;
     gcmarker_flush(m);
     double wait = (double)used_ns / share - (double)elapsed;
     if (wait > 10e6)
         wait = 10e6; /* look again at least every 10 ms */
     struct timespec ts = {0, (long)wait};
     nanosleep(&ts, NULL);
+    return false;
 }
 
 /* work_until_idle: root jobs and draining while there is any; returns
- * this worker's CPU time spent.  Scan work is banked as assist credit. */
+ * this worker's CPU time spent, of which *idle_ns (added to) on an idle
+ * CPU past a fractional worker's share (Go's idleMarkTime, gctrace's
+ * "idle" column; the pacer counts it apart).  Scan work is banked as
+ * assist credit. */
 static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool fractional,
-                               int64_t *frac_used)
+                               int64_t *frac_used, int64_t *idle_ns)
 {
     if (GCH_UNLIKELY(atomic_u32_load_relaxed(&h->gc.test_mode) != 0)) {
         lock_acquire(&h->stw.lock);
@@ -182,16 +224,20 @@ static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool frac
     }
     int64_t cpu0 = thread_cpu_ns();
     int64_t budget = fractional ? FRACTIONAL_DRAIN_BUDGET : WORKER_DRAIN_BUDGET;
-    bool did = true;
+    bool did = true, past_share = false, idle = false;
+    int64_t probe_ns = 0;
     while (did) {
+        int64_t t0 = past_share ? thread_cpu_ns() : 0;
         did = root_jobs(h, m);
         int64_t done = gcmarker_drain(m, budget);
         if (done > 0) {
             did = true;
             pacer_bank_credit(h, done);
         }
+        if (past_share)
+            *idle_ns += thread_cpu_ns() - t0;
         if (fractional)
-            fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0));
+            past_share = fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0), &probe_ns, &idle);
     }
     gcmarker_flush(m); /* MW1: idle holds nothing */
     int64_t used = thread_cpu_ns() - cpu0;
@@ -213,7 +259,9 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, boo
             lock_release(&h->stw.lock);
             continue;
         }
-        atomic_i64_add_relaxed(&g->bg_cpu_ns, work_until_idle(h, m, fractional, &frac_used));
+        int64_t idle = 0, used = work_until_idle(h, m, fractional, &frac_used, &idle);
+        atomic_i64_add_relaxed(&g->bg_cpu_ns, used - idle);
+        atomic_i64_add_relaxed(&g->idle_cpu_ns, idle);
         lock_acquire(&h->stw.lock);
         g->workers.nidle++;
         bool over = false;

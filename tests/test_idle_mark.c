@@ -1,0 +1,250 @@
+/*
+ * test_idle_mark.c - idle marking (gc/mgcworker.c, gc_idle_cpu): the
+ * fractional mark worker marks past its share of the wall time only when
+ * GOMAXPROCS leaves a CPU that no attached thread and no worker claims,
+ * as Go runs idle mark workers only on idle Ps.  Idle marking is what
+ * the gctrace "idle" CPU column reports.
+ *
+ *   - the decision itself, as threads attach, detach and enter blocking
+ *     sections (which claim no CPU), for 1, 2 and 6 GOMAXPROCS;
+ *   - no cycle reports idle time when no CPU is spare (GOMAXPROCS=1; and
+ *     GOMAXPROCS=2 with a second thread running): the worker kept to
+ *     its share, never oversubscribing GOMAXPROCS; except in a cycle
+ *     where an assist parked at the goal: a parked thread is in a
+ *     blocking section and frees its CPU for the worker, by design;
+ *   - with one thread on GOMAXPROCS=2 some cycle does report idle time:
+ *     a mark's first drains already run past a share measured from the
+ *     mark's start.  The test waits for that event over up to 500
+ *     cycles, not for a time (a loaded machine only spreads it out).
+ *
+ * Cycles here are the pacer's own (GOGC=100), never gch_collect's: a
+ * forced cycle's worker is never paced, so reports no idle time.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cell {
+    struct cell *next;
+    uint64_t pad[3];
+};
+static const uint8_t cell_mask[1] = {0x01};
+static const gch_type cell_type = {"idle_cell", sizeof(struct cell), cell_mask, NULL};
+
+/* The trace sink: counts gctrace lines and those with idle time. */
+struct idle_count {
+    atomic_int lines, idle_lines, bad_lines;
+};
+
+static void count_idle(const char *line, void *ctx)
+{
+    struct idle_count *c = ctx;
+    if (strncmp(line, "gc ", 3) != 0)
+        return;
+    const char *p = strstr(line, " ms clock, ");
+    double st, assist, bg, idle, mt;
+    if (p == NULL || sscanf(p + 11, "%lf+%lf/%lf/%lf+%lf ms cpu", &st, &assist, &bg, &idle, &mt) != 5) {
+        atomic_fetch_add(&c->bad_lines, 1);
+        return;
+    }
+    atomic_fetch_add(&c->lines, 1);
+    if (idle > 0)
+        atomic_fetch_add(&c->idle_lines, 1);
+}
+
+static gch_heap *traced_heap(int procs, struct idle_count *c, int gogc)
+{
+    setenv("IDLETEST_GODEBUG", "gctrace=1", 1);
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "IDLETEST_";
+    cfg.gc_percent = gogc;
+    cfg.gomaxprocs = procs;
+    cfg.trace = count_idle;
+    cfg.trace_ctx = c;
+    gch_heap *h = gch_heap_new(&cfg);
+    assert_non_null(h);
+    return h;
+}
+
+/* churn: keep a 1 MiB list live in a root and allocate garbage until
+ * `cycles` more cycles ended, or (stop_on_idle) one reported idle time. */
+static void churn(gch_heap *h, gch_thread *t, int cycles, const struct idle_count *c, bool stop_on_idle)
+{
+    static struct cell *live;
+    assert_int_equal(gch_root_add(h, (void **)&live), GCH_OK);
+    live = NULL;
+    for (int i = 0; i < (1 << 20) / (int)sizeof(struct cell); i++) {
+        struct cell *n = gch_alloc(t, &cell_type);
+        assert_non_null(n);
+        gch_write(t, (void **)&n->next, live);
+        live = n;
+    }
+    gch_stats st;
+    gch_read_stats(h, &st);
+    uint32_t end = st.num_gc + (uint32_t)cycles;
+    while (st.num_gc < end && !(stop_on_idle && atomic_load(&c->idle_lines) > 0)) {
+        for (int i = 0; i < 4096; i++)
+            assert_non_null(gch_alloc(t, &cell_type));
+        gch_read_stats(h, &st);
+    }
+    assert_int_equal(gch_root_remove(h, (void **)&live), GCH_OK);
+}
+
+/* Another attached thread until told to leave: running (polling for
+ * safepoints) or, with `block`, in a blocking section. */
+struct other {
+    gch_heap *h;
+    bool block;
+    atomic_int attached, leave;
+};
+
+static void *other_main(void *arg)
+{
+    struct other *o = arg;
+    gch_thread *t = gch_thread_attach(o->h);
+    assert_non_null(t);
+    if (o->block)
+        gch_blocking_enter(t);
+    atomic_store(&o->attached, 1);
+    while (!atomic_load(&o->leave)) {
+        if (o->block)
+            sleep_ms(1);
+        else
+            gch_safepoint(t); /* spins: a running thread claims its CPU */
+    }
+    if (o->block)
+        gch_blocking_leave(t);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    return NULL;
+}
+
+static void other_start(struct other *o, pthread_t *th, gch_heap *h, bool block)
+{
+    *o = (struct other){.h = h, .block = block};
+    assert_int_equal(pthread_create(th, NULL, other_main, o), 0);
+    while (!atomic_load(&o->attached))
+        sleep_ms(1);
+}
+
+static void other_stop(struct other *o, pthread_t th)
+{
+    atomic_store(&o->leave, 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+static void test_idle_cpu_follows_attached_threads(void **state)
+{
+    (void)state;
+    struct idle_count c = {0};
+    gch_heap *h = traced_heap(2, &c, 100); /* no dedicated worker, one fractional */
+    assert_true(gc_idle_cpu(h));      /* no thread: the worker's CPU and one more */
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    assert_true(gc_idle_cpu(h)); /* the worker and this thread: 2 of 2 */
+    struct other o;
+    pthread_t th;
+    other_start(&o, &th, h, false);
+    assert_false(gc_idle_cpu(h)); /* three claimants */
+    other_stop(&o, th);
+    assert_true(gc_idle_cpu(h));
+    other_start(&o, &th, h, true);
+    assert_true(gc_idle_cpu(h)); /* a blocking thread claims no CPU */
+    gch_blocking_enter(t);
+    assert_true(gc_idle_cpu(h));
+    gch_blocking_leave(t);
+    other_stop(&o, th);
+    assert_true(gc_idle_cpu(h));
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    heap_free_checked(h);
+
+    h = traced_heap(1, &c, 100);
+    assert_true(gc_idle_cpu(h)); /* one CPU, and no thread to run on it */
+    t = gch_thread_attach(h);
+    assert_non_null(t);
+    assert_false(gc_idle_cpu(h)); /* one CPU, claimed by the thread */
+    gch_blocking_enter(t);
+    assert_true(gc_idle_cpu(h));
+    gch_blocking_leave(t);
+    assert_false(gc_idle_cpu(h));
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    heap_free_checked(h);
+
+    h = traced_heap(6, &c, 100); /* one dedicated worker, one fractional: 2 + threads */
+    struct other os[5];
+    pthread_t ths[5];
+    for (int i = 0; i < 5; i++) {
+        other_start(&os[i], &ths[i], h, false);
+        if (i < 4) /* i + 1 threads and 2 workers */
+            assert_true(gc_idle_cpu(h));
+        else
+            assert_false(gc_idle_cpu(h)); /* 5 threads and 2 workers: 7 of 6 */
+    }
+    for (int i = 0; i < 5; i++)
+        other_stop(&os[i], ths[i]);
+    heap_free_checked(h);
+}
+
+/* no_spare_cpu_run: 20 paced cycles on GOMAXPROCS=procs with `others`
+ * more threads running; asserts idle time only in cycles where an assist
+ * parked at the goal (a parked thread frees its CPU for the worker). */
+static void no_spare_cpu_run(int procs, int others)
+{
+    struct idle_count c = {0};
+    gch_heap *h = traced_heap(procs, &c, 1000); /* a long runway: few parks */
+    struct other o;
+    pthread_t th;
+    if (others > 0)
+        other_start(&o, &th, h, false);
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    churn(h, t, 20, &c, false);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    if (others > 0)
+        other_stop(&o, th);
+    uint64_t parks = ld(&h->gc.assist_parks);
+    heap_free_checked(h);
+    print_message("GOMAXPROCS=%d: %d line(s), %d with idle time, %llu assist park(s)\n", procs,
+                  atomic_load(&c.lines), atomic_load(&c.idle_lines), (unsigned long long)parks);
+    assert_int_equal(atomic_load(&c.bad_lines), 0);
+    assert_true(atomic_load(&c.lines) >= 20);
+    /* A cycle with idle time had an assist parked in it (each park
+     * counts once, in the mark it waits for). */
+    assert_true((uint64_t)atomic_load(&c.idle_lines) <= parks);
+}
+
+static void test_no_idle_time_without_a_spare_cpu(void **state)
+{
+    (void)state;
+    no_spare_cpu_run(1, 0);
+    no_spare_cpu_run(2, 1);
+}
+
+static void test_idle_time_with_a_spare_cpu(void **state)
+{
+    (void)state;
+    struct idle_count c = {0};
+    gch_heap *h = traced_heap(2, &c, 100);
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    churn(h, t, 500, &c, true);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    heap_free_checked(h);
+    print_message("idle time after %d cycle(s)\n", atomic_load(&c.lines));
+    assert_int_equal(atomic_load(&c.bad_lines), 0);
+    assert_true(atomic_load(&c.idle_lines) > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idle_cpu_follows_attached_threads),
+        cmocka_unit_test(test_no_idle_time_without_a_spare_cpu),
+        cmocka_unit_test(test_idle_time_with_a_spare_cpu),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
