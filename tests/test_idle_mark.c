@@ -21,6 +21,7 @@
  * forced cycle's worker is never paced, so reports no idle time.
  */
 #include "testutil.h"
+#include "mgcworker.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
