@@ -24,6 +24,7 @@ struct pacer_line {
     char text[384];
     size_t len; /* 0: none */
 };
+
 /* The pacer (gc/mgcpacer.c):
  * pacer_init: worker counts from GOMAXPROCS (heap creation);
  * pacer_workers: threads to start (dedicated + fractional);

@@ -15,11 +15,13 @@ gc/gchooks.h is the one sanctioned upward edge (alloc/ calls it, gc/
 implements it: ARCHITECTURE.md "Layers"), so its declaration edges are
 left out unless --with-hooks is given.
 
-Usage: scripts/include_graph.py [--includes-only] [--with-hooks] [--edges]
+Usage: scripts/include_graph.py [--includes-only] [--with-hooks] [--edges] [--check]
   prints, for the gc/ and alloc/ modules: the strongly connected
   components with more than one module (each with the edges that close
   it), then a summary line.  --includes-only drops the declaration edges;
-  --edges also prints every module's dependencies.  Exit status 0.
+  --edges also prints every module's dependencies.  Exit status 0, except
+  with --check (the include_graph test): 1 if a cycle is not within one
+  of KNOWN_CYCLES below, the cycles ARCHITECTURE.md ("Layers") names.
 """
 import os
 import re
@@ -79,6 +81,19 @@ def defined_functions(code):
 
 
 HOOKS = "gc/gchooks.h"
+
+# The cycles left on purpose or not yet untied (ARCHITECTURE.md,
+# "Layers"); --check fails on any other, or on one that grows.
+KNOWN_CYCLES = [
+    # The driver starts the mark workers and assists; the worker that
+    # finds the mark done calls the driver's gc_mark_termination.
+    {"gc/mgc", "gc/mgcworker"},
+    # alloc/'s knot: struct mheap embeds its parts (mcentral, sweep,
+    # specials, profile), mheap.c initialises them and they call it for
+    # pages.  Not untied yet (issue 14's closing note).
+    {"alloc/malloc", "alloc/mcache", "alloc/mcentral", "alloc/mheap", "alloc/mprof",
+     "alloc/mscavenge", "alloc/mspecial", "alloc/msweep"},
+]
 
 
 def build(includes_only, with_hooks):
@@ -173,6 +188,11 @@ def main(argv):
     largest = max((len(c) for c in cycles), default=0)
     print("summary: %d cycle(s), largest %d modules, %d module(s) on a cycle" %
           (len(cycles), largest, sum(len(c) for c in cycles)))
+    if "--check" in argv:
+        bad = [c for c in cycles if not any(set(c) <= k for k in KNOWN_CYCLES)]
+        for c in bad:
+            print("error: a cycle not named in ARCHITECTURE.md: " + " ".join(c))
+        return 1 if bad else 0
     return 0
 
 
