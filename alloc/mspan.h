@@ -346,6 +346,14 @@ void span_colour_free(struct mspan *s);
  * it back and commits its alloc bits; clear s->black.  The slots below
  * freeindex were handed out and stay black. */
 void span_uncolour_free(struct mspan *s);
+/* span_slot_coloured_free: whether slot idx of s is a free slot whose mark
+ * bit span_colour_free set (the slots span_uncolour_free would clear), not
+ * an object.  Reads the owner cache's freeindex and black: only the owner
+ * thread, or anyone while the world is stopped (gc/mcheckmark.c). */
+static inline bool span_slot_coloured_free(const struct mspan *s, uint32_t idx)
+{
+    return s->black && idx >= s->freeindex && !bit_load(s->alloc_bits, idx);
+}
 /* span_commit_alloc_bits: establish M4 when a span leaves its mcache. */
 void span_commit_alloc_bits(struct mspan *s);
 

@@ -165,7 +165,10 @@ static uintptr_t object_at(struct gch_heap *h, uintptr_t p, uintptr_t target, co
         return 0;
     uint32_t idx = s->divmagic == 0 ? 0 : span_object_index(s, p);
     uintptr_t base = s->start + (uintptr_t)idx * s->elemsize;
-    if (base != target && !bit_load(s->alloc_bits, idx) && !bit_load(s->gcmark_bits, idx))
+    /* A free slot: neither bit, or a mark bit that is only a cached span's
+     * colour (mcache.h K5; the world is stopped). */
+    if (base != target && !bit_load(s->alloc_bits, idx) &&
+        (!bit_load(s->gcmark_bits, idx) || span_slot_coloured_free(s, idx)))
         return 0;
     *sp = s;
     return base;
@@ -281,7 +284,10 @@ static void record_lost(struct gcmarker *m, struct mspan *s, uintptr_t obj, cons
 static void checkmark_shade(struct gcmarker *m, struct mspan *s, uint32_t idx, const void *slot)
 {
     uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
-    bool marked = bit_load(s->gcmark_bits, idx);
+    /* The pass runs before the caches are released, so a mark bit in a
+     * span a cache took during the mark may be the colour of a free slot
+     * (mcache.h K5): that is no object either. */
+    bool marked = bit_load(s->gcmark_bits, idx) && !span_slot_coloured_free(s, idx);
     if (!marked && !bit_load(s->alloc_bits, idx)) {
         /* Neither bit: free by X2, or an object handed out during the
          * mark without its mark bit (allocate black broken), which the

@@ -91,11 +91,86 @@ static void test_checkmark_path_skips_noscan(void **state)
     expect_fatal(white_behind_noscan, NULL, "path: root slot");
 }
 
+/* A stale word into a free slot of a span some cache took during the
+ * mark (allocate black, mcache.h K5): the pass runs before the caches are
+ * released, so that slot's mark bit is only its colour.  It must be
+ * taken for free, as before colouring: ignored with invalidptr=0,
+ * reported with invalidptr=1; it used to be scanned as an object, and its
+ * zero type header crashed the pass (review F1 of K5). */
+struct big {
+    void *p[128];
+};
+static const uint8_t big_mask[16] = {0x01};
+static const gch_type big_type = {"big", sizeof(struct big), big_mask, NULL};
+
+static void small_trace(gch_visitor *v, void *obj, size_t size)
+{
+    (void)size;
+    gch_visit(v, (void *const *)obj);
+}
+static const gch_type small_traced = {"small_traced", 64, NULL, small_trace};
+
+struct stale_case {
+    const gch_type *type;
+    const char *godebug;
+};
+
+static void stale_into_coloured(void *arg)
+{
+    const struct stale_case *c = arg;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "CMFREE_";
+    cfg.gc_percent = -1;
+    setenv("CMFREE_GODEBUG", c->godebug, 1);
+    gch_heap *h = gch_heap_new(&cfg);
+    gch_thread *t = gch_thread_attach(h);
+    GCH_LOCALS(t, loc, 2);
+    gchi_test_hold_mark(h, true);
+    gchi_test_gc_start(h);
+    gch_safepoint(t);
+    char *a = gch_alloc(t, c->type); /* from a span cached now: coloured */
+    struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)a);
+    uint32_t idx = span_object_index(s, (uintptr_t)a);
+    if (!s->black || idx + 1 >= s->nelems || bit_load(s->alloc_bits, idx + 1) ||
+        !bit_load(s->gcmark_bits, idx + 1))
+        _exit(3); /* the setup did not give a coloured free neighbour */
+    loc[0] = a;
+    loc[1] = a + s->elemsize; /* the next slot: free, its mark bit the colour */
+    gchi_test_hold_mark(h, false);
+    gchi_test_gc_wait(h); /* the checkmark pass at termination */
+    if (gch_collect(h) != GCH_OK) /* a whole cycle with the slot uncoloured */
+        _exit(4);
+    GCH_LOCALS_END(t, loc);
+    gch_thread_detach(t);
+    gch_heap_free(h);
+}
+
+static void test_checkmark_stale_into_coloured_slot(void **state)
+{
+    (void)state;
+    const gch_type *types[] = {&big_type, &small_traced};
+    for (size_t i = 0; i < 2; i++) {
+        const char *dbg[] = {"gccheckmark=1,invalidptr=0", "gccheckmark=1,invalidptr=0,clobberfree=1"};
+        for (size_t d = 0; d < 2; d++) {
+            struct stale_case c = {types[i], dbg[d]};
+            char buf[8192];
+            int status = child_stderr(stale_into_coloured, &c, buf, sizeof buf);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("%s, %s: child status %d, stderr:\n%s", types[i]->name, dbg[d], status,
+                         buf);
+        }
+        struct stale_case c = {types[i], "gccheckmark=1"};
+        expect_fatal(stale_into_coloured, &c, "has neither a mark nor an alloc bit");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkmark_reports_slot_without_bits),
         cmocka_unit_test(test_checkmark_path_skips_noscan),
+        cmocka_unit_test(test_checkmark_stale_into_coloured_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
