@@ -35,10 +35,14 @@
 
 /* scanned_object: the object holding slot, a slot of an object a fast
  * drain is scanning (which leaves m->scanning 0: one store per object
- * saved), found through the page map as marking_span does. */
+ * saved), found through the page map as marking_span does; 0 when slot
+ * is in no span (a trace callback visiting memory outside its object),
+ * so that the fatal report itself cannot fault. */
 static uintptr_t scanned_object(const struct gcmarker *m, const void *slot)
 {
     const struct mspan *s = arena_span_of(&m->h->mheap.index, (uintptr_t)slot);
+    if (s == NULL || (uintptr_t)slot < s->start || (uintptr_t)slot >= s->limit)
+        return 0; /* not a heap slot after all: report it as a root's */
     return s->start + (uintptr_t)span_object_index(s, (uintptr_t)slot) * s->elemsize;
 }
 
