@@ -176,14 +176,24 @@ bool gc_idle_cpu(struct gch_heap *h)
  * asks after every drain past its share: every 64 KiB of scan work). */
 #define IDLE_PROBE_NS ((int64_t)1000000)
 
+/* idle_probe: a fractional worker's last gc_idle_cpu answer (idle) and
+ * when to ask again (next_ns); kept for its whole mark round, so that a
+ * worker going idle and busy again asks at most every IDLE_PROBE_NS. */
+struct idle_probe {
+    int64_t next_ns;
+    bool idle;
+};
+
 /* fractional_pause: a fractional worker that used more than its share
- * of the mark's wall time so far sleeps until it is back within it,
- * holding no work.  Not for a forced cycle: gch_collect's caller waits.
- * Not while a CPU is idle (gc_idle_cpu, asked at most every
- * IDLE_PROBE_NS; *probe_ns is when to ask next, *idle the last answer):
- * then it returns true, and the worker's next drain is idle marking. */
-static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns, int64_t *probe_ns,
-                             bool *idle)
+ * of the mark's wall time so far (used_ns: its time in the mark less its
+ * idle marking) sleeps until it is back within it, holding no work.  Not
+ * for a forced cycle: gch_collect's caller waits.  Not while a CPU is
+ * idle (gc_idle_cpu, asked through *probe): then it returns true, and
+ * the worker's next drain is idle marking, which is never counted in its
+ * share (else a stretch of idle marking would put it past its share
+ * for long after, sleeping while the threads it was to help run). */
+static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t used_ns,
+                             struct idle_probe *probe)
 {
     struct gcstate *g = &h->gc;
     double share = g->pacer.fractional;
@@ -193,11 +203,11 @@ static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t use
     if ((double)used_ns <= FRACTIONAL_SLACK * share * (double)elapsed)
         return false;
     int64_t now = elapsed + g->t_mark;
-    if (now >= *probe_ns) {
-        *idle = gc_idle_cpu(h);
-        *probe_ns = now + IDLE_PROBE_NS;
+    if (now >= probe->next_ns) {
+        probe->idle = gc_idle_cpu(h);
+        probe->next_ns = now + IDLE_PROBE_NS;
     }
-    if (*idle)
+    if (probe->idle)
         return true;
     gcmarker_flush(m);
     double wait = (double)used_ns / share - (double)elapsed;
@@ -209,12 +219,13 @@ static bool fractional_pause(struct gch_heap *h, struct gcmarker *m, int64_t use
 }
 
 /* work_until_idle: root jobs and draining while there is any; returns
- * this worker's CPU time spent, of which *idle_ns (added to) on an idle
+ * this worker's CPU time spent, of which *idle_ns (0 on entry) on an idle
  * CPU past a fractional worker's share (Go's idleMarkTime, gctrace's
- * "idle" column; the pacer counts it apart).  Scan work is banked as
- * assist credit. */
+ * "idle" column; the pacer counts it apart).  *frac_used, the time
+ * counted in the fractional share this round, gains the rest.  Scan work
+ * is banked as assist credit. */
 static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool fractional,
-                               int64_t *frac_used, int64_t *idle_ns)
+                               int64_t *frac_used, int64_t *idle_ns, struct idle_probe *probe)
 {
     if (GCH_UNLIKELY(atomic_u32_load_relaxed(&h->gc.test_mode) != 0)) {
         lock_acquire(&h->stw.lock);
@@ -224,8 +235,7 @@ static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool frac
     }
     int64_t cpu0 = thread_cpu_ns();
     int64_t budget = fractional ? FRACTIONAL_DRAIN_BUDGET : WORKER_DRAIN_BUDGET;
-    bool did = true, past_share = false, idle = false;
-    int64_t probe_ns = 0;
+    bool did = true, past_share = false;
     while (did) {
         int64_t t0 = past_share ? thread_cpu_ns() : 0;
         did = root_jobs(h, m);
@@ -237,11 +247,11 @@ static int64_t work_until_idle(struct gch_heap *h, struct gcmarker *m, bool frac
         if (past_share)
             *idle_ns += thread_cpu_ns() - t0;
         if (fractional)
-            past_share = fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0), &probe_ns, &idle);
+            past_share = fractional_pause(h, m, *frac_used + (thread_cpu_ns() - cpu0) - *idle_ns, probe);
     }
     gcmarker_flush(m); /* MW1: idle holds nothing */
     int64_t used = thread_cpu_ns() - cpu0;
-    *frac_used += used;
+    *frac_used += used - *idle_ns;
     return used;
 }
 
@@ -252,6 +262,7 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, boo
 {
     struct gcstate *g = &h->gc;
     int64_t frac_used = 0;
+    struct idle_probe probe = {0, false};
     for (;;) {
         if (gc_test_held(h)) {
             lock_acquire(&h->stw.lock);
@@ -259,7 +270,7 @@ static void mark_round(struct gch_heap *h, struct gcmarker *m, uint64_t gen, boo
             lock_release(&h->stw.lock);
             continue;
         }
-        int64_t idle = 0, used = work_until_idle(h, m, fractional, &frac_used, &idle);
+        int64_t idle = 0, used = work_until_idle(h, m, fractional, &frac_used, &idle, &probe);
         atomic_i64_add_relaxed(&g->bg_cpu_ns, used - idle);
         atomic_i64_add_relaxed(&g->idle_cpu_ns, idle);
         lock_acquire(&h->stw.lock);

@@ -22,8 +22,10 @@ struct gch_thread;
 
 /* gc_workers_start: start the mark workers if none runs (stw.lock held);
  *   false if not one could be started;
- * gc_idle_cpu: GOMAXPROCS leaves a CPU to no attached thread or worker:
- *   the fractional worker may mark past its share (holding no lock);
+ * gc_idle_cpu: GOMAXPROCS leaves a CPU that no running attached thread
+ *   (one in a blocking section, a parked assist too, claims none) and no
+ *   worker claims: the fractional worker may mark past its share
+ *   (holding no lock);
  * gc_workers_stop: stop and join them (heap teardown);
  * gc_assist: allocation of `bytes` while marking pays scan work. */
 bool gc_workers_start(struct gch_heap *h);
