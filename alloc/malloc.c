@@ -235,11 +235,17 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_large(struct mcache *c, size_t 
     if (s == NULL)
         return NULL;
     track_alloc(s->start, s->elemsize); /* sanitizer builds only (track.h) */
-    bit_set_atomic(s->alloc_bits, 0); /* M4: a large span is never cached */
-    if (c->alloc_black) { /* a large span is never cached: marked here (K5) */
+    /* A large span is never cached: marked here during a mark (K5), and
+     * before its alloc bit, so that a marker following a stale word into
+     * these pages (invalidptr=0) finds the object black, not white and
+     * allocated: it would scan it while this thread zeroes it and writes
+     * its type.  (Both are locked RMWs, full barriers on x86-64; the C11
+     * model alone would need the alloc bit's store to release.) */
+    if (c->alloc_black) {
         bit_set_atomic(s->gcmark_bits, 0);
         c->black_bytes += s->elemsize;
     }
+    bit_set_atomic(s->alloc_bits, 0); /* M4 */
     s->alloc_count = 1;
     s->freeindex = 0;
     if (s->needzero)

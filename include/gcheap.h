@@ -182,7 +182,10 @@ typedef struct gch_config {
      * holds, or NULL.  Applied to every reference slot the collector
      * reads (masks, callbacks, roots).  NULL: slots hold plain pointers.
      * Every object is 8-byte aligned (gch_alloc), so a decoder may use
-     * the three low bits of a word as its tag. */
+     * the three low bits of a word as its tag.  It runs on collector
+     * threads and on any thread inside the mark, many at once: it must
+     * be a pure function of the word (no gcheap call, no allocation, no
+     * lock). */
     void *(*decode)(uintptr_t word);
     /* Where trace lines (GODEBUG=gctrace=1 ...) go: NULL writes them to
      * stderr; otherwise trace(line, trace_ctx) receives each line, '\n'
