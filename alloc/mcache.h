@@ -24,7 +24,9 @@
  *      and an allocation from a scan or trace callback running on the
  *      owner thread (its assists, its own root-scan handshake, the
  *      shading of its root edits: in_scan is set around each) reaches the
- *      library's checks;
+ *      library's checks (every such allocation at GCH_DEBUG >= 2, its
+ *      refill otherwise).  A tag decoder (gch_config.decode) is outside
+ *      these brackets: gcheap.h requires it to be pure;
  *   K5 (allocate black) a span this cache takes while alloc_black is set
  *      has the mark bit of every free slot set as it arrives (s->black,
  *      span_colour_free), so each object handed out from it during the

@@ -243,7 +243,8 @@ bool mcentral_free_object(struct mcentral *c, struct mspan *s, uint32_t idx)
 
 /* check_list: every span on l is valid, belongs to l, satisfies C2 for
  * a full (want_full) or partial list (empty spans only if allow_empty),
- * and has sweepgen want_sg (C4). */
+ * has sweepgen want_sg (C4) and is not coloured (a listed span is in no
+ * cache: mcache.h K5). */
 static bool check_list(const struct spanlist *l, bool want_full, bool allow_empty, spanclass_t spc,
                        uint32_t want_sg)
 {
@@ -254,6 +255,7 @@ static bool check_list(const struct spanlist *l, bool want_full, bool allow_empt
         if (!span_is_valid(s))
             return false;
         GCH_CHECK_CMP("C4", atomic_u32_load_relaxed(&s->sweepgen), ==, want_sg);
+        GCH_CHECK("K5", !s->black); /* uncoloured when its cache gave it back */
         if (want_full) {
             GCH_CHECK_CMP("C2", s->alloc_count, ==, s->nelems);
         } else {

@@ -128,6 +128,38 @@ static void test_partial_span_coloured_and_uncoloured(void **state)
     assert_false(spx_allocated(f->h, p) || spx_allocated(f->h, r) || spx_allocated(f->h, q));
 }
 
+/* 1b. Detaching mid-mark gives the span back uncoloured, with the
+ * objects it handed out counted black; they survive that cycle (held by
+ * nothing) and the slots it never handed out stay free. */
+static void test_detach_mid_mark_uncolours(void **state)
+{
+    struct fx *f = *state;
+    enum { K = 7 };
+    start_held_mark(f);
+    void *objs[K];
+    for (int i = 0; i < K; i++)
+        assert_non_null(objs[i] = gch_alloc_noscan(f->t, 48));
+    struct mspan *s = cached(f->t, 48, true); /* fresh: wholly coloured */
+    assert_true(s->black);
+    assert_int_equal(count_bits(s->gcmark_bits, s->nelems), s->nelems);
+    uint64_t black0 = ld(&f->h->mheap.counters.black_bytes);
+    assert_int_equal(gch_thread_detach(f->t), GCH_OK);
+    assert_false(s->black);
+    assert_int_equal(count_bits(s->gcmark_bits, s->nelems), K);
+    for (int i = 0; i < K; i++)
+        assert_true(marked(s, span_object_index(s, (uintptr_t)objs[i])));
+    assert_int_equal(ld(&f->h->mheap.counters.black_bytes) - black0, K * s->elemsize);
+    f->t = gch_thread_attach(f->h);
+    assert_non_null(f->t);
+    end_held_mark(f);
+    assert_int_equal(s->alloc_count, K);
+    assert_int_equal(count_bits(s->alloc_bits, s->nelems), K);
+    assert_int_equal(count_bits(s->gcmark_bits, s->nelems), 0);
+    for (int i = 0; i < K; i++)
+        assert_true(spx_allocated(f->h, objs[i]));
+    assert_heap_valid(f->h);
+}
+
 /* 3. Weak handles, finalizers and roots on objects allocated black. */
 static void *finalized;
 static void record(void *obj, void *arg)
@@ -291,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_partial_span_coloured_and_uncoloured, setup,
                                         spx_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_mid_mark_uncolours, setup, spx_teardown),
         cmocka_unit_test_setup_teardown(test_specials_on_objects_allocated_during_mark, setup,
                                         spx_teardown),
         cmocka_unit_test_setup_teardown(test_in_scan_leaves_inline_path, setup, spx_teardown),

@@ -428,6 +428,10 @@ static void test_validator_rejects_c1_c2_corruption(void **state)
     c->partial[swept(f->h)].n++;
     assert_invalid(mcentral_is_valid(c, sg), "C1");
     c->partial[swept(f->h)].n--;
+    /* K5: a listed (uncached) span still coloured */
+    partial->black = true;
+    assert_invalid(mcentral_is_valid(c, sg), "K5");
+    partial->black = false;
     /* C2: a full span on the partial list */
     uint32_t count = partial->alloc_count;
     partial->alloc_count = partial->nelems;
