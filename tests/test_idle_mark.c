@@ -266,17 +266,6 @@ static void test_idle_time_with_a_spare_cpu(void **state)
     assert_true(atomic_load(&c.idle_lines) > 0);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define SLOW_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SLOW_SAN 1
-#endif
-#endif
-#ifndef SLOW_SAN
-#define SLOW_SAN 0
-#endif
-
 /* Idle marking is not the worker's share: on GOMAXPROCS=1 a thread
  * blocks 20 ms just after a mark starts (the worker marks idle all that
  * time), then runs again without allocating.  The worker must go on at

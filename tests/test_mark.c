@@ -31,17 +31,6 @@
 #include <pthread.h>
 #include <time.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define SLOW_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SLOW_SAN 1
-#endif
-#endif
-#ifndef SLOW_SAN
-#define SLOW_SAN 0
-#endif
-
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */

@@ -62,6 +62,20 @@
 #include "sysmon.h"
 #include "testhooks.h"
 
+/* SLOW_SAN: 1 in a ThreadSanitizer build, whose marking and thread
+ * switches are an order of magnitude slower: tests scale their work or
+ * drop a rate bound with it. */
+#if defined(__SANITIZE_THREAD__)
+#define SLOW_SAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SLOW_SAN 1
+#endif
+#endif
+#ifndef SLOW_SAN
+#define SLOW_SAN 0
+#endif
+
 /* abort_on_failure: run before main (one per test program, the one
  * file that includes us).  setenv with overwrite 0: CMOCKA_TEST_ABORT=0
  * in the environment brings back cmocka's run-every-test behaviour for a
