@@ -8,6 +8,9 @@
  *   spx_teardown        cmocka teardown: roots off, detach, verify, free.
  *   spx_new_node(t, n)  a node with next n and the magic.
  *   spx_allocated(h, p) p's slot is allocated now (after a gch_collect).
+ *   spx_start_held_mark(f) / spx_end_held_mark(f)  a cycle whose mark does
+ *                       nothing until released; the end waits for the
+ *                       cycle and its sweep (alloc bits exact).
  */
 #ifndef GCHEAP_TESTS_SPECIALS_FIXTURE_H
 #define GCHEAP_TESTS_SPECIALS_FIXTURE_H
@@ -54,6 +57,22 @@ static inline struct node *spx_new_node(gch_thread *t, struct node *next)
     n->next = next;
     n->magic = SPX_MAGIC;
     return n;
+}
+
+/* Our own root scan is owed at the next safepoint after the start. */
+static inline void spx_start_held_mark(struct fx *f)
+{
+    gchi_test_hold_mark(f->h, true);
+    assert_true(gchi_test_gc_start(f->h));
+    assert_int_equal(atomic_u32_load_relaxed(&f->h->gc.phase), GCPHASE_MARK);
+}
+
+static inline void spx_end_held_mark(struct fx *f)
+{
+    gch_safepoint(f->t);
+    gchi_test_hold_mark(f->h, false);
+    gchi_test_gc_wait(f->h);
+    mheap_sweep_finish(&f->h->mheap); /* the background sweeper's too */
 }
 
 static inline bool spx_allocated(gch_heap *h, const void *p)

@@ -49,24 +49,6 @@ static struct mspan *cached(gch_thread *t, size_t size, bool noscan)
 
 static bool marked(const struct mspan *s, uint32_t i) { return bit_is_set(s->gcmark_bits, i); }
 
-/* start_held_mark / end_held_mark: a cycle whose mark does nothing until
- * released (our own root scan runs at our next safepoint); the end waits
- * for the cycle and its sweep, so alloc bits are exact. */
-static void start_held_mark(struct fx *f)
-{
-    gchi_test_hold_mark(f->h, true);
-    assert_true(gchi_test_gc_start(f->h));
-    assert_int_equal(atomic_u32_load_relaxed(&f->h->gc.phase), GCPHASE_MARK);
-}
-
-static void end_held_mark(struct fx *f)
-{
-    gch_safepoint(f->t);
-    gchi_test_hold_mark(f->h, false);
-    gchi_test_gc_wait(f->h);
-    mheap_sweep_finish(&f->h->mheap);
-}
-
 static uint32_t count_bits(const uint8_t *bits, uint32_t n)
 {
     uint32_t c = 0;
@@ -86,7 +68,7 @@ static void test_partial_span_coloured_and_uncoloured(void **state)
     for (int i = 1; i < OLD; i++)
         spx_new_node(f->t, NULL); /* slots 0..99, held by nothing */
     assert_int_equal(gch_thread_flush(f->t), GCH_OK);
-    start_held_mark(f);
+    spx_start_held_mark(f);
     assert_ptr_equal(cached(f->t, sizeof(struct node), false), &f->h->mheap.emptyspan);
     struct node *p = spx_new_node(f->t, NULL); /* the refill takes s back */
     assert_ptr_equal(cached(f->t, sizeof(struct node), false), s);
@@ -113,7 +95,7 @@ static void test_partial_span_coloured_and_uncoloured(void **state)
     assert_ptr_equal(cached(f->t, sizeof(struct node), false), s);
     assert_ptr_equal(r, (void *)(s->start + (OLD + 10) * sizeof(struct node)));
     assert_true(s->black && marked(s, OLD + 10) && marked(s, s->nelems - 1));
-    end_held_mark(f);
+    spx_end_held_mark(f);
     /* The old objects are freed, the 11 allocated black survive, and the
      * coloured slots never handed out are free. */
     assert_false(s->black);
@@ -135,7 +117,7 @@ static void test_detach_mid_mark_uncolours(void **state)
 {
     struct fx *f = *state;
     enum { K = 7 };
-    start_held_mark(f);
+    spx_start_held_mark(f);
     void *objs[K];
     for (int i = 0; i < K; i++)
         assert_non_null(objs[i] = gch_alloc_noscan(f->t, 48));
@@ -151,7 +133,7 @@ static void test_detach_mid_mark_uncolours(void **state)
     assert_int_equal(ld(&f->h->mheap.counters.black_bytes) - black0, K * s->elemsize);
     f->t = gch_thread_attach(f->h);
     assert_non_null(f->t);
-    end_held_mark(f);
+    spx_end_held_mark(f);
     assert_int_equal(s->alloc_count, K);
     assert_int_equal(count_bits(s->alloc_bits, s->nelems), K);
     assert_int_equal(count_bits(s->gcmark_bits, s->nelems), 0);
@@ -172,7 +154,7 @@ static void test_specials_on_objects_allocated_during_mark(void **state)
 {
     struct fx *f = *state;
     finalized = NULL;
-    start_held_mark(f);
+    spx_start_held_mark(f);
     struct node *a = spx_new_node(f->t, NULL);
     gch_weak *w = gch_weak_new(f->t, a);
     assert_non_null(w);
@@ -181,7 +163,7 @@ static void test_specials_on_objects_allocated_during_mark(void **state)
     assert_int_equal(gch_set_finalizer(f->t, b, record, NULL), GCH_OK);
     struct node *c = spx_new_node(f->t, NULL);
     f->slots[1] = c;
-    end_held_mark(f);
+    spx_end_held_mark(f);
     assert_ptr_equal(gch_weak_get(f->t, w), a); /* black: survived unreferenced */
     assert_int_equal(gch_run_finalizers(f->t, -1), 0);
     assert_true(spx_allocated(f->h, a) && spx_allocated(f->h, b) && spx_allocated(f->h, c));

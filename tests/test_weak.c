@@ -114,23 +114,6 @@ static void test_weak_and_finalizer(void **state)
     assert_ptr_equal(gch_weak_get(f->t, w2), a);
 }
 
-/* start_held_mark: a cycle whose mark does nothing until released; our
- * root scan is owed (next safepoint). */
-static void start_held_mark(struct fx *f)
-{
-    gchi_test_hold_mark(f->h, true);
-    assert_true(gchi_test_gc_start(f->h));
-    assert_int_equal(atomic_u32_load_relaxed(&f->h->gc.phase), GCPHASE_MARK);
-}
-
-static void end_held_mark(struct fx *f)
-{
-    gch_safepoint(f->t);
-    gchi_test_hold_mark(f->h, false);
-    gchi_test_gc_wait(f->h);
-    mheap_sweep_finish(&f->h->mheap); /* the background sweeper's too: alloc bits exact */
-}
-
 static void test_get_during_mark(void **state)
 {
     struct fx *f = *state;
@@ -145,7 +128,7 @@ static void test_get_during_mark(void **state)
     gch_ephemeron *e = gch_ephemeron_new(f->t, k, v);
     assert_non_null(e);
     f->slots[1] = e;
-    start_held_mark(f);
+    spx_start_held_mark(f);
     keep[0] = keep[1] = keep[2] = NULL; /* before our root scan: a, k, v unreachable */
     assert_false(gc_is_marked(f->h, (uintptr_t)a));
     assert_ptr_equal(gch_weak_get(f->t, w), a);
@@ -154,7 +137,7 @@ static void test_get_during_mark(void **state)
     assert_ptr_equal(gch_ephemeron_value(f->t, e), v);
     assert_true(gc_is_marked(f->h, (uintptr_t)k) && gc_is_marked(f->h, (uintptr_t)v));
     GCH_LOCALS_END(f->t, keep);
-    end_held_mark(f);
+    spx_end_held_mark(f);
     assert_ptr_equal(gch_weak_get(f->t, w), a); /* survived: marked by the get */
     assert_ptr_equal(gch_ephemeron_key(f->t, e), k);
     assert_true(spx_allocated(f->h, a) && spx_allocated(f->h, v));
