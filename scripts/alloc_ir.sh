@@ -21,11 +21,8 @@ cd "$ROOT"
 build=${1:-build-bench}
 n=${2:-20000}
 rate=${3:-0}
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGCH_BUILD_BENCH=ON \
-        -DGCH_BUILD_TESTS=OFF > /dev/null
-fi
-cmake --build "$build" -j 2 --target bench_alloc_ir > /dev/null
+. scripts/ir_build.sh
+ir_build "$build" bench_alloc_ir
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" \

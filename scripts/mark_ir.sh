@@ -18,11 +18,8 @@ cd "$ROOT"
 build=${1:-build-bench}
 trees=${2:-2}
 reps=${3:-3}
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGCH_BUILD_BENCH=ON \
-        -DGCH_BUILD_TESTS=OFF > /dev/null
-fi
-cmake --build "$build" -j 2 --target bench_mark_ir > /dev/null
+. scripts/ir_build.sh
+ir_build "$build" bench_mark_ir
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 printf "%-8s %14s %14s\n" config "drain Ir/node" "total Ir/node"
