@@ -701,7 +701,9 @@ static void test_set_gc_percent_off_from_sink(void **state)
  * and finish once the sink lets go; the wait is not charged to its stop
  * time (which feeds the GC CPU limiter).  State is static: a failed
  * assertion longjmps out while other threads may still use it. */
-#define HOLD_MS 500
+/* 1 s: the stop-time bound below is 0.6 of it, and the mutator's own
+ * 16 starts took over 300 ms once under TSan at load 15. */
+#define HOLD_MS 1000
 struct held_sink {
     pthread_mutex_t mu;
     pthread_cond_t cv;
