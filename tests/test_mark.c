@@ -805,6 +805,41 @@ static void test_large_arrays_in_oblets(void **state)
     GCH_LOCALS_END(f->t, r);
 }
 
+/* Arrays of plain references (a one-word type whose word is a
+ * reference: a VM's vector or a pointer table) take scan_typed_range's
+ * direct path: a headered one (1000 words) and a large one in oblets
+ * (200,000 words, 1.6 MB); every third slot holds a child, the rest NULL
+ * or a non-heap word, and each child is found. */
+static const uint8_t ref_mask[] = {0x1};
+static const gch_type ref_type = {"ref", sizeof(void *), ref_mask, NULL};
+static void test_reference_arrays(void **state)
+{
+    struct fixture *f = *state;
+    static const size_t lens[] = {1000, 200000};
+    GCH_LOCALS(f->t, r, 1);
+    for (size_t k = 0; k < 2; k++) {
+        void **arr = gch_alloc_array(f->t, &ref_type, lens[k]);
+        assert_non_null(arr);
+        r[0] = arr;
+        uint64_t kids = 0;
+        static int not_heap;
+        for (size_t e = 0; e < lens[k]; e++) {
+            if (e % 3 == 0) {
+                gch_write(f->t, &arr[e], new_cnode(f->t, 7 * e + k));
+                kids++;
+            } else if (e % 3 == 1) {
+                gch_write(f->t, &arr[e], &not_heap);
+            }
+        }
+        assert_int_equal(live_after_collect(f->h), 1 + kids);
+        for (size_t e = 0; e < lens[k]; e += 3)
+            assert_true(cnode_ok(arr[e], 7 * e + k));
+        r[0] = NULL;
+        assert_int_equal(live_after_collect(f->h), 0);
+    }
+    GCH_LOCALS_END(f->t, r);
+}
+
 /* One drain step scans one oblet of a large object, not the object: the
  * rest stays queued for any marker (so assists and stops wait for at most
  * one part). */
@@ -1945,6 +1980,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_array_of_traced, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_large_and_mid_objects, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_large_arrays_in_oblets, gc_setup, gc_teardown),
+        cmocka_unit_test_setup_teardown(test_reference_arrays, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_oblet_is_the_unit_of_work, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_drain_span_cache, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_drain_budget_keeps_ring, gc_setup, gc_teardown),
