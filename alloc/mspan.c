@@ -64,6 +64,7 @@ void span_init_layout(struct mspan *s, uintptr_t start, size_t npages, spanclass
     GCHI_SEQ_STORE(&s->divmagic, sc == 0 ? 0 : gchi_class_to_divmagic[sc]);
     GCHI_SEQ_STORE(&s->spanclass, spc);
     s->nelems = sc == 0 ? 1 : gchi_class_to_nelems[sc];
+    s->wordmask = elemsize / 8 >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (elemsize / 8)) - 1;
     GCHI_SEQ_STORE(&s->limit, start + (uintptr_t)s->nelems * elemsize);
     s->freeindex = 0;
     s->alloc_count = 0;

@@ -103,6 +103,8 @@ struct mspan {
     struct span_typebits *typebits; /* [allocating mcache writes a slot's bits;
                                      * read for marked objects] scan spans with
                                      * slots <= HEAPBITS_MAX_SIZE, else NULL */
+    uint64_t wordmask;           /* [immutable while in use] bit k set for each word k < 64
+                                  * of a slot: a typebits object's word bits (mgcmark.c) */
     const struct gch_type *largetype; /* [set before the large object is returned]
                                   * the gch_type of a large scan object */
     size_t largesize;            /* [set with largetype] bytes it was allocated with

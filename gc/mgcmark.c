@@ -344,8 +344,8 @@ static void scan_typed(struct gcmarker *m, uintptr_t obj, size_t size, const gch
  * starts in the last one: the index of the second word wraps there, and
  * the bits it brings in lie past the object and are masked off.  The two
  * words are shifted as one 128-bit value (x86-64: one shrd, which also
- * gives the right answer for a shift of 0), and the object's n words
- * keep ~0 >> (64 - n) (the shift count taken mod 64: n == 64 keeps all). */
+ * gives the right answer for a shift of 0), and the span's wordmask
+ * keeps the object's n words. */
 static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t start, uintptr_t obj)
 {
     enum { NWORDS = sizeof(s->typebits->words) / sizeof(s->typebits->words[0]) };
@@ -359,7 +359,7 @@ static GCH_ALWAYS_INLINE uint64_t obj_bits(const struct mspan *s, uintptr_t star
 #else /* (hi << 1) << (63 - sh) is hi << (64 - sh), and 0 when sh == 0 */
     uint64_t bits = (lo >> (w0 % 64)) | ((hi << 1) << (63 - w0 % 64));
 #endif
-    return bits & (~(uint64_t)0 >> ((0u - (unsigned)(s->elemsize / 8)) % 64)); /* 1 <= n <= 64 */
+    return bits & s->wordmask; /* its n words: 1 <= n <= 64 */
 }
 
 /* scan_bits: the references of the object at obj in a heap-bitmap span,
@@ -472,18 +472,19 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
 #define PREFETCH_RING 8
 
 /* scan_fast: scan obj, a grey object, for drain_fast, whose span cache,
- * arena window, marked bytes, open cursor and decoder (or NULL) are c,
- * w, *marked, q and decode;
- * returns the bytes of work done (the slot, or an oblet).  An object of
- * a heap-bitmap span is scanned inline with shade_fast; anything else
- * goes through scan_in_span (or scan_oblet) and the marker's own cache
- * (MK1), with the cursor closed. */
-static GCH_ALWAYS_INLINE size_t scan_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
-                                          uintptr_t obj, uint64_t *marked, struct gcwork_cursor *q,
-                                          decode_fn decode)
+ * arena window, marked bytes, open cursor, decoder (or NULL) and budget
+ * left are c, w, *marked, q, decode and *left; the bytes of work done
+ * (the slot, or an oblet) come off *left (first, so the slot size need
+ * not be kept across the scan).  An object of a heap-bitmap span is
+ * scanned inline with shade_fast; anything else goes through
+ * scan_in_span (or scan_oblet) and the marker's own cache (MK1), with
+ * the cursor closed. */
+static GCH_ALWAYS_INLINE void scan_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
+                                        uintptr_t obj, uint64_t *marked, struct gcwork_cursor *q,
+                                        decode_fn decode, int64_t *left)
 {
     struct mspan *s = object_span(m, c, w, obj); /* not NULL: obj is grey */
-    size_t size = s->elemsize;
+    *left -= (int64_t)s->elemsize;
     uint64_t bits;
     /* A headered slot's word bits are clear (Y1), so an object with
      * word bits is masked and its header bit needs no test. */
@@ -495,12 +496,11 @@ static GCH_ALWAYS_INLINE size_t scan_fast(struct gcmarker *m, struct span_cache 
     } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
         gcwork_cursor_close(&m->work, q); /* these shade through m->work */
         if (GCH_UNLIKELY(splits(s)))
-            size = scan_oblet(m, s, obj);
+            *left -= (int64_t)scan_oblet(m, s, obj) - (int64_t)s->elemsize; /* an oblet, not the slot */
         else
             scan_in_span(m, s, obj);
         gcwork_cursor_open(&m->work, q);
     }
-    return size;
 }
 
 /* drain_fast: gcmarker_drain's loop for a marker without gccheckmark
@@ -542,7 +542,7 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
             obj = ring[at];
         }
         at = (at + 1) % PREFETCH_RING;
-        left -= (int64_t)scan_fast(m, &c, &w, obj, &marked, &q, decode);
+        scan_fast(m, &c, &w, obj, &marked, &q, decode, &left);
         /* Keep idle markers fed: publish some work when none is shared
          * (looked at once per PREFETCH_RING objects). */
         if (at == 0 && !workbuf_pool_has_work(pool)) {

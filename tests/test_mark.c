@@ -1032,6 +1032,50 @@ static void test_headered_slot_after_mask(void **state)
     free(old);
 }
 
+/* A masked object's word bits are cut to its slot's words by the span's
+ * wordmask: for every masked size of 1..64 words (every heap-bitmap slot
+ * up to HEAPBITS_MAX_SIZE), objects whose one reference is their last
+ * word keep their child alive, and one of 64 words all references keeps
+ * all 64.  The objects of a size are interleaved with the other sizes'
+ * allocations and lie side by side in their spans, so a mask one word
+ * short loses the children and one too wide would visit a neighbour. */
+static void test_last_word_of_each_size(void **state)
+{
+    struct fixture *f = *state;
+    enum { NW = 64, PER = 3 };
+    static uint8_t masks[NW][NW / 8], full[NW / 8];
+    static gch_type types[NW], full_type;
+    static void *roots[NW * PER + 1];
+    for (int n = 1; n <= NW; n++) {
+        masks[n - 1][(n - 1) / 8] = (uint8_t)(1u << ((n - 1) % 8));
+        types[n - 1] = (gch_type){"lastword", (size_t)n * 8, masks[n - 1], NULL};
+    }
+    memset(full, 0xff, sizeof full);
+    full_type = (gch_type){"allwords", NW * 8, full, NULL};
+    assert_int_equal(gch_root_range_add(f->h, roots, NW * PER + 1), GCH_OK);
+    for (int k = 0; k < PER; k++) {
+        for (int n = 1; n <= NW; n++) {
+            void **o = gch_alloc(f->t, &types[n - 1]);
+            assert_non_null(o);
+            gch_write(f->t, &roots[k * NW + n - 1], o);
+            gch_write(f->t, &((void **)roots[k * NW + n - 1])[n - 1], new_cnode(f->t, (uint64_t)(k * NW + n)));
+        }
+    }
+    void **all = gch_alloc(f->t, &full_type);
+    assert_non_null(all);
+    gch_write(f->t, &roots[NW * PER], all);
+    for (int w = 0; w < NW; w++)
+        gch_write(f->t, &((void **)roots[NW * PER])[w], new_cnode(f->t, 100000 + (uint64_t)w));
+    assert_int_equal(live_after_collect(f->h), 2 * NW * PER + 1 + NW);
+    for (int k = 0; k < PER; k++)
+        for (int n = 1; n <= NW; n++)
+            assert_true(cnode_ok(((struct cnode **)roots[k * NW + n - 1])[n - 1], (uint64_t)(k * NW + n)));
+    for (int w = 0; w < NW; w++)
+        assert_true(cnode_ok(((struct cnode **)roots[NW * PER])[w], 100000 + (uint64_t)w));
+    assert_int_equal(gch_root_range_remove(f->h, roots), GCH_OK);
+    assert_int_equal(live_after_collect(f->h), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* 6. Tagged values through the decoder                                 */
 /* ------------------------------------------------------------------ */
@@ -1985,6 +2029,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drain_span_cache, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_drain_budget_keeps_ring, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_headered_slot_after_mask, gc_setup, gc_teardown),
+        cmocka_unit_test_setup_teardown(test_last_word_of_each_size, gc_setup, gc_teardown),
         cmocka_unit_test(test_decoder),
         cmocka_unit_test(test_decoder_drain),
         cmocka_unit_test_setup_teardown(test_slots_reused, gc_setup, gc_teardown),
