@@ -101,6 +101,10 @@ static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
         if (first == NULL)
             first = a;
         prev = a;
+        if (h->huge_fresh) { /* no page mapped yet: no other advice can precede this */
+            a->huge = true;
+            h->sys.ops.huge(h->sys.ops.ctx, (void *)a->base, ARENA_SIZE, true);
+        }
     }
     return first;
 }
