@@ -31,12 +31,15 @@
  * starts another, so the wait is one madvise long.  An eager release
  * makes at most SCAV_EAGER_MAX_RUNS runs; sysmon releases the rest.
  *
- * Huge pages: a new arena is advised MADV_HUGEPAGE as it is reserved
- * (mheap.c reserve_arenas, under h->lock before it has a page, so no
- * other advice for it can come first), because the heap fills fresh
- * memory from the bottom up and a 4 KiB fault per page was most of the
- * cost of allocating there: one fault per 2 MiB instead (bench_alloc,
- * 64 B objects: about half the CPU per allocation).  An arena whose every
+ * Huge pages: every new arena but the heap's first is advised
+ * MADV_HUGEPAGE as it is reserved (mheap.c reserve_arenas, under h->lock
+ * before it has a page, so no other advice for it can come first): the
+ * heap fills fresh memory from the bottom up, and a 4 KiB fault per page
+ * was most of the cost of allocating there (bench_alloc, 64 B objects:
+ * about half the CPU per allocation).  Not the first arena: a heap under
+ * 64 MiB keeps its RSS to the 4 KiB page (GCBench's peak grew by about
+ * 3 MiB, 10%, with its one arena advised), and past it 2 MiB of
+ * granularity is a few percent at most.  An arena whose every
  * page is in use (fully mapped, no free page) is advised MADV_HUGEPAGE
  * again, so a dense long-lived heap gets 2 MiB TLB entries back after a
  * release; before any page of an advised arena is released, the
