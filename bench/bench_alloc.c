@@ -353,6 +353,7 @@ struct row {
     double ns[NUM_KINDS];       /* median ns per allocation */
     double ns_free[NUM_KINDS];  /* malloc kinds: median ns per free */
     double teardown[NUM_KINDS]; /* gcheap kinds: median teardown ms */
+    double cpu[NUM_KINDS];      /* median CPU ns per allocation */
 };
 
 static size_t objects_for(const struct options *o, size_t size)
@@ -423,6 +424,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
         row->teardown[k] = bench_median(samples[k][2], o->reps);
         flt[k] = bench_median(samples[k][3], o->reps);
         cpu[k] = bench_median(samples[k][4], o->reps);
+        row->cpu[k] = cpu[k];
     }
     for (unsigned j = 0; j < nk; j++) {
         enum alloc_kind k = order[j];
@@ -486,6 +488,19 @@ static void print_table(const struct row *rows, unsigned nrows, const struct opt
     }
     fprintf(stderr, "ratios: gcheap / peer (< 1: gcheap faster).  free ns: malloc's free() per object.  "
                     "gch tdms: gcheap-scan detach + gch_heap_free, ms per rep.\n");
+    fprintf(stderr, "\nmedian CPU ns per allocation (the loops' thread CPU time, all threads)\n");
+    fprintf(stderr, "%3s %5s | %8s %8s %8s %8s %8s | %8s %8s\n", "thr", "size", "gch-scan", "gch-nosc",
+            "malloc", "calloc", "boehm", "scan/mal", "nosc/mal");
+    for (unsigned i = 0; i < nrows; i++) {
+        const struct row *r = &rows[i];
+        fprintf(stderr, "%3u %5zu |", r->threads, r->size);
+        for (unsigned k = 0; k < NUM_KINDS; k++)
+            print_cell(r->cpu[k], r->have[k]);
+        fprintf(stderr, " |");
+        print_cell(ratio(r->cpu[K_GCH_SCAN], r->cpu[K_MALLOC]), r->have[K_GCH_SCAN] && r->have[K_MALLOC]);
+        print_cell(ratio(r->cpu[K_GCH_NOSCAN], r->cpu[K_MALLOC]), r->have[K_GCH_NOSCAN] && r->have[K_MALLOC]);
+        fprintf(stderr, "\n");
+    }
 }
 
 /* ------------------------------------------------------------------ */
