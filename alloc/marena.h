@@ -43,7 +43,8 @@ struct heaparena {
     size_t mapped_pages;              /* [heap lock] A3 */
     size_t zeroed_base;               /* [heap lock] pages at or above it were never used */
     size_t free_pages;                /* [heap lock] set bits in free_bits */
-    bool huge;                        /* [heap lock; changed only under scav_lock too] the
+    bool huge;                        /* [heap lock; changed only under scav_lock too, or
+                                       * at reservation before the arena has a page] the
                                        * arena is advised MADV_HUGEPAGE (mscavenge.c) */
     uint64_t free_bits[ARENA_WORDS];  /* [heap lock] 1 = page free (and mapped) */
     uint64_t scav_bits[ARENA_WORDS];  /* [heap lock] 1 = free page released to the OS */

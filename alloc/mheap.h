@@ -113,6 +113,9 @@ struct mheap {
     struct atomic_u64 scav_failed;  /* [atomic] releases the OS refused (madvise failed);
                                      * their runs were put back free and Ready */
     int64_t start_ns;               /* [immutable] zero of mheap_now_ms */
+    bool huge_fresh;                /* [immutable after heap creation] advise each new
+                                     * arena but the first MADV_HUGEPAGE as it is
+                                     * reserved (mscavenge.c, "Huge pages") */
     bool released_zeroed;           /* [immutable after heap creation] a released page
                                      * reads zero when reused (MADV_DONTNEED or
                                      * harddecommit; not MADV_FREE) */

@@ -33,7 +33,7 @@ size_t bits_count_range(const uint64_t *w, size_t from, size_t n)
 {
     size_t c = 0;
     for (size_t i = from / 64; n > 0 && i <= (from + n - 1) / 64; i++)
-        c += (size_t)__builtin_popcountll(w[i] & range_mask(i, from, from + n));
+        c += bits_popcount64(w[i] & range_mask(i, from, from + n));
     return c;
 }
 

@@ -31,9 +31,18 @@
  * starts another, so the wait is one madvise long.  An eager release
  * makes at most SCAV_EAGER_MAX_RUNS runs; sysmon releases the rest.
  *
- * Huge pages: an arena whose every page is in use (fully mapped, no free
- * page) is advised MADV_HUGEPAGE, so a dense long-lived heap gets 2 MiB
- * TLB entries; before any page of an advised arena is released, the
+ * Huge pages: every new arena but the heap's first is advised
+ * MADV_HUGEPAGE as it is reserved (mheap.c reserve_arenas, under h->lock
+ * before it has a page, so no other advice for it can come first): the
+ * heap fills fresh memory from the bottom up, and a 4 KiB fault per page
+ * was most of the cost of allocating there (bench_alloc, 64 B objects:
+ * about half the CPU per allocation).  Not the first arena: a heap under
+ * 64 MiB keeps its RSS to the 4 KiB page (GCBench's peak grew by about
+ * 3 MiB, 10%, with its one arena advised), and past it 2 MiB of
+ * granularity is a few percent at most.  An arena whose every
+ * page is in use (fully mapped, no free page) is advised MADV_HUGEPAGE
+ * again, so a dense long-lived heap gets 2 MiB TLB entries back after a
+ * release; before any page of an advised arena is released, the
  * arena is advised MADV_NOHUGEPAGE again, because khugepaged would
  * otherwise re-collapse the released holes (max_ptes_none is 511 by
  * default) and undo the release.  Advice covers whole 64 MiB arenas so

@@ -14,6 +14,7 @@
 #include "msweep.h"
 #include "error.h"
 #include "mheap.h"
+#include "mpagealloc.h"
 
 /* Spans one reclaim may sweep looking for free pages. */
 #define RECLAIM_SWEEP_BUDGET 100
@@ -92,7 +93,7 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s)
     size_t nbytes = bitmap_bytes(s->nelems);
     uint32_t live = 0;
     for (size_t i = 0; i < nbytes / 8; i++)
-        live += (uint32_t)__builtin_popcountll(load_le64(s->gcmark_bits + 8 * i));
+        live += bits_popcount64(load_le64(s->gcmark_bits + 8 * i));
     GCH_ASSERT_INTERNAL(live <= s->alloc_count);
     uint32_t freed = s->alloc_count - live;
     if (freed > 0) {

@@ -20,6 +20,15 @@
  * median_minflt reports them.  On a machine with slow page faults they
  * dominate the larger sizes; the fast path itself is best seen in a
  * profile of one configuration (-s 16 -t 1 -a gcheap-scan -r 1).
+ * median_cpu_ns_per_alloc is the loops' CPU time (all threads, user and
+ * system) per allocation: stable on a loaded machine, where the wall time
+ * of two threads depends on whether they really ran at once.
+ * In the rows of two or more threads glibc is warmer than that: the
+ * threads allocate from non-main arenas (heaps of 64 MiB), and after
+ * everything is freed and trimmed part of each arena stays resident, so
+ * the next repetition reuses touched pages (64 B objects, 96 MiB per
+ * thread: 16382 faults per thread and repetition after the first, not
+ * 30720; median_minflt per object about halves, gcheap's does not).
  * Since nothing is freed while a repetition allocates, glibc serves every
  * request by splitting its top chunk, never from its tcache: this is
  * malloc's allocate-only path, not its steady-state one.
@@ -164,6 +173,7 @@ struct worker {
     pthread_barrier_t *barrier; /* NULL in single-thread mode */
     uint64_t alloc_t0, alloc_t1, rel_t0, rel_t1; /* [owner; read after join] */
     uint64_t minflt;        /* faults during the timed loop */
+    uint64_t cpu_ns;        /* thread CPU time of the timed loop */
     size_t done;            /* objects allocated */
     uint64_t checksum;
     bool attach_failed;
@@ -194,9 +204,11 @@ static void *worker_run(void *arg)
     }
     barrier_wait(w->barrier);
     uint64_t f0 = bench_thread_minflt();
+    uint64_t c0 = bench_thread_cpu_ns();
     w->alloc_t0 = bench_now_ns();
     w->done = w->attach_failed ? 0 : kind_loops[w->kind](w->objs, w->n, w->size, t, w->type);
     w->alloc_t1 = bench_now_ns();
+    w->cpu_ns = bench_thread_cpu_ns() - c0;
     w->minflt = bench_thread_minflt() - f0;
     w->checksum = chain_checksum(w->objs, w->done);
     barrier_wait(w->barrier);
@@ -219,6 +231,7 @@ struct rep_result {
     double ns_per_free;   /* release wall time / all objects (malloc kinds) */
     double teardown_ms;   /* detach wall + gch_heap_free (gcheap kinds) */
     double minflt;        /* page faults in the timed loops, all threads */
+    double cpu_ns_per_alloc; /* CPU time of the timed loops, all threads / all allocations */
     uint64_t checksum;    /* sum of the threads' chain checksums */
     size_t done;          /* all allocations */
     bool failed;          /* heap, thread or allocation failure */
@@ -281,6 +294,7 @@ static void run_rep(enum alloc_kind k, size_t size, size_t n, unsigned nthreads,
         r->done += w->done;
         r->checksum += w->checksum;
         r->minflt += (double)w->minflt;
+        r->cpu_ns_per_alloc += (double)w->cpu_ns;
         r->failed |= w->attach_failed || w->done != n;
     }
     if (r->failed && kind_is_gcheap(k))
@@ -289,6 +303,7 @@ static void run_rep(enum alloc_kind k, size_t size, size_t n, unsigned nthreads,
         fprintf(stderr, "bench_alloc: %s size %zu returned NULL\n", kind_names[k], size);
     double total = r->done ? (double)r->done : 1.0;
     r->ns_per_alloc = (double)(a1 - a0) / total;
+    r->cpu_ns_per_alloc /= total;
     if (k == K_BOEHM) {
         uint64_t t0 = bench_now_ns();
         GC_enable(); /* the objs array is no root: everything goes */
@@ -338,6 +353,7 @@ struct row {
     double ns[NUM_KINDS];       /* median ns per allocation */
     double ns_free[NUM_KINDS];  /* malloc kinds: median ns per free */
     double teardown[NUM_KINDS]; /* gcheap kinds: median teardown ms */
+    double cpu[NUM_KINDS];      /* median CPU ns per allocation */
 };
 
 static size_t objects_for(const struct options *o, size_t size)
@@ -354,7 +370,7 @@ static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
 static bool run_group(const struct options *o, size_t size, unsigned nthreads, struct worker *ws,
                       struct row *row)
 {
-    static double samples[NUM_KINDS][4][MAX_REPS]; /* alloc, free, teardown, minflt */
+    static double samples[NUM_KINDS][5][MAX_REPS]; /* alloc, free, teardown, minflt, cpu */
     gch_type ty = {"bench_obj", size, scan_mask, NULL};
     size_t n = objects_for(o, size);
     enum alloc_kind order[NUM_KINDS];
@@ -389,6 +405,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
             samples[k][1][rep - 1] = r.ns_per_free;
             samples[k][2][rep - 1] = r.teardown_ms;
             samples[k][3][rep - 1] = r.minflt;
+            samples[k][4][rep - 1] = r.cpu_ns_per_alloc;
         }
     }
 
@@ -396,7 +413,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
     row->size = size;
     row->n = n;
     row->threads = nthreads;
-    double lo[NUM_KINDS], hi[NUM_KINDS], flt[NUM_KINDS];
+    double lo[NUM_KINDS], hi[NUM_KINDS], flt[NUM_KINDS], cpu[NUM_KINDS];
     for (unsigned j = 0; j < nk; j++) {
         enum alloc_kind k = order[j];
         row->have[k] = true;
@@ -406,6 +423,8 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
         row->ns_free[k] = bench_median(samples[k][1], o->reps);
         row->teardown[k] = bench_median(samples[k][2], o->reps);
         flt[k] = bench_median(samples[k][3], o->reps);
+        cpu[k] = bench_median(samples[k][4], o->reps);
+        row->cpu[k] = cpu[k];
     }
     for (unsigned j = 0; j < nk; j++) {
         enum alloc_kind k = order[j];
@@ -426,6 +445,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
         else
             bench_json_num(&js, "median_ns_per_free", row->ns_free[k]);
         bench_json_num(&js, "median_minflt", flt[k]);
+        bench_json_num(&js, "median_cpu_ns_per_alloc", cpu[k]);
         bench_json_u64(&js, "n_per_thread", n);
         bench_json_u64(&js, "reps", o->reps);
         bench_json_u64(&js, "checksum", last_checksum[k]);
@@ -468,6 +488,19 @@ static void print_table(const struct row *rows, unsigned nrows, const struct opt
     }
     fprintf(stderr, "ratios: gcheap / peer (< 1: gcheap faster).  free ns: malloc's free() per object.  "
                     "gch tdms: gcheap-scan detach + gch_heap_free, ms per rep.\n");
+    fprintf(stderr, "\nmedian CPU ns per allocation (the loops' thread CPU time, all threads)\n");
+    fprintf(stderr, "%3s %5s | %8s %8s %8s %8s %8s | %8s %8s\n", "thr", "size", "gch-scan", "gch-nosc",
+            "malloc", "calloc", "boehm", "scan/mal", "nosc/mal");
+    for (unsigned i = 0; i < nrows; i++) {
+        const struct row *r = &rows[i];
+        fprintf(stderr, "%3u %5zu |", r->threads, r->size);
+        for (unsigned k = 0; k < NUM_KINDS; k++)
+            print_cell(r->cpu[k], r->have[k]);
+        fprintf(stderr, " |");
+        print_cell(ratio(r->cpu[K_GCH_SCAN], r->cpu[K_MALLOC]), r->have[K_GCH_SCAN] && r->have[K_MALLOC]);
+        print_cell(ratio(r->cpu[K_GCH_NOSCAN], r->cpu[K_MALLOC]), r->have[K_GCH_NOSCAN] && r->have[K_MALLOC]);
+        fprintf(stderr, "\n");
+    }
 }
 
 /* ------------------------------------------------------------------ */

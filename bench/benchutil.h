@@ -58,6 +58,17 @@ static inline uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* bench_thread_cpu_ns: CPU time (user + system) used so far by the
+ * calling thread (CLOCK_THREAD_CPUTIME_ID), in nanoseconds.  Unlike wall
+ * time it does not grow when another process takes the CPU, so it is the
+ * stable measure on a loaded machine. */
+static inline uint64_t bench_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* bench_thread_minflt: minor page faults taken so far by the calling
  * thread (Linux RUSAGE_THREAD). */
 static inline uint64_t bench_thread_minflt(void)

@@ -48,7 +48,7 @@
     X(madvdontneed, 1, 0, 1, "1: release pages with MADV_DONTNEED; 0: MADV_FREE")            \
     X(harddecommit, 0, 0, 1, "1: released pages are also mapped PROT_NONE until reused")    \
     X(gcstress, 0, 0, 1000000000, "N: a full collection every N allocations; sets clobberfree") \
-    X(disablethp, 0, 0, 1, "1: never advise huge pages for arenas wholly in use")             \
+    X(disablethp, 0, 0, 1, "1: never advise huge pages (new arenas, arenas wholly in use)") \
     X(forcegcms, 120000, 0, 2147483647, "ms without a cycle before sysmon starts one; 0: never") \
     X(scavengeidlems, 300000, 0, 2147483647, "ms a free page stays unused before its release; 0: never") \
     X(memprofilerate, 524288, 0, 2147483647, "heap profile: one sample per N bytes allocated on average; 0: off") \

@@ -143,6 +143,7 @@ gch_heap *gchi_heap_new_with_ops(const gch_config *user_cfg, const struct sys_op
     h->mheap.sys.hard_decommit = env.debug.harddecommit != 0;
     atomic_u64_store_relaxed(&h->mheap.memory_limit, (uint64_t)env.memory_limit);
     h->mheap.released_zeroed = env.debug.madvdontneed != 0 || env.debug.harddecommit != 0;
+    h->mheap.huge_fresh = env.debug.disablethp == 0 && ops->huge != NULL;
     stw_init(&h->stw);
     roots_init(&h->roots);
     h->decode = cfg->decode;

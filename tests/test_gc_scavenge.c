@@ -542,21 +542,32 @@ static void record_huge(void *ctx, void *v, size_t n, bool huge)
 /* An arena wholly in use is advised MADV_HUGEPAGE once; before a page of
  * it is released it is advised MADV_NOHUGEPAGE (so khugepaged does not
  * fill the holes back in); each call covers the whole arena. */
+static gch_heap *new_huge_heap(struct huge_log *log, const char *godebug)
+{
+    struct sys_ops ops = sys_linux_ops;
+    ops.huge = record_huge;
+    ops.ctx = log;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.scavenge_idle_ms = 0;
+    cfg.force_gc_ms = 0;
+    cfg.env_prefix = "SCAVTEST_";
+    setenv("SCAVTEST_GODEBUG", godebug, 1);
+    gch_heap *h = gchi_heap_new_with_ops(&cfg, &ops);
+    unsetenv("SCAVTEST_GODEBUG");
+    assert_non_null(h);
+    return h;
+}
+
+/* (The arenas are reserved without advice here, disablethp=1, so that
+ * only mheap_advise_huge advises; sysmon does not call it then.) */
 static void test_huge_page_advice(void **state)
 {
     (void)state;
     struct huge_log log = {{0, 0}, 0};
-    struct sys_ops ops = sys_linux_ops;
-    ops.huge = record_huge;
-    ops.ctx = &log;
-    gch_config cfg;
-    gch_config_init(&cfg);
-    cfg.read_env = 0;
-    cfg.scavenge_idle_ms = 0;
-    cfg.force_gc_ms = 0;
-    gch_heap *h = gchi_heap_new_with_ops(&cfg, &ops);
-    assert_non_null(h);
+    gch_heap *h = new_huge_heap(&log, "disablethp=1");
     struct mheap *m = &h->mheap;
+    assert_false(m->huge_fresh);
     struct mspan *s = mheap_alloc_span(m, 16, 0);
     assert_int_equal(mheap_advise_huge(m), 0); /* arena mostly free */
     mheap_free_span(m, s);
@@ -580,6 +591,64 @@ static void test_huge_page_advice(void **state)
     assert_true(log.calls[0] >= 1); /* un-advised before the release */
     if (busy != NULL)
         mheap_free_span(m, busy);
+    free_heap(h);
+}
+
+/* Every new arena but the heap's first is advised MADV_HUGEPAGE once, as
+ * it is reserved (so fresh memory faults per 2 MiB), which makes it huge
+ * for mheap_advise_huge too; it is advised MADV_NOHUGEPAGE before its
+ * first release, as an arena advised later is; the first arena (a heap
+ * under 64 MiB) is not advised; disablethp=1 reserves without advice. */
+static void test_huge_page_fresh_arena(void **state)
+{
+    (void)state;
+    struct huge_log log = {{0, 0}, 0};
+    gch_heap *h = new_huge_heap(&log, "madvdontneed=1");
+    struct mheap *m = &h->mheap;
+    assert_true(m->huge_fresh);
+    struct mspan *s = mheap_alloc_span(m, 16, 0);
+    assert_non_null(s);
+    struct heaparena *a = arena_of(&m->index, s->start);
+    assert_non_null(a);
+    assert_ptr_equal(m->arenas, a); /* the heap's first arena */
+    assert_int_equal(log.calls[1], 0);
+    assert_int_equal(log.calls[0], 0);
+    /* A run of two arenas' pages needs at least two new ones. */
+    struct mspan *big = mheap_alloc_span(m, 2 * PAGES_PER_ARENA, 0);
+    assert_non_null(big);
+    assert_true(log.calls[1] >= 2);
+    uintptr_t big_last = big->start + big->npages * PAGE_SIZE - 1;
+    assert_int_equal(log.last, big_last & ~(ARENA_SIZE - 1)); /* the highest new arena */
+    struct heaparena *top = arena_of(&m->index, big_last);
+    lock_acquire(&m->lock);
+    assert_false(a->huge);
+    assert_true(top->huge);
+    lock_release(&m->lock);
+    int huge_calls = log.calls[1];
+    memset((void *)(big_last + 1 - 16 * PAGE_SIZE), 0x5a, 16 * PAGE_SIZE); /* fault some in */
+    assert_int_equal(mheap_advise_huge(m), 0); /* the advised ones: not again */
+    assert_int_equal(log.calls[1], huge_calls);
+    assert_int_equal(log.calls[0], 0);
+    mheap_free_span(m, big);
+    mheap_free_span(m, s);
+    assert_true(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL) >= 2 * PAGES_PER_ARENA * PAGE_SIZE);
+    assert_true(log.calls[0] >= 1); /* un-advised before the release */
+    lock_acquire(&m->lock);
+    assert_false(top->huge);
+    lock_release(&m->lock);
+    free_heap(h);
+
+    struct huge_log off = {{0, 0}, 0};
+    h = new_huge_heap(&off, "disablethp=1");
+    m = &h->mheap;
+    assert_false(m->huge_fresh);
+    s = mheap_alloc_span(m, 16, 0);
+    assert_non_null(s);
+    big = mheap_alloc_span(m, 2 * PAGES_PER_ARENA, 0);
+    assert_non_null(big);
+    assert_int_equal(off.calls[1], 0);
+    mheap_free_span(m, big);
+    mheap_free_span(m, s);
     free_heap(h);
 }
 
@@ -667,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_sysmon_sleeps),
         cmocka_unit_test(test_harddecommit_and_madv_free),
         cmocka_unit_test(test_huge_page_advice),
+        cmocka_unit_test(test_huge_page_fresh_arena),
         cmocka_unit_test(test_teardown_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -278,6 +278,37 @@ static void test_trailing_run_boundaries(void **state)
     }
 }
 
+/* bits_popcount64 (the inline count the sweeper and bits_count_range
+ * use instead of a libgcc call) agrees with a bit-by-bit count on every
+ * single bit, all-ones, alternating patterns, and pseudo-random words. */
+static unsigned naive_popcount(uint64_t x)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < 64; i++)
+        n += (unsigned)((x >> i) & 1);
+    return n;
+}
+
+static void test_popcount64(void **state)
+{
+    (void)state;
+    assert_int_equal(bits_popcount64(0), 0);
+    assert_int_equal(bits_popcount64(~(uint64_t)0), 64);
+    assert_int_equal(bits_popcount64(0x5555555555555555u), 32);
+    assert_int_equal(bits_popcount64(0xaaaaaaaaaaaaaaaau), 32);
+    assert_int_equal(bits_popcount64(0xff000000000000ffu), 16);
+    for (unsigned i = 0; i < 64; i++) {
+        assert_int_equal(bits_popcount64((uint64_t)1 << i), 1);
+        assert_int_equal(bits_popcount64(~((uint64_t)1 << i)), 63);
+        assert_int_equal(bits_popcount64(~(uint64_t)0 >> i), 64 - i);
+    }
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 10000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        assert_int_equal(bits_popcount64(x), naive_popcount(x));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_queries_random),
         cmocka_unit_test(test_full_and_empty),
         cmocka_unit_test(test_trailing_run_boundaries),
+        cmocka_unit_test(test_popcount64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
