@@ -90,7 +90,8 @@ static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
         return NULL; /* beyond the index's 48-bit address space */
     }
     struct heaparena *first = NULL, *prev = NULL;
-    bool huge = h->huge_fresh && h->arenas != NULL; /* not the heap's first arena */
+    bool advise = h->huge_fresh && h->sys.ops.huge != NULL;
+    bool huge = advise && h->arenas != NULL; /* not the heap's first arena */
     for (size_t i = 0; i < k; i++) {
         struct heaparena *a = arena_register(h, p + i * ARENA_SIZE, prev);
         if (a == NULL) {
@@ -106,7 +107,7 @@ static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
             a->huge = true;
             h->sys.ops.huge(h->sys.ops.ctx, (void *)a->base, ARENA_SIZE, true);
         }
-        huge = h->huge_fresh;
+        huge = advise;
     }
     return first;
 }

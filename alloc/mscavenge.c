@@ -47,8 +47,10 @@
  * otherwise re-collapse the released holes (max_ptes_none is 511 by
  * default) and undo the release.  Advice covers whole 64 MiB arenas so
  * VMAs stay few (neighbours with equal flags merge), and is changed only
- * under scav_lock, so the flag (a->huge) always says what the kernel was
- * told.  GODEBUG=disablethp=1 turns the HUGEPAGE side off.  Go 1.21.0
+ * under scav_lock, or when a new arena is reserved (alloc/mheap.c
+ * reserve_arenas, under h->lock, before the arena has a page, so no other
+ * advice can precede it), so the flag (a->huge) always says what the
+ * kernel was asked (a refused madvise is not seen: see sys_linux.c).  GODEBUG=disablethp=1 turns the HUGEPAGE side off.  Go 1.21.0
  * advised per 4 MiB chunk and backed that out in 1.21.1 for the
  * khugepaged and VMA-count problems; per-arena advice with NOHUGEPAGE
  * before release avoids both.
@@ -129,7 +131,9 @@ static size_t phys_align(const struct heaparena *a, size_t *first, size_t n)
 }
 
 /* advise_huge: tell the kernel whether arena a should be backed by huge
- * pages.  Caller holds scav_lock (so advice is ordered) and not h->lock. */
+ * pages.  Caller holds scav_lock (so advice is ordered) and not h->lock;
+ * the one other advice, a new arena's at reservation, comes before it
+ * has a page (above). */
 static void advise_huge(struct mheap *h, struct heaparena *a, bool huge)
 {
     if (h->sys.ops.huge != NULL)

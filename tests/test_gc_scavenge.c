@@ -528,6 +528,8 @@ static void test_harddecommit_and_madv_free(void **state)
 struct huge_log {
     int calls[2]; /* [0]: NOHUGEPAGE, [1]: HUGEPAGE */
     uintptr_t last;
+    uintptr_t advised[64]; /* arenas advised HUGEPAGE now (0: a free entry) */
+    int released_advised;  /* pages released in an arena still advised */
 };
 
 static void record_huge(void *ctx, void *v, size_t n, bool huge)
@@ -536,7 +538,26 @@ static void record_huge(void *ctx, void *v, size_t n, bool huge)
     assert_int_equal(n, ARENA_SIZE);
     l->calls[huge]++;
     l->last = (uintptr_t)v;
+    uintptr_t want = huge ? 0 : (uintptr_t)v, put = huge ? (uintptr_t)v : 0;
+    for (size_t i = 0; i < 64; i++) {
+        if (l->advised[i] == want) { /* advise: a free entry; un-advise: its entry */
+            l->advised[i] = put;
+            break;
+        }
+    }
     sys_linux_ops.huge(NULL, v, n, huge);
+}
+
+/* The release of pages (MADV_DONTNEED/FREE) must come after the arena's
+ * MADV_NOHUGEPAGE, or khugepaged may fill the holes back in. */
+static bool record_unused(void *ctx, void *v, size_t n, bool madv_free)
+{
+    struct huge_log *l = ctx;
+    for (uintptr_t p = (uintptr_t)v & ~(ARENA_SIZE - 1); p < (uintptr_t)v + n; p += ARENA_SIZE)
+        for (size_t i = 0; i < 64; i++)
+            if (l->advised[i] == p)
+                l->released_advised++;
+    return sys_linux_ops.unused(NULL, v, n, madv_free);
 }
 
 /* An arena wholly in use is advised MADV_HUGEPAGE once; before a page of
@@ -546,6 +567,7 @@ static gch_heap *new_huge_heap(struct huge_log *log, const char *godebug)
 {
     struct sys_ops ops = sys_linux_ops;
     ops.huge = record_huge;
+    ops.unused = record_unused;
     ops.ctx = log;
     gch_config cfg;
     gch_config_init(&cfg);
@@ -564,7 +586,7 @@ static gch_heap *new_huge_heap(struct huge_log *log, const char *godebug)
 static void test_huge_page_advice(void **state)
 {
     (void)state;
-    struct huge_log log = {{0, 0}, 0};
+    struct huge_log log = {{0, 0}, 0, {0}, 0};
     gch_heap *h = new_huge_heap(&log, "disablethp=1");
     struct mheap *m = &h->mheap;
     assert_false(m->huge_fresh);
@@ -589,6 +611,7 @@ static void test_huge_page_advice(void **state)
     mheap_free_span(m, s);
     assert_true(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL) > 0);
     assert_true(log.calls[0] >= 1); /* un-advised before the release */
+    assert_int_equal(log.released_advised, 0);
     if (busy != NULL)
         mheap_free_span(m, busy);
     free_heap(h);
@@ -602,7 +625,7 @@ static void test_huge_page_advice(void **state)
 static void test_huge_page_fresh_arena(void **state)
 {
     (void)state;
-    struct huge_log log = {{0, 0}, 0};
+    struct huge_log log = {{0, 0}, 0, {0}, 0};
     gch_heap *h = new_huge_heap(&log, "madvdontneed=1");
     struct mheap *m = &h->mheap;
     assert_true(m->huge_fresh);
@@ -633,12 +656,13 @@ static void test_huge_page_fresh_arena(void **state)
     mheap_free_span(m, s);
     assert_true(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL) >= 2 * PAGES_PER_ARENA * PAGE_SIZE);
     assert_true(log.calls[0] >= 1); /* un-advised before the release */
+    assert_int_equal(log.released_advised, 0);
     lock_acquire(&m->lock);
     assert_false(top->huge);
     lock_release(&m->lock);
     free_heap(h);
 
-    struct huge_log off = {{0, 0}, 0};
+    struct huge_log off = {{0, 0}, 0, {0}, 0};
     h = new_huge_heap(&off, "disablethp=1");
     m = &h->mheap;
     assert_false(m->huge_fresh);
