@@ -341,6 +341,46 @@ static void test_limit_goal_not_stretched(void **state)
     free_heap(h);
 }
 
+/* The trigger's floor (TRIGGER_MIN_64THS): a mark that starts at the
+ * trigger and is held at the goal by assists allocates at most goal -
+ * trigger black, and that floating garbage counts twice in the next goal.
+ * At Go's floor (45/64, 0.70) binary-trees, churn and GCBench started
+ * every mark there (the cons/mark runway was longer in each); the floor is
+ * 52/64, so such a mark carries at most 12/64 of the way.  Marked 100 MiB,
+ * goal 200 MiB: a runway longer than the way starts at 181.25 MiB; a
+ * 9 MiB runway at 191 MiB; none at the ceiling (the goal less 4 MiB). */
+static void test_trigger_floor(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(100, GCH_UNSET, NULL, NULL);
+    struct pacer *p = &h->gc.pacer;
+    lock_acquire(&h->stw.lock);
+    double saved_cons = p->cons_mark;
+    uint64_t saved_heap = p->last_heap_scan, saved_stack = p->last_stack_scan;
+    uint64_t saved_globals = p->last_globals_scan;
+    uint64_t marked = 100 * MIB, goal = 200 * MIB;
+    p->last_heap_scan = 10 * MIB;
+    p->last_stack_scan = p->last_globals_scan = 0;
+    p->cons_mark = 10.0; /* runway 300 MiB */
+    uint64_t at_floor = pacer_trigger(h, marked, goal);
+    p->cons_mark = 0.3; /* runway 9 MiB */
+    uint64_t inside = pacer_trigger(h, marked, goal);
+    p->cons_mark = 0.0;
+    uint64_t at_ceiling = pacer_trigger(h, marked, goal);
+    p->cons_mark = saved_cons;
+    p->last_heap_scan = saved_heap;
+    p->last_stack_scan = saved_stack;
+    p->last_globals_scan = saved_globals;
+    lock_release(&h->stw.lock);
+    print_message("trigger: floor %.2f, 9 MiB runway %.2f, no runway %.2f MiB\n",
+                  (double)at_floor / (double)MIB, (double)inside / (double)MIB, (double)at_ceiling / (double)MIB);
+    assert_true(at_floor == marked + (goal - marked) / 64 * 52);
+    assert_true(at_floor - marked >= (goal - marked) / 100 * 80); /* at least 80% of the way */
+    assert_true(inside == goal - 9 * MIB);
+    assert_true(at_ceiling == goal - 4 * MIB);
+    free_heap(h);
+}
+
 /* GOGC=off plus a limit: no cycle until the heap nears the limit, then
  * cycles keep it under the limit + 5%.  The churn is all noscan, so a
  * mark has almost no scan work to pace allocation with: what holds the
@@ -957,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_trigger_waits_for_ending_cycle),
         cmocka_unit_test(test_trigger_waits_for_starting_cycle),
         cmocka_unit_test(test_limit_goal_not_stretched),
+        cmocka_unit_test(test_trigger_floor),
         cmocka_unit_test(test_gogc_off_with_limit),
         cmocka_unit_test(test_death_spiral),
     };
