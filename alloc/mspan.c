@@ -151,13 +151,17 @@ void span_uncolour_free(struct mspan *s)
 
 void span_commit_alloc_bits(struct mspan *s)
 {
-    /* A concurrent marker may be reading these bytes (bit_load). */
+    /* Every slot below freeindex was handed out.  Markers read these
+     * words meanwhile, as whole 64-bit words (gc/mgcmark.c map_bit), so
+     * they are written as whole words too (no mixed-size atomics): the
+     * full words stored, the last one ORed (its slots at or above
+     * freeindex keep their bits). */
+    uint64_t *alloc = (uint64_t *)(void *)s->alloc_bits;
     uint32_t n = s->freeindex;
-    uint32_t full = n / 8;
-    for (uint32_t b = 0; b < full; b++)
-        mem_u8_store_relaxed(&s->alloc_bits[b], (uint8_t)0xff);
-    for (uint32_t i = full * 8; i < n; i++)
-        bit_set_atomic(s->alloc_bits, i);
+    for (uint32_t w = 0; w < n / 64; w++)
+        mem_u64_store_relaxed(&alloc[w], ~(uint64_t)0);
+    if (n % 64 != 0)
+        mem_u64_or_relaxed(&alloc[n / 64], mem_order(((uint64_t)1 << (n % 64)) - 1));
     s->freeindex = 0;
     s->alloc_cache = 0;
 }
