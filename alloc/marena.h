@@ -16,7 +16,11 @@
  *      is in no in-use span; entries change under the heap lock and are
  *      read with acquire loads by any thread;
  *   A3 pages [0, mapped_pages) are mapped (Prepared or Ready); the rest
- *      of the arena is Reserved.
+ *      of the arena is Reserved;
+ *   A4 no page below free_hint is free: whoever sets a free bit lowers
+ *      the hint to it (arena_free_lower), the page search raises it to
+ *      the first free page it finds, so a dense arena's search starts
+ *      at its first free page, not at page 0 (Go's searchAddr).
  */
 #ifndef GCHEAP_ALLOC_MARENA_H
 #define GCHEAP_ALLOC_MARENA_H
@@ -43,6 +47,7 @@ struct heaparena {
     size_t mapped_pages;              /* [heap lock] A3 */
     size_t zeroed_base;               /* [heap lock] pages at or above it were never used */
     size_t free_pages;                /* [heap lock] set bits in free_bits */
+    size_t free_hint;                 /* [heap lock] A4 */
     bool huge;                        /* [heap lock; changed only under scav_lock too, or
                                        * at reservation before the arena has a page] the
                                        * arena is advised MADV_HUGEPAGE (mscavenge.c) */
@@ -80,6 +85,14 @@ static inline struct heaparena *arena_of(const struct arena_index *ix, uintptr_t
     if (l2 == NULL)
         return NULL;
     return atomic_ptr_load_acquire(&l2->arena[ai & (ARENA_L2_ENTRIES - 1)]);
+}
+
+/* arena_free_lower: pages from `first` on became free (their free bits
+ * were just set): keep A4.  Caller holds the heap lock. */
+static inline void arena_free_lower(struct heaparena *a, size_t first)
+{
+    if (first < a->free_hint)
+        a->free_hint = first;
 }
 
 /* arena_span_of: the span recorded for the page holding p (A2), or NULL.

@@ -122,6 +122,7 @@ static bool arena_map_pages(struct mheap *h, struct heaparena *a, size_t n)
     if (!sys_map(&h->sys, (void *)(a->base + first * PAGE_SIZE), n * PAGE_SIZE))
         return false;
     bits_set_range(a->free_bits, first, n);
+    arena_free_lower(a, first);
     bits_set_range(a->scav_bits, first, n);
     a->free_pages += n;
     a->mapped_pages += n;
@@ -196,7 +197,11 @@ static uintptr_t find_pages(struct mheap *h, size_t npages)
                 continue;
             }
         }
-        size_t i = bits_find_run(a->free_bits, 0, PAGES_PER_ARENA, npages);
+        /* A4: nothing below the hint is free; the first free page is
+         * the next hint (the search below starts there). */
+        size_t from = bits_next_set(a->free_bits, a->free_hint, PAGES_PER_ARENA);
+        a->free_hint = from;
+        size_t i = bits_find_run(a->free_bits, from, PAGES_PER_ARENA, npages);
         if (i < PAGES_PER_ARENA)
             return a->base + i * PAGE_SIZE;
         run = bits_trailing_run(a->free_bits, PAGES_PER_ARENA);
@@ -280,6 +285,7 @@ static void give_pages(struct mheap *h, uintptr_t base, size_t npages)
         size_t n = PAGES_PER_ARENA - first < npages ? PAGES_PER_ARENA - first : npages;
         GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
         bits_set_range(a->free_bits, first, n);
+        arena_free_lower(a, first);
         for (size_t i = first; i < first + n; i++)
             a->free_since[i] = now; /* the idle scavenger's clock starts */
         a->free_pages += n;
@@ -526,6 +532,7 @@ static bool arena_is_valid(const struct mheap *h, struct heaparena *a, size_t *i
             continue;
         }
         GCH_CHECK("H2", f || !r); /* released pages are free */
+        GCH_CHECK("A4", !f || i >= a->free_hint);
         if (h->scav_busy == a && i >= h->scav_busy_first && i < h->scav_busy_first + h->scav_busy_n) {
             GCH_CHECK("H2", !f && s == NULL); /* out of the free set, in no span */
             (*free)++;

@@ -160,6 +160,42 @@ static void test_alloc_free_basic(void **state)
     mh_free(h);
 }
 
+/* A4: the search hint follows the first free page (a page freed below
+ * it lowers it; the search raises it past taken pages), and the
+ * validator names A4 when a free page lies below it. */
+static void test_free_hint(void **state)
+{
+    (void)state;
+    struct mheap *h = mh_new(0);
+    struct mspan *a = span(h, 1), *b = span(h, 1), *c = span(h, 1);
+    struct heaparena *ar = arena_of(&h->index, a->start);
+    size_t ia = (a->start - ar->base) / PAGE_SIZE;
+    lock_acquire(&h->lock);
+    assert_true(ar->free_hint >= ia + 1); /* a was found at the hint */
+    lock_release(&h->lock);
+    unspan(h, a); /* below the hint: lowers it */
+    lock_acquire(&h->lock);
+    assert_int_equal(ar->free_hint, ia);
+    lock_release(&h->lock);
+    check(h);
+    struct mspan *d = span(h, 1); /* first fit: a's page again */
+    assert_int_equal(d->start, a->start);
+    lock_acquire(&h->lock);
+    size_t saved = ar->free_hint;
+    ar->free_hint = PAGES_PER_ARENA; /* a lie: free pages lie below */
+    lock_release(&h->lock);
+    assert_invalid(mheap_is_valid(h), "A4");
+    lock_acquire(&h->lock);
+    ar->free_hint = saved;
+    lock_release(&h->lock);
+    check(h);
+    unspan(h, b);
+    unspan(h, c);
+    unspan(h, d);
+    check(h);
+    mh_free(h);
+}
+
 /* Splitting: consecutive requests take consecutive pages; a freed 3-page
  * hole is split by a 2-page and then a 1-page request (first fit: the
  * hole is the lowest free run), not served from the free tail. */
@@ -839,6 +875,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_free_basic),
         cmocka_unit_test(test_split_first_fit),
+        cmocka_unit_test(test_free_hint),
         cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_grow_into_new_arenas),
         cmocka_unit_test(test_span_larger_than_arena),
