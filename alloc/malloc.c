@@ -162,16 +162,14 @@ static GCH_NOINLINE uintptr_t next_free(struct mcache *c, spanclass_t spc)
  * zeroes such spans in bulk; with clobberfree it does not).  Tested with
  * one branch on the fast paths.  Allocate-black needs nothing here: a
  * span cached during a mark has its free slots marked already (K5). */
-static GCH_ALWAYS_INLINE bool slot_rare(const struct mcache *c, const struct mspan *s)
+static GCH_ALWAYS_INLINE bool slot_rare(const struct mspan *s)
 {
-    (void)c;
     return GCH_UNLIKELY(s->needzero);
 }
 
 /* slot_prepare: slot_rare's work for the object at v of cached span s. */
-static GCH_ALWAYS_INLINE void slot_prepare(struct mcache *c, struct mspan *s, uintptr_t v)
+static GCH_ALWAYS_INLINE void slot_prepare(const struct mspan *s, uintptr_t v)
 {
-    (void)c;
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
 }
@@ -183,7 +181,7 @@ static GCH_ALWAYS_INLINE void slot_prepare(struct mcache *c, struct mspan *s, ui
 static GCH_NOINLINE GCHI_ALLOC_TEXT void *slot_finish_rare(struct mcache *c, struct mspan *s,
                                                           uintptr_t v)
 {
-    slot_prepare(c, s, v);
+    slot_prepare(s, v);
     return mprof_count(c, v, s->elemsize);
 }
 
@@ -194,7 +192,7 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *alloc_slot_slow(struct mcache *c, span
     if (v == 0)
         return NULL;
     struct mspan *s = c->alloc[spc];
-    slot_prepare(c, s, v);
+    slot_prepare(s, v);
     return mprof_count(c, v, s->elemsize);
 }
 
@@ -205,7 +203,7 @@ static GCH_ALWAYS_INLINE void *alloc_slot(struct mcache *c, spanclass_t spc)
     uintptr_t v = next_free_fast(s);
     if (GCH_UNLIKELY(v == 0))
         return alloc_slot_slow(c, spc);
-    if (slot_rare(c, s))
+    if (slot_rare(s))
         return slot_finish_rare(c, s, v);
     return mprof_count(c, v, s->elemsize);
 }
@@ -367,7 +365,7 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_slow(struct mcache *c, spa
     if (v == 0)
         return NULL;
     struct mspan *s = c->alloc[spc];
-    slot_prepare(c, s, v);
+    slot_prepare(s, v);
     write_heap_bits(s, v, ty, size);
     return mprof_count(c, v, s->elemsize);
 }
@@ -378,7 +376,7 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_bits_rare(struct mcache *c, str
                                                           uintptr_t v, const gch_type *ty,
                                                           size_t size)
 {
-    slot_prepare(c, s, v);
+    slot_prepare(s, v);
     write_heap_bits(s, v, ty, size);
     return mprof_count(c, v, s->elemsize);
 }
@@ -397,7 +395,7 @@ static GCH_ALWAYS_INLINE void *malloc_bits(gch_thread *t, const gch_type *ty, si
     uintptr_t v = next_free_fast(s);
     if (GCH_UNLIKELY(v == 0))
         return malloc_bits_slow(c, spc, ty, size);
-    if (slot_rare(c, s))
+    if (slot_rare(s))
         return malloc_bits_rare(c, s, v, ty, size);
     write_heap_bits(s, v, ty, size);
     return mprof_count(c, v, s->elemsize);
@@ -565,7 +563,7 @@ GCHI_ALLOC_TEXT void *gch_alloc_finish_slow(gch_thread *t, void *span, uintptr_t
 {
     struct mcache *c = gchi_thread_cache(t);
     struct mspan *s = span;
-    slot_prepare(c, s, v);
+    slot_prepare(s, v);
     if (ty != NULL)
         write_heap_bits(s, v, ty, size);
     if (c->next_sample < 0)
