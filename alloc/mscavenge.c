@@ -50,7 +50,8 @@
  * under scav_lock, or when a new arena is reserved (alloc/mheap.c
  * reserve_arenas, under h->lock, before the arena has a page, so no other
  * advice can precede it), so the flag (a->huge) always says what the
- * kernel was asked (a refused madvise is not seen: see sys_linux.c).  GODEBUG=disablethp=1 turns the HUGEPAGE side off.  Go 1.21.0
+ * kernel was asked (a refused madvise is not seen: see sys_linux.c).
+ * GODEBUG=disablethp=1 turns the HUGEPAGE side off.  Go 1.21.0
  * advised per 4 MiB chunk and backed that out in 1.21.1 for the
  * khugepaged and VMA-count problems; per-arena advice with NOHUGEPAGE
  * before release avoids both.
