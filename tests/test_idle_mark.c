@@ -91,6 +91,17 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* push_cells: n new cells at the head of the list in the root *head. */
+static void push_cells(gch_thread *t, struct cell **head, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct cell *c = gch_alloc(t, &cell_type);
+        assert_non_null(c);
+        gch_write(t, (void **)&c->next, *head);
+        gch_write(t, (void **)head, c);
+    }
+}
+
 /* churn: keep a 1 MiB list live in a root and allocate garbage (1 KiB
  * pointer-free objects: few allocations per cycle, for TSan), 128 KiB
  * then `spin_us` of running without allocating (at safepoints), until
@@ -101,12 +112,7 @@ static void churn(gch_heap *h, gch_thread *t, int cycles, const struct idle_coun
     static struct cell *live;
     live = NULL; /* not yet a root: it may point into an earlier test's heap */
     assert_int_equal(gch_root_add(h, (void **)&live), GCH_OK);
-    for (int i = 0; i < (1 << 20) / (int)sizeof(struct cell); i++) {
-        struct cell *n = gch_alloc(t, &cell_type);
-        assert_non_null(n);
-        gch_write(t, (void **)&n->next, live);
-        gch_write(t, (void **)&live, n);
-    }
+    push_cells(t, &live, (1 << 20) / sizeof(struct cell));
     gch_stats st;
     gch_read_stats(h, &st);
     uint32_t end = st.num_gc + (uint32_t)cycles;
@@ -292,12 +298,8 @@ static void test_idle_stretch_is_not_the_share(void **state)
     bool measured = false;
     uint64_t done = 0;
     for (int attempt = 0, grown = 0; attempt < 10 && !measured; attempt++) {
-        for (; ncells < want; ncells++) {
-            struct cell *n = gch_alloc(t, &cell_type);
-            assert_non_null(n);
-            gch_write(t, (void **)&n->next, live);
-            gch_write(t, (void **)&live, n);
-        }
+        push_cells(t, &live, want - ncells);
+        ncells = want;
         /* Wait out any mark in progress, then allocate into the next one. */
         while (atomic_u32_load_relaxed(&h->gc.phase) != GCPHASE_OFF)
             gch_safepoint(t);
