@@ -117,23 +117,33 @@ static void split(struct mutator *m, unsigned k, unsigned nt, void **table, size
 }
 
 /* churn_loop: the replacement loop shared by every allocator; fill
- * stores a fresh record with the given id in slot i. */
+ * stores a fresh record with the given id in slot i.  The loop keeps its
+ * count and verdict in locals and writes *m once at the end: the mutators'
+ * records sit side by side in one array (64 bytes each, 8-byte aligned),
+ * so a store per replacement made two mutators' cores trade one cache line
+ * (5% of each mutator's samples on 2 threads, none on 1; Go's version
+ * keeps them in locals too). */
 static void churn_loop(struct mutator *m, void *ctx, void (*fill)(void *ctx, void **table, size_t i, uint64_t id),
                        void (*drop)(struct head *old))
 {
     uint64_t seed = 0x2545f4914f6cdd1dULL + m->index * 0x9e3779b97f4a7c15ULL;
-    size_t n = m->hi - m->lo;
-    for (size_t i = m->lo; i < m->hi; i++)
-        fill(ctx, m->table, i, i);
-    for (long k = 0; k < m->replacements; k++) {
-        size_t i = m->lo + (size_t)(rng_next(&seed) % n);
-        struct head *old = m->table[i];
-        m->ok &= record_ok(old, i);
-        m->checked++;
-        fill(ctx, m->table, i, ((uint64_t)(m->index + 1) << 40) + (uint64_t)k);
+    void **table = m->table;
+    size_t lo = m->lo, n = m->hi - m->lo;
+    uint64_t idbase = (uint64_t)(m->index + 1) << 40, checked = 0;
+    bool ok = true;
+    for (size_t i = lo; i < lo + n; i++)
+        fill(ctx, table, i, i);
+    for (long k = 0, r = m->replacements; k < r; k++) {
+        size_t i = lo + (size_t)(rng_next(&seed) % n);
+        struct head *old = table[i];
+        ok &= record_ok(old, i);
+        checked++;
+        fill(ctx, table, i, idbase + (uint64_t)k);
         if (drop != NULL)
             drop(old);
     }
+    m->checked += checked;
+    m->ok &= ok;
 }
 
 /* final_check: every slot, by the main thread after the mutators end. */
