@@ -38,6 +38,11 @@
  * check or crash.
  * CHURN_MEMTRACE=ms: the harness's BENCH_MEMTRACE (gcbench_harness.h),
  * its older name.
+ * CHURN_THREADTIME=1 (gcheap): each mutator prints, as it detaches, its
+ * wall time, its own CPU time and the collector's share of its wall time
+ * (gch_thread_read_gc_time: stopped, own root scans, assists, sweeping):
+ * wall - CPU is the time it slept or waited for a CPU.  Accounting for
+ * issue 15's two-mutator target, not part of the timing.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -216,15 +221,31 @@ static void gch_fill(void *ctx, void **table, size_t i, uint64_t id)
     GCH_LOCALS_END(t, r);
 }
 
+/* print_thread_time: CHURN_THREADTIME's line for mutator m. */
+static void print_thread_time(const struct mutator *m, gch_thread *t, uint64_t wall_ns, uint64_t cpu_ns)
+{
+    gch_gc_time g;
+    if (gch_thread_read_gc_time(t, &g) != GCH_OK)
+        return;
+    fprintf(stderr,
+            "mutator %u: wall %.1f ms, cpu %.1f ms (wall - cpu %.1f); gc: stop %.1f, scan %.1f, "
+            "assist %.1f, sweep %.1f ms\n",
+            m->index, wall_ns / 1e6, cpu_ns / 1e6, ((double)wall_ns - (double)cpu_ns) / 1e6, g.stop_ns / 1e6,
+            g.scan_ns / 1e6, g.assist_ns / 1e6, g.sweep_ns / 1e6);
+}
+
 static void *gch_mutator(void *arg)
 {
     struct mutator *m = arg;
+    uint64_t w0 = bench_now_ns(), c0 = bench_thread_cpu_ns();
     gch_thread *t = gch_thread_attach(m->heap);
     if (t == NULL) {
         fprintf(stderr, "bench_churn: gch_thread_attach: %s\n", gch_last_error_message());
         _exit(3);
     }
     churn_loop(m, t, gch_fill, NULL);
+    if (getenv("CHURN_THREADTIME") != NULL)
+        print_thread_time(m, t, bench_now_ns() - w0, bench_thread_cpu_ns() - c0);
     gch_thread_detach(t);
     return NULL;
 }
