@@ -71,8 +71,7 @@
 
 void gc_wbuf_flush(struct gch_thread *t, struct gcmarker *m)
 {
-    for (uint32_t i = 0; i < t->wbuf_n; i++)
-        gcmarker_shade(m, t->wbuf[i], NULL);
+    gcmarker_shade_buf(m, t->wbuf, t->wbuf_n);
     t->wbuf_n = 0;
 }
 

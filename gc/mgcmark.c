@@ -274,6 +274,76 @@ static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *
 
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
 
+/* Ways of gcmarker_shade_buf's span cache.  A barrier buffer holds, per
+ * store, the value overwritten (anywhere in the heap) and the value
+ * stored (often just allocated, from one of the few spans the thread's
+ * cache holds): churn's three entries per replacement (leaf, old head,
+ * new head) hit 2 ways and miss once. */
+#define SHADE_BUF_WAYS 4
+
+/* struct shade_buf_cache: gcmarker_shade_buf's span cache, in locals:
+ * way[k] as struct span_cache (len 0: empty) under MK1's terms for the
+ * one call that owns it (spans are pinned while anything marks).  A miss
+ * replaces the first way from `hand` on not used since the hand last
+ * passed it (the clock rule), so the spans that keep hitting stay while
+ * the overwritten values' spans come and go in the others. */
+struct shade_buf_cache {
+    struct span_cache way[SHADE_BUF_WAYS];
+    bool used[SHADE_BUF_WAYS];
+    unsigned hand;
+};
+
+/* shade_buf_span: the way of c covering p, else p's span through the
+ * page map (cache_span, with w) entered in a way; NULL as shade_lookup. */
+static GCH_ALWAYS_INLINE struct span_cache *shade_buf_span(struct gcmarker *m, struct shade_buf_cache *c,
+                                                           struct arena_window *w, uintptr_t p)
+{
+    for (unsigned k = 0; k < SHADE_BUF_WAYS; k++) {
+        if (p - c->way[k].start < c->way[k].len) {
+            c->used[k] = true;
+            return &c->way[k];
+        }
+    }
+    struct mspan *s = cache_span(m, w, p, NULL);
+    if (s == NULL)
+        return NULL;
+    unsigned h = c->hand;
+    while (c->used[h]) {
+        c->used[h] = false;
+        h = (h + 1) % SHADE_BUF_WAYS;
+    }
+    cache_enter(&c->way[h], s);
+    c->hand = (h + 1) % SHADE_BUF_WAYS;
+    return &c->way[h];
+}
+
+void gcmarker_shade_buf(struct gcmarker *m, const uintptr_t *v, size_t n)
+{
+    if (GCH_UNLIKELY(m->checkmark != NULL)) {
+        for (size_t i = 0; i < n; i++)
+            shade(m, v[i], NULL);
+        return;
+    }
+    decode_fn decode = m->decode;
+    struct shade_buf_cache c = {0};
+    struct arena_window w = {NULL, ARENA_NONE};
+    uint64_t marked = 0;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t p = v[i];
+        if (decode != NULL && p != 0)
+            p = (uintptr_t)decode(p);
+        if (p == 0)
+            continue;
+        struct span_cache *e = shade_buf_span(m, &c, &w, p);
+        if (e == NULL)
+            continue;
+        struct mspan *s = e->span;
+        /* e->start == s->start: the index as span_object_index */
+        grey(m, s, e->start, (uint32_t)(((uint64_t)(p - e->start) * s->divmagic) >> 32), p, NULL, &marked, NULL);
+    }
+    m->marked += marked;
+}
+
 void gcmarker_shade_raw(struct gcmarker *m, uintptr_t p)
 {
     void *(*decode)(uintptr_t) = m->decode;

@@ -14,6 +14,7 @@
 #error "internal header"
 #endif
 
+#include <stddef.h>
 #include <stdint.h>
 #include "gcmarker.h"
 
@@ -24,6 +25,10 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h);
 /* gcmarker_shade: grey the object holding address (or tagged word) p;
  * slot is where it was found, for error messages (may be NULL). */
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot);
+/* gcmarker_shade_buf: gcmarker_shade of each of the n words of v (a
+ * barrier buffer: no slot to name), through a small cache of the spans
+ * they fell in.  Only while spans are pinned (marking: mheap.h H5). */
+void gcmarker_shade_buf(struct gcmarker *m, const uintptr_t *v, size_t n);
 /* gcmarker_shade_raw: as gcmarker_shade for a raw address, never passed
  * to the embedder's decoder (finalizer args, weak targets: gc/mfinal.h). */
 void gcmarker_shade_raw(struct gcmarker *m, uintptr_t p);

@@ -17,7 +17,13 @@
  *      cycle: nothing aborts and every object read is intact;
  *   4. (GCH_DEBUG >= 1) gch_write with a detached handle, or from an OS
  *      thread that does not own the handle, is a fatal error even with
- *      the barrier off.
+ *      the barrier off;
+ *   5. a barrier buffer whose values fall in many spans of several
+ *      classes, interleaved (more spans than gcmarker_shade_buf's cache
+ *      has ways, hits and misses mixed), marks every one of them: with
+ *      the mark held, objects move from an unscanned array into one
+ *      allocated black, so only the buffer can mark them, and gccheckmark
+ *      fails the cycle on any it missed.
  */
 #include "mark_fixture.h"
 #include "error.h"
@@ -233,12 +239,52 @@ static void test_write_checks_thread(void **state)
 }
 #endif
 
+/* ---- 5. a buffer over many spans ----------------------------------------- */
+
+#define MOVE_OBJS 3000
+
+static const uint8_t ref_mask[1] = {0x01};
+static const gch_type ref_type = {"ref", sizeof(void *), ref_mask, NULL};
+
+static void test_buffer_many_spans(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    void **a = gch_alloc_array(e.t, &ref_type, MOVE_OBJS);
+    assert_non_null(a);
+    gch_write(e.t, &e.g[0], a);
+    for (size_t i = 0; i < MOVE_OBJS; i++) { /* classes of 32, 8, 16, 24 ... 64 bytes in turn */
+        void *o = i % 3 == 0 ? (void *)new_obj(e.t) : gch_alloc_array(e.t, &ref_type, 1 + i % 8);
+        assert_non_null(o);
+        gch_write(e.t, &a[i], o);
+    }
+    mark_frozen(&e); /* nothing marks but our buffer: a is not scanned yet */
+    void **b = gch_alloc_array(e.t, &ref_type, MOVE_OBJS); /* allocated black: never scanned */
+    assert_non_null(b);
+    gch_write(e.t, &e.g[1], b);
+    for (size_t k = 0; k < MOVE_OBJS; k++) {
+        size_t i = k * 7919 % MOVE_OBJS; /* scattered over the spans */
+        gch_write(e.t, &b[i], a[i]);
+        gch_write(e.t, &a[i], NULL);
+    }
+    gch_write(e.t, &e.g[0], NULL);
+    mark_finish(&e); /* gccheckmark: every object reachable from b is marked */
+    for (size_t i = 0; i < MOVE_OBJS; i++) {
+        assert_non_null(b[i]);
+        if (i % 3 == 0)
+            check_obj(b[i]);
+    }
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cas_stale_comparand),
         cmocka_unit_test(test_cas_success_shades_both),
         cmocka_unit_test(test_cas_stale_concurrent),
+        cmocka_unit_test(test_buffer_many_spans),
 #if GCH_DEBUG >= 1
         cmocka_unit_test(test_write_checks_thread),
 #endif
