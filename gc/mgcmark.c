@@ -26,7 +26,9 @@
  *       the state and the limit checks.  The cache is emptied on entry and
  *       exit, so no entry survives into a later phase or cycle.  A fast
  *       drain's own cache (struct span_cache, in locals)
- *       holds an entry under the same terms and dies with the call.
+ *       holds an entry under the same terms and dies with the call, and
+ *       so does gcmarker_shade_buf's (a barrier buffer is shaded only
+ *       while marking, mbarrier.c B1-B2, so spans are pinned then too).
  */
 #define GCHI_BUILDING 1
 #include "mgcmark.h"
