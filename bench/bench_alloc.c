@@ -62,7 +62,7 @@
  * Exit status 1 if a checksum or an allocation failed.
  *
  * Usage: bench_alloc [-r reps] [-s sizes] [-t threads] [-a allocators]
- *                    [-n max_objects] [-m MiB_per_thread]
+ *                    [-n max_objects] [-m MiB_per_thread] [-g godebug]
  *   -r  measured repetitions (default $BENCH_REPS or 7; plus 1 warm-up)
  *   -s  comma-separated sizes in bytes, 8..32768 (default 8,...,512)
  *   -t  comma-separated thread counts (default 1,2)
@@ -70,6 +70,9 @@
  *   -n  objects per thread, at most (default 3000000)
  *   -m  MiB of objects per thread and repetition, at most (default 96);
  *       N = min(max_objects, MiB / size)
+ *   -g  GODEBUG settings for gcheap's heaps (say disablethp=1), for A/B
+ *       runs of one binary; the rest of the environment stays ignored
+ *       (the heaps read only BENCH_ALLOC_GODEBUG, which -g sets)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -94,6 +97,8 @@
 #define MAX_THREADS 64
 #define MAX_REPS 1000
 #define MAX_OBJ_SIZE 32768 /* gcheap's largest small size class */
+#define GODEBUG_PREFIX "BENCH_ALLOC_"
+#define GODEBUG_VAR GODEBUG_PREFIX "GODEBUG"
 
 enum alloc_kind { K_GCH_SCAN, K_GCH_NOSCAN, K_MALLOC, K_CALLOC, K_BOEHM, NUM_KINDS };
 
@@ -251,6 +256,10 @@ static void run_rep(enum alloc_kind k, size_t size, size_t n, unsigned nthreads,
         gch_config_init(&cfg);
         cfg.gc_percent = -1;
         cfg.read_env = 0;
+        if (getenv(GODEBUG_VAR) != NULL) { /* -g: only this prefix's GODEBUG is set */
+            cfg.read_env = 1;
+            cfg.env_prefix = GODEBUG_PREFIX;
+        }
         h = gch_heap_new(&cfg);
         if (h == NULL) {
             fprintf(stderr, "bench_alloc: gch_heap_new: %s\n", gch_last_error_message());
@@ -433,6 +442,8 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
         bench_json_str(&js, "alloc", kind_names[k]);
         bench_json_u64(&js, "size", size);
         bench_json_u64(&js, "threads", nthreads);
+        if (kind_is_gcheap(k) && getenv(GODEBUG_VAR) != NULL)
+            bench_json_str(&js, "godebug", getenv(GODEBUG_VAR));
         bench_json_num(&js, "median_ns_per_alloc", row->ns[k]);
         bench_json_num(&js, "ratio_vs_malloc",
                        row->have[K_MALLOC] ? ratio(row->ns[k], row->ns[K_MALLOC]) : NAN);
@@ -510,7 +521,7 @@ static void print_table(const struct row *rows, unsigned nrows, const struct opt
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_alloc [-r reps] [-s sizes] [-t threads] [-a allocators] "
-                    "[-n max_objects] [-m MiB_per_thread]\n"
+                    "[-n max_objects] [-m MiB_per_thread] [-g godebug]\n"
                     "  allocators: gcheap-scan,gcheap-noscan,malloc,calloc,boehm\n"
                     "  reps default: $BENCH_REPS or 7 (plus one warm-up)\n");
     exit(2);
@@ -568,7 +579,8 @@ static void parse_options(int argc, char **argv, struct options *o)
     o->mib_per_thread = 96;
     size_t tmp[MAX_THREAD_COUNTS];
     int c;
-    while ((c = getopt(argc, argv, "r:s:t:a:n:m:h")) != -1) {
+    unsetenv(GODEBUG_VAR); /* set by -g only */
+    while ((c = getopt(argc, argv, "r:s:t:a:n:m:g:h")) != -1) {
         switch (c) {
         case 'r': o->reps = (unsigned)bench_parse_long("-r", optarg, 1, MAX_REPS); break;
         case 's': o->nsizes = parse_list("-s", optarg, 8, MAX_OBJ_SIZE, o->sizes, MAX_SIZES); break;
@@ -580,6 +592,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'a': parse_kinds(optarg, o->kinds); break;
         case 'n': o->max_objects = (size_t)bench_parse_long("-n", optarg, 1, 1L << 30); break;
         case 'm': o->mib_per_thread = (size_t)bench_parse_long("-m", optarg, 1, 1L << 16); break;
+        case 'g': setenv(GODEBUG_VAR, optarg, 1); break;
         default: usage();
         }
     }
