@@ -50,7 +50,11 @@ struct heaparena {
     size_t free_hint;                 /* [heap lock] A4 */
     bool huge;                        /* [heap lock; changed only under scav_lock too, or
                                        * at reservation before the arena has a page] the
-                                       * arena is advised MADV_HUGEPAGE (mscavenge.c) */
+                                       * arena, or its fresh tail, is advised
+                                       * MADV_HUGEPAGE (mscavenge.c) */
+    bool tail_advised;                /* [heap lock] fresh memory here was advised once,
+                                       * at reservation or its tail (mheap.c
+                                       * arena_advise_tail); never again */
     uint64_t free_bits[ARENA_WORDS];  /* [heap lock] 1 = page free (and mapped) */
     uint64_t scav_bits[ARENA_WORDS];  /* [heap lock] 1 = free page released to the OS */
     /* [heap lock] for a free page: when it was last freed, in ms of

@@ -103,6 +103,7 @@ static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
         if (first == NULL)
             first = a;
         prev = a;
+        a->tail_advised = huge; /* the first arena's tail: arena_advise_tail */
         if (huge) { /* no page mapped yet: no other advice can precede this */
             a->huge = true;
             h->sys.ops.huge(h->sys.ops.ctx, (void *)a->base, ARENA_SIZE, true);
@@ -131,6 +132,33 @@ static bool arena_map_pages(struct mheap *h, struct heaparena *a, size_t n)
     return true;
 }
 
+/* arena_advise_tail: once the heap has mapped HUGE_TAIL_AFTER_PAGES,
+ * advise MADV_HUGEPAGE for the part of arena a (the heap's first, which
+ * reserve_arenas left at 4 KiB pages) from the first 2 MiB boundary at or
+ * above zeroed_base to its end: pages no span has had, so nothing there is
+ * resident and every 2 MiB unit it holds is wholly fresh.  Then fresh
+ * memory faults per 2 MiB there too, as in the later arenas, while a
+ * small heap keeps 4 KiB granularity.  Once per arena (tail_advised),
+ * and only while the arena is not wholly mapped and a->huge is false:
+ * sysmon's advice (mheap_advise_huge) takes only wholly mapped arenas, and
+ * a release of an arena not advised (a->huge false when it took the run)
+ * un-advises nothing, so no other advice for a can be in flight.  A
+ * release in flight may be dropping pages below zeroed_base, outside the
+ * tail.  Caller holds h->lock. */
+static void arena_advise_tail(struct mheap *h, struct heaparena *a)
+{
+    if (a->tail_advised || a->huge || !h->huge_fresh || a->mapped_pages == PAGES_PER_ARENA ||
+        atomic_u64_load_relaxed(&h->pages_mapped) < HUGE_TAIL_AFTER_PAGES)
+        return;
+    a->tail_advised = true;
+    size_t first = round_up(a->zeroed_base, HUGE_PAGE_PAGES);
+    if (first >= PAGES_PER_ARENA)
+        return;
+    a->huge = true; /* so the first release un-advises the arena (mscavenge.c) */
+    h->sys.ops.huge(h->sys.ops.ctx, (void *)(a->base + first * PAGE_SIZE),
+                    (PAGES_PER_ARENA - first) * PAGE_SIZE, true);
+}
+
 /* mheap_grow: map at least npages more pages that form one free run.
  * Caller holds h->lock.  Go counterpart: (*mheap).grow. */
 static bool mheap_grow(struct mheap *h, size_t npages)
@@ -147,6 +175,7 @@ static bool mheap_grow(struct mheap *h, size_t npages)
     struct heaparena *a = h->cur;
     if (a != NULL && PAGES_PER_ARENA - a->mapped_pages >= npages) {
         size_t room = PAGES_PER_ARENA - a->mapped_pages;
+        arena_advise_tail(h, a);
         return arena_map_pages(h, a, ask < room ? ask : room);
     }
     size_t k = (ask + PAGES_PER_ARENA - 1) / PAGES_PER_ARENA;
