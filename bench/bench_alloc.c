@@ -23,7 +23,9 @@
  * median_cpu_ns_per_alloc is the loops' CPU time (all threads, user and
  * system) per allocation: stable on a loaded machine, where the wall time
  * of two threads depends on whether they really ran at once;
- * median_sys_ns_per_alloc is its system part (the page faults, mostly).
+ * median_sys_ns_per_alloc is its system part (the page faults, mostly);
+ * median_nvcsw counts the loops' voluntary context switches (all threads):
+ * sleeps on a lock the other thread holds, or in the kernel.
  * In the rows of two or more threads glibc is warmer than that: the
  * threads allocate from non-main arenas (heaps of 64 MiB), and after
  * everything is freed and trimmed part of each arena stays resident, so
@@ -181,6 +183,7 @@ struct worker {
     uint64_t minflt;        /* faults during the timed loop */
     uint64_t cpu_ns;        /* thread CPU time of the timed loop */
     uint64_t sys_ns;        /* its system part (page faults) */
+    uint64_t nvcsw;         /* voluntary context switches in it (lock sleeps) */
     size_t done;            /* objects allocated */
     uint64_t checksum;
     bool attach_failed;
@@ -211,12 +214,13 @@ static void *worker_run(void *arg)
     }
     barrier_wait(w->barrier);
     uint64_t f0 = bench_thread_minflt();
-    uint64_t c0 = bench_thread_cpu_ns(), s0 = bench_thread_sys_ns();
+    uint64_t c0 = bench_thread_cpu_ns(), s0 = bench_thread_sys_ns(), v0 = bench_thread_nvcsw();
     w->alloc_t0 = bench_now_ns();
     w->done = w->attach_failed ? 0 : kind_loops[w->kind](w->objs, w->n, w->size, t, w->type);
     w->alloc_t1 = bench_now_ns();
     w->cpu_ns = bench_thread_cpu_ns() - c0;
     w->sys_ns = bench_thread_sys_ns() - s0;
+    w->nvcsw = bench_thread_nvcsw() - v0;
     w->minflt = bench_thread_minflt() - f0;
     w->checksum = chain_checksum(w->objs, w->done);
     barrier_wait(w->barrier);
@@ -241,6 +245,7 @@ struct rep_result {
     double minflt;        /* page faults in the timed loops, all threads */
     double cpu_ns_per_alloc; /* CPU time of the timed loops, all threads / all allocations */
     double sys_ns_per_alloc; /* its system part */
+    double nvcsw;            /* voluntary context switches in the timed loops, all threads */
     uint64_t checksum;    /* sum of the threads' chain checksums */
     size_t done;          /* all allocations */
     bool failed;          /* heap, thread or allocation failure */
@@ -309,6 +314,7 @@ static void run_rep(enum alloc_kind k, size_t size, size_t n, unsigned nthreads,
         r->minflt += (double)w->minflt;
         r->cpu_ns_per_alloc += (double)w->cpu_ns;
         r->sys_ns_per_alloc += (double)w->sys_ns;
+        r->nvcsw += (double)w->nvcsw;
         r->failed |= w->attach_failed || w->done != n;
     }
     if (r->failed && kind_is_gcheap(k))
@@ -385,7 +391,7 @@ static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
 static bool run_group(const struct options *o, size_t size, unsigned nthreads, struct worker *ws,
                       struct row *row)
 {
-    static double samples[NUM_KINDS][6][MAX_REPS]; /* alloc, free, teardown, minflt, cpu, sys */
+    static double samples[NUM_KINDS][7][MAX_REPS]; /* alloc, free, teardown, minflt, cpu, sys, nvcsw */
     gch_type ty = {"bench_obj", size, scan_mask, NULL};
     size_t n = objects_for(o, size);
     enum alloc_kind order[NUM_KINDS];
@@ -422,6 +428,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
             samples[k][3][rep - 1] = r.minflt;
             samples[k][4][rep - 1] = r.cpu_ns_per_alloc;
             samples[k][5][rep - 1] = r.sys_ns_per_alloc;
+            samples[k][6][rep - 1] = r.nvcsw;
         }
     }
 
@@ -429,7 +436,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
     row->size = size;
     row->n = n;
     row->threads = nthreads;
-    double lo[NUM_KINDS], hi[NUM_KINDS], flt[NUM_KINDS], cpu[NUM_KINDS], sys[NUM_KINDS];
+    double lo[NUM_KINDS], hi[NUM_KINDS], flt[NUM_KINDS], cpu[NUM_KINDS], sys[NUM_KINDS], csw[NUM_KINDS];
     for (unsigned j = 0; j < nk; j++) {
         enum alloc_kind k = order[j];
         row->have[k] = true;
@@ -441,6 +448,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
         flt[k] = bench_median(samples[k][3], o->reps);
         cpu[k] = bench_median(samples[k][4], o->reps);
         sys[k] = bench_median(samples[k][5], o->reps);
+        csw[k] = bench_median(samples[k][6], o->reps);
         row->cpu[k] = cpu[k];
     }
     for (unsigned j = 0; j < nk; j++) {
@@ -466,6 +474,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
         bench_json_num(&js, "median_minflt", flt[k]);
         bench_json_num(&js, "median_cpu_ns_per_alloc", cpu[k]);
         bench_json_num(&js, "median_sys_ns_per_alloc", sys[k]);
+        bench_json_num(&js, "median_nvcsw", csw[k]);
         bench_json_u64(&js, "n_per_thread", n);
         bench_json_u64(&js, "reps", o->reps);
         bench_json_u64(&js, "checksum", last_checksum[k]);
