@@ -507,7 +507,11 @@ uint32_t mheap_sweepgen(const struct mheap *h) { return atomic_u32_load_acquire(
 bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size_t heap_limit)
 {
     memset(h, 0, sizeof *h);
-    lock_init(&h->lock, LOCKRANK_MHEAP);
+    /* Spinning: two allocating threads take it once per span each (every
+     * 128 objects of 64 B), and a plain mutex slept on about one in ten
+     * of those (bench_alloc 64 B, two threads: 2700 futex sleeps per
+     * 192 MiB, 600 spinning; system CPU per allocation 31 -> 22 ns). */
+    lock_init_spinning(&h->lock, LOCKRANK_MHEAP);
     lock_init(&h->scav_lock, LOCKRANK_SCAVENGE);
     if (pthread_cond_init(&h->scav_done, NULL) != 0)
         return false;
