@@ -68,6 +68,21 @@ void lock_init(struct lock *l, enum lockrank rank)
         gch_fatal("pthread_mutex_init failed", (uintptr_t)l, 0, 0);
 }
 
+void lock_init_spinning(struct lock *l, enum lockrank rank)
+{
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    memset(l, 0, sizeof *l);
+    l->rank = rank;
+    pthread_mutexattr_t a;
+    if (pthread_mutexattr_init(&a) != 0 || pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP) != 0 ||
+        pthread_mutex_init(&l->mu, &a) != 0)
+        gch_fatal("pthread_mutex_init (adaptive) failed", (uintptr_t)l, 0, 0);
+    pthread_mutexattr_destroy(&a);
+#else
+    lock_init(l, rank);
+#endif
+}
+
 void lock_destroy(struct lock *l) { pthread_mutex_destroy(&l->mu); }
 
 void lock_acquire(struct lock *l)

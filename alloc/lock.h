@@ -31,6 +31,12 @@ struct lock {
 };
 
 void lock_init(struct lock *l, enum lockrank rank);
+/* lock_init_spinning: lock_init for a lock taken very often and held
+ * briefly by threads that run at once (the heap lock: a span per refill):
+ * a contended acquire spins a while before sleeping (glibc's adaptive
+ * mutex), so a holder that lets go within microseconds costs no futex
+ * sleep and wake-up.  Plain lock_init where the C library has none. */
+void lock_init_spinning(struct lock *l, enum lockrank rank);
 void lock_destroy(struct lock *l);
 void lock_acquire(struct lock *l);
 void lock_release(struct lock *l);

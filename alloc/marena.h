@@ -16,7 +16,8 @@
  *      is in no in-use span; entries change under the heap lock and are
  *      read with acquire loads by any thread;
  *   A3 pages [0, mapped_pages) are mapped (Prepared or Ready); the rest
- *      of the arena is Reserved;
+ *      of the arena is Reserved (accessible below ahead_pages, untouched:
+ *      sys.h's sys_map_ahead);
  *   A4 no page below free_hint is free: whoever sets a free bit lowers
  *      the hint to it (arena_free_lower), the page search raises it to
  *      the first free page it finds, so a dense arena's search starts
@@ -45,12 +46,21 @@ struct heaparena {
     uintptr_t base;                   /* [immutable] ARENA_SIZE aligned */
     struct heaparena *next, *prev;    /* [heap lock] all arenas in address order */
     size_t mapped_pages;              /* [heap lock] A3 */
+    size_t ahead_pages;               /* [heap lock] pages below it are accessible: at
+                                       * least mapped_pages; the rest of the arena was
+                                       * made accessible ahead (sys_map_ahead) with the
+                                       * first growth step that could (mheap.c
+                                       * arena_map_pages) */
     size_t zeroed_base;               /* [heap lock] pages at or above it were never used */
     size_t free_pages;                /* [heap lock] set bits in free_bits */
     size_t free_hint;                 /* [heap lock] A4 */
     bool huge;                        /* [heap lock; changed only under scav_lock too, or
                                        * at reservation before the arena has a page] the
-                                       * arena is advised MADV_HUGEPAGE (mscavenge.c) */
+                                       * arena, or its fresh tail, is advised
+                                       * MADV_HUGEPAGE (mscavenge.c) */
+    bool tail_advised;                /* [heap lock] fresh memory here was advised once,
+                                       * at reservation or its tail (mheap.c
+                                       * arena_advise_tail); never again */
     uint64_t free_bits[ARENA_WORDS];  /* [heap lock] 1 = page free (and mapped) */
     uint64_t scav_bits[ARENA_WORDS];  /* [heap lock] 1 = free page released to the OS */
     /* [heap lock] for a free page: when it was last freed, in ms of

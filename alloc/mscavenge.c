@@ -36,9 +36,14 @@
  * before it has a page, so no other advice for it can come first): the
  * heap fills fresh memory from the bottom up, and a 4 KiB fault per page
  * was most of the cost of allocating there (bench_alloc, 64 B objects:
- * about half the CPU per allocation).  Not the first arena: a heap under
- * 64 MiB keeps its RSS to the 4 KiB page (GCBench's peak grew by about
- * 3 MiB, 10%, with its one arena advised), and past it 2 MiB of
+ * about half the CPU per allocation).  Not the first arena: a small heap
+ * keeps its RSS to the 4 KiB page (GCBench's peak grew by about 3 MiB,
+ * 10%, with its one arena advised); only once the heap has mapped 32 MiB
+ * (HUGE_TAIL_AFTER_PAGES) is the first arena's fresh tail advised, from
+ * the first 2 MiB boundary above every page a span has had (mheap.c
+ * arena_advise_tail, under h->lock, once; no page there is resident, so
+ * khugepaged finds nothing to fill in), and a->huge set, so a release
+ * un-advises the whole arena first like any other.  Past 32 MiB, 2 MiB of
  * granularity is a few percent at most.  An arena whose every
  * page is in use (fully mapped, no free page) is advised MADV_HUGEPAGE
  * again, so a dense long-lived heap gets 2 MiB TLB entries back after a
@@ -49,8 +54,13 @@
  * VMAs stay few (neighbours with equal flags merge), and is changed only
  * under scav_lock, or when a new arena is reserved (alloc/mheap.c
  * reserve_arenas, under h->lock, before the arena has a page, so no other
- * advice can precede it), so the flag (a->huge) always says what the
- * kernel was asked (a refused madvise is not seen: see sys_linux.c).
+ * advice can precede it), or for the first arena's tail (under h->lock,
+ * while a->huge is false, so no un-advice of that arena is in flight,
+ * and while it is not wholly mapped, which sysmon's advice needs), so
+ * the flag (a->huge: the arena or its tail) always says what the kernel
+ * was asked (a refused madvise is not seen: see sys_linux.c).  A tail
+ * advice makes sysmon's pass skip the arena (a->huge), so its lower part
+ * stays at 4 KiB pages until a release un-advises it.
  * GODEBUG=disablethp=1 turns the HUGEPAGE side off.  Go 1.21.0
  * advised per 4 MiB chunk and backed that out in 1.21.1 for the
  * khugepaged and VMA-count problems; per-arena advice with NOHUGEPAGE

@@ -7,7 +7,7 @@
  *   state     | address space | accessible | physical memory | counted in
  *   ----------+---------------+------------+-----------------+------------
  *   None      | not ours      | no         | none            | -
- *   Reserved  | ours          | no (fault) | none            | reserved
+ *   Reserved  | ours          | no (fault)*| none            | reserved
  *   Prepared  | ours          | yes        | none/reclaimable| prepared
  *   Ready     | ours          | yes        | may be resident | ready
  *
@@ -18,6 +18,15 @@
  *   sys_unused   Ready -> Prepared (MADV_DONTNEED, or MADV_FREE when configured;
  *                with hard_decommit also made inaccessible, PROT_NONE, until
  *                sys_used makes it accessible again: Go's harddecommit)
+ *   sys_map_ahead      Reserved -> Reserved, accessible (the OS call of a
+ *                      later sys_map, made early for a larger range)
+ *   sys_map_premapped  Reserved (mapped ahead) -> Prepared, no OS call
+ * (*) Reserved memory that sys_map_ahead made accessible stays counted
+ * as Reserved, untouched, until sys_map_premapped counts it Prepared:
+ * mheap.c makes the rest of an arena accessible with its first growth
+ * step, because every mprotect that extends the heap's mapping waits for
+ * the page faults in flight in it (the kernel write-locks the VMA it
+ * merges into), and the caller holds the heap lock meanwhile.
  *
  * Invariant S1: reserved + prepared + ready == bytes of address space the
  * heap holds; each counter changes only in the call making the transition.
@@ -93,6 +102,12 @@ size_t sys_phys_page_size(void);
 
 void *sys_reserve(struct sysmem *m, void *hint, size_t n);
 bool sys_map(struct sysmem *m, void *v, size_t n);
+/* sys_map_ahead: make Reserved [v, v + n) accessible, counters unchanged
+ * (it stays Reserved, untouched); false if the OS refused (nothing
+ * changed).  sys_map_premapped: Reserved -> Prepared in the counters for
+ * a range sys_map_ahead made accessible; no OS call. */
+bool sys_map_ahead(struct sysmem *m, void *v, size_t n);
+void sys_map_premapped(struct sysmem *m, size_t n);
 void sys_used(struct sysmem *m, void *v, size_t n);
 /* sys_used_fresh: sys_used for a range that sys_map made Prepared and no
  * sys_unused touched since: it is accessible already, so harddecommit

@@ -126,9 +126,16 @@ bool sys_map(struct sysmem *m, void *v, size_t n)
 {
     if (!m->ops.map(m->ops.ctx, v, n))
         return false;
+    sys_map_premapped(m, n);
+    return true;
+}
+
+bool sys_map_ahead(struct sysmem *m, void *v, size_t n) { return m->ops.map(m->ops.ctx, v, n); }
+
+void sys_map_premapped(struct sysmem *m, size_t n)
+{
     atomic_u64_sub_relaxed(&m->reserved, n);
     atomic_u64_add_relaxed(&m->prepared, n);
-    return true;
 }
 
 void sys_used_fresh(struct sysmem *m, void *v, size_t n)

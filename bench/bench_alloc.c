@@ -22,7 +22,10 @@
  * profile of one configuration (-s 16 -t 1 -a gcheap-scan -r 1).
  * median_cpu_ns_per_alloc is the loops' CPU time (all threads, user and
  * system) per allocation: stable on a loaded machine, where the wall time
- * of two threads depends on whether they really ran at once.
+ * of two threads depends on whether they really ran at once;
+ * median_sys_ns_per_alloc is its system part (the page faults, mostly);
+ * median_nvcsw counts the loops' voluntary context switches (all threads):
+ * sleeps on a lock the other thread holds, or in the kernel.
  * In the rows of two or more threads glibc is warmer than that: the
  * threads allocate from non-main arenas (heaps of 64 MiB), and after
  * everything is freed and trimmed part of each arena stays resident, so
@@ -62,7 +65,7 @@
  * Exit status 1 if a checksum or an allocation failed.
  *
  * Usage: bench_alloc [-r reps] [-s sizes] [-t threads] [-a allocators]
- *                    [-n max_objects] [-m MiB_per_thread]
+ *                    [-n max_objects] [-m MiB_per_thread] [-g godebug]
  *   -r  measured repetitions (default $BENCH_REPS or 7; plus 1 warm-up)
  *   -s  comma-separated sizes in bytes, 8..32768 (default 8,...,512)
  *   -t  comma-separated thread counts (default 1,2)
@@ -70,6 +73,9 @@
  *   -n  objects per thread, at most (default 3000000)
  *   -m  MiB of objects per thread and repetition, at most (default 96);
  *       N = min(max_objects, MiB / size)
+ *   -g  GODEBUG settings for gcheap's heaps (say disablethp=1), for A/B
+ *       runs of one binary; the rest of the environment stays ignored
+ *       (the heaps read only BENCH_ALLOC_GODEBUG, which -g sets)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -94,6 +100,8 @@
 #define MAX_THREADS 64
 #define MAX_REPS 1000
 #define MAX_OBJ_SIZE 32768 /* gcheap's largest small size class */
+#define GODEBUG_PREFIX "BENCH_ALLOC_"
+#define GODEBUG_VAR GODEBUG_PREFIX "GODEBUG"
 
 enum alloc_kind { K_GCH_SCAN, K_GCH_NOSCAN, K_MALLOC, K_CALLOC, K_BOEHM, NUM_KINDS };
 
@@ -174,6 +182,8 @@ struct worker {
     uint64_t alloc_t0, alloc_t1, rel_t0, rel_t1; /* [owner; read after join] */
     uint64_t minflt;        /* faults during the timed loop */
     uint64_t cpu_ns;        /* thread CPU time of the timed loop */
+    uint64_t sys_ns;        /* its system part (page faults) */
+    uint64_t nvcsw;         /* voluntary context switches in it (lock sleeps) */
     size_t done;            /* objects allocated */
     uint64_t checksum;
     bool attach_failed;
@@ -204,11 +214,13 @@ static void *worker_run(void *arg)
     }
     barrier_wait(w->barrier);
     uint64_t f0 = bench_thread_minflt();
-    uint64_t c0 = bench_thread_cpu_ns();
+    uint64_t c0 = bench_thread_cpu_ns(), s0 = bench_thread_sys_ns(), v0 = bench_thread_nvcsw();
     w->alloc_t0 = bench_now_ns();
     w->done = w->attach_failed ? 0 : kind_loops[w->kind](w->objs, w->n, w->size, t, w->type);
     w->alloc_t1 = bench_now_ns();
     w->cpu_ns = bench_thread_cpu_ns() - c0;
+    w->sys_ns = bench_thread_sys_ns() - s0;
+    w->nvcsw = bench_thread_nvcsw() - v0;
     w->minflt = bench_thread_minflt() - f0;
     w->checksum = chain_checksum(w->objs, w->done);
     barrier_wait(w->barrier);
@@ -232,6 +244,8 @@ struct rep_result {
     double teardown_ms;   /* detach wall + gch_heap_free (gcheap kinds) */
     double minflt;        /* page faults in the timed loops, all threads */
     double cpu_ns_per_alloc; /* CPU time of the timed loops, all threads / all allocations */
+    double sys_ns_per_alloc; /* its system part */
+    double nvcsw;            /* voluntary context switches in the timed loops, all threads */
     uint64_t checksum;    /* sum of the threads' chain checksums */
     size_t done;          /* all allocations */
     bool failed;          /* heap, thread or allocation failure */
@@ -251,6 +265,10 @@ static void run_rep(enum alloc_kind k, size_t size, size_t n, unsigned nthreads,
         gch_config_init(&cfg);
         cfg.gc_percent = -1;
         cfg.read_env = 0;
+        if (getenv(GODEBUG_VAR) != NULL) { /* -g: only this prefix's GODEBUG is set */
+            cfg.read_env = 1;
+            cfg.env_prefix = GODEBUG_PREFIX;
+        }
         h = gch_heap_new(&cfg);
         if (h == NULL) {
             fprintf(stderr, "bench_alloc: gch_heap_new: %s\n", gch_last_error_message());
@@ -295,6 +313,8 @@ static void run_rep(enum alloc_kind k, size_t size, size_t n, unsigned nthreads,
         r->checksum += w->checksum;
         r->minflt += (double)w->minflt;
         r->cpu_ns_per_alloc += (double)w->cpu_ns;
+        r->sys_ns_per_alloc += (double)w->sys_ns;
+        r->nvcsw += (double)w->nvcsw;
         r->failed |= w->attach_failed || w->done != n;
     }
     if (r->failed && kind_is_gcheap(k))
@@ -304,6 +324,7 @@ static void run_rep(enum alloc_kind k, size_t size, size_t n, unsigned nthreads,
     double total = r->done ? (double)r->done : 1.0;
     r->ns_per_alloc = (double)(a1 - a0) / total;
     r->cpu_ns_per_alloc /= total;
+    r->sys_ns_per_alloc /= total;
     if (k == K_BOEHM) {
         uint64_t t0 = bench_now_ns();
         GC_enable(); /* the objs array is no root: everything goes */
@@ -370,7 +391,7 @@ static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
 static bool run_group(const struct options *o, size_t size, unsigned nthreads, struct worker *ws,
                       struct row *row)
 {
-    static double samples[NUM_KINDS][5][MAX_REPS]; /* alloc, free, teardown, minflt, cpu */
+    static double samples[NUM_KINDS][7][MAX_REPS]; /* alloc, free, teardown, minflt, cpu, sys, nvcsw */
     gch_type ty = {"bench_obj", size, scan_mask, NULL};
     size_t n = objects_for(o, size);
     enum alloc_kind order[NUM_KINDS];
@@ -406,6 +427,8 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
             samples[k][2][rep - 1] = r.teardown_ms;
             samples[k][3][rep - 1] = r.minflt;
             samples[k][4][rep - 1] = r.cpu_ns_per_alloc;
+            samples[k][5][rep - 1] = r.sys_ns_per_alloc;
+            samples[k][6][rep - 1] = r.nvcsw;
         }
     }
 
@@ -413,7 +436,7 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
     row->size = size;
     row->n = n;
     row->threads = nthreads;
-    double lo[NUM_KINDS], hi[NUM_KINDS], flt[NUM_KINDS], cpu[NUM_KINDS];
+    double lo[NUM_KINDS], hi[NUM_KINDS], flt[NUM_KINDS], cpu[NUM_KINDS], sys[NUM_KINDS], csw[NUM_KINDS];
     for (unsigned j = 0; j < nk; j++) {
         enum alloc_kind k = order[j];
         row->have[k] = true;
@@ -424,6 +447,8 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
         row->teardown[k] = bench_median(samples[k][2], o->reps);
         flt[k] = bench_median(samples[k][3], o->reps);
         cpu[k] = bench_median(samples[k][4], o->reps);
+        sys[k] = bench_median(samples[k][5], o->reps);
+        csw[k] = bench_median(samples[k][6], o->reps);
         row->cpu[k] = cpu[k];
     }
     for (unsigned j = 0; j < nk; j++) {
@@ -433,6 +458,8 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
         bench_json_str(&js, "alloc", kind_names[k]);
         bench_json_u64(&js, "size", size);
         bench_json_u64(&js, "threads", nthreads);
+        if (kind_is_gcheap(k) && getenv(GODEBUG_VAR) != NULL)
+            bench_json_str(&js, "godebug", getenv(GODEBUG_VAR));
         bench_json_num(&js, "median_ns_per_alloc", row->ns[k]);
         bench_json_num(&js, "ratio_vs_malloc",
                        row->have[K_MALLOC] ? ratio(row->ns[k], row->ns[K_MALLOC]) : NAN);
@@ -446,6 +473,8 @@ static bool run_group(const struct options *o, size_t size, unsigned nthreads, s
             bench_json_num(&js, "median_ns_per_free", row->ns_free[k]);
         bench_json_num(&js, "median_minflt", flt[k]);
         bench_json_num(&js, "median_cpu_ns_per_alloc", cpu[k]);
+        bench_json_num(&js, "median_sys_ns_per_alloc", sys[k]);
+        bench_json_num(&js, "median_nvcsw", csw[k]);
         bench_json_u64(&js, "n_per_thread", n);
         bench_json_u64(&js, "reps", o->reps);
         bench_json_u64(&js, "checksum", last_checksum[k]);
@@ -510,7 +539,7 @@ static void print_table(const struct row *rows, unsigned nrows, const struct opt
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_alloc [-r reps] [-s sizes] [-t threads] [-a allocators] "
-                    "[-n max_objects] [-m MiB_per_thread]\n"
+                    "[-n max_objects] [-m MiB_per_thread] [-g godebug]\n"
                     "  allocators: gcheap-scan,gcheap-noscan,malloc,calloc,boehm\n"
                     "  reps default: $BENCH_REPS or 7 (plus one warm-up)\n");
     exit(2);
@@ -568,7 +597,8 @@ static void parse_options(int argc, char **argv, struct options *o)
     o->mib_per_thread = 96;
     size_t tmp[MAX_THREAD_COUNTS];
     int c;
-    while ((c = getopt(argc, argv, "r:s:t:a:n:m:h")) != -1) {
+    unsetenv(GODEBUG_VAR); /* set by -g only */
+    while ((c = getopt(argc, argv, "r:s:t:a:n:m:g:h")) != -1) {
         switch (c) {
         case 'r': o->reps = (unsigned)bench_parse_long("-r", optarg, 1, MAX_REPS); break;
         case 's': o->nsizes = parse_list("-s", optarg, 8, MAX_OBJ_SIZE, o->sizes, MAX_SIZES); break;
@@ -580,6 +610,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'a': parse_kinds(optarg, o->kinds); break;
         case 'n': o->max_objects = (size_t)bench_parse_long("-n", optarg, 1, 1L << 30); break;
         case 'm': o->mib_per_thread = (size_t)bench_parse_long("-m", optarg, 1, 1L << 16); break;
+        case 'g': setenv(GODEBUG_VAR, optarg, 1); break;
         default: usage();
         }
     }

@@ -79,6 +79,28 @@ static inline uint64_t bench_thread_minflt(void)
     return (uint64_t)ru.ru_minflt;
 }
 
+/* bench_thread_sys_ns: the system (kernel) part of the calling thread's
+ * CPU time so far (RUSAGE_THREAD ru_stime, microsecond resolution), ns:
+ * page faults and the calls they make, apart from user-space work. */
+static inline uint64_t bench_thread_sys_ns(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_stime.tv_sec * 1000000000u + (uint64_t)ru.ru_stime.tv_usec * 1000u;
+}
+
+/* bench_thread_nvcsw: voluntary context switches of the calling thread
+ * so far (RUSAGE_THREAD): each is a sleep, on a lock held by another
+ * thread (a futex) or in the kernel. */
+static inline uint64_t bench_thread_nvcsw(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_nvcsw;
+}
+
 /* ------------------------------------------------------------------ */
 /* Statistics over repetitions                                         */
 /* ------------------------------------------------------------------ */

@@ -528,17 +528,27 @@ static void test_harddecommit_and_madv_free(void **state)
 struct huge_log {
     int calls[2]; /* [0]: NOHUGEPAGE, [1]: HUGEPAGE */
     uintptr_t last;
-    uintptr_t advised[64]; /* arenas advised HUGEPAGE now (0: a free entry) */
+    size_t last_n;
+    uintptr_t advised[64]; /* arenas advised HUGEPAGE now, or their tail (0: a free entry) */
     int released_advised;  /* pages released in an arena still advised */
 };
 
+/* A HUGEPAGE call covers a whole arena or its tail from a 2 MiB boundary
+ * (the first arena's, arena_advise_tail); a NOHUGEPAGE call a whole arena. */
 static void record_huge(void *ctx, void *v, size_t n, bool huge)
 {
     struct huge_log *l = ctx;
-    assert_int_equal(n, ARENA_SIZE);
+    uintptr_t base = (uintptr_t)v & ~(ARENA_SIZE - 1);
+    if (huge) {
+        assert_int_equal((uintptr_t)v % ((size_t)2 << 20), 0);
+        assert_int_equal((uintptr_t)v + n, base + ARENA_SIZE);
+    } else {
+        assert_int_equal(n, ARENA_SIZE);
+    }
     l->calls[huge]++;
     l->last = (uintptr_t)v;
-    uintptr_t want = huge ? 0 : (uintptr_t)v, put = huge ? (uintptr_t)v : 0;
+    l->last_n = n;
+    uintptr_t want = huge ? 0 : base, put = huge ? base : 0;
     for (size_t i = 0; i < 64; i++) {
         if (l->advised[i] == want) { /* advise: a free entry; un-advise: its entry */
             l->advised[i] = put;
@@ -586,7 +596,7 @@ static gch_heap *new_huge_heap(struct huge_log *log, const char *godebug)
 static void test_huge_page_advice(void **state)
 {
     (void)state;
-    struct huge_log log = {{0, 0}, 0, {0}, 0};
+    struct huge_log log = {{0, 0}, 0, 0, {0}, 0};
     gch_heap *h = new_huge_heap(&log, "disablethp=1");
     struct mheap *m = &h->mheap;
     assert_false(m->huge_fresh);
@@ -625,7 +635,7 @@ static void test_huge_page_advice(void **state)
 static void test_huge_page_fresh_arena(void **state)
 {
     (void)state;
-    struct huge_log log = {{0, 0}, 0, {0}, 0};
+    struct huge_log log = {{0, 0}, 0, 0, {0}, 0};
     gch_heap *h = new_huge_heap(&log, "madvdontneed=1");
     struct mheap *m = &h->mheap;
     assert_true(m->huge_fresh);
@@ -662,7 +672,7 @@ static void test_huge_page_fresh_arena(void **state)
     lock_release(&m->lock);
     free_heap(h);
 
-    struct huge_log off = {{0, 0}, 0, {0}, 0};
+    struct huge_log off = {{0, 0}, 0, 0, {0}, 0};
     h = new_huge_heap(&off, "disablethp=1");
     m = &h->mheap;
     assert_false(m->huge_fresh);
@@ -673,6 +683,86 @@ static void test_huge_page_fresh_arena(void **state)
     assert_int_equal(off.calls[1], 0);
     mheap_free_span(m, big);
     mheap_free_span(m, s);
+    free_heap(h);
+}
+
+/* zeroed_base: the arena's fresh-memory boundary, read under the lock. */
+static size_t zeroed_base(struct mheap *m, struct heaparena *a)
+{
+    lock_acquire(&m->lock);
+    size_t zb = a->zeroed_base;
+    lock_release(&m->lock);
+    return zb;
+}
+
+/* alloc_to_threshold: take spans of 129 pages into spans[*n...] until
+ * the first HUGEPAGE advice, checking that none comes while the heap has
+ * mapped less than HUGE_TAIL_AFTER_PAGES; *zb_at_advice is the first
+ * arena's zeroed_base just before the span whose growth advised. */
+static void alloc_to_threshold(struct mheap *m, struct mspan **spans, size_t *n, size_t *zb_at_advice,
+                               const struct huge_log *log)
+{
+    size_t pages = HUGE_PAGE_PAGES / 2 + 1; /* 2 MiB boundaries fall inside spans */
+    while (log->calls[1] == 0 && *n < 96) {
+        assert_true(atomic_u64_load_relaxed(&m->pages_mapped) <= HUGE_TAIL_AFTER_PAGES);
+        struct heaparena *a = m->arenas;
+        *zb_at_advice = a != NULL ? zeroed_base(m, a) : 0;
+        spans[*n] = mheap_alloc_span(m, pages, 0);
+        assert_non_null(spans[*n]);
+        (*n)++;
+    }
+}
+
+/* The heap's first arena keeps 4 KiB pages until the heap has mapped
+ * HUGE_TAIL_AFTER_PAGES; the growth after that advises its fresh tail
+ * MADV_HUGEPAGE, once: from the first 2 MiB boundary at or above every
+ * page a span has had to the arena's end.  A release in the arena
+ * un-advises the whole arena first; disablethp=1 advises nothing. */
+static void test_huge_page_first_arena_tail(void **state)
+{
+    (void)state;
+    struct huge_log log = {{0, 0}, 0, 0, {0}, 0};
+    gch_heap *h = new_huge_heap(&log, "madvdontneed=1");
+    struct mheap *m = &h->mheap;
+    struct mspan *spans[128];
+    size_t n = 0, zb = 0;
+    alloc_to_threshold(m, spans, &n, &zb, &log); /* fails if advised below it */
+    assert_int_equal(log.calls[1], 1);
+    assert_true(atomic_u64_load_relaxed(&m->pages_mapped) > HUGE_TAIL_AFTER_PAGES);
+    struct heaparena *a = m->arenas;
+    assert_ptr_equal(arena_of(&m->index, spans[0]->start), a);
+    uintptr_t tail = a->base + ((zb + HUGE_PAGE_PAGES - 1) / HUGE_PAGE_PAGES) * HUGE_PAGE_PAGES * PAGE_SIZE;
+    assert_true(zb > 0 && zb % HUGE_PAGE_PAGES != 0); /* the boundary is rounded up */
+    assert_int_equal(log.last, tail);                 /* no page a span had is advised */
+    assert_int_equal(log.last_n, a->base + ARENA_SIZE - tail);
+    lock_acquire(&m->lock);
+    assert_true(a->huge);
+    assert_true(a->tail_advised);
+    lock_release(&m->lock);
+    for (int i = 0; i < 8; i++) /* more growth in the same arena: no second advice */
+        spans[n++] = mheap_alloc_span(m, HUGE_PAGE_PAGES, 0);
+    assert_int_equal(log.calls[1], 1);
+    assert_int_equal(log.calls[0], 0);
+    for (size_t i = 0; i < n; i++)
+        mheap_free_span(m, spans[i]);
+    assert_true(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL) > 0);
+    assert_int_equal(log.calls[0], 1); /* un-advised before the release */
+    assert_int_equal(log.released_advised, 0);
+    lock_acquire(&m->lock);
+    assert_false(a->huge);
+    lock_release(&m->lock);
+    free_heap(h);
+
+    struct huge_log off = {{0, 0}, 0, 0, {0}, 0};
+    h = new_huge_heap(&off, "disablethp=1");
+    m = &h->mheap;
+    n = 0;
+    for (int i = 0; i < 40; i++) /* 40 MiB: past the threshold */
+        spans[n++] = mheap_alloc_span(m, HUGE_PAGE_PAGES / 2, 0);
+    assert_true(atomic_u64_load_relaxed(&m->pages_mapped) > HUGE_TAIL_AFTER_PAGES);
+    assert_int_equal(off.calls[1], 0);
+    for (size_t i = 0; i < n; i++)
+        mheap_free_span(m, spans[i]);
     free_heap(h);
 }
 
@@ -761,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_harddecommit_and_madv_free),
         cmocka_unit_test(test_huge_page_advice),
         cmocka_unit_test(test_huge_page_fresh_arena),
+        cmocka_unit_test(test_huge_page_first_arena_tail),
         cmocka_unit_test(test_teardown_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -192,6 +192,32 @@ static void test_reserved_is_inaccessible(void **state)
     expect_counters(&m, 0, 0, 0);
 }
 
+/* sys_map_ahead makes Reserved memory accessible without counting it:
+ * it stays Reserved (S1 unchanged) until sys_map_premapped counts a part
+ * Prepared, with no OS call; a refused map-ahead changes nothing. */
+static void test_map_ahead(void **state)
+{
+    (void)state;
+    struct sysmem m;
+    sysmem_init(&m, &sys_linux_ops, false);
+    const size_t pg = sys_phys_page_size();
+    char *p = sys_reserve(&m, NULL, 4 * pg);
+    assert_non_null(p);
+    assert_true(sys_map_ahead(&m, p + pg, 3 * pg));
+    expect_counters(&m, 4 * pg, 0, 0);
+    expect_crash(touch_page, p); /* below the range: still inaccessible */
+    assert_true(mem_is_zero(p + pg, 3 * pg));
+    sys_map_premapped(&m, pg);
+    expect_counters(&m, 3 * pg, pg, 0);
+    sys_used_fresh(&m, p + pg, pg);
+    p[pg] = 1;
+    expect_counters(&m, 3 * pg, 0, pg);
+    sys_free(&m, p + pg, pg, SYS_READY);
+    sys_free(&m, p, pg, SYS_RESERVED);
+    sys_free(&m, p + 2 * pg, 2 * pg, SYS_RESERVED);
+    expect_counters(&m, 0, 0, 0);
+}
+
 /* ---- part 2: fault injection ------------------------------------------ */
 
 /* fake: counts calls and refuses some.  fail_*_all refuses every call;
@@ -202,24 +228,29 @@ struct fake {
     int fail_arena_maps; /* refuse this many maps at an arena base (below) */
     int reserves, maps; /* calls since arming */
     int big_reserves;   /* reservations of ARENA_SIZE or more, since arming */
+    int arena_maps;     /* maps inside an arena reservation, since arming */
     int refused;
     uint64_t live;      /* bytes reserved through us and not yet released */
     /* the last reservations of ARENA_SIZE or more: [lo, hi) */
     uintptr_t big_lo[16], big_hi[16];
 };
 
+/* in_arena: v is inside one of our big reservations (an arena, not
+ * metadata). */
+static bool in_arena(const struct fake *f, const void *v)
+{
+    for (int i = 0; i < 16; i++)
+        if ((uintptr_t)v >= f->big_lo[i] && (uintptr_t)v < f->big_hi[i])
+            return true;
+    return false;
+}
+
 /* at_arena_base: v is ARENA_SIZE-aligned and inside one of our big
  * reservations, so it is an arena's first page (not metadata that
  * happens to be aligned). */
 static bool at_arena_base(const struct fake *f, const void *v)
 {
-    uintptr_t a = (uintptr_t)v;
-    if ((a & (ARENA_SIZE - 1)) != 0)
-        return false;
-    for (int i = 0; i < 16; i++)
-        if (a >= f->big_lo[i] && a < f->big_hi[i])
-            return true;
-    return false;
+    return ((uintptr_t)v & (ARENA_SIZE - 1)) == 0 && in_arena(f, v);
 }
 
 static void *fake_reserve(void *ctx, void *hint, size_t n)
@@ -245,6 +276,7 @@ static bool fake_map(void *ctx, void *v, size_t n)
 {
     struct fake *f = ctx;
     f->maps++;
+    f->arena_maps += in_arena(f, v);
     if (f->fail_map_all || f->maps == f->fail_map_at) {
         f->refused++;
         return false;
@@ -527,9 +559,10 @@ static uint64_t narenas_of(const struct mheap *m)
  * mheap_grow keeps growing into the arena it reserved (h->cur) and the
  * next attempt maps it again.  The OS here refuses the first five
  * mappings at a 64 MiB-aligned address inside an arena reservation (an
- * arena's first pages); each attempt fails with GCH_ENOMEM, the sixth
- * succeeds, and the heap holds one arena's worth of address space, not
- * six. */
+ * arena's first pages); each growth into the arena asks twice (the
+ * arena's rest, then the step alone: mheap.c arena_os_map), so two
+ * attempts fail with GCH_ENOMEM, the third maps the step alone, and the
+ * heap holds one arena's worth of address space, not three. */
 static void test_map_failure_retries_the_same_arena(void **state)
 {
     (void)state;
@@ -558,7 +591,7 @@ static void test_map_failure_retries_the_same_arena(void **state)
     assert_non_null(p);
     assert_int_equal(f.fail_arena_maps, 0);
     assert_int_equal(f.refused, 5);
-    assert_int_equal(attempt, 6); /* one refused mapping per failed attempt */
+    assert_int_equal(attempt, 3); /* two refused mappings per failed attempt */
     /* An arena is one 64 MiB reservation, or two when the first was not
      * aligned (over-reserve and trim). */
     assert_true(f.big_reserves >= 1 && f.big_reserves <= 2);
@@ -574,6 +607,54 @@ static void test_map_failure_retries_the_same_arena(void **state)
     assert_true(f.big_reserves <= 2 && narenas_of(m) == 1);
     check_heap(h);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
+    heap_free_checked(h);
+    assert_int_equal(f.live, 0);
+}
+
+/* The first growth step into an arena maps the arena's rest in one OS
+ * call, so later steps make none (each mprotect that extends the mapping
+ * waits for page faults in flight there, holding the heap lock); the
+ * pages stay counted Reserved until a step counts them.  If the OS
+ * refuses the rest, the step alone is mapped, and the next step tries
+ * the rest again. */
+static void test_growth_maps_the_arena_once(void **state)
+{
+    (void)state;
+    struct fake f = {0};
+    fake_arm(&f, 0, 0);
+    gch_heap *h = fake_heap(&f, NULL);
+    struct mheap *m = &h->mheap;
+    fake_arm(&f, 0, 0);
+    struct mspan *first = mheap_alloc_span(m, 1, 0);
+    assert_non_null(first);
+    assert_int_equal(f.arena_maps, 1); /* the rest of the arena, at once */
+    assert_int_equal(ld(&m->pages_mapped), HEAP_GROW_PAGES); /* one step counted */
+    assert_int_equal(ld(&m->sys.reserved), ARENA_SIZE - HEAP_GROW_PAGES * PAGE_SIZE);
+    struct mspan *more = mheap_alloc_span(m, 5 * HEAP_GROW_PAGES, 0); /* five more steps */
+    assert_non_null(more);
+    assert_int_equal(f.arena_maps, 1);
+    memset((void *)more->start, 0x5a, more->npages * PAGE_SIZE); /* accessible */
+    check_heap(h);
+    mheap_free_span(m, more);
+    mheap_free_span(m, first);
+    heap_free_checked(h);
+
+    fake_arm(&f, 0, 0);
+    h = fake_heap(&f, NULL);
+    m = &h->mheap;
+    fake_arm(&f, 0, 0);
+    f.fail_arena_maps = 1; /* the rest of the arena: refused */
+    first = mheap_alloc_span(m, 1, 0);
+    assert_non_null(first);
+    assert_int_equal(f.refused, 1);
+    assert_int_equal(f.arena_maps, 2); /* the rest, refused; the step alone */
+    more = mheap_alloc_span(m, HEAP_GROW_PAGES, 0);
+    assert_non_null(more);
+    assert_int_equal(f.arena_maps, 3); /* the rest again, from the next step */
+    memset((void *)more->start, 0x5a, more->npages * PAGE_SIZE);
+    check_heap(h);
+    mheap_free_span(m, more);
+    mheap_free_span(m, first);
     heap_free_checked(h);
     assert_int_equal(f.live, 0);
 }
@@ -643,11 +724,13 @@ int main(void)
         cmocka_unit_test(test_unused_madv_free_counts),
         cmocka_unit_test(test_sys_alloc_ready_zeroed),
         cmocka_unit_test(test_reserved_is_inaccessible),
+        cmocka_unit_test(test_map_ahead),
         cmocka_unit_test(test_reserve_failure_loses_nothing),
         cmocka_unit_test(test_map_failure_loses_nothing),
         cmocka_unit_test(test_attach_failure),
         cmocka_unit_test(test_fail_every_point),
         cmocka_unit_test(test_map_failure_retries_the_same_arena),
+        cmocka_unit_test(test_growth_maps_the_arena_once),
         cmocka_unit_test(test_heap_limit),
         cmocka_unit_test(test_heap_limit_too_small),
     };
