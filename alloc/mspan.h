@@ -408,6 +408,7 @@ struct gcbits {
     struct gcbits_arena *free;         /* [lock] reusable arenas */
     struct gcbits_arena *all;          /* [lock] every arena, for release */
     struct atomic_u64 sys_bytes;       /* [write under lock] */
+    struct atomic_u64 handed_bytes;    /* [write under lock] bitmap bytes handed out, ever */
 };
 
 void gcbits_init(struct gcbits *g, struct sysmem *sys);
