@@ -66,7 +66,8 @@ bool mcache_refill(struct mcache *c, spanclass_t spc)
     s = mcentral_cache_span(&h->central[spc], &c->sweep_ns);
     if (s == NULL)
         return false;
-    s->alloc_count_before_cache = s->alloc_count;
+    GCH_ASSERT_INTERNAL(s->nelems <= UINT16_MAX); /* small classes: at most 1024 slots */
+    s->alloc_count_before_cache = (uint16_t)s->alloc_count;
     if (c->alloc_black)
         span_colour_free(s); /* K5 */
     atomic_u64_add_relaxed(&h->counters.alloc_since_gc,

@@ -105,7 +105,7 @@ static struct mspan *sweep_for_cache(struct mcentral *c)
         s = mcentral_take_unswept(c, sg);
         if (s == NULL)
             break;
-        span_sweep(h, s);
+        span_sweep(h, s, true); /* an empty span is kept, below */
         if (s->alloc_count < s->nelems) {
             /* Even an empty span is kept: the refill wanted this class. */
             atomic_u32_store_release(&s->sweepgen, sg + 3);

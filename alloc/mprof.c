@@ -93,6 +93,11 @@ int64_t mprof_next_interval(int64_t rate, uint64_t *rng)
 
 /* ---- buckets ----------------------------------------------------------- */
 
+/* 104 bytes plus 8 per frame on LP64 (binary-trees depth 21 makes about
+ * 12 K buckets of 20-32 frames: 3-4 MiB of metadata).  Go's bucket with
+ * its memRecord is 176 plus 8 per frame. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct mprof_bucket) == 104, "bucket header grew");
+
 static uint64_t stack_hash(const uintptr_t *stk, uint32_t n, size_t size)
 {
     uint64_t h = 0xcbf29ce484222325u ^ size;
@@ -171,7 +176,6 @@ struct mprof_bucket *mprof_malloc(struct mprof *p, const uintptr_t *stk, uint32_
      * adds: it is running, not at a safepoint (MP2). */
     struct mprof_future *f = &b->future[(atomic_u32_load_relaxed(&p->cycle) + 2) % 3];
     atomic_u64_add_relaxed(&f->allocs, 1);
-    atomic_u64_add_relaxed(&f->alloc_bytes, size);
     atomic_u64_add_relaxed(&p->nsamples, 1);
     return b;
 }
@@ -180,8 +184,7 @@ void mprof_free(struct mprof *p, struct mprof_bucket *b)
 {
     /* Sweeping: the flip waits for it to finish (SW4, MP2). */
     struct mprof_future *f = &b->future[(atomic_u32_load_relaxed(&p->cycle) + 1) % 3];
-    atomic_u64_add_relaxed(&f->frees, 1);
-    atomic_u64_add_relaxed(&f->free_bytes, b->size); /* the size its allocation counted (MP3) */
+    atomic_u64_add_relaxed(&f->frees, 1); /* of b->size bytes, as its allocation (MP3) */
 }
 
 /* gchi_mprof_free: the specials' PROFILE hook (mspecial.h): a sampled
@@ -232,9 +235,7 @@ static void flush_index(struct mprof *p, uint32_t idx)
     for (struct mprof_bucket *b = atomic_ptr_load_acquire(&p->all); b != NULL; b = b->allnext) {
         struct mprof_future *f = &b->future[idx];
         b->active.allocs += take(&f->allocs);
-        b->active.alloc_bytes += take(&f->alloc_bytes);
         b->active.frees += take(&f->frees);
-        b->active.free_bytes += take(&f->free_bytes);
     }
 }
 

@@ -62,12 +62,16 @@
 /* Go's default MemProfileRate: one sample per 512 KiB on average. */
 #define MPROF_DEFAULT_RATE (512 * 1024)
 
+/* Object counts only: a bucket's objects all have its slot size, so its
+ * byte counts are the counts times size (the pprof writer multiplies).
+ * Go's memRecordCycle also keeps the two byte sums, 16 bytes more per
+ * record, 64 per bucket (4 records). */
 struct mprof_counts {
-    uint64_t allocs, frees, alloc_bytes, free_bytes;
+    uint64_t allocs, frees;
 };
 
 struct mprof_future {
-    struct atomic_u64 allocs, frees, alloc_bytes, free_bytes;
+    struct atomic_u64 allocs, frees;
 };
 
 /* Go counterpart: bucket + memRecord. */

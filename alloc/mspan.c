@@ -187,6 +187,7 @@ void gcbits_init(struct gcbits *g, struct sysmem *sys)
     g->sys = sys;
     g->next = g->current = g->previous = g->free = g->all = NULL;
     atomic_u64_store_relaxed(&g->sys_bytes, 0);
+    atomic_u64_store_relaxed(&g->handed_bytes, 0);
 }
 
 /* new_arena: a zeroed arena from the free list or the OS.  Caller holds
@@ -227,6 +228,7 @@ uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes)
     }
     uint8_t *p = (uint8_t *)a->bits + a->used;
     a->used += nbytes;
+    atomic_u64_store_relaxed(&g->handed_bytes, atomic_u64_load_relaxed(&g->handed_bytes) + nbytes);
     lock_release(&g->lock);
     /* Zero already; the write makes the first touch of a fresh arena page
      * a write (mfixalloc.c: fixalloc_alloc says why). */

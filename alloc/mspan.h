@@ -92,9 +92,11 @@ struct mspan {
                                    * mheap_alloc_span rewrites the layout (seqlock) */
 
     uint32_t divmagic;           /* [immutable while in use] object index by multiply */
-    uint32_t alloc_count_before_cache; /* [owner mcache] for stats at uncache */
+    uint16_t alloc_count_before_cache; /* [owner mcache] for stats at uncache (<= nelems,
+                                  * at most PAGE_SIZE / 8 for a cacheable span) */
     bool black;                  /* [owner mcache] cached during a mark: its free slots'
                                   * mark bits are set (span_colour_free, mcache.h K5) */
+    struct atomic_u32 sweepgen;  /* [atomic acq/rel] table above */
     size_t npages;               /* [immutable while in use] */
     uintptr_t limit;             /* [immutable while in use] end of the last slot / large object */
     uint8_t *alloc_bits;         /* [mcentral lock, or the owning mcache at uncache (M4), or
@@ -109,7 +111,6 @@ struct mspan {
                                   * the gch_type of a large scan object */
     size_t largesize;            /* [set with largetype] bytes it was allocated with
                                   * (n x its type's size): Y3 */
-    struct atomic_u32 sweepgen;  /* [atomic acq/rel] table above */
     struct atomic_ptr specials;  /* [stripe lock; acquire load for the lock-free "any?"
                                   * test] struct special list, alloc/mspecial.h SP1-SP4 */
     struct special *specials_tail; /* [stripe lock] the list's last record, or NULL: objects
@@ -407,6 +408,7 @@ struct gcbits {
     struct gcbits_arena *free;         /* [lock] reusable arenas */
     struct gcbits_arena *all;          /* [lock] every arena, for release */
     struct atomic_u64 sys_bytes;       /* [write under lock] */
+    struct atomic_u64 handed_bytes;    /* [write under lock] bitmap bytes handed out, ever */
 };
 
 void gcbits_init(struct gcbits *g, struct sysmem *sys);

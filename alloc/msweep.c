@@ -84,7 +84,7 @@ static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
     }
 }
 
-uint32_t span_sweep(struct mheap *h, struct mspan *s)
+uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty)
 {
     GCH_ASSERT_INTERNAL(s->list == NULL);
     GCH_ASSERT_INTERNAL(/*K5: no coloured free slot left*/ !s->black);
@@ -105,10 +105,16 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s)
     }
     /* The mark bits are the new alloc bits; fresh zeroed mark bits come
      * from this epoch's gcBits arena (the old alloc bits die with their
-     * arena two epochs later: mspan.h). */
-    uint8_t *fresh = gcbits_alloc(&h->gcbits, nbytes);
-    if (fresh == NULL) /* reusing the old alloc bits would outlive their epoch */
-        gch_fatal("out of memory for mark bits while sweeping", (uintptr_t)s, nbytes, 0);
+     * arena two epochs later: mspan.h).  A span about to be freed gets
+     * none: both pointers name its zero mark bits until the record is
+     * reused (binary-trees frees half the spans it sweeps, and their
+     * fresh bits were a sixth of the gcBits arenas). */
+    uint8_t *fresh = s->gcmark_bits;
+    if (live > 0 || keep_empty) {
+        fresh = gcbits_alloc(&h->gcbits, nbytes);
+        if (fresh == NULL) /* reusing the old alloc bits would outlive their epoch */
+            gch_fatal("out of memory for mark bits while sweeping", (uintptr_t)s, nbytes, 0);
+    }
     s->alloc_bits = s->gcmark_bits;
     s->gcmark_bits = fresh;
     s->alloc_count = live;
@@ -188,7 +194,7 @@ size_t mheap_sweep_one(struct mheap *h, size_t *freed)
     size_t npages = 0;
     if (s != NULL) {
         npages = s->npages;
-        if (span_sweep(h, s) == 0 && freed != NULL)
+        if (span_sweep(h, s, false) == 0 && freed != NULL) /* empty: freed below */
             *freed = npages;
         mheap_sweep_release(h, s, sg);
     } else {

@@ -76,8 +76,10 @@ bool span_claim_sweep(struct mspan *s, uint32_t sg);
 /* span_sweep: apply the mark bits to s, which the caller claimed (SW1)
  * and which is on no list: count the marks, make them the alloc bits,
  * give s fresh zeroed mark bits, reset freeindex.  Returns the number of
- * live objects; the caller publishes the new sweepgen. */
-uint32_t span_sweep(struct mheap *h, struct mspan *s);
+ * live objects; the caller publishes the new sweepgen.  With no live
+ * object and !keep_empty the caller must free s (mheap_sweep_release
+ * does): it gets no fresh mark bits. */
+uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty);
 /* mheap_sweep_release: give a swept span back: to the heap when it is
  * empty, else to its class's swept lists at sweepgen sg. */
 void mheap_sweep_release(struct mheap *h, struct mspan *s, uint32_t sg);

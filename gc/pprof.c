@@ -327,12 +327,11 @@ static void put_sample(struct pbuf *out, struct builder *b, const struct mprof_r
     uint64_t ids[MPROF_MAX_STACK], v[4];
     for (uint32_t i = 0; i < r->nstk; i++)
         ids[i] = location_id(b, r->stk[i]);
-    scale(r->c.allocs, r->c.alloc_bytes, rate, &v[0], &v[1]);
+    scale(r->c.allocs, r->c.allocs * r->size, rate, &v[0], &v[1]); /* one size per bucket */
     /* MP3 keeps frees <= allocs; an explicit free (gchi_free, tests
      * only) is accounted like a sweep's, one cycle early: clamp. */
     uint64_t live = r->c.allocs > r->c.frees ? r->c.allocs - r->c.frees : 0;
-    uint64_t live_bytes = r->c.alloc_bytes > r->c.free_bytes ? r->c.alloc_bytes - r->c.free_bytes : 0;
-    scale(live, live_bytes, rate, &v[2], &v[3]);
+    scale(live, live * r->size, rate, &v[2], &v[3]);
     pb_packed(msg, SAMPLE_LOCATION_ID, ids, r->nstk, scratch);
     pb_packed(msg, SAMPLE_VALUE, v, 4, scratch);
     scratch->len = 0;

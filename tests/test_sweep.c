@@ -483,6 +483,59 @@ static void child_flip_twice(void *arg)
     mheap_sweep_flip(mh(f->h));
 }
 
+static uint64_t bits_handed(gch_heap *h) { return atomic_u64_load_relaxed(&h->mheap.gcbits.handed_bytes); }
+
+/* A span the sweep frees takes no fresh mark bits (msweep.c span_sweep):
+ * only the survivors' spans do, one bitmap each; and an empty span a
+ * refill keeps (mcentral sweep_for_cache) gets its own, apart from its
+ * alloc bits, before the cache allocates from it. */
+static void test_sweep_bits_only_for_kept_spans(void **state)
+{
+    struct fixture *f = *state;
+    gch_heap *h = f->h;
+    enum { DEAD = 6, LIVE = 3 };
+    struct popn p;
+    popn_alloc(&p, f->t, h, DEAD + LIVE, N64, 64, 0);
+    release_cache(f->t);
+    for (size_t k = DEAD; k < DEAD + LIVE; k++)
+        set_mark(h, p.obj[k * N64 + 5]); /* one survivor in each of these spans */
+    mheap_sweep_flip(mh(h));
+    uint64_t handed0 = bits_handed(h);
+    assert_int_equal(sweep_all(h, DEAD + LIVE), DEAD + LIVE);
+    assert_int_equal(bits_handed(h), handed0 + LIVE * bitmap_bytes(N64));
+    for (size_t k = 0; k < DEAD; k++)
+        assert_null(span_of(h, (void *)p.start[k]));
+    for (size_t k = DEAD; k < DEAD + LIVE; k++) {
+        struct mspan *s = span_of(h, p.obj[k * N64 + 5]);
+        assert_ptr_equal(s, p.span[k]);
+        assert_int_equal(s->alloc_count, 1);
+        assert_true(s->gcmark_bits != s->alloc_bits);
+        assert_true(mem_is_zero(s->gcmark_bits, bitmap_bytes(N64)));
+        assert_true(bit_is_set(s->alloc_bits, 5));
+    }
+
+    /* Two spans of another class, all garbage: the refill sweeps one,
+     * keeps it although it is empty, and it gets its own mark bits. */
+    struct popn q;
+    popn_alloc(&q, f->t, h, 2, N256, 256, 1000);
+    release_cache(f->t);
+    mheap_sweep_flip(mh(h));
+    uint64_t handed1 = bits_handed(h);
+    void *v = gch_alloc_noscan(f->t, 256);
+    assert_non_null(v);
+    struct mspan *kept = span_of(h, v);
+    assert_true(kept == q.span[0] || kept == q.span[1]);
+    assert_int_equal(bits_handed(h), handed1 + bitmap_bytes(N256));
+    assert_true(kept->gcmark_bits != kept->alloc_bits);
+    set_mark(h, v);
+    assert_false(bit_is_set(kept->alloc_bits, slot_of(kept, v)));
+    release_cache(f->t);
+    sweep_all(h, DEAD + LIVE + 2); /* the rest is garbage: freed, no bits */
+    assert_int_equal(bits_handed(h), handed1 + bitmap_bytes(N256));
+    popn_free(&q);
+    popn_free(&p);
+}
+
 static void test_flip_needs_finished_sweep(void **state)
 {
     expect_fatal(child_flip_twice, *state, "mheap_sweep_done");
@@ -1140,6 +1193,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_flip_and_sweep, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_flip_needs_finished_sweep, heap_setup, heap_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_bits_only_for_kept_spans, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_cached_across_flip, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_proportional_credit, heap_setup, heap_teardown),
         cmocka_unit_test_setup_teardown(test_reclaim, heap_setup, heap_teardown),
