@@ -27,8 +27,12 @@
  *       exit, so no entry survives into a later phase or cycle.  A fast
  *       drain's own cache (struct span_cache, in locals)
  *       holds an entry under the same terms and dies with the call, and
- *       so does gcmarker_shade_buf's (a barrier buffer is shaded only
- *       while marking, mbarrier.c B1-B2, so spans are pinned then too).
+ *       so does gcmarker_shade_buf's, filled outside any drain: a
+ *       buffer fills only while the barrier is on (mbarrier.c B1), the
+ *       stopped flush at mark termination empties every buffer before
+ *       gc_set_phase unpins the spans (B2), and a worker flushes a
+ *       blocked thread's buffer only inside a handshake that mark
+ *       termination waits for (HS1, MW4); asserted on entry.
  */
 #define GCHI_BUILDING 1
 #include "mgcmark.h"
@@ -321,11 +325,10 @@ static GCH_ALWAYS_INLINE struct span_cache *shade_buf_span(struct gcmarker *m, s
 
 void gcmarker_shade_buf(struct gcmarker *m, const uintptr_t *v, size_t n)
 {
-    if (GCH_UNLIKELY(m->checkmark != NULL)) {
-        for (size_t i = 0; i < n; i++)
-            shade(m, v[i], NULL);
-        return;
-    }
+    /* Every buffer is empty before gccheckmark runs, and its marker
+     * flushes none: the checkmark bits are never set from here. */
+    GCH_ASSERT_INTERNAL(m->checkmark == NULL);
+    GCH_ASSERT(n == 0 || mheap_spans_pinned(&m->h->mheap)); /* MK1 */
     decode_fn decode = m->decode;
     struct shade_buf_cache c = {0};
     struct arena_window w = {NULL, ARENA_NONE};
