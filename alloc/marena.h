@@ -47,15 +47,18 @@ struct heaparena {
     struct heaparena *next, *prev;    /* [heap lock] all arenas in address order */
     size_t mapped_pages;              /* [heap lock] A3 */
     size_t ahead_pages;               /* [heap lock] pages below it are accessible: at
-                                       * least mapped_pages; the rest of the arena was
-                                       * made accessible ahead (sys_map_ahead) with the
-                                       * first growth step that could (mheap.c
-                                       * arena_map_pages) */
+                                       * least mapped_pages; up to the arena's end (or
+                                       * heap_limit) when the first growth step mapped
+                                       * the rest ahead (sys_map_ahead, mheap.c
+                                       * arena_os_map) */
+    bool ahead_tried;                 /* [heap lock] arena_os_map tried to map ahead */
     size_t zeroed_base;               /* [heap lock] pages at or above it were never used */
     size_t free_pages;                /* [heap lock] set bits in free_bits */
     size_t free_hint;                 /* [heap lock] A4 */
-    bool huge;                        /* [heap lock; changed only under scav_lock too, or
-                                       * at reservation before the arena has a page] the
+    bool huge;                        /* [heap lock; changed under scav_lock too, or at
+                                       * reservation before the arena has a page, or by
+                                       * arena_advise_tail while nothing can advise or
+                                       * release its tail: see there] the
                                        * arena, or its fresh tail, is advised
                                        * MADV_HUGEPAGE (mscavenge.c) */
     bool tail_advised;                /* [heap lock] fresh memory here was advised once,

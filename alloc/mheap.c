@@ -114,25 +114,42 @@ static struct heaparena *reserve_arenas(struct mheap *h, size_t k)
 }
 
 /* arena_os_map: make pages [first, first + n) of a accessible and count
- * them Prepared.  The first call maps the whole rest of the arena in one
+ * them Prepared.  The first call maps the rest of the arena in one
  * mprotect (sys_map_ahead), so later steps need no OS call: an mprotect
  * that extends the heap's mapping waits for every page fault in flight in
  * the VMA it merges into (a fresh huge page's fault zeroes 2 MiB), while
  * the caller holds h->lock, which stalled a second allocating thread at
  * every 4 MiB step (bench_alloc, 64 B on two threads: 14 ms of mprotect
- * per 192 MiB).  If the OS refuses the whole rest, only the step is
- * mapped.  Caller holds h->lock. */
+ * per 192 MiB).  The OS counts the range mapped ahead at once (VmData,
+ * RLIMIT_DATA, strict overcommit), so it stops at heap_limit; with
+ * harddecommit, whose point is that memory the heap does not use faults,
+ * nothing is mapped ahead.  One try per arena: if the OS refuses, every
+ * step is mapped on its own.  Caller holds h->lock. */
 static bool arena_os_map(struct mheap *h, struct heaparena *a, size_t first, size_t n)
 {
     void *v = (void *)(a->base + first * PAGE_SIZE);
-    if (first + n > a->ahead_pages && first + n < PAGES_PER_ARENA &&
-        sys_map_ahead(&h->sys, v, (PAGES_PER_ARENA - first) * PAGE_SIZE))
-        a->ahead_pages = PAGES_PER_ARENA;
     if (first + n <= a->ahead_pages) {
         sys_map_premapped(&h->sys, n * PAGE_SIZE);
         return true;
     }
-    return sys_map(&h->sys, v, n * PAGE_SIZE);
+    size_t end = PAGES_PER_ARENA;
+    if (h->heap_limit != 0) { /* mheap_grow checked that the step itself fits */
+        size_t room = h->heap_limit / PAGE_SIZE - atomic_u64_load_relaxed(&h->pages_mapped);
+        if (end - first > room)
+            end = first + room;
+    }
+    if (!a->ahead_tried && !h->sys.hard_decommit && end > first + n) {
+        a->ahead_tried = true;
+        if (sys_map_ahead(&h->sys, v, (end - first) * PAGE_SIZE)) {
+            a->ahead_pages = end;
+            sys_map_premapped(&h->sys, n * PAGE_SIZE);
+            return true;
+        }
+    }
+    if (!sys_map(&h->sys, v, n * PAGE_SIZE))
+        return false;
+    a->ahead_pages = first + n;
+    return true;
 }
 
 /* arena_map_pages: Reserved -> Prepared for n pages at the arena's mapped
@@ -175,6 +192,8 @@ static void arena_advise_tail(struct mheap *h, struct heaparena *a)
     a->tail_advised = true;
     size_t first = round_up(a->zeroed_base, HUGE_PAGE_PAGES);
     if (first >= PAGES_PER_ARENA)
+        return;
+    if (h->sys.ops.huge == NULL) /* huge_fresh implies it today (gc/proc.c) */
         return;
     a->huge = true; /* so the first release un-advises the arena (mscavenge.c) */
     h->sys.ops.huge(h->sys.ops.ctx, (void *)(a->base + first * PAGE_SIZE),
@@ -509,8 +528,9 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     memset(h, 0, sizeof *h);
     /* Spinning: two allocating threads take it once per span each (every
      * 128 objects of 64 B), and a plain mutex slept on about one in ten
-     * of those (bench_alloc 64 B, two threads: 2700 futex sleeps per
-     * 192 MiB, 600 spinning; system CPU per allocation 31 -> 22 ns). */
+     * of those (bench_alloc 64 B, two threads: about 2300-2450 futex
+     * sleeps per 192 MiB, 510-540 spinning; system CPU per allocation
+     * 31 -> 22 ns). */
     lock_init_spinning(&h->lock, LOCKRANK_MHEAP);
     lock_init(&h->scav_lock, LOCKRANK_SCAVENGE);
     if (pthread_cond_init(&h->scav_done, NULL) != 0)

@@ -26,7 +26,11 @@
  * mheap.c makes the rest of an arena accessible with its first growth
  * step, because every mprotect that extends the heap's mapping waits for
  * the page faults in flight in it (the kernel write-locks the VMA it
- * merges into), and the caller holds the heap lock meanwhile.
+ * merges into), and the caller holds the heap lock meanwhile.  Such
+ * memory does not fault when touched (a stray write lands silently), and
+ * the OS charges it at once (VmData, RLIMIT_DATA, strict overcommit):
+ * mheap.c maps nothing ahead under harddecommit and nothing past
+ * heap_limit.
  *
  * Invariant S1: reserved + prepared + ready == bytes of address space the
  * heap holds; each counter changes only in the call making the transition.

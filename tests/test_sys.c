@@ -229,6 +229,7 @@ struct fake {
     int reserves, maps; /* calls since arming */
     int big_reserves;   /* reservations of ARENA_SIZE or more, since arming */
     int arena_maps;     /* maps inside an arena reservation, since arming */
+    size_t max_arena_map; /* the largest of those, in bytes */
     int refused;
     uint64_t live;      /* bytes reserved through us and not yet released */
     /* the last reservations of ARENA_SIZE or more: [lo, hi) */
@@ -277,6 +278,8 @@ static bool fake_map(void *ctx, void *v, size_t n)
     struct fake *f = ctx;
     f->maps++;
     f->arena_maps += in_arena(f, v);
+    if (in_arena(f, v) && n > f->max_arena_map)
+        f->max_arena_map = n;
     if (f->fail_map_all || f->maps == f->fail_map_at) {
         f->refused++;
         return false;
@@ -559,10 +562,11 @@ static uint64_t narenas_of(const struct mheap *m)
  * mheap_grow keeps growing into the arena it reserved (h->cur) and the
  * next attempt maps it again.  The OS here refuses the first five
  * mappings at a 64 MiB-aligned address inside an arena reservation (an
- * arena's first pages); each growth into the arena asks twice (the
- * arena's rest, then the step alone: mheap.c arena_os_map), so two
- * attempts fail with GCH_ENOMEM, the third maps the step alone, and the
- * heap holds one arena's worth of address space, not three. */
+ * arena's first pages); the first growth into the arena asks twice (the
+ * arena's rest, then the step alone: mheap.c arena_os_map, which tries
+ * the rest once per arena), later ones once, so four attempts fail with
+ * GCH_ENOMEM, the fifth maps the step alone, and the heap holds one
+ * arena's worth of address space, not five. */
 static void test_map_failure_retries_the_same_arena(void **state)
 {
     (void)state;
@@ -591,7 +595,7 @@ static void test_map_failure_retries_the_same_arena(void **state)
     assert_non_null(p);
     assert_int_equal(f.fail_arena_maps, 0);
     assert_int_equal(f.refused, 5);
-    assert_int_equal(attempt, 3); /* two refused mappings per failed attempt */
+    assert_int_equal(attempt, 5); /* two refused mappings, then one per failed attempt */
     /* An arena is one 64 MiB reservation, or two when the first was not
      * aligned (over-reserve and trim). */
     assert_true(f.big_reserves >= 1 && f.big_reserves <= 2);
@@ -648,13 +652,63 @@ static void test_growth_maps_the_arena_once(void **state)
     assert_non_null(first);
     assert_int_equal(f.refused, 1);
     assert_int_equal(f.arena_maps, 2); /* the rest, refused; the step alone */
+    f.max_arena_map = 0;
     more = mheap_alloc_span(m, HEAP_GROW_PAGES, 0);
     assert_non_null(more);
-    assert_int_equal(f.arena_maps, 3); /* the rest again, from the next step */
+    assert_int_equal(f.arena_maps, 3); /* the next step alone: one try per arena */
+    assert_int_equal(f.max_arena_map, HEAP_GROW_PAGES * PAGE_SIZE);
     memset((void *)more->start, 0x5a, more->npages * PAGE_SIZE);
     check_heap(h);
     mheap_free_span(m, more);
     mheap_free_span(m, first);
+    heap_free_checked(h);
+    assert_int_equal(f.live, 0);
+}
+
+/* The OS charges memory mapped ahead at once (VmData, RLIMIT_DATA), so
+ * nothing past heap_limit is mapped ahead; with harddecommit nothing is
+ * (memory the heap does not use must fault).  Growth goes on either way. */
+static void test_map_ahead_bounds(void **state)
+{
+    (void)state;
+    struct fake f = {0};
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.heap_limit = 3 * HEAP_GROW_PAGES * PAGE_SIZE;
+    fake_arm(&f, 0, 0);
+    gch_heap *h = fake_heap(&f, &cfg);
+    struct mheap *m = &h->mheap;
+    fake_arm(&f, 0, 0);
+    struct mspan *a = mheap_alloc_span(m, 1, 0);
+    assert_non_null(a);
+    assert_int_equal(f.arena_maps, 1);
+    assert_true(f.max_arena_map <= cfg.heap_limit);
+    assert_true(f.max_arena_map > HEAP_GROW_PAGES * PAGE_SIZE); /* ahead, up to the limit */
+    struct mspan *b = mheap_alloc_span(m, 2 * HEAP_GROW_PAGES, 0); /* maps up to the limit */
+    assert_non_null(b);
+    assert_int_equal(f.arena_maps, 1);
+    memset((void *)b->start, 0x5a, b->npages * PAGE_SIZE);
+    assert_null(mheap_alloc_span(m, HEAP_GROW_PAGES, 0)); /* H4 */
+    check_heap(h);
+    mheap_free_span(m, b);
+    mheap_free_span(m, a);
+    heap_free_checked(h);
+
+    fake_arm(&f, 0, 0);
+    h = fake_heap(&f, NULL);
+    m = &h->mheap;
+    m->sys.hard_decommit = true; /* GODEBUG=harddecommit=1, before the first page */
+    fake_arm(&f, 0, 0);
+    f.max_arena_map = 0;
+    a = mheap_alloc_span(m, 1, 0);
+    b = mheap_alloc_span(m, HEAP_GROW_PAGES, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(f.arena_maps, 2); /* one map per step */
+    assert_int_equal(f.max_arena_map, HEAP_GROW_PAGES * PAGE_SIZE);
+    check_heap(h);
+    mheap_free_span(m, b);
+    mheap_free_span(m, a);
     heap_free_checked(h);
     assert_int_equal(f.live, 0);
 }
@@ -731,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_fail_every_point),
         cmocka_unit_test(test_map_failure_retries_the_same_arena),
         cmocka_unit_test(test_growth_maps_the_arena_once),
+        cmocka_unit_test(test_map_ahead_bounds),
         cmocka_unit_test(test_heap_limit),
         cmocka_unit_test(test_heap_limit_too_small),
     };
