@@ -124,27 +124,30 @@ void span_zero_free(struct mspan *s)
     s->needzero = false;
 }
 
+/* set_marks: store v in the mark byte of every slot of word w's holes
+ * (the free slots free_word found), one relaxed byte store each: markers
+ * may read these bytes meanwhile (MB2). */
+static void set_marks(struct mspan *s, uint32_t w, uint64_t holes, uint8_t v)
+{
+    for (; holes != 0; holes &= holes - 1)
+        mem_u8_store_relaxed(&s->gcmarks[w * 64 + (unsigned)__builtin_ctzll(holes)], v);
+}
+
 void span_colour_free(struct mspan *s)
 {
     GCH_ASSERT_INTERNAL(s->freeindex == 0 && !s->black);
-    uint64_t *mark = (uint64_t *)(void *)s->gcmark_bits; /* whole words (gcbits_alloc) */
-    for (uint32_t w = 0; w * 64 < s->nelems; w++) {
-        uint64_t holes = free_word(s, w);
-        if (holes != 0)
-            mem_u64_or_relaxed(&mark[w], mem_order(holes));
-    }
+    for (uint32_t w = 0; w * 64 < s->nelems; w++)
+        set_marks(s, w, free_word(s, w), 1);
     s->black = true;
 }
 
 void span_uncolour_free(struct mspan *s)
 {
-    uint64_t *mark = (uint64_t *)(void *)s->gcmark_bits;
     for (uint32_t w = s->freeindex / 64; w * 64 < s->nelems; w++) {
         uint64_t holes = free_word(s, w);
         if (w == s->freeindex / 64 && s->freeindex % 64 != 0) /* handed out below freeindex */
             holes &= ~(((uint64_t)1 << (s->freeindex % 64)) - 1);
-        if (holes != 0)
-            mem_u64_and_relaxed(&mark[w], ~mem_order(holes));
+        set_marks(s, w, holes, 0);
     }
     s->black = false;
 }
@@ -175,7 +178,7 @@ bool span_is_valid(const struct mspan *s)
     GCH_CHECK_CMP("span layout", s->limit, <=, s->start + s->npages * PAGE_SIZE);
     GCH_CHECK_CMP("M5", s->alloc_count, <=, s->nelems);
     GCH_CHECK_CMP("M1", s->freeindex, <=, s->nelems);
-    GCH_CHECK("span bits", s->alloc_bits != NULL && s->gcmark_bits != NULL);
+    GCH_CHECK("span bits", s->alloc_bits != NULL && s->gcmarks != NULL);
     return true;
 }
 

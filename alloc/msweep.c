@@ -90,27 +90,32 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s)
     GCH_ASSERT_INTERNAL(/*K5: no coloured free slot left*/ !s->black);
     if (span_has_specials(s)) /* SP4, SP5: before the marks are counted */
         specials_sweep(h, s);
-    size_t nbytes = bitmap_bytes(s->nelems);
+    /* The mark bytes packed are the new alloc bits (Go swaps its mark
+     * bitmap in), in a fresh map from this epoch's gcBits arena (the old
+     * one dies with its arena two epochs later: mspan.h); the mark bytes
+     * are then zeroed in place (MB4). */
+    size_t nbytes = bitmap_bytes(s->nelems), nmarks = mark_bytes(s->nelems);
+    uint8_t *alloc = gcbits_alloc(&h->gcbits, nbytes);
+    if (alloc == NULL) /* reusing the old alloc bits would outlive their epoch */
+        gch_fatal("out of memory for alloc bits while sweeping", (uintptr_t)s, nbytes, 0);
     uint32_t live = 0;
-    for (size_t i = 0; i < nbytes / 8; i++)
-        live += bits_popcount64(load_le64(s->gcmark_bits + 8 * i));
+    for (size_t i = 0; i < nbytes; i++) { /* nbytes == nmarks / 8; bytes past nelems: 0 */
+        uint64_t x;
+        memcpy(&x, s->gcmarks + 8 * i, 8);
+        alloc[i] = (uint8_t)mark_pack8(s->gcmarks + 8 * i);
+        live += (uint32_t)((x * 0x0101010101010101u) >> 56); /* the sum of its 8 bytes */
+    }
     GCH_ASSERT_INTERNAL(live <= s->alloc_count);
     uint32_t freed = s->alloc_count - live;
     if (freed > 0) {
         if (h->sweep.clobberfree || GCH_TRACKING)
             for (uint32_t i = 0; i < s->nelems; i++)
-                if (bit_is_set(s->alloc_bits, i) && !bit_is_set(s->gcmark_bits, i))
+                if (bit_is_set(s->alloc_bits, i) && !bit_is_set(alloc, i))
                     free_object(h, s->start + (uintptr_t)i * s->elemsize, s->elemsize);
         count_frees(h, s, freed);
     }
-    /* The mark bits are the new alloc bits; fresh zeroed mark bits come
-     * from this epoch's gcBits arena (the old alloc bits die with their
-     * arena two epochs later: mspan.h). */
-    uint8_t *fresh = gcbits_alloc(&h->gcbits, nbytes);
-    if (fresh == NULL) /* reusing the old alloc bits would outlive their epoch */
-        gch_fatal("out of memory for mark bits while sweeping", (uintptr_t)s, nbytes, 0);
-    s->alloc_bits = s->gcmark_bits;
-    s->gcmark_bits = fresh;
+    s->alloc_bits = alloc;
+    memset(s->gcmarks, 0, nmarks);
     s->alloc_count = live;
     s->freeindex = 0;
     s->alloc_cache = 0;

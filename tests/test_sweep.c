@@ -37,7 +37,7 @@
  * How: tests 1-5 (and 6's last) run on GC-off heaps and play the
  * collector's part by hand: they release the thread's cache (no span
  * cached, as the cycle's flush_all), set mark bits directly in
- * s->gcmark_bits and call mheap_sweep_flip (one thread: the world is
+ * s->gcmarks and call mheap_sweep_flip (one thread: the world is
  * trivially stopped).  Tests 6-8 set GOGC in their heap's config with the
  * environment ignored (CTest runs this program with GOGC=off), or read it
  * under a prefix of their own.
@@ -100,7 +100,7 @@ static void set_mark(gch_heap *h, const void *p)
 {
     struct mspan *s = span_of(h, p);
     assert_non_null(s);
-    bit_set(s->gcmark_bits, slot_of(s, p));
+    mark_store(s->gcmarks, slot_of(s, p));
 }
 
 static bool alloc_bit(gch_heap *h, const void *p)
@@ -353,7 +353,7 @@ static void check_swept_spans(gch_heap *h, const struct popn *p, const struct ms
         assert_int_equal(span_sg(s), sg);
         assert_int_equal(s->alloc_count, p->marks[k]);
         assert_int_equal(s->freeindex, 0);
-        assert_true(mem_is_zero(s->gcmark_bits, bitmap_bytes(s->nelems)));
+        assert_true(mem_is_zero(s->gcmarks, mark_bytes(s->nelems)));
         assert_non_null(s->list);
         for (size_t j = 0; j < p->per; j++)
             assert_int_equal(bit_is_set(s->alloc_bits, (uint32_t)j), p->marked[k * p->per + j]);
@@ -663,7 +663,7 @@ static void test_refill_at_heap_limit(void **state)
         assert_non_null(s);
         for (uint32_t i = 0; i < N64; i++)
             if (k >= nspans - T4L_FULL || i != 0)
-                bit_set(s->gcmark_bits, i);
+                mark_store(s->gcmarks, i);
         nfree += k < nspans - T4L_FULL;
     }
     mheap_sweep_flip(mh(h));
