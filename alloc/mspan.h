@@ -49,6 +49,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "track.h"
 #include "atomic.h"
 #include "check.h"
@@ -242,6 +245,25 @@ static inline unsigned mark_pack8(const uint8_t *p)
     x = __builtin_bswap64(x);
 #endif
     return (unsigned)((x * 0x0102040810204080u) >> 56);
+}
+/* mark_pack64: the 64 mark bytes at p as 64 bits, bit k for byte k (the
+ * sweep's unit: one alloc-bitmap word).  With SSE2 (every x86-64) 16
+ * bytes at a time: a shift left by 7 moves each byte's bit 0 to its top
+ * bit (bytes are 0 or 1, so nothing crosses into a neighbour) and
+ * movemask gathers the top bits; else 8 times mark_pack8. */
+static inline uint64_t mark_pack64(const uint8_t *p)
+{
+    uint64_t r = 0;
+#ifdef __SSE2__
+    for (unsigned k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        r |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_slli_epi64(v, 7)) << (16 * k);
+    }
+#else
+    for (unsigned k = 0; k < 8; k++)
+        r |= (uint64_t)mark_pack8(p + 8 * k) << (8 * k);
+#endif
+    return r;
 }
 
 static inline uint64_t word_load(const uint64_t *w) { return mem_u64_load_relaxed(w); }

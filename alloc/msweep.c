@@ -94,16 +94,23 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s)
      * bitmap in), in a fresh map from this epoch's gcBits arena (the old
      * one dies with its arena two epochs later: mspan.h); the mark bytes
      * are then zeroed in place (MB4). */
-    size_t nbytes = bitmap_bytes(s->nelems), nmarks = mark_bytes(s->nelems);
+    size_t nbytes = bitmap_bytes(s->nelems);
+    GCH_ASSERT_INTERNAL(mark_bytes(s->nelems) == 8 * nbytes);
     uint8_t *alloc = gcbits_alloc(&h->gcbits, nbytes);
     if (alloc == NULL) /* reusing the old alloc bits would outlive their epoch */
         gch_fatal("out of memory for alloc bits while sweeping", (uintptr_t)s, nbytes, 0);
     uint32_t live = 0;
-    for (size_t i = 0; i < nbytes; i++) { /* nbytes == nmarks / 8; bytes past nelems: 0 */
-        uint64_t x;
-        memcpy(&x, s->gcmarks + 8 * i, 8);
-        alloc[i] = (uint8_t)mark_pack8(s->gcmarks + 8 * i);
-        live += (uint32_t)((x * 0x0101010101010101u) >> 56); /* the sum of its 8 bytes */
+    for (size_t w = 0; w < nbytes / 8; w++) { /* bytes past nelems: 0 */
+        uint64_t bits = mark_pack64(s->gcmarks + 64 * w);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        uint64_t le = __builtin_bswap64(bits);
+#else
+        uint64_t le = bits;
+#endif
+        memcpy(alloc + 8 * w, &le, 8);
+        live += bits_popcount64(bits);
+        if (bits != 0) /* zeroed in place for the next mark (MB4) */
+            memset(s->gcmarks + 64 * w, 0, 64);
     }
     GCH_ASSERT_INTERNAL(live <= s->alloc_count);
     uint32_t freed = s->alloc_count - live;
@@ -115,7 +122,6 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s)
         count_frees(h, s, freed);
     }
     s->alloc_bits = alloc;
-    memset(s->gcmarks, 0, nmarks);
     s->alloc_count = live;
     s->freeindex = 0;
     s->alloc_cache = 0;

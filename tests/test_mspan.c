@@ -538,6 +538,26 @@ static void test_mark_pack8_all_patterns(void **state)
     }
 }
 
+/* mark_pack64 gathers 64 mark bytes into one alloc-bitmap word, bit k
+ * for byte k, for single marks at every position and random patterns. */
+static void test_mark_pack64(void **state)
+{
+    (void)state;
+    uint8_t b[64];
+    for (unsigned k = 0; k < 64; k++) {
+        memset(b, 0, sizeof b);
+        b[k] = 1;
+        assert_true(mark_pack64(b) == (uint64_t)1 << k);
+    }
+    uint64_t seed = 64;
+    for (int round = 0; round < 1000; round++) {
+        uint64_t want = rng_next(&seed);
+        for (unsigned k = 0; k < 64; k++)
+            b[k] = (uint8_t)((want >> k) & 1);
+        assert_true(mark_pack64(b) == want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_gcbits_epochs),
         cmocka_unit_test(test_bit_set_atomic_layout),
         cmocka_unit_test(test_mark_pack8_all_patterns),
+        cmocka_unit_test(test_mark_pack64),
         cmocka_unit_test_setup_teardown(test_span_bitmaps, heapspan_setup, heapspan_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
