@@ -129,8 +129,14 @@ void span_zero_free(struct mspan *s)
  * may read these bytes meanwhile (MB2). */
 static void set_marks(struct mspan *s, uint32_t w, uint64_t holes, uint8_t v)
 {
+    uint8_t *marks = s->gcmarks + (size_t)w * 64;
+    if (holes == ~(uint64_t)0) { /* 64 free slots (a fresh span): no bit walk */
+        for (unsigned k = 0; k < 64; k++)
+            mem_u8_store_relaxed(&marks[k], v);
+        return;
+    }
     for (; holes != 0; holes &= holes - 1)
-        mem_u8_store_relaxed(&s->gcmarks[w * 64 + (unsigned)__builtin_ctzll(holes)], v);
+        mem_u8_store_relaxed(&marks[(unsigned)__builtin_ctzll(holes)], v);
 }
 
 void span_colour_free(struct mspan *s)

@@ -529,7 +529,7 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
     struct gcwork_cursor q;
     const struct workbuf_pool *pool = m->work.pool;
     uintptr_t ring[PREFETCH_RING]; /* held objects: ring[(at + k) % PREFETCH_RING], k < held */
-    unsigned at = 0, held = 0;
+    size_t at = 0, held = 0;
     uint64_t marked = 0;
     int64_t left = budget;
     gcwork_cursor_open(&m->work, &q);
