@@ -99,7 +99,7 @@ static uint64_t free_word(const struct mspan *s, uint32_t w)
 }
 
 /* mem_order: a bitmap word as it lies in memory (bit i of the word from
- * load_le64 is slot i), for an atomic OR or AND of whole words. */
+ * load_le64 is slot i), for an atomic OR of whole words. */
 static uint64_t mem_order(uint64_t x)
 {
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__

@@ -406,11 +406,11 @@ void span_prepare_cache(struct mspan *s);
  * since no slot is freed then (C3), and until a sweep or a free of an
  * object sets needzero again. */
 void span_zero_free(struct mspan *s);
-/* span_colour_free: set the mark bit of every free slot of s (alloc bit
+/* span_colour_free: set the mark byte of every free slot of s (alloc bit
  * clear), so that each object a cache hands out from it during a mark is
  * already black (mcache.h K5), and set s->black.  Caller owns the
  * uncached span with exact alloc bits (M4, freeindex 0); markers may be
- * setting bits in the same words: atomic OR. */
+ * marking its objects meanwhile: relaxed byte stores (MB2). */
 void span_colour_free(struct mspan *s);
 /* span_uncolour_free: undo span_colour_free for the slots s still has
  * free (at or above freeindex, alloc bit clear), before the cache gives
