@@ -524,6 +524,26 @@ static void test_span_bitmaps(void **state)
     mheap_free_span(h, s2);
 }
 
+/* MB4: a span's mark bytes live with it; a span record freed with marks
+ * set and taken again (the pool's free list) comes back with all of its
+ * marks clear, for every pool size. */
+static void test_mark_bytes_reused_clear(void **state)
+{
+    struct mheap *h = *state;
+    static const unsigned classes[] = {1, 2, 5, 20, 40};
+    for (size_t k = 0; k < sizeof classes / sizeof classes[0]; k++) {
+        struct mspan *s = class_span(h, classes[k]);
+        uint8_t *marks = s->gcmarks;
+        for (uint32_t i = 0; i < s->nelems; i += 3)
+            mark_store(s->gcmarks, i);
+        mheap_free_span(h, s);
+        s = class_span(h, classes[k]);
+        assert_ptr_equal(s->gcmarks, marks); /* the same record, from the free list */
+        assert_true(mem_is_zero(s->gcmarks, mark_bytes(s->nelems)));
+        mheap_free_span(h, s);
+    }
+}
+
 /* mark_pack8 turns every pattern of 8 mark bytes (0 or 1) into the byte
  * with bit k set exactly when byte k is 1: no partial product of its
  * multiply leaks into another bit (the sweep's alloc bits, MB1). */
@@ -575,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_bit_set_atomic_layout),
         cmocka_unit_test(test_mark_pack8_all_patterns),
         cmocka_unit_test(test_mark_pack64),
+        cmocka_unit_test_setup_teardown(test_mark_bytes_reused_clear, heapspan_setup, heapspan_teardown),
         cmocka_unit_test_setup_teardown(test_span_bitmaps, heapspan_setup, heapspan_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
