@@ -15,7 +15,7 @@ enum lockrank {
     LOCKRANK_SCAVENGE = 4, /* one release of free pages to the OS in flight (alloc/mscavenge.c) */
     LOCKRANK_MCENTRAL = 5, /* one per span class: its span lists (alloc/mcentral.c) */
     LOCKRANK_MHEAP = 6, /* page allocator, span structs, arena index, heap stats (alloc/mheap.c) */
-    LOCKRANK_GCBITS = 7, /* gcBits arenas for allocBits/gcmarkBits (alloc/mspan.c) */
+    LOCKRANK_GCBITS = 7, /* gcBits arenas for allocBits (alloc/mspan.c) */
     LOCKRANK_SPECIAL = 8, /* per-span specials lists, 64 stripes keyed by span start page (alloc/mspecial.c) */
     LOCKRANK_SPECIALALLOC = 9, /* fixallocs of the special records (alloc/mspecial.c) */
     LOCKRANK_FINQ = 10, /* finalizer/cleanup queue and the finalizer thread's state (gc/mfinal.c) */

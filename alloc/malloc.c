@@ -237,10 +237,11 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_large(struct mcache *c, size_t 
      * before its alloc bit, so that a marker following a stale word into
      * these pages (invalidptr=0) finds the object black, not white and
      * allocated: it would scan it while this thread zeroes it and writes
-     * its type.  (Both are locked RMWs, full barriers on x86-64; the C11
-     * model alone would need the alloc bit's store to release.) */
+     * its type.  (The mark is a byte store, the alloc bit a locked RMW
+     * after it, a full barrier on x86-64; the C11 model alone would need
+     * the alloc bit's store to release.) */
     if (c->alloc_black) {
-        bit_set_atomic(s->gcmark_bits, 0);
+        mark_store(s->gcmarks, 0);
         c->black_bytes += s->elemsize;
     }
     bit_set_atomic(s->alloc_bits, 0); /* M4 */

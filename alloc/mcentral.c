@@ -194,6 +194,9 @@ void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
 
 void mcentral_push_swept(struct mcentral *c, struct mspan *s, uint32_t sg)
 {
+    /* A span a sweep emptied without fresh alloc bits must be freed
+     * (msweep.c span_sweep): kept, its marks would read as its allocs. */
+    GCH_ASSERT_INTERNAL(s->alloc_bits != s->gcmarks);
     lock_acquire(&c->lock);
     atomic_u32_store_release(&s->sweepgen, sg); /* C3/C4: inside the lock */
     unsigned i = swept_index(sg);

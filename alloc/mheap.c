@@ -387,6 +387,14 @@ static struct fixalloc *typebits_pool(struct mheap *h, const struct mspan *s)
     return &h->typebitsalloc[n - 1];
 }
 
+/* mark_pool: the fixalloc of s's mark bytes, by size (MB4). */
+static struct fixalloc *mark_pool(struct mheap *h, const struct mspan *s)
+{
+    size_t n = mark_bytes(s->nelems) / 64;
+    GCH_ASSERT_INTERNAL(n >= 1 && n <= MARK_POOLS);
+    return &h->markalloc[n - 1];
+}
+
 /* find_pages_or_grow: find_pages, growing the heap if none fit.  Caller
  * holds h->lock. */
 static uintptr_t find_pages_or_grow(struct mheap *h, size_t npages)
@@ -446,16 +454,17 @@ struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
     atomic_u32_store_relaxed(&s->layout_seq, seq + 1);
     span_init_layout(s, base, npages, spc); /* release stores, after the odd seq */
     atomic_u32_store_release(&s->layout_seq, seq + 2);
-    size_t nbytes = bitmap_bytes(s->nelems);
-    s->alloc_bits = gcbits_alloc(&h->gcbits, nbytes);
-    s->gcmark_bits = s->alloc_bits ? gcbits_alloc(&h->gcbits, nbytes) : NULL;
-    if (s->gcmark_bits != NULL && span_needs_typebits(spc)) {
+    s->alloc_bits = gcbits_alloc(&h->gcbits, bitmap_bytes(s->nelems));
+    s->gcmarks = s->alloc_bits ? fixalloc_alloc(mark_pool(h, s)) : NULL; /* zeroed */
+    if (s->gcmarks != NULL && span_needs_typebits(spc)) {
         GCH_ASSERT_INTERNAL(npages == 1);
         s->typebits = fixalloc_alloc(typebits_pool(h, s)); /* zeroed */
-        if (s->typebits == NULL)
-            s->gcmark_bits = NULL;
+        if (s->typebits == NULL) {
+            fixalloc_free(mark_pool(h, s), s->gcmarks);
+            s->gcmarks = NULL;
+        }
     }
-    if (s->gcmark_bits == NULL) {
+    if (s->gcmarks == NULL) {
         fixalloc_free(&h->spanalloc, s);
         lock_release(&h->lock);
         gchi_set_error(GCH_ENOMEM, "out of memory for span bitmaps");
@@ -493,6 +502,8 @@ void mheap_free_span(struct mheap *h, struct mspan *s)
     if (s->typebits != NULL)
         fixalloc_free(typebits_pool(h, s), s->typebits);
     s->typebits = NULL;
+    fixalloc_free(mark_pool(h, s), s->gcmarks);
+    s->gcmarks = NULL;
     fixalloc_free(&h->spanalloc, s);
     lock_release(&h->lock);
 }
@@ -552,6 +563,8 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++)
         fixalloc_init(&h->typebitsalloc[i], sizeof(struct span_typebits) + (i + 1) * sizeof(uint64_t), &h->pa,
                       true);
+    for (size_t i = 0; i < MARK_POOLS; i++)
+        fixalloc_init(&h->markalloc[i], (i + 1) * 64, &h->pa, true);
     h->heap_limit = heap_limit;
     atomic_u64_store_relaxed(&h->memory_limit, UINT64_MAX);
     /* Go starts its sweep generation at 0 too; uint32 wrap-around is

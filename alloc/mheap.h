@@ -94,6 +94,8 @@ struct mheap {
     struct fixalloc spanalloc;      /* [lock] struct mspan records */
     struct fixalloc typebitsalloc[TYPEBITS_HDR_WORDS_MAX]; /* [lock] struct span_typebits
                                     * records, by header words - 1 */
+    struct fixalloc markalloc[MARK_POOLS]; /* [lock] mark byte maps (mspan.h MB4), by
+                                    * 64-byte units - 1 */
     struct arena_index index;       /* A1: written under lock, read by anyone */
     struct heaparena *arenas;       /* [lock] all arenas, address order */
     struct heaparena *last_arena;   /* [lock] the highest arena (list tail) */

@@ -99,7 +99,7 @@ static uint64_t free_word(const struct mspan *s, uint32_t w)
 }
 
 /* mem_order: a bitmap word as it lies in memory (bit i of the word from
- * load_le64 is slot i), for an atomic OR or AND of whole words. */
+ * load_le64 is slot i), for an atomic OR of whole words. */
 static uint64_t mem_order(uint64_t x)
 {
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -124,27 +124,36 @@ void span_zero_free(struct mspan *s)
     s->needzero = false;
 }
 
+/* set_marks: store v in the mark byte of every slot of word w's holes
+ * (the free slots free_word found), one relaxed byte store each: markers
+ * may read these bytes meanwhile (MB2). */
+static void set_marks(struct mspan *s, uint32_t w, uint64_t holes, uint8_t v)
+{
+    uint8_t *marks = s->gcmarks + (size_t)w * 64;
+    if (holes == ~(uint64_t)0) { /* 64 free slots (a fresh span): no bit walk */
+        for (unsigned k = 0; k < 64; k++)
+            mem_u8_store_relaxed(&marks[k], v);
+        return;
+    }
+    for (; holes != 0; holes &= holes - 1)
+        mem_u8_store_relaxed(&marks[(unsigned)__builtin_ctzll(holes)], v);
+}
+
 void span_colour_free(struct mspan *s)
 {
     GCH_ASSERT_INTERNAL(s->freeindex == 0 && !s->black);
-    uint64_t *mark = (uint64_t *)(void *)s->gcmark_bits; /* whole words (gcbits_alloc) */
-    for (uint32_t w = 0; w * 64 < s->nelems; w++) {
-        uint64_t holes = free_word(s, w);
-        if (holes != 0)
-            mem_u64_or_relaxed(&mark[w], mem_order(holes));
-    }
+    for (uint32_t w = 0; w * 64 < s->nelems; w++)
+        set_marks(s, w, free_word(s, w), 1);
     s->black = true;
 }
 
 void span_uncolour_free(struct mspan *s)
 {
-    uint64_t *mark = (uint64_t *)(void *)s->gcmark_bits;
     for (uint32_t w = s->freeindex / 64; w * 64 < s->nelems; w++) {
         uint64_t holes = free_word(s, w);
         if (w == s->freeindex / 64 && s->freeindex % 64 != 0) /* handed out below freeindex */
             holes &= ~(((uint64_t)1 << (s->freeindex % 64)) - 1);
-        if (holes != 0)
-            mem_u64_and_relaxed(&mark[w], ~mem_order(holes));
+        set_marks(s, w, holes, 0);
     }
     s->black = false;
 }
@@ -175,7 +184,7 @@ bool span_is_valid(const struct mspan *s)
     GCH_CHECK_CMP("span layout", s->limit, <=, s->start + s->npages * PAGE_SIZE);
     GCH_CHECK_CMP("M5", s->alloc_count, <=, s->nelems);
     GCH_CHECK_CMP("M1", s->freeindex, <=, s->nelems);
-    GCH_CHECK("span bits", s->alloc_bits != NULL && s->gcmark_bits != NULL);
+    GCH_CHECK("span bits", s->alloc_bits != NULL && s->gcmarks != NULL);
     return true;
 }
 

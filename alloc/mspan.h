@@ -49,6 +49,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "track.h"
 #include "atomic.h"
 #include "check.h"
@@ -101,7 +104,8 @@ struct mspan {
     uintptr_t limit;             /* [immutable while in use] end of the last slot / large object */
     uint8_t *alloc_bits;         /* [mcentral lock, or the owning mcache at uncache (M4), or
                                   * the allocator before publication] 1 bit per slot */
-    uint8_t *gcmark_bits;        /* [atomic OR while marking; sweeper] */
+    uint8_t *gcmarks;            /* [relaxed byte stores while marking; sweeper] one
+                                  * mark byte per slot, 0 or 1 (MB1-MB4 below) */
     struct span_typebits *typebits; /* [allocating mcache writes a slot's bits;
                                      * read for marked objects] scan spans with
                                      * slots <= HEAPBITS_MAX_SIZE, else NULL */
@@ -172,11 +176,11 @@ static inline size_t typebits_hdr_words(size_t nelems) { return (nelems + 63) / 
 /*
  * Bitmap access shared with a concurrent marker.  While marking, the
  * marker reads alloc, mark and heap bits that allocating threads write,
- * and several markers set mark bits at once; every such byte or word is
+ * and several markers set mark bytes at once; every such byte or word is
  * accessed with a relaxed atomic (plain code on x86).  Each alloc-bit
  * and heap-bit word has one writer at a time (the owning mcache, or the
  * mcentral lock holder), which stores the value it computed from its own
- * read; mark bits are set by atomic OR because markers race for them.
+ * read; mark bytes are stored whole, one per slot (MB2 below).
  * Ordering comes from elsewhere: an object's bits are written before the
  * object's address is published (a release store or a lock).
  */
@@ -198,6 +202,71 @@ static inline bool bit_set_atomic(uint8_t *bits, uint32_t i)
     return (mem_u8_or_relaxed(&bits[i / 8], m) & m) == 0;
 #endif
 }
+/*
+ * Mark bytes (Boehm's parallel marker's representation): one byte per
+ * slot, 1 = marked, set by a relaxed byte store (a plain mov on x86), not
+ * a locked read-modify-write.
+ *   MB1 a mark byte only goes 0 -> 1 while marking; only the sweeper of
+ *       the span writes 0 (zeroing the whole map, MB4; specials_sweep may
+ *       set one first, SP5), and span_uncolour_free for free slots no
+ *       marker marks (X2).
+ *   MB2 no store clobbers a neighbour: each slot has its own byte, so
+ *       markers, the allocate-black colouring (K5) and a large object's
+ *       black mark never lose each other's marks.
+ *   MB3 two markers may both see a byte clear and both mark it: the
+ *       object is then queued and scanned twice (harmless: scanning only
+ *       shades) and its bytes counted twice in the marked bytes, which
+ *       the pacer reads as an estimate (bounded: at most one extra count
+ *       per marker that raced for it; the sweep's count is exact).
+ *   MB4 the map lives as long as its span (a fixalloc record of the heap,
+ *       mheap.h markalloc, taken and freed with the span under the heap
+ *       lock): the sweep packs it into the span's next alloc bits
+ *       (mark_pack8) and zeroes it in place, since nothing reads a span's
+ *       marks between the end of a mark and its sweep but its sweeper
+ *       (markers and the weak and ephemeron passes run while marking,
+ *       checkmark with the world stopped before the flip).  Go instead
+ *       takes fresh mark bits from gcBits arenas: a byte map kept over
+ *       three epochs would cost three bytes a slot.
+ */
+/* mark_bytes: bytes of a mark map for n slots: whole 64-byte units (the
+ * fixalloc pools, MARK_POOLS; the sweep packs 8 slots at a time). */
+static inline size_t mark_bytes(uint32_t n) { return ((size_t)n + 63) / 64 * 64; }
+#define MARK_POOLS (PAGE_SIZE / 8 / 64) /* 1024 slots of 8 bytes: 16 units */
+static inline bool mark_load(const uint8_t *marks, uint32_t i) { return mem_u8_load_relaxed(&marks[i]) != 0; }
+/* mark_store: mark slot i (MB1, MB2). */
+static inline void mark_store(uint8_t *marks, uint32_t i) { mem_u8_store_relaxed(&marks[i], 1); }
+/* mark_pack8: the 8 mark bytes at p (each 0 or 1) as 8 bits, bit k for
+ * byte k: the multiply moves byte k's low bit to bit 56 + k, and no
+ * other partial product reaches bits 56-63 or carries into them. */
+static inline unsigned mark_pack8(const uint8_t *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return (unsigned)((x * 0x0102040810204080u) >> 56);
+}
+/* mark_pack64: the 64 mark bytes at p as 64 bits, bit k for byte k (the
+ * sweep's unit: one alloc-bitmap word).  With SSE2 (every x86-64) 16
+ * bytes at a time: a shift left by 7 moves each byte's bit 0 to its top
+ * bit (bytes are 0 or 1, so nothing crosses into a neighbour) and
+ * movemask gathers the top bits; else 8 times mark_pack8. */
+static inline uint64_t mark_pack64(const uint8_t *p)
+{
+    uint64_t r = 0;
+#ifdef __SSE2__
+    for (unsigned k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        r |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_slli_epi64(v, 7)) << (16 * k);
+    }
+#else
+    for (unsigned k = 0; k < 8; k++)
+        r |= (uint64_t)mark_pack8(p + 8 * k) << (8 * k);
+#endif
+    return r;
+}
+
 static inline uint64_t word_load(const uint64_t *w) { return mem_u64_load_relaxed(w); }
 static inline void word_store(uint64_t *w, uint64_t v) { mem_u64_store_relaxed(w, v); }
 
@@ -338,11 +407,11 @@ void span_prepare_cache(struct mspan *s);
  * since no slot is freed then (C3), and until a sweep or a free of an
  * object sets needzero again. */
 void span_zero_free(struct mspan *s);
-/* span_colour_free: set the mark bit of every free slot of s (alloc bit
+/* span_colour_free: set the mark byte of every free slot of s (alloc bit
  * clear), so that each object a cache hands out from it during a mark is
  * already black (mcache.h K5), and set s->black.  Caller owns the
  * uncached span with exact alloc bits (M4, freeindex 0); markers may be
- * setting bits in the same words: atomic OR. */
+ * marking its objects meanwhile: relaxed byte stores (MB2). */
 void span_colour_free(struct mspan *s);
 /* span_uncolour_free: undo span_colour_free for the slots s still has
  * free (at or above freeindex, alloc bit clear), before the cache gives
@@ -388,11 +457,12 @@ static inline bool span_read_layout(const struct mspan *s, struct span_layout *l
     return atomic_u32_load_relaxed(&s->layout_seq) == seq;
 }
 
-/* ---- gcBits arenas: storage for alloc and mark bitmaps ------------------ */
+/* ---- gcBits arenas: storage for alloc bitmaps ----------------------------- */
 
 /*
- * Bitmaps are bump-allocated from 64 KiB arenas so that the collector can
- * retire a whole cycle's mark bits at once (Go's gcBitsArenas).  Arenas
+ * Alloc bitmaps are bump-allocated from 64 KiB arenas so that the
+ * collector can retire a whole cycle's at once (Go's gcBitsArenas; the
+ * sweep writes each span's next ones, from its mark bytes).  Arenas
  * move next -> current -> previous -> free at each gcbits_new_epoch(),
  * so a bitmap is reused only two epochs after it was last handed out.
  * Locking: gcbits.lock (rank GCBITS).

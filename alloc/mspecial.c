@@ -304,7 +304,7 @@ void specials_sweep(struct mheap *h, struct mspan *s)
     struct special *c = list_head(s);
     while (c != NULL) {
         uint32_t idx = object_index(s, c->offset);
-        if (bit_load(s->gcmark_bits, idx)) { /* live: skip its records */
+        if (mark_load(s->gcmarks, idx)) { /* live: skip its records */
             uintptr_t off = c->offset;
             while (c != NULL && c->offset == off)
                 prev = c, c = c->next;
@@ -312,7 +312,7 @@ void specials_sweep(struct mheap *h, struct mspan *s)
         }
         bool revive = group_revives(h, c);
         if (revive)
-            bit_set_atomic(s->gcmark_bits, idx); /* SP5: survives this sweep */
+            mark_store(s->gcmarks, idx); /* SP5: survives this sweep */
         prev = sweep_group(h, s, prev, revive, &d);
         c = prev == NULL ? list_head(s) : prev->next;
     }

@@ -84,39 +84,66 @@ static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
     }
 }
 
+/* sweep_alloc_bits: nbytes of fresh alloc bits for s from this epoch's
+ * gcBits arena (contents undefined). */
+static uint8_t *sweep_alloc_bits(struct mheap *h, const struct mspan *s, size_t nbytes)
+{
+    uint8_t *alloc = gcbits_alloc(&h->gcbits, nbytes);
+    if (alloc == NULL) /* reusing the old alloc bits would outlive their epoch */
+        gch_fatal("out of memory for alloc bits while sweeping", (uintptr_t)s, nbytes, 0);
+    return alloc;
+}
+
 uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty)
 {
     GCH_ASSERT_INTERNAL(s->list == NULL);
     GCH_ASSERT_INTERNAL(/*K5: no coloured free slot left*/ !s->black);
     if (span_has_specials(s)) /* SP4, SP5: before the marks are counted */
         specials_sweep(h, s);
+    /* The mark bytes packed are the new alloc bits (Go swaps its mark
+     * bitmap in), in a fresh map from this epoch's gcBits arena (the old
+     * one dies with its arena two epochs later: mspan.h), taken at the
+     * first live word; the mark bytes are then zeroed in place (MB4).  A
+     * span about to be freed takes none (binary-trees frees half the
+     * spans it sweeps, and their fresh bits were a sixth of the gcBits
+     * arenas): its alloc bits name its zeroed mark bytes, all clear,
+     * until mheap_free_span drops the record. */
     size_t nbytes = bitmap_bytes(s->nelems);
+    GCH_ASSERT_INTERNAL(mark_bytes(s->nelems) == 8 * nbytes);
+    uint8_t *alloc = NULL;
     uint32_t live = 0;
-    for (size_t i = 0; i < nbytes / 8; i++)
-        live += bits_popcount64(load_le64(s->gcmark_bits + 8 * i));
+    for (size_t w = 0; w < nbytes / 8; w++) { /* bytes past nelems: 0 */
+        uint64_t bits = mark_pack64(s->gcmarks + 64 * w);
+        if (bits == 0 && alloc == NULL)
+            continue;
+        if (alloc == NULL) {
+            alloc = sweep_alloc_bits(h, s, nbytes);
+            memset(alloc, 0, 8 * w);
+        }
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        uint64_t le = __builtin_bswap64(bits);
+#else
+        uint64_t le = bits;
+#endif
+        memcpy(alloc + 8 * w, &le, 8);
+        live += bits_popcount64(bits);
+        if (bits != 0) /* zeroed in place for the next mark (MB4) */
+            memset(s->gcmarks + 64 * w, 0, 64);
+    }
+    if (alloc == NULL && keep_empty) {
+        alloc = sweep_alloc_bits(h, s, nbytes);
+        memset(alloc, 0, nbytes);
+    }
     GCH_ASSERT_INTERNAL(live <= s->alloc_count);
     uint32_t freed = s->alloc_count - live;
     if (freed > 0) {
         if (h->sweep.clobberfree || GCH_TRACKING)
             for (uint32_t i = 0; i < s->nelems; i++)
-                if (bit_is_set(s->alloc_bits, i) && !bit_is_set(s->gcmark_bits, i))
+                if (bit_is_set(s->alloc_bits, i) && (alloc == NULL || !bit_is_set(alloc, i)))
                     free_object(h, s->start + (uintptr_t)i * s->elemsize, s->elemsize);
         count_frees(h, s, freed);
     }
-    /* The mark bits are the new alloc bits; fresh zeroed mark bits come
-     * from this epoch's gcBits arena (the old alloc bits die with their
-     * arena two epochs later: mspan.h).  A span about to be freed gets
-     * none: both pointers name its zero mark bits until the record is
-     * reused (binary-trees frees half the spans it sweeps, and their
-     * fresh bits were a sixth of the gcBits arenas). */
-    uint8_t *fresh = s->gcmark_bits;
-    if (live > 0 || keep_empty) {
-        fresh = gcbits_alloc(&h->gcbits, nbytes);
-        if (fresh == NULL) /* reusing the old alloc bits would outlive their epoch */
-            gch_fatal("out of memory for mark bits while sweeping", (uintptr_t)s, nbytes, 0);
-    }
-    s->alloc_bits = s->gcmark_bits;
-    s->gcmark_bits = fresh;
+    s->alloc_bits = alloc != NULL ? alloc : s->gcmarks;
     s->alloc_count = live;
     s->freeindex = 0;
     s->alloc_cache = 0;

@@ -73,12 +73,12 @@ void sweepstate_destroy(struct sweepstate *sw);
 /* span_claim_sweep: SW1's claim, sg - 2 -> sg - 1; false if another
  * thread owns the sweep or the span needs none. */
 bool span_claim_sweep(struct mspan *s, uint32_t sg);
-/* span_sweep: apply the mark bits to s, which the caller claimed (SW1)
- * and which is on no list: count the marks, make them the alloc bits,
- * give s fresh zeroed mark bits, reset freeindex.  Returns the number of
- * live objects; the caller publishes the new sweepgen.  With no live
- * object and !keep_empty the caller must free s (mheap_sweep_release
- * does): it gets no fresh mark bits. */
+/* span_sweep: apply the mark bytes to s, which the caller claimed (SW1)
+ * and which is on no list: count the marks, pack them into fresh alloc
+ * bits, zero the mark bytes (mspan.h MB4), reset freeindex.  Returns the
+ * number of live objects; the caller publishes the new sweepgen.  With
+ * no live object and !keep_empty the caller must free s
+ * (mheap_sweep_release does): it takes no fresh alloc bits. */
 uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty);
 /* mheap_sweep_release: give a swept span back: to the heap when it is
  * empty, else to its class's swept lists at sweepgen sg. */

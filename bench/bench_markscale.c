@@ -18,7 +18,9 @@
  * a forked child; medians over the repetitions; the speedup is w1/w2 and
  * m1/m2.  On a 2-CPU machine two markers are the most that can help.
  *
- * Usage: bench_markscale [--live-mib N] [--reps R] [--json]
+ * Usage: bench_markscale [--live-mib N] [--reps R] [--only CONFIG] [--json]
+ * (--only runs one configuration, the others print 0: for profiling one
+ * marker under perf stat or getrusage without the other three runs.)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -209,24 +211,33 @@ int main(int argc, char **argv)
 {
     long live = 512, reps = 5;
     int json = 0;
+    const char *only = NULL;
     static const struct option opts[] = {
         {"live-mib", required_argument, NULL, 'm'}, {"reps", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-    for (int c; (c = getopt_long(argc, argv, "m:r:j", opts, NULL)) != -1;) {
+        {"json", no_argument, NULL, 'j'}, {"only", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0}};
+    for (int c; (c = getopt_long(argc, argv, "m:r:jo:", opts, NULL)) != -1;) {
         if (c == 'm')
             live = bench_parse_long("--live-mib", optarg, 12, 40000);
         else if (c == 'r')
             reps = bench_parse_long("--reps", optarg, 1, MAX_REPS);
         else if (c == 'j')
             json = 1;
+        else if (c == 'o')
+            only = optarg;
         else
-            return fprintf(stderr, "usage: bench_markscale [--live-mib N] [--reps R] [--json]\n"), 2;
+            return fprintf(stderr, "usage: bench_markscale [--live-mib N] [--reps R] [--only CONFIG] [--json]\n"),
+                   2;
     }
     int ntrees = (int)(live / 12);
     ntrees = ntrees < 1 ? 1 : ntrees > MAX_TREES ? MAX_TREES : ntrees;
     struct result res[4];
     int failed = 0;
     for (int i = 0; i < 4; i++) {
+        if (only != NULL && strcmp(only, names[i]) != 0) {
+            res[i] = (struct result){0, 0, 1};
+            continue;
+        }
         if (!run_child(i, ntrees, (int)reps, &res[i])) {
             fprintf(stderr, "bench_markscale: %s failed\n", names[i]);
             failed = 1;

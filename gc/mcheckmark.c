@@ -168,7 +168,7 @@ static uintptr_t object_at(struct gch_heap *h, uintptr_t p, uintptr_t target, co
     /* A free slot: neither bit, or a mark bit that is only a cached span's
      * colour (mcache.h K5; the world is stopped). */
     if (base != target && !bit_load(s->alloc_bits, idx) &&
-        (!bit_load(s->gcmark_bits, idx) || span_slot_coloured_free(s, idx)))
+        (!mark_load(s->gcmarks, idx) || span_slot_coloured_free(s, idx)))
         return 0;
     *sp = s;
     return base;
@@ -287,7 +287,7 @@ static void checkmark_shade(struct gcmarker *m, struct mspan *s, uint32_t idx, c
     /* The pass runs before the caches are released, so a mark bit in a
      * span a cache took during the mark may be the colour of a free slot
      * (mcache.h K5): that is no object either. */
-    bool marked = bit_load(s->gcmark_bits, idx) && !span_slot_coloured_free(s, idx);
+    bool marked = mark_load(s->gcmarks, idx) && !span_slot_coloured_free(s, idx);
     if (!marked && !bit_load(s->alloc_bits, idx)) {
         /* Neither bit: free by X2, or an object handed out during the
          * mark without its mark bit (allocate black broken), which the

@@ -21,7 +21,7 @@
  *
  * Invariants:
  *   X1 when marking begins every in-use span has sweepgen ==
- *      mheap.sweepgen and all-zero mark bits (sweep termination sweeps
+ *      mheap.sweepgen and all-zero mark bytes (sweep termination sweeps
  *      what the previous generation left, and sweeping leaves them so);
  *   X2 when marking begins no span is cached (mark setup flushes every
  *      cache; an object is a whole slot, K2), so the alloc bits are exact for
@@ -34,8 +34,9 @@
  *      its free slots are marked too, so a stale reference into one is
  *      taken for an object allocated black (by invalidptr and
  *      gccheckmark alike); the release clears them before any sweep;
- *   X3 a marked object of a scan span is put on the grey queue exactly
- *      once (the mark bit is tested and set atomically before queueing);
+ *   X3 a marked object of a scan span is put on the grey queue by the
+ *      marker that found its mark byte clear and set it: once, or once
+ *      per marker that raced for it (alloc/mspan.h MB3);
  *   X4 mark termination begins only when no grey work is queued or held,
  *      no thread owes its root scan, no root edit is shading, and a flush
  *      handshake of every thread published no work (MW1-MW3 in

@@ -101,15 +101,9 @@ static GCH_NOINLINE struct mspan *shade_lookup(struct gcmarker *m, uintptr_t p, 
     return s;
 }
 
-/* grey: mark slot idx of s (start: s->start, which the caller may hold
- * in a register), which holds p (X3), and queue the object if it has
- * references, through the open cursor q if not NULL; its bytes are added
- * to *marked.  The common tail of
- * every shade.  Go counterpart: greyobject. */
-/* map_bit: bit i of a mark or alloc bitmap, read as part of its 64-bit
- * word when the machine is little-endian (bit_set_atomic: the maps are
- * whole words, so bit i is bit i % 64 of word i / 64), which lets the two
- * maps' tests and the atomic OR share one word index. */
+/* map_bit: bit i of an alloc bitmap, read as part of its 64-bit word
+ * when the machine is little-endian (the maps are whole words, so bit i
+ * is bit i % 64 of word i / 64). */
 static GCH_ALWAYS_INLINE bool map_bit(const uint8_t *bits, uint32_t i)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -119,18 +113,24 @@ static GCH_ALWAYS_INLINE bool map_bit(const uint8_t *bits, uint32_t i)
 #endif
 }
 
+/* grey: mark slot idx of s (start: s->start, which the caller may hold
+ * in a register), which holds p (X3), and queue the object if it has
+ * references, through the open cursor q if not NULL; its bytes are added
+ * to *marked.  The common tail of every shade.  The mark is a plain byte
+ * store (mspan.h MB1-MB3): a marker racing for the same object may mark
+ * and queue it too.  Go counterpart: greyobject. */
 static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uintptr_t start, uint32_t idx,
                                    uintptr_t p, const void *slot, uint64_t *marked, struct gcwork_cursor *q)
 {
-    if (map_bit(s->gcmark_bits, idx))
+    uint8_t *mark = s->gcmarks + idx;
+    if (mem_u8_load_relaxed(mark) != 0)
         return; /* marked already, or allocated black */
     if (!map_bit(s->alloc_bits, idx)) { /* exact by X2 */
         if (m->invalidptr)
             bad_pointer(m, "points to a free object", p, slot, s);
         return;
     }
-    if (!bit_set_atomic(s->gcmark_bits, idx))
-        return; /* another marker won it (X3) */
+    mem_u8_store_relaxed(mark, 1); /* mark_store */
     *marked += s->elemsize;
     if (spanclass_noscan(s->spanclass))
         return;
@@ -546,6 +546,20 @@ void gcmarker_init(struct gcmarker *m, struct gch_heap *h)
  * 50 with a ring of 4, 47 with 8, 50 with 16. */
 #define PREFETCH_RING 8
 
+/* scan_other: scan_fast's path for an object that is not masked (a
+ * header, a large object: scan_in_span, or an oblet), called with the
+ * cursor closed, since these shade through m->work.  Returns the work
+ * done beyond the slot scan_fast counted (an oblet's bytes less the
+ * slot's).  Out of line, so that the masked objects' loop keeps its
+ * registers (bench_mark_ir). */
+static GCH_NOINLINE int64_t scan_other(struct gcmarker *m, const struct mspan *s, uintptr_t obj)
+{
+    if (GCH_UNLIKELY(splits(s)))
+        return (int64_t)scan_oblet(m, s, obj) - (int64_t)s->elemsize; /* an oblet, not the slot */
+    scan_in_span(m, s, obj);
+    return 0;
+}
+
 /* scan_fast: scan obj, a grey object, for drain_fast, whose span cache,
  * arena window, marked bytes, open cursor, decoder (or NULL) and budget
  * left are c, w, *marked, q, decode and *left; the bytes of work done
@@ -570,10 +584,7 @@ static GCH_ALWAYS_INLINE void scan_fast(struct gcmarker *m, struct span_cache *c
         } while ((bits &= bits - 1) != 0);
     } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
         gcwork_cursor_close(&m->work, q); /* these shade through m->work */
-        if (GCH_UNLIKELY(splits(s)))
-            *left -= (int64_t)scan_oblet(m, s, obj) - (int64_t)s->elemsize; /* an oblet, not the slot */
-        else
-            scan_in_span(m, s, obj);
+        *left -= scan_other(m, s, obj);
         gcwork_cursor_open(&m->work, q);
     }
 }
@@ -593,7 +604,7 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
     struct gcwork_cursor q;
     const struct workbuf_pool *pool = m->work.pool;
     uintptr_t ring[PREFETCH_RING]; /* held objects: ring[(at + k) % PREFETCH_RING], k < held */
-    unsigned at = 0, held = 0;
+    size_t at = 0, held = 0;
     uint64_t marked = 0;
     int64_t left = budget;
     gcwork_cursor_open(&m->work, &q);

@@ -29,9 +29,10 @@
  *   G6 the queues neither lose nor duplicate entries: what the gcworks
  *      and the pool hold together is exactly the multiset of puts minus
  *      the gets.  An address is queued twice only if it was put twice;
- *      the marker puts an object only when its atomic OR of the mark bit
- *      changed the bit, so while marking each object is queued at most
- *      once per cycle.  Entries are never 0 (0 means "no work").  While
+ *      a marker puts an object only when it found the object's mark byte
+ *      clear and set it, so while marking each object is queued at most
+ *      once per marker that raced for it (alloc/mspan.h MB3), nearly
+ *      always once.  Entries are never 0 (0 means "no work").  While
  *      a gcwork_cursor is open, wbuf1's nobj is stale and the entries
  *      are counted by the cursor (struct gcwork_cursor).
  *   G7 w->flushed_since_check is set whenever w has published a

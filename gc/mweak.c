@@ -38,7 +38,7 @@ bool gc_is_marked(struct gch_heap *h, uintptr_t p)
     struct mspan *s = arena_span_of(&h->mheap.index, p);
     if (s == NULL || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE || p >= s->limit)
         return false;
-    return bit_load(s->gcmark_bits, s->divmagic == 0 ? 0 : span_object_index(s, p));
+    return mark_load(s->gcmarks, s->divmagic == 0 ? 0 : span_object_index(s, p));
 }
 
 /* check_thread: t is usable by its caller (error set otherwise). */
@@ -261,7 +261,7 @@ static void clear_span_weak(void *ctx, struct mspan *s)
         struct special *next = sp->next;
         uintptr_t obj = s->start + sp->offset;
         if (sp->kind == SPECIAL_WEAK &&
-            !bit_load(s->gcmark_bits, s->divmagic == 0 ? 0 : span_object_index(s, obj))) {
+            !mark_load(s->gcmarks, s->divmagic == 0 ? 0 : span_object_index(s, obj))) {
             atomic_uptr_store_release((struct atomic_uptr *)((struct special_weak *)sp)->handle, 0);
             special_unlink_next_locked(mh, s, prev);
             sp->next = c->dead;

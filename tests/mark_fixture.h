@@ -91,7 +91,10 @@ static inline void mark_frozen(struct env *e)
     assert_true(gchi_test_gc_start(e->h));
     assert_int_equal(atomic_u32_load_relaxed(&e->h->gc.phase), GCPHASE_MARK);
     gch_safepoint(e->t);
-    assert_int_equal(e->t->hs_ops & HS_SCAN_ROOTS, 0);
+    lock_acquire(&e->h->stw.lock); /* hs_ops [stw.lock]: a held worker may request a flush */
+    uint32_t ops = e->t->hs_ops;
+    lock_release(&e->h->stw.lock);
+    assert_int_equal(ops & HS_SCAN_ROOTS, 0);
 }
 
 static inline void mark_finish(struct env *e)

@@ -47,13 +47,21 @@ static struct mspan *cached(gch_thread *t, size_t size, bool noscan)
     return gchi_thread_cache(t)->alloc[make_spanclass(size_to_class(size), noscan)];
 }
 
-static bool marked(const struct mspan *s, uint32_t i) { return bit_is_set(s->gcmark_bits, i); }
+static bool marked(const struct mspan *s, uint32_t i) { return mark_load(s->gcmarks, i); }
 
 static uint32_t count_bits(const uint8_t *bits, uint32_t n)
 {
     uint32_t c = 0;
     for (uint32_t i = 0; i < n; i++)
         c += bit_is_set(bits, i);
+    return c;
+}
+
+static uint32_t count_marks(const struct mspan *s)
+{
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < s->nelems; i++)
+        c += marked(s, i);
     return c;
 }
 
@@ -82,13 +90,13 @@ static void test_partial_span_coloured_and_uncoloured(void **state)
     void *q = gch_alloc_noscan(f->t, 48);
     struct mspan *sq = cached(f->t, 48, true); /* a fresh span: wholly coloured */
     assert_true(sq->black);
-    assert_int_equal(count_bits(sq->gcmark_bits, sq->nelems), sq->nelems);
+    assert_int_equal(count_marks(sq), sq->nelems);
     assert_int_equal(gch_thread_flush(f->t), GCH_OK); /* release both during the mark */
     assert_false(s->black || sq->black);
     for (uint32_t i = 0; i < s->nelems; i++)
         if (marked(s, i) != (i >= OLD && i < OLD + 10))
             fail_msg("slot %u after release: marked %d", i, marked(s, i));
-    assert_int_equal(count_bits(sq->gcmark_bits, sq->nelems), 1);
+    assert_int_equal(count_marks(sq), 1);
     assert_true(marked(sq, span_object_index(sq, (uintptr_t)q)));
     assert_int_equal(ld(&f->h->mheap.counters.black_bytes), 10 * s->elemsize + 48);
     struct node *r = spx_new_node(f->t, NULL); /* s again: coloured again */
@@ -104,7 +112,7 @@ static void test_partial_span_coloured_and_uncoloured(void **state)
     for (uint32_t i = 0; i < s->nelems; i++)
         if (bit_is_set(s->alloc_bits, i) != (i >= OLD && i <= OLD + 10))
             fail_msg("slot %u after the sweep: allocated %d", i, bit_is_set(s->alloc_bits, i));
-    assert_int_equal(count_bits(s->gcmark_bits, s->nelems), 0);
+    assert_int_equal(count_marks(s), 0);
     assert_true(p->magic == SPX_MAGIC && r->magic == SPX_MAGIC);
     assert_int_equal(gch_collect(f->h), GCH_OK); /* nothing holds them now */
     assert_false(spx_allocated(f->h, p) || spx_allocated(f->h, r) || spx_allocated(f->h, q));
@@ -123,11 +131,11 @@ static void test_detach_mid_mark_uncolours(void **state)
         assert_non_null(objs[i] = gch_alloc_noscan(f->t, 48));
     struct mspan *s = cached(f->t, 48, true); /* fresh: wholly coloured */
     assert_true(s->black);
-    assert_int_equal(count_bits(s->gcmark_bits, s->nelems), s->nelems);
+    assert_int_equal(count_marks(s), s->nelems);
     uint64_t black0 = ld(&f->h->mheap.counters.black_bytes);
     assert_int_equal(gch_thread_detach(f->t), GCH_OK);
     assert_false(s->black);
-    assert_int_equal(count_bits(s->gcmark_bits, s->nelems), K);
+    assert_int_equal(count_marks(s), K);
     for (int i = 0; i < K; i++)
         assert_true(marked(s, span_object_index(s, (uintptr_t)objs[i])));
     assert_int_equal(ld(&f->h->mheap.counters.black_bytes) - black0, K * s->elemsize);
@@ -136,7 +144,7 @@ static void test_detach_mid_mark_uncolours(void **state)
     spx_end_held_mark(f);
     assert_int_equal(s->alloc_count, K);
     assert_int_equal(count_bits(s->alloc_bits, s->nelems), K);
-    assert_int_equal(count_bits(s->gcmark_bits, s->nelems), 0);
+    assert_int_equal(count_marks(s), 0);
     for (int i = 0; i < K; i++)
         assert_true(spx_allocated(f->h, objs[i]));
     assert_heap_valid(f->h);

@@ -40,7 +40,7 @@ static void white_during_mark(void *arg)
     struct node *n = gch_alloc(t, &node_type);
     struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)n);
     uint32_t idx = span_object_index(s, (uintptr_t)n);
-    __atomic_fetch_and(&s->gcmark_bits[idx / 8], (uint8_t) ~(1u << (idx % 8)), __ATOMIC_RELAXED);
+    mem_u8_store_relaxed(&s->gcmarks[idx], 0); /* the mark lost */
     loc[0] = n; /* a frame slot: no barrier */
     gchi_test_hold_mark(h, false);
     gchi_test_gc_wait(h); /* the checkmark pass at termination */
@@ -78,7 +78,7 @@ static void white_behind_noscan(void *arg)
     struct node *lost = gch_alloc(t, &node_type);
     struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)lost);
     uint32_t idx = span_object_index(s, (uintptr_t)lost);
-    __atomic_fetch_and(&s->gcmark_bits[idx / 8], (uint8_t) ~(1u << (idx % 8)), __ATOMIC_RELAXED);
+    mem_u8_store_relaxed(&s->gcmarks[idx], 0); /* the mark lost */
     __atomic_store_n(&a->next, lost, __ATOMIC_RELEASE); /* no barrier */
     gch_write(t, &g[1], a);
     gchi_test_hold_mark(h, false);
@@ -133,7 +133,7 @@ static void stale_into_coloured(void *arg)
     struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)a);
     uint32_t idx = span_object_index(s, (uintptr_t)a);
     if (!s->black || idx + 1 >= s->nelems || bit_load(s->alloc_bits, idx + 1) ||
-        !bit_load(s->gcmark_bits, idx + 1))
+        !mark_load(s->gcmarks, idx + 1))
         _exit(3); /* the setup did not give a coloured free neighbour */
     loc[0] = a;
     loc[1] = a + s->elemsize; /* the next slot: free, its mark bit the colour */

@@ -147,7 +147,7 @@ static void test_alloc_free_basic(void **state)
     assert_true(addr_is_zero(s->start, PAGE_SIZE));
     memset((void *)s->start, 0x11, PAGE_SIZE); /* Ready: writable */
     assert_non_null(s->alloc_bits);
-    assert_non_null(s->gcmark_bits);
+    assert_non_null(s->gcmarks);
     assert_int_equal(atomic_u32_load_relaxed(&s->sweepgen), mheap_sweepgen(h));
     assert_ptr_equal(mheap_span_of_heap(h, s->start), s);
     assert_false(page_bit(h, s->start, false));

@@ -505,22 +505,77 @@ static void test_bit_set_atomic_layout(void **state)
     }
 }
 
-/* Real spans get their alloc and mark bitmaps from the heap's gcbits:
- * distinct, zeroed, sized for nelems. */
+/* Real spans get their alloc bitmaps and mark bytes from the heap's
+ * gcbits: distinct, zeroed, sized for nelems (a bit, a byte per slot). */
 static void test_span_bitmaps(void **state)
 {
     struct mheap *h = *state;
     struct mspan *s1 = class_span(h, 1), *s2 = class_span(h, 1);
-    size_t nb = bitmap_bytes(s1->nelems);
-    assert_int_equal(nb, 128);
-    const uint8_t *bm[4] = {s1->alloc_bits, s1->gcmark_bits, s2->alloc_bits, s2->gcmark_bits};
+    assert_int_equal(bitmap_bytes(s1->nelems), 128);
+    assert_int_equal(mark_bytes(s1->nelems), 1024);
+    const uint8_t *bm[4] = {s1->alloc_bits, s1->gcmarks, s2->alloc_bits, s2->gcmarks};
+    size_t nb[4] = {128, 1024, 128, 1024};
     for (int i = 0; i < 4; i++) {
-        assert_true(mem_is_zero(bm[i], nb));
+        assert_true(mem_is_zero(bm[i], nb[i]));
         for (int j = 0; j < i; j++)
-            assert_true(bm[i] + nb <= bm[j] || bm[j] + nb <= bm[i]);
+            assert_true(bm[i] + nb[i] <= bm[j] || bm[j] + nb[j] <= bm[i]);
     }
     mheap_free_span(h, s1);
     mheap_free_span(h, s2);
+}
+
+/* MB4: a span's mark bytes live with it; a span record freed with marks
+ * set and taken again (the pool's free list) comes back with all of its
+ * marks clear, for every pool size. */
+static void test_mark_bytes_reused_clear(void **state)
+{
+    struct mheap *h = *state;
+    static const unsigned classes[] = {1, 2, 5, 20, 40};
+    for (size_t k = 0; k < sizeof classes / sizeof classes[0]; k++) {
+        struct mspan *s = class_span(h, classes[k]);
+        uint8_t *marks = s->gcmarks;
+        for (uint32_t i = 0; i < s->nelems; i += 3)
+            mark_store(s->gcmarks, i);
+        mheap_free_span(h, s);
+        s = class_span(h, classes[k]);
+        assert_ptr_equal(s->gcmarks, marks); /* the same record, from the free list */
+        assert_true(mem_is_zero(s->gcmarks, mark_bytes(s->nelems)));
+        mheap_free_span(h, s);
+    }
+}
+
+/* mark_pack8 turns every pattern of 8 mark bytes (0 or 1) into the byte
+ * with bit k set exactly when byte k is 1: no partial product of its
+ * multiply leaks into another bit (the sweep's alloc bits, MB1). */
+static void test_mark_pack8_all_patterns(void **state)
+{
+    (void)state;
+    uint8_t b[8];
+    for (unsigned pat = 0; pat < 256; pat++) {
+        for (int k = 0; k < 8; k++)
+            b[k] = (uint8_t)((pat >> k) & 1);
+        assert_int_equal(mark_pack8(b), pat);
+    }
+}
+
+/* mark_pack64 gathers 64 mark bytes into one alloc-bitmap word, bit k
+ * for byte k, for single marks at every position and random patterns. */
+static void test_mark_pack64(void **state)
+{
+    (void)state;
+    uint8_t b[64];
+    for (unsigned k = 0; k < 64; k++) {
+        memset(b, 0, sizeof b);
+        b[k] = 1;
+        assert_true(mark_pack64(b) == (uint64_t)1 << k);
+    }
+    uint64_t seed = 64;
+    for (int round = 0; round < 1000; round++) {
+        uint64_t want = rng_next(&seed);
+        for (unsigned k = 0; k < 64; k++)
+            b[k] = (uint8_t)((want >> k) & 1);
+        assert_true(mark_pack64(b) == want);
+    }
 }
 
 int main(void)
@@ -538,6 +593,9 @@ int main(void)
         cmocka_unit_test(test_gcbits_alloc),
         cmocka_unit_test(test_gcbits_epochs),
         cmocka_unit_test(test_bit_set_atomic_layout),
+        cmocka_unit_test(test_mark_pack8_all_patterns),
+        cmocka_unit_test(test_mark_pack64),
+        cmocka_unit_test_setup_teardown(test_mark_bytes_reused_clear, heapspan_setup, heapspan_teardown),
         cmocka_unit_test_setup_teardown(test_span_bitmaps, heapspan_setup, heapspan_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

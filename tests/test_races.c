@@ -604,7 +604,7 @@ static void whiten(struct gch_heap *h, const void *p)
     struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)p);
     assert_non_null(s);
     uint32_t idx = span_object_index(s, (uintptr_t)p);
-    __atomic_fetch_and(&s->gcmark_bits[idx / 8], (uint8_t) ~(1u << (idx % 8)), __ATOMIC_RELAXED);
+    mem_u8_store_relaxed(&s->gcmarks[idx], 0);
 }
 
 static void plant_grey(struct gch_heap *h)

@@ -105,7 +105,7 @@ static void check_list(gch_heap *h, struct mspan *s)
 static void set_mark(gch_heap *h, const void *p)
 {
     struct mspan *s = span_of(h, p);
-    bit_set(s->gcmark_bits, span_object_index(s, (uintptr_t)p));
+    mark_store(s->gcmarks, span_object_index(s, (uintptr_t)p));
 }
 
 static bool alloc_bit(gch_heap *h, const void *p)

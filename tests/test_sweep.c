@@ -37,7 +37,7 @@
  * How: tests 1-5 (and 6's last) run on GC-off heaps and play the
  * collector's part by hand: they release the thread's cache (no span
  * cached, as the cycle's flush_all), set mark bits directly in
- * s->gcmark_bits and call mheap_sweep_flip (one thread: the world is
+ * s->gcmarks and call mheap_sweep_flip (one thread: the world is
  * trivially stopped).  Tests 6-8 set GOGC in their heap's config with the
  * environment ignored (CTest runs this program with GOGC=off), or read it
  * under a prefix of their own.
@@ -100,7 +100,7 @@ static void set_mark(gch_heap *h, const void *p)
 {
     struct mspan *s = span_of(h, p);
     assert_non_null(s);
-    bit_set(s->gcmark_bits, slot_of(s, p));
+    mark_store(s->gcmarks, slot_of(s, p));
 }
 
 static bool alloc_bit(gch_heap *h, const void *p)
@@ -353,7 +353,7 @@ static void check_swept_spans(gch_heap *h, const struct popn *p, const struct ms
         assert_int_equal(span_sg(s), sg);
         assert_int_equal(s->alloc_count, p->marks[k]);
         assert_int_equal(s->freeindex, 0);
-        assert_true(mem_is_zero(s->gcmark_bits, bitmap_bytes(s->nelems)));
+        assert_true(mem_is_zero(s->gcmarks, mark_bytes(s->nelems)));
         assert_non_null(s->list);
         for (size_t j = 0; j < p->per; j++)
             assert_int_equal(bit_is_set(s->alloc_bits, (uint32_t)j), p->marked[k * p->per + j]);
@@ -485,10 +485,10 @@ static void child_flip_twice(void *arg)
 
 static uint64_t bits_handed(gch_heap *h) { return atomic_u64_load_relaxed(&h->mheap.gcbits.handed_bytes); }
 
-/* A span the sweep frees takes no fresh mark bits (msweep.c span_sweep):
+/* A span the sweep frees takes no fresh alloc bits (msweep.c span_sweep):
  * only the survivors' spans do, one bitmap each; and an empty span a
  * refill keeps (mcentral sweep_for_cache) gets its own, apart from its
- * alloc bits, before the cache allocates from it. */
+ * mark bytes, before the cache allocates from it. */
 static void test_sweep_bits_only_for_kept_spans(void **state)
 {
     struct fixture *f = *state;
@@ -509,13 +509,13 @@ static void test_sweep_bits_only_for_kept_spans(void **state)
         struct mspan *s = span_of(h, p.obj[k * N64 + 5]);
         assert_ptr_equal(s, p.span[k]);
         assert_int_equal(s->alloc_count, 1);
-        assert_true(s->gcmark_bits != s->alloc_bits);
-        assert_true(mem_is_zero(s->gcmark_bits, bitmap_bytes(N64)));
+        assert_true(s->gcmarks != s->alloc_bits);
+        assert_true(mem_is_zero(s->gcmarks, mark_bytes(N64)));
         assert_true(bit_is_set(s->alloc_bits, 5));
     }
 
     /* Two spans of another class, all garbage: the refill sweeps one,
-     * keeps it although it is empty, and it gets its own mark bits. */
+     * keeps it although it is empty, and it gets its own alloc bits. */
     struct popn q;
     popn_alloc(&q, f->t, h, 2, N256, 256, 1000);
     release_cache(f->t);
@@ -526,7 +526,7 @@ static void test_sweep_bits_only_for_kept_spans(void **state)
     struct mspan *kept = span_of(h, v);
     assert_true(kept == q.span[0] || kept == q.span[1]);
     assert_int_equal(bits_handed(h), handed1 + bitmap_bytes(N256));
-    assert_true(kept->gcmark_bits != kept->alloc_bits);
+    assert_true(kept->gcmarks != kept->alloc_bits);
     set_mark(h, v);
     assert_false(bit_is_set(kept->alloc_bits, slot_of(kept, v)));
     release_cache(f->t);
@@ -716,7 +716,7 @@ static void test_refill_at_heap_limit(void **state)
         assert_non_null(s);
         for (uint32_t i = 0; i < N64; i++)
             if (k >= nspans - T4L_FULL || i != 0)
-                bit_set(s->gcmark_bits, i);
+                mark_store(s->gcmarks, i);
         nfree += k < nspans - T4L_FULL;
     }
     mheap_sweep_flip(mh(h));

@@ -62,7 +62,7 @@ static void fill_and_flip(gch_heap *h, gch_thread *t)
         assert_non_null(s);
         assert_int_equal(s->nelems, N64);
         if (!garbage)
-            memset(s->gcmark_bits, 0xff, N64 / 8);
+            memset(s->gcmarks, 1, N64);
     }
     mheap_sweep_flip(mh(h));
 }
