@@ -90,8 +90,12 @@ static inline void atomic_ptr_store_release(struct atomic_ptr *a, void *x)
 #define GCHI_MEM_OPS(name, T)                                                           \
     static inline T name##_load_relaxed(const T *p)                                     \
     { return __atomic_load_n(p, __ATOMIC_RELAXED); }                                    \
+    static inline T name##_load_acquire(const T *p)                                     \
+    { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }                                    \
     static inline void name##_store_relaxed(T *p, T x)                                  \
-    { __atomic_store_n(p, x, __ATOMIC_RELAXED); }
+    { __atomic_store_n(p, x, __ATOMIC_RELAXED); }                                       \
+    static inline void name##_store_release(T *p, T x)                                  \
+    { __atomic_store_n(p, x, __ATOMIC_RELEASE); }
 GCHI_MEM_OPS(mem_u8, uint8_t)
 GCHI_MEM_OPS(mem_u32, uint32_t)
 GCHI_MEM_OPS(mem_u64, uint64_t)
@@ -105,6 +109,8 @@ static inline uint8_t mem_u8_or_relaxed(uint8_t *p, uint8_t m)
  * atomic read-modify-write (mark-bit words other markers set too). */
 static inline void mem_u64_or_relaxed(uint64_t *p, uint64_t m)
 { (void)__atomic_fetch_or(p, m, __ATOMIC_RELAXED); }
+static inline void mem_u64_or_release(uint64_t *p, uint64_t m)
+{ (void)__atomic_fetch_or(p, m, __ATOMIC_RELEASE); }
 static inline void mem_u64_and_relaxed(uint64_t *p, uint64_t m)
 { (void)__atomic_fetch_and(p, m, __ATOMIC_RELAXED); }
 /* mem_u64_bts_relaxed: set bit b % 64 of *p; true if it was already set.

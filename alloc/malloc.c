@@ -237,14 +237,15 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_large(struct mcache *c, size_t 
      * before its alloc bit, so that a marker following a stale word into
      * these pages (invalidptr=0) finds the object black, not white and
      * allocated: it would scan it while this thread zeroes it and writes
-     * its type.  (The mark is a byte store, the alloc bit a locked RMW
-     * after it, a full barrier on x86-64; the C11 model alone would need
-     * the alloc bit's store to release.) */
+     * its type.  A marker that read the mark byte before this store reads
+     * it again once it sees the alloc bit (gc/mgcmark.c grey), which the
+     * release orders after the mark; the bit is set as the whole first
+     * word, as markers read it (no mixed-size atomics). */
     if (c->alloc_black) {
         mark_store(s->gcmarks, 0);
         c->black_bytes += s->elemsize;
     }
-    bit_set_atomic(s->alloc_bits, 0); /* M4 */
+    mem_u64_or_release((uint64_t *)(void *)s->alloc_bits, load_le64((const uint8_t[8]){1})); /* M4 */
     s->alloc_count = 1;
     s->freeindex = 0;
     if (s->needzero)

@@ -167,10 +167,10 @@ void span_commit_alloc_bits(struct mspan *s)
      * freeindex keep their bits). */
     uint64_t *alloc = (uint64_t *)(void *)s->alloc_bits;
     uint32_t n = s->freeindex;
-    for (uint32_t w = 0; w < n / 64; w++)
-        mem_u64_store_relaxed(&alloc[w], ~(uint64_t)0);
+    for (uint32_t w = 0; w < n / 64; w++) /* release: after the objects' black marks (K5) */
+        mem_u64_store_release(&alloc[w], ~(uint64_t)0);
     if (n % 64 != 0)
-        mem_u64_or_relaxed(&alloc[n / 64], mem_order(((uint64_t)1 << (n % 64)) - 1));
+        mem_u64_or_release(&alloc[n / 64], mem_order(((uint64_t)1 << (n % 64)) - 1));
     s->freeindex = 0;
     s->alloc_cache = 0;
 }

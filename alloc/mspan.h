@@ -217,7 +217,12 @@ static inline bool bit_set_atomic(uint8_t *bits, uint32_t i)
  *       object is then queued and scanned twice (harmless: scanning only
  *       shades) and its bytes counted twice in the marked bytes, which
  *       the pacer reads as an estimate (bounded: at most one extra count
- *       per marker that raced for it; the sweep's count is exact).
+ *       per marker that raced for it; the sweep's count is exact; the
+ *       heap-limit retry reads it too, gc/mgc.c, so near the limit an
+ *       overcount can end the retries one cycle early).  A marker never
+ *       marks an object allocated black while it looked: it reads the
+ *       byte again after the alloc bit (gc/mgcmark.c grey), and the
+ *       allocator publishes the alloc bit after the mark.
  *   MB4 the map lives as long as its span (a fixalloc record of the heap,
  *       mheap.h markalloc, taken and freed with the span under the heap
  *       lock): the sweep packs it into the span's next alloc bits
@@ -233,6 +238,16 @@ static inline bool bit_set_atomic(uint8_t *bits, uint32_t i)
 static inline size_t mark_bytes(uint32_t n) { return ((size_t)n + 63) / 64 * 64; }
 #define MARK_POOLS (PAGE_SIZE / 8 / 64) /* 1024 slots of 8 bytes: 16 units */
 static inline bool mark_load(const uint8_t *marks, uint32_t i) { return mem_u8_load_relaxed(&marks[i]) != 0; }
+/* load_le64: 8 bitmap bytes as one word, bit 0 = the lowest slot. */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
 /* mark_store: mark slot i (MB1, MB2). */
 static inline void mark_store(uint8_t *marks, uint32_t i) { mem_u8_store_relaxed(&marks[i], 1); }
 /* mark_pack8: the 8 mark bytes at p (each 0 or 1) as 8 bits, bit k for
@@ -240,12 +255,7 @@ static inline void mark_store(uint8_t *marks, uint32_t i) { mem_u8_store_relaxed
  * other partial product reaches bits 56-63 or carries into them. */
 static inline unsigned mark_pack8(const uint8_t *p)
 {
-    uint64_t x;
-    memcpy(&x, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    return (unsigned)((x * 0x0102040810204080u) >> 56);
+    return (unsigned)((load_le64(p) * 0x0102040810204080u) >> 56);
 }
 /* mark_pack64: the 64 mark bytes at p as 64 bits, bit k for byte k (the
  * sweep's unit: one alloc-bitmap word).  With SSE2 (every x86-64) 16
@@ -337,16 +347,6 @@ static inline bool bit_is_set(const uint8_t *bits, uint32_t i) { return (bits[i 
 static inline void bit_set(uint8_t *bits, uint32_t i) { bits[i / 8] |= (uint8_t)(1u << (i % 8)); }
 static inline void bit_clear(uint8_t *bits, uint32_t i) { bits[i / 8] &= (uint8_t)~(1u << (i % 8)); }
 
-/* load_le64: 8 bitmap bytes as one word, bit 0 = the lowest slot. */
-static inline uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t x;
-    memcpy(&x, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    return x;
-}
 
 /* span_refill_alloc_cache: set alloc_cache from the 64 alloc bits at
  * byte whichbyte (a multiple of 8).  Go counterpart: refillAllocCache. */

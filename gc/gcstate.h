@@ -151,6 +151,10 @@ struct gcstate {
                                      * called by each root edit after gc_shade_begin */
     struct atomic_uptr test_term_hook; /* [atomic acq/rel] called by mark termination
                                      * as soon as the world is stopped */
+    struct atomic_uptr test_grey_target; /* [atomic] GCH_DEBUG >= 2: a marker about to
+                                     * grey this address (unmarked) calls test_grey_hook
+                                     * between its mark and alloc loads */
+    struct atomic_uptr test_grey_hook;
     bool forced;                    /* [stw.lock] the running cycle is gch_collect's */
     struct atomic_u32 globals_todo; /* [atomic] 1 until a worker claims the global roots */
     struct gcworkers workers;       /* the background mark workers (gc/gcworkers.h) */

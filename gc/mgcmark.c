@@ -36,6 +36,7 @@
  */
 #define GCHI_BUILDING 1
 #include "mgcmark.h"
+#include "gcbase.h"
 #include "heap.h"
 #include "error.h"
 
@@ -103,13 +104,15 @@ static GCH_NOINLINE struct mspan *shade_lookup(struct gcmarker *m, uintptr_t p, 
 
 /* map_bit: bit i of an alloc bitmap, read as part of its 64-bit word
  * when the machine is little-endian (the maps are whole words, so bit i
- * is bit i % 64 of word i / 64). */
+ * is bit i % 64 of word i / 64).  Acquire: pairs with the release that
+ * publishes an alloc bit (span_commit_alloc_bits, malloc_large), after
+ * the object's black mark. */
 static GCH_ALWAYS_INLINE bool map_bit(const uint8_t *bits, uint32_t i)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return (mem_u64_load_relaxed((const uint64_t *)(const void *)bits + i / 64) >> (i % 64)) & 1;
+    return (mem_u64_load_acquire((const uint64_t *)(const void *)bits + i / 64) >> (i % 64)) & 1;
 #else
-    return bit_load(bits, i);
+    return (mem_u8_load_acquire(&bits[i / 8]) >> (i % 8)) & 1;
 #endif
 }
 
@@ -125,11 +128,22 @@ static GCH_ALWAYS_INLINE void grey(struct gcmarker *m, struct mspan *s, uintptr_
     uint8_t *mark = s->gcmarks + idx;
     if (mem_u8_load_relaxed(mark) != 0)
         return; /* marked already, or allocated black */
+#if GCH_DEBUG >= 2
+    if (GCH_UNLIKELY(atomic_uptr_load_relaxed(&m->h->gc.test_grey_target) == p))
+        gc_test_hook(m->h, &m->h->gc.test_grey_hook); /* a test stalls here */
+#endif
     if (!map_bit(s->alloc_bits, idx)) { /* exact by X2 */
         if (m->invalidptr)
             bad_pointer(m, "points to a free object", p, slot, s);
         return;
     }
+    /* Allocated black since the first load: the allocator stores the
+     * mark before it publishes the alloc bit (K5's colouring, then the
+     * commit; malloc_large), so a set alloc bit shows the mark too.  The
+     * object may still be under construction: it must not be counted,
+     * queued or scanned. */
+    if (mem_u8_load_relaxed(mark) != 0)
+        return;
     mem_u8_store_relaxed(mark, 1); /* mark_store */
     *marked += s->elemsize;
     if (spanclass_noscan(s->spanclass))

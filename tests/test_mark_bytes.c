@@ -19,12 +19,20 @@
  *   2. a thread allocating during a mark, whose cache colours the free
  *      slots of half-full spans (K5), while another marker marks the
  *      live objects between those slots: no mark of either is lost (MB2;
- *      with mark bits a plain OR of a word would lose one or the other).
+ *      with mark bits a plain OR of a word would lose one or the other);
+ *   3. a marker that read a free slot's mark byte as 0, stalled (the grey
+ *      hook, as a preemption) while the slot's span is coloured, the slot
+ *      handed out black and its alloc bit committed, then reads the alloc
+ *      bit as 1: it must see the object black and neither count nor queue
+ *      it (the object may be under construction).  Needs GCH_DEBUG >= 2
+ *      (skipped below it).
  */
 #include "mark_fixture.h"
 #include "mgcmark.h"
 
 #include <pthread.h>
+#include "mcache.h"
+#include "testhooks.h"
 
 /* marked_now: the mark byte of the object at p. */
 static bool marked_now(gch_heap *h, const void *p)
@@ -196,11 +204,118 @@ static void test_colouring_beside_marking(void **state)
     env_close(&e);
 }
 
+/* ---- 3. a marker racing an allocation black -------------------------------- */
+
+static pthread_mutex_t stall_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stall_cv = PTHREAD_COND_INITIALIZER;
+static int stall_stage; /* 1: the marker loaded the mark byte; 2: released */
+
+static void stall_marker(struct gch_heap *h)
+{
+    (void)h;
+    pthread_mutex_lock(&stall_mu);
+    stall_stage = 1;
+    pthread_cond_broadcast(&stall_cv);
+    while (stall_stage != 2)
+        pthread_cond_wait(&stall_cv, &stall_mu);
+    pthread_mutex_unlock(&stall_mu);
+}
+
+struct stale_marker {
+    gch_heap *h;
+    uintptr_t p;
+    uint64_t marked;
+    bool queued;
+};
+
+static void *shade_stale(void *arg)
+{
+    struct stale_marker *k = arg;
+    struct gcmarker m;
+    gcmarker_init(&m, k->h);
+    gcmarker_shade_raw(&m, k->p);
+    k->marked = m.marked;
+    k->queued = !gcwork_is_empty(&m.work);
+    gcmarker_drain(&m, -1);
+    gcmarker_flush(&m);
+    return NULL;
+}
+
+static void test_marker_meets_black_allocation(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    enum { N = 4096 };
+    struct obj *prev = NULL;
+    uintptr_t stale = 0;
+    for (size_t i = 0; i < N; i++) { /* every other object dies */
+        struct obj *o = new_obj(e.t);
+        if (i % 2 == 0) {
+            if (i == N / 2)
+                stale = (uintptr_t)o;
+            continue;
+        }
+        gch_write(e.t, &o->f[0], prev);
+        gch_write(e.t, &e.g[1], o);
+        prev = o;
+    }
+    assert_int_equal(gch_collect(e.h), GCH_OK); /* stale is a free slot now */
+    struct mspan *s = mheap_span_of_heap(&e.h->mheap, stale);
+    assert_non_null(s);
+    uint32_t idx = span_object_index(s, stale);
+    assert_false(bit_is_set(s->alloc_bits, idx));
+    mark_frozen(&e);
+    if (!gchi_test_set_grey_hook(e.h, stale, stall_marker)) {
+        gchi_test_set_grey_hook(e.h, 0, NULL);
+        mark_finish(&e);
+        env_close(&e);
+        skip();
+    }
+    struct stale_marker k = {e.h, stale, 0, false};
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, shade_stale, &k), 0);
+    pthread_mutex_lock(&stall_mu);
+    while (stall_stage != 1)
+        pthread_cond_wait(&stall_cv, &stall_mu);
+    pthread_mutex_unlock(&stall_mu);
+    /* The marker read the slot's mark byte as 0.  Allocate (black: a
+     * refill colours the span) until the slot is handed out and the cache
+     * gives the span back (its alloc bits committed, M4). */
+    spanclass_t spc = s->spanclass;
+    bool got = false;
+    for (size_t i = 0; i < N; i++) {
+        struct obj *o = new_obj(e.t);
+        gch_write(e.t, &e.g[2 + (i & 1)], o);
+        if ((uintptr_t)o == stale)
+            got = true;
+        if (got && e.t->mcache.alloc[spc] != s)
+            break;
+    }
+    assert_true(got);
+    assert_true(e.t->mcache.alloc[spc] != s);
+    assert_true(bit_is_set(s->alloc_bits, idx)); /* committed */
+    assert_true(mark_load(s->gcmarks, idx));     /* black */
+    pthread_mutex_lock(&stall_mu);
+    stall_stage = 2;
+    pthread_cond_broadcast(&stall_cv);
+    pthread_mutex_unlock(&stall_mu);
+    assert_int_equal(pthread_join(tid, NULL), 0);
+    gchi_test_set_grey_hook(e.h, 0, NULL);
+    assert_int_equal(k.marked, 0); /* black already: not counted */
+    assert_false(k.queued);        /* nor queued for a scan */
+    mark_finish(&e);
+    for (int i = 1; i < 4; i++)
+        gch_write(e.t, &e.g[i], NULL);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_racing_markers),
         cmocka_unit_test(test_colouring_beside_marking),
+        cmocka_unit_test(test_marker_meets_black_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

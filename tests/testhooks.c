@@ -64,6 +64,13 @@ void gchi_test_set_term_hook(struct gch_heap *h, gchi_test_hook_fn fn)
     set_hook(h, &h->gc.test_term_hook, fn);
 }
 
+bool gchi_test_set_grey_hook(struct gch_heap *h, uintptr_t target, gchi_test_hook_fn fn)
+{
+    set_hook(h, &h->gc.test_grey_hook, fn);
+    atomic_uptr_store_release(&h->gc.test_grey_target, fn != NULL ? target : 0);
+    return GCH_DEBUG >= 2; /* compiled in only there */
+}
+
 void gchi_test_set_idle_hook(struct gch_heap *h, gchi_test_hook_fn fn)
 {
     set_hook(h, &h->gc.workers.test_idle_hook, fn);

@@ -18,6 +18,10 @@
  *   gc_shade_begin and taking the roots lock (a test holds an edit there);
  * gchi_test_set_term_hook: mark termination calls fn as soon as the
  *   world is stopped (a test plants grey work there);
+ * gchi_test_set_grey_hook: a marker about to grey the unmarked object at
+ *   target calls fn between loading its mark byte and its alloc bit (a
+ *   test stalls a marker there, as a preemption would); false when the
+ *   library was built below GCH_DEBUG 2, where the hook is not compiled;
  * gchi_test_set_idle_hook: an idle worker calls fn before each nap,
  *   holding no lock (a test holds a worker asleep there).
  *   NULL removes a hook.  Setting any hook or flag also turns on the MW4
@@ -30,6 +34,7 @@
 #define GCHEAP_TESTHOOKS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "gcheap.h"
 
 struct gch_heap;
@@ -42,6 +47,7 @@ void gchi_test_no_workers(struct gch_heap *h, bool fail);
 void gchi_test_set_root_edit_hook(struct gch_heap *h, gchi_test_hook_fn fn);
 void gchi_test_set_term_hook(struct gch_heap *h, gchi_test_hook_fn fn);
 void gchi_test_set_idle_hook(struct gch_heap *h, gchi_test_hook_fn fn);
+bool gchi_test_set_grey_hook(struct gch_heap *h, uintptr_t target, gchi_test_hook_fn fn);
 void gchi_free(gch_thread *t, void *p);
 
 #endif
