@@ -143,7 +143,9 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty)
                     free_object(h, s->start + (uintptr_t)i * s->elemsize, s->elemsize);
         count_frees(h, s, freed);
     }
-    s->alloc_bits = alloc != NULL ? alloc : s->gcmarks;
+    /* release: gch_add_cleanup's debug walk reads it unsynchronised
+     * (gc/mweak.c reach_add) */
+    GCHI_SEQ_STORE(&s->alloc_bits, alloc != NULL ? alloc : s->gcmarks);
     s->alloc_count = live;
     s->freeindex = 0;
     s->alloc_cache = 0;

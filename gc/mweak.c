@@ -317,8 +317,10 @@ static bool reach_add(struct reach *r, uintptr_t p)
     }
     /* A slot whose alloc bit is clear is free (M2, M4), or allocated by
      * another thread since its last flush: not followed either way, so
-     * a free slot's old contents are never scanned. */
-    if (!bit_load(s->alloc_bits, s->divmagic == 0 ? 0 : span_object_index(s, base)))
+     * a free slot's old contents are never scanned.  A sweep may swap
+     * the bitmap meanwhile (span_sweep publishes it with release); either
+     * one is still allocated memory (mspan.h: two epochs). */
+    if (!bit_load(GCHI_SEQ_LOAD(&s->alloc_bits), s->divmagic == 0 ? 0 : span_object_index(s, base)))
         return false;
     size_t mask = 2 * REACH_MAX_OBJECTS - 1, i = (base >> 3) * 0x9E3779B97F4A7C15ULL & mask;
     while (r->seen[i] != 0 && r->seen[i] != base)

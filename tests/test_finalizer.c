@@ -42,6 +42,8 @@
 #include "mweak.h"
 #include "stw.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 
@@ -513,6 +515,65 @@ static void test_cleanup_check_skips_free_slot(void **state)
 #endif
 }
 
+/* gch_add_cleanup's debug check (GCH_DEBUG >= 2, mweak.c reach_add) reads
+ * the alloc bits of the spans it walks while sweeps rewrite them: the
+ * pointer is published with release and read with acquire (a data race
+ * for TSan before).  A mutator keeps cycles and sweeps coming meanwhile. */
+struct sweeping {
+    gch_heap *h;
+    atomic_int stop;
+};
+
+static void *allocate_until_stopped(void *arg)
+{
+    struct sweeping *w = arg;
+    gch_thread *t = gch_thread_attach(w->h);
+    assert_non_null(t);
+    while (!atomic_load(&w->stop))
+        for (int i = 0; i < 1000; i++)
+            assert_non_null(gch_alloc(t, &node_type));
+    gch_thread_detach(t);
+    return NULL;
+}
+
+static void nothing(void *arg) { (void)arg; }
+
+static void test_cleanup_check_during_sweeps(void **state)
+{
+    (void)state;
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.env_prefix = "FINSWEEP_";
+    struct sweeping w = {gch_heap_new(&cfg), 0};
+    assert_non_null(w.h);
+    gch_set_gc_percent(w.h, 20);
+    gch_thread *t = gch_thread_attach(w.h);
+    static void *list;
+    assert_int_equal(gch_root_add(w.h, &list), GCH_OK);
+    for (int i = 0; i < 20000; i++)
+        gch_write(t, &list, spx_new_node(t, list));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, allocate_until_stopped, &w), 0);
+    gch_stats st;
+    gch_read_stats(w.h, &st);
+    uint32_t gc0 = st.num_gc;
+    for (int i = 0; i < 300; i++) {
+        void *obj = gch_alloc(t, &node_type);
+        assert_non_null(obj);
+        assert_int_equal(gch_add_cleanup(t, obj, nothing, list), GCH_OK);
+        gch_run_finalizers(t, 1000);
+    }
+    atomic_store(&w.stop, 1);
+    gch_blocking_enter(t);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    gch_blocking_leave(t);
+    gch_read_stats(w.h, &st);
+    assert_true(st.num_gc > gc0); /* the checks ran beside sweeps */
+    assert_int_equal(gch_root_remove(w.h, &list), GCH_OK);
+    gch_thread_detach(t);
+    gch_heap_free(w.h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +589,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_drops_finalizer, setup_manual, spx_teardown),
         cmocka_unit_test_setup_teardown(test_trace_outside_stripe_lock, setup_manual, spx_teardown),
         cmocka_unit_test_setup_teardown(test_cleanup_check_skips_free_slot, setup_manual, spx_teardown),
+        cmocka_unit_test(test_cleanup_check_during_sweeps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
