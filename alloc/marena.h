@@ -19,7 +19,7 @@
  *      of the arena is Reserved (accessible below ahead_pages, untouched:
  *      sys.h's sys_map_ahead);
  *   A4 no page below free_hint is free: whoever sets a free bit lowers
- *      the hint to it (arena_free_lower), the page search raises it to
+ *      the hint to it (arena_set_free), the page search raises it to
  *      the first free page it finds, so a dense arena's search starts
  *      at its first free page, not at page 0 (Go's searchAddr).
  */
@@ -31,6 +31,7 @@
 #endif
 
 #include "mspan.h"
+#include "mpagealloc.h"
 
 #define ARENA_SHIFT 26
 #define ARENA_SIZE ((uintptr_t)1 << ARENA_SHIFT)
@@ -100,10 +101,11 @@ static inline struct heaparena *arena_of(const struct arena_index *ix, uintptr_t
     return atomic_ptr_load_acquire(&l2->arena[ai & (ARENA_L2_ENTRIES - 1)]);
 }
 
-/* arena_free_lower: pages from `first` on became free (their free bits
- * were just set): keep A4.  Caller holds the heap lock. */
-static inline void arena_free_lower(struct heaparena *a, size_t first)
+/* arena_set_free: pages [first, first + n) of a became free: their free
+ * bits set, and the hint lowered to keep A4.  Caller holds the heap lock. */
+static inline void arena_set_free(struct heaparena *a, size_t first, size_t n)
 {
+    bits_set_range(a->free_bits, first, n);
     if (first < a->free_hint)
         a->free_hint = first;
 }

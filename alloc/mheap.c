@@ -161,8 +161,7 @@ static bool arena_map_pages(struct mheap *h, struct heaparena *a, size_t n)
     GCH_ASSERT_INTERNAL(first + n <= PAGES_PER_ARENA);
     if (!arena_os_map(h, a, first, n))
         return false;
-    bits_set_range(a->free_bits, first, n);
-    arena_free_lower(a, first);
+    arena_set_free(a, first, n);
     bits_set_range(a->scav_bits, first, n);
     a->free_pages += n;
     a->mapped_pages += n;
@@ -354,8 +353,7 @@ static void give_pages(struct mheap *h, uintptr_t base, size_t npages)
         size_t first = (base - a->base) / PAGE_SIZE;
         size_t n = PAGES_PER_ARENA - first < npages ? PAGES_PER_ARENA - first : npages;
         GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
-        bits_set_range(a->free_bits, first, n);
-        arena_free_lower(a, first);
+        arena_set_free(a, first, n);
         for (size_t i = first; i < first + n; i++)
             a->free_since[i] = now; /* the idle scavenger's clock starts */
         a->free_pages += n;

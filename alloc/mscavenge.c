@@ -171,8 +171,7 @@ static bool release_run(struct mheap *h, struct heaparena *a, size_t first, size
     bool ok = sys_unused(&h->sys, (void *)(a->base + first * PAGE_SIZE), n * PAGE_SIZE);
     lock_acquire(&h->lock);
     GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
-    bits_set_range(a->free_bits, first, n);
-    arena_free_lower(a, first);
+    arena_set_free(a, first, n);
     a->free_pages += n;
     h->scav_busy = NULL;
     pthread_cond_broadcast(&h->scav_done); /* H6: allocations waiting for these pages */
