@@ -265,6 +265,15 @@ static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct sp
     return s;
 }
 
+/* grey_cached: grey p in s, the span of cache entry c (c->start ==
+ * s->start: the index as span_object_index, one load fewer). */
+static GCH_ALWAYS_INLINE void grey_cached(struct gcmarker *m, struct mspan *s, const struct span_cache *c,
+                                          uintptr_t p, const void *slot, uint64_t *marked,
+                                          struct gcwork_cursor *q)
+{
+    grey(m, s, c->start, (uint32_t)(((uint64_t)(p - c->start) * s->divmagic) >> 32), p, slot, marked, q);
+}
+
 /* decode_fn: a heap's tag decoder (gch_config.decode). */
 typedef void *(*decode_fn)(uintptr_t);
 
@@ -288,8 +297,7 @@ static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *
             return;
         cache_enter(c, s);
     }
-    /* c->start == s->start: the index as span_object_index, one load fewer */
-    grey(m, s, c->start, (uint32_t)(((uint64_t)(p - c->start) * s->divmagic) >> 32), p, slot, marked, q);
+    grey_cached(m, s, c, p, slot, marked, q);
 }
 
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
@@ -356,9 +364,7 @@ void gcmarker_shade_buf(struct gcmarker *m, const uintptr_t *v, size_t n)
         struct span_cache *e = shade_buf_span(m, &c, &w, p);
         if (e == NULL)
             continue;
-        struct mspan *s = e->span;
-        /* e->start == s->start: the index as span_object_index */
-        grey(m, s, e->start, (uint32_t)(((uint64_t)(p - e->start) * s->divmagic) >> 32), p, NULL, &marked, NULL);
+        grey_cached(m, e->span, e, p, NULL, &marked, NULL);
     }
     m->marked += marked;
 }
