@@ -239,15 +239,15 @@ static GCH_NOINLINE GCHI_ALLOC_TEXT void *malloc_large(struct mcache *c, size_t 
      * allocated: it would scan it while this thread zeroes it and writes
      * its type.  A marker that read the mark byte before this store reads
      * it again once it sees the alloc bit (gc/mgcmark.c grey), which the
-     * release orders after the mark; the bit is set as the whole first
-     * word, as markers read it (no mixed-size atomics). */
+     * release orders after the mark: its one slot handed out is
+     * committed as a cache commits its span's (M4). */
     if (c->alloc_black) {
         mark_store(s->gcmarks, 0);
         c->black_bytes += s->elemsize;
     }
-    mem_u64_or_release((uint64_t *)(void *)s->alloc_bits, load_le64((const uint8_t[8]){1})); /* M4 */
+    s->freeindex = 1;
+    span_commit_alloc_bits(s); /* freeindex back to 0 */
     s->alloc_count = 1;
-    s->freeindex = 0;
     if (s->needzero)
         memset((void *)s->start, 0, s->elemsize);
     atomic_u64_add_relaxed(&h->counters.large_mallocs, 1);

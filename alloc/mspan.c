@@ -98,16 +98,6 @@ static uint64_t free_word(const struct mspan *s, uint32_t w)
     return s->nelems - w * 64 < 64 ? holes & (((uint64_t)1 << (s->nelems - w * 64)) - 1) : holes;
 }
 
-/* mem_order: a bitmap word as it lies in memory (bit i of the word from
- * load_le64 is slot i), for an atomic OR of whole words. */
-static uint64_t mem_order(uint64_t x)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    return x;
-}
-
 void span_zero_free(struct mspan *s)
 {
     for (uint32_t w = 0; w * 64 < s->nelems; w++) {

@@ -248,6 +248,15 @@ static inline uint64_t load_le64(const uint8_t *p)
 #endif
     return x;
 }
+/* mem_order: a bitmap word as it lies in memory (bit i of the word from
+ * load_le64 is slot i), to store or OR whole words. */
+static inline uint64_t mem_order(uint64_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
 /* mark_store: mark slot i (MB1, MB2). */
 static inline void mark_store(uint8_t *marks, uint32_t i) { mem_u8_store_relaxed(&marks[i], 1); }
 /* mark_pack8: the 8 mark bytes at p (each 0 or 1) as 8 bits, bit k for
@@ -426,7 +435,8 @@ static inline bool span_slot_coloured_free(const struct mspan *s, uint32_t idx)
 {
     return s->black && idx >= s->freeindex && !bit_load(s->alloc_bits, idx);
 }
-/* span_commit_alloc_bits: establish M4 when a span leaves its mcache. */
+/* span_commit_alloc_bits: establish M4 when a span leaves its mcache (and
+ * for a large object's one slot, malloc_large): slots below freeindex. */
 void span_commit_alloc_bits(struct mspan *s);
 
 bool span_is_valid(const struct mspan *s);

@@ -120,12 +120,8 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty)
             alloc = sweep_alloc_bits(h, s, nbytes);
             memset(alloc, 0, 8 * w);
         }
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        uint64_t le = __builtin_bswap64(bits);
-#else
-        uint64_t le = bits;
-#endif
-        memcpy(alloc + 8 * w, &le, 8);
+        uint64_t word = mem_order(bits);
+        memcpy(alloc + 8 * w, &word, 8);
         live += bits_popcount64(bits);
         if (bits != 0) /* zeroed in place for the next mark (MB4) */
             memset(s->gcmarks + 64 * w, 0, 64);
