@@ -116,6 +116,25 @@ static uint64_t wait_released(gch_heap *h, uint64_t base, uint64_t want)
     return got;
 }
 
+/* wait_pages_released: wait (up to 20 s) until the idle scavenger has
+ * released every page of [p, p + n): it releases runs in its own order,
+ * so 90% of the chunks can be out before a given one is; true if so. */
+static bool wait_pages_released(gch_heap *h, const void *p, size_t n)
+{
+    struct heaparena *a = arena_of(&h->mheap.index, (uintptr_t)p);
+    assert_non_null(a);
+    size_t first = ((uintptr_t)p - a->base) >> PAGE_SHIFT, npages = (n + PAGE_SIZE - 1) / PAGE_SIZE;
+    for (int i = 0; i < 2000; i++) {
+        lock_acquire(&h->mheap.lock);
+        size_t released = bits_count_range(a->scav_bits, first, npages);
+        lock_release(&h->mheap.lock);
+        if (released == npages)
+            return true;
+        sleep_ms(10);
+    }
+    return false;
+}
+
 /* The issue's scenario: with scavenge_idle_ms = 50, a 512 MiB peak that
  * is dropped and collected goes back to the OS: RSS falls by at least
  * 90% of what was released, HeapReleased grew by exactly what the idle
@@ -164,7 +183,8 @@ static void test_idle_release_rss(void **state)
         fail_msg("RSS fell %llu bytes, released %llu", (unsigned long long)(rss0 - rss1),
                  (unsigned long long)released);
     /* Reuse: first fit hands out the lowest old chunk, Ready again and
-     * zero. */
+     * zero, once the scavenger has released it too. */
+    assert_true(wait_pages_released(h, first, CHUNK));
     char *again = gch_alloc_noscan(t, CHUNK);
     assert_ptr_equal(again, first);
     struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)again);
