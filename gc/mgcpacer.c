@@ -46,12 +46,15 @@
  * runway): a mark held at the goal by assists carries (1 - min) of the
  * way as floating garbage into the next goal, and marked settles at
  * live / min.  Go's min is 45 (about 0.70: marked 1.42 x live); ours is
- * 52 (0.81: 1.23 x live), since gcheap's mutators allocate several times
+ * 58 (0.91: 1.10 x live), since gcheap's mutators allocate several times
  * faster than Go's during a mark and the runway the cons/mark estimate
  * asks for is cut at the min in every cycle of binary-trees, churn and
- * GCBench (issue 15, docs/memory-2026-12-06.md: peak RSS -4 to -18% for
- * about 15% more cycles on binary-trees, none on churn). */
-#define TRIGGER_MIN_64THS 52
+ * GCBench.  Each step up trades memory for cycles (issue 15: 52 -> 58 cut
+ * churn's peak RSS 190 -> 176 MiB with 13 cycles in both, binary-trees
+ * d21's 260 -> 234 MiB for 12% more cycles; docs/memory-2026-12-06.md).
+ * A mark then has 6/64 of the way as runway and assists carry more of
+ * it: what a late start costs is assist time, not pause time. */
+#define TRIGGER_MIN_64THS 58
 #define TRIGGER_MAX_64THS 61
 /* Expected scan work never counts as less than this (a new heap). */
 #define MIN_EXPECTED_WORK ((uint64_t)1 << 20)

@@ -346,8 +346,8 @@ static void test_limit_goal_not_stretched(void **state)
  * trigger black, and that floating garbage counts twice in the next goal.
  * At Go's floor (45/64, 0.70) binary-trees, churn and GCBench started
  * every mark there (the cons/mark runway was longer in each); the floor is
- * 52/64, so such a mark carries at most 12/64 of the way.  Marked 100 MiB,
- * goal 200 MiB: a runway longer than the way starts at 181.25 MiB; a
+ * 58/64, so such a mark carries at most 6/64 of the way.  Marked 100 MiB,
+ * goal 200 MiB: a runway longer than the way starts at 190.625 MiB; a
  * 9 MiB runway at 191 MiB; none at the ceiling (the goal less 4 MiB). */
 static void test_trigger_floor(void **state)
 {
@@ -374,7 +374,7 @@ static void test_trigger_floor(void **state)
     lock_release(&h->stw.lock);
     print_message("trigger: floor %.2f, 9 MiB runway %.2f, no runway %.2f MiB\n",
                   (double)at_floor / (double)MIB, (double)inside / (double)MIB, (double)at_ceiling / (double)MIB);
-    assert_true(at_floor == marked + (goal - marked) / 64 * 52);
+    assert_true(at_floor == marked + (goal - marked) / 64 * 58);
     assert_true(at_floor - marked >= (goal - marked) / 100 * 80); /* at least 80% of the way */
     assert_true(inside == goal - 9 * MIB);
     assert_true(at_ceiling == goal - 4 * MIB);
