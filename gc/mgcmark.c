@@ -277,19 +277,75 @@ static GCH_ALWAYS_INLINE void grey_cached(struct gcmarker *m, struct mspan *s, c
 /* decode_fn: a heap's tag decoder (gch_config.decode). */
 typedef void *(*decode_fn)(uintptr_t);
 
-/* shade_fast: shade for a drain without gccheckmark: the word p read from
- * slot, decoded first when decode (the heap's decoder) is not NULL.  One
- * drain serves both kinds of heap: the test costs a plain heap about 1
- * instruction per node (bench_mark_ir), and a copy of the drain per kind
- * came out slower for both (the register allocation of the copies). */
-static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
-                                         uintptr_t p, const void *slot, uint64_t *marked,
-                                         struct gcwork_cursor *q, decode_fn decode)
+/* Lookahead of a scan over an array of references (a pointer table's
+ * oblet), whose targets lie anywhere in the heap: the span of the slot
+ * SPAN_AHEAD words on is prefetched, and the mark byte and alloc bit of
+ * the slot MARK_AHEAD words on, whose span has arrived by then, so that
+ * the shade of each slot finds its three lines in cache instead of
+ * missing on each in turn.  Prefetches only: the shade itself rereads
+ * the slot and decides as before. */
+#define SPAN_AHEAD 16
+#define MARK_AHEAD 8
+
+/* ahead_span: the span the page map records for p when p lies in w's
+ * arena (moving w there through the arena index otherwise), or NULL.
+ * Not checked: the caller only prefetches through it. */
+static GCH_ALWAYS_INLINE struct mspan *ahead_span(struct gcmarker *m, struct arena_window *w, uintptr_t p)
 {
-    if (p == 0)
+    if (GCH_UNLIKELY(p - w->base >= ARENA_SIZE)) {
+        struct heaparena *a = p != 0 ? arena_of(&m->h->mheap.index, p) : NULL;
+        if (a == NULL)
+            return NULL;
+        w->arena = a;
+        w->base = a->base;
+    }
+    /* Acquire pairs with the span's publication, as in shade_lookup. */
+    return atomic_ptr_load_acquire(&w->arena->spans[(p - w->base) >> PAGE_SHIFT]);
+}
+
+/* prefetch_span_lines: start loading the fields of s (if not NULL) a
+ * shade or a scan reads (two lines: start .. wordmask straddle them). */
+static GCH_ALWAYS_INLINE void prefetch_span_lines(const struct mspan *s)
+{
+    if (s != NULL) {
+        __builtin_prefetch(s);
+        __builtin_prefetch((const char *)s + 64);
+    }
+}
+
+/* prefetch_span: prefetch_span_lines for the span the page map gives p. */
+static GCH_ALWAYS_INLINE void prefetch_span(struct gcmarker *m, struct arena_window *w, uintptr_t p)
+{
+    prefetch_span_lines(ahead_span(m, w, p));
+}
+
+/* prefetch_typebits: start loading the heap-bitmap word of obj, a grey
+ * object of s (s NULL: nothing), the word obj_bits reads first. */
+static GCH_ALWAYS_INLINE void prefetch_typebits(const struct mspan *s, uintptr_t obj)
+{
+    if (s != NULL && s->typebits != NULL)
+        __builtin_prefetch(&s->typebits->words[(obj - s->start) / 8 / 64]);
+}
+
+/* prefetch_mark: start loading p's mark byte and alloc-bit word, when p
+ * lies in an in-use span (whose layout is then stable: H5, MK1). */
+static GCH_ALWAYS_INLINE void prefetch_mark(struct gcmarker *m, struct arena_window *w, uintptr_t p)
+{
+    struct mspan *s = ahead_span(m, w, p);
+    if (s == NULL || atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE || p >= s->limit)
         return;
-    if (GCH_UNLIKELY(decode != NULL) && (p = (uintptr_t)decode(p)) == 0)
-        return;
+    uint32_t idx = span_object_index(s, p);
+    __builtin_prefetch(s->gcmarks + idx);
+    __builtin_prefetch(s->alloc_bits + idx / 8);
+}
+
+/* shade_miss: shade for a drain without gccheckmark: p, a decoded
+ * address read from slot, through the span cache c and else the page
+ * map (from the arena window w). */
+static GCH_ALWAYS_INLINE void shade_miss(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
+                                         uintptr_t p, const void *slot, uint64_t *marked,
+                                         struct gcwork_cursor *q)
+{
     struct mspan *s = c->span;
     if (GCH_UNLIKELY(p - c->start >= c->len)) { /* else a hit (MK1), never NULL */
         s = cache_span(m, w, p, slot);
@@ -298,6 +354,64 @@ static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *
         cache_enter(c, s);
     }
     grey_cached(m, s, c, p, slot, marked, q);
+}
+
+/* SHADE_AHEAD: references a fast drain holds before it greys them when
+ * they miss its span cache (a power of two).  Such a reference points
+ * anywhere in the heap: its span is prefetched when it is queued, its
+ * mark byte and alloc bit SHADE_AHEAD / 2 queued references later, and
+ * it is greyed SHADE_AHEAD / 2 after that, so the three misses of a
+ * shade overlap those of its neighbours instead of following each other
+ * (churn's leaves, each in another span than its head). */
+#define SHADE_AHEAD 8
+
+/* struct shade_queue: a fast drain's held references (in locals):
+ * entries [head, tail) of p (decoded, not 0) and slot, indexed modulo
+ * SHADE_AHEAD.  Not grey yet: every exit from the drain greys them first. */
+struct shade_queue {
+    uintptr_t p[SHADE_AHEAD];
+    const void *slot[SHADE_AHEAD];
+    size_t head, tail;
+};
+
+/* shade_queue_flush: grey every held reference, oldest first. */
+static GCH_ALWAYS_INLINE void shade_queue_flush(struct gcmarker *m, struct shade_queue *sq, struct span_cache *c,
+                                                struct arena_window *w, uint64_t *marked, struct gcwork_cursor *q)
+{
+    for (; sq->head != sq->tail; sq->head++) {
+        size_t k = sq->head % SHADE_AHEAD;
+        shade_miss(m, c, w, sq->p[k], sq->slot[k], marked, q);
+    }
+}
+
+/* shade_fast: shade for a drain without gccheckmark: the word p read from
+ * slot, decoded first when decode (the heap's decoder) is not NULL.  A
+ * hit in the span cache is greyed at once; a miss goes through sq.  One
+ * drain serves both kinds of heap: the test costs a plain heap about 1
+ * instruction per node (bench_mark_ir), and a copy of the drain per kind
+ * came out slower for both (the register allocation of the copies). */
+static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
+                                         uintptr_t p, const void *slot, uint64_t *marked,
+                                         struct gcwork_cursor *q, decode_fn decode, struct shade_queue *sq)
+{
+    if (p == 0)
+        return;
+    if (GCH_UNLIKELY(decode != NULL) && (p = (uintptr_t)decode(p)) == 0)
+        return;
+    if (GCH_LIKELY(p - c->start < c->len)) {
+        grey_cached(m, c->span, c, p, slot, marked, q); /* MK1 */
+        return;
+    }
+    if (sq->tail - sq->head == SHADE_AHEAD) { /* full: grey the oldest */
+        size_t k = sq->head++ % SHADE_AHEAD;
+        shade_miss(m, c, w, sq->p[k], sq->slot[k], marked, q);
+    }
+    prefetch_span(m, w, p);
+    size_t k = sq->tail++ % SHADE_AHEAD;
+    sq->p[k] = p;
+    sq->slot[k] = slot;
+    if (sq->tail - sq->head > SHADE_AHEAD / 2)
+        prefetch_mark(m, w, sq->p[(sq->tail - 1 - SHADE_AHEAD / 2) % SHADE_AHEAD]);
 }
 
 void gcmarker_shade(struct gcmarker *m, uintptr_t p, const void *slot) { shade(m, p, slot); }
@@ -412,8 +526,16 @@ static void scan_typed_range(struct gcmarker *m, uintptr_t obj, size_t size, con
         /* An array of references (a VM's vector, a pointer table): every
          * word shaded directly, as scan_bits does, without the visitor's
          * indirect call per word (not gccheckmark's path finder). */
+        struct arena_window aw = {NULL, ARENA_NONE};
+        bool ahead = m->decode == NULL; /* a decoder's words are not addresses yet */
         for (; w < wend; w++) {
             void *const *slot = (void *const *)(obj + w * 8);
+            if (GCH_LIKELY(ahead)) {
+                if (w + SPAN_AHEAD < wend)
+                    prefetch_span(m, &aw, slot_load_relaxed(slot + SPAN_AHEAD));
+                if (w + MARK_AHEAD < wend)
+                    prefetch_mark(m, &aw, slot_load_relaxed(slot + MARK_AHEAD));
+            }
             shade(m, slot_load_acquire(slot), slot); /* acquire: see visit_slot */
         }
         return;
@@ -589,10 +711,14 @@ static GCH_NOINLINE int64_t scan_other(struct gcmarker *m, const struct mspan *s
  * scan_in_span (or scan_oblet) and the marker's own cache (MK1), with
  * the cursor closed. */
 static GCH_ALWAYS_INLINE void scan_fast(struct gcmarker *m, struct span_cache *c, struct arena_window *w,
-                                        uintptr_t obj, uint64_t *marked, struct gcwork_cursor *q,
-                                        decode_fn decode, int64_t *left)
+                                        struct shade_queue *sq, uintptr_t obj, struct mspan *s,
+                                        uint64_t *marked, struct gcwork_cursor *q, decode_fn decode,
+                                        int64_t *left)
 {
-    struct mspan *s = object_span(m, c, w, obj); /* not NULL: obj is grey */
+    if (GCH_LIKELY(s != NULL))
+        cache_enter(c, s);
+    else
+        s = object_span(m, c, w, obj); /* not NULL: obj is grey */
     *left -= (int64_t)s->elemsize;
     uint64_t bits;
     /* A headered slot's word bits are clear (Y1), so an object with
@@ -600,7 +726,7 @@ static GCH_ALWAYS_INLINE void scan_fast(struct gcmarker *m, struct span_cache *c
     if (GCH_LIKELY(s->typebits != NULL && (bits = obj_bits(s, c->start, obj)) != 0)) {
         do {
             void *const *slot = (void *const *)(obj + 8 * (size_t)(unsigned)__builtin_ctzll(bits));
-            shade_fast(m, c, w, slot_load_acquire(slot), slot, marked, q, decode); /* acquire: see visit_slot */
+            shade_fast(m, c, w, slot_load_acquire(slot), slot, marked, q, decode, sq); /* acquire: see visit_slot */
         } while ((bits &= bits - 1) != 0);
     } else if (s->typebits == NULL || span_typebits_has_header(s, obj)) { /* else no reference */
         gcwork_cursor_close(&m->work, q); /* these shade through m->work */
@@ -622,8 +748,11 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
     struct span_cache c = {0, 0, NULL};
     struct arena_window w = {NULL, ARENA_NONE};
     struct gcwork_cursor q;
+    struct shade_queue sq;
+    sq.head = sq.tail = 0;
     const struct workbuf_pool *pool = m->work.pool;
     uintptr_t ring[PREFETCH_RING]; /* held objects: ring[(at + k) % PREFETCH_RING], k < held */
+    struct mspan *spans[PREFETCH_RING]; /* their spans from the page map (NULL: look up) */
     size_t at = 0, held = 0;
     uint64_t marked = 0;
     int64_t left = budget;
@@ -633,22 +762,38 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
          * held; while the ring fills, only hold it; with the queue empty,
          * scan the oldest held (a list's objects pass straight through). */
         uintptr_t obj, next = gcwork_cursor_tryget(&m->work, &q);
+        struct mspan *s;
         if (GCH_LIKELY(next != 0)) {
             __builtin_prefetch((const void *)next);
+            struct mspan *ns = ahead_span(m, &w, next); /* grey: its span is in use (H5) */
+            prefetch_span_lines(ns);
             if (held < PREFETCH_RING) {
-                ring[(at + held++) % PREFETCH_RING] = next;
+                size_t k = (at + held++) % PREFETCH_RING;
+                ring[k] = next;
+                spans[k] = ns;
                 continue;
             }
             obj = ring[at];
+            s = spans[at];
             ring[at] = next;
+            spans[at] = ns;
         } else {
-            if (held == 0)
-                break;
+            if (held == 0) {
+                if (sq.head == sq.tail)
+                    break;
+                shade_queue_flush(m, &sq, &c, &w, &marked, &q); /* may queue more work */
+                continue;
+            }
             held--;
             obj = ring[at];
+            s = spans[at];
+        }
+        if (held > PREFETCH_RING / 2) { /* halfway: its span has arrived, fetch its word bits */
+            size_t k = (at + PREFETCH_RING / 2) % PREFETCH_RING;
+            prefetch_typebits(spans[k], ring[k]);
         }
         at = (at + 1) % PREFETCH_RING;
-        scan_fast(m, &c, &w, obj, &marked, &q, decode, &left);
+        scan_fast(m, &c, &w, &sq, obj, s, &marked, &q, decode, &left);
         /* Keep idle markers fed: publish some work when none is shared
          * (looked at once per PREFETCH_RING objects). */
         if (at == 0 && !workbuf_pool_has_work(pool)) {
@@ -657,6 +802,7 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
             gcwork_cursor_open(&m->work, &q);
         }
     }
+    shade_queue_flush(m, &sq, &c, &w, &marked, &q); /* held references are greyed (X4) */
     gcwork_cursor_close(&m->work, &q);
     for (; held > 0; held--, at = (at + 1) % PREFETCH_RING) /* grey objects go back (G6) */
         if (!gcwork_put(&m->work, ring[at]))
