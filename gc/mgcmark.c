@@ -238,33 +238,6 @@ static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct arena_wi
     return s;
 }
 
-/* cache_find: the span covering p through c, else cache_span (entered
- * in c when found). */
-static GCH_ALWAYS_INLINE struct mspan *cache_find(struct gcmarker *m, struct span_cache *c,
-                                                  struct arena_window *w, uintptr_t p, const void *slot)
-{
-    if (GCH_LIKELY(p - c->start < c->len))
-        return c->span; /* MK1 */
-    struct mspan *s = cache_span(m, w, p, slot);
-    if (s != NULL)
-        cache_enter(c, s);
-    return s;
-}
-
-/* object_span: the span of obj, a grey object (so allocated in an in-use
- * span, which stays so while anything marks: H5), entered in c: from
- * w's page map without state or limit checks when obj lies in it (as
- * marking_span), else through cache_find. */
-static GCH_ALWAYS_INLINE struct mspan *object_span(struct gcmarker *m, struct span_cache *c,
-                                                   struct arena_window *w, uintptr_t obj)
-{
-    if (obj - w->base >= ARENA_SIZE)
-        return cache_find(m, c, w, obj, NULL);
-    struct mspan *s = atomic_ptr_load_acquire(&w->arena->spans[(obj - w->base) >> PAGE_SHIFT]);
-    cache_enter(c, s); /* unconditionally: a test mispredicts (bench_markscale 40 -> 41 ms) */
-    return s;
-}
-
 /* grey_cached: grey p in s, the span of cache entry c (c->start ==
  * s->start: the index as span_object_index, one load fewer). */
 static GCH_ALWAYS_INLINE void grey_cached(struct gcmarker *m, struct mspan *s, const struct span_cache *c,
@@ -307,10 +280,8 @@ static GCH_ALWAYS_INLINE struct mspan *ahead_span(struct gcmarker *m, struct are
  * shade or a scan reads (two lines: start .. wordmask straddle them). */
 static GCH_ALWAYS_INLINE void prefetch_span_lines(const struct mspan *s)
 {
-    if (s != NULL) {
-        __builtin_prefetch(s);
-        __builtin_prefetch((const char *)s + 64);
-    }
+    __builtin_prefetch(s); /* NULL is harmless: a prefetch never faults */
+    __builtin_prefetch((const void *)((uintptr_t)s + 64));
 }
 
 /* prefetch_span: prefetch_span_lines for the span the page map gives p. */
@@ -320,11 +291,12 @@ static GCH_ALWAYS_INLINE void prefetch_span(struct gcmarker *m, struct arena_win
 }
 
 /* prefetch_typebits: start loading the heap-bitmap word of obj, a grey
- * object of s (s NULL: nothing), the word obj_bits reads first. */
+ * object of s (not NULL), the word obj_bits reads first.  The address is
+ * computed as an integer: typebits is NULL in some spans, and a
+ * prefetch of a bad address never faults. */
 static GCH_ALWAYS_INLINE void prefetch_typebits(const struct mspan *s, uintptr_t obj)
 {
-    if (s != NULL && s->typebits != NULL)
-        __builtin_prefetch(&s->typebits->words[(obj - s->start) / 8 / 64]);
+    __builtin_prefetch((const void *)((uintptr_t)s->typebits + (obj - s->start) / 8 / 64 * 8));
 }
 
 /* prefetch_mark: start loading p's mark byte and alloc-bit word, when p
@@ -702,9 +674,11 @@ static GCH_NOINLINE int64_t scan_other(struct gcmarker *m, const struct mspan *s
     return 0;
 }
 
-/* scan_fast: scan obj, a grey object, for drain_fast, whose span cache,
- * arena window, marked bytes, open cursor, decoder (or NULL) and budget
- * left are c, w, *marked, q, decode and *left; the bytes of work done
+/* scan_fast: scan obj, a grey object of s (read from the page map: an
+ * in-use span, H5), for drain_fast, whose span cache, arena window, shade
+ * queue, marked bytes, open cursor, decoder (or NULL) and budget left are
+ * c, w, sq, *marked, q, decode and *left; s becomes c's entry (MK1: a
+ * lookup in this drain found it).  The bytes of work done
  * (the slot, or an oblet) come off *left (first, so the slot size need
  * not be kept across the scan).  An object of a heap-bitmap span is
  * scanned inline with shade_fast; anything else goes through
@@ -715,10 +689,7 @@ static GCH_ALWAYS_INLINE void scan_fast(struct gcmarker *m, struct span_cache *c
                                         uint64_t *marked, struct gcwork_cursor *q, decode_fn decode,
                                         int64_t *left)
 {
-    if (GCH_LIKELY(s != NULL))
-        cache_enter(c, s);
-    else
-        s = object_span(m, c, w, obj); /* not NULL: obj is grey */
+    cache_enter(c, s);
     *left -= (int64_t)s->elemsize;
     uint64_t bits;
     /* A headered slot's word bits are clear (Y1), so an object with
@@ -735,24 +706,38 @@ static GCH_ALWAYS_INLINE void scan_fast(struct gcmarker *m, struct span_cache *c
     }
 }
 
+/* ring_enter: obj, a grey object, enters drain_fast's prefetch ring:
+ * prefetch it and its span's lines, and return the span (from w's page
+ * map: in use while anything marks, H5, and not NULL, X3). */
+static GCH_ALWAYS_INLINE struct mspan *ring_enter(struct gcmarker *m, struct arena_window *w, uintptr_t obj)
+{
+    __builtin_prefetch((const void *)obj);
+    struct mspan *s = ahead_span(m, w, obj);
+    GCH_ASSERT_INTERNAL(s != NULL && obj - s->start < s->npages * PAGE_SIZE);
+    prefetch_span_lines(s);
+    return s;
+}
+
 /* drain_fast: gcmarker_drain's loop for a marker without gccheckmark
  * and with the plain visitor, the state of every background worker and
- * assist, with or without a decoder: the span cache, arena window,
- * marked bytes, work cursor and decoder live in locals, and objects
- * pass through the prefetch ring before scan_fast scans them.  The ring's objects are grey and counted
- * by no queue, so every exit puts them back (G6) before the call
- * returns: nothing outside a drain call ever sees them missing (X4). */
+ * assist, with or without a decoder: the span cache, arena window, shade
+ * queue, marked bytes, work cursor and decoder live in locals, and
+ * objects pass through the prefetch ring (with their spans, prefetched
+ * on entry, and their heap-bitmap words, halfway) before scan_fast scans
+ * them.  The ring's objects are grey and counted by no queue, so every
+ * exit puts them back (G6), and the shade queue's references, found in
+ * objects already scanned, are greyed first: nothing outside a drain
+ * call ever sees them missing (X4). */
 static int64_t drain_fast(struct gcmarker *m, int64_t budget)
 {
     decode_fn decode = m->decode;
     struct span_cache c = {0, 0, NULL};
     struct arena_window w = {NULL, ARENA_NONE};
     struct gcwork_cursor q;
-    struct shade_queue sq;
-    sq.head = sq.tail = 0;
+    struct shade_queue sq = {.head = 0, .tail = 0};
     const struct workbuf_pool *pool = m->work.pool;
     uintptr_t ring[PREFETCH_RING]; /* held objects: ring[(at + k) % PREFETCH_RING], k < held */
-    struct mspan *spans[PREFETCH_RING]; /* their spans from the page map (NULL: look up) */
+    struct mspan *spans[PREFETCH_RING]; /* their spans, from the page map */
     size_t at = 0, held = 0;
     uint64_t marked = 0;
     int64_t left = budget;
@@ -764,9 +749,7 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
         uintptr_t obj, next = gcwork_cursor_tryget(&m->work, &q);
         struct mspan *s;
         if (GCH_LIKELY(next != 0)) {
-            __builtin_prefetch((const void *)next);
-            struct mspan *ns = ahead_span(m, &w, next); /* grey: its span is in use (H5) */
-            prefetch_span_lines(ns);
+            struct mspan *ns = ring_enter(m, &w, next);
             if (held < PREFETCH_RING) {
                 size_t k = (at + held++) % PREFETCH_RING;
                 ring[k] = next;
@@ -778,31 +761,28 @@ static int64_t drain_fast(struct gcmarker *m, int64_t budget)
             ring[at] = next;
             spans[at] = ns;
         } else {
-            if (held == 0) {
-                if (sq.head == sq.tail)
-                    break;
-                shade_queue_flush(m, &sq, &c, &w, &marked, &q); /* may queue more work */
+            if (held == 0 && sq.head == sq.tail)
+                break;
+            if (held == 0) { /* the held references may hold more work */
+                shade_queue_flush(m, &sq, &c, &w, &marked, &q);
                 continue;
             }
             held--;
             obj = ring[at];
             s = spans[at];
         }
-        if (held > PREFETCH_RING / 2) { /* halfway: its span has arrived, fetch its word bits */
-            size_t k = (at + PREFETCH_RING / 2) % PREFETCH_RING;
-            prefetch_typebits(spans[k], ring[k]);
-        }
+        if (held > PREFETCH_RING / 2) /* halfway: its span has arrived, fetch its word bits */
+            prefetch_typebits(spans[(at + PREFETCH_RING / 2) % PREFETCH_RING], ring[(at + PREFETCH_RING / 2) % PREFETCH_RING]);
         at = (at + 1) % PREFETCH_RING;
         scan_fast(m, &c, &w, &sq, obj, s, &marked, &q, decode, &left);
-        /* Keep idle markers fed: publish some work when none is shared
-         * (looked at once per PREFETCH_RING objects). */
+        /* Keep idle markers fed (looked at once per PREFETCH_RING objects). */
         if (at == 0 && !workbuf_pool_has_work(pool)) {
             gcwork_cursor_close(&m->work, &q);
             gcwork_balance(&m->work);
             gcwork_cursor_open(&m->work, &q);
         }
     }
-    shade_queue_flush(m, &sq, &c, &w, &marked, &q); /* held references are greyed (X4) */
+    shade_queue_flush(m, &sq, &c, &w, &marked, &q); /* before the ring: they may queue work */
     gcwork_cursor_close(&m->work, &q);
     for (; held > 0; held--, at = (at + 1) % PREFETCH_RING) /* grey objects go back (G6) */
         if (!gcwork_put(&m->work, ring[at]))
