@@ -214,28 +214,25 @@ static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
 }
 
 /* cache_span: the span covering p through the page map: shade_lookup's
- * answer, read straight from w's page map when p lies in it and the
- * entry is a plain hit (anything else, including every bad pointer,
- * goes through shade_lookup, and moves w to p's arena).  NULL as
- * shade_lookup. */
+ * answer, read from the page map of p's arena, which w then names (one
+ * arena-index walk when p lies outside w's), when the entry is a plain
+ * hit; anything else, including every bad pointer, goes through
+ * shade_lookup.  NULL as shade_lookup. */
 static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct arena_window *w, uintptr_t p,
                                             const void *slot)
 {
-    struct mspan *s = NULL;
-    if (p - w->base < ARENA_SIZE) {
-        /* Acquire pairs with the span's publication, as in shade_lookup. */
-        s = atomic_ptr_load_acquire(&w->arena->spans[(p - w->base) >> PAGE_SHIFT]);
-        if (s != NULL && (atomic_u8_load_acquire(&s->state) != MSPAN_IN_USE || p >= s->limit))
-            s = NULL;
+    if (p - w->base >= ARENA_SIZE) {
+        struct heaparena *a = arena_of(&m->h->mheap.index, p);
+        if (a == NULL)
+            return NULL; /* not this heap's address space */
+        w->arena = a;
+        w->base = a->base;
     }
-    if (s == NULL) {
-        s = shade_lookup(m, p, slot);
-        if (s == NULL)
-            return NULL;
-        w->arena = arena_of(&m->h->mheap.index, p);
-        w->base = w->arena->base;
-    }
-    return s;
+    /* Acquire pairs with the span's publication, as in shade_lookup. */
+    struct mspan *s = atomic_ptr_load_acquire(&w->arena->spans[(p - w->base) >> PAGE_SHIFT]);
+    if (s != NULL && atomic_u8_load_acquire(&s->state) == MSPAN_IN_USE && p < s->limit)
+        return s;
+    return shade_lookup(m, p, slot); /* NULL, after the report of a bad pointer */
 }
 
 /* grey_cached: grey p in s, the span of cache entry c (c->start ==
@@ -472,6 +469,29 @@ static void visit_slot(struct gch_visitor *v, void *const *slot)
     shade((struct gcmarker *)v, slot_load_acquire(slot), slot);
 }
 
+/* scan_refs: shade the references in [slot, end) (an array of them:
+ * a pointer table's oblet) for a drain without gccheckmark on a heap
+ * without a decoder, with the lookahead above and a span cache and arena
+ * window of its own, in locals: MK1's terms, for this call (it runs
+ * inside a drain call, while spans are pinned).  Greys through m->work
+ * (the drain's cursor is closed). */
+static GCH_NOINLINE void scan_refs(struct gcmarker *m, void *const *slot, void *const *end)
+{
+    struct span_cache c = {0, 0, NULL};
+    struct arena_window aw = {NULL, ARENA_NONE};
+    uint64_t marked = 0;
+    for (; slot < end; slot++) {
+        if (GCH_LIKELY(end - slot > SPAN_AHEAD))
+            prefetch_span(m, &aw, slot_load_relaxed(slot + SPAN_AHEAD));
+        if (GCH_LIKELY(end - slot > MARK_AHEAD))
+            prefetch_mark(m, &aw, slot_load_relaxed(slot + MARK_AHEAD));
+        uintptr_t p = slot_load_acquire(slot); /* acquire: see visit_slot */
+        if (p != 0)
+            shade_miss(m, &c, &aw, p, slot, &marked, NULL);
+    }
+    m->marked += marked;
+}
+
 /* scan_typed_range: the part [off, off + len) of an object of `size`
  * bytes made of elements of type ty: the elements of a trace callback
  * type that start in it, or the words of whole elements in it whose mask
@@ -498,16 +518,12 @@ static void scan_typed_range(struct gcmarker *m, uintptr_t obj, size_t size, con
         /* An array of references (a VM's vector, a pointer table): every
          * word shaded directly, as scan_bits does, without the visitor's
          * indirect call per word (not gccheckmark's path finder). */
-        struct arena_window aw = {NULL, ARENA_NONE};
-        bool ahead = m->decode == NULL; /* a decoder's words are not addresses yet */
+        if (GCH_LIKELY(m->draining && m->decode == NULL && m->checkmark == NULL)) {
+            scan_refs(m, (void *const *)(obj + w * 8), (void *const *)(obj + wend * 8));
+            return;
+        }
         for (; w < wend; w++) {
             void *const *slot = (void *const *)(obj + w * 8);
-            if (GCH_LIKELY(ahead)) {
-                if (w + SPAN_AHEAD < wend)
-                    prefetch_span(m, &aw, slot_load_relaxed(slot + SPAN_AHEAD));
-                if (w + MARK_AHEAD < wend)
-                    prefetch_mark(m, &aw, slot_load_relaxed(slot + MARK_AHEAD));
-            }
             shade(m, slot_load_acquire(slot), slot); /* acquire: see visit_slot */
         }
         return;
