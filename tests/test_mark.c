@@ -974,6 +974,76 @@ static void test_drain_budget_keeps_ring(void **state)
     GCH_LOCALS_END(f->t, r);
 }
 
+/* is_marked: p's mark byte (the cycle's, while it marks). */
+static bool is_marked(gch_heap *h, const void *p)
+{
+    struct mspan *s = mheap_span_of_heap(&h->mheap, (uintptr_t)p);
+    assert_non_null(s);
+    return mark_load(s->gcmarks, span_object_index(s, (uintptr_t)p));
+}
+
+/* A drain that stops at its budget leaves nothing it found unshaded:
+ * the references a fast drain holds back for prefetching (its shade
+ * queue: each array here lies in another span than its cnode, so each
+ * misses the span cache) are greyed before the call returns, as the
+ * prefetch ring's objects go back to the queue.  Drained one object per
+ * call, in shuffled order (the list links a random permutation of the
+ * cnodes), the mark still reaches every object. */
+static void test_drain_budget_greys_held(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 3000 };
+    GCH_LOCALS(f->t, r, 2);
+    r[1] = gch_alloc_array(f->t, &ref_type, N);
+    assert_non_null(r[1]);
+    for (uint64_t i = 0; i < N; i++) {
+        struct cnode *n = new_cnode(f->t, i);
+        gch_write(f->t, &((void **)r[1])[i], n);
+        struct elem *a = gch_alloc_array(f->t, &elem_type, 1 + i % 8);
+        assert_non_null(a);
+        gch_write(f->t, (void **)&n->other, a);
+    }
+    void **nodes = r[1];
+    uint64_t seed = 12345;
+    for (size_t i = N - 1; i > 0; i--) { /* shuffle, then link in that order */
+        size_t j = (size_t)((seed = mix(seed)) % (i + 1));
+        void *x = nodes[i];
+        gch_write(f->t, &nodes[i], nodes[j]);
+        gch_write(f->t, &nodes[j], x);
+    }
+    for (size_t i = 0; i + 1 < N; i++)
+        gch_write(f->t, (void **)&((struct cnode *)nodes[i])->next, nodes[i + 1]);
+    r[0] = nodes[0];
+    r[1] = NULL;
+    gchi_test_hold_mark(f->h, true); /* the workers keep off */
+    assert_true(gchi_test_gc_start(f->h));
+    gch_safepoint(f->t); /* our frame: the list head is queued on our marker */
+    gcmarker_flush(&f->t->marker);
+    struct gcmarker mine;
+    gcmarker_init(&mine, f->h);
+    int64_t total = 0, calls = 0;
+    for (int64_t d; (d = gcmarker_drain(&mine, 1)) > 0; calls++)
+        total += d;
+    assert_true(gcwork_is_empty(&mine.work));
+    assert_int_equal(calls, 2 * N); /* one object per call */
+    uint64_t seen = 0;
+    for (struct cnode *n = r[0]; n != NULL; n = n->next, seen++) {
+        assert_true(is_marked(f->h, n));
+        assert_true(is_marked(f->h, n->other));
+    }
+    assert_int_equal(seen, N);
+    gcmarker_flush(&mine);
+    gchi_test_hold_mark(f->h, false);
+    gchi_test_gc_wait(f->h);
+    assert_int_equal(live_after_collect(f->h), 2 * N);
+    seen = 0;
+    for (struct cnode *n = r[0]; n != NULL; n = n->next, seen++)
+        assert_true(n->other != NULL && n->id < N);
+    r[0] = NULL;
+    assert_int_equal(live_after_collect(f->h), 0);
+    GCH_LOCALS_END(f->t, r);
+}
+
 /* tnode: a trace-callback object whose one reference is its word 2; with
  * its header it takes a 32-byte slot, the class of a cnode. */
 struct tnode {
@@ -2028,6 +2098,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oblet_is_the_unit_of_work, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_drain_span_cache, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_drain_budget_keeps_ring, gc_setup, gc_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_budget_greys_held, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_headered_slot_after_mask, gc_setup, gc_teardown),
         cmocka_unit_test_setup_teardown(test_last_word_of_each_size, gc_setup, gc_teardown),
         cmocka_unit_test(test_decoder),
