@@ -201,10 +201,19 @@ struct arena_window {
     uintptr_t base;
 };
 
-/* ARENA_NONE: a base no address lies ARENA_SIZE above (addr - base would
- * have to wrap, and no heap address is in the last ARENA_SIZE bytes of
- * the address space: user space ends far below). */
+/* ARENA_NONE: the base of a window that has no arena yet.  Values in the
+ * last ARENA_SIZE bytes of the address space (say (void *)-1 in a
+ * reference slot) lie within ARENA_SIZE of it, so window_misses tests
+ * the arena too: such a value goes to the arena index, which knows no
+ * arena there, like any address outside the heap. */
 #define ARENA_NONE ((uintptr_t)0 - ARENA_SIZE)
+
+/* window_misses: p does not lie in w's arena (or w has none): the page
+ * map to read is found through the arena index. */
+static GCH_ALWAYS_INLINE bool window_misses(const struct arena_window *w, uintptr_t p)
+{
+    return p - w->base >= ARENA_SIZE || w->arena == NULL;
+}
 
 static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
 {
@@ -221,7 +230,7 @@ static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
 static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct arena_window *w, uintptr_t p,
                                             const void *slot)
 {
-    if (p - w->base >= ARENA_SIZE) {
+    if (window_misses(w, p)) {
         struct heaparena *a = arena_of(&m->h->mheap.index, p);
         if (a == NULL)
             return NULL; /* not this heap's address space */
@@ -259,10 +268,12 @@ typedef void *(*decode_fn)(uintptr_t);
 
 /* ahead_span: the span the page map records for p when p lies in w's
  * arena (moving w there through the arena index otherwise), or NULL.
- * Not checked: the caller only prefetches through it. */
+ * Not checked (state, limit): a lookahead only prefetches through it;
+ * ring_enter reads through it because its p is grey, so the span is in
+ * use and pinned (H5, X3). */
 static GCH_ALWAYS_INLINE struct mspan *ahead_span(struct gcmarker *m, struct arena_window *w, uintptr_t p)
 {
-    if (GCH_UNLIKELY(p - w->base >= ARENA_SIZE)) {
+    if (GCH_UNLIKELY(window_misses(w, p))) {
         struct heaparena *a = p != 0 ? arena_of(&m->h->mheap.index, p) : NULL;
         if (a == NULL)
             return NULL;

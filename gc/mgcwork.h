@@ -34,7 +34,10 @@
  *      once per marker that raced for it (alloc/mspan.h MB3), nearly
  *      always once.  Entries are never 0 (0 means "no work").  While
  *      a gcwork_cursor is open, wbuf1's nobj is stale and the entries
- *      are counted by the cursor (struct gcwork_cursor).
+ *      are counted by the cursor (struct gcwork_cursor).  Inside one
+ *      fast drain call, objects in its prefetch ring and references in
+ *      its shade queue are held by no queue; both are put back or
+ *      greyed before the call returns (gc/mgcmark.c drain_fast).
  *   G7 w->flushed_since_check is set whenever w has published a
  *      non-empty buffer to pool->full since the flag was last cleared
  *      (by the mark-termination check, which clears it).

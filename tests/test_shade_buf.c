@@ -11,6 +11,11 @@
  *                     into a black array so that only the buffer marks them:
  *                     gccheckmark passes, and their children survive a
  *                     second cycle (clobberfree would break them);
+ *   top of the space  values in the last ARENA_SIZE bytes of the address
+ *                     space ((void *)-1 and below) are outside the heap
+ *                     when they open a fresh arena window: in a pointer
+ *                     table (scan_refs and its lookahead, each oblet) and
+ *                     first in a barrier buffer (review of gccpu, F1);
  *   stress            three mutators storing with the barrier and entering
  *                     blocking sections (workers flush their buffers), with
  *                     cycles back to back under gccheckmark.
@@ -125,6 +130,47 @@ static void test_past_limit(void **state)
 {
     (void)state;
     expect_fatal(child_past_limit, NULL, "points past the last object");
+}
+
+/* ---- E ---- */
+#define TOP_SLOTS 40000 /* several oblets; each starts at a multiple of 16 */
+
+/* top_value: the i-th value in the last ARENA_SIZE bytes: (void *)-1 first */
+static void *top_value(int i)
+{
+    return (void *)(UINTPTR_MAX - 8 * (uintptr_t)(i % 4096));
+}
+
+static void test_top_of_address_space(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e);
+    /* Every 16th slot (the slot 0, 8 and 16 a scan call looks at first,
+     * in every oblet) holds a value at the top of the address space. */
+    void **a = gch_alloc_array(e.t, &ref_type, TOP_SLOTS);
+    gch_write(e.t, &e.g[0], a);
+    for (int i = 0; i < TOP_SLOTS; i++)
+        gch_write(e.t, &a[i], i % 8 == 0 ? top_value(i / 8) : (void *)new_obj(e.t));
+    full_cycle(&e);
+    full_cycle(&e);
+    /* A buffer whose first entries are such values. */
+    struct obj *live = new_obj(e.t);
+    gch_write(e.t, &e.g[2], live);
+    mark_frozen(&e);
+    gch_write(e.t, &e.g[1], top_value(0));
+    gch_write(e.t, &e.g[1], top_value(1));
+    force_flush(&e, live);
+    gch_write(e.t, &e.g[1], NULL);
+    mark_finish(&e);
+    for (int i = 0; i < TOP_SLOTS; i++) {
+        if (i % 8 == 0)
+            assert_ptr_equal(a[i], top_value(i / 8));
+        else
+            check_obj(a[i]);
+    }
+    check_obj(live);
+    env_close(&e);
 }
 
 /* ---- D ---- */
@@ -276,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_free_page),
         cmocka_unit_test(test_past_limit),
         cmocka_unit_test(test_kinds_through_buffer),
+        cmocka_unit_test(test_top_of_address_space),
         cmocka_unit_test(test_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
