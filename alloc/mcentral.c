@@ -102,6 +102,8 @@ static struct mspan *sweep_for_cache(struct mcentral *c)
     uint32_t sg = mheap_sweepgen(h); /* after sweep_begin: SW4 */
     struct mspan *s = NULL;
     for (int budget = REFILL_SWEEP_BUDGET; budget > 0; budget--) {
+        if (!gcbits_reserve(&h->gcbits)) /* GB1: the OS refuses; grow instead */
+            break;
         s = mcentral_take_unswept(c, sg);
         if (s == NULL)
             break;

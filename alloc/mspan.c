@@ -185,6 +185,8 @@ void gcbits_init(struct gcbits *g, struct sysmem *sys)
     lock_init(&g->lock, LOCKRANK_GCBITS);
     g->sys = sys;
     g->next = g->current = g->previous = g->free = g->all = NULL;
+    atomic_ptr_store_relaxed(&g->spare, NULL);
+    atomic_u64_store_relaxed(&g->spare_taken, 0);
     atomic_u64_store_relaxed(&g->sys_bytes, 0);
     atomic_u64_store_relaxed(&g->handed_bytes, 0);
 }
@@ -210,13 +212,28 @@ static struct gcbits_arena *new_arena(struct gcbits *g)
     return a;
 }
 
-uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes)
+/* take_spare: the spare arena, emptied, or NULL (GB1).  Caller holds
+ * g->lock. */
+static struct gcbits_arena *take_spare(struct gcbits *g)
 {
-    GCH_ASSERT(nbytes % 8 == 0 && nbytes <= 1024);
+    struct gcbits_arena *a = atomic_ptr_load_relaxed(&g->spare);
+    if (a != NULL) {
+        atomic_ptr_store_relaxed(&g->spare, NULL);
+        atomic_u64_store_relaxed(&g->spare_taken, atomic_u64_load_relaxed(&g->spare_taken) + 1);
+    }
+    return a;
+}
+
+/* bits_alloc: nbytes from the arena being filled, or from a new one
+ * (from the spare too when use_spare); NULL when none can be had. */
+static uint8_t *bits_alloc(struct gcbits *g, size_t nbytes, bool use_spare)
+{
     lock_acquire(&g->lock);
     struct gcbits_arena *a = g->next;
     if (a == NULL || a->used + nbytes > GCBITS_CAPACITY) {
         struct gcbits_arena *fresh = new_arena(g);
+        if (fresh == NULL && use_spare)
+            fresh = take_spare(g);
         if (fresh == NULL) {
             lock_release(&g->lock);
             return NULL;
@@ -229,10 +246,40 @@ uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes)
     a->used += nbytes;
     atomic_u64_store_relaxed(&g->handed_bytes, atomic_u64_load_relaxed(&g->handed_bytes) + nbytes);
     lock_release(&g->lock);
+    return p;
+}
+
+uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes)
+{
+    GCH_ASSERT(nbytes % 8 == 0 && nbytes <= 1024);
+    uint8_t *p = bits_alloc(g, nbytes, false);
     /* Zero already; the write makes the first touch of a fresh arena page
      * a write (mfixalloc.c: fixalloc_alloc says why). */
-    memset(p, 0, nbytes);
+    if (p != NULL)
+        memset(p, 0, nbytes);
     return p;
+}
+
+uint8_t *gcbits_alloc_sweep(struct gcbits *g, size_t nbytes)
+{
+    GCH_ASSERT(nbytes % 8 == 0 && nbytes <= 128);
+    return bits_alloc(g, nbytes, true);
+}
+
+bool gcbits_reserve(struct gcbits *g)
+{
+    if (atomic_ptr_load_relaxed(&g->spare) != NULL)
+        return true;
+    lock_acquire(&g->lock);
+    bool ok = atomic_ptr_load_relaxed(&g->spare) != NULL;
+    if (!ok) {
+        struct gcbits_arena *a = new_arena(g); /* free list first, then the OS */
+        if (a != NULL)
+            atomic_ptr_store_relaxed(&g->spare, a);
+        ok = a != NULL;
+    }
+    lock_release(&g->lock);
+    return ok;
 }
 
 /* free_chain: move every arena of the chain to the free list. */
@@ -267,6 +314,7 @@ void gcbits_release_all(struct gcbits *g)
         a = next;
     }
     g->next = g->current = g->previous = g->free = g->all = NULL;
+    atomic_ptr_store_relaxed(&g->spare, NULL); /* it was on the all list */
     lock_release(&g->lock);
     lock_destroy(&g->lock);
 }

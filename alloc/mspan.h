@@ -475,6 +475,21 @@ static inline bool span_read_layout(const struct mspan *s, struct span_layout *l
  * sweep writes each span's next ones, from its mark bytes).  Arenas
  * move next -> current -> previous -> free at each gcbits_new_epoch(),
  * so a bitmap is reused only two epochs after it was last handed out.
+ *   GB1 a sweep cannot undo its claim of a span, and the OS may refuse an
+ *       arena at any time, so one arena is kept back (spare): a sweeper
+ *       whose request neither the arena being filled, the free list nor
+ *       the OS can serve takes the spare (gcbits_alloc_sweep).  The spare
+ *       is taken again, from the free list or the OS, where a refusal can
+ *       still be reported or waited out (gcbits_reserve): by every span
+ *       allocation before it takes pages (mheap_alloc_span: ENOMEM), and
+ *       by every sweeper that may stop before it claims a span (the
+ *       background sweeper, proportional credit, reclaim, a refill's
+ *       sweep), which stops instead while the spare cannot be had.  A
+ *       sweep's request is at most 128 bytes, so the spare serves any 511
+ *       sweeps that passed that check meanwhile.  Only the sweeps that
+ *       must finish (sweep termination, gch_collect's wait, the heap
+ *       limit's) may find the spare gone and the OS refusing: they retry
+ *       for about a second, then fail with a fatal error that says so.
  * Locking: gcbits.lock (rank GCBITS).
  */
 struct gcbits_arena;
@@ -487,6 +502,9 @@ struct gcbits {
     struct gcbits_arena *previous;     /* [lock] the epoch before */
     struct gcbits_arena *free;         /* [lock] reusable arenas */
     struct gcbits_arena *all;          /* [lock] every arena, for release */
+    struct atomic_ptr spare;           /* [write under lock, read atomic] GB1: an
+                                        * arena kept back for the sweep, or NULL */
+    struct atomic_u64 spare_taken;     /* [write under lock] sweeps the spare served */
     struct atomic_u64 sys_bytes;       /* [write under lock] */
     struct atomic_u64 handed_bytes;    /* [write under lock] bitmap bytes handed out, ever */
 };
@@ -495,6 +513,14 @@ void gcbits_init(struct gcbits *g, struct sysmem *sys);
 /* gcbits_alloc: a zeroed bitmap of nbytes (multiple of 8, <= 1024); NULL
  * when the OS refuses memory. */
 uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes);
+/* gcbits_alloc_sweep: a bitmap of nbytes (<= 128) for a sweep, contents
+ * undefined (the sweep writes every word); when the OS refuses an arena,
+ * from the spare (GB1).  NULL only when the spare is gone too. */
+uint8_t *gcbits_alloc_sweep(struct gcbits *g, size_t nbytes);
+/* gcbits_reserve: hold the spare arena (GB1), taking it from the free
+ * list or the OS; false when the OS refuses.  One relaxed load when the
+ * spare is held. */
+bool gcbits_reserve(struct gcbits *g);
 void gcbits_new_epoch(struct gcbits *g);
 void gcbits_release_all(struct gcbits *g);
 

@@ -16,8 +16,13 @@
 #include "mheap.h"
 #include "mpagealloc.h"
 
+#include <time.h>
+
 /* Spans one reclaim may sweep looking for free pages. */
 #define RECLAIM_SWEEP_BUDGET 100
+/* The longest wait, in ms, between retries of alloc bits the OS refused
+ * (sweep_alloc_bits): 1 + 2 + ... + 512 ms, about a second in all. */
+#define SWEEP_BITS_WAIT_MS 512u
 
 void sweepstate_init(struct sweepstate *sw, bool clobberfree)
 {
@@ -85,12 +90,24 @@ static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
 }
 
 /* sweep_alloc_bits: nbytes of fresh alloc bits for s from this epoch's
- * gcBits arena (contents undefined). */
+ * gcBits arena (contents undefined).  The span is claimed and cannot be
+ * given back, and reusing its old alloc bits would outlive their epoch,
+ * so when the OS refuses an arena the spare serves (mspan.h GB1); with
+ * the spare spent too (only a sweep that must finish gets here: the
+ * others stop while the spare is gone) retry while the OS may recover,
+ * about a second, with no lock held. */
 static uint8_t *sweep_alloc_bits(struct mheap *h, const struct mspan *s, size_t nbytes)
 {
-    uint8_t *alloc = gcbits_alloc(&h->gcbits, nbytes);
-    if (alloc == NULL) /* reusing the old alloc bits would outlive their epoch */
-        gch_fatal("out of memory for alloc bits while sweeping", (uintptr_t)s, nbytes, 0);
+    uint8_t *alloc = gcbits_alloc_sweep(&h->gcbits, nbytes);
+    for (unsigned ms = 1; alloc == NULL && ms <= SWEEP_BITS_WAIT_MS; ms *= 2) {
+        struct timespec ts = {0, (long)ms * 1000000L};
+        nanosleep(&ts, NULL);
+        alloc = gcbits_alloc_sweep(&h->gcbits, nbytes);
+    }
+    if (alloc == NULL)
+        gch_fatal("out of memory: the OS refused the alloc bits a sweep needs (a 64 KiB gcBits "
+                  "arena) for a second, and the reserve arena was spent; the heap cannot finish "
+                  "sweeping", (uintptr_t)s, nbytes, 0);
     return alloc;
 }
 
@@ -118,7 +135,7 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty)
             continue;
         if (alloc == NULL) {
             alloc = sweep_alloc_bits(h, s, nbytes);
-            memset(alloc, 0, 8 * w);
+            memset(alloc, 0, 8 * w); /* the words skipped; the rest are stored */
         }
         uint64_t word = mem_order(bits);
         memcpy(alloc + 8 * w, &word, 8);
@@ -292,7 +309,7 @@ void mheap_sweep_credit(struct mheap *h, uint64_t bytes)
     uint64_t left = pages > swept0 ? pages - swept0 : 0;
     uint64_t target = swept0 + (spent >= pace ? left : (uint64_t)((unsigned __int128)left * spent / pace));
     while (atomic_u64_load_relaxed(&h->sweep.pages_swept) < target)
-        if (mheap_sweep_one(h, NULL) == 0)
+        if (!gcbits_reserve(&h->gcbits) || mheap_sweep_one(h, NULL) == 0) /* GB1 */
             break;
 }
 
@@ -303,10 +320,25 @@ void mheap_reclaim(struct mheap *h, size_t npages)
      * that fails at the heap limit sweeps everything and retries. */
     size_t got = 0, freed;
     for (unsigned n = 0; got < npages && n < RECLAIM_SWEEP_BUDGET; n++) {
-        if (mheap_sweep_one(h, &freed) == 0)
+        if (!gcbits_reserve(&h->gcbits) || mheap_sweep_one(h, &freed) == 0) /* GB1 */
             break;
         got += freed;
     }
+}
+
+/* sweep_finish_reserved: mheap_sweep_finish for a caller that may stop
+ * instead: false, with nothing waited for, when the spare gcBits arena
+ * cannot be had (mspan.h GB1: the OS refuses; the caller's own failure
+ * stands). */
+static bool sweep_finish_reserved(struct mheap *h)
+{
+    uint64_t gen = atomic_u64_load_relaxed(&h->sweep.nflips);
+    do {
+        if (!gcbits_reserve(&h->gcbits))
+            return false;
+    } while (mheap_sweep_one(h, NULL) != 0);
+    mheap_sweep_wait(h, gen);
+    return true;
 }
 
 struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u64 *sweep_ns,
@@ -328,10 +360,9 @@ struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u6
         sys_time_add(sweep_ns, t0);
     if (s == NULL)
         s = how->grow(ctx);
-    if (s == NULL && !mheap_sweep_done(h)) {
+    if (s == NULL && !mheap_sweep_done(h) && sweep_finish_reserved(h)) {
         /* At the heap limit: sweeping the rest may free a run, or slots
          * of the caller's class. */
-        mheap_sweep_finish(h);
         s = how->find != NULL ? how->find(ctx, false) : NULL;
         if (s == NULL)
             s = how->grow(ctx);

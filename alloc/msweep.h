@@ -133,8 +133,11 @@ struct sweep_alloc {
  * swept; then how->grow; and at the heap limit, with spans still
  * unswept, the rest of the sweep and both again (the reclaim stops at
  * its page count, which need not be a run).  Clears the error when that
- * last try succeeds.  NULL when all failed (error set).  A running
- * thread holding no lock: no flip happens before it returns. */
+ * last try succeeds.  NULL when all failed (error set).  It sweeps
+ * only while the spare gcBits arena can be had (mspan.h GB1), so a
+ * refusal of the OS ends in its NULL, never in a sweep that cannot
+ * stop.  A running thread holding no lock: no flip happens before it
+ * returns. */
 struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u64 *sweep_ns,
                                 const struct sweep_alloc *how, void *ctx);
 
