@@ -90,7 +90,7 @@ static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
 }
 
 /* sweep_alloc_bits: nbytes of fresh alloc bits for s from this epoch's
- * gcBits arena (contents undefined).  The span is claimed and cannot be
+ * gcBits arena, zeroed.  The span is claimed and cannot be
  * given back, and reusing its old alloc bits would outlive their epoch,
  * so when the OS refuses an arena the spare serves (mspan.h GB1); with
  * the spare spent too (only a sweep that must finish gets here: the
@@ -127,38 +127,35 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty)
      * until mheap_free_span drops the record. */
     size_t nbytes = bitmap_bytes(s->nelems);
     GCH_ASSERT_INTERNAL(mark_bytes(s->nelems) == 8 * nbytes);
-    uint8_t *alloc = NULL;
+    uint8_t *marks = s->gcmarks; /* a local: the stores below cannot move it */
+    uint64_t *alloc = NULL;      /* 8-byte aligned (gcbits) */
     uint32_t live = 0;
     for (size_t w = 0; w < nbytes / 8; w++) { /* bytes past nelems: 0 */
-        uint64_t bits = mark_pack64(s->gcmarks + 64 * w);
-        if (bits == 0 && alloc == NULL)
+        uint64_t bits = mark_pack64(marks + 64 * w);
+        if (bits == 0) /* the fresh bits are zero already (gcbits_alloc_sweep) */
             continue;
-        if (alloc == NULL) {
-            alloc = sweep_alloc_bits(h, s, nbytes);
-            memset(alloc, 0, 8 * w); /* the words skipped; the rest are stored */
-        }
-        uint64_t word = mem_order(bits);
-        memcpy(alloc + 8 * w, &word, 8);
-        live += bits_popcount64(bits);
-        if (bits != 0) /* zeroed in place for the next mark (MB4) */
-            memset(s->gcmarks + 64 * w, 0, 64);
+        if (alloc == NULL)
+            alloc = (uint64_t *)(void *)sweep_alloc_bits(h, s, nbytes);
+        alloc[w] = mem_order(bits);
+        live += mark_count64(marks + 64 * w, bits);
+        memset(marks + 64 * w, 0, 64); /* zeroed in place for the next mark (MB4) */
     }
     if (alloc == NULL && keep_empty) {
-        alloc = sweep_alloc_bits(h, s, nbytes);
-        memset(alloc, 0, nbytes);
+        alloc = (uint64_t *)(void *)sweep_alloc_bits(h, s, nbytes);
+        memset(alloc, 0, nbytes); /* zero already: touched by a write first (gcbits_alloc) */
     }
     GCH_ASSERT_INTERNAL(live <= s->alloc_count);
     uint32_t freed = s->alloc_count - live;
     if (freed > 0) {
         if (h->sweep.clobberfree || GCH_TRACKING)
             for (uint32_t i = 0; i < s->nelems; i++)
-                if (bit_is_set(s->alloc_bits, i) && (alloc == NULL || !bit_is_set(alloc, i)))
+                if (bit_is_set(s->alloc_bits, i) && (alloc == NULL || !bit_is_set((uint8_t *)alloc, i)))
                     free_object(h, s->start + (uintptr_t)i * s->elemsize, s->elemsize);
         count_frees(h, s, freed);
     }
     /* release: gch_add_cleanup's debug walk reads it unsynchronised
      * (gc/mweak.c reach_add) */
-    GCHI_SEQ_STORE(&s->alloc_bits, alloc != NULL ? alloc : s->gcmarks);
+    GCHI_SEQ_STORE(&s->alloc_bits, alloc != NULL ? (uint8_t *)alloc : marks);
     s->alloc_count = live;
     s->freeindex = 0;
     s->alloc_cache = 0;
