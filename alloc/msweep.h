@@ -27,7 +27,8 @@
  *       and sweeping done, and stores the new sweepgen before it clears
  *       DRAINED, so a thread that enters a sweep sees the new sweepgen.
  * Locking: sweeping takes the mcentral, heap and gcbits locks one at a
- *   time and holds none while applying the marks; done_lock (a leaf) only
+ *   time (gcbits only to start a new arena: a bitmap is one atomic add)
+ *   and holds none while applying the marks; done_lock (a leaf) only
  *   guards the sleep of threads waiting for the sweep to end.
  */
 #ifndef GCHEAP_ALLOC_MSWEEP_H
