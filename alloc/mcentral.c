@@ -76,12 +76,25 @@ struct mspan *mcentral_take_unswept(struct mcentral *c, uint32_t sg)
 {
     unsigned u = swept_index(sg) ^ 1;
     lock_acquire(&c->lock);
-    struct mspan *s = spanlist_pop(&c->partial[u]);
-    if (s == NULL)
-        s = spanlist_pop(&c->full[u]);
+    struct spanlist *l = &c->partial[u];
+    struct mspan *s = spanlist_pop(l);
+    if (s == NULL) {
+        l = &c->full[u];
+        s = spanlist_pop(l);
+    }
     if (s != NULL && !span_claim_sweep(s, sg)) /* C4 makes the claim certain */
         gch_fatal("unswept span with a wrong sweepgen", (uintptr_t)s,
                   atomic_u32_load_relaxed(&s->sweepgen), sg);
+    /* The next sweep's span is now first on this list: start loading the
+     * lines of its record that the claim and the sweep read (sweepgen,
+     * the mark map's address), which the pop touched only at prev. */
+    if (s != NULL) /* and the first mark bytes the sweep reads (its record's line was) */
+        __builtin_prefetch(s->gcmarks, 0);
+    struct mspan *n = l->first;
+    if (n != NULL) {
+        __builtin_prefetch(&n->sweepgen, 1);
+        __builtin_prefetch(&n->gcmarks, 0);
+    }
     lock_release(&c->lock);
     return s;
 }
@@ -102,6 +115,8 @@ static struct mspan *sweep_for_cache(struct mcentral *c)
     uint32_t sg = mheap_sweepgen(h); /* after sweep_begin: SW4 */
     struct mspan *s = NULL;
     for (int budget = REFILL_SWEEP_BUDGET; budget > 0; budget--) {
+        if (!gcbits_reserve(&h->gcbits)) /* GB1: the OS refuses; grow instead */
+            break;
         s = mcentral_take_unswept(c, sg);
         if (s == NULL)
             break;

@@ -430,6 +430,12 @@ static uintptr_t find_pages_or_wait(struct mheap *h, size_t npages)
 struct mspan *mheap_alloc_span(struct mheap *h, size_t npages, spanclass_t spc)
 {
     GCH_ASSERT(npages > 0);
+    /* GB1: the heap grows only with the sweep's spare arena in hand, so a
+     * refusal is reported here, not met by a sweep that cannot stop. */
+    if (!gcbits_reserve(&h->gcbits)) {
+        gchi_set_error(GCH_ENOMEM, "out of memory for the sweep's reserve of alloc bits");
+        return NULL;
+    }
     lock_acquire(&h->lock);
     uintptr_t base = find_pages_or_wait(h, npages);
     struct mspan *s = base != 0 ? fixalloc_alloc(&h->spanalloc) : NULL;

@@ -13,7 +13,9 @@
 struct gcbits_arena {
     struct gcbits_arena *next;     /* [gcbits lock] epoch list or free list */
     struct gcbits_arena *all_next; /* [gcbits lock] every arena */
-    size_t used;                   /* [gcbits lock] bytes of bits[] handed out */
+    struct atomic_u64 used;        /* [atomic add; set under the gcbits lock before the
+                                    * arena is published] bytes of bits[] handed out, or
+                                    * more once full: an add that overshoots gets none */
     uint64_t bits[];               /* 8-byte aligned bitmaps */
 };
 
@@ -184,7 +186,10 @@ void gcbits_init(struct gcbits *g, struct sysmem *sys)
 {
     lock_init(&g->lock, LOCKRANK_GCBITS);
     g->sys = sys;
-    g->next = g->current = g->previous = g->free = g->all = NULL;
+    atomic_ptr_store_relaxed(&g->next, NULL);
+    g->current = g->previous = g->free = g->all = NULL;
+    atomic_ptr_store_relaxed(&g->spare, NULL);
+    atomic_u64_store_relaxed(&g->spare_taken, 0);
     atomic_u64_store_relaxed(&g->sys_bytes, 0);
     atomic_u64_store_relaxed(&g->handed_bytes, 0);
 }
@@ -196,7 +201,8 @@ static struct gcbits_arena *new_arena(struct gcbits *g)
     struct gcbits_arena *a = g->free;
     if (a != NULL) {
         g->free = a->next;
-        memset(a->bits, 0, a->used);
+        uint64_t used = atomic_u64_load_relaxed(&a->used);
+        memset(a->bits, 0, used < GCBITS_CAPACITY ? used : GCBITS_CAPACITY);
     } else {
         a = sys_alloc(g->sys, GCBITS_CHUNK);
         if (a == NULL)
@@ -205,34 +211,97 @@ static struct gcbits_arena *new_arena(struct gcbits *g)
         g->all = a;
         atomic_u64_add_relaxed(&g->sys_bytes, GCBITS_CHUNK);
     }
-    a->used = 0;
+    atomic_u64_store_relaxed(&a->used, 0);
     a->next = NULL;
     return a;
+}
+
+/* take_spare: the spare arena, emptied, or NULL (GB1).  Caller holds
+ * g->lock. */
+static struct gcbits_arena *take_spare(struct gcbits *g)
+{
+    struct gcbits_arena *a = atomic_ptr_load_relaxed(&g->spare);
+    if (a != NULL) {
+        atomic_ptr_store_relaxed(&g->spare, NULL);
+        atomic_u64_store_relaxed(&g->spare_taken, atomic_u64_load_relaxed(&g->spare_taken) + 1);
+    }
+    return a;
+}
+
+/* arena_try: nbytes of a, or NULL when a is full.  One atomic add, no
+ * lock: an add that overshoots leaves used past the capacity, and the
+ * arena is full from then on. */
+static uint8_t *arena_try(struct gcbits_arena *a, size_t nbytes)
+{
+    uint64_t end = atomic_u64_add_relaxed(&a->used, nbytes);
+    return end <= GCBITS_CAPACITY ? (uint8_t *)a->bits + (end - nbytes) : NULL;
+}
+
+/* bits_alloc: nbytes from the arena being filled, without the lock, or
+ * under it from a new one (from the spare too when use_spare); NULL when
+ * none can be had.  Arenas are published to the lock-free path with a
+ * release store after they are zeroed, and leave it only at an epoch
+ * change, which no allocation overlaps (the flip: world stopped, sweep
+ * done; mspan.h). */
+static uint8_t *bits_alloc(struct gcbits *g, size_t nbytes, bool use_spare)
+{
+    struct gcbits_arena *a = atomic_ptr_load_acquire(&g->next);
+    uint8_t *p = a != NULL ? arena_try(a, nbytes) : NULL;
+    if (p == NULL) {
+        lock_acquire(&g->lock);
+        a = atomic_ptr_load_relaxed(&g->next); /* another thread may have replaced it */
+        p = a != NULL ? arena_try(a, nbytes) : NULL;
+        if (p == NULL) {
+            struct gcbits_arena *fresh = new_arena(g);
+            if (fresh == NULL && use_spare)
+                fresh = take_spare(g);
+            if (fresh == NULL) {
+                lock_release(&g->lock);
+                return NULL;
+            }
+            atomic_u64_store_relaxed(&fresh->used, nbytes);
+            p = (uint8_t *)fresh->bits;
+            /* The filled arena stays in this epoch: chain it behind. */
+            fresh->next = a;
+            atomic_ptr_store_release(&g->next, fresh); /* after new_arena zeroed it */
+        }
+        lock_release(&g->lock);
+    }
+    atomic_u64_add_relaxed(&g->handed_bytes, nbytes);
+    return p;
 }
 
 uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes)
 {
     GCH_ASSERT(nbytes % 8 == 0 && nbytes <= 1024);
-    lock_acquire(&g->lock);
-    struct gcbits_arena *a = g->next;
-    if (a == NULL || a->used + nbytes > GCBITS_CAPACITY) {
-        struct gcbits_arena *fresh = new_arena(g);
-        if (fresh == NULL) {
-            lock_release(&g->lock);
-            return NULL;
-        }
-        /* The filled arena stays in this epoch: chain it behind. */
-        fresh->next = a;
-        g->next = a = fresh;
-    }
-    uint8_t *p = (uint8_t *)a->bits + a->used;
-    a->used += nbytes;
-    atomic_u64_store_relaxed(&g->handed_bytes, atomic_u64_load_relaxed(&g->handed_bytes) + nbytes);
-    lock_release(&g->lock);
+    uint8_t *p = bits_alloc(g, nbytes, false);
     /* Zero already; the write makes the first touch of a fresh arena page
      * a write (mfixalloc.c: fixalloc_alloc says why). */
-    memset(p, 0, nbytes);
+    if (p != NULL)
+        memset(p, 0, nbytes);
     return p;
+}
+
+uint8_t *gcbits_alloc_sweep(struct gcbits *g, size_t nbytes)
+{
+    GCH_ASSERT(nbytes % 8 == 0 && nbytes <= 128);
+    return bits_alloc(g, nbytes, true);
+}
+
+bool gcbits_reserve(struct gcbits *g)
+{
+    if (atomic_ptr_load_relaxed(&g->spare) != NULL)
+        return true;
+    lock_acquire(&g->lock);
+    bool ok = atomic_ptr_load_relaxed(&g->spare) != NULL;
+    if (!ok) {
+        struct gcbits_arena *a = new_arena(g); /* free list first, then the OS */
+        if (a != NULL)
+            atomic_ptr_store_relaxed(&g->spare, a);
+        ok = a != NULL;
+    }
+    lock_release(&g->lock);
+    return ok;
 }
 
 /* free_chain: move every arena of the chain to the free list. */
@@ -251,8 +320,8 @@ void gcbits_new_epoch(struct gcbits *g)
     lock_acquire(&g->lock);
     free_chain(g, g->previous);
     g->previous = g->current;
-    g->current = g->next;
-    g->next = NULL;
+    g->current = atomic_ptr_load_relaxed(&g->next);
+    atomic_ptr_store_relaxed(&g->next, NULL);
     lock_release(&g->lock);
 }
 
@@ -266,7 +335,9 @@ void gcbits_release_all(struct gcbits *g)
         atomic_u64_sub_relaxed(&g->sys_bytes, GCBITS_CHUNK);
         a = next;
     }
-    g->next = g->current = g->previous = g->free = g->all = NULL;
+    atomic_ptr_store_relaxed(&g->next, NULL);
+    g->current = g->previous = g->free = g->all = NULL;
+    atomic_ptr_store_relaxed(&g->spare, NULL); /* it was on the all list */
     lock_release(&g->lock);
     lock_destroy(&g->lock);
 }

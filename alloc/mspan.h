@@ -286,6 +286,26 @@ static inline uint64_t mark_pack64(const uint8_t *p)
     return r;
 }
 
+/* mark_count64: the marks among the 64 mark bytes at p, whose
+ * mark_pack64 is bits.  With SSE2 the bytes (each 0 or 1) are summed
+ * where they lie: three byte adds (at most 4 a lane) and one psadbw,
+ * against about 20 instructions for a popcount without the popcnt
+ * instruction (the library is built for generic x86-64). */
+static inline unsigned mark_count64(const uint8_t *p, uint64_t bits)
+{
+#ifdef __SSE2__
+    (void)bits;
+    __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+    __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+    __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+    __m128i sum = _mm_sad_epu8(_mm_add_epi8(_mm_add_epi8(v0, v1), _mm_add_epi8(v2, v3)), _mm_setzero_si128());
+    return (unsigned)_mm_cvtsi128_si32(sum) + (unsigned)_mm_extract_epi16(sum, 4);
+#else
+    return (unsigned)__builtin_popcountll(bits);
+#endif
+}
+
 static inline uint64_t word_load(const uint64_t *w) { return mem_u64_load_relaxed(w); }
 static inline void word_store(uint64_t *w, uint64_t v) { mem_u64_store_relaxed(w, v); }
 
@@ -475,26 +495,59 @@ static inline bool span_read_layout(const struct mspan *s, struct span_layout *l
  * sweep writes each span's next ones, from its mark bytes).  Arenas
  * move next -> current -> previous -> free at each gcbits_new_epoch(),
  * so a bitmap is reused only two epochs after it was last handed out.
- * Locking: gcbits.lock (rank GCBITS).
+ * An arena's bytes not yet handed out are zero (fresh from the OS, or
+ * cleared as it leaves the free list), so bitmaps come zeroed.
+ *   GB1 a sweep cannot undo its claim of a span, and the OS may refuse an
+ *       arena at any time, so one arena is kept back (spare): a sweeper
+ *       whose request neither the arena being filled, the free list nor
+ *       the OS can serve takes the spare (gcbits_alloc_sweep).  The spare
+ *       is taken again, from the free list or the OS, where a refusal can
+ *       still be reported or waited out (gcbits_reserve): by every span
+ *       allocation before it takes pages (mheap_alloc_span: ENOMEM), and
+ *       by every sweeper that may stop before it claims a span (the
+ *       background sweeper, proportional credit, reclaim, a refill's
+ *       sweep), which stops instead while the spare cannot be had.  A
+ *       sweep's request is at most 128 bytes, so the spare serves any 511
+ *       sweeps that passed that check meanwhile.  Only the sweeps that
+ *       must finish (sweep termination, gch_collect's wait, the heap
+ *       limit's) may find the spare gone and the OS refusing: they retry
+ *       for about a second, then fail with a fatal error that says so.
+ * Locking: gcbits.lock (rank GCBITS) guards the lists and the spare;
+ * a bitmap from the arena being filled takes one atomic add, no lock.
  */
 struct gcbits_arena;
 
 struct gcbits {
     struct lock lock;
     struct sysmem *sys;                /* [immutable] */
-    struct gcbits_arena *next;         /* [lock] arena being filled */
+    struct atomic_ptr next;            /* [write under lock (release), read acquire]
+                                        * arena being filled: allocations bump its
+                                        * used count without the lock (mspan.c) */
     struct gcbits_arena *current;      /* [lock] previous epoch */
     struct gcbits_arena *previous;     /* [lock] the epoch before */
     struct gcbits_arena *free;         /* [lock] reusable arenas */
     struct gcbits_arena *all;          /* [lock] every arena, for release */
+    struct atomic_ptr spare;           /* [write under lock, read atomic] GB1: an
+                                        * arena kept back for the sweep, or NULL */
+    struct atomic_u64 spare_taken;     /* [write under lock] sweeps the spare served */
     struct atomic_u64 sys_bytes;       /* [write under lock] */
-    struct atomic_u64 handed_bytes;    /* [write under lock] bitmap bytes handed out, ever */
+    struct atomic_u64 handed_bytes;    /* [atomic] bitmap bytes handed out, ever */
 };
 
 void gcbits_init(struct gcbits *g, struct sysmem *sys);
 /* gcbits_alloc: a zeroed bitmap of nbytes (multiple of 8, <= 1024); NULL
  * when the OS refuses memory. */
 uint8_t *gcbits_alloc(struct gcbits *g, size_t nbytes);
+/* gcbits_alloc_sweep: a zeroed bitmap of nbytes (<= 128) for a sweep,
+ * not written (an arena's bytes not yet handed out are zero: new arenas
+ * come zeroed from the OS, reused ones are cleared as they are taken;
+ * the sweep stores only its nonzero words); when the OS refuses an
+ * arena, from the spare (GB1).  NULL only when the spare is gone too. */
+uint8_t *gcbits_alloc_sweep(struct gcbits *g, size_t nbytes);
+/* gcbits_reserve: hold the spare arena (GB1), taking it from the free
+ * list or the OS; false when the OS refuses.  One relaxed load when the
+ * spare is held. */
+bool gcbits_reserve(struct gcbits *g);
 void gcbits_new_epoch(struct gcbits *g);
 void gcbits_release_all(struct gcbits *g);
 

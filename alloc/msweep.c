@@ -16,8 +16,13 @@
 #include "mheap.h"
 #include "mpagealloc.h"
 
+#include <time.h>
+
 /* Spans one reclaim may sweep looking for free pages. */
 #define RECLAIM_SWEEP_BUDGET 100
+/* The longest wait, in ms, between retries of alloc bits the OS refused
+ * (sweep_alloc_bits): 1 + 2 + ... + 512 ms, about a second in all. */
+#define SWEEP_BITS_WAIT_MS 512u
 
 void sweepstate_init(struct sweepstate *sw, bool clobberfree)
 {
@@ -85,12 +90,24 @@ static void count_frees(struct mheap *h, const struct mspan *s, uint32_t freed)
 }
 
 /* sweep_alloc_bits: nbytes of fresh alloc bits for s from this epoch's
- * gcBits arena (contents undefined). */
+ * gcBits arena, zeroed.  The span is claimed and cannot be
+ * given back, and reusing its old alloc bits would outlive their epoch,
+ * so when the OS refuses an arena the spare serves (mspan.h GB1); with
+ * the spare spent too (only a sweep that must finish gets here: the
+ * others stop while the spare is gone) retry while the OS may recover,
+ * about a second, with no lock held. */
 static uint8_t *sweep_alloc_bits(struct mheap *h, const struct mspan *s, size_t nbytes)
 {
-    uint8_t *alloc = gcbits_alloc(&h->gcbits, nbytes);
-    if (alloc == NULL) /* reusing the old alloc bits would outlive their epoch */
-        gch_fatal("out of memory for alloc bits while sweeping", (uintptr_t)s, nbytes, 0);
+    uint8_t *alloc = gcbits_alloc_sweep(&h->gcbits, nbytes);
+    for (unsigned ms = 1; alloc == NULL && ms <= SWEEP_BITS_WAIT_MS; ms *= 2) {
+        struct timespec ts = {0, (long)ms * 1000000L};
+        nanosleep(&ts, NULL);
+        alloc = gcbits_alloc_sweep(&h->gcbits, nbytes);
+    }
+    if (alloc == NULL)
+        gch_fatal("out of memory: the OS refused the alloc bits a sweep needs (a 64 KiB gcBits "
+                  "arena) for a second, and the reserve arena was spent; the heap cannot finish "
+                  "sweeping", (uintptr_t)s, nbytes, 0);
     return alloc;
 }
 
@@ -110,38 +127,35 @@ uint32_t span_sweep(struct mheap *h, struct mspan *s, bool keep_empty)
      * until mheap_free_span drops the record. */
     size_t nbytes = bitmap_bytes(s->nelems);
     GCH_ASSERT_INTERNAL(mark_bytes(s->nelems) == 8 * nbytes);
-    uint8_t *alloc = NULL;
+    uint8_t *marks = s->gcmarks; /* a local: the stores below cannot move it */
+    uint64_t *alloc = NULL;      /* 8-byte aligned (gcbits) */
     uint32_t live = 0;
     for (size_t w = 0; w < nbytes / 8; w++) { /* bytes past nelems: 0 */
-        uint64_t bits = mark_pack64(s->gcmarks + 64 * w);
-        if (bits == 0 && alloc == NULL)
+        uint64_t bits = mark_pack64(marks + 64 * w);
+        if (bits == 0) /* the fresh bits are zero already (gcbits_alloc_sweep) */
             continue;
-        if (alloc == NULL) {
-            alloc = sweep_alloc_bits(h, s, nbytes);
-            memset(alloc, 0, 8 * w);
-        }
-        uint64_t word = mem_order(bits);
-        memcpy(alloc + 8 * w, &word, 8);
-        live += bits_popcount64(bits);
-        if (bits != 0) /* zeroed in place for the next mark (MB4) */
-            memset(s->gcmarks + 64 * w, 0, 64);
+        if (alloc == NULL)
+            alloc = (uint64_t *)(void *)sweep_alloc_bits(h, s, nbytes);
+        alloc[w] = mem_order(bits);
+        live += mark_count64(marks + 64 * w, bits);
+        memset(marks + 64 * w, 0, 64); /* zeroed in place for the next mark (MB4) */
     }
     if (alloc == NULL && keep_empty) {
-        alloc = sweep_alloc_bits(h, s, nbytes);
-        memset(alloc, 0, nbytes);
+        alloc = (uint64_t *)(void *)sweep_alloc_bits(h, s, nbytes);
+        memset(alloc, 0, nbytes); /* zero already: touched by a write first (gcbits_alloc) */
     }
     GCH_ASSERT_INTERNAL(live <= s->alloc_count);
     uint32_t freed = s->alloc_count - live;
     if (freed > 0) {
         if (h->sweep.clobberfree || GCH_TRACKING)
             for (uint32_t i = 0; i < s->nelems; i++)
-                if (bit_is_set(s->alloc_bits, i) && (alloc == NULL || !bit_is_set(alloc, i)))
+                if (bit_is_set(s->alloc_bits, i) && (alloc == NULL || !bit_is_set((uint8_t *)alloc, i)))
                     free_object(h, s->start + (uintptr_t)i * s->elemsize, s->elemsize);
         count_frees(h, s, freed);
     }
     /* release: gch_add_cleanup's debug walk reads it unsynchronised
      * (gc/mweak.c reach_add) */
-    GCHI_SEQ_STORE(&s->alloc_bits, alloc != NULL ? alloc : s->gcmarks);
+    GCHI_SEQ_STORE(&s->alloc_bits, alloc != NULL ? (uint8_t *)alloc : marks);
     s->alloc_count = live;
     s->freeindex = 0;
     s->alloc_cache = 0;
@@ -292,7 +306,7 @@ void mheap_sweep_credit(struct mheap *h, uint64_t bytes)
     uint64_t left = pages > swept0 ? pages - swept0 : 0;
     uint64_t target = swept0 + (spent >= pace ? left : (uint64_t)((unsigned __int128)left * spent / pace));
     while (atomic_u64_load_relaxed(&h->sweep.pages_swept) < target)
-        if (mheap_sweep_one(h, NULL) == 0)
+        if (!gcbits_reserve(&h->gcbits) || mheap_sweep_one(h, NULL) == 0) /* GB1 */
             break;
 }
 
@@ -303,10 +317,25 @@ void mheap_reclaim(struct mheap *h, size_t npages)
      * that fails at the heap limit sweeps everything and retries. */
     size_t got = 0, freed;
     for (unsigned n = 0; got < npages && n < RECLAIM_SWEEP_BUDGET; n++) {
-        if (mheap_sweep_one(h, &freed) == 0)
+        if (!gcbits_reserve(&h->gcbits) || mheap_sweep_one(h, &freed) == 0) /* GB1 */
             break;
         got += freed;
     }
+}
+
+/* sweep_finish_reserved: mheap_sweep_finish for a caller that may stop
+ * instead: false, with nothing waited for, when the spare gcBits arena
+ * cannot be had (mspan.h GB1: the OS refuses; the caller's own failure
+ * stands). */
+static bool sweep_finish_reserved(struct mheap *h)
+{
+    uint64_t gen = atomic_u64_load_relaxed(&h->sweep.nflips);
+    do {
+        if (!gcbits_reserve(&h->gcbits))
+            return false;
+    } while (mheap_sweep_one(h, NULL) != 0);
+    mheap_sweep_wait(h, gen);
+    return true;
 }
 
 struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u64 *sweep_ns,
@@ -328,10 +357,9 @@ struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u6
         sys_time_add(sweep_ns, t0);
     if (s == NULL)
         s = how->grow(ctx);
-    if (s == NULL && !mheap_sweep_done(h)) {
+    if (s == NULL && !mheap_sweep_done(h) && sweep_finish_reserved(h)) {
         /* At the heap limit: sweeping the rest may free a run, or slots
          * of the caller's class. */
-        mheap_sweep_finish(h);
         s = how->find != NULL ? how->find(ctx, false) : NULL;
         if (s == NULL)
             s = how->grow(ctx);

@@ -27,7 +27,8 @@
  *       and sweeping done, and stores the new sweepgen before it clears
  *       DRAINED, so a thread that enters a sweep sees the new sweepgen.
  * Locking: sweeping takes the mcentral, heap and gcbits locks one at a
- *   time and holds none while applying the marks; done_lock (a leaf) only
+ *   time (gcbits only to start a new arena: a bitmap is one atomic add)
+ *   and holds none while applying the marks; done_lock (a leaf) only
  *   guards the sleep of threads waiting for the sweep to end.
  */
 #ifndef GCHEAP_ALLOC_MSWEEP_H
@@ -133,8 +134,11 @@ struct sweep_alloc {
  * swept; then how->grow; and at the heap limit, with spans still
  * unswept, the rest of the sweep and both again (the reclaim stops at
  * its page count, which need not be a run).  Clears the error when that
- * last try succeeds.  NULL when all failed (error set).  A running
- * thread holding no lock: no flip happens before it returns. */
+ * last try succeeds.  NULL when all failed (error set).  It sweeps
+ * only while the spare gcBits arena can be had (mspan.h GB1), so a
+ * refusal of the OS ends in its NULL, never in a sweep that cannot
+ * stop.  A running thread holding no lock: no flip happens before it
+ * returns. */
 struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u64 *sweep_ns,
                                 const struct sweep_alloc *how, void *ctx);
 

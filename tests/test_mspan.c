@@ -24,6 +24,8 @@
 #include "testutil.h"
 #include "mheap.h"
 
+#include <pthread.h>
+
 static int heapspan_setup(void **state)
 {
     struct mheap *h = calloc(1, sizeof *h);
@@ -486,6 +488,103 @@ static void test_gcbits_epochs(void **state)
     free(e);
 }
 
+/* Concurrent allocation from the arena being filled (one atomic add, no
+ * lock, mspan.c bits_alloc): threads taking bitmaps at once, through both
+ * entry points and across many arena changes, each get zeroed bitmaps no
+ * other thread got (each fills its own with its mark and finds it intact
+ * at the end), and handed_bytes counts every byte.  Run under TSan. */
+enum { GB_THREADS = 4, GB_EACH = 3000 };
+
+struct gb_worker {
+    struct gcbits *g;
+    unsigned id;
+    uint8_t *p[GB_EACH];
+    size_t n[GB_EACH];
+    bool dirty; /* a bitmap was not zero when handed out */
+    size_t bytes;
+};
+
+static void *gb_run(void *arg)
+{
+    struct gb_worker *w = arg;
+    uint64_t rng = 77 + w->id;
+    for (int i = 0; i < GB_EACH; i++) {
+        size_t n = 8 * (1 + (size_t)(rng_next(&rng) % 16)); /* 8 .. 128: a sweep's sizes */
+        uint8_t *p = i % 2 ? gcbits_alloc_sweep(w->g, n) : gcbits_alloc(w->g, n);
+        if (p == NULL)
+            return NULL;
+        w->dirty |= !mem_is_zero(p, n);
+        memset(p, (int)w->id + 1, n);
+        w->p[i] = p;
+        w->n[i] = n;
+        w->bytes += n;
+    }
+    return NULL;
+}
+
+static void test_gcbits_concurrent(void **state)
+{
+    (void)state;
+    struct bitsenv *e = calloc(1, sizeof *e);
+    struct gb_worker *w = calloc(GB_THREADS, sizeof *w);
+    assert_non_null(e);
+    assert_non_null(w);
+    sysmem_init(&e->sys, &sys_linux_ops, false);
+    gcbits_init(&e->g, &e->sys);
+    for (int round = 0; round < 4; round++) { /* arenas reused from the free list too */
+        pthread_t th[GB_THREADS];
+        memset(w, 0, GB_THREADS * sizeof *w);
+        uint64_t handed0 = ld(&e->g.handed_bytes);
+        for (unsigned k = 0; k < GB_THREADS; k++) {
+            w[k].g = &e->g;
+            w[k].id = k;
+            assert_int_equal(pthread_create(&th[k], NULL, gb_run, &w[k]), 0);
+        }
+        size_t bytes = 0;
+        for (unsigned k = 0; k < GB_THREADS; k++) {
+            pthread_join(th[k], NULL);
+            assert_false(w[k].dirty);
+            bytes += w[k].bytes;
+            for (int i = 0; i < GB_EACH; i++) {
+                assert_non_null(w[k].p[i]);
+                for (size_t b = 0; b < w[k].n[i]; b++)
+                    assert_int_equal(w[k].p[i][b], k + 1);
+            }
+        }
+        assert_int_equal(ld(&e->g.handed_bytes), handed0 + bytes);
+        gcbits_new_epoch(&e->g);
+    }
+    gcbits_release_all(&e->g);
+    assert_int_equal(ld(&e->sys.ready), 0);
+    free(w);
+    free(e);
+}
+
+/* gcbits_reserve holds one spare arena, taken from the free list before
+ * the OS, and gcbits_alloc (a new span's bits) never takes it. */
+static void test_gcbits_spare(void **state)
+{
+    (void)state;
+    struct bitsenv *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+    sysmem_init(&e->sys, &sys_linux_ops, false);
+    gcbits_init(&e->g, &e->sys);
+    const uint64_t chunk = (uint64_t)64 << 10;
+    assert_true(gcbits_reserve(&e->g));
+    void *spare = atomic_ptr_load_relaxed(&e->g.spare);
+    assert_non_null(spare);
+    assert_int_equal(ld(&e->g.sys_bytes), chunk);
+    assert_true(gcbits_reserve(&e->g)); /* held: nothing new */
+    assert_int_equal(ld(&e->g.sys_bytes), chunk);
+    for (int i = 0; i < 200; i++) /* several arenas, none of them the spare */
+        assert_non_null(gcbits_alloc(&e->g, 1024));
+    assert_ptr_equal(atomic_ptr_load_relaxed(&e->g.spare), spare);
+    assert_int_equal(ld(&e->g.spare_taken), 0);
+    gcbits_release_all(&e->g);
+    assert_int_equal(ld(&e->sys.ready), 0);
+    free(e);
+}
+
 /* bit_set_atomic sets exactly bit i of the byte-addressed bitmap (the
  * bit bit_load, load_le64 and the sweeper read), whatever word-sized
  * operation it uses, returns true only the first time, and leaves every
@@ -592,6 +691,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_span_is_valid, heapspan_setup, heapspan_teardown),
         cmocka_unit_test(test_gcbits_alloc),
         cmocka_unit_test(test_gcbits_epochs),
+        cmocka_unit_test(test_gcbits_concurrent),
+        cmocka_unit_test(test_gcbits_spare),
         cmocka_unit_test(test_bit_set_atomic_layout),
         cmocka_unit_test(test_mark_pack8_all_patterns),
         cmocka_unit_test(test_mark_pack64),

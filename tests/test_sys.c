@@ -27,7 +27,9 @@
 #include "sys.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #define MIB ((size_t)1 << 20)
 
@@ -220,12 +222,19 @@ static void test_map_ahead(void **state)
 
 /* ---- part 2: fault injection ------------------------------------------ */
 
+/* The size of a gcBits arena (alloc/mspan.c GCBITS_CHUNK): the only
+ * metadata the heap maps in 64 KiB (persistent chunks are 256 KiB or a
+ * large record's own size). */
+#define GCBITS_ARENA_BYTES ((size_t)64 << 10)
+
 /* fake: counts calls and refuses some.  fail_*_all refuses every call;
  * fail_*_at = N refuses only the Nth call counted from arming (one-shot). */
 struct fake {
     bool fail_reserve_all, fail_map_all;
     int fail_reserve_at, fail_map_at;
     int fail_arena_maps; /* refuse this many maps at an arena base (below) */
+    int fail_bits_reserves; /* refuse this many reservations of a gcBits arena */
+    bool fail_bits_all;     /* refuse every reservation of a gcBits arena */
     int reserves, maps; /* calls since arming */
     int big_reserves;   /* reservations of ARENA_SIZE or more, since arming */
     int arena_maps;     /* maps inside an arena reservation, since arming */
@@ -234,6 +243,11 @@ struct fake {
     uint64_t live;      /* bytes reserved through us and not yet released */
     /* the last reservations of ARENA_SIZE or more: [lo, hi) */
     uintptr_t big_lo[16], big_hi[16];
+    /* Last (fake_arm keeps it): guards the fields above while the heap's
+     * own threads may call in (the background sweeper's reserve of a
+     * gcBits arena, with collection on); a zeroed mutex is an
+     * initialised one (glibc). */
+    pthread_mutex_t mu;
 };
 
 /* in_arena: v is inside one of our big reservations (an arena, not
@@ -254,11 +268,15 @@ static bool at_arena_base(const struct fake *f, const void *v)
     return ((uintptr_t)v & (ARENA_SIZE - 1)) == 0 && in_arena(f, v);
 }
 
-static void *fake_reserve(void *ctx, void *hint, size_t n)
+static void *fake_reserve_locked(struct fake *f, void *hint, size_t n)
 {
-    struct fake *f = ctx;
     f->reserves++;
     if (f->fail_reserve_all || f->reserves == f->fail_reserve_at) {
+        f->refused++;
+        return NULL;
+    }
+    if (n == GCBITS_ARENA_BYTES && (f->fail_bits_all || f->fail_bits_reserves > 0)) {
+        f->fail_bits_reserves -= f->fail_bits_reserves > 0;
         f->refused++;
         return NULL;
     }
@@ -273,9 +291,17 @@ static void *fake_reserve(void *ctx, void *hint, size_t n)
     return p;
 }
 
-static bool fake_map(void *ctx, void *v, size_t n)
+static void *fake_reserve(void *ctx, void *hint, size_t n)
 {
     struct fake *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    void *p = fake_reserve_locked(f, hint, n);
+    pthread_mutex_unlock(&f->mu);
+    return p;
+}
+
+static bool fake_map_locked(struct fake *f, void *v, size_t n)
+{
     f->maps++;
     f->arena_maps += in_arena(f, v);
     if (in_arena(f, v) && n > f->max_arena_map)
@@ -292,6 +318,15 @@ static bool fake_map(void *ctx, void *v, size_t n)
     return sys_linux_ops.map(NULL, v, n);
 }
 
+static bool fake_map(void *ctx, void *v, size_t n)
+{
+    struct fake *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    bool ok = fake_map_locked(f, v, n);
+    pthread_mutex_unlock(&f->mu);
+    return ok;
+}
+
 static void fake_used(void *ctx, void *v, size_t n) { (void)ctx; sys_linux_ops.used(NULL, v, n); }
 static bool fake_unused(void *ctx, void *v, size_t n, bool f)
 {
@@ -301,8 +336,11 @@ static bool fake_unused(void *ctx, void *v, size_t n, bool f)
 static void fake_release(void *ctx, void *v, size_t n)
 {
     struct fake *f = ctx;
-    assert_true(f->live >= n);
+    pthread_mutex_lock(&f->mu);
+    bool ok = f->live >= n;
     f->live -= n;
+    pthread_mutex_unlock(&f->mu);
+    assert_true(ok);
     sys_linux_ops.release(NULL, v, n);
 }
 static void fake_fault(void *ctx, void *v, size_t n) { (void)ctx; sys_linux_ops.fault(NULL, v, n); }
@@ -310,11 +348,40 @@ static void fake_fault(void *ctx, void *v, size_t n) { (void)ctx; sys_linux_ops.
 /* fake_arm: reset the call counts and failure plan (not `live`). */
 static void fake_arm(struct fake *f, int reserve_at, int map_at)
 {
+    pthread_mutex_lock(&f->mu);
     uint64_t live = f->live;
-    memset(f, 0, sizeof *f);
+    memset(f, 0, offsetof(struct fake, mu));
     f->live = live;
     f->fail_reserve_at = reserve_at;
     f->fail_map_at = map_at;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* fake_arm_bits: refuse the next `count` gcBits arenas, or all of them. */
+static void fake_arm_bits(struct fake *f, int count, bool all)
+{
+    pthread_mutex_lock(&f->mu);
+    f->fail_bits_reserves = count;
+    f->fail_bits_all = all;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* fake_refused / fake_live: read under the lock (the background sweeper
+ * may be calling in). */
+static int fake_refused(struct fake *f)
+{
+    pthread_mutex_lock(&f->mu);
+    int n = f->refused;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+static uint64_t fake_live(struct fake *f)
+{
+    pthread_mutex_lock(&f->mu);
+    uint64_t n = f->live;
+    pthread_mutex_unlock(&f->mu);
+    return n;
 }
 
 static gch_heap *fake_heap(struct fake *f, const gch_config *cfg)
@@ -326,29 +393,50 @@ static gch_heap *fake_heap(struct fake *f, const gch_config *cfg)
     return h;
 }
 
-/* check_heap: the heap's own verifier, H1, S1 (every byte the sysmem
- * counts is an arena or a metadata chunk, and is address space the OS
- * really gave and was not given back), span records == in-use spans, and
- * the HeapSys identity. */
+/* counters_agree: H1, S1 (every byte the sysmem counts is an arena or a
+ * metadata chunk, and is address space the OS really gave and was not
+ * given back) and released pages = Prepared bytes; false with the first
+ * identity that fails in *why. */
+static bool counters_agree(const struct mheap *m, const char **why)
+{
+    struct fake *f = m->sys.ops.ctx;
+    uint64_t held = ld(&m->sys.reserved) + ld(&m->sys.prepared) + ld(&m->sys.ready);
+    uint64_t narenas = 0;
+    for (const struct heaparena *a = m->arenas; a != NULL; a = a->next)
+        narenas++;
+    uint64_t meta = ld(&m->pa.sys_bytes) + ld(&m->gcbits.sys_bytes);
+    *why = fake_live(f) != held                    ? "fake's live bytes = sysmem's"
+           : held != narenas * ARENA_SIZE + meta ? "S1: sysmem = arenas x 64 MiB + metadata"
+           : ld(&m->pages_mapped) != ld(&m->pages_inuse) + ld(&m->pages_free) + ld(&m->pages_released)
+               ? "H1: mapped = in use + free + released"
+           /* Released heap pages are exactly the Prepared bytes (metadata is Ready). */
+           : ld(&m->sys.prepared) != ld(&m->pages_released) * PAGE_SIZE ? "Prepared = released pages"
+                                                                          : NULL;
+    return *why == NULL;
+}
+
+/* check_heap: the heap's own verifier, counters_agree, span records ==
+ * in-use spans, and the HeapSys identity.  With collection on, the
+ * background sweeper and scavenger may be between two counters (a
+ * release moves Ready to Prepared before it counts the pages released;
+ * a sweeper's reserve maps a gcBits arena before it counts it): the
+ * counters are read again until they agree, for up to 2 s. */
 static void check_heap(gch_heap *h)
 {
     struct mheap *m = &h->mheap;
     assert_int_equal(gchi_heap_verify(h), 0);
-    struct fake *f = m->sys.ops.ctx;
-    assert_int_equal(f->live, ld(&m->sys.reserved) + ld(&m->sys.prepared) + ld(&m->sys.ready));
-    assert_int_equal(m->spanalloc.inuse, ld(&m->spans_inuse));
-    assert_int_equal(ld(&m->pages_mapped), ld(&m->pages_inuse) + ld(&m->pages_free) +
-                                               ld(&m->pages_released));
-    uint64_t narenas = 0;
-    for (struct heaparena *a = m->arenas; a != NULL; a = a->next)
-        narenas++;
-    uint64_t held = ld(&m->sys.reserved) + ld(&m->sys.prepared) + ld(&m->sys.ready);
-    uint64_t meta = ld(&m->pa.sys_bytes) + ld(&m->gcbits.sys_bytes);
-    if (held != narenas * ARENA_SIZE + meta)
-        fail_msg("S1: sysmem holds %llu bytes, arenas %llu x 64 MiB + metadata %llu",
-                 (unsigned long long)held, (unsigned long long)narenas, (unsigned long long)meta);
-    /* Released heap pages are exactly the Prepared bytes (metadata is Ready). */
-    assert_int_equal(ld(&m->sys.prepared), ld(&m->pages_released) * PAGE_SIZE);
+    lock_acquire(&m->lock); /* a sweeper may be freeing a span */
+    size_t records = m->spanalloc.inuse;
+    uint64_t spans = ld(&m->spans_inuse);
+    lock_release(&m->lock);
+    assert_int_equal(records, spans);
+    const char *why = NULL;
+    for (int tries = 0; !counters_agree(m, &why) && tries < 2000; tries++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (why != NULL)
+        fail_msg("counters disagree: %s", why);
     gch_stats st;
     gch_read_stats(h, &st);
     assert_int_equal(st.heap_sys, st.heap_inuse + st.heap_idle);
@@ -502,16 +590,23 @@ static void run_workload(gch_heap *h, gch_thread *t, struct workload_result *r)
 }
 
 /* Fail each reserve, then each map, of the workload in turn (Lua's
- * fault-injecting allocator does the same with allocation counts). */
-static void test_fail_every_point(void **state)
+ * fault-injecting allocator does the same with allocation counts), with
+ * GOGC = gc_percent (-1: off).  With collection on, the refusals also
+ * meet the sweep (a gcBits arena: mspan.h GB1; it was a fatal error),
+ * and an allocation a refusal failed runs a cycle and retries
+ * (gchi_hook_alloc_failed), so none need reach the caller. */
+static void fail_every_point(int gc_percent)
 {
-    (void)state;
     struct fake f = {0};
     struct workload_result r = {0};
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.gc_percent = gc_percent;
+    cfg.read_env = 0;
     /* A clean run counts the calls (the count can vary by one or two:
      * an aligned first reservation needs no second try). */
     fake_arm(&f, 0, 0);
-    gch_heap *h = fake_heap(&f, NULL);
+    gch_heap *h = fake_heap(&f, &cfg);
     gch_thread *t = gch_thread_attach(h);
     assert_non_null(t);
     fake_arm(&f, 0, 0);
@@ -524,30 +619,179 @@ static void test_fail_every_point(void **state)
     assert_int_equal(f.live, 0);
 
     int injected = 0, surfaced = 0;
+    uint64_t cycles = 0;
     for (int kind = 0; kind < 2; kind++) {
         int count = kind == 0 ? nreserve : nmap;
         for (int n = 1; n <= count + 2; n++) {
             fake_arm(&f, 0, 0);
-            h = fake_heap(&f, NULL);
+            h = fake_heap(&f, &cfg);
             t = gch_thread_attach(h);
             assert_non_null(t);
             fake_arm(&f, kind == 0 ? n : 0, kind == 1 ? n : 0);
             memset(&r, 0, sizeof r);
             run_workload(h, t, &r);
-            injected += f.refused;
+            int refused = fake_refused(&f);
+            injected += refused;
             surfaced += r.nulls;
-            assert_true(r.nulls <= f.refused);
+            assert_true(r.nulls <= refused);
             assert_int_equal(gch_thread_detach(t), GCH_OK);
             check_heap(h);
+            gch_stats st;
+            gch_read_stats(h, &st);
+            cycles += st.num_gc;
             heap_free_checked(h);
             assert_int_equal(f.live, 0);
         }
     }
-    /* The loop really exercised failures, and some reached the caller
-     * (others were absorbed: a refused reservation at the preferred
-     * address is retried without a hint). */
-    assert_true(injected >= nreserve + nmap);
-    assert_true(surfaced > 0);
+    /* The loop really exercised failures, and without collection some
+     * reached the caller (others were absorbed: a refused reservation at
+     * the preferred address is retried without a hint); with it, cycles
+     * ran. */
+    if (gc_percent < 0) {
+        assert_true(injected >= nreserve + nmap);
+        assert_true(surfaced > 0);
+        assert_int_equal(cycles, 0);
+    } else { /* the background sweeper's reserves make the counts vary */
+        assert_true(injected > 0);
+        assert_true(cycles > 0);
+    }
+}
+
+static void test_fail_every_point(void **state)
+{
+    (void)state;
+    fail_every_point(-1);
+}
+
+static void test_fail_every_point_collecting(void **state)
+{
+    (void)state;
+    fail_every_point(100);
+}
+
+/* ---- the sweep's alloc bits (mspan.h GB1) ------------------------------ */
+
+/* quiet_heap: a heap over the fake that collects only when told. */
+static gch_heap *quiet_heap(struct fake *f)
+{
+    gch_config cfg;
+    gch_config_init(&cfg);
+    cfg.gc_percent = -1;
+    cfg.read_env = 0;
+    fake_arm(f, 0, 0);
+    return fake_heap(f, &cfg);
+}
+
+/* keep_list: allocate n small objects and link every third into a list
+ * from *root (slot 0 of each); the rest are garbage.  Returns the count
+ * linked.  The kept ones fill many spans, each with survivors, so each
+ * sweep of them needs fresh alloc bits. */
+static int keep_list(gch_thread *t, void **root, int n)
+{
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        void **p = gch_alloc(t, &small_type);
+        assert_non_null(p);
+        if (i % 3 == 0) {
+            gch_write(t, &p[0], *root);
+            gch_write(t, root, p);
+            kept++;
+        }
+    }
+    return kept;
+}
+
+static int list_length(void *root)
+{
+    int n = 0;
+    for (void **p = root; p != NULL; p = p[0])
+        n++;
+    return n;
+}
+
+static void *spare_of(gch_heap *h) { return atomic_ptr_load_relaxed(&h->mheap.gcbits.spare); }
+
+/* A sweep that needs a new gcBits arena while the OS refuses one takes
+ * the spare arena and finishes (it was a fatal error: "out of memory for
+ * alloc bits while sweeping"); survivors keep their objects, the next
+ * span allocation takes a spare again, and a second refusal in the next
+ * cycle is survived the same way.  The first flip frees no arena and the
+ * second only the first epoch's, which the spare's replacement emptied,
+ * so both sweeps must ask the OS. */
+static void test_sweep_survives_refused_bits_arena(void **state)
+{
+    (void)state;
+    struct fake f = {0};
+    gch_heap *h = quiet_heap(&f);
+    struct mheap *m = &h->mheap;
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    void *root = NULL;
+    assert_int_equal(gch_root_add(h, &root), GCH_OK);
+    int kept = keep_list(t, &root, 30000);
+    assert_non_null(spare_of(h)); /* GB1: taken with the first span */
+    for (int cycle = 0; cycle < 2; cycle++) {
+        uint64_t taken = ld(&m->gcbits.spare_taken);
+        fake_arm(&f, 0, 0);
+        fake_arm_bits(&f, 1, false);
+        assert_int_equal(gch_collect(h), GCH_OK); /* sweeps everything before it returns */
+        assert_int_equal(fake_refused(&f), 1);
+        assert_int_equal(ld(&m->gcbits.spare_taken), taken + 1); /* a sweep took it */
+        assert_true(mheap_sweep_done(m));
+        assert_int_equal(list_length(root), kept);
+        check_heap(h);
+        /* Garbage of another class: the new spans take the spare again. */
+        for (int i = 0; i < 50; i++)
+            assert_non_null(gch_alloc_noscan(t, 3000));
+        assert_non_null(spare_of(h));
+        check_heap(h);
+    }
+    assert_int_equal(gch_root_remove(h, &root), GCH_OK);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    heap_free_checked(h);
+    assert_int_equal(f.live, 0);
+}
+
+/* With the OS refusing every gcBits arena, the sweep finishes on the
+ * spare; then a span allocation, which cannot take the spare back,
+ * fails with GCH_ENOMEM and changes nothing, and sweeping that may stop
+ * stops; once the OS gives memory again everything works. */
+static void test_refused_bits_spare_is_enomem(void **state)
+{
+    (void)state;
+    struct fake f = {0};
+    gch_heap *h = quiet_heap(&f);
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    void *root = NULL;
+    assert_int_equal(gch_root_add(h, &root), GCH_OK);
+    int kept = keep_list(t, &root, 30000);
+    fake_arm(&f, 0, 0);
+    fake_arm_bits(&f, 0, true);
+    assert_int_equal(gch_collect(h), GCH_OK);
+    assert_true(fake_refused(&f) >= 1);
+    assert_null(spare_of(h));
+    assert_int_equal(list_length(root), kept);
+    gch_stats before, after;
+    gch_read_stats(h, &before);
+    expect_error(gch_alloc_noscan(t, 3000), GCH_ENOMEM); /* a class with no span yet */
+    expect_error(gch_alloc_noscan(t, 200000), GCH_ENOMEM); /* large */
+    gch_read_stats(h, &after);
+    assert_int_equal(after.heap_inuse, before.heap_inuse);
+    assert_int_equal(after.mallocs, before.mallocs);
+    check_heap(h);
+    /* The OS gives memory again: the allocation takes a spare first,
+     * and the next cycle and its sweep run as usual. */
+    fake_arm_bits(&f, 0, false);
+    assert_non_null(gch_alloc_noscan(t, 3000));
+    assert_non_null(spare_of(h));
+    assert_int_equal(gch_collect(h), GCH_OK);
+    assert_int_equal(list_length(root), kept);
+    check_heap(h);
+    assert_int_equal(gch_root_remove(h, &root), GCH_OK);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    heap_free_checked(h);
+    assert_int_equal(f.live, 0);
 }
 
 static uint64_t narenas_of(const struct mheap *m)
@@ -571,8 +815,7 @@ static void test_map_failure_retries_the_same_arena(void **state)
 {
     (void)state;
     struct fake f = {0};
-    fake_arm(&f, 0, 0);
-    gch_heap *h = fake_heap(&f, NULL);
+    gch_heap *h = quiet_heap(&f); /* a refused allocation must not run a cycle and retry */
     gch_thread *t = gch_thread_attach(h);
     assert_non_null(t);
     struct mheap *m = &h->mheap;
@@ -721,6 +964,7 @@ static void test_heap_limit(void **state)
     gch_config cfg;
     gch_config_init(&cfg);
     cfg.heap_limit = 8 * MIB;
+    cfg.gc_percent = -1; /* the objects are garbage: a cycle would make room */
     gch_heap *h = gch_heap_new(&cfg);
     assert_non_null(h);
     gch_thread *t = gch_thread_attach(h);
@@ -783,7 +1027,10 @@ int main(void)
         cmocka_unit_test(test_map_failure_loses_nothing),
         cmocka_unit_test(test_attach_failure),
         cmocka_unit_test(test_fail_every_point),
+        cmocka_unit_test(test_fail_every_point_collecting),
         cmocka_unit_test(test_map_failure_retries_the_same_arena),
+        cmocka_unit_test(test_sweep_survives_refused_bits_arena),
+        cmocka_unit_test(test_refused_bits_spare_is_enomem),
         cmocka_unit_test(test_growth_maps_the_arena_once),
         cmocka_unit_test(test_map_ahead_bounds),
         cmocka_unit_test(test_heap_limit),
