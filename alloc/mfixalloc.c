@@ -94,9 +94,15 @@ void persistent_release_all(struct persistent *p)
 
 void fixalloc_init(struct fixalloc *f, size_t size, struct persistent *pa, bool zero)
 {
+    fixalloc_init_align(f, size, 16, pa, zero);
+}
+
+void fixalloc_init_align(struct fixalloc *f, size_t size, size_t align, struct persistent *pa, bool zero)
+{
+    GCH_ASSERT(align >= 8 && align <= 64 && (align & (align - 1)) == 0);
     if (size < sizeof(struct fixlink))
         size = sizeof(struct fixlink);
-    f->size = (size + 15) & ~(size_t)15;
+    f->size = (size + align - 1) & ~(align - 1);
     f->pa = pa;
     f->free = NULL;
     f->chunk = NULL;

@@ -56,7 +56,13 @@ struct fixalloc {
     bool zero;                 /* [immutable] zero records taken from the free list */
 };
 
+/* fixalloc_init: records of size bytes rounded up to 16 (so 16-byte
+ * aligned: blocks are 64-byte aligned). */
 void fixalloc_init(struct fixalloc *f, size_t size, struct persistent *pa, bool zero);
+/* fixalloc_init_align: records of size bytes rounded up to align (a power
+ * of two, 8 to 64), each align-aligned.  Pools of many small records of
+ * 8-byte words take 8: a 136-byte typebits record would cost 144 at 16. */
+void fixalloc_init_align(struct fixalloc *f, size_t size, size_t align, struct persistent *pa, bool zero);
 /* fixalloc_alloc: one record, or NULL when the OS refuses memory. */
 void *fixalloc_alloc(struct fixalloc *f);
 void fixalloc_free(struct fixalloc *f, void *v);

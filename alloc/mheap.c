@@ -558,9 +558,9 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
                        sizeof(struct fixlink) <= sizeof(uint64_t),
                    "fixlink overlaps only alloc_cache");
     fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
-    for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++)
-        fixalloc_init(&h->typebitsalloc[i], sizeof(struct span_typebits) + (i + 1) * sizeof(uint64_t), &h->pa,
-                      true);
+    for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++) /* words only: 8-byte records (mspan.h) */
+        fixalloc_init_align(&h->typebitsalloc[i], sizeof(struct span_typebits) + (i + 1) * sizeof(uint64_t), 8,
+                            &h->pa, true);
     for (size_t i = 0; i < MARK_POOLS; i++)
         fixalloc_init(&h->markalloc[i], (i + 1) * 64, &h->pa, true);
     h->heap_limit = heap_limit;

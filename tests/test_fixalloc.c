@@ -189,6 +189,39 @@ static void test_fixalloc_distinct(void **state)
     free(v);
 }
 
+/* fixalloc_init_align: sizes round up to the alignment asked for, not to
+ * 16, and every record is aligned to it, distinct and non-overlapping
+ * across blocks (a 136-byte record at 8: 120 to a 16 KiB block, whose
+ * records straddle 16-byte boundaries). */
+static void test_fixalloc_align(void **state)
+{
+    struct meta *m = *state;
+    static const struct { size_t size, align, want; } cases[] = {
+        {136, 8, 136}, {130, 8, 136}, {136, 16, 144}, {100, 64, 128}, {1, 8, 8}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct fixalloc f;
+        fixalloc_init_align(&f, cases[c].size, cases[c].align, &m->pa, true);
+        assert_int_equal(f.size, cases[c].want);
+        enum { N = 300 };
+        void *v[N];
+        for (size_t i = 0; i < N; i++) {
+            v[i] = fixalloc_alloc(&f);
+            assert_non_null(v[i]);
+            assert_int_equal((uintptr_t)v[i] % cases[c].align, 0);
+            assert_true(mem_is_zero(v[i], f.size));
+            memset(v[i], 0xee, f.size);
+        }
+        qsort(v, N, sizeof v[0], cmp_ptr);
+        for (size_t i = 1; i < N; i++)
+            assert_true((uintptr_t)v[i] >= (uintptr_t)v[i - 1] + f.size);
+        for (size_t i = 0; i < N; i++)
+            fixalloc_free(&f, v[i]);
+        assert_int_equal(f.inuse, 0);
+        /* zeroed pool: a reused record reads zero again */
+        assert_true(mem_is_zero(fixalloc_alloc(&f), f.size));
+    }
+}
+
 /* A record smaller than a free-list link is grown to hold one. */
 static void test_fixalloc_tiny_records(void **state)
 {
@@ -383,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persistent_large, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_persistent_release_all, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_distinct, meta_setup, meta_teardown),
+        cmocka_unit_test_setup_teardown(test_fixalloc_align, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_tiny_records, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_lifo_reuse, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_zero_flag, meta_setup, meta_teardown),
