@@ -11,8 +11,23 @@
  * Invariants:
  *   P1 every chunk a persistent holds is on its chunk list, so
  *      persistent_release_all() returns all of it;
- *   F1 a record is either handed out or on f->free, never both;
- *      f->inuse counts the handed-out ones.
+ *   F1 a record is handed out, on f->free, in a released run
+ *      (f->released), or on a list a release has taken (below), and in
+ *      one of them only; f->inuse counts the handed-out ones, f->nfree
+ *      those on f->free.
+ *   F2 a record in a released run is read or written by nobody until
+ *      fixalloc_alloc hands it out again (zeroed): its memory may read
+ *      zero at any time (MADV_DONTNEED), so it holds no link.
+ * Giving memory back (zeroed pools only: typebits and mark records,
+ * which nobody reads once their span is freed): fixalloc_release_take
+ * takes the whole free list (owner's lock held, O(1)); fixalloc_release
+ * (no lock: the taken records are the caller's alone) sorts it, releases
+ * the OS pages that lie wholly inside runs of adjacent free records, and
+ * keeps those records as released runs (start, count; the descriptor
+ * lives outside the released pages); fixalloc_release_put (owner's lock)
+ * puts the rest back on the free list and the runs on f->released.
+ * fixalloc_alloc takes the free list first, then a released run (its
+ * first touch faults a zero page in), then fresh memory.
  * Locking: persistent has its own lock (rank PERSISTENT, a leaf).
  *   fixalloc is not thread-safe: its owner's lock guards it (the span
  *   allocator's by MHEAP, the thread records' by THREADS).
@@ -46,6 +61,14 @@ void persistent_release_all(struct persistent *p);
 
 struct fixlink { struct fixlink *next; };
 
+/* A run of n adjacent free records from start (F2), or a spare
+ * descriptor on f->spare. */
+struct fixrun {
+    char *start;
+    size_t n;
+    struct fixrun *next;
+};
+
 struct fixalloc {
     size_t size;               /* [immutable] bytes per record, >= sizeof(fixlink) */
     struct persistent *pa;     /* [immutable] */
@@ -53,6 +76,9 @@ struct fixalloc {
     char *chunk;               /* [owner's lock] unused tail of the current block */
     size_t nchunk;             /* [owner's lock] bytes left in chunk */
     size_t inuse;              /* [owner's lock] records handed out (F1) */
+    size_t nfree;              /* [owner's lock] records on free (F1) */
+    struct fixrun *released;   /* [owner's lock] runs of released records (F2) */
+    struct fixrun *spare;      /* [owner's lock] unused run descriptors */
     bool zero;                 /* [immutable] zero records taken from the free list */
 };
 
@@ -66,5 +92,26 @@ void fixalloc_init_align(struct fixalloc *f, size_t size, size_t align, struct p
 /* fixalloc_alloc: one record, or NULL when the OS refuses memory. */
 void *fixalloc_alloc(struct fixalloc *f);
 void fixalloc_free(struct fixalloc *f, void *v);
+
+/* What a release takes from a pool and gives back (above). */
+struct fixrelease {
+    struct fixlink *list;      /* the records taken */
+    size_t n;                  /* how many */
+    struct fixlink *tail;      /* after fixalloc_release: the last of list */
+    struct fixrun *runs;       /* after fixalloc_release: the released runs */
+    struct fixrun *spare;      /* descriptors to use, then the unused ones */
+    size_t released_bytes;     /* after fixalloc_release: bytes given back */
+};
+
+/* fixalloc_release_take: take f's free list into r if it holds at least
+ * min_bytes of records; false (r empty) if not.  Owner's lock held. */
+bool fixalloc_release_take(struct fixalloc *f, size_t min_bytes, struct fixrelease *r);
+/* fixalloc_release: give back the OS pages wholly covered by adjacent
+ * records of r (ops.unused, MADV_DONTNEED); no lock held.  May allocate
+ * (malloc for the sort, persistent_alloc for descriptors); on failure it
+ * releases less, never loses a record. */
+void fixalloc_release(struct fixalloc *f, struct sysmem *sys, struct fixrelease *r);
+/* fixalloc_release_put: r's records and runs back into f.  Owner's lock. */
+void fixalloc_release_put(struct fixalloc *f, struct fixrelease *r);
 
 #endif /* GCHEAP_ALLOC_MFIXALLOC_H */
