@@ -14,6 +14,11 @@
 
 #define PERSISTENT_CHUNK (256u << 10)
 #define FIXALLOC_BLOCK (16u << 10)
+/* A releasable pool's blocks: 64 KiB, page-aligned, so that the pages a
+ * release gives back are not cut by other pools' blocks every 16 KiB
+ * (there, one page in four straddled a block edge and stayed).  Address
+ * space only: a block's records become resident as they are handed out. */
+#define FIXALLOC_RELEASABLE_BLOCK (64u << 10)
 
 struct persistent_chunk {
     struct persistent_chunk *next;
@@ -113,6 +118,13 @@ void fixalloc_init_align(struct fixalloc *f, size_t size, size_t align, struct p
     f->released = NULL;
     f->spare = NULL;
     f->zero = zero;
+    f->releasable = false;
+}
+
+void fixalloc_set_releasable(struct fixalloc *f)
+{
+    GCH_ASSERT(f->zero && f->inuse == 0 && f->chunk == NULL);
+    f->releasable = true;
 }
 
 void *fixalloc_alloc(struct fixalloc *f)
@@ -140,9 +152,10 @@ void *fixalloc_alloc(struct fixalloc *f)
         return v;
     }
     if (f->nchunk < f->size) {
-        size_t block = f->size > FIXALLOC_BLOCK ? f->size : FIXALLOC_BLOCK;
+        size_t want = f->releasable ? FIXALLOC_RELEASABLE_BLOCK : FIXALLOC_BLOCK;
+        size_t block = f->size > want ? f->size : want;
         block -= block % f->size;
-        f->chunk = persistent_alloc(f->pa, block, 64);
+        f->chunk = persistent_alloc(f->pa, block, f->releasable ? 4096 : 64);
         if (f->chunk == NULL) {
             f->nchunk = 0;
             return NULL;
@@ -174,7 +187,7 @@ void fixalloc_free(struct fixalloc *f, void *v)
 
 bool fixalloc_release_take(struct fixalloc *f, size_t min_bytes, struct fixrelease *r)
 {
-    GCH_ASSERT(f->zero); /* F2: a record given back reads zero; the others' need not */
+    GCH_ASSERT(f->releasable); /* F2: zeroed when handed out again */
     memset(r, 0, sizeof *r);
     if (f->nfree == 0 || f->nfree * f->size < min_bytes)
         return false;

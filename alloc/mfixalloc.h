@@ -18,8 +18,9 @@
  *   F2 a record in a released run is read or written by nobody until
  *      fixalloc_alloc hands it out again (zeroed): its memory may read
  *      zero at any time (MADV_DONTNEED), so it holds no link.
- * Giving memory back (zeroed pools only: typebits and mark records,
- * which nobody reads once their span is freed): fixalloc_release_take
+ * Giving memory back (releasable pools, fixalloc_set_releasable:
+ * typebits and mark records, which nobody reads once their span is
+ * freed): fixalloc_release_take
  * takes the whole free list (owner's lock held, O(1)); fixalloc_release
  * (no lock: the taken records are the caller's alone) sorts it, releases
  * the OS pages that lie wholly inside runs of adjacent free records, and
@@ -80,6 +81,8 @@ struct fixalloc {
     struct fixrun *released;   /* [owner's lock] runs of released records (F2) */
     struct fixrun *spare;      /* [owner's lock] unused run descriptors */
     bool zero;                 /* [immutable] zero records taken from the free list */
+    bool releasable;           /* [immutable after the first record] a zeroed pool whose
+                                * free records may be given back (F2) */
 };
 
 /* fixalloc_init: records of size bytes rounded up to 16 (so 16-byte
@@ -89,6 +92,10 @@ void fixalloc_init(struct fixalloc *f, size_t size, struct persistent *pa, bool 
  * of two, 8 to 64), each align-aligned.  Pools of many small records of
  * 8-byte words take 8: a 136-byte typebits record would cost 144 at 16. */
 void fixalloc_init_align(struct fixalloc *f, size_t size, size_t align, struct persistent *pa, bool zero);
+/* fixalloc_set_releasable: let a zeroed pool's free records be given
+ * back (fixalloc_release below); before its first record.  Its blocks
+ * are 64 KiB and page-aligned. */
+void fixalloc_set_releasable(struct fixalloc *f);
 /* fixalloc_alloc: one record, or NULL when the OS refuses memory. */
 void *fixalloc_alloc(struct fixalloc *f);
 void fixalloc_free(struct fixalloc *f, void *v);

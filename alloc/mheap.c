@@ -558,11 +558,18 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
                        sizeof(struct fixlink) <= sizeof(uint64_t),
                    "fixlink overlaps only alloc_cache");
     fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
-    for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++) /* words only: 8-byte records (mspan.h) */
+    /* Typebits and mark records go back to the OS with their spans
+     * (mheap_release_metadata); typebits are words only: 8-byte records
+     * (mspan.h). */
+    for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++) {
         fixalloc_init_align(&h->typebitsalloc[i], sizeof(struct span_typebits) + (i + 1) * sizeof(uint64_t), 8,
                             &h->pa, true);
-    for (size_t i = 0; i < MARK_POOLS; i++)
+        fixalloc_set_releasable(&h->typebitsalloc[i]);
+    }
+    for (size_t i = 0; i < MARK_POOLS; i++) {
         fixalloc_init(&h->markalloc[i], (i + 1) * 64, &h->pa, true);
+        fixalloc_set_releasable(&h->markalloc[i]);
+    }
     h->heap_limit = heap_limit;
     atomic_u64_store_relaxed(&h->memory_limit, UINT64_MAX);
     /* Go starts its sweep generation at 0 too; uint32 wrap-around is

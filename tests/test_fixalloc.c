@@ -246,6 +246,7 @@ static void test_fixalloc_release(void **state)
     struct meta *m = *state;
     struct fixalloc f;
     fixalloc_init_align(&f, 136, 8, &m->pa, true);
+    fixalloc_set_releasable(&f);
     enum { N = 3000 };
     unsigned char **v = calloc(N, sizeof *v);
     assert_non_null(v);
