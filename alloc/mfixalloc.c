@@ -14,21 +14,20 @@
 
 #define PERSISTENT_CHUNK (256u << 10)
 #define FIXALLOC_BLOCK (16u << 10)
-/* A releasable pool's blocks: 64 KiB, page-aligned, so that the pages a
- * release gives back are not cut by other pools' blocks every 16 KiB
- * (there, one page in four straddled a block edge and stayed).  Address
- * space only: a block's records become resident as they are handed out. */
-#define FIXALLOC_RELEASABLE_BLOCK (64u << 10)
 
 struct persistent_chunk {
     struct persistent_chunk *next;
     size_t size; /* bytes mapped, this header included */
 };
 
-void persistent_init(struct persistent *p, struct sysmem *sys)
+void persistent_init(struct persistent *p, struct sysmem *sys) { persistent_init_chunk(p, sys, PERSISTENT_CHUNK); }
+
+void persistent_init_chunk(struct persistent *p, struct sysmem *sys, size_t chunk)
 {
+    GCH_ASSERT(chunk >= 4096 && chunk % 4096 == 0);
     lock_init(&p->lock, LOCKRANK_PERSISTENT);
     p->sys = sys;
+    p->chunk = chunk;
     p->cur = p->end = NULL;
     p->chunks = NULL;
     atomic_u64_store_relaxed(&p->sys_bytes, 0);
@@ -56,7 +55,7 @@ void *persistent_alloc(struct persistent *p, size_t size, size_t align)
         size = 1;
     lock_acquire(&p->lock);
     void *result = NULL;
-    if (size > PERSISTENT_CHUNK / 4) {
+    if (size > p->chunk / 4) {
         size_t page = sys_phys_page_size();
         size_t n = align_up(size + 4096, page); /* header page keeps 4096 alignment */
         struct persistent_chunk *c = new_chunk(p, n);
@@ -67,13 +66,13 @@ void *persistent_alloc(struct persistent *p, size_t size, size_t align)
     }
     uintptr_t at = align_up((uintptr_t)p->cur, align);
     if (p->cur == NULL || at + size > (uintptr_t)p->end) {
-        struct persistent_chunk *c = new_chunk(p, PERSISTENT_CHUNK);
+        struct persistent_chunk *c = new_chunk(p, p->chunk);
         if (c == NULL) {
             lock_release(&p->lock);
             return NULL;
         }
         p->cur = (char *)(c + 1);
-        p->end = (char *)c + PERSISTENT_CHUNK;
+        p->end = (char *)c + p->chunk;
         at = align_up((uintptr_t)p->cur, align);
     }
     p->cur = (char *)(at + size);

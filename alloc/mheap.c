@@ -548,6 +548,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     h->released_zeroed = !madv_free;
     sysmem_init(&h->sys, ops, madv_free);
     persistent_init(&h->pa, &h->sys);
+    persistent_init_chunk(&h->pa_rel, &h->sys, PERSISTENT_RELEASABLE_CHUNK);
     gcbits_init(&h->gcbits, &h->sys);
     sweepstate_init(&h->sweep, false);
     mprof_init(&h->prof, &h->pa, 0); /* the rate is set by gch_heap_new */
@@ -563,11 +564,11 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
      * (mspan.h). */
     for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++) {
         fixalloc_init_align(&h->typebitsalloc[i], sizeof(struct span_typebits) + (i + 1) * sizeof(uint64_t), 8,
-                            &h->pa, true);
+                            &h->pa_rel, true);
         fixalloc_set_releasable(&h->typebitsalloc[i]);
     }
     for (size_t i = 0; i < MARK_POOLS; i++) {
-        fixalloc_init(&h->markalloc[i], (i + 1) * 64, &h->pa, true);
+        fixalloc_init(&h->markalloc[i], (i + 1) * 64, &h->pa_rel, true);
         fixalloc_set_releasable(&h->markalloc[i]);
     }
     h->heap_limit = heap_limit;
@@ -595,6 +596,7 @@ void mheap_destroy(struct mheap *h)
     }
     h->arenas = h->cur = h->last_arena = NULL;
     gcbits_release_all(&h->gcbits);
+    persistent_release_all(&h->pa_rel);
     persistent_release_all(&h->pa);
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
         lock_destroy(&h->central[i].lock);

@@ -90,6 +90,7 @@ struct mheap {
     struct lock lock;
     struct sysmem sys;              /* OS memory and its state counters */
     struct persistent pa;           /* off-heap metadata */
+    struct persistent pa_rel;       /* the releasable pools' blocks (typebits, marks) */
     struct gcbits gcbits;           /* alloc/mark bitmaps */
     struct fixalloc spanalloc;      /* [lock] struct mspan records */
     struct fixalloc typebitsalloc[TYPEBITS_HDR_WORDS_MAX]; /* [lock] struct span_typebits

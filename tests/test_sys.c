@@ -343,7 +343,7 @@ static void check_heap(gch_heap *h)
     for (struct heaparena *a = m->arenas; a != NULL; a = a->next)
         narenas++;
     uint64_t held = ld(&m->sys.reserved) + ld(&m->sys.prepared) + ld(&m->sys.ready);
-    uint64_t meta = ld(&m->pa.sys_bytes) + ld(&m->gcbits.sys_bytes);
+    uint64_t meta = ld(&m->pa.sys_bytes) + ld(&m->pa_rel.sys_bytes) + ld(&m->gcbits.sys_bytes);
     if (held != narenas * ARENA_SIZE + meta)
         fail_msg("S1: sysmem holds %llu bytes, arenas %llu x 64 MiB + metadata %llu",
                  (unsigned long long)held, (unsigned long long)narenas, (unsigned long long)meta);
