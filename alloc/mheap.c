@@ -177,6 +177,7 @@ static bool arena_map_pages(struct mheap *h, struct heaparena *a, size_t n)
  * resident and every 2 MiB unit it holds is wholly fresh.  Then fresh
  * memory faults per 2 MiB there too, as in the later arenas, while a
  * small heap keeps 4 KiB granularity.  Once per arena (tail_advised),
+ * and again after a release un-advised it (mscavenge.c release_run),
  * and only while the arena is not wholly mapped and a->huge is false:
  * sysmon's advice (mheap_advise_huge) takes only wholly mapped arenas, and
  * a release of an arena not advised (a->huge false when it took the run)

@@ -41,9 +41,12 @@
  * 10%, with its one arena advised); only once the heap has mapped 32 MiB
  * (HUGE_TAIL_AFTER_PAGES) is the first arena's fresh tail advised, from
  * the first 2 MiB boundary above every page a span has had (mheap.c
- * arena_advise_tail, under h->lock, once; no page there is resident, so
+ * arena_advise_tail, under h->lock; no page there is resident, so
  * khugepaged finds nothing to fill in), and a->huge set, so a release
- * un-advises the whole arena first like any other.  Past 32 MiB, 2 MiB of
+ * un-advises the whole arena first like any other; once that is done the
+ * arena's tail may be advised again by its next growth (tail_advised
+ * cleared: every arena's, so fresh memory never stays at 4 KiB pages for
+ * good after a release, review F4).  Past 32 MiB, 2 MiB of
  * granularity is a few percent at most.  An arena whose every
  * page is in use (fully mapped, no free page) is advised MADV_HUGEPAGE
  * again, so a dense long-lived heap gets 2 MiB TLB entries back after a
@@ -182,6 +185,12 @@ static bool release_run(struct mheap *h, struct heaparena *a, size_t first, size
         advise_huge(h, a, false); /* before the holes, so khugepaged leaves them */
     bool ok = sys_unused(&h->sys, (void *)(a->base + first * PAGE_SIZE), n * PAGE_SIZE);
     lock_acquire(&h->lock);
+    /* The un-advice is done: the arena's fresh tail (pages no span has
+     * had, never released) may be advised again at its next growth
+     * (arena_advise_tail), or later growth there would fault 4 KiB
+     * pages for good. */
+    if (unhuge && a->mapped_pages < PAGES_PER_ARENA)
+        a->tail_advised = false;
     GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
     arena_set_free(a, first, n);
     a->free_pages += n;

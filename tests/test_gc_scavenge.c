@@ -813,7 +813,8 @@ static void alloc_to_threshold(struct mheap *m, struct mspan **spans, size_t *n,
  * HUGE_TAIL_AFTER_PAGES; the growth after that advises its fresh tail
  * MADV_HUGEPAGE, once: from the first 2 MiB boundary at or above every
  * page a span has had to the arena's end.  A release in the arena
- * un-advises the whole arena first; disablethp=1 advises nothing. */
+ * un-advises the whole arena first, and the next growth there advises
+ * the fresh tail again; disablethp=1 advises nothing. */
 static void test_huge_page_first_arena_tail(void **state)
 {
     (void)state;
@@ -846,7 +847,32 @@ static void test_huge_page_first_arena_tail(void **state)
     assert_int_equal(log.released_advised, 0);
     lock_acquire(&m->lock);
     assert_false(a->huge);
+    assert_false(a->tail_advised); /* growth may advise the fresh tail again */
+    size_t mapped = a->mapped_pages;
+    assert_int_equal(a->free_pages, mapped);
     lock_release(&m->lock);
+    /* Growth in the same arena after the release advises the fresh tail
+     * again (it used to stay at 4 KiB pages for good), from the 2 MiB
+     * boundary above every page a span had; the next release un-advises. */
+    struct mspan *reuse = mheap_alloc_span(m, mapped, 0); /* every free page */
+    size_t zb2 = zeroed_base(m, a);
+    assert_int_equal(log.calls[1], 1);
+    struct mspan *grown = mheap_alloc_span(m, HUGE_PAGE_PAGES, 0);
+    assert_non_null(reuse);
+    assert_non_null(grown);
+    assert_ptr_equal(arena_of(&m->index, grown->start), a);
+    assert_int_equal(log.calls[1], 2);
+    uintptr_t tail2 = a->base + ((zb2 + HUGE_PAGE_PAGES - 1) / HUGE_PAGE_PAGES) * HUGE_PAGE_PAGES * PAGE_SIZE;
+    assert_int_equal(log.last, tail2);
+    assert_int_equal(log.last_n, a->base + ARENA_SIZE - tail2);
+    lock_acquire(&m->lock);
+    assert_true(a->huge);
+    lock_release(&m->lock);
+    mheap_free_span(m, reuse);
+    mheap_free_span(m, grown);
+    assert_true(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL) > 0);
+    assert_int_equal(log.calls[0], 2);
+    assert_int_equal(log.released_advised, 0);
     free_heap(h);
 
     struct huge_log off = {{0, 0}, 0, 0, {0}, 0};
