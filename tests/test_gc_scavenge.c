@@ -352,7 +352,7 @@ static void test_metadata_given_back(void **state)
     (void)state;
     gch_heap *h = new_heap(-1, 0, 0, NULL, NULL);
     gch_thread *t = gch_thread_attach(h);
-    static const uint8_t first_word[1] = {1};
+    static const uint8_t first_word[256 / 64] = {1}; /* a mask bit per word: 32 words */
     const gch_type node = {"node", 256, first_word, NULL}; /* 256-byte slots: 32 a span */
     enum { N = 16 * 1024 * 1024 / 256 };
     for (int i = 0; i < N; i++) /* garbage (GOGC off: nothing collected yet) */
