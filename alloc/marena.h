@@ -62,9 +62,11 @@ struct heaparena {
                                        * release its tail: see there] the
                                        * arena, or its fresh tail, is advised
                                        * MADV_HUGEPAGE (mscavenge.c) */
-    bool tail_advised;                /* [heap lock] fresh memory here was advised once,
+    bool tail_advised;                /* [heap lock] fresh memory here was advised,
                                        * at reservation or its tail (mheap.c
-                                       * arena_advise_tail); never again */
+                                       * arena_advise_tail); cleared when a release has
+                                       * un-advised the arena, so growth advises the
+                                       * fresh tail again (mscavenge.c release_run) */
     uint64_t free_bits[ARENA_WORDS];  /* [heap lock] 1 = page free (and mapped) */
     uint64_t scav_bits[ARENA_WORDS];  /* [heap lock] 1 = free page released to the OS */
     /* [heap lock] for a free page: when it was last freed, in ms of

@@ -177,6 +177,7 @@ static bool arena_map_pages(struct mheap *h, struct heaparena *a, size_t n)
  * resident and every 2 MiB unit it holds is wholly fresh.  Then fresh
  * memory faults per 2 MiB there too, as in the later arenas, while a
  * small heap keeps 4 KiB granularity.  Once per arena (tail_advised),
+ * and again after a release un-advised it (mscavenge.c release_run),
  * and only while the arena is not wholly mapped and a->huge is false:
  * sysmon's advice (mheap_advise_huge) takes only wholly mapped arenas, and
  * a release of an arena not advised (a->huge false when it took the run)
@@ -554,6 +555,7 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
     h->released_zeroed = !madv_free;
     sysmem_init(&h->sys, ops, madv_free);
     persistent_init(&h->pa, &h->sys);
+    persistent_init_chunk(&h->pa_rel, &h->sys, PERSISTENT_RELEASABLE_CHUNK);
     gcbits_init(&h->gcbits, &h->sys);
     sweepstate_init(&h->sweep, false);
     mprof_init(&h->prof, &h->pa, 0); /* the rate is set by gch_heap_new */
@@ -564,11 +566,18 @@ bool mheap_init(struct mheap *h, const struct sys_ops *ops, bool madv_free, size
                        sizeof(struct fixlink) <= sizeof(uint64_t),
                    "fixlink overlaps only alloc_cache");
     fixalloc_init(&h->spanalloc, sizeof(struct mspan), &h->pa, false);
-    for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++)
-        fixalloc_init(&h->typebitsalloc[i], sizeof(struct span_typebits) + (i + 1) * sizeof(uint64_t), &h->pa,
-                      true);
-    for (size_t i = 0; i < MARK_POOLS; i++)
-        fixalloc_init(&h->markalloc[i], (i + 1) * 64, &h->pa, true);
+    /* Typebits and mark records go back to the OS with their spans
+     * (mheap_release_metadata); typebits are words only: 8-byte records
+     * (mspan.h). */
+    for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++) {
+        fixalloc_init_align(&h->typebitsalloc[i], sizeof(struct span_typebits) + (i + 1) * sizeof(uint64_t), 8,
+                            &h->pa_rel, true);
+        fixalloc_set_releasable(&h->typebitsalloc[i]);
+    }
+    for (size_t i = 0; i < MARK_POOLS; i++) {
+        fixalloc_init(&h->markalloc[i], (i + 1) * 64, &h->pa_rel, true);
+        fixalloc_set_releasable(&h->markalloc[i]);
+    }
     h->heap_limit = heap_limit;
     atomic_u64_store_relaxed(&h->memory_limit, UINT64_MAX);
     /* Go starts its sweep generation at 0 too; uint32 wrap-around is
@@ -594,6 +603,7 @@ void mheap_destroy(struct mheap *h)
     }
     h->arenas = h->cur = h->last_arena = NULL;
     gcbits_release_all(&h->gcbits);
+    persistent_release_all(&h->pa_rel);
     persistent_release_all(&h->pa);
     for (size_t i = 0; i < NUM_SPAN_CLASSES; i++)
         lock_destroy(&h->central[i].lock);

@@ -90,6 +90,7 @@ struct mheap {
     struct lock lock;
     struct sysmem sys;              /* OS memory and its state counters */
     struct persistent pa;           /* off-heap metadata */
+    struct persistent pa_rel;       /* the releasable pools' blocks (typebits, marks) */
     struct gcbits gcbits;           /* alloc/mark bitmaps */
     struct fixalloc spanalloc;      /* [lock] struct mspan records */
     struct fixalloc typebitsalloc[TYPEBITS_HDR_WORDS_MAX]; /* [lock] struct span_typebits
@@ -143,6 +144,8 @@ struct mheap {
                                      * eager release until the next cycle's end */
     struct atomic_u64 released_bytes[SCAV_NKINDS]; /* [atomic] bytes released, by kind,
                                      * ever (enum scav_kind) */
+    struct atomic_u64 meta_released; /* [atomic] bytes of metadata pages given back,
+                                     * ever (mheap_release_metadata) */
     struct mcentral central[NUM_SPAN_CLASSES];
     struct specials specials;       /* per-object records on spans (mspecial.h) */
 };
@@ -176,6 +179,15 @@ void mheap_free_span(struct mheap *h, struct mspan *s);
  * scav_done (H6).  Caller holds neither (nor any mcentral lock). */
 size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum scav_kind kind,
                       uint32_t *next_ms);
+/* mheap_release_metadata: give back to the OS the pages of free typebits
+ * and mark records (the records of freed spans: nobody reads them, mspan.h
+ * MB4), pool by pool, for pools holding at least min_bytes of free
+ * records (mfixalloc.h F2); returns the bytes given back.  Takes h->lock
+ * twice per pool, and not while it sorts and madvises.  Called at the
+ * end of every pass but an eager one that released heap pages (the heap
+ * shrank, so spans were freed) and by every forced pass.  Caller holds
+ * no lock. */
+size_t mheap_release_metadata(struct mheap *h, size_t min_bytes);
 /* mheap_limit_scavenge: release free pages (any age) until the Ready
  * memory (heap and metadata, sys.ready) is back under memory_limit, as
  * far as free pages allow (Go's allocation-time scavenging for the memory

@@ -41,9 +41,12 @@
  * 10%, with its one arena advised); only once the heap has mapped 32 MiB
  * (HUGE_TAIL_AFTER_PAGES) is the first arena's fresh tail advised, from
  * the first 2 MiB boundary above every page a span has had (mheap.c
- * arena_advise_tail, under h->lock, once; no page there is resident, so
+ * arena_advise_tail, under h->lock; no page there is resident, so
  * khugepaged finds nothing to fill in), and a->huge set, so a release
- * un-advises the whole arena first like any other.  Past 32 MiB, 2 MiB of
+ * un-advises the whole arena first like any other; once that is done the
+ * arena's tail may be advised again by its next growth (tail_advised
+ * cleared: every arena's, so fresh memory never stays at 4 KiB pages for
+ * good after a release, review F4).  Past 32 MiB, 2 MiB of
  * granularity is a few percent at most.  An arena whose every
  * page is in use (fully mapped, no free page) is advised MADV_HUGEPAGE
  * again, so a dense long-lived heap gets 2 MiB TLB entries back after a
@@ -66,6 +69,15 @@
  * khugepaged and VMA-count problems; per-arena advice with NOHUGEPAGE
  * before release avoids both.
  *
+ * Metadata: a pass that released heap pages (the heap shrank: spans
+ * were freed) then gives back the pages of free typebits and mark
+ * records, the span metadata sized by the heap (5% of it at 1 GiB live,
+ * with the span records); every forced pass does, whatever it found.
+ * mheap_release_metadata takes a pool's free list under h->lock, sorts
+ * and madvises without it, and puts back what it kept (mfixalloc.h F2).
+ * Span records are not given back: a lock-free reader may read a dead
+ * one's layout_seq (mspan.h), which must survive.
+ *
  * Invariants relied on: a page in the busy run is touched by nobody else
  * (not free, so not allocatable; in no span, so not freeable); arenas are
  * never unmapped before mheap_destroy, so the arena pointer stays valid
@@ -80,6 +92,9 @@
  * runs are released in parts, so an allocation that could use part of a
  * big free run is kept out of it for one such call at most. */
 #define SCAV_MAX_RUN_PAGES ((size_t)512)
+/* A pool gives its free records back once they come to 64 KiB (16 pages):
+ * below that a pass would sort for a page or two. */
+#define META_RELEASE_MIN_BYTES ((size_t)64 << 10)
 
 /* page_is_candidate: page i of a is free, Ready and at least min_age ms
  * old; *wait is lowered to the ms until a younger free Ready page
@@ -170,6 +185,12 @@ static bool release_run(struct mheap *h, struct heaparena *a, size_t first, size
         advise_huge(h, a, false); /* before the holes, so khugepaged leaves them */
     bool ok = sys_unused(&h->sys, (void *)(a->base + first * PAGE_SIZE), n * PAGE_SIZE);
     lock_acquire(&h->lock);
+    /* The un-advice is done: the arena's fresh tail (pages no span has
+     * had, never released) may be advised again at its next growth
+     * (arena_advise_tail), or later growth there would fault 4 KiB
+     * pages for good. */
+    if (unhuge && a->mapped_pages < PAGES_PER_ARENA)
+        a->tail_advised = false;
     GCH_ASSERT_INTERNAL(/*H2*/ bits_count_range(a->free_bits, first, n) == 0);
     arena_set_free(a, first, n);
     a->free_pages += n;
@@ -287,9 +308,39 @@ size_t mheap_scavenge(struct mheap *h, size_t nbytes, uint32_t min_age_ms, enum 
     }
     if (done > 0)
         atomic_u64_add_relaxed(&h->released_bytes[kind], (uint64_t)done * PAGE_SIZE);
+    if (kind == SCAV_FORCED || (done > 0 && kind != SCAV_EAGER))
+        mheap_release_metadata(h, kind == SCAV_FORCED ? 0 : META_RELEASE_MIN_BYTES);
     if (next_ms != NULL)
         *next_ms = wait;
     return done * PAGE_SIZE;
+}
+
+/* release_pool: mheap_release_metadata for one pool. */
+static size_t release_pool(struct mheap *h, struct fixalloc *f, size_t min_bytes)
+{
+    struct fixrelease r;
+    lock_acquire(&h->lock);
+    bool took = fixalloc_release_take(f, min_bytes, &r);
+    lock_release(&h->lock);
+    if (!took)
+        return 0;
+    fixalloc_release(f, &h->sys, &r); /* the taken records are ours alone (F1) */
+    lock_acquire(&h->lock);
+    fixalloc_release_put(f, &r);
+    lock_release(&h->lock);
+    return r.released_bytes;
+}
+
+size_t mheap_release_metadata(struct mheap *h, size_t min_bytes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < TYPEBITS_HDR_WORDS_MAX; i++)
+        n += release_pool(h, &h->typebitsalloc[i], min_bytes);
+    for (size_t i = 0; i < MARK_POOLS; i++)
+        n += release_pool(h, &h->markalloc[i], min_bytes);
+    if (n > 0)
+        atomic_u64_add_relaxed(&h->meta_released, n);
+    return n;
 }
 
 size_t mheap_advise_huge(struct mheap *h)

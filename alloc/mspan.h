@@ -161,9 +161,11 @@ struct mspan {
 #define HEADER_SIZED ((uintptr_t)1) /* header word bit 0 (gch_type is 8-aligned): Y3 */
 
 /* The record is 128 bytes of word bits plus one header word per 64 slots
- * (typebits_hdr_words), rounded to 16 by fixalloc: a 48-byte class
- * carries 160 bytes per span, not the 256 a header bitmap for 1024 slots
- * would take (issue 15: 60 K such spans at 256 MiB live). */
+ * (typebits_hdr_words), in 8-byte records (every access is a whole
+ * word): a 48-byte class carries 152 bytes per span, not the 256 a
+ * header bitmap for 1024 slots would take (issue 15: 60 K such spans at
+ * 256 MiB live), and a class of 128 bytes or more 136, not 144 (250 K
+ * such spans at the 1 GiB pauses workload's peak). */
 #define TYPEBITS_HDR_WORDS_MAX (PAGE_SIZE / 8 / 64) /* 1024 slots of 8 bytes */
 struct span_typebits {
     uint64_t words[PAGE_SIZE / 8 / 64]; /* 1 bit per word of the (1-page) span */

@@ -75,6 +75,8 @@
  * stderr.  wall and cpu cover build + steady state; "GCs(st)" counts all
  * collections and (in brackets) those that started in the steady state.
  * Repetitions default to $BENCH_REPS or 3.
+ * BENCH_MEMTRACE=ms (memtrace.h) samples a gcheap child's resident size
+ * and heap stats and prints the breakdown at its largest resident size.
  *
  * Usage: bench_pauses [--live-mib N] [--seconds S] [--reps R] [--gogc G]
  *                     [--configs gcheap,gcheap-stw,boehm] [--json] [--gctrace]
@@ -103,6 +105,7 @@
 #include <unistd.h>
 
 #include "benchutil.h"
+#include "memtrace.h"
 
 enum cfg_kind { C_CONC, C_STW, C_BOEHM, NUM_CFGS };
 static const char *const cfg_names[NUM_CFGS] = {"gcheap", "gcheap-stw", "boehm"};
@@ -213,6 +216,8 @@ static struct {
     pthread_barrier_t barrier;
     uint64_t t0, meas_start, meas_deadline, meas_cpu0;
     struct mut mut[NMUT];
+    struct memtrace memtrace; /* BENCH_MEMTRACE (memtrace.h), gcheap configurations */
+    bool memtracing;
 } R;
 
 /* The pause log: every stop-the-world pause and the start of every
@@ -749,6 +754,7 @@ static void setup_gcheap(const struct opts *o)
         die("calloc", "out of memory");
     if (gch_root_range_add(R.h, (void **)R.roots, R.nbuckets) != GCH_OK)
         die("gch_root_range_add", gch_last_error_message());
+    R.memtracing = memtrace_start(&R.memtrace, R.h);
 }
 
 static void setup_boehm(void)
@@ -774,6 +780,8 @@ static void finish(struct child_result *res)
     if (t == NULL)
         die("gch_thread_attach", gch_last_error_message());
     verify(t, res);
+    if (R.memtracing)
+        memtrace_stop(&R.memtrace);
     gch_stats st;
     gch_read_stats(R.h, &st);
     res->num_gc = st.num_gc;

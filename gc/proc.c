@@ -428,7 +428,7 @@ void gch_read_stats(gch_heap *h, gch_stats *out)
     out->heap_released = released * PAGE_SIZE;
     out->heap_sys = out->heap_inuse + out->heap_idle;
     read_cycle_stats(h, out);
-    out->metadata_sys = atomic_u64_load_relaxed(&m->pa.sys_bytes) +
+    out->metadata_sys = atomic_u64_load_relaxed(&m->pa.sys_bytes) + atomic_u64_load_relaxed(&m->pa_rel.sys_bytes) +
                         atomic_u64_load_relaxed(&m->gcbits.sys_bytes);
     out->sys = out->heap_sys + out->metadata_sys;
 }

@@ -14,6 +14,8 @@
 #include "testutil.h"
 #include "mfixalloc.h"
 
+#include <sys/mman.h>
+
 /* A sysmem + persistent pair over the real OS calls. */
 struct meta {
     struct sysmem sys;
@@ -187,6 +189,140 @@ static void test_fixalloc_distinct(void **state)
         fixalloc_free(&f, v[i]);
     assert_int_equal(f.inuse, 0);
     free(v);
+}
+
+/* fixalloc_init_align: sizes round up to the alignment asked for, not to
+ * 16, and every record is aligned to it, distinct and non-overlapping
+ * across blocks (a 136-byte record at 8: 120 to a 16 KiB block, whose
+ * records straddle 16-byte boundaries). */
+static void test_fixalloc_align(void **state)
+{
+    struct meta *m = *state;
+    static const struct { size_t size, align, want; } cases[] = {
+        {136, 8, 136}, {130, 8, 136}, {136, 16, 144}, {100, 64, 128}, {1, 8, 8}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct fixalloc f;
+        fixalloc_init_align(&f, cases[c].size, cases[c].align, &m->pa, true);
+        assert_int_equal(f.size, cases[c].want);
+        enum { N = 300 };
+        void *v[N];
+        for (size_t i = 0; i < N; i++) {
+            v[i] = fixalloc_alloc(&f);
+            assert_non_null(v[i]);
+            assert_int_equal((uintptr_t)v[i] % cases[c].align, 0);
+            assert_true(mem_is_zero(v[i], f.size));
+            memset(v[i], 0xee, f.size);
+        }
+        qsort(v, N, sizeof v[0], cmp_ptr);
+        for (size_t i = 1; i < N; i++)
+            assert_true((uintptr_t)v[i] >= (uintptr_t)v[i - 1] + f.size);
+        for (size_t i = 0; i < N; i++)
+            fixalloc_free(&f, v[i]);
+        assert_int_equal(f.inuse, 0);
+        /* zeroed pool: a reused record reads zero again */
+        assert_true(mem_is_zero(fixalloc_alloc(&f), f.size));
+    }
+}
+
+/* fixalloc_release: with every 7th record of the first half of a
+ * 136-byte pool still handed out, a release gives back only pages wholly inside runs of free
+ * records: the records in use keep their contents, the pages given back
+ * read as not resident, and the counts add up (F1: in use + free + in
+ * released runs).  Every record comes back zeroed and distinct, free
+ * list first, then the released runs, before any fresh memory; a
+ * release the OS refuses keeps every record on the free list. */
+static bool refuse_unused(void *ctx, void *v, size_t n, bool madv_free)
+{
+    (void)ctx, (void)v, (void)n, (void)madv_free;
+    return false;
+}
+
+/* held_at: the records test_fixalloc_release keeps: every 7th of the
+ * first half (no page there is wholly free), none of the second. */
+static bool held_at(size_t i) { return i < 1500 && i % 7 == 0; }
+
+static void test_fixalloc_release(void **state)
+{
+    struct meta *m = *state;
+    struct fixalloc f;
+    fixalloc_init_align(&f, 136, 8, &m->pa, true);
+    fixalloc_set_releasable(&f);
+    enum { N = 3000 };
+    unsigned char **v = calloc(N, sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < N; i++) {
+        v[i] = fixalloc_alloc(&f);
+        memset(v[i], (int)(i % 251) + 1, f.size);
+    }
+    for (size_t i = 0; i < N; i++)
+        if (!held_at(i))
+            fixalloc_free(&f, v[i]);
+    size_t held = f.inuse, nfree = f.nfree;
+    assert_int_equal(held + nfree, N);
+    /* Refused: nothing given back, nothing lost. */
+    struct sysmem refusing = m->sys;
+    refusing.ops.unused = refuse_unused;
+    struct fixrelease r;
+    assert_true(fixalloc_release_take(&f, 0, &r));
+    assert_int_equal(f.nfree, 0);
+    fixalloc_release(&f, &refusing, &r);
+    fixalloc_release_put(&f, &r);
+    assert_int_equal(r.released_bytes, 0);
+    assert_null(f.released);
+    assert_int_equal(f.nfree, nfree);
+    /* Below the threshold: not taken. */
+    assert_false(fixalloc_release_take(&f, nfree * f.size + 1, &r));
+    assert_int_equal(f.nfree, nfree);
+    /* Given back. */
+    assert_true(fixalloc_release_take(&f, 0, &r));
+    fixalloc_release(&f, &m->sys, &r);
+    fixalloc_release_put(&f, &r);
+    assert_true(r.released_bytes > 0);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), in_runs = 0, pages = 0;
+    for (const struct fixrun *d = f.released; d != NULL; d = d->next) {
+        in_runs += d->n;
+        uintptr_t lo = ((uintptr_t)d->start + page - 1) & ~(uintptr_t)(page - 1);
+        for (; lo + page <= (uintptr_t)d->start + (d->n - 1) * f.size; lo += page) {
+            unsigned char vec = 1;
+            assert_int_equal(mincore((void *)lo, page, &vec), 0);
+            assert_int_equal(vec & 1, 0);
+            pages++;
+        }
+    }
+    assert_true(pages >= 1);
+    assert_int_equal(f.inuse + f.nfree + in_runs, N); /* F1 */
+    assert_int_equal(f.inuse, held);
+    for (size_t i = 0; i < N; i += 7) { /* the records in use are untouched */
+        if (!held_at(i))
+            continue;
+        unsigned char want = (unsigned char)(i % 251 + 1);
+        for (size_t k = 0; k < f.size; k++)
+            assert_int_equal(v[i][k], want);
+    }
+    /* Everything comes back zeroed, distinct from what is held, before
+     * any fresh memory: the pool maps nothing more. */
+    uint64_t sys_before = atomic_u64_load_relaxed(&m->pa.sys_bytes);
+    size_t again = f.nfree + in_runs;
+    for (size_t i = 0, j = 0; j < again; i++) {
+        if (held_at(i))
+            continue;
+        v[i] = fixalloc_alloc(&f);
+        assert_non_null(v[i]);
+        assert_true(mem_is_zero(v[i], f.size));
+        memset(v[i], 0xee, f.size);
+        j++;
+    }
+    assert_null(f.released);
+    assert_int_equal(f.nfree, 0);
+    assert_int_equal(f.inuse, N);
+    assert_int_equal(atomic_u64_load_relaxed(&m->pa.sys_bytes), sys_before);
+    qsort(v, N, sizeof *v, cmp_ptr);
+    for (size_t i = 1; i < N; i++)
+        assert_true((uintptr_t)v[i] >= (uintptr_t)v[i - 1] + f.size);
+    for (size_t i = 0; i < N; i++)
+        fixalloc_free(&f, v[i]);
+    free(v);
+    check_accounting(m);
 }
 
 /* A record smaller than a free-list link is grown to hold one. */
@@ -383,6 +519,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persistent_large, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_persistent_release_all, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_distinct, meta_setup, meta_teardown),
+        cmocka_unit_test_setup_teardown(test_fixalloc_align, meta_setup, meta_teardown),
+        cmocka_unit_test_setup_teardown(test_fixalloc_release, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_tiny_records, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_lifo_reuse, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_zero_flag, meta_setup, meta_teardown),

@@ -17,6 +17,7 @@
 #include "mpagealloc.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -336,6 +337,81 @@ static void test_free_os_memory(void **state)
     assert_non_null(strstr(cap.text, " KiB work (eager), "));
     assert_non_null(strstr(cap.text, "% util (forced)\n"));
     assert_int_equal(gch_free_os_memory(NULL), GCH_EINVAL);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    free_heap(h);
+}
+
+/* Span metadata goes back with the heap (mheap_release_metadata): a
+ * forced release after 16 MiB of 256-byte scan objects (2048 spans, each
+ * with a 136-byte typebits record and a 64-byte mark record) died gives
+ * back pages of those records, which then read as not resident; the
+ * pools' counts still add up (F1), and a heap built again on the same
+ * records (they come back zeroed) survives collections intact. */
+static void test_metadata_given_back(void **state)
+{
+    (void)state;
+    gch_heap *h = new_heap(-1, 0, 0, NULL, NULL);
+    gch_thread *t = gch_thread_attach(h);
+    static const uint8_t first_word[256 / 64] = {1}; /* a mask bit per word: 32 words */
+    const gch_type node = {"node", 256, first_word, NULL}; /* 256-byte slots: 32 a span */
+    enum { N = 16 * 1024 * 1024 / 256 };
+    for (int i = 0; i < N; i++) /* garbage (GOGC off: nothing collected yet) */
+        assert_non_null(gch_alloc(t, &node));
+    struct mheap *mh = &h->mheap;
+    struct fixalloc *tb = &mh->typebitsalloc[0], *mk = &mh->markalloc[0];
+    lock_acquire(&mh->lock);
+    size_t tb_total = tb->inuse + tb->nfree;
+    lock_release(&mh->lock);
+    assert_true(tb_total >= N / 32);
+    uint64_t before = ld(&mh->meta_released);
+    assert_int_equal(gch_free_os_memory(h), GCH_OK);
+    uint64_t given = ld(&mh->meta_released) - before;
+    /* most of 2048 x (136 + 64) bytes, less the pages shared at run edges */
+    assert_true(given >= (size_t)(N / 32) * 200 / 2);
+    lock_acquire(&mh->lock);
+    size_t released = 0, nonresident = 0, checked = 0;
+    for (const struct fixalloc *f = tb; f != NULL; f = f == tb ? mk : NULL) {
+        size_t in_runs = 0;
+        for (const struct fixrun *r = f->released; r != NULL; r = r->next) {
+            in_runs += r->n;
+            /* a run's records start on pages given back: so does every
+             * whole page from its first start to its last */
+            uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+            uintptr_t lo = ((uintptr_t)r->start + page - 1) & ~(page - 1);
+            if (lo + page <= (uintptr_t)r->start + (r->n - 1) * f->size) {
+                unsigned char vec = 1;
+                assert_int_equal(mincore((void *)lo, page, &vec), 0);
+                nonresident += (vec & 1) == 0;
+                checked++;
+            }
+        }
+        released += in_runs;
+        /* F1: every record is handed out, free or released */
+        if (f == tb)
+            assert_int_equal(f->inuse + f->nfree + in_runs, tb_total);
+    }
+    lock_release(&mh->lock);
+    assert_true(released >= (size_t)(N / 32) / 2);
+    assert_true(checked >= 1);
+    assert_int_equal(nonresident, checked);
+    /* Build it again on the released records, and collect: intact. */
+    void **roots = calloc(N, sizeof *roots);
+    assert_non_null(roots);
+    assert_int_equal(gch_root_range_add(h, roots, N), GCH_OK);
+    for (int i = 0; i < N; i++) {
+        void **p = gch_alloc(t, &node);
+        assert_non_null(p);
+        ((uintptr_t *)p)[1] = (uintptr_t)i;
+        gch_write(t, &roots[i], p);
+        if (i % 4096 == 0)
+            assert_int_equal(gch_collect(h), GCH_OK);
+    }
+    assert_int_equal(gch_collect(h), GCH_OK);
+    assert_int_equal(gch_collect(h), GCH_OK);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(((uintptr_t *)roots[i])[1], (uintptr_t)i);
+    gch_root_range_remove(h, roots);
+    free(roots);
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     free_heap(h);
 }
@@ -737,7 +813,8 @@ static void alloc_to_threshold(struct mheap *m, struct mspan **spans, size_t *n,
  * HUGE_TAIL_AFTER_PAGES; the growth after that advises its fresh tail
  * MADV_HUGEPAGE, once: from the first 2 MiB boundary at or above every
  * page a span has had to the arena's end.  A release in the arena
- * un-advises the whole arena first; disablethp=1 advises nothing. */
+ * un-advises the whole arena first, and the next growth there advises
+ * the fresh tail again; disablethp=1 advises nothing. */
 static void test_huge_page_first_arena_tail(void **state)
 {
     (void)state;
@@ -770,7 +847,32 @@ static void test_huge_page_first_arena_tail(void **state)
     assert_int_equal(log.released_advised, 0);
     lock_acquire(&m->lock);
     assert_false(a->huge);
+    assert_false(a->tail_advised); /* growth may advise the fresh tail again */
+    size_t mapped = a->mapped_pages;
+    assert_int_equal(a->free_pages, mapped);
     lock_release(&m->lock);
+    /* Growth in the same arena after the release advises the fresh tail
+     * again (it used to stay at 4 KiB pages for good), from the 2 MiB
+     * boundary above every page a span had; the next release un-advises. */
+    struct mspan *reuse = mheap_alloc_span(m, mapped, 0); /* every free page */
+    size_t zb2 = zeroed_base(m, a);
+    assert_int_equal(log.calls[1], 1);
+    struct mspan *grown = mheap_alloc_span(m, HUGE_PAGE_PAGES, 0);
+    assert_non_null(reuse);
+    assert_non_null(grown);
+    assert_ptr_equal(arena_of(&m->index, grown->start), a);
+    assert_int_equal(log.calls[1], 2);
+    uintptr_t tail2 = a->base + ((zb2 + HUGE_PAGE_PAGES - 1) / HUGE_PAGE_PAGES) * HUGE_PAGE_PAGES * PAGE_SIZE;
+    assert_int_equal(log.last, tail2);
+    assert_int_equal(log.last_n, a->base + ARENA_SIZE - tail2);
+    lock_acquire(&m->lock);
+    assert_true(a->huge);
+    lock_release(&m->lock);
+    mheap_free_span(m, reuse);
+    mheap_free_span(m, grown);
+    assert_true(mheap_scavenge(m, SIZE_MAX, 0, SCAV_BG, NULL) > 0);
+    assert_int_equal(log.calls[0], 2);
+    assert_int_equal(log.released_advised, 0);
     free_heap(h);
 
     struct huge_log off = {{0, 0}, 0, 0, {0}, 0};
@@ -865,6 +967,7 @@ int main(void)
         cmocka_unit_test(test_idle_rule_and_coalescing),
         cmocka_unit_test(test_release_races_allocation),
         cmocka_unit_test(test_free_os_memory),
+        cmocka_unit_test(test_metadata_given_back),
         cmocka_unit_test(test_background_scavenger),
         cmocka_unit_test(test_periodic_gc),
         cmocka_unit_test(test_sysmon_sleeps),

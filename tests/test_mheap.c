@@ -61,7 +61,7 @@ static void check(struct mheap *h)
                  (unsigned long long)mapped, (unsigned long long)inuse,
                  (unsigned long long)freep, (unsigned long long)rel);
     uint64_t held = ld(&h->sys.reserved) + ld(&h->sys.prepared) + ld(&h->sys.ready);
-    uint64_t meta = ld(&h->pa.sys_bytes) + ld(&h->gcbits.sys_bytes);
+    uint64_t meta = ld(&h->pa.sys_bytes) + ld(&h->pa_rel.sys_bytes) + ld(&h->gcbits.sys_bytes);
     assert_int_equal(held, count_arenas(h) * ARENA_SIZE + meta); /* S1 */
     assert_int_equal(h->spanalloc.inuse, ld(&h->spans_inuse)); /* F1: records of live spans */
     /* Released pages are Prepared; in-use and free pages are Ready. */

@@ -238,6 +238,8 @@ struct fake {
     int reserves, maps; /* calls since arming */
     int big_reserves;   /* reservations of ARENA_SIZE or more, since arming */
     int arena_maps;     /* maps inside an arena reservation, since arming */
+    uintptr_t small_lo; /* the latest reservation under ARENA_SIZE (metadata: sys_alloc */
+    size_t small_n;     /* maps it next; the OS may place it in a trimmed arena's hole) */
     size_t max_arena_map; /* the largest of those, in bytes */
     int refused;
     uint64_t live;      /* bytes reserved through us and not yet released */
@@ -283,6 +285,10 @@ static void *fake_reserve_locked(struct fake *f, void *hint, size_t n)
     void *p = sys_linux_ops.reserve(NULL, hint, n);
     if (p != NULL)
         f->live += n;
+    if (p != NULL && n < ARENA_SIZE) {
+        f->small_lo = (uintptr_t)p;
+        f->small_n = n;
+    }
     if (p != NULL && n >= ARENA_SIZE) {
         int i = f->big_reserves++ % 16;
         f->big_lo[i] = (uintptr_t)p;
@@ -303,8 +309,9 @@ static void *fake_reserve(void *ctx, void *hint, size_t n)
 static bool fake_map_locked(struct fake *f, void *v, size_t n)
 {
     f->maps++;
-    f->arena_maps += in_arena(f, v);
-    if (in_arena(f, v) && n > f->max_arena_map)
+    bool arena = in_arena(f, v) && !((uintptr_t)v == f->small_lo && n == f->small_n);
+    f->arena_maps += arena;
+    if (arena && n > f->max_arena_map)
         f->max_arena_map = n;
     if (f->fail_map_all || f->maps == f->fail_map_at) {
         f->refused++;
@@ -404,7 +411,7 @@ static bool counters_agree(const struct mheap *m, const char **why)
     uint64_t narenas = 0;
     for (const struct heaparena *a = m->arenas; a != NULL; a = a->next)
         narenas++;
-    uint64_t meta = ld(&m->pa.sys_bytes) + ld(&m->gcbits.sys_bytes);
+    uint64_t meta = ld(&m->pa.sys_bytes) + ld(&m->pa_rel.sys_bytes) + ld(&m->gcbits.sys_bytes);
     *why = fake_live(f) != held                    ? "fake's live bytes = sysmem's"
            : held != narenas * ARENA_SIZE + meta ? "S1: sysmem = arenas x 64 MiB + metadata"
            : ld(&m->pages_mapped) != ld(&m->pages_inuse) + ld(&m->pages_free) + ld(&m->pages_released)
