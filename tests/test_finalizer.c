@@ -557,18 +557,24 @@ static void test_cleanup_check_during_sweeps(void **state)
     gch_stats st;
     gch_read_stats(w.h, &st);
     uint32_t gc0 = st.num_gc;
-    for (int i = 0; i < 300; i++) {
+    /* At least 300 checks, and on until two cycles have ended beside
+     * them (the other thread's allocation starts them: on a fast, idle
+     * machine 300 checks can end before the first; 20 s at most). */
+    time_t deadline = time(NULL) + 20;
+    for (int i = 0; i < 300 || (st.num_gc < gc0 + 2 && time(NULL) < deadline); i++) {
         void *obj = gch_alloc(t, &node_type);
         assert_non_null(obj);
         assert_int_equal(gch_add_cleanup(t, obj, nothing, list), GCH_OK);
         gch_run_finalizers(t, 1000);
+        if (i >= 300 && i % 50 == 0)
+            gch_read_stats(w.h, &st);
     }
     atomic_store(&w.stop, 1);
     gch_blocking_enter(t);
     assert_int_equal(pthread_join(th, NULL), 0);
     gch_blocking_leave(t);
     gch_read_stats(w.h, &st);
-    assert_true(st.num_gc > gc0); /* the checks ran beside sweeps */
+    assert_true(st.num_gc >= gc0 + 2); /* the checks ran beside sweeps */
     assert_int_equal(gch_root_remove(w.h, &list), GCH_OK);
     gch_thread_detach(t);
     gch_heap_free(w.h);
