@@ -509,11 +509,19 @@ static inline bool span_read_layout(const struct mspan *s, struct span_layout *l
  *       by every sweeper that may stop before it claims a span (the
  *       background sweeper, proportional credit, reclaim, a refill's
  *       sweep), which stops instead while the spare cannot be had.  A
- *       sweep's request is at most 128 bytes, so the spare serves any 511
- *       sweeps that passed that check meanwhile.  Only the sweeps that
+ *       sweep's request is at most 128 bytes, so the spare serves 511
+ *       sweeps; the check and the claim are two steps, so a sweeper that
+ *       passed the check can still find the spare spent by a sweep that
  *       must finish (sweep termination, gch_collect's wait, the heap
- *       limit's) may find the spare gone and the OS refusing: they retry
- *       for about a second, then fail with a fatal error that says so.
+ *       limit's).  Such a sweep, finding the spare gone and the OS
+ *       refusing, retries for about a second, then fails with a fatal
+ *       error that says so.  What this buys: a refusal that passes
+ *       within that second is survived.  A refusal that lasts is still
+ *       fatal with collection on: the ENOMEM of a span allocation starts
+ *       a cycle (the trigger, or the failure hook), whose sweep
+ *       termination must sweep what the stopped sweepers left (review of
+ *       the sweep change, F1; only with collection off does the caller
+ *       keep its NULL for good).
  * Locking: gcbits.lock (rank GCBITS) guards the lists and the spare;
  * a bitmap from the arena being filled takes one atomic add, no lock.
  */

@@ -136,8 +136,9 @@ struct sweep_alloc {
  * its page count, which need not be a run).  Clears the error when that
  * last try succeeds.  NULL when all failed (error set).  It sweeps
  * only while the spare gcBits arena can be had (mspan.h GB1), so a
- * refusal of the OS ends in its NULL, never in a sweep that cannot
- * stop.  A running thread holding no lock: no flip happens before it
+ * refusal of the OS ends in its NULL, not in a sweep that cannot stop
+ * (the next cycle's sweep termination can still meet a refusal that
+ * lasts: GB1).  A running thread holding no lock: no flip happens before it
  * returns. */
 struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u64 *sweep_ns,
                                 const struct sweep_alloc *how, void *ctx);
