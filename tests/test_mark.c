@@ -840,6 +840,18 @@ static void test_reference_arrays(void **state)
     GCH_LOCALS_END(f->t, r);
 }
 
+/* held_mark_begin: start a cycle whose workers keep off, let our own
+ * root scan queue our frame's objects on our marker, publish them, and
+ * open *mine, a fresh marker, to take them back by draining. */
+static void held_mark_begin(struct fixture *f, struct gcmarker *mine)
+{
+    gchi_test_hold_mark(f->h, true);
+    assert_true(gchi_test_gc_start(f->h));
+    gch_safepoint(f->t);
+    gcmarker_flush(&f->t->marker);
+    gcmarker_init(mine, f->h);
+}
+
 /* One drain step scans one oblet of a large object, not the object: the
  * rest stays queued for any marker (so assists and stops wait for at most
  * one part). */
@@ -850,13 +862,8 @@ static void test_oblet_is_the_unit_of_work(void **state)
     size_t n = 4 * GC_OBLET_BYTES / sizeof(struct elem) + 5;
     r[0] = gch_alloc_array(f->t, &elem_type, n);
     assert_non_null(r[0]);
-    gchi_test_hold_mark(f->h, true); /* the workers keep off */
-    assert_true(gchi_test_gc_start(f->h));
-    gch_safepoint(f->t); /* our frame: the array is queued on our marker */
-    struct gcmarker *m = &f->t->marker;
-    gcmarker_flush(m); /* published: take it back as a fresh marker would */
     struct gcmarker mine;
-    gcmarker_init(&mine, f->h);
+    held_mark_begin(f, &mine);
     int64_t first = gcmarker_drain(&mine, 1);
     assert_int_equal(first, (int64_t)GC_OBLET_BYTES);
     assert_false(gcwork_is_empty(&mine.work)); /* the other oblets */
@@ -888,12 +895,8 @@ static void test_drain_span_cache(void **state)
         assert_non_null(a);
         gch_write(f->t, (void **)&n->other, a);
     }
-    gchi_test_hold_mark(f->h, true); /* the workers keep off */
-    assert_true(gchi_test_gc_start(f->h));
-    gch_safepoint(f->t); /* our frame: the list head is queued on our marker */
-    gcmarker_flush(&f->t->marker);
     struct gcmarker mine;
-    gcmarker_init(&mine, f->h);
+    held_mark_begin(f, &mine);
     int64_t done = gcmarker_drain(&mine, -1);
     assert_true(done >= (int64_t)(N * sizeof(struct cnode)));
     assert_false(mine.draining);
@@ -951,12 +954,8 @@ static void test_drain_budget_keeps_ring(void **state)
     GCH_LOCALS(f->t, r, 1);
     r[0] = cnode_tree(f->t, DEPTH, &id);
     const uint64_t n = id;
-    gchi_test_hold_mark(f->h, true); /* the workers keep off */
-    assert_true(gchi_test_gc_start(f->h));
-    gch_safepoint(f->t); /* our frame: the root is queued on our marker */
-    gcmarker_flush(&f->t->marker);
     struct gcmarker mine;
-    gcmarker_init(&mine, f->h);
+    held_mark_begin(f, &mine);
     int64_t total = 0, calls = 0;
     for (int64_t d; (d = gcmarker_drain(&mine, 3 * (int64_t)sizeof(struct cnode))) > 0; calls++)
         total += d;
@@ -1015,12 +1014,8 @@ static void test_drain_budget_greys_held(void **state)
         gch_write(f->t, (void **)&((struct cnode *)nodes[i])->next, nodes[i + 1]);
     r[0] = nodes[0];
     r[1] = NULL;
-    gchi_test_hold_mark(f->h, true); /* the workers keep off */
-    assert_true(gchi_test_gc_start(f->h));
-    gch_safepoint(f->t); /* our frame: the list head is queued on our marker */
-    gcmarker_flush(&f->t->marker);
     struct gcmarker mine;
-    gcmarker_init(&mine, f->h);
+    held_mark_begin(f, &mine);
     int64_t total = 0, calls = 0;
     for (int64_t d; (d = gcmarker_drain(&mine, 1)) > 0; calls++)
         total += d;
