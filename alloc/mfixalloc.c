@@ -114,6 +114,7 @@ void fixalloc_init_align(struct fixalloc *f, size_t size, size_t align, struct p
     f->nchunk = 0;
     f->inuse = 0;
     f->nfree = 0;
+    f->kept = 0;
     f->released = NULL;
     f->spare = NULL;
     f->zero = zero;
@@ -132,6 +133,8 @@ void *fixalloc_alloc(struct fixalloc *f)
         struct fixlink *v = f->free;
         f->free = v->next;
         f->nfree--;
+        if (f->kept > f->nfree)
+            f->kept = f->nfree;
         f->inuse++;
         if (f->zero)
             memset(v, 0, f->size);
@@ -188,13 +191,14 @@ bool fixalloc_release_take(struct fixalloc *f, size_t min_bytes, struct fixrelea
 {
     GCH_ASSERT(f->releasable); /* F2: zeroed when handed out again */
     memset(r, 0, sizeof *r);
-    if (f->nfree == 0 || f->nfree * f->size < min_bytes)
+    if (f->nfree == 0 || (f->nfree - f->kept) * f->size < min_bytes)
         return false;
     r->list = f->free;
     r->n = f->nfree;
     r->spare = f->spare;
     f->free = NULL;
     f->nfree = 0;
+    f->kept = 0;
     f->spare = NULL;
     return true;
 }
@@ -292,6 +296,7 @@ void fixalloc_release_put(struct fixalloc *f, struct fixrelease *r)
         r->tail->next = f->free;
         f->free = r->list;
         f->nfree += r->n;
+        f->kept += r->n;
     }
     while (r->runs != NULL) {
         struct fixrun *d = r->runs;

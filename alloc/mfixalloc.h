@@ -93,6 +93,9 @@ struct fixalloc {
     size_t nchunk;             /* [owner's lock] bytes left in chunk */
     size_t inuse;              /* [owner's lock] records handed out (F1) */
     size_t nfree;              /* [owner's lock] records on free (F1) */
+    size_t kept;               /* [owner's lock] of those, at most this many were put back
+                                * by the last release pass (pages it could not give
+                                * back); kept <= nfree */
     struct fixrun *released;   /* [owner's lock] runs of released records (F2) */
     struct fixrun *spare;      /* [owner's lock] unused run descriptors */
     bool zero;                 /* [immutable] zero records taken from the free list */
@@ -126,7 +129,12 @@ struct fixrelease {
 };
 
 /* fixalloc_release_take: take f's free list into r if it holds at least
- * min_bytes of records; false (r empty) if not.  Owner's lock held. */
+ * min_bytes of records more than the last pass put back (any, with
+ * min_bytes 0: a forced pass); false (r empty) if not.  The records a
+ * pass could not give back share pages with records in use, so taking
+ * them again alone would sort them for nothing at every scavenger step
+ * (review of memory3, M1: release 15-60x slower after a shrink).  Owner's
+ * lock held. */
 bool fixalloc_release_take(struct fixalloc *f, size_t min_bytes, struct fixrelease *r);
 /* fixalloc_release: give back the OS pages wholly covered by adjacent
  * records of r (ops.unused, MADV_DONTNEED); no lock held.  May allocate

@@ -511,6 +511,55 @@ static void test_out_of_memory_recovers(void **state)
     assert_int_equal(atomic_u64_load_relaxed(&sys.ready), 0);
 }
 
+/* A pass that gave nothing back (every free record shares a page with
+ * one in use) is not repeated until as many bytes of records again were
+ * freed since (kept): the scavenger's every step ran it on the same
+ * records after a shrink (review of memory3, M1).  A forced pass
+ * (min_bytes 0) takes them regardless; kept never exceeds nfree. */
+static void test_fixalloc_release_skips_kept(void **state)
+{
+    struct meta *m = *state;
+    struct fixalloc f;
+    fixalloc_init_align(&f, 136, 8, &m->pa, true);
+    fixalloc_set_releasable(&f);
+    enum { N = 3000, MORE = 100 };
+    void **v = calloc(N, sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < N; i++)
+        v[i] = fixalloc_alloc(&f);
+    for (size_t i = 0; i < 1500; i++)
+        if (!held_at(i))
+            fixalloc_free(&f, v[i]);
+    size_t nfree = f.nfree;
+    struct fixrelease r;
+    assert_true(fixalloc_release_take(&f, 64, &r));
+    fixalloc_release(&f, &m->sys, &r);
+    fixalloc_release_put(&f, &r);
+    assert_int_equal(r.released_bytes, 0); /* no page was wholly free */
+    assert_int_equal(f.nfree, nfree);
+    assert_int_equal(f.kept, nfree);
+    assert_false(fixalloc_release_take(&f, 64, &r)); /* the same records: skipped */
+    assert_int_equal(f.nfree, nfree);
+    for (size_t i = 1500; i < 1500 + MORE; i++)
+        fixalloc_free(&f, v[i]);
+    assert_false(fixalloc_release_take(&f, MORE * f.size + 1, &r));
+    struct sysmem refusing = m->sys;
+    refusing.ops.unused = refuse_unused;
+    assert_true(fixalloc_release_take(&f, MORE * f.size, &r)); /* MORE new ones */
+    fixalloc_release(&f, &refusing, &r);
+    fixalloc_release_put(&f, &r); /* all back, unreleased: all count as kept */
+    assert_int_equal(f.kept, nfree + MORE);
+    assert_true(fixalloc_release_take(&f, 0, &r)); /* forced */
+    fixalloc_release(&f, &refusing, &r);
+    fixalloc_release_put(&f, &r);
+    assert_int_equal(f.nfree, nfree + MORE);
+    for (size_t i = 0; i < 500; i++) { /* handed out from the free list */
+        assert_non_null(fixalloc_alloc(&f));
+        assert_true(f.kept <= f.nfree);
+    }
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +570,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fixalloc_distinct, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_align, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_release, meta_setup, meta_teardown),
+        cmocka_unit_test_setup_teardown(test_fixalloc_release_skips_kept, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_tiny_records, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_lifo_reuse, meta_setup, meta_teardown),
         cmocka_unit_test_setup_teardown(test_fixalloc_zero_flag, meta_setup, meta_teardown),
