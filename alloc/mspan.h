@@ -515,13 +515,15 @@ static inline bool span_read_layout(const struct mspan *s, struct span_layout *l
  *       must finish (sweep termination, gch_collect's wait, the heap
  *       limit's).  Such a sweep, finding the spare gone and the OS
  *       refusing, retries for about a second, then fails with a fatal
- *       error that says so.  What this buys: a refusal that passes
- *       within that second is survived.  A refusal that lasts is still
- *       fatal with collection on: the ENOMEM of a span allocation starts
- *       a cycle (the trigger, or the failure hook), whose sweep
- *       termination must sweep what the stopped sweepers left (review of
- *       the sweep change, F1; only with collection off does the caller
- *       keep its NULL for good).
+ *       error that says so.  A cycle would be one of those (its sweep
+ *       termination, in the pause), so a cycle start first sweeps what
+ *       is left with the world running, reserved, and declines while the
+ *       spare cannot be had (gc/mgc.c gc_start_kind; not gch_collect's);
+ *       an allocation at the heap limit sweeps reserved too
+ *       (gc_sweep_wait).  So a refusal that lasts ends in the ENOMEM of
+ *       the allocations that need memory, and only gch_collect (or a
+ *       refusal that starts inside a sweep that must finish) can meet the
+ *       fatal error.
  * Locking: gcbits.lock (rank GCBITS) guards the lists and the spare;
  * a bitmap from the arena being filled takes one atomic add, no lock.
  */

@@ -323,11 +323,7 @@ void mheap_reclaim(struct mheap *h, size_t npages)
     }
 }
 
-/* sweep_finish_reserved: mheap_sweep_finish for a caller that may stop
- * instead: false, with nothing waited for, when the spare gcBits arena
- * cannot be had (mspan.h GB1: the OS refuses; the caller's own failure
- * stands). */
-static bool sweep_finish_reserved(struct mheap *h)
+bool mheap_sweep_finish_reserved(struct mheap *h)
 {
     uint64_t gen = atomic_u64_load_relaxed(&h->sweep.nflips);
     do {
@@ -357,7 +353,7 @@ struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u6
         sys_time_add(sweep_ns, t0);
     if (s == NULL)
         s = how->grow(ctx);
-    if (s == NULL && !mheap_sweep_done(h) && sweep_finish_reserved(h)) {
+    if (s == NULL && !mheap_sweep_done(h) && mheap_sweep_finish_reserved(h)) {
         /* At the heap limit: sweeping the rest may free a run, or slots
          * of the caller's class. */
         s = how->find != NULL ? how->find(ctx, false) : NULL;

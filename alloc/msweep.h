@@ -99,6 +99,11 @@ bool mheap_sweep_done(const struct mheap *h);
 /* mheap_sweep_finish: sweep whatever is left, then sleep until the
  * threads still sweeping are done (sweep termination, the heap limit). */
 void mheap_sweep_finish(struct mheap *h);
+/* mheap_sweep_finish_reserved: mheap_sweep_finish for a caller that may
+ * stop instead: false, with nothing waited for, when the spare gcBits
+ * arena cannot be had (mspan.h GB1: the OS refuses; the caller's own
+ * failure stands).  A thread holding no lock. */
+bool mheap_sweep_finish_reserved(struct mheap *h);
 /* mheap_sweep_wait: sleep until sweeping is done or generation gen (a
  * value of sweep.nflips) has been succeeded by another. */
 void mheap_sweep_wait(struct mheap *h, uint64_t gen);
@@ -137,8 +142,7 @@ struct sweep_alloc {
  * last try succeeds.  NULL when all failed (error set).  It sweeps
  * only while the spare gcBits arena can be had (mspan.h GB1), so a
  * refusal of the OS ends in its NULL, not in a sweep that cannot stop
- * (the next cycle's sweep termination can still meet a refusal that
- * lasts: GB1).  A running thread holding no lock: no flip happens before it
+ * (nor in a cycle, which declines to start then: GB1).  A running thread holding no lock: no flip happens before it
  * returns. */
 struct mspan *mheap_alloc_swept(struct mheap *h, size_t npages, struct atomic_u64 *sweep_ns,
                                 const struct sweep_alloc *how, void *ctx);

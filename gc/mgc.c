@@ -450,6 +450,11 @@ bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m)
  * that found the heap at its limit (gc_collect_at_limit). */
 enum gc_kind { GC_KIND_HEAP, GC_KIND_TIME, GC_KIND_USER, GC_KIND_LIMIT };
 
+/* How a start ended: the cycle runs; another cycle holds the start (or a
+ * heap-triggered one found the heap below its trigger); or declined, out
+ * of memory to finish the last sweep (gc_start_kind). */
+enum gc_start { GC_STARTED, GC_BUSY, GC_DECLINED };
+
 /* gc_claim: make the caller the one starting the next cycle (false if one
  * runs).  A time-triggered cycle also needs the last one to have ended
  * period_ns ago or more (Go's gcTrigger.test for gcTriggerTime). */
@@ -466,16 +471,35 @@ static bool gc_claim(struct gch_heap *h, enum gc_kind kind, int64_t period_ns)
     return ok;
 }
 
-/* gc_start_kind: begin a cycle unless one is running (false then).  A
+/* gc_unclaim: give up a start gc_claim granted. */
+static void gc_unclaim(struct gch_heap *h)
+{
+    lock_acquire(&h->stw.lock);
+    h->gc.cycle_running = false;
+    pthread_cond_broadcast(&h->gc.mark_cond);
+    lock_release(&h->stw.lock);
+}
+
+/* gc_start_kind: begin a cycle unless one is running (GC_BUSY then).  A
  * heap-triggered cycle also gives up if the heap is no longer at its
- * trigger once the world is stopped.  Only gch_collect's cycles count as
- * forced (NumForcedGC, gctrace); the workers pace themselves only for
- * heap- and time-triggered ones (the others have a thread waiting). */
-static bool gc_start_kind(struct gch_heap *h, enum gc_kind kind, int64_t period_ns)
+ * trigger once the world is stopped.  What the last generation left
+ * unswept is swept first, with the world running (as Go's gcStart does):
+ * in the pause, sweep termination must finish it whatever the OS says
+ * (alloc/mspan.h GB1).  While the spare gcBits arena cannot be had that
+ * sweep stops, and every start but gch_collect's declines (GC_DECLINED):
+ * the allocation that asked fails with ENOMEM instead of the heap dying
+ * in the pause.  Only gch_collect's cycles count as forced (NumForcedGC,
+ * gctrace); the workers pace themselves only for heap- and
+ * time-triggered ones (the others have a thread waiting). */
+static enum gc_start gc_start_kind(struct gch_heap *h, enum gc_kind kind, int64_t period_ns)
 {
     struct gcstate *g = &h->gc;
     if (!gc_claim(h, kind, period_ns))
-        return false;
+        return GC_BUSY;
+    if (!mheap_sweep_done(&h->mheap) && !mheap_sweep_finish_reserved(&h->mheap) && kind != GC_KIND_USER) {
+        gc_unclaim(h);
+        return GC_DECLINED;
+    }
     if (kind == GC_KIND_TIME && h->env.debug.gctrace > 0)
         gc_trace_emit(h, "GC forced\n", 10); /* Go's forcegchelper line */
     struct gch_thread *self = gchi_heap_self(h);
@@ -484,11 +508,8 @@ static bool gc_start_kind(struct gch_heap *h, enum gc_kind kind, int64_t period_
     gc_wait_root_edits(h); /* R3: none is in flight when the phase changes */
     if (kind == GC_KIND_HEAP && gc_heap_live(h) < atomic_u64_load_relaxed(&g->trigger)) {
         start_the_world(h);
-        lock_acquire(&h->stw.lock);
-        g->cycle_running = false;
-        pthread_cond_broadcast(&g->mark_cond);
-        lock_release(&h->stw.lock);
-        return false;
+        gc_unclaim(h);
+        return GC_BUSY;
     }
     struct gccycle_record r;
     memset(&r, 0, sizeof r);
@@ -507,17 +528,17 @@ static bool gc_start_kind(struct gch_heap *h, enum gc_kind kind, int64_t period_
         stw_cycle(h, &r, t0);
     else
         mark_setup(h, &r, t0);
-    return true;
+    return GC_STARTED;
 }
 
-static bool gc_start(struct gch_heap *h, enum gc_kind kind)
+static enum gc_start gc_start(struct gch_heap *h, enum gc_kind kind)
 {
     return gc_start_kind(h, kind, 0);
 }
 
 bool gc_start_periodic(struct gch_heap *h, int64_t period_ns)
 {
-    return gc_start_kind(h, GC_KIND_TIME, period_ns);
+    return gc_start_kind(h, GC_KIND_TIME, period_ns) == GC_STARTED;
 }
 
 /* run_own_cycle: wait out a cycle already running, then run one this
@@ -531,7 +552,7 @@ static void run_own_cycle(struct gch_heap *h, struct gch_thread *self, enum gc_k
             gc_wait_cycle(h, self);
         uint64_t before = g->cycles_done;
         lock_release(&h->stw.lock);
-        bool started = gc_start(h, kind);
+        bool started = gc_start(h, kind) == GC_STARTED; /* never declined (USER) */
         lock_acquire(&h->stw.lock);
         if (!started)
             continue;
@@ -545,8 +566,9 @@ static void run_own_cycle(struct gch_heap *h, struct gch_thread *self, enum gc_k
  * runs, of one this thread starts or another thread starts first (as Go's
  * gcTriggerCycle lets one cycle serve every caller that asked for it).
  * A cycle already running frees what was garbage when it began; a caller
- * that needs more asks again.  stw.lock held. */
-static void share_next_cycle(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
+ * that needs more asks again.  False if this thread's start declined
+ * (out of memory to sweep: gc_start_kind).  stw.lock held. */
+static bool share_next_cycle(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
 {
     struct gcstate *g = &h->gc;
     uint64_t target = g->cycles_done + 1;
@@ -556,9 +578,12 @@ static void share_next_cycle(struct gch_heap *h, struct gch_thread *self, enum g
             continue;
         }
         lock_release(&h->stw.lock);
-        gc_start(h, kind); /* false: another thread's start serves */
+        enum gc_start r = gc_start(h, kind); /* busy: another thread's start serves */
         lock_acquire(&h->stw.lock);
+        if (r == GC_DECLINED)
+            return false;
     }
+    return true;
 }
 
 /* collect_and_sweep: a whole cycle, then the sweep, like runtime.GC.
@@ -566,15 +591,18 @@ static void share_next_cycle(struct gch_heap *h, struct gch_thread *self, enum g
  * call is one forced cycle, NumForcedGC); allocations at the limit share
  * cycles, so threads reaching the limit together run one, not one each.
  * self: the caller's attached record, or NULL. */
-static void collect_and_sweep(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
+static bool collect_and_sweep(struct gch_heap *h, struct gch_thread *self, enum gc_kind kind)
 {
     lock_acquire(&h->stw.lock);
+    bool ran = true;
     if (kind == GC_KIND_LIMIT)
-        share_next_cycle(h, self, kind);
+        ran = share_next_cycle(h, self, kind);
     else
         run_own_cycle(h, self, kind);
     lock_release(&h->stw.lock);
-    gc_sweep_wait(h, self);
+    /* At the limit the sweep, too, stops rather than meet a refusal of
+     * the OS it cannot survive (GB1): the allocation fails instead. */
+    return ran && gc_sweep_wait(h, self, kind == GC_KIND_LIMIT);
 }
 
 gch_error gch_collect(gch_heap *h)
@@ -595,11 +623,10 @@ bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self)
 {
     if (pacer_gc_percent(h) < 0)
         return false; /* GOGC=off (now, not at creation): no cycle but the embedder's */
-    collect_and_sweep(h, self, GC_KIND_LIMIT);
-    return true;
+    return collect_and_sweep(h, self, GC_KIND_LIMIT);
 }
 
-bool gc_start_forced(struct gch_heap *h) { return gc_start(h, GC_KIND_USER); }
+bool gc_start_forced(struct gch_heap *h) { return gc_start(h, GC_KIND_USER) == GC_STARTED; }
 
 /* trigger_reached: the phase is off and the heap at its trigger, so an
  * allocation should start a cycle. */
@@ -657,8 +684,11 @@ int64_t gc_maybe_trigger(struct gch_heap *h)
          * a goroutine waiting on gcsema), and counting it would feed the
          * GC CPU limiter a descheduled collector's delay. */
         int64_t t0 = gc_nanotime();
-        if (gc_start(h, GC_KIND_HEAP))
+        enum gc_start r = gc_start(h, GC_KIND_HEAP);
+        if (r == GC_STARTED)
             return gc_nanotime() - t0;
+        if (r == GC_DECLINED) /* out of memory to sweep: no cycle now; growth fails too */
+            return 0;
         if (!wait_cycle_change(h))
             return 0;
     }

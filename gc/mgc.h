@@ -102,8 +102,10 @@ int64_t gc_maybe_trigger(struct gch_heap *h);
 /* gc_collect_at_limit: an allocation of self's found the heap unable to
  * grow: run a whole cycle and the sweep (waiting out one in progress
  * first), as gch_collect does, and return true so the caller tries
- * again; false, doing nothing, with GOGC=off.  Called from allocation
- * slow paths holding no lock. */
+ * again; false, doing nothing, with GOGC=off; false too when the OS
+ * refuses the memory a sweep needs (the cycle declined, or the sweep
+ * stopped: alloc/mspan.h GB1), so the allocation fails with ENOMEM.
+ * Called from allocation slow paths holding no lock. */
 bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self);
 /* gc_start_periodic: sysmon's periodic cycle (Go's time trigger): start
  * one unless a cycle runs or one ended less than period_ns ago; with

@@ -133,7 +133,7 @@ void gc_sweep_destroy(struct gch_heap *h)
     lock_destroy(&b->lock);
 }
 
-void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self)
+bool gc_sweep_wait(struct gch_heap *h, struct gch_thread *self, bool may_stop)
 {
     struct mheap *mh = &h->mheap;
     uint64_t gen = atomic_u64_load_relaxed(&mh->sweep.nflips);
@@ -141,11 +141,15 @@ void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self)
      * spans so that a cycle another thread starts is not held up; that
      * cycle's sweep termination finishes this generation (Go's runtime.GC
      * compares cycle numbers the same way). */
-    while (mheap_sweep_one(mh, NULL) != 0) {
+    for (;;) {
+        if (may_stop && !gcbits_reserve(&mh->gcbits))
+            return false; /* GB1: the caller's allocation fails instead */
+        if (mheap_sweep_one(mh, NULL) == 0)
+            break;
         if (self != NULL)
             gch_safepoint(self);
         if (atomic_u64_load_relaxed(&mh->sweep.nflips) != gen)
-            return;
+            return true;
     }
     /* Only sweepers inside their last span are left: sleep, in a blocking
      * section so that a stop of the world need not wait for this thread. */
@@ -157,4 +161,5 @@ void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self)
     gc_scavtrace_cycle(h);
     if (self != NULL)
         gch_blocking_leave(self);
+    return true;
 }

@@ -11,6 +11,7 @@
 #error "internal header"
 #endif
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct gch_heap;
@@ -24,13 +25,15 @@ struct gch_thread;
  *   up to next_goal (world stopped, after the flip);
  * gc_sweep_wake: let the background sweeper run (world running);
  * gc_sweep_wait: sweep until the generation is done, polling safepoints
- *   when self is not NULL (gch_collect);
+ *   when self is not NULL (gch_collect); with may_stop (an allocation at
+ *   the heap limit), false as soon as the spare gcBits arena cannot be
+ *   had (alloc/mspan.h GB1), with spans left and nothing waited for;
  * gc_sweep_init / gc_sweep_destroy: the sweeper thread's lifetime. */
 void gc_sweep_termination(struct gch_heap *h);
 void gc_sweep_flip(struct gch_heap *h);
 void gc_sweep_pace(struct gch_heap *h, uint64_t heap_live, uint64_t next_goal);
 void gc_sweep_wake(struct gch_heap *h);
-void gc_sweep_wait(struct gch_heap *h, struct gch_thread *self);
+bool gc_sweep_wait(struct gch_heap *h, struct gch_thread *self, bool may_stop);
 void gc_sweep_init(struct gch_heap *h);
 void gc_sweep_destroy(struct gch_heap *h);
 

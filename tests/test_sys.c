@@ -801,6 +801,53 @@ static void test_refused_bits_spare_is_enomem(void **state)
     assert_int_equal(f.live, 0);
 }
 
+/* The same refusal with collection on and a generation left unswept:
+ * the allocation that finds no span goes to the failure hook, whose
+ * cycle must not start (its sweep termination would have to finish the
+ * sweep the OS refuses memory for: before, the process died there after
+ * a second, review of the sweep change F1).  The cycle declines, the
+ * allocation fails with GCH_ENOMEM and changes nothing, and once the OS
+ * gives memory again cycles and sweeps run as usual. */
+static void test_refused_bits_collecting_is_enomem(void **state)
+{
+    (void)state;
+    struct fake f = {0};
+    gch_heap *h = quiet_heap(&f);
+    gch_thread *t = gch_thread_attach(h);
+    assert_non_null(t);
+    struct mheap *m = &h->mheap;
+    void *root = NULL;
+    assert_int_equal(gch_root_add(h, &root), GCH_OK);
+    int kept = keep_list(t, &root, 30000);
+    fake_arm(&f, 0, 0);
+    fake_arm_bits(&f, 0, true);
+    assert_int_equal(gch_collect(h), GCH_OK); /* finishes on the spare */
+    assert_null(spare_of(h));
+    assert_true(gchi_test_gc_start(h)); /* a cycle that leaves its generation unswept */
+    gchi_test_gc_wait(h);
+    assert_false(mheap_sweep_done(m)); /* the sweepers that may stop stopped */
+    gch_set_gc_percent(h, 100);
+    gch_stats before, after;
+    gch_read_stats(h, &before);
+    expect_error(gch_alloc_noscan(t, 3000), GCH_ENOMEM); /* a class with no span yet */
+    expect_error(gch_alloc_noscan(t, 200000), GCH_ENOMEM); /* large */
+    gch_read_stats(h, &after);
+    assert_int_equal(after.num_gc, before.num_gc); /* declined: no cycle ran */
+    assert_int_equal(after.heap_inuse, before.heap_inuse);
+    assert_int_equal(after.mallocs, before.mallocs);
+    assert_false(mheap_sweep_done(m));
+    fake_arm_bits(&f, 0, false);
+    assert_non_null(gch_alloc_noscan(t, 3000));
+    assert_int_equal(gch_collect(h), GCH_OK);
+    assert_true(mheap_sweep_done(m));
+    assert_int_equal(list_length(root), kept);
+    check_heap(h);
+    assert_int_equal(gch_root_remove(h, &root), GCH_OK);
+    assert_int_equal(gch_thread_detach(t), GCH_OK);
+    heap_free_checked(h);
+    assert_int_equal(f.live, 0);
+}
+
 static uint64_t narenas_of(const struct mheap *m)
 {
     uint64_t n = 0;
@@ -1038,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_map_failure_retries_the_same_arena),
         cmocka_unit_test(test_sweep_survives_refused_bits_arena),
         cmocka_unit_test(test_refused_bits_spare_is_enomem),
+        cmocka_unit_test(test_refused_bits_collecting_is_enomem),
         cmocka_unit_test(test_growth_maps_the_arena_once),
         cmocka_unit_test(test_map_ahead_bounds),
         cmocka_unit_test(test_heap_limit),
