@@ -512,8 +512,8 @@ static inline bool span_read_layout(const struct mspan *s, struct span_layout *l
  *       sweep's request is at most 128 bytes, so the spare serves 511
  *       sweeps; the check and the claim are two steps, so a sweeper that
  *       passed the check can still find the spare spent by a sweep that
- *       must finish (sweep termination, gch_collect's wait, the heap
- *       limit's).  Such a sweep, finding the spare gone and the OS
+ *       must finish (sweep termination, gch_collect's wait, a
+ *       gcstoptheworld=2 cycle's).  Such a sweep, finding the spare gone and the OS
  *       refusing, retries for about a second, then fails with a fatal
  *       error that says so.  A cycle would be one of those (its sweep
  *       termination, in the pause), so a cycle start first sweeps what
@@ -521,9 +521,9 @@ static inline bool span_read_layout(const struct mspan *s, struct span_layout *l
  *       spare cannot be had (gc/mgc.c gc_start_kind; not gch_collect's);
  *       an allocation at the heap limit sweeps reserved too
  *       (gc_sweep_wait).  So a refusal that lasts ends in the ENOMEM of
- *       the allocations that need memory, and only gch_collect (or a
- *       refusal that starts inside a sweep that must finish) can meet the
- *       fatal error.
+ *       the allocations that need memory; the fatal error is left to
+ *       gch_collect, gcstoptheworld=2, and a refusal that begins while a
+ *       sweep that must finish runs.
  * Locking: gcbits.lock (rank GCBITS) guards the lists and the spare;
  * a bitmap from the arena being filled takes one atomic add, no lock.
  */

@@ -600,9 +600,13 @@ static bool collect_and_sweep(struct gch_heap *h, struct gch_thread *self, enum 
     else
         run_own_cycle(h, self, kind);
     lock_release(&h->stw.lock);
+    if (!ran)
+        return false;
     /* At the limit the sweep, too, stops rather than meet a refusal of
-     * the OS it cannot survive (GB1): the allocation fails instead. */
-    return ran && gc_sweep_wait(h, self, kind == GC_KIND_LIMIT);
+     * the OS it cannot survive (GB1); the caller retries all the same:
+     * what it swept may have freed room, and its own sweep stops too. */
+    gc_sweep_wait(h, self, kind == GC_KIND_LIMIT);
+    return true;
 }
 
 gch_error gch_collect(gch_heap *h)

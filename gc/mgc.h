@@ -96,8 +96,10 @@ void gc_phase_apply_thread(struct gch_thread *t, enum gcphase phase);
 bool gc_mark_termination(struct gch_heap *h, struct gcmarker *m);
 /* gc_maybe_trigger: start a cycle if the live-heap estimate reached the
  * trigger; returns the ns the caller spent starting it (0 when it did
- * not: the clock is read only once the trigger is reached).  Called from
- * allocation slow paths holding no lock. */
+ * not: the clock is read only once the trigger is reached, and when the
+ * start declined because the OS refuses the memory the last sweep needs,
+ * alloc/mspan.h GB1).  Called from allocation slow paths holding no
+ * lock. */
 int64_t gc_maybe_trigger(struct gch_heap *h);
 /* gc_collect_at_limit: an allocation of self's found the heap unable to
  * grow: run a whole cycle and the sweep (waiting out one in progress
@@ -110,7 +112,9 @@ bool gc_collect_at_limit(struct gch_heap *h, struct gch_thread *self);
 /* gc_start_periodic: sysmon's periodic cycle (Go's time trigger): start
  * one unless a cycle runs or one ended less than period_ns ago; with
  * gctrace, "GC forced" is printed first.  The cycle is not user-forced.
- * Returns whether it started one.  Holding no lock; not attached. */
+ * Returns whether it started one (not while the OS refuses the memory
+ * the last sweep needs: GB1; sysmon tries again a period later).
+ * Holding no lock; not attached. */
 bool gc_start_periodic(struct gch_heap *h, int64_t period_ns);
 
 /* gc_start_forced: start a user-forced cycle and return without waiting

@@ -142,7 +142,7 @@ bool gc_sweep_wait(struct gch_heap *h, struct gch_thread *self, bool may_stop)
      * cycle's sweep termination finishes this generation (Go's runtime.GC
      * compares cycle numbers the same way). */
     for (;;) {
-        if (may_stop && !gcbits_reserve(&mh->gcbits))
+        if (may_stop && !mheap_sweep_done(mh) && !gcbits_reserve(&mh->gcbits))
             return false; /* GB1: the caller's allocation fails instead */
         if (mheap_sweep_one(mh, NULL) == 0)
             break;

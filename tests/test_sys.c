@@ -802,15 +802,24 @@ static void test_refused_bits_spare_is_enomem(void **state)
 }
 
 /* The same refusal with collection on and a generation left unswept:
- * the allocation that finds no span goes to the failure hook, whose
- * cycle must not start (its sweep termination would have to finish the
+ * the allocation that finds no span goes to the failure hook (GOGC=100;
+ * with GOGC=0 the heap is past its trigger and the slow path's start
+ * declines first), whose cycle must not start (its sweep termination would have to finish the
  * sweep the OS refuses memory for: before, the process died there after
  * a second, review of the sweep change F1).  The cycle declines, the
  * allocation fails with GCH_ENOMEM and changes nothing, and once the OS
  * gives memory again cycles and sweeps run as usual. */
+static void refused_bits_collecting(int gc_percent);
+
 static void test_refused_bits_collecting_is_enomem(void **state)
 {
     (void)state;
+    refused_bits_collecting(100); /* the failure hook's cycle declines */
+    refused_bits_collecting(0);   /* the heap trigger's declines first */
+}
+
+static void refused_bits_collecting(int gc_percent)
+{
     struct fake f = {0};
     gch_heap *h = quiet_heap(&f);
     gch_thread *t = gch_thread_attach(h);
@@ -826,7 +835,7 @@ static void test_refused_bits_collecting_is_enomem(void **state)
     assert_true(gchi_test_gc_start(h)); /* a cycle that leaves its generation unswept */
     gchi_test_gc_wait(h);
     assert_false(mheap_sweep_done(m)); /* the sweepers that may stop stopped */
-    gch_set_gc_percent(h, 100);
+    gch_set_gc_percent(h, gc_percent);
     gch_stats before, after;
     gch_read_stats(h, &before);
     expect_error(gch_alloc_noscan(t, 3000), GCH_ENOMEM); /* a class with no span yet */
