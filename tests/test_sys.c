@@ -762,63 +762,16 @@ static void test_sweep_survives_refused_bits_arena(void **state)
 /* With the OS refusing every gcBits arena, the sweep finishes on the
  * spare; then a span allocation, which cannot take the spare back,
  * fails with GCH_ENOMEM and changes nothing, and sweeping that may stop
- * stops; once the OS gives memory again everything works. */
-static void test_refused_bits_spare_is_enomem(void **state)
-{
-    (void)state;
-    struct fake f = {0};
-    gch_heap *h = quiet_heap(&f);
-    gch_thread *t = gch_thread_attach(h);
-    assert_non_null(t);
-    void *root = NULL;
-    assert_int_equal(gch_root_add(h, &root), GCH_OK);
-    int kept = keep_list(t, &root, 30000);
-    fake_arm(&f, 0, 0);
-    fake_arm_bits(&f, 0, true);
-    assert_int_equal(gch_collect(h), GCH_OK);
-    assert_true(fake_refused(&f) >= 1);
-    assert_null(spare_of(h));
-    assert_int_equal(list_length(root), kept);
-    gch_stats before, after;
-    gch_read_stats(h, &before);
-    expect_error(gch_alloc_noscan(t, 3000), GCH_ENOMEM); /* a class with no span yet */
-    expect_error(gch_alloc_noscan(t, 200000), GCH_ENOMEM); /* large */
-    gch_read_stats(h, &after);
-    assert_int_equal(after.heap_inuse, before.heap_inuse);
-    assert_int_equal(after.mallocs, before.mallocs);
-    check_heap(h);
-    /* The OS gives memory again: the allocation takes a spare first,
-     * and the next cycle and its sweep run as usual. */
-    fake_arm_bits(&f, 0, false);
-    assert_non_null(gch_alloc_noscan(t, 3000));
-    assert_non_null(spare_of(h));
-    assert_int_equal(gch_collect(h), GCH_OK);
-    assert_int_equal(list_length(root), kept);
-    check_heap(h);
-    assert_int_equal(gch_root_remove(h, &root), GCH_OK);
-    assert_int_equal(gch_thread_detach(t), GCH_OK);
-    heap_free_checked(h);
-    assert_int_equal(f.live, 0);
-}
-
-/* The same refusal with collection on and a generation left unswept:
- * the allocation that finds no span goes to the failure hook (GOGC=100;
- * with GOGC=0 the heap is past its trigger and the slow path's start
- * declines first), whose cycle must not start (its sweep termination would have to finish the
- * sweep the OS refuses memory for: before, the process died there after
- * a second, review of the sweep change F1).  The cycle declines, the
- * allocation fails with GCH_ENOMEM and changes nothing, and once the OS
- * gives memory again cycles and sweeps run as usual. */
-static void refused_bits_collecting(int gc_percent);
-
-static void test_refused_bits_collecting_is_enomem(void **state)
-{
-    (void)state;
-    refused_bits_collecting(100); /* the failure hook's cycle declines */
-    refused_bits_collecting(0);   /* the heap trigger's declines first */
-}
-
-static void refused_bits_collecting(int gc_percent)
+ * stops; once the OS gives memory again everything works.
+ *   gc_percent < 0: collection off, the generation swept.
+ *   otherwise: collection on (set after the setup) and a generation left
+ *   unswept, so the allocation that finds no span goes to the failure
+ *   hook (GOGC=100; with GOGC=0 the heap is past its trigger and the slow
+ *   path's start declines first), whose cycle must not start: its sweep
+ *   termination would have to finish the sweep the OS refuses memory for
+ *   (before, the process died there after a second: review of the sweep
+ *   change, F1).  The start declines and no cycle runs. */
+static void refused_bits_case(int gc_percent)
 {
     struct fake f = {0};
     gch_heap *h = quiet_heap(&f);
@@ -831,22 +784,30 @@ static void refused_bits_collecting(int gc_percent)
     fake_arm(&f, 0, 0);
     fake_arm_bits(&f, 0, true);
     assert_int_equal(gch_collect(h), GCH_OK); /* finishes on the spare */
+    assert_true(fake_refused(&f) >= 1);
     assert_null(spare_of(h));
-    assert_true(gchi_test_gc_start(h)); /* a cycle that leaves its generation unswept */
-    gchi_test_gc_wait(h);
-    assert_false(mheap_sweep_done(m)); /* the sweepers that may stop stopped */
-    gch_set_gc_percent(h, gc_percent);
+    assert_int_equal(list_length(root), kept);
+    if (gc_percent >= 0) {
+        assert_true(gchi_test_gc_start(h)); /* a cycle that leaves its generation unswept */
+        gchi_test_gc_wait(h);
+        assert_false(mheap_sweep_done(m)); /* the sweepers that may stop stopped */
+        gch_set_gc_percent(h, gc_percent);
+    }
     gch_stats before, after;
     gch_read_stats(h, &before);
     expect_error(gch_alloc_noscan(t, 3000), GCH_ENOMEM); /* a class with no span yet */
     expect_error(gch_alloc_noscan(t, 200000), GCH_ENOMEM); /* large */
     gch_read_stats(h, &after);
-    assert_int_equal(after.num_gc, before.num_gc); /* declined: no cycle ran */
+    assert_int_equal(after.num_gc, before.num_gc); /* no cycle ran (declined) */
     assert_int_equal(after.heap_inuse, before.heap_inuse);
     assert_int_equal(after.mallocs, before.mallocs);
-    assert_false(mheap_sweep_done(m));
+    assert_true(mheap_sweep_done(m) == (gc_percent < 0));
+    check_heap(h);
+    /* The OS gives memory again: the allocation takes a spare first,
+     * and the next cycle and its sweep run as usual. */
     fake_arm_bits(&f, 0, false);
     assert_non_null(gch_alloc_noscan(t, 3000));
+    assert_non_null(spare_of(h));
     assert_int_equal(gch_collect(h), GCH_OK);
     assert_true(mheap_sweep_done(m));
     assert_int_equal(list_length(root), kept);
@@ -855,6 +816,19 @@ static void refused_bits_collecting(int gc_percent)
     assert_int_equal(gch_thread_detach(t), GCH_OK);
     heap_free_checked(h);
     assert_int_equal(f.live, 0);
+}
+
+static void test_refused_bits_spare_is_enomem(void **state)
+{
+    (void)state;
+    refused_bits_case(-1);
+}
+
+static void test_refused_bits_collecting_is_enomem(void **state)
+{
+    (void)state;
+    refused_bits_case(100); /* the failure hook's cycle declines */
+    refused_bits_case(0);   /* the heap trigger's start declines first */
 }
 
 static uint64_t narenas_of(const struct mheap *m)
