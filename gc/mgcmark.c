@@ -215,6 +215,18 @@ static GCH_ALWAYS_INLINE bool window_misses(const struct arena_window *w, uintpt
     return p - w->base >= ARENA_SIZE || w->arena == NULL;
 }
 
+/* window_move: point w at p's arena, found through the arena index;
+ * false (w unchanged) when p lies in none of this heap's arenas. */
+static GCH_ALWAYS_INLINE bool window_move(struct gcmarker *m, struct arena_window *w, uintptr_t p)
+{
+    struct heaparena *a = arena_of(&m->h->mheap.index, p);
+    if (a == NULL)
+        return false;
+    w->arena = a;
+    w->base = a->base;
+    return true;
+}
+
 static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
 {
     c->start = s->start;
@@ -230,13 +242,8 @@ static GCH_ALWAYS_INLINE void cache_enter(struct span_cache *c, struct mspan *s)
 static GCH_NOINLINE struct mspan *cache_span(struct gcmarker *m, struct arena_window *w, uintptr_t p,
                                             const void *slot)
 {
-    if (window_misses(w, p)) {
-        struct heaparena *a = arena_of(&m->h->mheap.index, p);
-        if (a == NULL)
-            return NULL; /* not this heap's address space */
-        w->arena = a;
-        w->base = a->base;
-    }
+    if (window_misses(w, p) && !window_move(m, w, p))
+        return NULL; /* not this heap's address space */
     /* Acquire pairs with the span's publication, as in shade_lookup. */
     struct mspan *s = atomic_ptr_load_acquire(&w->arena->spans[(p - w->base) >> PAGE_SHIFT]);
     if (s != NULL && atomic_u8_load_acquire(&s->state) == MSPAN_IN_USE && p < s->limit)
@@ -273,13 +280,8 @@ typedef void *(*decode_fn)(uintptr_t);
  * use and pinned (H5, X3). */
 static GCH_ALWAYS_INLINE struct mspan *ahead_span(struct gcmarker *m, struct arena_window *w, uintptr_t p)
 {
-    if (GCH_UNLIKELY(window_misses(w, p))) {
-        struct heaparena *a = p != 0 ? arena_of(&m->h->mheap.index, p) : NULL;
-        if (a == NULL)
-            return NULL;
-        w->arena = a;
-        w->base = a->base;
-    }
+    if (GCH_UNLIKELY(window_misses(w, p)) && (p == 0 || !window_move(m, w, p)))
+        return NULL;
     /* Acquire pairs with the span's publication, as in shade_lookup. */
     return atomic_ptr_load_acquire(&w->arena->spans[(p - w->base) >> PAGE_SHIFT]);
 }
@@ -354,14 +356,22 @@ struct shade_queue {
     size_t head, tail;
 };
 
+/* shade_queue_grey_oldest: take the oldest held reference (sq not
+ * empty) and grey it. */
+static GCH_ALWAYS_INLINE void shade_queue_grey_oldest(struct gcmarker *m, struct shade_queue *sq,
+                                                      struct span_cache *c, struct arena_window *w,
+                                                      uint64_t *marked, struct gcwork_cursor *q)
+{
+    size_t k = sq->head++ % SHADE_AHEAD;
+    shade_miss(m, c, w, sq->p[k], sq->slot[k], marked, q);
+}
+
 /* shade_queue_flush: grey every held reference, oldest first. */
 static GCH_ALWAYS_INLINE void shade_queue_flush(struct gcmarker *m, struct shade_queue *sq, struct span_cache *c,
                                                 struct arena_window *w, uint64_t *marked, struct gcwork_cursor *q)
 {
-    for (; sq->head != sq->tail; sq->head++) {
-        size_t k = sq->head % SHADE_AHEAD;
-        shade_miss(m, c, w, sq->p[k], sq->slot[k], marked, q);
-    }
+    while (sq->head != sq->tail)
+        shade_queue_grey_oldest(m, sq, c, w, marked, q);
 }
 
 /* shade_fast: shade for a drain without gccheckmark: the word p read from
@@ -382,10 +392,8 @@ static GCH_ALWAYS_INLINE void shade_fast(struct gcmarker *m, struct span_cache *
         grey_cached(m, c->span, c, p, slot, marked, q); /* MK1 */
         return;
     }
-    if (sq->tail - sq->head == SHADE_AHEAD) { /* full: grey the oldest */
-        size_t k = sq->head++ % SHADE_AHEAD;
-        shade_miss(m, c, w, sq->p[k], sq->slot[k], marked, q);
-    }
+    if (sq->tail - sq->head == SHADE_AHEAD) /* full: grey the oldest */
+        shade_queue_grey_oldest(m, sq, c, w, marked, q);
     prefetch_span(m, w, p);
     size_t k = sq->tail++ % SHADE_AHEAD;
     sq->p[k] = p;
