@@ -243,6 +243,16 @@ size_t mheap_sweep_one(struct mheap *h, size_t *freed)
     return npages;
 }
 
+size_t mheap_sweep_one_reserved(struct mheap *h, size_t *freed)
+{
+    if (!gcbits_reserve(&h->gcbits)) {
+        if (freed != NULL)
+            *freed = 0;
+        return 0;
+    }
+    return mheap_sweep_one(h, freed);
+}
+
 void mheap_sweep_wait(struct mheap *h, uint64_t gen)
 {
     struct sweepstate *sw = &h->sweep;
@@ -306,7 +316,7 @@ void mheap_sweep_credit(struct mheap *h, uint64_t bytes)
     uint64_t left = pages > swept0 ? pages - swept0 : 0;
     uint64_t target = swept0 + (spent >= pace ? left : (uint64_t)((unsigned __int128)left * spent / pace));
     while (atomic_u64_load_relaxed(&h->sweep.pages_swept) < target)
-        if (!gcbits_reserve(&h->gcbits) || mheap_sweep_one(h, NULL) == 0) /* GB1 */
+        if (mheap_sweep_one_reserved(h, NULL) == 0)
             break;
 }
 
@@ -317,7 +327,7 @@ void mheap_reclaim(struct mheap *h, size_t npages)
      * that fails at the heap limit sweeps everything and retries. */
     size_t got = 0, freed;
     for (unsigned n = 0; got < npages && n < RECLAIM_SWEEP_BUDGET; n++) {
-        if (!gcbits_reserve(&h->gcbits) || mheap_sweep_one(h, &freed) == 0) /* GB1 */
+        if (mheap_sweep_one_reserved(h, &freed) == 0)
             break;
         got += freed;
     }

@@ -94,6 +94,10 @@ void sweep_end(struct mheap *h);
  * count (the pages it freed in *freed when freed is not NULL), 0 when no
  * unswept span is left.  Any thread, attached or not. */
 size_t mheap_sweep_one(struct mheap *h, size_t *freed);
+/* mheap_sweep_one_reserved: mheap_sweep_one for a sweeper that may stop:
+ * 0 too, sweeping nothing, while the spare gcBits arena cannot be had
+ * (mspan.h GB1). */
+size_t mheap_sweep_one_reserved(struct mheap *h, size_t *freed);
 /* mheap_sweep_done: every span of this generation is swept (SW3). */
 bool mheap_sweep_done(const struct mheap *h);
 /* mheap_sweep_finish: sweep whatever is left, then sleep until the

@@ -63,8 +63,7 @@ static void *bgsweep_main(void *arg)
         lock_release(&b->lock);
         /* GB1: while the OS refuses the spare arena, leave the rest to
          * allocation and sweep termination. */
-        for (unsigned n = 1; gcbits_reserve(&h->mheap.gcbits) && mheap_sweep_one(&h->mheap, NULL) != 0;
-             n++) {
+        for (unsigned n = 1; mheap_sweep_one_reserved(&h->mheap, NULL) != 0; n++) {
             if (n % BGSWEEP_BATCH == 0) {
                 if (atomic_u32_load_relaxed(&b->quit) != 0)
                     break;
