@@ -290,6 +290,17 @@ void fixalloc_release(struct fixalloc *f, struct sysmem *sys, struct fixrelease 
     r->n = kept;
 }
 
+/* fixrun_move_all: push every descriptor of *from onto *to. */
+static void fixrun_move_all(struct fixrun **to, struct fixrun **from)
+{
+    while (*from != NULL) {
+        struct fixrun *d = *from;
+        *from = d->next;
+        d->next = *to;
+        *to = d;
+    }
+}
+
 void fixalloc_release_put(struct fixalloc *f, struct fixrelease *r)
 {
     if (r->tail != NULL) {
@@ -298,16 +309,6 @@ void fixalloc_release_put(struct fixalloc *f, struct fixrelease *r)
         f->nfree += r->n;
         f->kept += r->n;
     }
-    while (r->runs != NULL) {
-        struct fixrun *d = r->runs;
-        r->runs = d->next;
-        d->next = f->released;
-        f->released = d;
-    }
-    while (r->spare != NULL) {
-        struct fixrun *d = r->spare;
-        r->spare = d->next;
-        d->next = f->spare;
-        f->spare = d;
-    }
+    fixrun_move_all(&f->released, &r->runs);
+    fixrun_move_all(&f->spare, &r->spare);
 }
